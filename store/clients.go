@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateClient inserts c. It returns ErrAlreadyExists when the ID is taken.
+func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	now := time.Now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	return translate(s.conn(ctx).Create(c).Error)
+}
+
+// GetClient returns the client with id, or ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
+	var c Client
+	if err := s.conn(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// ListClients returns every client ordered by name.
+func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
+	var cs []Client
+	err := s.conn(ctx).Order("name, id").Find(&cs).Error
+	return cs, translate(err)
+}
+
+// UpdateClient reads the client, applies update and writes it back in one
+// transaction (read-modify-write). It returns ErrNotFound for an unknown id
+// and update's own error unchanged, writing nothing.
+func (s *Store) UpdateClient(ctx context.Context, id string, update func(*Client) error) (*Client, error) {
+	var out Client
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
+			return translate(err)
+		}
+		if err := update(&out); err != nil {
+			return err
+		}
+		out.ID = id
+		out.UpdatedAt = time.Now().UTC()
+		return translate(tx.Save(&out).Error)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteClient removes the client and every token issued to it. It returns
+// ErrNotFound for an unknown id.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		res := tx.Where("id = ?", id).Delete(&Client{})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return translate(tx.Where("client_id = ?", id).Delete(&OAuthToken{}).Error)
+	})
+}

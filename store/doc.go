@@ -1,0 +1,11 @@
+// Package store owns persistence: the gorm models and the repositories over
+// them, with one code path for PostgreSQL and SQLite.
+//
+// Callers see only the models in this package and its sentinel errors
+// (ErrNotFound, ErrAlreadyExists, ErrConflict, ErrLimited), translated from
+// driver errors in one place (translate). A repository call made with a
+// context returned by InTx joins that transaction, which is how a login
+// approval, its authorization code and its disclosure record commit
+// together. The schema comes from the SQL files in package migrations, never
+// from AutoMigrate.
+package store

@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateSigningKey inserts k; ErrAlreadyExists when the kid is taken.
+func (s *Store) CreateSigningKey(ctx context.Context, k *SigningKey) error {
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = time.Now().UTC()
+	}
+	return translate(s.conn(ctx).Create(k).Error)
+}
+
+// ListSigningKeys returns every key, newest first, retired ones included.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
+	var ks []SigningKey
+	err := s.conn(ctx).Order("created_at DESC, kid").Find(&ks).Error
+	return ks, translate(err)
+}
+
+// RetireSigningKey marks the key retired at `at`; ErrNotFound if unknown.
+func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time) error {
+	res := s.conn(ctx).Model(&SigningKey{}).Where("kid = ? AND retired_at IS NULL", kid).Update("retired_at", at.UTC())
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateLoginRequest inserts r; ErrAlreadyExists when the ID is taken.
+func (s *Store) CreateLoginRequest(ctx context.Context, r *LoginRequest) error {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now().UTC()
+	}
+	return translate(s.conn(ctx).Create(r).Error)
+}
+
+// GetLoginRequest returns the request with id, or ErrNotFound. Expiry is
+// the caller's policy: the row is returned until cleanup removes it.
+func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, error) {
+	var r LoginRequest
+	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// UpdateLoginRequest reads the request with its row locked, applies update
+// and writes it back in one transaction, so concurrent updates of one
+// challenge are serialised and each sees the other's result. update's error
+// is returned unchanged and nothing is written, except when update returns
+// a *KeepChanges: then the changes are written and its Err returned (a wrong
+// OTP must count the try and still fail).
+func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
+	var out LoginRequest
+	var kept error
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
+			return translate(err)
+		}
+		if err := update(&out); err != nil {
+			k, ok := err.(*KeepChanges)
+			if !ok {
+				return err
+			}
+			kept = k.Err
+		}
+		out.ID = id
+		return translate(tx.Save(&out).Error)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, kept
+}
+
+// KeepChanges, returned by an updater, writes the updater's changes and
+// still reports Err to the caller.
+type KeepChanges struct{ Err error }
+
+func (k *KeepChanges) Error() string { return k.Err.Error() }
+func (k *KeepChanges) Unwrap() error { return k.Err }

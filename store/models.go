@@ -1,0 +1,258 @@
+package store
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// StringList is a list of strings kept as a JSON array in a text column, the
+// same on every dialect.
+type StringList []string
+
+// Value implements driver.Valuer.
+func (l StringList) Value() (driver.Value, error) {
+	if l == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(l))
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (l *StringList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*l = nil
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("store: cannot scan %T into StringList", src)
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// Contains reports whether s is in the list.
+func (l StringList) Contains(s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants maps a client ID to the scopes a person granted it in a session.
+type Grants map[string]StringList
+
+// Value implements driver.Valuer.
+func (g Grants) Value() (driver.Value, error) {
+	if g == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(map[string]StringList(g))
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (g *Grants) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*g = nil
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("store: cannot scan %T into Grants", src)
+	}
+	return json.Unmarshal(b, (*map[string]StringList)(g))
+}
+
+// Client is a verifying entity registered as an OAuth2 client.
+type Client struct {
+	ID   string `gorm:"primaryKey"`
+	Name string
+	// SecretHash is the keyed SHA-256 of the client secret; empty for
+	// public clients. The secret itself is never stored.
+	SecretHash                []byte
+	RedirectURIs              StringList `gorm:"column:redirect_uris"`
+	Scopes                    StringList
+	Public                    bool
+	TokenEndpointAuthMethod   string
+	IDTokenSignedResponseAlg  string `gorm:"column:id_token_signed_response_alg"`
+	UserinfoSignedResponseAlg string
+	SectorIdentifier          string
+	LogoURI                   string `gorm:"column:logo_uri"`
+	Disabled                  bool
+	CreatedAt                 time.Time
+	UpdatedAt                 time.Time
+}
+
+// SigningKey is a private key for ID tokens and signed userinfo, encrypted
+// at rest with the server secret (AES-256-GCM). The newest key of an
+// algorithm that is not retired signs; every key not retired is published.
+type SigningKey struct {
+	KID        string `gorm:"primaryKey;column:kid"`
+	Alg        string
+	Ciphertext []byte
+	CreatedAt  time.Time
+	RetiredAt  *time.Time
+}
+
+// Beneficiary is one person in the vaccination registry.
+type Beneficiary struct {
+	ID string `gorm:"primaryKey"`
+	// Mobile is in E.164 form, e.g. +919876543210. Up to six people share one.
+	Mobile string
+	Name   string
+	// NameKey is Name normalised for matching (see claims.NameKey).
+	NameKey     string
+	YearOfBirth int
+	Doses       []Dose `gorm:"foreignKey:BeneficiaryID"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Dose is one vaccination of a beneficiary.
+type Dose struct {
+	ID            int64 `gorm:"primaryKey;autoIncrement"`
+	BeneficiaryID string
+	Vaccine       string
+	DoseNumber    int
+	TotalDoses    int
+	// DoseDate is a calendar date, YYYY-MM-DD.
+	DoseDate string
+}
+
+// Login request states, a one-way state machine:
+//
+//	pending --(OTP sent)--> otp_sent --(OTP ok, beneficiary found)--> approved --(code issued)--> used
+//	   |                      |  \--(3 wrong tries or expiry)--> dead
+//	   \----------------------+-----(person cancels / no record)--> denied --(error sent)--> used
+//	pending --(signed-in person clicks Share)--> approved
+//
+// Every transition goes through Store.UpdateLoginRequest, which reads and
+// writes the row in one transaction, so two requests racing on one
+// challenge cannot both advance it.
+const (
+	LoginPending  = "pending"
+	LoginOTPSent  = "otp_sent"
+	LoginApproved = "approved"
+	LoginDenied   = "denied"
+	LoginDead     = "dead"
+	LoginUsed     = "used"
+)
+
+// LoginRequest is the stored half of an authorization request while the
+// person signs in and consents. oauth creates it; consent drives it to
+// approved or denied; oauth marks it used when it answers the client.
+type LoginRequest struct {
+	ID       string `gorm:"primaryKey"`
+	ClientID string
+	// Form holds the validated authorization request's parameters,
+	// URL-encoded; oauth replays them to finish.
+	Form string
+	// Scopes are the scopes the client asked for and is allowed.
+	Scopes StringList
+	// Claims are the claim names the person will disclose if approved.
+	Claims StringList
+	State  string
+	// LoginHint pre-fills the mobile field.
+	LoginHint string
+	// ForceLogin asks for a new OTP even when a session exists.
+	ForceLogin bool
+	Mobile     string
+	Name       string
+	OTPHash    []byte `gorm:"column:otp_hash"`
+	OTPSentAt  *time.Time
+	// OTPExpiresAt ends the OTP's validity (3 minutes by default).
+	OTPExpiresAt  *time.Time
+	OTPTries      int `gorm:"column:otp_tries"`
+	OTPSends      int `gorm:"column:otp_sends"`
+	BeneficiaryID string
+	SessionID     string
+	// DenyReason says why a request was denied: "cancelled" or "no_record".
+	DenyReason string
+	AuthTime   *time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// Session is a person's short sign-in in one browser. ID is the SHA-256 of
+// the cookie value, so a database read does not yield usable cookies.
+type Session struct {
+	ID            string `gorm:"primaryKey"`
+	BeneficiaryID string
+	Mobile        string
+	Name          string
+	AuthTime      time.Time
+	// Grants holds what this person consented to, per client, in this session.
+	Grants    Grants
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// OTPEvent records one OTP send against one rate-limit key (a hashed
+// mobile or a client IP). Counting rows in a window enforces the limits
+// across every server process.
+type OTPEvent struct {
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	Key       string
+	CreatedAt time.Time
+}
+
+// Token kinds stored in OAuthToken.Kind.
+const (
+	KindAuthorizeCode = "code"
+	KindAccessToken   = "access"
+	KindRefreshToken  = "refresh"
+	KindPKCE          = "pkce"
+	KindOpenID        = "oidc"
+)
+
+// OAuthToken is one row shape for every token kind fosite stores. A used
+// authorization code is made inactive, never deleted, so a replay is seen.
+type OAuthToken struct {
+	Kind            string `gorm:"primaryKey"`
+	Signature       string `gorm:"primaryKey"`
+	RequestID       string
+	ClientID        string
+	Subject         string
+	RequestedAt     time.Time
+	ExpiresAt       time.Time
+	Scopes          StringList
+	GrantedScopes   StringList
+	Audience        StringList
+	GrantedAudience StringList
+	Form            string
+	// Session is the fosite session as JSON.
+	Session []byte
+	Active  bool
+}
+
+// TableName keeps the plural table name explicit.
+func (OAuthToken) TableName() string { return "oauth_tokens" }
+
+// Disclosure records that a client learned claims about a beneficiary:
+// which, when and the value of the status.
+type Disclosure struct {
+	ID            string `gorm:"primaryKey"`
+	ClientID      string
+	BeneficiaryID string
+	Subject       string
+	Claims        StringList
+	// VaccinationStatus is nil when the status was not disclosed.
+	VaccinationStatus *int
+	// Channel is how it was disclosed: "authorize" (the code), "userinfo".
+	Channel   string
+	RequestID string
+	CreatedAt time.Time
+}

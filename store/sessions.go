@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateSession inserts a browser session.
+func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = time.Now().UTC()
+	}
+	return translate(s.conn(ctx).Create(sess).Error)
+}
+
+// GetSession returns the session with id that has not expired at now, or
+// ErrNotFound.
+func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*Session, error) {
+	var sess Session
+	err := s.conn(ctx).Where("id = ? AND expires_at > ?", id, now.UTC()).Take(&sess).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &sess, nil
+}
+
+// UpdateSession is the read-modify-write for a session, as UpdateClient.
+func (s *Store) UpdateSession(ctx context.Context, id string, update func(*Session) error) (*Session, error) {
+	var out Session
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
+			return translate(err)
+		}
+		if err := update(&out); err != nil {
+			return err
+		}
+		out.ID = id
+		return translate(tx.Save(&out).Error)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteSession ends a session; deleting an unknown one is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return translate(s.conn(ctx).Where("id = ?", id).Delete(&Session{}).Error)
+}

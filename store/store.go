@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Sentinel errors every repository method speaks; compare with errors.Is.
+var (
+	// ErrNotFound: no row matched.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a row with the same key is already there.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: the row changed state under us (a lost race, a used code).
+	ErrConflict = errors.New("store: conflict")
+	// ErrLimited: a rate limit was reached; nothing was recorded.
+	ErrLimited = errors.New("store: limit reached")
+	// ErrUnavailable: the database could not be reached.
+	ErrUnavailable = errors.New("store: database unavailable")
+)
+
+// Dialect names the SQL dialect behind a Store.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Store is the repository over one database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
+// ParseURL splits a database URL ("postgres://...", "postgresql://..." or
+// "sqlite:PATH") into its dialect and the driver's DSN.
+func ParseURL(url string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return Postgres, url, nil
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		if path == "" {
+			return "", "", fmt.Errorf("database URL %q: sqlite needs a path", url)
+		}
+		return SQLite, path, nil
+	}
+	return "", "", fmt.Errorf("database URL %q: want postgres://... or sqlite:PATH", url)
+}
+
+// Open connects to the database named by url. It does not create the schema:
+// run migrations.Up on DB() first.
+func Open(url string) (*Store, error) {
+	dialect, dsn, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		TranslateError:         true,
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var db *gorm.DB
+	switch dialect {
+	case Postgres:
+		db, err = gorm.Open(postgres.Open(dsn), cfg)
+	case SQLite:
+		// WAL lets readers run beside the writer; busy_timeout waits for the
+		// lock instead of failing; one connection serialises writers, which
+		// SQLite does anyway, without "database is locked" upgrade deadlocks.
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	switch dialect {
+	case SQLite:
+		sqlDB.SetMaxOpenConns(1)
+	case Postgres:
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	return &Store{db: db, dialect: dialect}, nil
+}
+
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// DB returns the underlying database handle, for migrations and health checks.
+func (s *Store) DB() (*sql.DB, error) { return s.db.DB() }
+
+// Dialect reports which SQL dialect the store speaks.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping reports ErrUnavailable when the database cannot be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+type txKey struct{}
+
+// InTx runs fn in one transaction. Every repository call made with the
+// context fn receives joins it; fn's error rolls everything back. Nested
+// calls join the outer transaction.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+	return translate(err)
+}
+
+// conn returns the transaction carried by ctx, or the pool.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return s.db.WithContext(ctx)
+}
+
+// translate maps driver and gorm errors onto the store's sentinels. It is
+// the only place that knows driver errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyExists),
+		errors.Is(err, ErrConflict), errors.Is(err, ErrLimited), errors.Is(err, ErrUnavailable):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
+		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
+		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "SQLSTATE 57P"),
+		strings.Contains(msg, "conn closed"), strings.Contains(msg, "database is closed"):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateToken inserts one token row; ErrAlreadyExists on a repeated
+// (kind, signature).
+func (s *Store) CreateToken(ctx context.Context, t *OAuthToken) error {
+	return translate(s.conn(ctx).Create(t).Error)
+}
+
+// GetToken returns the row of kind with signature, active or not, or
+// ErrNotFound. Callers decide what an inactive row means.
+func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthToken, error) {
+	var t OAuthToken
+	err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&t).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// DeactivateToken marks an active row inactive. It returns ErrNotFound when
+// no row matches and ErrConflict when it was already inactive, so a code
+// redeemed twice at once succeeds only once.
+func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) error {
+	res := s.conn(ctx).Model(&OAuthToken{}).
+		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
+		Update("active", false)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.GetToken(ctx, kind, signature); err != nil {
+			return err
+		}
+		return ErrConflict
+	}
+	return nil
+}
+
+// DeleteToken removes one row; a missing row is ErrNotFound.
+func (s *Store) DeleteToken(ctx context.Context, kind, signature string) error {
+	res := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Delete(&OAuthToken{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeactivateTokensByRequest marks every row of kind issued for requestID
+// inactive (revocation of a grant).
+func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind, requestID string) error {
+	return translate(s.conn(ctx).Model(&OAuthToken{}).
+		Where("kind = ? AND request_id = ?", kind, requestID).
+		Update("active", false).Error)
+}
+
+// CleanupResult counts rows removed by DeleteExpired.
+type CleanupResult struct {
+	LoginRequests, Sessions, Tokens, OTPEvents int64
+}
+
+// DeleteExpired removes login requests, sessions and tokens expired before
+// now, and OTP events older than keepEvents (the longest limit window).
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
+	now = now.UTC()
+	var res CleanupResult
+	db := s.conn(ctx)
+	r := db.Where("expires_at < ?", now).Delete(&LoginRequest{})
+	if r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.LoginRequests = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&Session{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.Sessions = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&OAuthToken{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.Tokens = r.RowsAffected
+	if r = db.Where("created_at < ?", now.Add(-keepEvents)).Delete(&OTPEvent{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.OTPEvents = r.RowsAffected
+	return res, nil
+}
