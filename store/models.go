@@ -134,10 +134,13 @@ type Dose struct {
 
 // Login request states, a one-way state machine:
 //
-//	pending --(OTP sent)--> otp_sent --(OTP ok, beneficiary found)--> approved --(code issued)--> used
-//	   |                      |  \--(3 wrong tries or expiry)--> dead
-//	   \----------------------+-----(person cancels / no record)--> denied --(error sent)--> used
+//	pending --(OTP sent)--> otp_sent --(OTP ok)--> verified --(name matches)--> approved --(code issued)--> used
+//	   |                      |  \--(3 wrong tries)--> dead        |
+//	   |                      |                                  \--(name corrected, still no match: stays verified)
+//	   \----------------------+-------------+--(person cancels / no record)--> denied --(error sent)--> used
 //	pending --(signed-in person clicks Share)--> approved
+//
+// A request past ExpiresAt is treated as dead whatever its state.
 //
 // Every transition goes through Store.UpdateLoginRequest, which reads and
 // writes the row in one transaction, so two requests racing on one
@@ -145,6 +148,7 @@ type Dose struct {
 const (
 	LoginPending  = "pending"
 	LoginOTPSent  = "otp_sent"
+	LoginVerified = "verified"
 	LoginApproved = "approved"
 	LoginDenied   = "denied"
 	LoginDead     = "dead"
