@@ -1,0 +1,391 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	fositejwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// LoginPath is where a person signs in for a stored login request; the
+// consent package serves it.
+func LoginPath(challenge string) string { return "/login/" + challenge }
+
+// handleAuthorize is the authorization endpoint (OIDC Core 3.1.2), by GET
+// or POST. fosite validates the request; then either the browser's session
+// answers at once (same client, nothing new asked), or a login request is
+// stored and the person is sent to sign in.
+func (p *Provider) handleAuthorize(c *gin.Context) {
+	ctx := c.Request.Context()
+	r := c.Request
+	if err := r.ParseForm(); err != nil {
+		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid", "The request could not be read.")
+		return
+	}
+	// Request objects are refused, not ignored (OIDC Core 6.1, 6.2): the
+	// parameters are dropped so fosite neither parses nor fetches them, and
+	// the refusal goes to the client once its redirect URI is validated.
+	var refuse *fosite.RFC6749Error
+	if r.Form.Has("request") {
+		refuse = fosite.ErrRequestNotSupported
+		r.Form.Del("request")
+	}
+	if r.Form.Has("request_uri") {
+		refuse = fosite.ErrRequestURINotSupported
+		r.Form.Del("request_uri")
+	}
+	if !p.exactRedirect(c, r.Form) {
+		return
+	}
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	if refuse != nil {
+		p.writeAuthorizeError(c, ar, refuse)
+		return
+	}
+	client := ar.GetClient().(*Client)
+	plan, err := planDisclosure(ar, client)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	now := p.cfg.Now().UTC()
+	form := ar.GetRequestForm()
+	prompt := parsePrompt(form.Get("prompt"))
+	sess, err := p.sessions.CurrentSession(r)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.writeAuthorizeError(c, ar, err)
+			return
+		}
+		sess = nil
+	}
+	forceLogin := prompt.login || (sess != nil && maxAgeExpired(form.Get("max_age"), sess.AuthTime, now))
+	needConsent := prompt.consent || !covers(sess, client.ID, plan.Grants)
+	if prompt.none {
+		// OIDC Core 3.1.2.6: never show a page; say what would be needed.
+		switch {
+		case sess == nil || forceLogin:
+			p.writeAuthorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
+			return
+		case needConsent:
+			p.writeAuthorizeError(c, ar, fosite.ErrConsentRequired.WithHint("The person has not agreed to share this with the client in this session."))
+			return
+		}
+	}
+	if sess != nil && !forceLogin && !needConsent {
+		p.finish(c, ar, client, plan, approval{
+			BeneficiaryID: sess.BeneficiaryID,
+			AuthTime:      sess.AuthTime,
+			RequestedAt:   now,
+		})
+		return
+	}
+	lr := &store.LoginRequest{
+		ID:         newChallenge(),
+		ClientID:   client.ID,
+		Form:       form.Encode(),
+		Scopes:     plan.Grants,
+		Claims:     plan.All(),
+		State:      store.LoginPending,
+		LoginHint:  form.Get("login_hint"),
+		ForceLogin: forceLogin,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(p.cfg.LoginTTL),
+	}
+	if err := p.st.CreateLoginRequest(ctx, lr); err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
+}
+
+// exactRedirect enforces exact string matching of redirect_uri against the
+// registration (fosite alone would accept any port on a loopback URI,
+// RFC 8252 7.3). A mismatch is shown to the person and never redirected.
+// A request without redirect_uri is left to fosite, which uses the one
+// registered URI or refuses.
+func (p *Provider) exactRedirect(c *gin.Context, form url.Values) bool {
+	uri := form.Get("redirect_uri")
+	id := form.Get("client_id")
+	if uri == "" || id == "" {
+		return true
+	}
+	client, err := p.st.GetClient(c.Request.Context(), id)
+	if err != nil {
+		return true // fosite reports the unknown client or the outage
+	}
+	if !slices.Contains(client.RedirectURIs, uri) {
+		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid",
+			"The address this service asked to return to is not registered for it, so kycvs will not send you there.")
+		return false
+	}
+	return true
+}
+
+// approval is how a person came to agree: by OTP just now, by the consent
+// screen, or silently by an existing session.
+type approval struct {
+	BeneficiaryID string
+	AuthTime      time.Time
+	RequestedAt   time.Time
+	LoginRequest  string
+}
+
+// finish issues the authorization code. The code, the disclosure record and
+// the login request's move to "used" commit in one transaction.
+func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) {
+	ctx := c.Request.Context()
+	b, err := p.registry.Beneficiary(ctx, a.BeneficiaryID)
+	if errors.Is(err, store.ErrNotFound) {
+		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person's record is no longer in the registry."))
+		return
+	}
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	sector, err := claims.Sector(client.Client)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, fosite.ErrServerError.WithHint("The client's registration has no usable sector for pairwise subjects.").WithDebug(err.Error()))
+		return
+	}
+	subject := p.pairwise.Subject(sector, b.ID)
+	values := claims.Values(b, plan.All())
+	sess := newSession(subject, client, b.ID, plan, values, a)
+	for _, scope := range ar.GetRequestedScopes() {
+		ar.GrantScope(scope)
+	}
+	var resp fosite.AuthorizeResponder
+	err = p.st.InTx(ctx, func(ctx context.Context) error {
+		if a.LoginRequest != "" {
+			if _, err := p.st.UpdateLoginRequest(ctx, a.LoginRequest, func(lr *store.LoginRequest) error {
+				if lr.State != store.LoginApproved {
+					return store.ErrConflict
+				}
+				lr.State = store.LoginUsed
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		var err error
+		resp, err = p.oauth2.NewAuthorizeResponse(ctx, ar, sess)
+		if err != nil {
+			return err
+		}
+		return p.st.CreateDisclosure(ctx, newDisclosure(client.ID, b.ID, subject, "authorize", ar.GetID(), plan.All(), values))
+	})
+	if errors.Is(err, store.ErrConflict) {
+		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
+		return
+	}
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	p.oauth2.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
+}
+
+// newSession builds the fosite session for one approval. Disclosed claims
+// go into the ID token's extra claims, never over a protocol claim.
+func newSession(subject string, client *Client, beneficiaryID string, plan disclosure, values map[string]any, a approval) *Session {
+	extra := map[string]any{}
+	for _, name := range plan.IDToken {
+		if v, ok := values[name]; ok && !protectedClaims[name] {
+			extra[name] = v
+		}
+	}
+	return &Session{
+		DefaultSession: &openid.DefaultSession{
+			Claims: &fositejwt.IDTokenClaims{
+				Subject:     subject,
+				AuthTime:    a.AuthTime.UTC(),
+				RequestedAt: a.RequestedAt.UTC(),
+				// RFC 8176: a one-time password, delivered by SMS.
+				AuthenticationMethodsReferences: []string{"otp", "sms"},
+				Extra:                           extra,
+			},
+			Headers: &fositejwt.Headers{Extra: map[string]any{"alg": client.idTokenAlg()}},
+			Subject: subject,
+		},
+		BeneficiaryID:  beneficiaryID,
+		ClientID:       client.ID,
+		Userinfo:       plan.Userinfo,
+		IDToken:        plan.IDToken,
+		LoginRequestID: a.LoginRequest,
+	}
+}
+
+// protectedClaims may never come from the registry or a claims request
+// (the protected-claims rule: an extension must not forge protocol claims).
+var protectedClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true, "jti": true,
+	"nonce": true, "auth_time": true, "acr": true, "amr": true, "azp": true,
+	"at_hash": true, "c_hash": true, "sid": true, "rat": true,
+}
+
+// newDisclosure makes the record of one disclosure.
+func newDisclosure(clientID, beneficiaryID, subject, channel, requestID string, names []string, values map[string]any) *store.Disclosure {
+	d := &store.Disclosure{
+		ID:            newChallenge(),
+		ClientID:      clientID,
+		BeneficiaryID: beneficiaryID,
+		Subject:       subject,
+		Claims:        store.StringList(names),
+		Channel:       channel,
+		RequestID:     requestID,
+	}
+	if v, ok := values[claims.ClaimVaccinationStatus].(int); ok {
+		d.VaccinationStatus = &v
+	}
+	return d
+}
+
+// handleResume finishes an authorization once the sign-in flow has approved
+// or denied its login request.
+func (p *Provider) handleResume(c *gin.Context) {
+	ctx := c.Request.Context()
+	lr, err := p.st.GetLoginRequest(ctx, c.Param("challenge"))
+	if errors.Is(err, store.ErrNotFound) {
+		web.RenderError(c, http.StatusNotFound, "This sign-in has expired", "Go back to the service and start again.")
+		return
+	}
+	if err != nil {
+		p.renderStoreError(c, err)
+		return
+	}
+	now := p.cfg.Now()
+	switch {
+	case lr.State == store.LoginUsed:
+		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
+		return
+	case lr.State == store.LoginDead || now.After(lr.ExpiresAt):
+		web.RenderError(c, http.StatusGone, "This sign-in has expired", "Go back to the service and start again.")
+		return
+	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
+		c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
+		return
+	}
+	// Replay the validated request: fosite checks the client and redirect
+	// URI again (a client disabled meanwhile gets nothing).
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
+	if err != nil {
+		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid", "The stored request could not be read.")
+		return
+	}
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	if lr.State == store.LoginDenied {
+		if _, err := p.st.UpdateLoginRequest(ctx, lr.ID, func(l *store.LoginRequest) error {
+			if l.State != store.LoginDenied {
+				return store.ErrConflict
+			}
+			l.State = store.LoginUsed
+			return nil
+		}); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again.")
+				return
+			}
+			p.writeAuthorizeError(c, ar, err)
+			return
+		}
+		// One answer for "declined" and "no record": the client learns
+		// nothing about whether the person is registered.
+		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person did not share their vaccination status."))
+		return
+	}
+	client := ar.GetClient().(*Client)
+	plan, err := planDisclosure(ar, client)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	var authTime time.Time
+	if lr.AuthTime != nil {
+		authTime = *lr.AuthTime
+	}
+	p.finish(c, ar, client, plan, approval{
+		BeneficiaryID: lr.BeneficiaryID,
+		AuthTime:      authTime,
+		RequestedAt:   lr.CreatedAt,
+		LoginRequest:  lr.ID,
+	})
+}
+
+// writeAuthorizeError sends an error to the client only once its redirect
+// URI is validated (fosite decides); otherwise the person sees a page.
+// Errors that are not protocol errors become server_error (or
+// temporarily_unavailable when the database is down), detail in the log.
+func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeRequester, err error) {
+	err = p.protocolError(c, err)
+	if ar != nil && ar.IsRedirectURIValid() {
+		p.oauth2.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
+		return
+	}
+	var rfc *fosite.RFC6749Error
+	status, msg := http.StatusBadRequest, "The request could not be processed."
+	if errors.As(err, &rfc) {
+		status = rfc.CodeField
+		if rfc.HintField != "" {
+			msg = rfc.HintField
+		} else if rfc.DescriptionField != "" {
+			msg = rfc.DescriptionField
+		}
+	}
+	web.RenderError(c, status, "This sign-in link is not valid", msg)
+}
+
+// protocolError maps a non-protocol error to an RFC 6749 one and logs it.
+func (p *Provider) protocolError(c *gin.Context, err error) error {
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		if rfc.CodeField >= 500 {
+			web.Log(c).Error("protocol error", "error", rfc.ErrorField, "debug", rfc.DebugField, "cause", rfc.Unwrap())
+		}
+		return err
+	}
+	web.Log(c).Error("authorization failed", "error", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	return fosite.ErrServerError.WithWrap(err)
+}
+
+func (p *Provider) renderStoreError(c *gin.Context, err error) {
+	web.Log(c).Error("store error", "error", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "kycvs cannot reach its database right now. Try again in a minute.")
+		return
+	}
+	web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Try again in a minute.")
+}
+
+// newChallenge returns 256 random bits, URL-safe.
+func newChallenge() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,77 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/claims"
+)
+
+// discoveryJSON renders the provider metadata once (OIDC Discovery 3).
+// Clients find every endpoint and capability here and nowhere else.
+func (p *Provider) discoveryJSON() ([]byte, error) {
+	iss := p.cfg.Issuer
+	m := map[string]any{
+		"issuer":                                        iss,
+		"authorization_endpoint":                        iss + PathAuth,
+		"token_endpoint":                                iss + PathToken,
+		"userinfo_endpoint":                             iss + PathUserinfo,
+		"jwks_uri":                                      iss + PathJWKS,
+		"revocation_endpoint":                           iss + PathRevoke,
+		"introspection_endpoint":                        iss + PathIntrospect,
+		"end_session_endpoint":                          iss + PathEndSession,
+		"scopes_supported":                              []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess},
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":                       []string{"pairwise"},
+		"id_token_signing_alg_values_supported":         SupportedAlgs,
+		"userinfo_signing_alg_values_supported":         SupportedAlgs,
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"claims_supported": []string{
+			"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "rat",
+			claims.ClaimVaccinationStatus, claims.ClaimName, claims.ClaimPhoneNumber, claims.ClaimPhoneNumberVerified,
+		},
+		"claims_parameter_supported":       true,
+		"request_parameter_supported":      false,
+		"request_uri_parameter_supported":  false,
+		"require_request_uri_registration": true,
+		"prompt_values_supported":          []string{"none", "login", "consent", "select_account"},
+		"display_values_supported":         []string{"page", "popup", "touch"},
+		"ui_locales_supported":             []string{"en"},
+		"claims_locales_supported":         []string{"en"},
+		"frontchannel_logout_supported":    false,
+		"backchannel_logout_supported":     false,
+	}
+	return json.Marshal(m)
+}
+
+func (p *Provider) handleDiscovery(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Data(http.StatusOK, "application/json", p.discovery)
+}
+
+// handleJWKS publishes every key that is not retired, so tokens signed
+// before a rotation still verify. Clients may cache it briefly.
+func (p *Provider) handleJWKS(c *gin.Context) {
+	body, err := jwksJSON(p.keys.Published())
+	if err != nil {
+		writeJSONError(c, http.StatusInternalServerError, "server_error", "The key set could not be rendered.")
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Data(http.StatusOK, "application/jwk-set+json", body)
+}
+
+// writeJSONError writes an OAuth2-style error body, headers first.
+func writeJSONError(c *gin.Context, status int, code, description string) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, gin.H{"error": code, "error_description": description})
+}

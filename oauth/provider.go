@@ -1,0 +1,165 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+)
+
+// Config is the protocol side's configuration.
+type Config struct {
+	// Issuer is the exact issuer URL, e.g. https://kycvs.example.
+	Issuer string
+	// Secret is the server secret (32 bytes or more).
+	Secret          []byte
+	CodeTTL         time.Duration // default 5m
+	AccessTokenTTL  time.Duration // default 15m
+	IDTokenTTL      time.Duration // default 15m
+	RefreshTokenTTL time.Duration // default 30 days
+	// LoginTTL bounds how long a person has to finish signing in.
+	LoginTTL time.Duration // default 15m
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.CodeTTL == 0 {
+		c.CodeTTL = 5 * time.Minute
+	}
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = 15 * time.Minute
+	}
+	if c.IDTokenTTL == 0 {
+		c.IDTokenTTL = 15 * time.Minute
+	}
+	if c.RefreshTokenTTL == 0 {
+		c.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if c.LoginTTL == 0 {
+		c.LoginTTL = 15 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+}
+
+// Sessions is what oauth needs from the sign-in flow: the browser's current
+// session, and ending it at logout.
+type Sessions interface {
+	CurrentSession(r *http.Request) (*store.Session, error)
+	EndSession(w http.ResponseWriter, r *http.Request) error
+}
+
+// Registry is what oauth needs from the vaccination registry.
+type Registry interface {
+	Beneficiary(ctx context.Context, id string) (*store.Beneficiary, error)
+}
+
+// Provider is the OpenID provider: fosite composed over the store, and the
+// protocol endpoints.
+type Provider struct {
+	cfg       Config
+	st        *store.Store
+	keys      *Keys
+	sessions  Sessions
+	registry  Registry
+	pairwise  *claims.Pairwise
+	oauth2    fosite.OAuth2Provider
+	fcfg      *fosite.Config
+	storage   *Storage
+	discovery []byte
+}
+
+// New composes the provider. keys must be loaded (Keys.Ensure).
+func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairwise, sessions Sessions) (*Provider, error) {
+	cfg.defaults()
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("oauth: secret must be at least 32 bytes")
+	}
+	if _, err := url.Parse(cfg.Issuer); err != nil || cfg.Issuer == "" {
+		return nil, fmt.Errorf("oauth: bad issuer %q", cfg.Issuer)
+	}
+	p := &Provider{cfg: cfg, st: st, keys: keys, sessions: sessions, registry: reg, pairwise: pw, storage: NewStorage(st)}
+	signer := &fositeSigner{keys: keys}
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenTTL,
+		AuthorizeCodeLifespan:          cfg.CodeTTL,
+		IDTokenLifespan:                cfg.IDTokenTTL,
+		RefreshTokenLifespan:           cfg.RefreshTokenTTL,
+		IDTokenIssuer:                  cfg.Issuer,
+		AccessTokenIssuer:              cfg.Issuer,
+		TokenURL:                       cfg.Issuer + PathToken,
+		GlobalSecret:                   deriveKey(cfg.Secret, "token-hmac"),
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             []string{claims.ScopeOfflineAccess},
+		ClientSecretsHasher:            NewSecretHasher(cfg.Secret),
+		SendDebugMessagesToClients:     false,
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
+		HTTPClient:                     nil,
+	}
+	idTokens := &idTokenStrategy{
+		inner:    &openid.DefaultStrategy{Signer: signer, Config: fc},
+		provider: p,
+	}
+	strategy := &compose.CommonStrategy{
+		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
+		OpenIDConnectTokenStrategy: idTokens,
+		Signer:                     signer,
+	}
+	p.fcfg = fc
+	p.oauth2 = compose.Compose(fc, p.storage, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+	)
+	d, err := p.discoveryJSON()
+	if err != nil {
+		return nil, err
+	}
+	p.discovery = d
+	return p, nil
+}
+
+// idTokenStrategy signs ID tokens through fosite's strategy, refreshing the
+// disclosed claims first when the token endpoint serves a refresh grant:
+// a refreshed ID token tells the status of now, and is recorded as a
+// disclosure like any other.
+type idTokenStrategy struct {
+	inner    openid.OpenIDConnectTokenStrategy
+	provider *Provider
+}
+
+func (s *idTokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
+	if ar, ok := r.(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne("refresh_token") {
+		if sess, ok := r.GetSession().(*Session); ok {
+			if err := s.provider.refreshIDTokenClaims(ctx, r.GetID(), sess); err != nil {
+				return "", err
+			}
+		}
+	}
+	return s.inner.GenerateIDToken(ctx, lifespan, r)
+}

@@ -1,0 +1,56 @@
+package oauth
+
+import (
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	fositejwt "github.com/ory/fosite/token/jwt"
+)
+
+// Session is what fosite keeps with every code and token: the ID token
+// claims plus what kycvs needs to answer userinfo later (whose record, which
+// claims were consented to).
+type Session struct {
+	*openid.DefaultSession `json:"oidc"`
+	BeneficiaryID          string `json:"beneficiary_id"`
+	ClientID               string `json:"client_id"`
+	// Userinfo lists the claim names userinfo returns.
+	Userinfo []string `json:"userinfo"`
+	// IDToken lists the claim names the ID token carries besides the
+	// protocol claims; their values are in Claims.Extra, fixed when the
+	// person approved (the values the disclosure record holds).
+	IDToken []string `json:"id_token"`
+	// LoginRequestID links tokens to the login request they came from.
+	LoginRequestID string `json:"login_request_id"`
+}
+
+var _ openid.Session = (*Session)(nil)
+
+// newEmptySession is what fosite unmarshals stored sessions into.
+func newEmptySession() *Session {
+	return &Session{DefaultSession: &openid.DefaultSession{
+		Claims:  &fositejwt.IDTokenClaims{},
+		Headers: &fositejwt.Headers{},
+	}}
+}
+
+// Clone deep-copies the session (fosite clones before storing).
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	if s.DefaultSession != nil {
+		c.DefaultSession = s.DefaultSession.Clone().(*openid.DefaultSession)
+	}
+	c.Userinfo = append([]string(nil), s.Userinfo...)
+	c.IDToken = append([]string(nil), s.IDToken...)
+	return &c
+}
+
+// SetExpiresAt and the getters delegate to the embedded session; listed so
+// the nil-safe Clone above is what fosite calls.
+func (s *Session) SetExpiresAt(key fosite.TokenType, exp time.Time) {
+	s.DefaultSession.SetExpiresAt(key, exp)
+}

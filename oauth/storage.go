@@ -1,0 +1,280 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+// Storage adapts store.Store to the storage interfaces fosite's handlers
+// need. Every token kind maps onto one row shape (store.OAuthToken).
+type Storage struct {
+	st *store.Store
+}
+
+var (
+	_ fosite.ClientManager               = (*Storage)(nil)
+	_ oauth2.CoreStorage                 = (*Storage)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Storage)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Storage)(nil)
+	_ pkce.PKCERequestStorage            = (*Storage)(nil)
+	_ fositestorage.Transactional        = (*Storage)(nil)
+)
+
+// NewStorage returns the fosite storage adapter over st.
+func NewStorage(st *store.Store) *Storage { return &Storage{st: st} }
+
+// GetClient returns an enabled client, or fosite.ErrNotFound: a disabled
+// client is as good as unknown to the protocol.
+func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Disabled {
+		return nil, fosite.ErrNotFound
+	}
+	return &Client{Client: c}, nil
+}
+
+// ClientAssertionJWTValid and SetClientAssertionJWT serve private_key_jwt
+// client authentication, which kycvs does not offer (discovery does not
+// list it, and clients register no keys), so no assertion ever gets here.
+func (s *Storage) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
+}
+
+func (s *Storage) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
+}
+
+// BeginTX, Commit and Rollback let fosite's token endpoint make a code
+// exchange atomic: the code is invalidated and the tokens written together.
+func (s *Storage) BeginTX(ctx context.Context) (context.Context, error) { return s.st.BeginTx(ctx) }
+func (s *Storage) Commit(ctx context.Context) error                     { return s.st.CommitTx(ctx) }
+func (s *Storage) Rollback(ctx context.Context) error                   { return s.st.RollbackTx(ctx) }
+
+func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.Requester) error {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return err
+	}
+	var subject string
+	var expires time.Time
+	if os, ok := r.GetSession().(*Session); ok {
+		subject = os.GetSubject()
+		expires = os.GetExpiresAt(tokenTypeOf(kind))
+	}
+	if expires.IsZero() {
+		// PKCE and OIDC rows live as long as their code.
+		expires = r.GetRequestedAt().Add(24 * time.Hour)
+		if os, ok := r.GetSession().(*Session); ok {
+			if e := os.GetExpiresAt(fosite.AuthorizeCode); !e.IsZero() {
+				expires = e
+			}
+		}
+	}
+	row := &store.OAuthToken{
+		Kind:            kind,
+		Signature:       signature,
+		RequestID:       r.GetID(),
+		ClientID:        r.GetClient().GetID(),
+		Subject:         subject,
+		RequestedAt:     r.GetRequestedAt().UTC(),
+		ExpiresAt:       expires.UTC(),
+		Scopes:          store.StringList(r.GetRequestedScopes()),
+		GrantedScopes:   store.StringList(r.GetGrantedScopes()),
+		Audience:        store.StringList(r.GetRequestedAudience()),
+		GrantedAudience: store.StringList(r.GetGrantedAudience()),
+		Form:            r.GetRequestForm().Encode(),
+		Session:         sess,
+		Active:          true,
+	}
+	return s.st.CreateToken(ctx, row)
+}
+
+func tokenTypeOf(kind string) fosite.TokenType {
+	switch kind {
+	case store.KindAuthorizeCode:
+		return fosite.AuthorizeCode
+	case store.KindAccessToken:
+		return fosite.AccessToken
+	case store.KindRefreshToken:
+		return fosite.RefreshToken
+	}
+	return fosite.AuthorizeCode
+}
+
+// get loads a row into a fosite request. It returns the request even for an
+// inactive row, beside inactiveErr, so fosite can detect replays.
+func (s *Storage) get(ctx context.Context, kind, signature string, session fosite.Session, inactiveErr error) (fosite.Requester, error) {
+	row, err := s.st.GetToken(ctx, kind, signature)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.toRequest(ctx, row, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		if inactiveErr == nil {
+			return nil, fosite.ErrNotFound
+		}
+		return req, inactiveErr
+	}
+	return req, nil
+}
+
+func (s *Storage) toRequest(ctx context.Context, row *store.OAuthToken, session fosite.Session) (*fosite.Request, error) {
+	if session == nil {
+		session = newEmptySession()
+	}
+	if err := json.Unmarshal(row.Session, session); err != nil {
+		return nil, fmt.Errorf("stored session of %s: %w", row.Kind, err)
+	}
+	client, err := s.GetClient(ctx, row.ClientID)
+	if err != nil {
+		// A deleted or disabled client's tokens are dead.
+		return nil, fosite.ErrNotFound
+	}
+	form, err := url.ParseQuery(row.Form)
+	if err != nil {
+		return nil, err
+	}
+	return &fosite.Request{
+		ID:                row.RequestID,
+		RequestedAt:       row.RequestedAt,
+		Client:            client,
+		RequestedScope:    fosite.Arguments(row.Scopes),
+		GrantedScope:      fosite.Arguments(row.GrantedScopes),
+		RequestedAudience: fosite.Arguments(row.Audience),
+		GrantedAudience:   fosite.Arguments(row.GrantedAudience),
+		Form:              form,
+		Session:           session,
+	}, nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// Authorization codes.
+
+func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, store.KindAuthorizeCode, code, r)
+}
+
+// GetAuthorizeCodeSession returns the request with ErrInvalidatedAuthorizeCode
+// for a used code, so fosite revokes what the code issued (RFC 6749 §4.1.2).
+func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, code string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindAuthorizeCode, code, session, fosite.ErrInvalidatedAuthorizeCode)
+}
+
+// InvalidateAuthorizeCodeSession marks the code used. Of two exchanges
+// racing on one code, only one gets past this.
+func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	err := s.st.DeactivateToken(ctx, store.KindAuthorizeCode, code)
+	if errors.Is(err, store.ErrConflict) {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return notFound(err)
+}
+
+// Access tokens.
+
+func (s *Storage) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.KindAccessToken, signature, r)
+}
+
+func (s *Storage) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindAccessToken, signature, session, nil)
+}
+
+func (s *Storage) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return notFound(s.st.DeleteToken(ctx, store.KindAccessToken, signature))
+}
+
+// Refresh tokens.
+
+func (s *Storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
+	return s.create(ctx, store.KindRefreshToken, signature, r)
+}
+
+// GetRefreshTokenSession returns the request with ErrInactiveToken for a
+// rotated token, so fosite revokes the whole family on reuse.
+func (s *Storage) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindRefreshToken, signature, session, fosite.ErrInactiveToken)
+}
+
+func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return notFound(s.st.DeleteToken(ctx, store.KindRefreshToken, signature))
+}
+
+// RotateRefreshToken retires the refresh and access tokens of a grant before
+// fosite issues the next pair.
+func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, _ string) error {
+	if err := s.RevokeRefreshToken(ctx, requestID); err != nil {
+		return err
+	}
+	return s.RevokeAccessToken(ctx, requestID)
+}
+
+func (s *Storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.st.DeactivateTokensByRequest(ctx, store.KindRefreshToken, requestID)
+}
+
+func (s *Storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.st.DeactivateTokensByRequest(ctx, store.KindAccessToken, requestID)
+}
+
+// OpenID Connect sessions, keyed by the code's signature.
+
+func (s *Storage) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, store.KindOpenID, code, r)
+}
+
+func (s *Storage) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
+	req, err := s.get(ctx, store.KindOpenID, code, r.GetSession(), nil)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
+	return req, err
+}
+
+func (s *Storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return notFound(s.st.DeleteToken(ctx, store.KindOpenID, code))
+}
+
+// PKCE challenges, keyed by the code's signature.
+
+func (s *Storage) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, store.KindPKCE, signature, session, nil)
+}
+
+func (s *Storage) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.KindPKCE, signature, r)
+}
+
+func (s *Storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return notFound(s.st.DeleteToken(ctx, store.KindPKCE, signature))
+}
