@@ -1,0 +1,241 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
+// Every form and token request kycvs accepts is a few hundred bytes.
+const DefaultMaxBodyBytes int64 = 64 << 10
+
+// Config is what NewEngine needs. cmd/kycvs fills it from flags.
+type Config struct {
+	// Logger receives access logs and errors; nil means slog.Default().
+	Logger *slog.Logger
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For is believed. nil trusts none: the client IP is the TCP
+	// peer. OTP limits key on the client IP, so trusting a header an
+	// attacker can set would let them rotate past the per-IP limit.
+	TrustedProxies []string
+	// SecureCookies sets the Secure flag on cookies; false only for http://
+	// development issuers.
+	SecureCookies bool
+	// MaxBodyBytes caps request bodies; larger ones get 413. 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Context keys under which the middleware leaves values for handlers.
+const (
+	requestIDKey = "kycvs.request_id"
+	loggerKey    = "kycvs.logger"
+	csrfTokenKey = "kycvs.csrf_token"
+)
+
+// HeaderRequestID carries the request ID in both directions.
+const HeaderRequestID = "X-Request-ID"
+
+// contentSecurityPolicy allows our own scripts, styles and images only.
+//
+// form-action is deliberately absent. Browsers apply form-action to every
+// redirect that follows a form POST (CSP3 §6.3.1, enforced by Chromium,
+// WebKit and Firefox), and our OTP and consent forms end in a redirect to
+// the relying party's redirect_uri, which may be any https or http origin
+// or a native app's private-use scheme (RFC 8252 §7.1). A list that allows
+// all of those protects nothing and would still break native apps, so we
+// rely on our forms being ours (html/template escapes all input) instead.
+const contentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// NewEngine builds the gin engine with kycvs's middleware, error pages and
+// static assets; callers add their routes to it. It returns an error only
+// for an invalid TrustedProxies entry.
+//
+// gin's release mode is set unless GIN_MODE was given (gin reads that
+// variable itself at start; we only replace its debug default, which
+// prints every route to stdout).
+func NewEngine(cfg Config) (*gin.Engine, error) {
+	if _, told := os.LookupEnv(gin.EnvGinMode); !told {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+
+	e := gin.New()
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: trusted proxies: %w", err)
+	}
+	e.HandleMethodNotAllowed = true
+	e.Use(
+		requestID(cfg.Logger),
+		recovery(),
+		accessLog(),
+		securityHeaders(),
+		bodyLimit(cfg.MaxBodyBytes),
+	)
+	e.NoRoute(func(c *gin.Context) {
+		RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link, or go back to the service you came from.")
+	})
+	e.NoMethod(func(c *gin.Context) {
+		RenderError(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way. Go back and try again.")
+	})
+	e.GET("/static/*filepath", serveStatic)
+	e.HEAD("/static/*filepath", serveStatic)
+	return e, nil
+}
+
+// RequestID returns the ID of the request c is serving, as sent back in
+// X-Request-ID; "" outside the engine's middleware.
+func RequestID(c *gin.Context) string {
+	return c.GetString(requestIDKey)
+}
+
+// Log returns the engine's logger with this request's request_id attached.
+// Never log an OTP, a secret, a cookie or a full mobile number with it.
+func Log(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		if l, ok := l.(*slog.Logger); ok {
+			return l
+		}
+	}
+	return slog.Default()
+}
+
+// validRequestID accepts an incoming X-Request-ID only when it is short and
+// plain, so a client cannot inject text into logs or headers through it.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+func requestID(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(HeaderRequestID)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Set(requestIDKey, id)
+		c.Set(loggerKey, logger.With("request_id", id))
+		c.Header(HeaderRequestID, id)
+		c.Next()
+	}
+}
+
+// recovery turns a panic in a handler into a logged error and the 500
+// error page, instead of a dropped connection.
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p) // the server's own way of aborting a response
+			}
+			Log(c).Error("panic", "panic", fmt.Sprint(p), "path", c.Request.URL.Path)
+			if c.Writer.Written() {
+				c.Abort()
+				return
+			}
+			RenderError(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment.")
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+// accessLog writes one line per request. The path is logged without its
+// query string: authorization codes, states and hints travel there.
+func accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		Log(c).LogAttrs(c.Request.Context(), level, "request",
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client_ip", c.ClientIP()),
+		)
+	}
+}
+
+func securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		c.Next()
+	}
+}
+
+// bodyLimit refuses bodies above max: at once when Content-Length says so,
+// otherwise when reading passes it (ParseForm fails with
+// *http.MaxBytesError, which CSRF and FormTooLarge turn into 413).
+func bodyLimit(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			RenderError(c, http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than this service accepts. Go back and try again.")
+			c.Abort()
+			return
+		}
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		}
+		c.Next()
+	}
+}
+
+// ParseForm parses the request's URL-encoded form. On failure it renders
+// the error page (413 for a body over the limit, 400 otherwise) and
+// returns false; the handler should then return.
+func ParseForm(c *gin.Context) bool {
+	err := c.Request.ParseForm()
+	if err == nil {
+		return true
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		RenderError(c, http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than this service accepts. Go back and try again.")
+	} else {
+		RenderError(c, http.StatusBadRequest, "Unreadable form", "We could not read what the form sent. Go back and try again.")
+	}
+	c.Abort()
+	return false
+}

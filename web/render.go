@@ -1,0 +1,211 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// staticVersion is a short hash of every static file, appended to their
+// URLs so a new release is never served a stale style sheet from a cache.
+var staticVersion = func() string {
+	h := sha256.New()
+	err := fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFiles.ReadFile(p)
+		h.Write([]byte(p))
+		h.Write(b)
+		return err
+	})
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail at run time
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
+// pages holds one template per page, each a clone of the layout with the
+// page's "title" and "content" blocks; parsed once at start.
+var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"static": func(name string) string { return "/static/" + name + "?v=" + staticVersion },
+	}
+	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string]*template.Template)
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		out[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFiles, n))
+	}
+	return out
+}()
+
+// Render writes the page called name ("login", "otp", "consent",
+// "nomatch", "error") with data, which must be the page's struct
+// (LoginPage for "login", and so on), and status. The page is executed into
+// a buffer first, so a template error becomes a plain 500 page rather than
+// half a page; headers are set before the status is written.
+func Render(c *gin.Context, status int, name string, data any) {
+	t, ok := pages[name]
+	if !ok {
+		Log(c).Error("render: no such page", "page", name)
+		writeFallback(c)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		Log(c).Error("render: template failed", "page", name, "err", err)
+		writeFallback(c)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages carry CSRF tokens and personal data: never cached, and the
+	// browser asks again on Back, which also refreshes an expired token.
+	h.Set("Cache-Control", "no-store")
+	c.Status(status)
+	_, _ = c.Writer.Write(buf.Bytes())
+}
+
+// RenderError writes the error page: a title, a message for people, and
+// the request ID to quote to support. It does not abort the handler chain;
+// middleware that calls it also calls c.Abort.
+func RenderError(c *gin.Context, status int, title, message string) {
+	Render(c, status, "error", ErrorPage{Title: title, Message: message, RequestID: RequestID(c)})
+}
+
+// writeFallback answers 500 without templates, for when rendering failed.
+func writeFallback(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	c.Status(http.StatusInternalServerError)
+	fmt.Fprintf(c.Writer, "<!doctype html><html lang=\"en\"><title>Something went wrong</title><h1>Something went wrong</h1><p>Please try again in a moment. Reference: %s</p></html>",
+		template.HTMLEscapeString(RequestID(c)))
+}
+
+// serveStatic serves the embedded files under /static/, and nothing else:
+// no directory listings.
+func serveStatic(c *gin.Context) {
+	name := path.Clean("static/" + strings.TrimPrefix(c.Param("filepath"), "/"))
+	b, err := staticFiles.ReadFile(name)
+	if err != nil || !strings.HasPrefix(name, "static/") {
+		RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		return
+	}
+	// Page URLs carry ?v=<hash of the files>, so a day of caching never
+	// serves an old file to a new page.
+	c.Header("Cache-Control", "public, max-age=86400")
+	http.ServeContent(c.Writer, c.Request, name, time.Time{}, bytes.NewReader(b))
+}
+
+// ErrorPage is the data of the "error" page.
+type ErrorPage struct {
+	Title     string
+	Message   string
+	RequestID string
+}
+
+// LoginPage is the data of the "login" page: mobile number and name.
+type LoginPage struct {
+	// ClientName is the display name of the service asking.
+	ClientName string
+	// Action receives the mobile and name; CancelAction the cancel button.
+	Action       string
+	CancelAction string
+	CSRFToken    string
+	// Mobile and Name pre-fill the fields (after an error, or from a hint).
+	Mobile string
+	Name   string
+	// Error, when set, explains what to correct.
+	Error string
+}
+
+// OTPPage is the data of the "otp" page. Its consent statement is the
+// consent: entering the code agrees to share Claims with ClientName.
+type OTPPage struct {
+	ClientName string
+	// Claims describe, for people, what will be shared.
+	Claims []string
+	// Offline says the service asked to keep reading the claims until
+	// access is revoked (offline_access).
+	Offline bool
+	// MaskedMobile is where the code went, e.g. +91******3210.
+	MaskedMobile string
+	Action       string
+	ResendAction string
+	CancelAction string
+	CSRFToken    string
+	// ResendWait, when positive, is how long until a new code may be asked
+	// for; the resend button is disabled until then.
+	ResendWait time.Duration
+	// Notice is a neutral status line, e.g. "We sent a new code."
+	Notice string
+	Error  string
+}
+
+// ResendWaitText is ResendWait for people: "45 seconds", "2 minutes".
+func (p OTPPage) ResendWaitText() string { return waitText(p.ResendWait) }
+
+// ConsentPage is the data of the "consent" page, for a person already
+// signed in: Share or Don't share, posted as decision=share|deny to Action.
+type ConsentPage struct {
+	ClientName   string
+	Claims       []string
+	Offline      bool
+	Name         string
+	MaskedMobile string
+	Action       string
+	CSRFToken    string
+	Error        string
+}
+
+// NoMatchPage is the data of the "nomatch" page: the OTP was right but no
+// vaccination record matches the name; the person may correct it.
+type NoMatchPage struct {
+	ClientName   string
+	MaskedMobile string
+	Name         string
+	Action       string
+	CancelAction string
+	CSRFToken    string
+	// Unavailable: the registry could not be read, so nothing is known yet;
+	// the same form tries again.
+	Unavailable bool
+	Error       string
+}
+
+func waitText(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second) // round up: never say 0 while still waiting
+	switch {
+	case s <= 1:
+		return "1 second"
+	case s < 120:
+		return fmt.Sprintf("%d seconds", s)
+	default:
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
+}

@@ -1,0 +1,399 @@
+package web_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/web"
+)
+
+// logBuffer is a goroutine-safe sink for the engine's JSON logs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newTestEngine builds the real engine with a few routes that exercise the
+// middleware; tweak adjusts the config.
+func newTestEngine(t *testing.T, tweak func(*web.Config)) (*gin.Engine, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg := web.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e, err := web.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.GET("/ok", func(c *gin.Context) {
+		web.Log(c).Info("handler ran")
+		c.String(http.StatusOK, web.RequestID(c))
+	})
+	e.GET("/panic", func(c *gin.Context) { panic("boom") })
+	e.GET("/ip", func(c *gin.Context) { c.String(http.StatusOK, c.ClientIP()) })
+	e.POST("/echo", func(c *gin.Context) {
+		if !web.ParseForm(c) {
+			return
+		}
+		c.String(http.StatusOK, c.PostForm("v"))
+	})
+	forms := e.Group("/form", web.CSRF(cfg.SecureCookies))
+	forms.GET("", func(c *gin.Context) {
+		web.Render(c, http.StatusOK, "login", web.LoginPage{
+			ClientName: "Air <India>", Action: "/form", CancelAction: "/form", CSRFToken: web.CSRFToken(c),
+		})
+	})
+	forms.POST("", func(c *gin.Context) { c.String(http.StatusOK, "accepted "+c.PostForm("name")) })
+	return e, logs
+}
+
+func do(e http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	return w
+}
+
+func TestRequestID(t *testing.T) {
+	e, logs := newTestEngine(t, nil)
+	hexID := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	tests := []struct {
+		name     string
+		incoming string
+		want     string // "" means a generated one
+	}{
+		{"none", "", ""},
+		{"accepted", "abc-DEF_123", "abc-DEF_123"},
+		{"too long", strings.Repeat("a", 65), ""},
+		{"64 is fine", strings.Repeat("a", 64), strings.Repeat("a", 64)},
+		{"bad characters", "abc def", ""},
+		{"log injection", "x\ny", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/ok", nil)
+			if tt.incoming != "" {
+				r.Header.Set(web.HeaderRequestID, tt.incoming)
+			}
+			w := do(e, r)
+			got := w.Header().Get(web.HeaderRequestID)
+			if tt.want != "" && got != tt.want {
+				t.Errorf("request id = %q, want %q", got, tt.want)
+			}
+			if tt.want == "" && !hexID.MatchString(got) {
+				t.Errorf("request id = %q, want a generated one", got)
+			}
+			if w.Body.String() != got {
+				t.Errorf("RequestID(c) = %q, header %q", w.Body.String(), got)
+			}
+			if !strings.Contains(logs.String(), `"msg":"handler ran","request_id":"`+got+`"`) {
+				t.Errorf("Log(c) lacks the request id:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestSecurityHeadersAndErrorPages(t *testing.T) {
+	e, logs := newTestEngine(t, nil)
+	tests := []struct {
+		name, method, path string
+		status             int
+		body               string
+	}{
+		{"ok", http.MethodGet, "/ok", 200, ""},
+		{"not found", http.MethodGet, "/nope", 404, "Page not found"},
+		{"method not allowed", http.MethodDelete, "/ok", 405, "Not allowed"},
+		{"panic", http.MethodGet, "/panic", 500, "Something went wrong"},
+		{"page", http.MethodGet, "/form", 200, "Air &lt;India&gt;</strong> wants"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(e, httptest.NewRequest(tt.method, tt.path, nil))
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d", w.Code, tt.status)
+			}
+			for h, want := range map[string]string{
+				"X-Content-Type-Options": "nosniff",
+				"Referrer-Policy":        "no-referrer",
+				"X-Frame-Options":        "DENY",
+			} {
+				if got := w.Header().Get(h); got != want {
+					t.Errorf("%s = %q, want %q", h, got, want)
+				}
+			}
+			csp := w.Header().Get("Content-Security-Policy")
+			for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"} {
+				if !strings.Contains(csp, d) {
+					t.Errorf("CSP %q lacks %q", csp, d)
+				}
+			}
+			if tt.body == "" {
+				return
+			}
+			if !strings.Contains(w.Body.String(), tt.body) {
+				t.Errorf("body lacks %q:\n%s", tt.body, w.Body.String())
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store on HTML", cc)
+			}
+			if tt.status >= 400 && !strings.Contains(w.Body.String(), w.Header().Get(web.HeaderRequestID)) {
+				t.Errorf("error page lacks the request id")
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), `"msg":"panic"`) || !strings.Contains(logs.String(), "boom") {
+		t.Errorf("panic not logged:\n%s", logs.String())
+	}
+	if w := do(e, httptest.NewRequest(http.MethodDelete, "/ok", nil)); !strings.Contains(w.Header().Get("Allow"), "GET") {
+		t.Errorf("405 Allow = %q", w.Header().Get("Allow"))
+	}
+}
+
+func TestAccessLogOmitsQuery(t *testing.T) {
+	e, logs := newTestEngine(t, nil)
+	do(e, httptest.NewRequest(http.MethodGet, "/ok?code=SECRETCODE&state=x", nil))
+	out := logs.String()
+	if strings.Contains(out, "SECRETCODE") {
+		t.Fatalf("access log leaks the query string:\n%s", out)
+	}
+	for _, want := range []string{`"method":"GET"`, `"path":"/ok"`, `"status":200`, `"duration":`, `"client_ip":"192.0.2.1"`, `"request_id":`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("access log lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	tests := []struct {
+		name    string
+		proxies []string
+		want    string
+	}{
+		{"no trusted proxy: the peer", nil, "192.0.2.1"},
+		{"trusted proxy: the forwarded address", []string{"192.0.2.0/24"}, "203.0.113.7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newTestEngine(t, func(c *web.Config) { c.TrustedProxies = tt.proxies })
+			r := httptest.NewRequest(http.MethodGet, "/ip", nil)
+			r.Header.Set("X-Forwarded-For", "203.0.113.7")
+			if got := do(e, r).Body.String(); got != tt.want {
+				t.Errorf("client IP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, err := web.NewEngine(web.Config{TrustedProxies: []string{"not an ip"}}); err == nil {
+		t.Error("NewEngine accepted an invalid trusted proxy")
+	}
+}
+
+// chunked hides the body's length so only MaxBytesReader can stop it.
+type chunked struct{ io.Reader }
+
+func TestBodyLimit(t *testing.T) {
+	e, _ := newTestEngine(t, func(c *web.Config) { c.MaxBodyBytes = 100 })
+	small := url.Values{"v": {"hello"}}.Encode()
+	big := url.Values{"v": {strings.Repeat("x", 200)}}.Encode()
+	tests := []struct {
+		name   string
+		body   io.Reader
+		status int
+	}{
+		{"small", strings.NewReader(small), 200},
+		{"declared too large", strings.NewReader(big), 413},
+		{"streamed too large", chunked{strings.NewReader(big)}, 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/echo", tt.body)
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if _, ok := tt.body.(chunked); ok {
+				r.ContentLength = -1
+			}
+			w := do(e, r)
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.status, w.Body.String())
+			}
+		})
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		e, _ := newTestEngine(t, func(c *web.Config) { c.SecureCookies = secure })
+		w := do(e, httptest.NewRequest(http.MethodGet, "/form", nil))
+		var cookie *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == web.CSRFCookie {
+				cookie = c
+			}
+		}
+		if cookie == nil {
+			t.Fatal("no CSRF cookie on the first GET")
+		}
+		if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Secure != secure {
+			t.Errorf("cookie flags: %+v", cookie)
+		}
+		field := `<input type="hidden" name="csrf_token" value="` + cookie.Value + `">`
+		if !strings.Contains(w.Body.String(), field) {
+			t.Fatalf("page lacks %s", field)
+		}
+		// A second GET with the cookie keeps the same token and sets no new cookie.
+		r := httptest.NewRequest(http.MethodGet, "/form", nil)
+		r.AddCookie(cookie)
+		if w := do(e, r); len(w.Result().Cookies()) != 0 || !strings.Contains(w.Body.String(), field) {
+			t.Errorf("token not stable across GETs")
+		}
+
+		other := strings.Repeat("A", 43)
+		tests := []struct {
+			name   string
+			cookie string
+			field  string
+			header string
+			status int
+		}{
+			{"field matches", cookie.Value, cookie.Value, "", 200},
+			{"header matches", cookie.Value, "", cookie.Value, 200},
+			{"missing field", cookie.Value, "", "", 403},
+			{"wrong field", cookie.Value, other, "", 403},
+			{"no cookie", "", cookie.Value, "", 403},
+			{"both empty", "", "", "", 403},
+			{"malformed cookie echoed", "short", "short", "", 403},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				form := url.Values{"name": {"x"}}
+				if tt.field != "" {
+					form.Set(web.CSRFField, tt.field)
+				}
+				r := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader(form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if tt.cookie != "" {
+					r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: tt.cookie})
+				}
+				if tt.header != "" {
+					r.Header.Set(web.CSRFHeader, tt.header)
+				}
+				w := do(e, r)
+				if w.Code != tt.status {
+					t.Fatalf("status = %d, want %d", w.Code, tt.status)
+				}
+				if tt.status == 403 && !strings.Contains(w.Body.String(), "This form has expired, go back and try again") {
+					t.Errorf("403 page: %s", w.Body.String())
+				}
+				if tt.status == 200 && w.Body.String() != "accepted x" {
+					t.Errorf("body = %q", w.Body.String())
+				}
+			})
+		}
+	}
+}
+
+func TestStatic(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	page := do(e, httptest.NewRequest(http.MethodGet, "/form", nil)).Body.String()
+	m := regexp.MustCompile(`href="(/static/style\.css\?v=[0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("page links no versioned style sheet:\n%s", page)
+	}
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{m[1], 200},
+		{"/static/style.css", 200},
+		{"/static/", 404},
+		{"/static/../templates/layout.html", 404},
+		{"/static/missing.css", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			w := do(e, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d", w.Code, tt.status)
+			}
+			if tt.status == 200 && !strings.HasPrefix(w.Header().Get("Content-Type"), "text/css") {
+				t.Errorf("Content-Type = %q", w.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestPagesRender(t *testing.T) {
+	e, err := web.NewEngine(web.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data any
+		want []string
+	}{
+		{"login", web.LoginPage{ClientName: "Rail", Action: "/a", CancelAction: "/c", CSRFToken: "tok", Mobile: "+919876543210", Error: "Enter a mobile number"}, []string{
+			`lang="en"`, `type="tel" name="mobile" autocomplete="tel" required value="&#43;919876543210"`, `name="name" autocomplete="name" required`,
+			`for="mobile"`, `for="name"`, `Rail</strong> wants to check your vaccination status`, `role="alert"`, `name="csrf_token" value="tok"`,
+		}},
+		{"otp", web.OTPPage{ClientName: "Rail", Claims: []string{"Your vaccination status", "Your name"}, Offline: true, MaskedMobile: "+91******3210", ResendWait: 45 * time.Second, Error: "Wrong code. 2 tries left."}, []string{
+			`name="otp" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required`,
+			`By entering the code you agree to share with <strong>Rail</strong>:`, `<li>Your vaccination status</li>`, `<li>Your name</li>`,
+			`until you revoke its access`, `&#43;91******3210`, `disabled>New code in 45 seconds`, `Don't share`, `Wrong code. 2 tries left.`,
+		}},
+		{"consent", web.ConsentPage{ClientName: "Rail", Claims: []string{"Your vaccination status"}, Name: "Asha", MaskedMobile: "+91******3210"}, []string{
+			`Rail</strong> asks for:`, `name="decision" value="share"`, `name="decision" value="deny"`,
+		}},
+		{"nomatch", web.NoMatchPage{MaskedMobile: "+91******3210", Name: "Asha K"}, []string{
+			`No vaccination record matches this name for <span class="nowrap">&#43;91******3210</span>`, `name="name" autocomplete="name"`, `value="Asha K"`,
+		}},
+		{"error", web.ErrorPage{Title: "Gone", Message: "<b>", RequestID: "rid"}, []string{"Gone", "&lt;b&gt;", "rid"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.GET("/render/"+tt.name, func(c *gin.Context) { web.Render(c, http.StatusTeapot, tt.name, tt.data) })
+			w := do(e, httptest.NewRequest(http.MethodGet, "/render/"+tt.name, nil))
+			if w.Code != http.StatusTeapot {
+				t.Fatalf("status = %d", w.Code)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(w.Body.String(), s) {
+					t.Errorf("page lacks %s", s)
+				}
+			}
+			if strings.Contains(w.Body.String(), "<script") {
+				t.Error("pages need no JavaScript")
+			}
+		})
+	}
+	t.Run("unknown page", func(t *testing.T) {
+		e.GET("/render-unknown", func(c *gin.Context) { web.Render(c, http.StatusOK, "nope", nil) })
+		if w := do(e, httptest.NewRequest(http.MethodGet, "/render-unknown", nil)); w.Code != 500 {
+			t.Errorf("status = %d", w.Code)
+		}
+	})
+}
