@@ -2,8 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -382,10 +380,4 @@ func (p *Provider) renderStoreError(c *gin.Context, err error) {
 }
 
 // newChallenge returns 256 random bits, URL-safe.
-func newChallenge() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func newChallenge() string { return randomToken(32) }
