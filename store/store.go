@@ -59,7 +59,8 @@ func ParseURL(url string) (Dialect, string, error) {
 }
 
 // Open connects to the database named by url. It does not create the schema:
-// run migrations.Up on DB() first.
+// run migrations.Up on DB() first. A bad URL is an error of its own; a
+// server that cannot be reached is ErrUnavailable.
 func Open(url string) (*Store, error) {
 	dialect, dsn, err := ParseURL(url)
 	if err != nil {
@@ -69,7 +70,7 @@ func Open(url string) (*Store, error) {
 		TranslateError:         true,
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		NowFunc:                func() time.Time { return storedTime(time.Now()) },
 	}
 	var db *gorm.DB
 	switch dialect {
@@ -82,10 +83,16 @@ func Open(url string) (*Store, error) {
 		db, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		// gorm pings on open: a server that cannot be reached is
+		// ErrUnavailable, not a configuration error.
+		return nil, fmt.Errorf("open %s database: %w", dialect, translate(err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
+		return nil, err
+	}
+	if err := registerTimeCallbacks(db); err != nil {
+		_ = sqlDB.Close()
 		return nil, err
 	}
 	switch dialect {
@@ -177,6 +184,10 @@ func translate(err error) error {
 	switch {
 	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
 		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+	case strings.Contains(msg, "SQLSTATE 28"), strings.Contains(msg, "SQLSTATE 3D000"):
+		// Bad credentials or an unknown database: the server answered, so
+		// this is configuration, not unavailability.
+		return err
 	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
 		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "SQLSTATE 57P"),
 		strings.Contains(msg, "conn closed"), strings.Contains(msg, "database is closed"):
