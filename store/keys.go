@@ -20,14 +20,23 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return ks, translate(err)
 }
 
-// RetireSigningKey marks the key retired at `at`; ErrNotFound if unknown.
+// RetireSigningKey marks the key retired at `at`. It returns ErrNotFound
+// when the kid is unknown and ErrConflict when the key is already retired
+// (its first retirement time is kept).
 func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time) error {
 	res := s.conn(ctx).Model(&SigningKey{}).Where("kid = ? AND retired_at IS NULL", kid).Update("retired_at", at.UTC())
 	if res.Error != nil {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return ErrNotFound
+		var n int64
+		if err := s.conn(ctx).Model(&SigningKey{}).Where("kid = ?", kid).Count(&n).Error; err != nil {
+			return translate(err)
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return ErrConflict
 	}
 	return nil
 }

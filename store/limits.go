@@ -17,7 +17,9 @@ type Limit struct {
 // counts each window. When any count exceeds its Max, every event it
 // recorded is removed again and ErrLimited returned. Inserting before
 // counting means racing processes see each other's rows: under contention
-// both may be refused, but the limit is never exceeded.
+// both may be refused, but the limit is never exceeded. Call it outside
+// InTx: inside a transaction its rows stay invisible to other processes'
+// counts until commit, and racing sends could then exceed the limit.
 func (s *Store) RecordOTPSend(ctx context.Context, at time.Time, limits ...Limit) error {
 	at = at.UTC()
 	events := make([]OTPEvent, len(limits))

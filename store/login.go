@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -27,8 +28,9 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 // and writes it back in one transaction, so concurrent updates of one
 // challenge are serialised and each sees the other's result. update's error
 // is returned unchanged and nothing is written, except when update returns
-// a *KeepChanges: then the changes are written and its Err returned (a wrong
-// OTP must count the try and still fail).
+// a *KeepChanges (or an error wrapping one): then the changes are written
+// and its Err returned, with the updated request (a wrong OTP must count the
+// try and still fail).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
 	var out LoginRequest
 	var kept error
@@ -38,8 +40,8 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 			return translate(err)
 		}
 		if err := update(&out); err != nil {
-			k, ok := err.(*KeepChanges)
-			if !ok {
+			var k *KeepChanges
+			if !errors.As(err, &k) {
 				return err
 			}
 			kept = k.Err
@@ -57,5 +59,10 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 // still reports Err to the caller.
 type KeepChanges struct{ Err error }
 
-func (k *KeepChanges) Error() string { return k.Err.Error() }
+func (k *KeepChanges) Error() string {
+	if k.Err == nil {
+		return "store: keep changes"
+	}
+	return k.Err.Error()
+}
 func (k *KeepChanges) Unwrap() error { return k.Err }
