@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -14,15 +16,24 @@ type ImportResult struct {
 
 // ReplaceBeneficiaries writes every beneficiary with its doses in one
 // transaction: a new ID is created; a known ID has its fields and doses
-// replaced. On any error nothing is applied.
+// replaced. An ID given twice, or two doses with one number for one
+// beneficiary, is ErrAlreadyExists. On any error nothing is applied. bs is
+// not modified.
 func (s *Store) ReplaceBeneficiaries(ctx context.Context, bs []Beneficiary) (ImportResult, error) {
 	var res ImportResult
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
 		now := time.Now().UTC()
+		seen := make(map[string]bool, len(bs))
 		for i := range bs {
 			b := bs[i]
-			doses := b.Doses
+			// Without this check the second row would silently replace the
+			// first one's doses and count as an update.
+			if seen[b.ID] {
+				return fmt.Errorf("%w: beneficiary %q given twice", ErrAlreadyExists, b.ID)
+			}
+			seen[b.ID] = true
+			doses := slices.Clone(b.Doses)
 			b.Doses = nil
 			var existing Beneficiary
 			err := tx.Clauses(forUpdate).Where("id = ?", b.ID).Take(&existing).Error
