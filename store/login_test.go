@@ -1,0 +1,277 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+func newLoginRequest(id string, expires time.Time) *store.LoginRequest {
+	return &store.LoginRequest{
+		ID:        id,
+		ClientID:  "c1",
+		Form:      "client_id=c1&response_type=code&scope=openid+vaccination_status",
+		Scopes:    store.StringList{"openid", "vaccination_status"},
+		Claims:    store.StringList{"vaccination_status"},
+		State:     store.LoginPending,
+		LoginHint: "+919876543210",
+		CreatedAt: expires.Add(-10 * time.Minute),
+		ExpiresAt: expires,
+	}
+}
+
+var errWrongOTP = errors.New("wrong OTP")
+
+func TestLoginRequests(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateLoginRequest(ctx, newLoginRequest("lr1", base.Add(time.Hour))))
+		wantErr(t, "duplicate", s.CreateLoginRequest(ctx, newLoginRequest("lr1", base)), store.ErrAlreadyExists)
+		_, err := s.GetLoginRequest(ctx, "nope")
+		wantErr(t, "get unknown", err, store.ErrNotFound)
+
+		got, err := s.GetLoginRequest(ctx, "lr1")
+		must(t, err)
+		if got.State != store.LoginPending || !slices.Equal(got.Scopes, store.StringList{"openid", "vaccination_status"}) ||
+			!slices.Equal(got.Claims, store.StringList{"vaccination_status"}) || got.OTPSentAt != nil || got.AuthTime != nil {
+			t.Fatalf("GetLoginRequest = %+v", got)
+		}
+		sameTime(t, "ExpiresAt", got.ExpiresAt, base.Add(time.Hour))
+
+		sent, otpExpires := base.Add(time.Minute), base.Add(4*time.Minute)
+		tests := []struct {
+			name    string
+			update  func(*store.LoginRequest) error
+			wantErr error
+			// stored is what the row must hold afterwards.
+			stored func(t *testing.T, r *store.LoginRequest)
+		}{
+			{
+				name: "changes are written",
+				update: func(r *store.LoginRequest) error {
+					r.ID = "other" // ignored: the key is not the updater's
+					r.State = store.LoginOTPSent
+					r.Mobile, r.Name = "+919876543210", "Asha"
+					r.OTPHash = []byte{9, 8, 7}
+					r.OTPSentAt, r.OTPExpiresAt = &sent, &otpExpires
+					r.OTPSends++
+					return nil
+				},
+				stored: func(t *testing.T, r *store.LoginRequest) {
+					if r.State != store.LoginOTPSent || r.Mobile != "+919876543210" || r.Name != "Asha" ||
+						string(r.OTPHash) != "\x09\x08\x07" || r.OTPSends != 1 || r.OTPSentAt == nil || r.OTPExpiresAt == nil {
+						t.Fatalf("stored %+v", r)
+					}
+					sameTime(t, "OTPSentAt", *r.OTPSentAt, sent)
+					sameTime(t, "OTPExpiresAt", *r.OTPExpiresAt, otpExpires)
+				},
+			},
+			{
+				name: "error writes nothing",
+				update: func(r *store.LoginRequest) error {
+					r.State = store.LoginApproved
+					r.OTPTries = 99
+					return errBoom
+				},
+				wantErr: errBoom,
+				stored: func(t *testing.T, r *store.LoginRequest) {
+					if r.State != store.LoginOTPSent || r.OTPTries != 0 {
+						t.Errorf("failed update written: %+v", r)
+					}
+				},
+			},
+			{
+				name: "KeepChanges writes and reports its error",
+				update: func(r *store.LoginRequest) error {
+					r.OTPTries++
+					return &store.KeepChanges{Err: errWrongOTP}
+				},
+				wantErr: errWrongOTP,
+				stored: func(t *testing.T, r *store.LoginRequest) {
+					if r.OTPTries != 1 || r.State != store.LoginOTPSent {
+						t.Errorf("KeepChanges: stored %+v, want one try counted", r)
+					}
+				},
+			},
+			{
+				name: "wrapped KeepChanges",
+				update: func(r *store.LoginRequest) error {
+					r.OTPTries++
+					r.State = store.LoginDead
+					return fmt.Errorf("verify: %w", &store.KeepChanges{Err: errWrongOTP})
+				},
+				wantErr: errWrongOTP,
+				stored: func(t *testing.T, r *store.LoginRequest) {
+					if r.OTPTries != 2 || r.State != store.LoginDead {
+						t.Errorf("wrapped KeepChanges: stored %+v", r)
+					}
+				},
+			},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				ret, err := s.UpdateLoginRequest(ctx, "lr1", tc.update)
+				wantErr(t, "UpdateLoginRequest", err, tc.wantErr)
+				var ke *store.KeepChanges
+				if errors.As(err, &ke) {
+					t.Errorf("KeepChanges leaked to the caller: %v", err)
+				}
+				stored, err2 := s.GetLoginRequest(ctx, "lr1")
+				must(t, err2)
+				tc.stored(t, stored)
+				switch {
+				case tc.wantErr == errBoom && ret != nil:
+					t.Errorf("failed update returned %+v", ret)
+				case tc.wantErr != errBoom && (ret == nil || ret.ID != "lr1" || ret.OTPTries != stored.OTPTries || ret.State != stored.State):
+					t.Errorf("returned %+v, stored %+v", ret, stored)
+				}
+			})
+		}
+		_, err = s.UpdateLoginRequest(ctx, "nope", func(*store.LoginRequest) error {
+			t.Error("updater called for an unknown request")
+			return nil
+		})
+		wantErr(t, "update unknown", err, store.ErrNotFound)
+		if _, err := s.GetLoginRequest(ctx, "other"); !isNotFound(err) {
+			t.Errorf("updater changed the key: %v", err)
+		}
+	})
+}
+
+// TestLoginRequestConcurrentUpdates: updates of one challenge are
+// serialised, so none is lost and only one of racing transitions wins.
+func TestLoginRequestConcurrentUpdates(t *testing.T) {
+	const n = 10
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateLoginRequest(ctx, newLoginRequest("lr", base.Add(time.Hour))))
+
+		t.Run("increments", func(t *testing.T) {
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for range n {
+				wg.Go(func() {
+					_, err := s.UpdateLoginRequest(ctx, "lr", func(r *store.LoginRequest) error {
+						r.OTPTries++
+						return nil
+					})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				must(t, err)
+			}
+			r, err := s.GetLoginRequest(ctx, "lr")
+			must(t, err)
+			if r.OTPTries != n {
+				t.Errorf("OTPTries = %d after %d concurrent increments", r.OTPTries, n)
+			}
+		})
+
+		t.Run("one transition wins", func(t *testing.T) {
+			errNotPending := errors.New("not pending")
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					_, err := s.UpdateLoginRequest(ctx, "lr", func(r *store.LoginRequest) error {
+						if r.State != store.LoginPending {
+							return errNotPending
+						}
+						r.State = store.LoginApproved
+						r.BeneficiaryID = fmt.Sprintf("b%d", i)
+						return nil
+					})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			won := 0
+			for err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, errNotPending):
+					t.Errorf("UpdateLoginRequest: %v", err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d racing transitions won, want 1", won)
+			}
+		})
+	})
+}
+
+func TestSessions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		expires := base.Add(15 * time.Minute)
+		must(t, s.CreateSession(ctx, &store.Session{
+			ID: "s1", BeneficiaryID: "b1", Mobile: "+919876543210", Name: "Asha",
+			AuthTime: base, ExpiresAt: expires,
+			Grants: store.Grants{"c1": {"openid", "vaccination_status"}},
+		}))
+		wantErr(t, "duplicate", s.CreateSession(ctx, &store.Session{ID: "s1", AuthTime: base, ExpiresAt: expires}), store.ErrAlreadyExists)
+
+		lookups := []struct {
+			name string
+			id   string
+			now  time.Time
+			want error
+		}{
+			{"live", "s1", base.Add(time.Minute), nil},
+			{"just before expiry", "s1", expires.Add(-time.Microsecond), nil},
+			{"at expiry", "s1", expires, store.ErrNotFound},
+			{"after expiry", "s1", expires.Add(time.Hour), store.ErrNotFound},
+			{"unknown", "nope", base, store.ErrNotFound},
+		}
+		for _, tc := range lookups {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.GetSession(ctx, tc.id, tc.now)
+				wantErr(t, "GetSession", err, tc.want)
+				if err == nil {
+					sameTime(t, "AuthTime", got.AuthTime, base)
+					sameTime(t, "ExpiresAt", got.ExpiresAt, expires)
+					if got.BeneficiaryID != "b1" || !slices.Equal(got.Grants["c1"], store.StringList{"openid", "vaccination_status"}) {
+						t.Errorf("GetSession = %+v", got)
+					}
+				}
+			})
+		}
+
+		t.Run("update", func(t *testing.T) {
+			_, err := s.UpdateSession(ctx, "s1", func(sess *store.Session) error {
+				sess.Grants["c2"] = store.StringList{"openid"}
+				return nil
+			})
+			must(t, err)
+			_, err = s.UpdateSession(ctx, "s1", func(sess *store.Session) error {
+				sess.Grants = nil
+				return errBoom
+			})
+			wantErr(t, "failing UpdateSession", err, errBoom)
+			_, err = s.UpdateSession(ctx, "nope", func(*store.Session) error { return nil })
+			wantErr(t, "UpdateSession(unknown)", err, store.ErrNotFound)
+			got, err := s.GetSession(ctx, "s1", base)
+			must(t, err)
+			if len(got.Grants) != 2 || !got.Grants["c2"].Contains("openid") {
+				t.Errorf("Grants = %v", got.Grants)
+			}
+		})
+
+		t.Run("delete", func(t *testing.T) {
+			must(t, s.DeleteSession(ctx, "s1"))
+			must(t, s.DeleteSession(ctx, "s1"))
+			_, err := s.GetSession(ctx, "s1", base)
+			wantErr(t, "GetSession after delete", err, store.ErrNotFound)
+		})
+	})
+}

@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+func newToken(kind, signature, requestID, clientID string) *store.OAuthToken {
+	return &store.OAuthToken{
+		Kind:          kind,
+		Signature:     signature,
+		RequestID:     requestID,
+		ClientID:      clientID,
+		Subject:       "pairwise-sub",
+		RequestedAt:   base,
+		ExpiresAt:     base.Add(time.Hour),
+		Scopes:        store.StringList{"openid", "vaccination_status"},
+		GrantedScopes: store.StringList{"openid"},
+		Form:          "redirect_uri=https%3A%2F%2Frp.example%2Fcb",
+		Session:       []byte(`{"subject":"pairwise-sub"}`),
+		Active:        true,
+	}
+}
+
+func TestTokens(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "sig1", "r1", "c1")))
+		// One signature may exist once per kind.
+		must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "sig1", "r1", "c1")))
+		wantErr(t, "duplicate", s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "sig1", "r2", "c2")), store.ErrAlreadyExists)
+
+		got, err := s.GetToken(ctx, store.KindAuthorizeCode, "sig1")
+		must(t, err)
+		want := newToken(store.KindAuthorizeCode, "sig1", "r1", "c1")
+		if got.RequestID != want.RequestID || got.ClientID != want.ClientID || got.Subject != want.Subject ||
+			!slices.Equal(got.Scopes, want.Scopes) || !slices.Equal(got.GrantedScopes, want.GrantedScopes) ||
+			len(got.Audience) != 0 || got.Form != want.Form || string(got.Session) != string(want.Session) || !got.Active {
+			t.Errorf("GetToken = %+v, want %+v", got, want)
+		}
+		sameTime(t, "RequestedAt", got.RequestedAt, want.RequestedAt)
+		sameTime(t, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+
+		tests := []struct {
+			name      string
+			kind, sig string
+			want      error
+		}{
+			{"first deactivation", store.KindAuthorizeCode, "sig1", nil},
+			{"second deactivation conflicts", store.KindAuthorizeCode, "sig1", store.ErrConflict},
+			{"unknown", store.KindAuthorizeCode, "nope", store.ErrNotFound},
+			{"no row of that kind", store.KindRefreshToken, "sig1", store.ErrNotFound},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, "DeactivateToken", s.DeactivateToken(ctx, tc.kind, tc.sig), tc.want)
+			})
+		}
+		if tok, err := s.GetToken(ctx, store.KindAuthorizeCode, "sig1"); err != nil || tok.Active {
+			t.Errorf("used code: %+v, %v: want it kept, inactive", tok, err)
+		}
+		if tok, err := s.GetToken(ctx, store.KindAccessToken, "sig1"); err != nil || !tok.Active {
+			t.Errorf("access token of the same signature: %+v, %v: want active", tok, err)
+		}
+
+		t.Run("concurrent deactivation: one wins", func(t *testing.T) {
+			const n = 10
+			must(t, s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "race", "r9", "c1")))
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for range n {
+				wg.Go(func() { errs <- s.DeactivateToken(ctx, store.KindAuthorizeCode, "race") })
+			}
+			wg.Wait()
+			close(errs)
+			won := 0
+			for err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, store.ErrConflict):
+					t.Errorf("DeactivateToken: %v", err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d concurrent deactivations won, want 1", won)
+			}
+		})
+
+		t.Run("by request", func(t *testing.T) {
+			must(t, s.CreateToken(ctx, newToken(store.KindRefreshToken, "rt1", "grant", "c1")))
+			must(t, s.CreateToken(ctx, newToken(store.KindRefreshToken, "rt2", "grant", "c1")))
+			must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "at1", "grant", "c1")))
+			must(t, s.CreateToken(ctx, newToken(store.KindRefreshToken, "rt3", "other", "c1")))
+			must(t, s.DeactivateTokensByRequest(ctx, store.KindRefreshToken, "grant"))
+			must(t, s.DeactivateTokensByRequest(ctx, store.KindRefreshToken, "grant")) // idempotent
+			must(t, s.DeactivateTokensByRequest(ctx, store.KindRefreshToken, "no-such-request"))
+			active := map[string]bool{"rt1": false, "rt2": false, "rt3": true}
+			for sig, want := range active {
+				tok, err := s.GetToken(ctx, store.KindRefreshToken, sig)
+				must(t, err)
+				if tok.Active != want {
+					t.Errorf("%s active = %v, want %v", sig, tok.Active, want)
+				}
+			}
+			if tok, err := s.GetToken(ctx, store.KindAccessToken, "at1"); err != nil || !tok.Active {
+				t.Errorf("access token of the grant: %+v, %v: want active (other kind)", tok, err)
+			}
+		})
+
+		t.Run("delete", func(t *testing.T) {
+			must(t, s.DeleteToken(ctx, store.KindAccessToken, "sig1"))
+			wantErr(t, "second delete", s.DeleteToken(ctx, store.KindAccessToken, "sig1"), store.ErrNotFound)
+			_, err := s.GetToken(ctx, store.KindAccessToken, "sig1")
+			wantErr(t, "get deleted", err, store.ErrNotFound)
+		})
+	})
+}
+
+func TestDeleteExpired(t *testing.T) {
+	const keep = 24 * time.Hour
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		now := base
+		past, future := now.Add(-time.Second), now.Add(time.Second)
+		for id, exp := range map[string]time.Time{"lr-old1": past, "lr-old2": now.Add(-time.Hour), "lr-live": future, "lr-now": now} {
+			must(t, s.CreateLoginRequest(ctx, newLoginRequest(id, exp)))
+		}
+		for id, exp := range map[string]time.Time{"s-old": past, "s-live": future} {
+			must(t, s.CreateSession(ctx, &store.Session{ID: id, AuthTime: exp.Add(-time.Minute), ExpiresAt: exp}))
+		}
+		for sig, exp := range map[string]time.Time{"t-old1": past, "t-old2": past, "t-old3": now.Add(-48 * time.Hour), "t-live": future} {
+			tok := newToken(store.KindAccessToken, sig, "r", "c1")
+			tok.ExpiresAt = exp
+			must(t, s.CreateToken(ctx, tok))
+		}
+		for _, at := range []time.Time{now.Add(-keep - time.Second), now.Add(-keep - time.Hour), now.Add(-keep + time.Second)} {
+			must(t, s.RecordOTPSend(ctx, at, store.Limit{Key: "k"}))
+		}
+
+		got, err := s.DeleteExpired(ctx, now, keep)
+		must(t, err)
+		if want := (store.CleanupResult{LoginRequests: 2, Sessions: 1, Tokens: 3, OTPEvents: 2}); got != want {
+			t.Errorf("DeleteExpired = %+v, want %+v", got, want)
+		}
+		got, err = s.DeleteExpired(ctx, now, keep)
+		must(t, err)
+		if got != (store.CleanupResult{}) {
+			t.Errorf("second DeleteExpired = %+v, want nothing", got)
+		}
+		for _, id := range []string{"lr-live", "lr-now"} {
+			if _, err := s.GetLoginRequest(ctx, id); err != nil {
+				t.Errorf("live login request %s: %v", id, err)
+			}
+		}
+		if _, err := s.GetSession(ctx, "s-live", now); err != nil {
+			t.Errorf("live session: %v", err)
+		}
+		if _, err := s.GetToken(ctx, store.KindAccessToken, "t-live"); err != nil {
+			t.Errorf("live token: %v", err)
+		}
+		if n, err := s.CountOTPEvents(ctx, "k", now.Add(-10*keep)); err != nil || n != 1 {
+			t.Errorf("OTP events left: %d, %v, want 1", n, err)
+		}
+	})
+}
