@@ -1,0 +1,85 @@
+package claims_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+)
+
+func TestClaimsForScopes(t *testing.T) {
+	tests := []struct {
+		name   string
+		scopes []string
+		want   []string
+	}{
+		{"none", nil, []string{}},
+		{"openid only", []string{"openid"}, []string{}},
+		{"status", []string{"openid", "vaccination_status"}, []string{"vaccination_status"}},
+		{"all, canonical order", []string{"phone", "openid", "profile", "vaccination_status", "offline_access"},
+			[]string{"vaccination_status", "name", "phone_number", "phone_number_verified"}},
+		{"duplicates", []string{"phone", "phone", "vaccination_status", "vaccination_status"},
+			[]string{"vaccination_status", "phone_number", "phone_number_verified"}},
+		{"unknown scopes ignored", []string{"email", "address", "profile"}, []string{"name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := claims.ClaimsForScopes(tt.scopes)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ClaimsForScopes(%q) = %q, want %q", tt.scopes, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	tests := []struct{ claim, want string }{
+		{claims.ClaimVaccinationStatus, "your vaccination status (not, partially or fully vaccinated)"},
+		{claims.ClaimName, "your name"},
+		{claims.ClaimPhoneNumber, "your mobile number"},
+		{claims.ClaimPhoneNumberVerified, "that your mobile number is verified"},
+		{"email", "email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.claim, func(t *testing.T) {
+			if got := claims.Describe(tt.claim); got != tt.want {
+				t.Errorf("Describe(%q) = %q, want %q", tt.claim, got, tt.want)
+			}
+		})
+	}
+	for scope, cs := range claims.ScopeClaims {
+		for _, c := range cs {
+			if claims.Describe(c) == c {
+				t.Errorf("claim %q of scope %q has no description", c, scope)
+			}
+		}
+	}
+}
+
+func TestValues(t *testing.T) {
+	b := &store.Beneficiary{ID: "b1", Mobile: "+919876543210", Name: "Asha Verma", Doses: []store.Dose{dose(1, 2)}}
+	tests := []struct {
+		name  string
+		b     *store.Beneficiary
+		names []string
+		want  map[string]any
+	}{
+		{"status only", b, []string{"vaccination_status"}, map[string]any{"vaccination_status": 1}},
+		{"all", b, claims.ClaimsForScopes([]string{"vaccination_status", "profile", "phone"}), map[string]any{
+			"vaccination_status": 1, "name": "Asha Verma", "phone_number": "+919876543210", "phone_number_verified": true,
+		}},
+		{"no dose is 0, not absent", &store.Beneficiary{ID: "b2"}, []string{"vaccination_status"}, map[string]any{"vaccination_status": 0}},
+		{"unknown and protocol names dropped", b, []string{"sub", "email", "name"}, map[string]any{"name": "Asha Verma"}},
+		{"nothing asked", b, nil, map[string]any{}},
+		{"nil beneficiary", nil, []string{"name"}, map[string]any{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := claims.Values(tt.b, tt.names)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Values = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
