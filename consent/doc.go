@@ -1,0 +1,44 @@
+// Package consent owns the sign-in and consent flow a person goes through
+// between the relying party's authorization request and its answer: the
+// mobile and name form, the OTP (issued, hashed, sent, checked, limited),
+// the registry match, the consent screen for a person already signed in,
+// and the short browser session a valid OTP starts. It also owns the
+// Sender interface and the SMS senders (file, log, webhook).
+//
+// consent never imports oauth or fosite. The two meet only through a
+// store.LoginRequest (the "challenge"): oauth stores it and redirects the
+// browser to /login/{challenge}; consent drives it to approved or denied and
+// redirects to Config.FinishURL, where oauth answers the client and marks
+// the request used. The states, as in store/models.go:
+//
+//	pending --(OTP sent)--> otp_sent --(OTP ok)--> verified --(name matches)--> approved --(code issued)--> used
+//	   |                      |  \--(3 wrong tries)--> dead        |
+//	   |                      |                                  \--(name corrected, still no match: stays verified)
+//	   \----------------------+-------------+--(person cancels / no record)--> denied --(error sent)--> used
+//	pending --(signed-in person clicks Share)--> approved
+//
+// A request past ExpiresAt is dead whatever its state. Every transition is
+// made inside a store.UpdateLoginRequest updater, which holds the row for
+// the whole read-check-write, so a double submit or a second tab cannot
+// advance one challenge twice; a valid OTP whose name matches goes from
+// otp_sent through verified to approved, with the new session, in one
+// transaction.
+//
+// The policies live here (see DESIGN.md "Policies"):
+//
+//   - The OTP is 6 digits from Config.Rand, stored only as
+//     HMAC(key, challenge ":" otp), valid Config.OTPTTL, dead after
+//     Config.OTPMaxTries wrong tries; a new one no sooner than
+//     Config.ResendInterval after the last.
+//   - Sends are limited per mobile (Config.DailyLimit a day, keyed by an
+//     HMAC of the number, never the number itself) and per client IP
+//     (Config.IPLimit per 5 minutes), counted in the database so the limits
+//     hold across processes.
+//   - No enumeration: the OTP is sent whether or not the mobile is
+//     registered; the registry is read only after a valid OTP, so the
+//     "send code" answer is the same in content and timing.
+//   - Entering the OTP is the consent: the OTP page states what is shared
+//     with whom. A signed-in person asked by another client, or for more,
+//     sees the Share / Don't share screen instead.
+//   - Logs never hold an OTP, a cookie or a full mobile number.
+package consent

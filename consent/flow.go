@@ -1,0 +1,370 @@
+package consent
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// Defaults follow DESIGN.md's policies (Co-WIN's published limits, with a
+// shorter resend wait). cmd/kycvs uses them as its flag defaults.
+const (
+	DefaultOTPTTL         = 3 * time.Minute
+	DefaultOTPMaxTries    = 3
+	DefaultResendInterval = 60 * time.Second
+	DefaultDailyLimit     = 50
+	DefaultIPLimit        = 100
+	DefaultSessionTTL     = 15 * time.Minute
+)
+
+// Windows of the send limits.
+const (
+	ipLimitWindow     = 5 * time.Minute
+	mobileLimitWindow = 24 * time.Hour
+)
+
+// SessionCookie holds the browser session a valid OTP starts. Its value is
+// 32 random bytes, base64url; store.Session.ID is the hex SHA-256 of that
+// value, so a read of the database yields no usable cookie.
+const SessionCookie = "kycvs_session"
+
+// Config is what the flow needs; cmd/kycvs fills it from flags.
+//
+// OTPTTL and SessionTTL default when zero. OTPMaxTries, ResendInterval,
+// DailyLimit and IPLimit are taken as given, and 0 turns each off (for
+// tests and load runs), as the flags do; their defaults are the Default*
+// constants.
+type Config struct {
+	// Secret is the server secret. Separate keys are derived from it for
+	// OTP hashes and for the per-mobile limit keys. Required.
+	Secret []byte
+	// OTPTTL is how long a code is valid. Default DefaultOTPTTL.
+	OTPTTL time.Duration
+	// OTPMaxTries wrong codes kill the challenge; 0 = unlimited.
+	OTPMaxTries int
+	// ResendInterval is the least time between two codes for one
+	// challenge; 0 = no wait.
+	ResendInterval time.Duration
+	// DailyLimit caps codes sent to one mobile in 24 hours; 0 = off.
+	DailyLimit int
+	// IPLimit caps code requests from one client IP in 5 minutes; 0 = off.
+	IPLimit int
+	// SessionTTL is how long a browser stays signed in after an OTP.
+	// Default DefaultSessionTTL.
+	SessionTTL time.Duration
+	// SecureCookies sets the Secure flag on the session and CSRF cookies;
+	// false only for http:// development issuers.
+	SecureCookies bool
+	// ServiceName names this service in the SMS, e.g. "kycvs".
+	ServiceName string
+	// FinishURL is where the browser goes once a challenge is approved or
+	// denied; oauth serves it and answers the client. Required.
+	FinishURL func(challenge string) string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Rand is the randomness for OTPs and session cookies; default
+	// crypto/rand.Reader.
+	Rand io.Reader
+	// Logger receives the flow's own events; requests log through
+	// web.Log. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Registry is what the flow needs from the vaccination registry
+// (claims.Registry provides it). Match returns the beneficiary registered
+// under the E.164 mobile whose name matches, an error wrapping
+// claims.ErrNoMatch when there is none, and any other error when the
+// registry cannot be read. The flow calls it only after a valid OTP, with
+// a context that joins the flow's transaction.
+type Registry interface {
+	Match(ctx context.Context, mobileE164, name string) (*store.Beneficiary, error)
+}
+
+// Flow serves the sign-in and consent pages. It is safe for concurrent use.
+type Flow struct {
+	cfg    Config
+	st     *store.Store
+	reg    Registry
+	sender Sender
+	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys.
+	// Both derive from Config.Secret, so neither reveals the other.
+	otpKey    []byte
+	mobileKey []byte
+	// base is the path prefix of the router the pages are mounted on.
+	base string
+}
+
+// New returns the flow over st, reg and sender. It panics when
+// cfg.Secret is empty or cfg.FinishURL is nil: both are wiring mistakes
+// that cmd/kycvs's config validation rules out before this is called.
+func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
+	if len(cfg.Secret) == 0 {
+		panic("consent: Config.Secret is empty")
+	}
+	if cfg.FinishURL == nil {
+		panic("consent: Config.FinishURL is nil")
+	}
+	if cfg.OTPTTL <= 0 {
+		cfg.OTPTTL = DefaultOTPTTL
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "kycvs"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Flow{
+		cfg:       cfg,
+		st:        st,
+		reg:       reg,
+		sender:    sender,
+		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
+		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
+	}
+}
+
+// deriveKey derives a key for one purpose from the server secret
+// (HMAC-SHA256 with a label), so a key that leaks from one use does not
+// unlock another.
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+// Register mounts the flow's pages under /login, behind web.CSRF:
+//
+//	GET  /login/:challenge          the step the challenge is at
+//	POST /login/:challenge          mobile + name: send a code
+//	POST /login/:challenge/resend   send a new code to the same mobile
+//	POST /login/:challenge/otp      check the code (= consent)
+//	POST /login/:challenge/name     a corrected name after "no match"
+//	POST /login/:challenge/cancel   decline
+//	POST /login/:challenge/consent  Share / Don't share, when signed in
+func (f *Flow) Register(r gin.IRouter) {
+	if g, ok := r.(interface{ BasePath() string }); ok {
+		f.base = strings.TrimRight(g.BasePath(), "/")
+	}
+	g := r.Group("/login", web.CSRF(f.cfg.SecureCookies))
+	g.GET("/:challenge", f.handleShow)
+	g.POST("/:challenge", f.handleStart)
+	g.POST("/:challenge/resend", f.handleResend)
+	g.POST("/:challenge/otp", f.handleOTP)
+	g.POST("/:challenge/name", f.handleName)
+	g.POST("/:challenge/cancel", f.handleCancel)
+	g.POST("/:challenge/consent", f.handleConsent)
+}
+
+// CurrentSession returns this browser's session from its kycvs_session
+// cookie when it exists and has not expired; store.ErrNotFound when there
+// is none (no cookie, a malformed one, an unknown or expired session), and
+// other store errors as they come. oauth calls it for every authorization
+// request.
+func (f *Flow) CurrentSession(r *http.Request) (*store.Session, error) {
+	id, ok := sessionIDFromRequest(r)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return f.st.GetSession(r.Context(), id, f.now())
+}
+
+// EndSession signs the browser out: it deletes its session, if any, and
+// clears the cookie. oauth calls it at RP-initiated logout. It returns
+// store errors; no session is not an error.
+func (f *Flow) EndSession(w http.ResponseWriter, r *http.Request) error {
+	if id, ok := sessionIDFromRequest(r); ok {
+		if err := f.st.DeleteSession(r.Context(), id); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, f.sessionCookie("", -1))
+	return nil
+}
+
+func sessionIDFromRequest(r *http.Request) (string, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(b) != sessionTokenLen {
+		return "", false
+	}
+	return sessionID(c.Value), true
+}
+
+// sessionTokenLen is the session cookie's length in random bytes.
+const sessionTokenLen = 32
+
+// newSessionToken returns a cookie value and the session ID it maps to.
+func (f *Flow) newSessionToken() (cookie, id string, err error) {
+	b := make([]byte, sessionTokenLen)
+	if _, err := io.ReadFull(f.cfg.Rand, b); err != nil {
+		return "", "", err
+	}
+	cookie = base64.RawURLEncoding.EncodeToString(b)
+	return cookie, sessionID(cookie), nil
+}
+
+func sessionID(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+// sessionCookie is the kycvs_session cookie; maxAge < 0 deletes it.
+func (f *Flow) sessionCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     SessionCookie,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   f.cfg.SecureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func (f *Flow) now() time.Time { return f.cfg.Now().UTC() }
+
+// path is the address of a challenge's page or one of its forms.
+func (f *Flow) path(challenge, action string) string {
+	p := f.base + "/login/" + url.PathEscape(challenge)
+	if action != "" {
+		p += "/" + action
+	}
+	return p
+}
+
+// stepError says a challenge is not at the step a request needs: it
+// expired, or it moved on (a second tab, a double submit, the Back
+// button). replyStep turns it into the right answer.
+type stepError struct {
+	challenge string
+	state     string
+	expired   bool
+}
+
+func (e *stepError) Error() string {
+	if e.expired {
+		return "consent: login request expired"
+	}
+	return "consent: login request is " + e.state
+}
+
+// checkStep returns a *stepError unless r is unexpired at now and in one
+// of the states want. Updaters call it first, so every transition is
+// checked on the locked row.
+func checkStep(r *store.LoginRequest, now time.Time, want ...string) error {
+	if !now.Before(r.ExpiresAt) {
+		return &stepError{challenge: r.ID, state: r.State, expired: true}
+	}
+	for _, w := range want {
+		if r.State == w {
+			return nil
+		}
+	}
+	return &stepError{challenge: r.ID, state: r.State}
+}
+
+// maxChallengeLen bounds the challenge a URL may carry; oauth's are 43
+// characters.
+const maxChallengeLen = 128
+
+// load reads the request's challenge and returns it when it is at one of
+// the states want; otherwise it has answered (see replyStep) and returns
+// false.
+func (f *Flow) load(c *gin.Context, want ...string) (*store.LoginRequest, bool) {
+	ch := c.Param("challenge")
+	if ch == "" || len(ch) > maxChallengeLen {
+		f.replyStep(c, store.ErrNotFound)
+		return nil, false
+	}
+	lr, err := f.st.GetLoginRequest(c.Request.Context(), ch)
+	if err == nil {
+		err = checkStep(lr, f.now(), want...)
+	}
+	if err != nil {
+		f.replyStep(c, err)
+		return nil, false
+	}
+	return lr, true
+}
+
+// replyStep answers a request whose challenge is unknown, finished or at
+// another step: unknown 404; expired, dead or used 410; approved or
+// denied, the finish URL (oauth answers the client once, whichever
+// redirect arrives first); any other step, its page.
+func (f *Flow) replyStep(c *gin.Context, err error) {
+	var se *stepError
+	switch {
+	case errors.As(err, &se):
+		switch {
+		case se.expired:
+			web.RenderError(c, http.StatusGone, "This sign-in has expired", "Go back to the service you came from and start again.")
+		case se.state == store.LoginDead:
+			web.RenderError(c, http.StatusGone, "Too many wrong codes", "For your safety this sign-in was stopped. Go back to the service you came from and start again.")
+		case se.state == store.LoginApproved || se.state == store.LoginDenied:
+			c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(se.challenge))
+		case se.state == store.LoginUsed:
+			web.RenderError(c, http.StatusGone, "This sign-in is complete", "Go back to the service you came from. To share again, start there.")
+		default:
+			c.Redirect(http.StatusSeeOther, f.path(se.challenge, ""))
+		}
+	case errors.Is(err, store.ErrNotFound):
+		web.RenderError(c, http.StatusNotFound, "This sign-in link is not valid", "Go back to the service you came from and start again.")
+	default:
+		f.serverError(c, err)
+	}
+}
+
+// serverError logs err and shows a page that asks to try again.
+func (f *Flow) serverError(c *gin.Context, err error) {
+	web.Log(c).Error("consent: store error", "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "We cannot reach our database right now. Try again in a minute.")
+		return
+	}
+	web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Try again in a minute.")
+}
+
+// clientName returns the display name of the client behind lr; on failure
+// it has answered and returns false.
+func (f *Flow) clientName(c *gin.Context, lr *store.LoginRequest) (string, bool) {
+	cl, err := f.st.GetClient(c.Request.Context(), lr.ClientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		web.RenderError(c, http.StatusGone, "This service is not registered", "The service that sent you here is no longer registered with us.")
+		return "", false
+	case err != nil:
+		f.serverError(c, err)
+		return "", false
+	}
+	if cl.Name == "" {
+		return cl.ID, true
+	}
+	return cl.Name, true
+}
