@@ -58,14 +58,22 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		return
 	}
 	client := ar.GetClient().(*Client)
+	form := ar.GetRequestForm()
+	if err := checkPKCE(client, form); err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	prompt, err := parsePrompt(form.Get("prompt"))
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
 	plan, err := planDisclosure(ar, client)
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
 	now := p.cfg.Now().UTC()
-	form := ar.GetRequestForm()
-	prompt := parsePrompt(form.Get("prompt"))
 	sess, err := p.sessions.CurrentSession(r)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {

@@ -28,8 +28,9 @@ var _ fositejwt.Signer = (*fositeSigner)(nil)
 // (RS256 when absent) and stamps its kid.
 func (s *fositeSigner) Generate(ctx context.Context, claims fositejwt.MapClaims, header fositejwt.Mapper) (string, string, error) {
 	alg := RS256
-	if header != nil {
-		if a, ok := header.ToMap()["alg"].(string); ok && a != "" {
+	// Headers.ToMap drops "alg", so read the session's choice directly.
+	if h, ok := header.(*fositejwt.Headers); ok && h != nil {
+		if a, ok := h.Get("alg").(string); ok && a != "" {
 			alg = a
 		}
 	}
@@ -45,7 +46,6 @@ func (s *fositeSigner) Generate(ctx context.Context, claims fositejwt.MapClaims,
 	}
 	h.Extra["kid"] = key.KID
 	h.Extra["typ"] = "JWT"
-	delete(h.Extra, "alg") // set by the signing method from the key type
 	return s.signer(key).Generate(ctx, claims, h)
 }
 

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,12 +93,16 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-// prompts parses the prompt parameter (OIDC Core 3.1.2.1).
+// prompts is the parsed prompt parameter (OIDC Core 3.1.2.1).
 type prompts struct{ none, login, consent bool }
 
-func parsePrompt(s string) prompts {
+// parsePrompt refuses unknown values and "none" combined with another
+// before anything else looks at the session, so the error is the same
+// whether or not the person is signed in.
+func parsePrompt(s string) (prompts, error) {
 	var p prompts
-	for _, v := range strings.Fields(s) {
+	values := strings.Fields(s)
+	for _, v := range values {
 		switch v {
 		case "none":
 			p.none = true
@@ -107,9 +112,31 @@ func parsePrompt(s string) prompts {
 			p.login = true
 		case "consent":
 			p.consent = true
+		default:
+			return p, fosite.ErrInvalidRequest.WithHintf("Unknown prompt value %q.", v)
 		}
 	}
-	return p
+	if p.none && len(values) > 1 {
+		return p, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	return p, nil
+}
+
+// checkPKCE applies the PKCE policy at the start of the flow, not after the
+// person has signed in: public clients must send an S256 challenge
+// (RFC 7636, OAuth 2.0 for Browser-Based Apps), and "plain" (also the
+// default when no method is named) is refused for everyone.
+func checkPKCE(client *Client, form url.Values) error {
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return fosite.ErrInvalidRequest.WithHint("code_challenge_method was sent without code_challenge.")
+	case challenge == "" && client.IsPublic():
+		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method=S256.")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
+	}
+	return nil
 }
 
 // maxAgeExpired reports whether the session's sign-in is older than the

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+// serveConfig is every setting of `kycvs serve`, validated at once.
+type serveConfig struct {
+	Addr              string
+	Issuer            string
+	DatabaseURL       string
+	Secret            string
+	Dev               bool
+	DataDir           string
+	Migrate           bool
+	SMS               string
+	SMSWebhookSecret  string
+	SMSTimeout        time.Duration
+	OTPTTL            time.Duration
+	OTPMaxTries       int
+	OTPResendInterval time.Duration
+	OTPDailyLimit     int
+	IPLimit           int
+	SessionTTL        time.Duration
+	LoginTTL          time.Duration
+	TrustedProxies    stringList
+	LogFormat         string
+	LogLevel          string
+}
+
+// devDataDir holds the dev database, generated secret and SMS file.
+const devDataDir = "kycvs-data"
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.Issuer, "issuer", "", "issuer URL, exactly as clients see it (default in --dev: http://localhost:PORT)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... or sqlite:PATH (default sqlite:kycvs.db; in --dev sqlite:"+devDataDir+"/kycvs.db)")
+	fs.StringVar(&c.Secret, "secret", "", "server secret, 32 bytes or more: encrypts keys at rest, keys pairwise subjects and OTP hashes (generated and kept in "+devDataDir+"/secret in --dev)")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: SQLite, generated secret, demo registry and client, SMS to a file and the log")
+	fs.StringVar(&c.DataDir, "data-dir", devDataDir, "directory for --dev's database, secret and SMS file")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply pending database migrations at start")
+	fs.StringVar(&c.SMS, "sms", "", "SMS sender: file:PATH, log, or webhook:URL (default in --dev: file:"+devDataDir+"/sms.jsonl and the log)")
+	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
+	fs.DurationVar(&c.SMSTimeout, "sms-timeout", 5*time.Second, "webhook SMS request timeout")
+	fs.DurationVar(&c.OTPTTL, "otp-ttl", 3*time.Minute, "how long an OTP is valid")
+	fs.IntVar(&c.OTPMaxTries, "otp-max-tries", 3, "wrong OTP tries before the sign-in is dead (0: no limit)")
+	fs.DurationVar(&c.OTPResendInterval, "otp-resend-interval", time.Minute, "minimum wait between two OTPs for one sign-in (0: none)")
+	fs.IntVar(&c.OTPDailyLimit, "otp-daily-limit", 50, "OTPs per mobile number in 24 hours (0: no limit)")
+	fs.IntVar(&c.IPLimit, "ip-limit", 100, "OTP requests per client IP in 5 minutes (0: no limit)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 15*time.Minute, "browser session length after an OTP sign-in")
+	fs.DurationVar(&c.LoginTTL, "login-ttl", 15*time.Minute, "time a person has to finish one sign-in")
+	fs.Var(&c.TrustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// resolveDev fills --dev's defaults: database, generated secret and SMS
+// file in the data directory, and a localhost issuer.
+func (c *serveConfig) resolveDev() error {
+	if c.Dev {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return err
+		}
+		if c.DatabaseURL == "" {
+			c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "kycvs.db")
+		}
+		if c.Secret == "" {
+			s, err := loadOrCreateSecret(filepath.Join(c.DataDir, "secret"))
+			if err != nil {
+				return err
+			}
+			c.Secret = s
+		}
+		if c.Issuer == "" {
+			_, port, err := net.SplitHostPort(c.Addr)
+			if err != nil {
+				return fmt.Errorf("--addr %q: %v", c.Addr, err)
+			}
+			c.Issuer = "http://localhost:" + port
+		}
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:kycvs.db"
+	}
+	return nil
+}
+
+// validate reports every problem at once.
+func (c *serveConfig) validate() error {
+	var p []string
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		p = append(p, fmt.Sprintf("--addr %q: %v", c.Addr, err))
+	}
+	if c.Issuer == "" {
+		p = append(p, "--issuer is required (the URL clients use, e.g. https://kycvs.example)")
+	} else if u, err := url.Parse(c.Issuer); err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p = append(p, fmt.Sprintf("--issuer %q: must be an absolute URL without query or fragment", c.Issuer))
+	} else if u.Scheme != "https" && !(u.Scheme == "http" && isLocalHost(u.Hostname())) {
+		p = append(p, fmt.Sprintf("--issuer %q: must be https (http only on localhost)", c.Issuer))
+	}
+	if _, _, err := store.ParseURL(c.DatabaseURL); err != nil {
+		p = append(p, "--database-url: "+err.Error())
+	}
+	if len(c.Secret) < 32 {
+		p = append(p, "--secret: 32 bytes or more are required (e.g. openssl rand -base64 48)")
+	}
+	if c.SMS == "" && !c.Dev {
+		p = append(p, "--sms is required: file:PATH, log or webhook:URL")
+	}
+	if strings.HasPrefix(c.SMS, "webhook:") && c.SMSWebhookSecret == "" {
+		p = append(p, "--sms-webhook-secret is required with a webhook sender")
+	}
+	for name, d := range map[string]time.Duration{"--otp-ttl": c.OTPTTL, "--session-ttl": c.SessionTTL, "--login-ttl": c.LoginTTL, "--sms-timeout": c.SMSTimeout} {
+		if d <= 0 {
+			p = append(p, name+" must be positive")
+		}
+	}
+	for name, n := range map[string]int{"--otp-max-tries": c.OTPMaxTries, "--otp-daily-limit": c.OTPDailyLimit, "--ip-limit": c.IPLimit} {
+		if n < 0 {
+			p = append(p, name+" must be 0 (off) or more")
+		}
+	}
+	if c.OTPResendInterval < 0 {
+		p = append(p, "--otp-resend-interval must be 0 (off) or more")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p = append(p, "--log-format: text or json")
+	}
+	if len(p) > 0 {
+		return errors.New("configuration:\n  " + strings.Join(p, "\n  "))
+	}
+	return nil
+}
+
+func isLocalHost(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
+
+// loadOrCreateSecret reads the dev secret, creating it (0600) on first run.
+func loadOrCreateSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 48)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("serve", stderr)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := cfg.resolveDev(); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	srv, err := newServer(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	return srv.listenAndServe(ctx)
+}
+
+func newLogger(format, level string, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// server is one wired kycvs process.
+type server struct {
+	cfg     serveConfig
+	logger  *slog.Logger
+	st      *store.Store
+	handler http.Handler
+	cancel  context.CancelFunc
+}
+
+// newServer opens the database, migrates it, loads the keys and wires every
+// package. Background work (key refresh, clean-up) stops with ctx or close.
+func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) (*server, error) {
+	secret := []byte(cfg.Secret)
+	st, err := openStore(ctx, cfg.DatabaseURL, cfg.Migrate)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Migrate {
+		if err := checkSchema(ctx, st); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s := &server{cfg: cfg, logger: logger, st: st, cancel: cancel}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+
+	keys, err := oauth.NewKeys(st, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	go keys.Refresh(bg, 30*time.Second, func(err error) { logger.Error("reload signing keys", "error", err) })
+	go cleanup(bg, st, logger)
+
+	sender, err := newSender(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	registry := claims.NewRegistry(st)
+	flow := consent.New(consent.Config{
+		Secret:         secret,
+		OTPTTL:         cfg.OTPTTL,
+		OTPMaxTries:    cfg.OTPMaxTries,
+		ResendInterval: cfg.OTPResendInterval,
+		DailyLimit:     cfg.OTPDailyLimit,
+		IPLimit:        cfg.IPLimit,
+		SessionTTL:     cfg.SessionTTL,
+		SecureCookies:  secure,
+		ServiceName:    "kycvs",
+		FinishURL:      oauth.ResumeURL,
+		Logger:         logger,
+	}, st, registry, sender)
+	provider, err := oauth.New(oauth.Config{
+		Issuer:   cfg.Issuer,
+		Secret:   secret,
+		LoginTTL: cfg.LoginTTL,
+		Logger:   logger,
+	}, st, keys, registry, claims.NewPairwise(secret), flow)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure})
+	if err != nil {
+		return nil, err
+	}
+	provider.Register(engine)
+	flow.Register(engine)
+	engine.GET("/healthz", func(c *gin.Context) { health(c, st) })
+	if cfg.Dev {
+		rp, err := setupDev(ctx, cfg, st, stdout)
+		if err != nil {
+			return nil, err
+		}
+		rp.Register(engine)
+	}
+	s.handler = engine
+	ok = true
+	return s, nil
+}
+
+func (s *server) close() {
+	s.cancel()
+	s.st.Close()
+}
+
+// listenAndServe serves until ctx ends, then drains for up to 10 seconds.
+func (s *server) listenAndServe(ctx context.Context) error {
+	hs := &http.Server{
+		Addr:              s.cfg.Addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	s.logger.Info("kycvs listening", "addr", s.cfg.Addr, "issuer", s.cfg.Issuer, "database", redactURL(s.cfg.DatabaseURL))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.logger.Info("kycvs stopped")
+	return nil
+}
+
+// redactURL hides a database password in logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// newSender builds the SMS sender; --dev defaults to a file and the log.
+func newSender(cfg serveConfig, logger *slog.Logger) (consent.Sender, error) {
+	if cfg.SMS == "" && cfg.Dev {
+		file, err := consent.NewFileSender(filepath.Join(cfg.DataDir, "sms.jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		return teeSender{file, consent.NewLogSender(logger)}, nil
+	}
+	return consent.NewSender(consent.SenderConfig{
+		Spec:          cfg.SMS,
+		WebhookSecret: []byte(cfg.SMSWebhookSecret),
+		Timeout:       cfg.SMSTimeout,
+		Logger:        logger,
+	})
+}
+
+// teeSender sends through each sender in turn; the first failure wins.
+type teeSender []consent.Sender
+
+func (t teeSender) Send(ctx context.Context, msg consent.SMS) error {
+	for _, s := range t {
+		if err := s.Send(ctx, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cleanup deletes expired sign-ins, sessions and tokens every minute, and
+// OTP counters older than the longest limit window (24 hours).
+func cleanup(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := st.DeleteExpired(ctx, time.Now(), 25*time.Hour)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Error("clean-up of expired rows failed", "error", err)
+				}
+				continue
+			}
+			if res != (store.CleanupResult{}) {
+				logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents)
+			}
+		}
+	}
+}
+
+// health answers 200 when the database answers, 503 otherwise.
+func health(c *gin.Context, st *store.Store) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := st.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
