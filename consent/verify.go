@@ -99,7 +99,7 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		web.Log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
 	default:
-		f.replyMatch(c, lr, lr.Name, err)
+		f.replyMatch(c, lr, err)
 	}
 }
 
@@ -133,23 +133,24 @@ func (f *Flow) handleName(c *gin.Context) {
 		f.finish(c, lr, cookie)
 		return
 	}
-	f.replyMatch(c, lr, name, err)
+	f.replyMatch(c, lr, err)
 }
 
 // replyMatch answers the outcomes conclude shares between handleOTP and
-// handleName: no match, registry unreadable, or a step or store error.
-func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, name string, err error) {
+// handleName: no match or registry unreadable (lr is then the verified
+// challenge, with the name tried), or a step or store error (lr is nil).
+func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 	var regErr *registryError
 	switch {
 	case errors.Is(err, errNoMatch):
 		web.Log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusOK, lr, client, name, false, "")
+			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, "")
 		}
 	case errors.As(err, &regErr):
 		web.Log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, name, true, "")
+			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, "")
 		}
 	default:
 		f.replyStep(c, err)

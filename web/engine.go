@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -161,7 +162,7 @@ func recovery() gin.HandlerFunc {
 			if p == http.ErrAbortHandler {
 				panic(p) // the server's own way of aborting a response
 			}
-			Log(c).Error("panic", "panic", fmt.Sprint(p), "path", c.Request.URL.Path)
+			Log(c).Error("panic", "panic", fmt.Sprint(p), "path", c.Request.URL.Path, "stack", string(debug.Stack()))
 			if c.Writer.Written() {
 				c.Abort()
 				return

@@ -1,0 +1,1119 @@
+package consent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
+	"github.com/kycvs/kycvs/web"
+)
+
+// Registered people in the fake registry.
+const (
+	mobileAsha   = "+919876543210"
+	mobileNobody = "+919812343210" // not registered; same masked form as Asha's
+	nameAsha     = "Asha Kumari"
+	clientRail   = "rail"
+	clientAir    = "air"
+)
+
+// fakeClock is a clock tests advance by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeSender captures every SMS; SendFunc, when set, decides whether it
+// is accepted.
+type fakeSender struct {
+	SendFunc func(ctx context.Context, msg consent.SMS) error
+
+	mu   sync.Mutex
+	sent []consent.SMS
+}
+
+func (s *fakeSender) Send(ctx context.Context, msg consent.SMS) error {
+	if s.SendFunc != nil {
+		if err := s.SendFunc(ctx, msg); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, msg)
+	return nil
+}
+
+func (s *fakeSender) all() []consent.SMS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]consent.SMS(nil), s.sent...)
+}
+
+// fakeRegistry answers Match with MatchFunc; calls counts the calls.
+type fakeRegistry struct {
+	MatchFunc func(ctx context.Context, mobile, name string) (*store.Beneficiary, error)
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (r *fakeRegistry) Match(ctx context.Context, mobile, name string) (*store.Beneficiary, error) {
+	r.mu.Lock()
+	r.calls++
+	r.mu.Unlock()
+	return r.MatchFunc(ctx, mobile, name)
+}
+
+func (r *fakeRegistry) callCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// aRegistry knows Asha on her mobile, by her exact name.
+func aRegistry(_ context.Context, mobile, name string) (*store.Beneficiary, error) {
+	if mobile == mobileAsha && name == nameAsha {
+		return &store.Beneficiary{ID: "ben-asha", Mobile: mobileAsha, Name: nameAsha}, nil
+	}
+	return nil, fmt.Errorf("fake registry: %w", claims.ErrNoMatch)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testServer struct {
+	t      *testing.T
+	st     *store.Store
+	flow   *consent.Flow
+	engine *gin.Engine
+	clock  *fakeClock
+	sms    *fakeSender
+	reg    *fakeRegistry
+	logs   *syncBuffer
+	cfg    consent.Config
+}
+
+func finishURL(ch string) string { return "/finish/" + ch }
+
+// newTestServer builds the real engine and flow over a fresh store of
+// dialect, with the default policies; tweak changes only what a test needs.
+func newTestServer(t *testing.T, dialect string, tweak func(*consent.Config)) *testServer {
+	t.Helper()
+	st := storetest.Open(t, dialect)
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	cfg := consent.Config{
+		Secret:         []byte("0123456789abcdef0123456789abcdef"),
+		OTPTTL:         consent.DefaultOTPTTL,
+		OTPMaxTries:    consent.DefaultOTPMaxTries,
+		ResendInterval: consent.DefaultResendInterval,
+		DailyLimit:     consent.DefaultDailyLimit,
+		IPLimit:        consent.DefaultIPLimit,
+		SessionTTL:     consent.DefaultSessionTTL,
+		ServiceName:    "kycvs",
+		FinishURL:      finishURL,
+		Now:            clock.Now,
+		Logger:         logger,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	engine, err := web.NewEngine(web.Config{Logger: logger, SecureCookies: cfg.SecureCookies, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := &fakeSender{}
+	reg := &fakeRegistry{MatchFunc: aRegistry}
+	flow := consent.New(cfg, st, reg, sms)
+	flow.Register(engine)
+
+	ctx := context.Background()
+	for _, c := range []store.Client{
+		{ID: clientRail, Name: "Indian Rail", RedirectURIs: store.StringList{"https://rail.example/cb"}},
+		{ID: clientAir, Name: "Air <Example>", RedirectURIs: store.StringList{"https://air.example/cb"}},
+	} {
+		if err := st.CreateClient(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &testServer{t: t, st: st, flow: flow, engine: engine, clock: clock, sms: sms, reg: reg, logs: logs, cfg: cfg}
+}
+
+// eachBackend runs fn on a fresh test server of every backend storetest offers.
+func eachBackend(t *testing.T, tweak func(*consent.Config), fn func(t *testing.T, ts *testServer)) {
+	t.Helper()
+	for _, dialect := range storetest.Backends(t) {
+		t.Run(dialect, func(t *testing.T) {
+			fn(t, newTestServer(t, dialect, tweak))
+		})
+	}
+}
+
+// newChallenge stores a login request as oauth would and returns its ID.
+func (ts *testServer) newChallenge(mods ...func(*store.LoginRequest)) string {
+	ts.t.Helper()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	now := ts.clock.Now()
+	lr := &store.LoginRequest{
+		ID:        hex.EncodeToString(b[:]),
+		ClientID:  clientRail,
+		Form:      "client_id=rail&response_type=code",
+		Scopes:    store.StringList{"openid", "vaccination_status"},
+		Claims:    store.StringList{"vaccination_status"},
+		State:     store.LoginPending,
+		CreatedAt: now,
+		ExpiresAt: now.Add(15 * time.Minute),
+	}
+	for _, m := range mods {
+		m(lr)
+	}
+	if err := ts.st.CreateLoginRequest(context.Background(), lr); err != nil {
+		ts.t.Fatal(err)
+	}
+	return lr.ID
+}
+
+func (ts *testServer) request(ch string) *store.LoginRequest {
+	ts.t.Helper()
+	lr, err := ts.st.GetLoginRequest(context.Background(), ch)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return lr
+}
+
+// lastOTP is the code in the latest SMS to mobile.
+func (ts *testServer) lastOTP(mobile string) string {
+	ts.t.Helper()
+	otp, ok := consent.LastOTP(ts.sms.all(), mobile)
+	if !ok {
+		ts.t.Fatalf("no SMS with a code to %s", mobile)
+	}
+	return otp
+}
+
+// browser keeps cookies like a browser and comes from one IP address.
+type browser struct {
+	ts      *testServer
+	ip      string
+	mu      sync.Mutex
+	cookies map[string]*http.Cookie
+}
+
+func (ts *testServer) browser() *browser {
+	return &browser{ts: ts, ip: "198.51.100.7", cookies: map[string]*http.Cookie{}}
+}
+
+func (b *browser) do(method, path string, body io.Reader) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, body)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	r.RemoteAddr = b.ip + ":40000"
+	b.mu.Lock()
+	for _, c := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	b.mu.Unlock()
+	w := httptest.NewRecorder()
+	b.ts.engine.ServeHTTP(w, r)
+	b.mu.Lock()
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	b.mu.Unlock()
+	if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
+		b.ts.t.Errorf("%s %s: status %d; logs:\n%s", method, path, w.Code, b.ts.logs.String())
+	}
+	return w
+}
+
+func (b *browser) get(path string) *httptest.ResponseRecorder { return b.do(http.MethodGet, path, nil) }
+
+// post submits form as the page's form would: with this browser's CSRF
+// token in csrf_token unless the form sets that field itself.
+func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+	f := url.Values{}
+	for k, v := range form {
+		f[k] = v
+	}
+	if _, set := f[web.CSRFField]; !set {
+		if c := b.cookie(web.CSRFCookie); c != nil {
+			f.Set(web.CSRFField, c.Value)
+		}
+	}
+	return b.do(http.MethodPost, path, strings.NewReader(f.Encode()))
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cookies[name]
+}
+
+// start opens the challenge's page and submits mobile and name.
+func (b *browser) start(ch, mobile, name string) *httptest.ResponseRecorder {
+	b.ts.t.Helper()
+	if w := b.get("/login/" + ch); w.Code != http.StatusOK {
+		b.ts.t.Fatalf("GET /login: %d", w.Code)
+	}
+	return b.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
+}
+
+// signIn runs the whole OTP path for Asha on ch and returns the final answer.
+func (b *browser) signIn(ch string) *httptest.ResponseRecorder {
+	b.ts.t.Helper()
+	if w := b.start(ch, mobileAsha, nameAsha); w.Code != http.StatusSeeOther {
+		b.ts.t.Fatalf("start: %d %s", w.Code, w.Body.String())
+	}
+	return b.post("/login/"+ch+"/otp", url.Values{"otp": {b.ts.lastOTP(mobileAsha)}})
+}
+
+func wantStatus(t *testing.T, w *httptest.ResponseRecorder, status int) {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status = %d, want %d; body:\n%s", w.Code, status, w.Body.String())
+	}
+}
+
+func wantRedirect(t *testing.T, w *httptest.ResponseRecorder, location string) {
+	t.Helper()
+	wantStatus(t, w, http.StatusSeeOther)
+	if got := w.Header().Get("Location"); got != location {
+		t.Fatalf("Location = %q, want %q", got, location)
+	}
+}
+
+func wantBody(t *testing.T, w *httptest.ResponseRecorder, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(w.Body.String(), p) {
+			t.Errorf("body lacks %q:\n%s", p, w.Body.String())
+		}
+	}
+}
+
+func wantState(t *testing.T, ts *testServer, ch, state string) *store.LoginRequest {
+	t.Helper()
+	lr := ts.request(ch)
+	if lr.State != state {
+		t.Fatalf("state = %q, want %q", lr.State, state)
+	}
+	return lr
+}
+
+func TestHappyPath(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
+			eachBackend(t, func(c *consent.Config) { c.SecureCookies = secure }, func(t *testing.T, ts *testServer) {
+				ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.LoginHint = "98765 43210" })
+				b := ts.browser()
+
+				w := b.get("/login/" + ch)
+				wantStatus(t, w, http.StatusOK)
+				csrf := b.cookie(web.CSRFCookie)
+				if csrf == nil {
+					t.Fatal("no CSRF cookie")
+				}
+				wantBody(t, w,
+					`<strong>Indian Rail</strong> wants to check your vaccination status`,
+					`type="tel" name="mobile" autocomplete="tel" required value="&#43;919876543210"`,
+					`name="name" autocomplete="name" required`,
+					`<label for="mobile">`, `<label for="name">`,
+					`<input type="hidden" name="csrf_token" value="`+csrf.Value+`">`,
+					`action="/login/`+ch+`"`, `action="/login/`+ch+`/cancel"`,
+				)
+				if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control = %q", cc)
+				}
+
+				w = b.post("/login/"+ch, url.Values{"mobile": {"98765 43210"}, "name": {"  " + nameAsha + " "}})
+				wantRedirect(t, w, "/login/"+ch)
+				sms := ts.sms.all()
+				if len(sms) != 1 || sms[0].To != mobileAsha || !sms[0].SentAt.Equal(ts.clock.Now()) {
+					t.Fatalf("SMS = %+v", sms)
+				}
+				otp := ts.lastOTP(mobileAsha)
+				wantText := otp + " is your code to share your vaccination status with Indian Rail via kycvs. Valid 3 minutes. Entering it gives consent."
+				if sms[0].Text != wantText {
+					t.Errorf("SMS text = %q, want %q", sms[0].Text, wantText)
+				}
+				lr := wantState(t, ts, ch, store.LoginOTPSent)
+				if lr.Mobile != mobileAsha || lr.Name != nameAsha || lr.OTPSends != 1 {
+					t.Errorf("stored request: mobile %q name %q sends %d", lr.Mobile, lr.Name, lr.OTPSends)
+				}
+				if bytes.Contains(lr.OTPHash, []byte(otp)) || len(lr.OTPHash) != sha256.Size {
+					t.Errorf("OTP stored as %x, want only a keyed hash", lr.OTPHash)
+				}
+
+				w = b.get("/login/" + ch)
+				wantStatus(t, w, http.StatusOK)
+				wantBody(t, w,
+					`name="otp" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required`,
+					`By entering the code you agree to share with <strong>Indian Rail</strong>:`,
+					`<li>your vaccination status (not, partially or fully vaccinated)</li>`,
+					`&#43;91******3210`,
+					`disabled>New code in 60 seconds`,
+					`Don't share`,
+				)
+				if strings.Contains(w.Body.String(), "revoke") {
+					t.Error("offline_access line shown though not asked for")
+				}
+
+				ts.clock.Advance(10 * time.Second)
+				w = b.post("/login/"+ch+"/otp", url.Values{"otp": {otp}})
+				wantRedirect(t, w, finishURL(ch))
+
+				lr = wantState(t, ts, ch, store.LoginApproved)
+				if lr.BeneficiaryID != "ben-asha" || lr.AuthTime == nil || !lr.AuthTime.Equal(ts.clock.Now()) || len(lr.OTPHash) != 0 {
+					t.Errorf("approved request: %+v", lr)
+				}
+				var cookie *http.Cookie
+				for _, c := range w.Result().Cookies() {
+					if c.Name == consent.SessionCookie {
+						cookie = c
+					}
+				}
+				if cookie == nil {
+					t.Fatal("no session cookie")
+				}
+				if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" ||
+					cookie.MaxAge != int(consent.DefaultSessionTTL/time.Second) || cookie.Secure != secure {
+					t.Errorf("session cookie flags: %+v", cookie)
+				}
+				sum := sha256.Sum256([]byte(cookie.Value))
+				if lr.SessionID != hex.EncodeToString(sum[:]) {
+					t.Errorf("SessionID = %q, want hex SHA-256 of the cookie", lr.SessionID)
+				}
+
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.AddCookie(cookie)
+				sess, err := ts.flow.CurrentSession(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sess.ID != lr.SessionID || sess.BeneficiaryID != "ben-asha" || sess.Mobile != mobileAsha ||
+					!sess.AuthTime.Equal(*lr.AuthTime) || !sess.ExpiresAt.Equal(ts.clock.Now().Add(consent.DefaultSessionTTL)) {
+					t.Errorf("session: %+v", sess)
+				}
+				if got := sess.Grants[clientRail]; len(got) != 2 || !got.Contains("openid") || !got.Contains("vaccination_status") {
+					t.Errorf("grants = %v", sess.Grants)
+				}
+
+				// A double submit after approval goes to the finish URL again
+				// without approving twice.
+				wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {otp}}), finishURL(ch))
+				if ts.request(ch).SessionID != lr.SessionID {
+					t.Error("second submit changed the approval")
+				}
+
+				logs := ts.logs.String()
+				for _, secret := range []string{otp, "9876543210", cookie.Value, csrf.Value} {
+					if strings.Contains(logs, secret) {
+						t.Errorf("logs contain %q:\n%s", secret, logs)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		b.get("/login/" + ch)
+		tests := []struct {
+			name  string
+			token []string
+		}{
+			{"missing", nil},
+			{"empty", []string{""}},
+			{"wrong", []string{strings.Repeat("x", 43)}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				form := url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}
+				form[web.CSRFField] = tt.token
+				if tt.token == nil {
+					// post fills the token unless the field is set; send
+					// the request by hand to leave it out.
+					w := b.do(http.MethodPost, "/login/"+ch, strings.NewReader(form.Encode()))
+					wantStatus(t, w, http.StatusForbidden)
+					wantBody(t, w, "This form has expired, go back and try again")
+					return
+				}
+				w := b.post("/login/"+ch, form)
+				wantStatus(t, w, http.StatusForbidden)
+			})
+		}
+		t.Run("other browser's token", func(t *testing.T) {
+			other := ts.browser()
+			other.get("/login/" + ch)
+			w := b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}, web.CSRFField: {other.cookie(web.CSRFCookie).Value}})
+			wantStatus(t, w, http.StatusForbidden)
+		})
+		if n := len(ts.sms.all()); n != 0 {
+			t.Errorf("%d SMS sent past a failed CSRF check", n)
+		}
+		wantState(t, ts, ch, store.LoginPending)
+	})
+}
+
+func TestOTPExpiry(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		otp := ts.lastOTP(mobileAsha)
+		ts.clock.Advance(consent.DefaultOTPTTL + time.Second)
+		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {otp}})
+		wantStatus(t, w, http.StatusBadRequest)
+		wantBody(t, w, "This code has expired. Ask for a new one.", `role="alert"`, `>Send a new code</button>`)
+		wantState(t, ts, ch, store.LoginOTPSent)
+
+		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}}), finishURL(ch))
+	})
+}
+
+func TestWrongTries(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		otp := ts.lastOTP(mobileAsha)
+		wrong := fmt.Sprintf("%06d", (atoi(otp)+1)%1_000_000)
+
+		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
+		wantStatus(t, w, http.StatusBadRequest)
+		wantBody(t, w, "That code is not right. You have 2 tries left.")
+		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
+		wantBody(t, w, "You have 1 try left.")
+		if lr := wantState(t, ts, ch, store.LoginOTPSent); lr.OTPTries != 2 {
+			t.Errorf("tries = %d, want 2", lr.OTPTries)
+		}
+		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
+		wantStatus(t, w, http.StatusGone)
+		wantBody(t, w, "Too many wrong codes", "start again")
+		wantState(t, ts, ch, store.LoginDead)
+
+		// The right code no longer helps, nor does a new one.
+		wantStatus(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {otp}}), http.StatusGone)
+		wantStatus(t, b.post("/login/"+ch+"/resend", nil), http.StatusGone)
+		wantStatus(t, b.get("/login/"+ch), http.StatusGone)
+		wantState(t, ts, ch, store.LoginDead)
+		if ts.reg.callCount() != 0 {
+			t.Error("registry read without a valid code")
+		}
+	})
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+func TestResend(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		first := ts.lastOTP(mobileAsha)
+
+		ts.clock.Advance(59 * time.Second)
+		w := b.post("/login/"+ch+"/resend", nil)
+		wantStatus(t, w, http.StatusTooManyRequests)
+		wantBody(t, w, "disabled>New code in 1 second", "ask for a new one when the wait is over")
+		// The form on the first page, resubmitted (Back button), waits too.
+		wantStatus(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), http.StatusTooManyRequests)
+		if n := len(ts.sms.all()); n != 1 {
+			t.Fatalf("%d SMS, want 1", n)
+		}
+
+		ts.clock.Advance(time.Second)
+		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+		if n := len(ts.sms.all()); n != 2 {
+			t.Fatalf("%d SMS, want 2", n)
+		}
+		second := ts.lastOTP(mobileAsha)
+		if first != second {
+			w := b.post("/login/"+ch+"/otp", url.Values{"otp": {first}})
+			wantStatus(t, w, http.StatusBadRequest)
+			wantBody(t, w, "That code is not right")
+		}
+		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {second}}), finishURL(ch))
+		if lr := ts.request(ch); lr.OTPSends != 2 {
+			t.Errorf("OTPSends = %d, want 2", lr.OTPSends)
+		}
+	})
+}
+
+func TestResendIntervalOff(t *testing.T) {
+	eachBackend(t, func(c *consent.Config) { c.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		wantBody(t, b.get("/login/"+ch), ">Send a new code</button>")
+		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+	})
+}
+
+func TestSendLimits(t *testing.T) {
+	tests := []struct {
+		name  string
+		tweak func(*consent.Config)
+		// mobile and ip of the nth send
+		mobile func(n int) string
+		ip     func(n int) string
+	}{
+		{
+			name:   "daily limit per mobile",
+			tweak:  func(c *consent.Config) { c.DailyLimit = 2 },
+			mobile: func(int) string { return mobileAsha },
+			ip:     func(n int) string { return fmt.Sprintf("203.0.113.%d", n+1) },
+		},
+		{
+			name:   "limit per IP",
+			tweak:  func(c *consent.Config) { c.IPLimit = 2 },
+			mobile: func(n int) string { return fmt.Sprintf("+91987654321%d", n) },
+			ip:     func(int) string { return "203.0.113.9" },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eachBackend(t, tt.tweak, func(t *testing.T, ts *testServer) {
+				for n := 0; n < 3; n++ {
+					ch := ts.newChallenge()
+					b := ts.browser()
+					b.ip = tt.ip(n)
+					w := b.start(ch, tt.mobile(n), nameAsha)
+					if n < 2 {
+						wantRedirect(t, w, "/login/"+ch)
+						continue
+					}
+					wantStatus(t, w, http.StatusTooManyRequests)
+					wantBody(t, w, "Too many codes")
+					wantState(t, ts, ch, store.LoginPending)
+				}
+				if n := len(ts.sms.all()); n != 2 {
+					t.Errorf("%d SMS sent, want 2", n)
+				}
+				// The limit's window ends.
+				ts.clock.Advance(24*time.Hour + time.Second)
+				ch := ts.newChallenge()
+				b := ts.browser()
+				b.ip = tt.ip(3)
+				wantRedirect(t, b.start(ch, tt.mobile(3), nameAsha), "/login/"+ch)
+			})
+		})
+	}
+}
+
+// TestNoEnumeration: asking for a code says nothing about whether the
+// mobile is registered: same status, same pages, an SMS either way, and
+// the registry is not even asked.
+func TestNoEnumeration(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		type answer struct {
+			status   int
+			location string
+			start    string
+			page     string
+		}
+		run := func(mobile string) answer {
+			ch := ts.newChallenge()
+			b := ts.browser()
+			b.get("/login/" + ch)
+			w := b.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {nameAsha}})
+			page := b.get("/login/" + ch).Body.String()
+			norm := func(s string) string {
+				s = strings.ReplaceAll(s, ch, "CHALLENGE")
+				s = strings.ReplaceAll(s, b.cookie(web.CSRFCookie).Value, "CSRF")
+				return s
+			}
+			return answer{w.Code, norm(w.Header().Get("Location")), norm(w.Body.String()), norm(page)}
+		}
+		registered := run(mobileAsha)
+		unregistered := run(mobileNobody)
+		if registered != unregistered {
+			t.Errorf("answers differ:\nregistered:   %+v\nunregistered: %+v", registered, unregistered)
+		}
+		sms := ts.sms.all()
+		if len(sms) != 2 || sms[0].To != mobileAsha || sms[1].To != mobileNobody {
+			t.Errorf("SMS = %+v, want one to each", sms)
+		}
+		if n := ts.reg.callCount(); n != 0 {
+			t.Errorf("registry asked %d times before any code was entered", n)
+		}
+	})
+}
+
+func TestNameMismatch(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, "Asha K"), http.StatusSeeOther)
+		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
+		wantStatus(t, w, http.StatusOK)
+		nomatch := []string{
+			`No vaccination record matches this name for <span class="nowrap">&#43;91******3210</span>`,
+			`name="name" autocomplete="name" required maxlength="100" value="Asha K"`,
+			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`,
+		}
+		wantBody(t, w, nomatch...)
+		lr := wantState(t, ts, ch, store.LoginVerified)
+		if lr.AuthTime == nil || len(lr.OTPHash) != 0 {
+			t.Errorf("verified request: %+v", lr)
+		}
+		wantBody(t, b.get("/login/"+ch), nomatch...)
+
+		ts.clock.Advance(5 * time.Minute) // the code's life does not matter any more
+		w = b.post("/login/"+ch+"/name", url.Values{"name": {"Asha Kumar"}})
+		wantStatus(t, w, http.StatusOK)
+		wantBody(t, w, `value="Asha Kumar"`, "No vaccination record matches")
+		wantStatus(t, b.post("/login/"+ch+"/name", url.Values{"name": {" "}}), http.StatusBadRequest)
+
+		w = b.post("/login/"+ch+"/name", url.Values{"name": {nameAsha}})
+		wantRedirect(t, w, finishURL(ch))
+		lr = wantState(t, ts, ch, store.LoginApproved)
+		if lr.BeneficiaryID != "ben-asha" || lr.Name != nameAsha {
+			t.Errorf("approved request: %+v", lr)
+		}
+		if n := len(ts.sms.all()); n != 1 {
+			t.Errorf("%d SMS, want 1: no new code for a corrected name", n)
+		}
+		if b.cookie(consent.SessionCookie) == nil {
+			t.Error("no session after approval by name")
+		}
+	})
+}
+
+func TestRegistryUnavailable(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ts.reg.MatchFunc = func(context.Context, string, string) (*store.Beneficiary, error) {
+			return nil, store.ErrUnavailable
+		}
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
+		wantStatus(t, w, http.StatusServiceUnavailable)
+		wantBody(t, w, "We could not check the registry")
+		wantState(t, ts, ch, store.LoginVerified)
+
+		ts.reg.MatchFunc = aRegistry
+		wantRedirect(t, b.post("/login/"+ch+"/name", url.Values{"name": {nameAsha}}), finishURL(ch))
+	})
+}
+
+func TestCancel(t *testing.T) {
+	tests := []struct {
+		name   string
+		reach  func(ts *testServer, b *browser, ch string) // brings ch to the step
+		reason string
+	}{
+		{"from the mobile form", func(*testServer, *browser, string) {}, "cancelled"},
+		{"from the OTP form", func(ts *testServer, b *browser, ch string) {
+			b.start(ch, mobileAsha, nameAsha)
+		}, "cancelled"},
+		{"from no match", func(ts *testServer, b *browser, ch string) {
+			b.start(ch, mobileAsha, "Someone Else")
+			b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
+		}, "no_record"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+				ch := ts.newChallenge()
+				b := ts.browser()
+				b.get("/login/" + ch)
+				tt.reach(ts, b, ch)
+				wantRedirect(t, b.post("/login/"+ch+"/cancel", nil), finishURL(ch))
+				if lr := wantState(t, ts, ch, store.LoginDenied); lr.DenyReason != tt.reason {
+					t.Errorf("DenyReason = %q, want %q", lr.DenyReason, tt.reason)
+				}
+				// Cancelling twice, or a code after cancelling, only goes to
+				// the finish URL again.
+				wantRedirect(t, b.post("/login/"+ch+"/cancel", nil), finishURL(ch))
+				wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {"123456"}}), finishURL(ch))
+				wantState(t, ts, ch, store.LoginDenied)
+			})
+		})
+	}
+}
+
+func TestSignedInConsent(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		b := ts.browser()
+		first := ts.newChallenge()
+		wantRedirect(t, b.signIn(first), finishURL(first))
+		sessID := ts.request(first).SessionID
+		authTime := *ts.request(first).AuthTime
+		ts.clock.Advance(time.Minute)
+
+		t.Run("share", func(t *testing.T) {
+			ch := ts.newChallenge(func(lr *store.LoginRequest) {
+				lr.ClientID = clientAir
+				lr.Scopes = store.StringList{"openid", "vaccination_status", "profile", "offline_access"}
+				lr.Claims = store.StringList{"vaccination_status", "name"}
+			})
+			w := b.get("/login/" + ch)
+			wantStatus(t, w, http.StatusOK)
+			wantBody(t, w,
+				`<strong>Air &lt;Example&gt;</strong> asks for:`,
+				`<li>your vaccination status (not, partially or fully vaccinated)</li>`, `<li>your name</li>`,
+				`may keep reading them until you revoke its access`,
+				`name="decision" value="share"`, `name="decision" value="deny"`,
+				`signed in as <strong>Asha Kumari</strong>`,
+			)
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), finishURL(ch))
+			lr := wantState(t, ts, ch, store.LoginApproved)
+			if lr.BeneficiaryID != "ben-asha" || lr.SessionID != sessID || lr.AuthTime == nil || !lr.AuthTime.Equal(authTime) {
+				t.Errorf("approved request: %+v", lr)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(b.cookie(consent.SessionCookie))
+			sess, err := ts.flow.CurrentSession(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sess.Grants[clientRail]) != 2 || len(sess.Grants[clientAir]) != 4 {
+				t.Errorf("grants = %v", sess.Grants)
+			}
+			if n := len(ts.sms.all()); n != 1 {
+				t.Errorf("%d SMS: a signed-in person needs no new code", n)
+			}
+		})
+		t.Run("deny", func(t *testing.T) {
+			ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ClientID = clientAir })
+			b.get("/login/" + ch)
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"deny"}}), finishURL(ch))
+			if lr := wantState(t, ts, ch, store.LoginDenied); lr.DenyReason != "cancelled" {
+				t.Errorf("DenyReason = %q", lr.DenyReason)
+			}
+		})
+		t.Run("bad decision", func(t *testing.T) {
+			ch := ts.newChallenge()
+			wantStatus(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"maybe"}}), http.StatusBadRequest)
+			wantState(t, ts, ch, store.LoginPending)
+		})
+		t.Run("force login asks for a code", func(t *testing.T) {
+			ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ForceLogin = true })
+			wantBody(t, b.get("/login/"+ch), `name="mobile"`)
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), "/login/"+ch)
+			wantState(t, ts, ch, store.LoginPending)
+			// The new sign-in replaces the old session.
+			wantRedirect(t, b.signIn(ch), finishURL(ch))
+			if got := ts.request(ch).SessionID; got == sessID {
+				t.Error("forced sign-in kept the old session")
+			}
+		})
+		t.Run("no session", func(t *testing.T) {
+			ch := ts.newChallenge()
+			other := ts.browser()
+			wantBody(t, other.get("/login/"+ch), `name="mobile"`)
+			wantRedirect(t, other.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), "/login/"+ch)
+			wantState(t, ts, ch, store.LoginPending)
+		})
+		t.Run("session expired", func(t *testing.T) {
+			ts.clock.Advance(consent.DefaultSessionTTL)
+			ch := ts.newChallenge()
+			wantBody(t, b.get("/login/"+ch), `name="mobile"`)
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), "/login/"+ch)
+			wantState(t, ts, ch, store.LoginPending)
+		})
+	})
+}
+
+func TestEndSession(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		b := ts.browser()
+		ch := ts.newChallenge()
+		wantRedirect(t, b.signIn(ch), finishURL(ch))
+		cookie := b.cookie(consent.SessionCookie)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		if err := ts.flow.EndSession(w, r); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.Result().Cookies(); len(c) != 1 || c[0].Name != consent.SessionCookie || c[0].MaxAge >= 0 {
+			t.Errorf("EndSession cookies: %+v", c)
+		}
+		if _, err := ts.flow.CurrentSession(r); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CurrentSession after EndSession: %v", err)
+		}
+		for _, v := range []string{"", "not base64!", "c2hvcnQ"} {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: consent.SessionCookie, Value: v})
+			if _, err := ts.flow.CurrentSession(r); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("cookie %q: %v", v, err)
+			}
+		}
+	})
+}
+
+func TestSenderFailure(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		var mu sync.Mutex
+		failing := true
+		ts.sms.SendFunc = func(context.Context, consent.SMS) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return errors.New("gateway down")
+			}
+			return nil
+		}
+		setFailing := func(v bool) { mu.Lock(); failing = v; mu.Unlock() }
+
+		ch := ts.newChallenge()
+		b := ts.browser()
+		w := b.start(ch, mobileAsha, nameAsha)
+		wantStatus(t, w, http.StatusServiceUnavailable)
+		wantBody(t, w, "We could not send the SMS, try again.", `value="&#43;919876543210"`, `value="Asha Kumari"`)
+		lr := wantState(t, ts, ch, store.LoginPending)
+		if lr.OTPSentAt != nil || len(lr.OTPHash) != 0 || lr.OTPSends != 0 {
+			t.Errorf("failed send left %+v", lr)
+		}
+
+		// A retry right away works: no resend wait for a failed send.
+		setFailing(false)
+		wantRedirect(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), "/login/"+ch)
+		good := ts.lastOTP(mobileAsha)
+
+		// A failed resend keeps the code that did arrive.
+		ts.clock.Advance(consent.DefaultResendInterval)
+		setFailing(true)
+		w = b.post("/login/"+ch+"/resend", nil)
+		wantStatus(t, w, http.StatusServiceUnavailable)
+		wantBody(t, w, "We could not send the SMS, try again.", `name="otp"`, `>Send a new code</button>`)
+		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {good}}), finishURL(ch))
+	})
+}
+
+func TestBadInputs(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		pending := ts.newChallenge()
+		sent := ts.newChallenge()
+		expired := ts.newChallenge(func(lr *store.LoginRequest) { lr.ExpiresAt = ts.clock.Now().Add(-time.Second) })
+		used := ts.newChallenge(func(lr *store.LoginRequest) { lr.State = store.LoginUsed })
+		b := ts.browser()
+		wantStatus(t, b.start(sent, mobileAsha, nameAsha), http.StatusSeeOther)
+
+		long := strings.Repeat("a", 300)
+		tests := []struct {
+			name   string
+			method string
+			path   string
+			form   url.Values
+			status int
+			body   string
+		}{
+			{"unknown challenge", "GET", "/login/nope", nil, 404, "This sign-in link is not valid"},
+			{"long challenge", "GET", "/login/" + long, nil, 404, ""},
+			{"unknown challenge post", "POST", "/login/nope/otp", url.Values{"otp": {"123456"}}, 404, ""},
+			{"unknown challenge cancel", "POST", "/login/nope/cancel", nil, 404, ""},
+			{"expired challenge", "GET", "/login/" + expired, nil, 410, "This sign-in has expired"},
+			{"expired challenge send", "POST", "/login/" + expired, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}, 410, ""},
+			{"expired challenge cancel", "POST", "/login/" + expired + "/cancel", nil, 410, ""},
+			{"used challenge", "GET", "/login/" + used, nil, 410, ""},
+			{"malformed mobile", "POST", "/login/" + pending, url.Values{"mobile": {"12ab"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"empty mobile", "POST", "/login/" + pending, url.Values{"name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"landline", "POST", "/login/" + pending, url.Values{"mobile": {"+911123456789"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"empty name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"   "}}, 400, "Enter your full name"},
+			{"long name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {strings.Repeat("n", 101)}}, 400, "Enter your full name"},
+			{"control character in name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}, 400, "Enter your full name"},
+			{"non-digit OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12a456"}}, 400, "Enter the 6-digit code"},
+			{"short OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12345"}}, 400, "Enter the 6-digit code"},
+			{"unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥٦"}}, 400, "Enter the 6-digit code"},
+			{"OTP before any code", "POST", "/login/" + pending + "/otp", url.Values{"otp": {"123456"}}, 303, ""},
+			{"resend before any code", "POST", "/login/" + pending + "/resend", nil, 303, ""},
+			{"name before the code", "POST", "/login/" + sent + "/name", url.Values{"name": {nameAsha}}, 303, ""},
+			{"oversized body", "POST", "/login/" + pending, url.Values{"name": {strings.Repeat("x", 5000)}}, 413, "Too much data"},
+			{"wrong method", "PUT", "/login/" + pending, nil, 405, ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var w *httptest.ResponseRecorder
+				if tt.method == "GET" {
+					w = b.get(tt.path)
+				} else if tt.method == "POST" {
+					w = b.post(tt.path, tt.form)
+				} else {
+					w = b.do(tt.method, tt.path, nil)
+				}
+				wantStatus(t, w, tt.status)
+				if tt.body != "" {
+					wantBody(t, w, tt.body)
+				}
+			})
+		}
+		wantState(t, ts, pending, store.LoginPending)
+		if lr := wantState(t, ts, sent, store.LoginOTPSent); lr.OTPTries != 0 {
+			t.Errorf("malformed codes counted as tries: %d", lr.OTPTries)
+		}
+	})
+}
+
+// TestConcurrentOTP: several submits of the right code at once (a double
+// click, two tabs) approve once and start one session.
+func TestConcurrentOTP(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		otp := ts.lastOTP(mobileAsha)
+		csrf := b.cookie(web.CSRFCookie)
+
+		const n = 8
+		var wg sync.WaitGroup
+		answers := make([]*httptest.ResponseRecorder, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				form := url.Values{"otp": {otp}, web.CSRFField: {csrf.Value}}
+				r := httptest.NewRequest(http.MethodPost, "/login/"+ch+"/otp", strings.NewReader(form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.AddCookie(&http.Cookie{Name: csrf.Name, Value: csrf.Value})
+				w := httptest.NewRecorder()
+				ts.engine.ServeHTTP(w, r)
+				answers[i] = w
+			}()
+		}
+		wg.Wait()
+		var cookies []string
+		for _, w := range answers {
+			wantRedirect(t, w, finishURL(ch))
+			for _, c := range w.Result().Cookies() {
+				if c.Name == consent.SessionCookie {
+					cookies = append(cookies, c.Value)
+				}
+			}
+		}
+		if len(cookies) != 1 {
+			t.Fatalf("%d sessions started, want 1", len(cookies))
+		}
+		sum := sha256.Sum256([]byte(cookies[0]))
+		if lr := wantState(t, ts, ch, store.LoginApproved); lr.SessionID != hex.EncodeToString(sum[:]) {
+			t.Error("approved with another session than the one set")
+		}
+		if n := ts.reg.callCount(); n != 1 {
+			t.Errorf("registry asked %d times, want 1", n)
+		}
+	})
+}
+
+// TestConcurrentResend: racing resends send one code.
+func TestConcurrentResend(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		ts.clock.Advance(consent.DefaultResendInterval)
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b.post("/login/"+ch+"/resend", nil)
+			}()
+		}
+		wg.Wait()
+		if n := len(ts.sms.all()); n != 2 {
+			t.Errorf("%d SMS, want 2 (the first and one resend)", n)
+		}
+	})
+}
+
+// TestOTPUniform checks the rejection sampling: 4 random bytes at or
+// above the largest multiple of 10^6 are drawn again.
+func TestOTPUniform(t *testing.T) {
+	tweak := func(c *consent.Config) {
+		c.Rand = io.MultiReader(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 42}), rand.Reader)
+	}
+	eachBackend(t, tweak, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		wantStatus(t, ts.browser().start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
+		if got := ts.lastOTP(mobileAsha); got != "000042" {
+			t.Errorf("OTP = %q, want 000042", got)
+		}
+	})
+}
+
+// TestMountedUnderPrefix: form actions follow the router's base path.
+func TestMountedUnderPrefix(t *testing.T) {
+	ts := newTestServer(t, string(store.SQLite), nil)
+	engine, err := web.NewEngine(web.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := consent.New(ts.cfg, ts.st, ts.reg, ts.sms)
+	flow.Register(engine.Group("/id"))
+	ts.engine = engine
+	ch := ts.newChallenge()
+	w := ts.browser().get("/id/login/" + ch)
+	wantStatus(t, w, http.StatusOK)
+	if !regexp.MustCompile(`action="/id/login/` + ch + `"`).MatchString(w.Body.String()) {
+		t.Errorf("form action lacks the prefix:\n%s", w.Body.String())
+	}
+}
