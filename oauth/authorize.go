@@ -363,7 +363,15 @@ func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeReques
 }
 
 // protocolError maps a non-protocol error to an RFC 6749 one and logs it.
+//
+// fosite reports a store failure while it looks up a client as
+// invalid_client; an unreachable database is an outage, not a bad client,
+// so it becomes temporarily_unavailable (503) whatever fosite called it.
 func (p *Provider) protocolError(c *gin.Context, err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		web.Log(c).Error("database unavailable", "error", err)
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) {
 		if rfc.CodeField >= 500 {
@@ -371,10 +379,7 @@ func (p *Provider) protocolError(c *gin.Context, err error) error {
 		}
 		return err
 	}
-	web.Log(c).Error("authorization failed", "error", err)
-	if errors.Is(err, store.ErrUnavailable) {
-		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
-	}
+	web.Log(c).Error("request failed", "error", err)
 	return fosite.ErrServerError.WithWrap(err)
 }
 

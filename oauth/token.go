@@ -23,7 +23,7 @@ import (
 func (p *Provider) handleToken(c *gin.Context) {
 	ctx := c.Request.Context()
 	if err := p.checkAuthMethod(ctx, c.Request); err != nil {
-		p.oauth2.WriteAccessError(ctx, c.Writer, nil, err)
+		p.oauth2.WriteAccessError(ctx, c.Writer, nil, p.protocolError(c, err))
 		return
 	}
 	ar, err := p.oauth2.NewAccessRequest(ctx, c.Request, newEmptySession())
@@ -64,8 +64,11 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 		return nil // fosite reports the missing client
 	}
 	client, err := p.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
 	if err != nil || client.Public || client.TokenEndpointAuthMethod == "" {
-		return nil
+		return nil // fosite reports unknown clients
 	}
 	if client.TokenEndpointAuthMethod != used {
 		return fosite.ErrInvalidClient.WithHintf("The client is registered for '%s' authentication.", client.TokenEndpointAuthMethod)
@@ -112,7 +115,7 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	}
 	tu, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newEmptySession())
 	if err != nil || tu != fosite.AccessToken {
-		if err != nil && !isTokenError(err) {
+		if err != nil && (errors.Is(err, store.ErrUnavailable) || !isTokenError(err)) {
 			p.writeUserinfoOutage(c, err)
 			return
 		}
@@ -193,6 +196,12 @@ func (p *Provider) writeUserinfoOutage(c *gin.Context, err error) {
 func (p *Provider) handleRevoke(c *gin.Context) {
 	ctx := c.Request.Context()
 	err := p.oauth2.NewRevocationRequest(ctx, c.Request)
+	if errors.Is(err, store.ErrUnavailable) {
+		// fosite would answer 401 or 200 (RFC 7009 2.2); an outage is neither.
+		p.protocolError(c, err)
+		writeJSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The service cannot reach its database right now.")
+		return
+	}
 	p.oauth2.WriteRevocationResponse(ctx, c.Writer, err)
 }
 
@@ -212,11 +221,11 @@ func (p *Provider) handleIntrospect(c *gin.Context) {
 	}
 	ir, err := p.oauth2.NewIntrospectionRequest(ctx, c.Request, newEmptySession())
 	if err != nil {
-		if errors.Is(err, fosite.ErrInactiveToken) {
+		if errors.Is(err, fosite.ErrInactiveToken) && !errors.Is(err, store.ErrUnavailable) {
 			p.oauth2.WriteIntrospectionResponse(ctx, c.Writer, &fosite.IntrospectionResponse{Active: false})
 			return
 		}
-		p.oauth2.WriteIntrospectionError(ctx, c.Writer, err)
+		p.oauth2.WriteIntrospectionError(ctx, c.Writer, p.protocolError(c, err))
 		return
 	}
 	if ir.GetAccessRequester().GetClient().GetID() != id {
