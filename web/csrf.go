@@ -30,7 +30,8 @@ const csrfTokenLen = 32
 // field. SameSite=Lax is a second line: the cookie is not sent with
 // cross-site POSTs at all.
 //
-// secure sets the cookie's Secure flag (false only for http:// issuers).
+// secure sets the cookie's Secure flag (false only for http:// issuers),
+// as does Config.SecureCookies of the engine.
 // Handlers behind CSRF read the token for their pages with CSRFToken. The
 // form is parsed here, so a body over the limit gets 413 before the check.
 func CSRF(secure bool) gin.HandlerFunc {
@@ -38,7 +39,7 @@ func CSRF(secure bool) gin.HandlerFunc {
 		token, ok := csrfCookie(c)
 		if !ok {
 			token = newCSRFToken()
-			setCSRFCookie(c, token, secure)
+			setCSRFCookie(c, token, secure || c.GetBool(secureCookiesKey))
 		}
 		c.Set(csrfTokenKey, token)
 

@@ -27,8 +27,9 @@ type Config struct {
 	// peer. OTP limits key on the client IP, so trusting a header an
 	// attacker can set would let them rotate past the per-IP limit.
 	TrustedProxies []string
-	// SecureCookies sets the Secure flag on cookies; false only for http://
-	// development issuers.
+	// SecureCookies sets the Secure flag on the cookies the engine's
+	// middleware sets (CSRF sets it when either this or its own argument
+	// says so); false only for http:// development issuers.
 	SecureCookies bool
 	// MaxBodyBytes caps request bodies; larger ones get 413. 0 means
 	// DefaultMaxBodyBytes.
@@ -37,9 +38,10 @@ type Config struct {
 
 // Context keys under which the middleware leaves values for handlers.
 const (
-	requestIDKey = "kycvs.request_id"
-	loggerKey    = "kycvs.logger"
-	csrfTokenKey = "kycvs.csrf_token"
+	requestIDKey     = "kycvs.request_id"
+	secureCookiesKey = "kycvs.secure_cookies"
+	loggerKey        = "kycvs.logger"
+	csrfTokenKey     = "kycvs.csrf_token"
 )
 
 // HeaderRequestID carries the request ID in both directions.
@@ -80,7 +82,7 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 	}
 	e.HandleMethodNotAllowed = true
 	e.Use(
-		requestID(cfg.Logger),
+		requestID(cfg.Logger, cfg.SecureCookies),
 		recovery(),
 		accessLog(),
 		securityHeaders(),
@@ -137,8 +139,10 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func requestID(logger *slog.Logger) gin.HandlerFunc {
+// requestID also leaves the engine-wide settings handlers need in c.
+func requestID(logger *slog.Logger, secureCookies bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		c.Set(secureCookiesKey, secureCookies)
 		id := c.GetHeader(HeaderRequestID)
 		if !validRequestID(id) {
 			id = newRequestID()

@@ -111,8 +111,12 @@ func writeFallback(c *gin.Context) {
 // no directory listings.
 func serveStatic(c *gin.Context) {
 	name := path.Clean("static/" + strings.TrimPrefix(c.Param("filepath"), "/"))
-	b, err := staticFiles.ReadFile(name)
-	if err != nil || !strings.HasPrefix(name, "static/") {
+	var b []byte
+	err := fs.ErrNotExist
+	if strings.HasPrefix(name, "static/") {
+		b, err = staticFiles.ReadFile(name)
+	}
+	if err != nil {
 		RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 		return
 	}
