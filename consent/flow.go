@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -80,8 +81,8 @@ type Config struct {
 	// Rand is the randomness for OTPs and session cookies; default
 	// crypto/rand.Reader.
 	Rand io.Reader
-	// Logger receives the flow's own events; requests log through
-	// web.Log. Default slog.Default().
+	// Logger receives the flow's events, each with the request's
+	// request_id; nil means the engine's logger (web.Log).
 	Logger *slog.Logger
 }
 
@@ -94,6 +95,8 @@ type Config struct {
 type Registry interface {
 	Match(ctx context.Context, mobileE164, name string) (*store.Beneficiary, error)
 }
+
+var _ Registry = (*claims.Registry)(nil)
 
 // Flow serves the sign-in and consent pages. It is safe for concurrent use.
 type Flow struct {
@@ -133,9 +136,6 @@ func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	return &Flow{
 		cfg:       cfg,
@@ -250,6 +250,15 @@ func (f *Flow) sessionCookie(value string, maxAge int) *http.Cookie {
 
 func (f *Flow) now() time.Time { return f.cfg.Now().UTC() }
 
+// log is the flow's logger for the request c serves. Never give it an OTP,
+// a cookie or a full mobile number (claims.MaskMobile).
+func (f *Flow) log(c *gin.Context) *slog.Logger {
+	if f.cfg.Logger == nil {
+		return web.Log(c)
+	}
+	return f.cfg.Logger.With("request_id", web.RequestID(c))
+}
+
 // path is the address of a challenge's page or one of its forms.
 func (f *Flow) path(challenge, action string) string {
 	p := f.base + "/login/" + url.PathEscape(challenge)
@@ -343,7 +352,7 @@ func (f *Flow) replyStep(c *gin.Context, err error) {
 
 // serverError logs err and shows a page that asks to try again.
 func (f *Flow) serverError(c *gin.Context, err error) {
-	web.Log(c).Error("consent: store error", "err", err)
+	f.log(c).Error("consent: store error", "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
 		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "We cannot reach our database right now. Try again in a minute.")
 		return

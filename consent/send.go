@@ -119,7 +119,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	}
 	if err := f.st.RecordOTPSend(ctx, now, f.limits(c, mobile, now)...); err != nil {
 		if errors.Is(err, store.ErrLimited) {
-			web.Log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
+			f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
 			web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
 			return
 		}
@@ -164,7 +164,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	}
 	msg := SMS{To: mobile, Text: f.smsText(otp, client), SentAt: now}
 	if err := f.sender.Send(ctx, msg); err != nil {
-		web.Log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", err)
+		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", err)
 		f.unsend(c, lr.ID, hash, &before)
 		if before.State == store.LoginOTPSent {
 			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, "", msgSendFailed)
@@ -173,7 +173,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		}
 		return
 	}
-	web.Log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
+	f.log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
 	// Post/Redirect/Get: reloading the OTP page does not send another code.
 	c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 }
@@ -198,7 +198,7 @@ func (f *Flow) unsend(c *gin.Context, id string, hash []byte, before *store.Logi
 		return nil
 	})
 	if err != nil && !errors.Is(err, errMovedOn) {
-		web.Log(c).Error("consent: could not undo an unsent code", "err", err)
+		f.log(c).Error("consent: could not undo an unsent code", "err", err)
 	}
 }
 

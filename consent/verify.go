@@ -93,10 +93,10 @@ func (f *Flow) handleOTP(c *gin.Context) {
 	case errors.Is(err, errOTPExpired):
 		f.renderOTPFor(c, &seen, http.StatusBadRequest, msgOTPExpired)
 	case errors.Is(err, errWrongOTP):
-		web.Log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
+		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
 		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
 	case errors.Is(err, errTooManyTries):
-		web.Log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
 	default:
 		f.replyMatch(c, lr, err)
@@ -143,12 +143,12 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 	var regErr *registryError
 	switch {
 	case errors.Is(err, errNoMatch):
-		web.Log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 		if client, ok := f.clientName(c, lr); ok {
 			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, "")
 		}
 	case errors.As(err, &regErr):
-		web.Log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
+		f.log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
 		if client, ok := f.clientName(c, lr); ok {
 			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, "")
 		}
@@ -245,7 +245,7 @@ func (f *Flow) handleCancel(c *gin.Context) {
 		f.replyStep(c, err)
 		return
 	}
-	web.Log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
+	f.log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
 	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
 }
 
@@ -284,7 +284,7 @@ func (f *Flow) handleConsent(c *gin.Context) {
 			f.replyStep(c, err)
 			return
 		}
-		web.Log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
+		f.log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
 		c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
 		return
 	case "share":
@@ -354,7 +354,7 @@ func (f *Flow) finish(c *gin.Context, lr *store.LoginRequest, cookie string) {
 	if cookie != "" {
 		http.SetCookie(c.Writer, f.sessionCookie(cookie, int(f.cfg.SessionTTL/time.Second)))
 	}
-	web.Log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+	f.log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
 }
 
