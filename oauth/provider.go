@@ -115,7 +115,6 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		SendDebugMessagesToClients:     false,
 		MinParameterEntropy:            fosite.MinParameterEntropy,
 		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
-		HTTPClient:                     nil,
 	}
 	idTokens := &idTokenStrategy{
 		inner:    &openid.DefaultStrategy{Signer: signer, Config: fc},

@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"time"
-
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	fositejwt "github.com/ory/fosite/token/jwt"
@@ -47,10 +45,4 @@ func (s *Session) Clone() fosite.Session {
 	c.Userinfo = append([]string(nil), s.Userinfo...)
 	c.IDToken = append([]string(nil), s.IDToken...)
 	return &c
-}
-
-// SetExpiresAt and the getters delegate to the embedded session; listed so
-// the nil-safe Clone above is what fosite calls.
-func (s *Session) SetExpiresAt(key fosite.TokenType, exp time.Time) {
-	s.DefaultSession.SetExpiresAt(key, exp)
 }

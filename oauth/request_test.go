@@ -1,0 +1,148 @@
+package oauth
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+func TestParsePrompt(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    prompts
+		wantErr bool
+	}{
+		{"", prompts{}, false},
+		{"none", prompts{none: true}, false},
+		{"login consent", prompts{login: true, consent: true}, false},
+		{"select_account", prompts{login: true}, false},
+		{"none login", prompts{}, true},
+		{"sometimes", prompts{}, true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parsePrompt(tc.in)
+			if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestCheckPKCE(t *testing.T) {
+	public := &Client{Client: &store.Client{Public: true}}
+	confidential := &Client{Client: &store.Client{}}
+	s256 := url.Values{"code_challenge": {"abc"}, "code_challenge_method": {"S256"}}
+	for _, tc := range []struct {
+		name   string
+		client *Client
+		form   url.Values
+		ok     bool
+	}{
+		{"public with S256", public, s256, true},
+		{"public without", public, url.Values{}, false},
+		{"public plain", public, url.Values{"code_challenge": {"abc"}, "code_challenge_method": {"plain"}}, false},
+		{"method defaults to plain", public, url.Values{"code_challenge": {"abc"}}, false},
+		{"confidential without", confidential, url.Values{}, true},
+		{"confidential with S256", confidential, s256, true},
+		{"method without challenge", confidential, url.Values{"code_challenge_method": {"S256"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkPKCE(tc.client, tc.form); (err == nil) != tc.ok {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func TestMaxAgeExpired(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		maxAge string
+		age    time.Duration
+		want   bool
+	}{
+		{"", time.Hour, false},
+		{"0", 0, true},
+		{"60", 30 * time.Second, false},
+		{"60", 61 * time.Second, true},
+		{"junk", time.Hour, false},
+	} {
+		if got := maxAgeExpired(tc.maxAge, now.Add(-tc.age), now); got != tc.want {
+			t.Errorf("max_age=%q age=%s: got %v", tc.maxAge, tc.age, got)
+		}
+	}
+}
+
+func TestPlanDisclosure(t *testing.T) {
+	client := &Client{Client: &store.Client{Scopes: store.StringList{"openid", "vaccination_status", "profile"}}}
+	req := func(scope, claims string) fosite.AuthorizeRequester {
+		ar := fosite.NewAuthorizeRequest()
+		ar.RequestedScope = fosite.Arguments(strings.Fields(scope))
+		ar.Form = url.Values{"claims": {claims}}
+		return ar
+	}
+	for _, tc := range []struct {
+		name, scope, claims string
+		idToken, userinfo   []string
+		err                 bool
+	}{
+		{"status only", "openid vaccination_status", "", []string{"vaccination_status"}, []string{"vaccination_status"}, false},
+		{"profile goes to userinfo", "openid vaccination_status profile", "", []string{"vaccination_status"}, []string{"vaccination_status", "name"}, false},
+		{"claims parameter puts name in the ID token", "openid", `{"id_token":{"name":{"essential":true}}}`, []string{"name"}, nil, false},
+		{"claims the client may not get are ignored", "openid", `{"userinfo":{"phone_number":null,"sub":null}}`, nil, nil, false},
+		{"malformed claims", "openid", `{`, nil, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := planDisclosure(req(tc.scope, tc.claims), client)
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v", err)
+			}
+			if tc.err {
+				return
+			}
+			if !slices.Equal(d.IDToken, tc.idToken) || !slices.Equal(d.Userinfo, tc.userinfo) {
+				t.Fatalf("id_token %v userinfo %v", d.IDToken, d.Userinfo)
+			}
+		})
+	}
+}
+
+func TestClientSpecValidate(t *testing.T) {
+	ok := ClientSpec{Name: "Air", RedirectURIs: []string{"https://air.example/cb"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*ClientSpec)
+	}{
+		{"no name", func(s *ClientSpec) { s.Name = " " }},
+		{"no redirect", func(s *ClientSpec) { s.RedirectURIs = nil }},
+		{"http on a public host", func(s *ClientSpec) { s.RedirectURIs = []string{"http://air.example/cb"} }},
+		{"fragment", func(s *ClientSpec) { s.RedirectURIs = []string{"https://air.example/cb#x"} }},
+		{"unknown scope", func(s *ClientSpec) { s.Scopes = []string{"openid", "email"} }},
+		{"scopes without openid", func(s *ClientSpec) { s.Scopes = []string{"vaccination_status"} }},
+		{"public with a secret method", func(s *ClientSpec) { s.Public = true; s.TokenEndpointAuthMethod = "client_secret_basic" }},
+		{"bad alg", func(s *ClientSpec) { s.IDTokenSignedResponseAlg = "none" }},
+		{"two hosts without sector", func(s *ClientSpec) { s.RedirectURIs = append(s.RedirectURIs, "https://other.example/cb") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ok
+			s.RedirectURIs = append([]string(nil), ok.RedirectURIs...)
+			tc.change(&s)
+			if err := s.Validate(); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	loopback := ClientSpec{Name: "Dev", RedirectURIs: []string{"http://localhost:3000/cb"}}
+	if err := loopback.Validate(); err != nil {
+		t.Fatalf("http on localhost: %v", err)
+	}
+}
