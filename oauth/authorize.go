@@ -289,6 +289,19 @@ func (p *Provider) handleResume(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
 		return
 	}
+	// The code goes only to the browser that approved: a challenge seen in
+	// a log or a shared link cannot be finished elsewhere.
+	if lr.State == store.LoginApproved && lr.SessionID != "" {
+		sess, err := p.sessions.CurrentSession(c.Request)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.renderStoreError(c, err)
+			return
+		}
+		if sess == nil || sess.ID != lr.SessionID {
+			web.RenderError(c, http.StatusForbidden, "This sign-in belongs to another browser", "Go back to the service and start again in this browser.")
+			return
+		}
+	}
 	// Replay the validated request: fosite checks the client and redirect
 	// URI again (a client disabled meanwhile gets nothing).
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)

@@ -328,3 +328,28 @@ func TestDeclineAndNoRecord(t *testing.T) {
 		}
 	})
 }
+
+// The code is handed only to the browser that approved the sign-in.
+func TestResumeBoundToBrowser(t *testing.T) {
+	ts := newTestServer(t, "sqlite", nil)
+	id, secret := ts.client(oauth.ClientSpec{})
+	r := ts.newRP(id, secret)
+	b := ts.newBrowser()
+	a := r.authorize()
+	login := b.get(a.URL)
+	otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	approved := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
+	if !strings.HasPrefix(approved.Location, oauth.PathResume) {
+		t.Fatalf("want a redirect to resume, got %d %q", approved.Status, approved.Location)
+	}
+	if p := ts.newBrowser().get(ts.URL + approved.Location); p.Status != http.StatusForbidden || p.Location != "" {
+		t.Fatalf("another browser finished the sign-in: %d %q", p.Status, p.Location)
+	}
+	b2 := ts.newBrowser()
+	b2.client.Jar = b.client.Jar
+	v := r.finish(a, b2.redirected(b2.get(ts.URL+approved.Location)))
+	if v.Status != 2 {
+		t.Fatalf("status %d", v.Status)
+	}
+}
