@@ -55,12 +55,8 @@ func NewGateway(addr string, secret []byte) (*Gateway, error) {
 	if len(secret) == 0 {
 		return nil, errors.New("loadtest: the gateway needs the webhook secret")
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: gateway address %q: %v", addr, err)
-	}
-	if !IsLoopbackHost(host) {
-		return nil, fmt.Errorf("loadtest: gateway address %q: only loopback addresses may be used", addr)
+	if err := CheckLoopbackAddr("gateway address", addr); err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -23,8 +23,27 @@ func IsLoopbackHost(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// checkLoopbackURL returns an error unless raw is an absolute http(s) URL
-// whose host is loopback. what names the URL in the message.
+// CheckLoopbackURL returns an error unless raw is an absolute http(s) URL
+// whose host is loopback. what names the URL in the message. Callers check
+// their targets with it before they do anything else.
+func CheckLoopbackURL(what, raw string) error {
+	_, err := checkLoopbackURL(what, raw)
+	return err
+}
+
+// CheckLoopbackAddr returns an error unless addr is host:port with a
+// loopback host.
+func CheckLoopbackAddr(what, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: %v", what, addr, err)
+	}
+	if !IsLoopbackHost(host) {
+		return fmt.Errorf("%s %q: only loopback addresses may be used", what, addr)
+	}
+	return nil
+}
+
 func checkLoopbackURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {

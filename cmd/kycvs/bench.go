@@ -154,6 +154,16 @@ func (c *benchConfig) validate() error {
 		}
 	}
 	var p []string
+	// Checked before --setup writes anything: only this machine is a target.
+	for _, err := range []error{
+		loadtest.CheckLoopbackURL("--issuer", c.Issuer),
+		loadtest.CheckLoopbackURL("--redirect-uri", c.RedirectURI),
+		loadtest.CheckLoopbackAddr("--webhook-listen", c.WebhookListen),
+	} {
+		if err != nil {
+			p = append(p, err.Error())
+		}
+	}
 	if c.Users < 1 || c.Users > loadtest.MaxUsers {
 		p = append(p, fmt.Sprintf("--users: 1 to %d", loadtest.MaxUsers))
 	}
