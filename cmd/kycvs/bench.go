@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -50,6 +52,7 @@ type benchConfig struct {
 	RequestTimeout time.Duration
 	Progress       time.Duration
 	JSON           bool
+	CPUProfile     string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -76,6 +79,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", loadtest.DefaultRequestTimeout, "timeout of every HTTP request")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile (go tool pprof) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -119,6 +123,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if c.Progress > 0 {
 		cfg.Progress, cfg.ProgressEvery = stderr, c.Progress
+	}
+	if c.CPUProfile != "" {
+		stop, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
@@ -195,6 +206,22 @@ func (c *benchConfig) validate() error {
 		return usageError{"bench:\n  " + strings.Join(p, "\n  ")}
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // prepare registers the bench client and registry records in the
