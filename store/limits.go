@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Limit is one rate limit on OTP sends: at most Max events for Key since
@@ -13,9 +16,25 @@ type Limit struct {
 	Since time.Time
 }
 
+// LimitError is the error RecordOTPSend returns when a limit is reached;
+// errors.Is(err, ErrLimited) holds for it. Key names the limit that refused
+// (the first one in the caller's order), and RetryAt is the earliest time a
+// send under that limit can succeed, if nothing else is recorded meanwhile:
+// when enough of its window's events have aged out. Callers answer 429 with
+// a Retry-After from it.
+type LimitError struct {
+	Key     string
+	RetryAt time.Time
+}
+
+func (e *LimitError) Error() string { return "store: limit reached for " + e.Key }
+
+// Is makes errors.Is(err, ErrLimited) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimited }
+
 // RecordOTPSend records one event at `at` for every limit's key and then
 // counts each window. When any count exceeds its Max, every event it
-// recorded is removed again and ErrLimited returned. Inserting before
+// recorded is removed again and a *LimitError returned. Inserting before
 // counting means racing processes see each other's rows: under contention
 // both may be refused, but the limit is never exceeded. Call it outside
 // InTx: inside a transaction its rows stay invisible to other processes'
@@ -49,10 +68,37 @@ func (s *Store) RecordOTPSend(ctx context.Context, at time.Time, limits ...Limit
 			if err := db.Where("id IN ?", ids).Delete(&OTPEvent{}).Error; err != nil {
 				return translate(err)
 			}
-			return ErrLimited
+			return s.limitError(ctx, l, at.Sub(l.Since))
 		}
 	}
 	return nil
+}
+
+// limitError finds when l frees up again. The window (length w) holds m
+// events (ours removed), m >= Max; a send at T succeeds once fewer than Max
+// remain after T-w, that is once the (m-Max)th oldest, counted from 0, has
+// left: RetryAt = its time + w. Racing senders may move it; it is a hint.
+func (s *Store) limitError(ctx context.Context, l Limit, w time.Duration) error {
+	le := &LimitError{Key: l.Key, RetryAt: l.Since.Add(w).UTC()}
+	db := s.conn(ctx)
+	var m int64
+	if err := db.Model(&OTPEvent{}).Where("key = ? AND created_at > ?", l.Key, l.Since.UTC()).Count(&m).Error; err != nil {
+		return translate(err)
+	}
+	if m < int64(l.Max) {
+		return le // another sender's events left meanwhile: try now
+	}
+	var e OTPEvent
+	err := db.Where("key = ? AND created_at > ?", l.Key, l.Since.UTC()).
+		Order("created_at, id").Offset(int(m - int64(l.Max))).Limit(1).Take(&e).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return le // the window emptied meanwhile
+	case err != nil:
+		return translate(err)
+	}
+	le.RetryAt = e.CreatedAt.Add(w).UTC()
+	return le
 }
 
 // CountOTPEvents counts events for key after since.

@@ -63,11 +63,11 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind, requestID s
 
 // CleanupResult counts rows removed by DeleteExpired.
 type CleanupResult struct {
-	LoginRequests, Sessions, Tokens, OTPEvents int64
+	LoginRequests, Sessions, Tokens, OTPEvents, APITransactions int64
 }
 
-// DeleteExpired removes login requests, sessions and tokens expired before
-// now, and OTP events older than keepEvents (the longest limit window).
+// DeleteExpired removes login requests, sessions, tokens and API
+// transactions expired before now, and OTP events older than keepEvents (the longest limit window).
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
 	now = now.UTC()
 	var res CleanupResult
@@ -89,5 +89,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 		return res, translate(r.Error)
 	}
 	res.OTPEvents = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&APITransaction{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.APITransactions = r.RowsAffected
 	return res, nil
 }
