@@ -76,6 +76,9 @@ type Config struct {
 	// ServerPID, if not zero, is the server process on this machine whose
 	// CPU time and memory the result reports.
 	ServerPID int
+	// DBProcessName, if not empty, names the database's processes on this
+	// machine ("postgres") whose CPU time the result reports as well.
+	DBProcessName string
 	// Progress, if not nil, receives a line every ProgressEvery (default
 	// 5 seconds) while the run lasts.
 	Progress      io.Writer
@@ -135,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OTPTimeout < 0 || c.RequestTimeout < 0 || c.ProgressEvery < 0 {
 		p = append(p, "timeouts must not be negative")
+	}
+	if len(c.DBProcessName) > 15 {
+		p = append(p, "database process name: at most 15 characters, as in /proc/PID/stat")
 	}
 	if c.ServerPID < 0 {
 		p = append(p, "server PID must not be negative")

@@ -60,3 +60,21 @@ func TestProcessOfThisProcess(t *testing.T) {
 		t.Fatalf("implausible memory %+v", m)
 	}
 }
+
+func TestProcessesCPUFindsThisProcess(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	comm, ok := statComm(b)
+	if !ok {
+		t.Fatalf("no command name in %q", b)
+	}
+	_, n, err := ProcessesCPU(comm)
+	if err != nil || n < 1 {
+		t.Fatalf("ProcessesCPU(%q) found %d processes, %v", comm, n, err)
+	}
+	if _, n, _ := ProcessesCPU("no-such-proc-x"); n != 0 {
+		t.Fatalf("found %d processes named no-such-proc-x", n)
+	}
+}

@@ -34,10 +34,13 @@ func WriteText(w io.Writer, res *Result) error {
 			p("server memory\tunknown: %s\t\t\n", s.MemoryError)
 		}
 	}
+	if d := res.Database; d != nil {
+		p("database (%s processes)\tCPU %.2f s\t%.2f ms per verification\t%.2f cores\n", d.Name, d.CPUSeconds, d.CPUMsPerFlow, d.CPUCoresAverage)
+	}
 	t := res.Tool
 	p("load tool (pid %d)\tCPU %.2f s\t%.2f ms per verification\t%.2f cores\n", t.PID, t.CPUSeconds, t.CPUMsPerFlow, t.CPUCoresAverage)
 	if m := res.Machine; m != nil {
-		p("machine\t%d CPUs\t%.0f %% busy\t\n", m.CPUs, 100*m.Busy)
+		p("machine\t%d CPUs\t%.0f %% busy\t%.2f s CPU outside the processes above\n", m.CPUs, 100*m.Busy, m.OtherCPUSeconds)
 	}
 	p("SMS received\t%d\t", res.SMS.Received)
 	if n := res.SMS.BadSignature + res.SMS.Unknown + res.SMS.NoCode + res.SMS.Malformed; n > 0 {

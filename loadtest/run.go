@@ -217,6 +217,7 @@ func (r *runner) progress(start time.Time) (stop func()) {
 // snapshot is the CPU counters at one moment.
 type snapshot struct {
 	server  time.Duration
+	db      time.Duration
 	self    time.Duration
 	machine machineCPU
 	hasMach bool
@@ -232,6 +233,16 @@ func (r *runner) snapshot() (snapshot, error) {
 		}
 		s.server = cpu
 	}
+	if r.cfg.DBProcessName != "" {
+		cpu, n, err := ProcessesCPU(r.cfg.DBProcessName)
+		if err != nil {
+			return s, fmt.Errorf("loadtest: database processes: %w", err)
+		}
+		if n == 0 {
+			return s, fmt.Errorf("loadtest: no process named %q on this machine", r.cfg.DBProcessName)
+		}
+		s.db = cpu
+	}
 	return s, nil
 }
 
@@ -246,6 +257,7 @@ type Result struct {
 	Errors         []ErrorCount  `json:"errors"`
 	Steps          []StepStats   `json:"steps"`
 	Server         *ProcessStats `json:"server,omitempty"`
+	Database       *ProcessStats `json:"database,omitempty"`
 	Tool           ProcessStats  `json:"load_tool"`
 	Machine        *MachineStats `json:"machine,omitempty"`
 	SMS            SMSCounts     `json:"sms"`
@@ -275,7 +287,8 @@ type StepStats struct {
 // ProcessStats is one process's CPU time over the run, per completed
 // verification, and (for the server) its resident memory at the end.
 type ProcessStats struct {
-	PID             int     `json:"pid"`
+	Name            string  `json:"name,omitempty"`
+	PID             int     `json:"pid,omitempty"`
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUMsPerFlow    float64 `json:"cpu_ms_per_flow"`
 	CPUCoresAverage float64 `json:"cpu_cores_average"`
@@ -284,10 +297,14 @@ type ProcessStats struct {
 }
 
 // MachineStats is the whole machine's CPU use over the run: the server,
-// the database, the load tool and anything else.
+// the database, the load tool and anything else. OtherCPUSeconds is what
+// none of the measured processes used (other work on the machine, the
+// kernel outside them); a large value means the run was disturbed.
 type MachineStats struct {
-	CPUs int     `json:"cpus"`
-	Busy float64 `json:"busy_fraction"` // of all CPUs together
+	CPUs            int     `json:"cpus"`
+	Busy            float64 `json:"busy_fraction"` // of all CPUs together
+	BusyCPUSeconds  float64 `json:"busy_cpu_seconds"`
+	OtherCPUSeconds float64 `json:"other_cpu_seconds"`
 }
 
 // SMSCounts is what the gateway received over the whole run.
@@ -352,10 +369,25 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 		}
 		res.Server = ps
 	}
+	measured := tool
+	if r.cfg.DBProcessName != "" {
+		cpu := after.db - before.db
+		res.Database = &ProcessStats{
+			Name: r.cfg.DBProcessName, CPUSeconds: cpu.Seconds(), CPUMsPerFlow: perFlow(cpu),
+			CPUCoresAverage: cpu.Seconds() / elapsed.Seconds(),
+		}
+		measured += cpu
+	}
+	if res.Server != nil {
+		measured += after.server - before.server
+	}
 	if before.hasMach && after.hasMach && after.machine.total > before.machine.total {
+		busy := time.Duration(after.machine.busy-before.machine.busy) * time.Second / clockTicks
 		res.Machine = &MachineStats{
-			CPUs: runtime.NumCPU(),
-			Busy: float64(after.machine.busy-before.machine.busy) / float64(after.machine.total-before.machine.total),
+			CPUs:            runtime.NumCPU(),
+			Busy:            float64(after.machine.busy-before.machine.busy) / float64(after.machine.total-before.machine.total),
+			BusyCPUSeconds:  busy.Seconds(),
+			OtherCPUSeconds: max(busy-measured, 0).Seconds(),
 		}
 	}
 	st := r.cfg.Gateway.Stats()

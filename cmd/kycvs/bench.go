@@ -48,6 +48,7 @@ type benchConfig struct {
 	RedirectURI    string
 	IDTokenAlg     string
 	ServerPID      int
+	DBProcess      string
 	OTPTimeout     time.Duration
 	RequestTimeout time.Duration
 	Progress       time.Duration
@@ -75,6 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.RedirectURI, "redirect-uri", loadtest.DefaultRedirectURI, "the client's loopback redirect URI; nothing needs to listen there")
 	fs.StringVar(&c.IDTokenAlg, "id-token-alg", "", "with --setup: the bench client's ID token algorithm, RS256 or ES256 (default: the server's, RS256)")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process ID, to report its CPU time per verification and its memory")
+	fs.StringVar(&c.DBProcess, "db-process", "", "command name of the database's processes on this machine (e.g. postgres), to report their CPU time per verification too")
 	fs.DurationVar(&c.OTPTimeout, "otp-timeout", loadtest.DefaultOTPTimeout, "how long to wait for an SMS")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", loadtest.DefaultRequestTimeout, "timeout of every HTTP request")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
@@ -120,6 +122,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		OTPTimeout:     c.OTPTimeout,
 		RequestTimeout: c.RequestTimeout,
 		ServerPID:      c.ServerPID,
+		DBProcessName:  c.DBProcess,
 	}
 	if c.Progress > 0 {
 		cfg.Progress, cfg.ProgressEvery = stderr, c.Progress
