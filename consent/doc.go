@@ -24,16 +24,21 @@
 // otp_sent through verified to approved, with the new session, in one
 // transaction.
 //
-// The policies live here (see DESIGN.md "Policies"):
+// The policies live here (see DESIGN.md "Policies"), in OTPs, the one OTP
+// service both channels use: this flow and the KYC-VS compatible API
+// (package kycvsapi, which gets it from Flow.OTPs):
 //
 //   - The OTP is 6 digits from Config.Rand, stored only as
-//     HMAC(key, challenge ":" otp), valid Config.OTPTTL, dead after
-//     Config.OTPMaxTries wrong tries; a new one no sooner than
-//     Config.ResendInterval after the last.
+//     HMAC(key, challenge ":" hex(SHA-256(otp))), valid Config.OTPTTL, dead
+//     after Config.OTPMaxTries wrong tries; a new one no sooner than
+//     Config.ResendInterval after the last (per challenge here; per
+//     verifying entity and mobile in the API, where every call is a new
+//     transaction).
 //   - Sends are limited per mobile (Config.DailyLimit a day, keyed by an
 //     HMAC of the number, never the number itself) and per client IP
-//     (Config.IPLimit per 5 minutes), counted in the database so the limits
-//     hold across processes.
+//     (Config.IPLimit per 5 minutes), counted in the database under the
+//     same keys for both channels, so the limits hold across processes and
+//     one channel cannot be used to get around the other's.
 //   - No enumeration: the OTP is sent whether or not the mobile is
 //     registered; the registry is read only after a valid OTP, so the
 //     "send code" answer is the same in content and timing.

@@ -33,12 +33,6 @@ const (
 	DefaultSessionTTL     = 15 * time.Minute
 )
 
-// Windows of the send limits.
-const (
-	ipLimitWindow     = 5 * time.Minute
-	mobileLimitWindow = 24 * time.Hour
-)
-
 // SessionCookie holds the browser session a valid OTP starts. Its value is
 // 32 random bytes, base64url; store.Session.ID is the hex SHA-256 of that
 // value, so a read of the database yields no usable cookie.
@@ -100,14 +94,12 @@ var _ Registry = (*claims.Registry)(nil)
 
 // Flow serves the sign-in and consent pages. It is safe for concurrent use.
 type Flow struct {
-	cfg    Config
-	st     *store.Store
-	reg    Registry
-	sender Sender
-	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys.
-	// Both derive from Config.Secret, so neither reveals the other.
-	otpKey    []byte
-	mobileKey []byte
+	cfg Config
+	st  *store.Store
+	reg Registry
+	// otps issues and checks the codes, under the policy in Config; the
+	// KYC-VS API shares it (OTPs).
+	otps *OTPs
 	// base is the path prefix of the router the pages are mounted on.
 	base string
 }
@@ -138,14 +130,27 @@ func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
 		cfg.Rand = rand.Reader
 	}
 	return &Flow{
-		cfg:       cfg,
-		st:        st,
-		reg:       reg,
-		sender:    sender,
-		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
-		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
+		cfg: cfg,
+		st:  st,
+		reg: reg,
+		otps: NewOTPs(OTPConfig{
+			Secret:         cfg.Secret,
+			TTL:            cfg.OTPTTL,
+			MaxTries:       cfg.OTPMaxTries,
+			ResendInterval: cfg.ResendInterval,
+			DailyLimit:     cfg.DailyLimit,
+			IPLimit:        cfg.IPLimit,
+			ServiceName:    cfg.ServiceName,
+			Now:            cfg.Now,
+			Rand:           cfg.Rand,
+		}, st, sender),
 	}
 }
+
+// OTPs returns the flow's OTP service, for the other channel that sends
+// codes (the KYC-VS compatible API): sharing the one service shares the
+// policy of Config and the send counters.
+func (f *Flow) OTPs() *OTPs { return f.otps }
 
 // deriveKey derives a key for one purpose from the server secret
 // (HMAC-SHA256 with a label), so a key that leaks from one use does not

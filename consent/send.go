@@ -3,12 +3,8 @@ package consent
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -101,8 +97,9 @@ func (f *Flow) handleResend(c *gin.Context) {
 // errTooSoon: a code was sent less than ResendInterval ago.
 var errTooSoon = errors.New("consent: resend too soon")
 
-// send issues a new code for lr to mobile and answers the request: a
-// redirect to the OTP page when the SMS went out.
+// send issues a new code for lr to mobile through the shared OTP service
+// and answers the request: a redirect to the OTP page when the SMS went
+// out.
 //
 // It never reads the registry: the answer is the same, in content and in
 // timing, whether the mobile is registered or not (no enumeration). The
@@ -117,60 +114,55 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		f.renderOTP(c, http.StatusTooManyRequests, lr, client, "", msgResendTooSoon)
 		return
 	}
-	if err := f.st.RecordOTPSend(ctx, now, f.limits(c, mobile, now)...); err != nil {
-		if errors.Is(err, store.ErrLimited) {
-			f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
-			web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
-			return
-		}
-		f.serverError(c, err)
-		return
-	}
-	otp, err := f.newOTP()
-	if err != nil {
-		f.serverError(c, fmt.Errorf("consent: OTP randomness: %w", err))
-		return
-	}
-	hash := f.otpHash(lr.ID, otp)
-	expires := now.Add(f.cfg.OTPTTL)
 	var before, seen store.LoginRequest
-	_, err = f.st.UpdateLoginRequest(ctx, lr.ID, func(r *store.LoginRequest) error {
-		if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
+	err := f.otps.Issue(ctx, OTPRequest{
+		Binding:  lr.ID,
+		Mobile:   mobile,
+		ClientIP: c.ClientIP(),
+		Entity:   client,
+		Notice:   NoticeSignIn,
+		Save: func(ctx context.Context, s OTPState) error {
+			_, err := f.st.UpdateLoginRequest(ctx, lr.ID, func(r *store.LoginRequest) error {
+				if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
+					return err
+				}
+				if f.resendWait(r, now) > 0 {
+					seen = *r
+					return errTooSoon
+				}
+				before = *r
+				r.State = store.LoginOTPSent
+				r.Mobile = mobile
+				r.Name = name
+				setLoginOTP(r, s)
+				r.OTPSends++
+				return nil
+			})
 			return err
-		}
-		if f.resendWait(r, now) > 0 {
-			seen = *r
-			return errTooSoon
-		}
-		before = *r
-		sentAt := now
-		r.State = store.LoginOTPSent
-		r.Mobile = mobile
-		r.Name = name
-		r.OTPHash = hash
-		r.OTPSentAt = &sentAt
-		r.OTPExpiresAt = &expires
-		r.OTPTries = 0
-		r.OTPSends++
-		return nil
+		},
+		Undo: func(ctx context.Context, s OTPState) { f.unsend(ctx, c, lr.ID, s.Hash, &before) },
 	})
+	var limited *LimitError
+	var unsent *SendError
 	switch {
+	case err == nil:
+	case errors.As(err, &limited):
+		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "limit", limited.Limit)
+		web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
+		return
 	case errors.Is(err, errTooSoon):
 		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, "", msgResendTooSoon)
 		return
-	case err != nil:
-		f.replyStep(c, err)
-		return
-	}
-	msg := SMS{To: mobile, Text: f.smsText(otp, client), SentAt: now}
-	if err := f.sender.Send(ctx, msg); err != nil {
-		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", err)
-		f.unsend(c, lr.ID, hash, &before)
+	case errors.As(err, &unsent):
+		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", unsent.Err)
 		if before.State == store.LoginOTPSent {
 			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, "", msgSendFailed)
 		} else {
 			f.renderLogin(c, http.StatusServiceUnavailable, lr, client, mobile, name, msgSendFailed)
 		}
+		return
+	default:
+		f.replyStep(c, err)
 		return
 	}
 	f.log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
@@ -178,11 +170,20 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 }
 
+// loginOTP is the code state a login request holds.
+func loginOTP(r *store.LoginRequest) OTPState {
+	return OTPState{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
+}
+
+// setLoginOTP writes a code state into a login request.
+func setLoginOTP(r *store.LoginRequest, s OTPState) {
+	r.OTPHash, r.OTPSentAt, r.OTPExpiresAt, r.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
+}
+
 // unsend puts the challenge back as it was before a code the sender could
-// not deliver, unless something else changed it meanwhile. It runs even
-// when the request was cancelled, so the challenge is never left blocked.
-func (f *Flow) unsend(c *gin.Context, id string, hash []byte, before *store.LoginRequest) {
-	ctx := context.WithoutCancel(c.Request.Context())
+// not deliver, unless something else changed it meanwhile. ctx is not
+// cancelled with the request, so the challenge is never left blocked.
+func (f *Flow) unsend(ctx context.Context, c *gin.Context, id string, hash []byte, before *store.LoginRequest) {
 	_, err := f.st.UpdateLoginRequest(ctx, id, func(r *store.LoginRequest) error {
 		if !hmac.Equal(r.OTPHash, hash) {
 			return errMovedOn
@@ -190,10 +191,7 @@ func (f *Flow) unsend(c *gin.Context, id string, hash []byte, before *store.Logi
 		r.State = before.State
 		r.Mobile = before.Mobile
 		r.Name = before.Name
-		r.OTPHash = before.OTPHash
-		r.OTPSentAt = before.OTPSentAt
-		r.OTPExpiresAt = before.OTPExpiresAt
-		r.OTPTries = before.OTPTries
+		setLoginOTP(r, loginOTP(before))
 		r.OTPSends = before.OTPSends
 		return nil
 	})
@@ -205,60 +203,12 @@ func (f *Flow) unsend(c *gin.Context, id string, hash []byte, before *store.Logi
 var errMovedOn = errors.New("consent: challenge moved on")
 
 // resendWait is how long until lr may get a new code; 0 when it may now.
+// The wait is per challenge: it applies once a code was sent for it.
 func (f *Flow) resendWait(lr *store.LoginRequest, now time.Time) time.Duration {
-	if f.cfg.ResendInterval <= 0 || lr.State != store.LoginOTPSent || lr.OTPSentAt == nil {
+	if lr.State != store.LoginOTPSent {
 		return 0
 	}
-	return max(lr.OTPSentAt.Add(f.cfg.ResendInterval).Sub(now), 0)
-}
-
-// limits are the send limits charged for one code to mobile from this
-// client: per IP (5 minutes) and per mobile (24 hours). The mobile is
-// keyed by an HMAC, so the events table holds no phone numbers.
-func (f *Flow) limits(c *gin.Context, mobile string, now time.Time) []store.Limit {
-	var ls []store.Limit
-	if f.cfg.IPLimit > 0 {
-		ls = append(ls, store.Limit{Key: "ip:" + c.ClientIP(), Max: f.cfg.IPLimit, Since: now.Add(-ipLimitWindow)})
-	}
-	if f.cfg.DailyLimit > 0 {
-		m := hmac.New(sha256.New, f.mobileKey)
-		m.Write([]byte(mobile))
-		ls = append(ls, store.Limit{Key: "mobile:" + hex.EncodeToString(m.Sum(nil)), Max: f.cfg.DailyLimit, Since: now.Add(-mobileLimitWindow)})
-	}
-	return ls
-}
-
-// newOTP returns 6 uniformly random digits. Values of 4 random bytes at
-// or above the largest multiple of 10^6 are drawn again (rejection
-// sampling), so no code is likelier than another.
-func (f *Flow) newOTP() (string, error) {
-	const n = 1_000_000
-	const limit = (1 << 32) / n * n
-	var b [4]byte
-	for {
-		if _, err := io.ReadFull(f.cfg.Rand, b[:]); err != nil {
-			return "", err
-		}
-		if v := binary.BigEndian.Uint32(b[:]); v < limit {
-			return fmt.Sprintf("%06d", v%n), nil
-		}
-	}
-}
-
-// otpHash is what is stored instead of the code: keyed by the server
-// secret and bound to the challenge, so a database read reveals no code
-// and a code cannot be replayed on another challenge.
-func (f *Flow) otpHash(challenge, otp string) []byte {
-	m := hmac.New(sha256.New, f.otpKey)
-	m.Write([]byte(challenge + ":" + otp))
-	return m.Sum(nil)
-}
-
-// smsText says what the code is for and that entering it is consent; the
-// code comes first so phones offer it for autofill.
-func (f *Flow) smsText(otp, client string) string {
-	return fmt.Sprintf("%s is your code to share your vaccination status with %s via %s. Valid %s. Entering it gives consent.",
-		otp, client, f.cfg.ServiceName, durationText(f.cfg.OTPTTL))
+	return f.otps.ResendWait(loginOTP(lr), now)
 }
 
 // durationText writes d for people: "3 minutes", "90 seconds".

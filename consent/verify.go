@@ -2,7 +2,6 @@ package consent
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,11 +15,9 @@ import (
 	"github.com/kycvs/kycvs/web"
 )
 
-// Outcomes of a step that are answered with a page rather than a redirect.
+// Outcomes of a step that are answered with a page rather than a redirect
+// (and ErrOTPExpired, ErrOTPWrong, ErrOTPTooManyTries from the OTP service).
 var (
-	errOTPExpired   = errors.New("consent: code expired")
-	errWrongOTP     = errors.New("consent: wrong code")
-	errTooManyTries = errors.New("consent: too many wrong codes")
 	errNoMatch      = errors.New("consent: no registry match")
 	errSessionEnded = errors.New("consent: session ended")
 )
@@ -68,34 +65,35 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		if err := checkStep(r, now, store.LoginOTPSent); err != nil {
 			return err
 		}
-		if len(r.OTPHash) == 0 || r.OTPExpiresAt == nil || !now.Before(*r.OTPExpiresAt) {
+		s := loginOTP(r)
+		err := f.otps.Verify(&s, r.ID, otp, now)
+		switch {
+		case errors.Is(err, ErrOTPExpired):
 			seen = *r
-			return errOTPExpired
+			return err
+		case errors.Is(err, ErrOTPTooManyTries):
+			setLoginOTP(r, s)
+			r.State = store.LoginDead
+			return &store.KeepChanges{Err: err}
+		case err != nil:
+			setLoginOTP(r, s)
+			return &store.KeepChanges{Err: err}
 		}
-		if !hmac.Equal(r.OTPHash, f.otpHash(r.ID, otp)) {
-			r.OTPTries++
-			if f.cfg.OTPMaxTries > 0 && r.OTPTries >= f.cfg.OTPMaxTries {
-				r.State = store.LoginDead
-				r.OTPHash = nil
-				return &store.KeepChanges{Err: errTooManyTries}
-			}
-			return &store.KeepChanges{Err: errWrongOTP}
-		}
+		setLoginOTP(r, s)
 		authTime := now
 		r.State = store.LoginVerified
 		r.AuthTime = &authTime
-		r.OTPHash = nil
 		return nil
 	})
 	switch {
 	case err == nil:
 		f.finish(c, lr, cookie)
-	case errors.Is(err, errOTPExpired):
+	case errors.Is(err, ErrOTPExpired):
 		f.renderOTPFor(c, &seen, http.StatusBadRequest, msgOTPExpired)
-	case errors.Is(err, errWrongOTP):
+	case errors.Is(err, ErrOTPWrong):
 		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
 		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
-	case errors.Is(err, errTooManyTries):
+	case errors.Is(err, ErrOTPTooManyTries):
 		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
 		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
 	default:

@@ -1,0 +1,400 @@
+package consent
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+)
+
+// OTPConfig is the OTP policy (DESIGN.md, Policies). TTL defaults when
+// zero; MaxTries, ResendInterval, DailyLimit and IPLimit are taken as
+// given, 0 turning each off.
+type OTPConfig struct {
+	// Secret is the server secret; the OTP-hash and limit keys derive from
+	// it. Required.
+	Secret []byte
+	// TTL is how long a code is valid. Default DefaultOTPTTL.
+	TTL time.Duration
+	// MaxTries wrong codes kill the code; 0 = unlimited.
+	MaxTries int
+	// ResendInterval is the least time between two codes for one
+	// challenge; 0 = no wait.
+	ResendInterval time.Duration
+	// DailyLimit caps codes sent to one mobile in 24 hours; 0 = off.
+	DailyLimit int
+	// IPLimit caps code requests from one client IP in 5 minutes; 0 = off.
+	IPLimit int
+	// ServiceName names this service in the SMS. Default "kycvs".
+	ServiceName string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Rand is the randomness for codes; default crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// OTPs issues and checks one-time codes. It is the one place the OTP
+// policy lives: how codes are made, hashed, sent, limited and checked. The
+// browser flow (Flow) and the KYC-VS compatible API (package kycvsapi) use
+// the same OTPs (Flow.OTPs), so both channels count sends under the same
+// keys in the same database table: codes sent through either count toward
+// one mobile's daily limit and one client IP's limit, and neither channel
+// can be used to get around the other's limits.
+//
+// OTPs stores nothing itself but the send counters: each channel keeps a
+// code's OTPState in its own row (a login request, an API transaction), and
+// Issue and Verify work on that state inside the channel's locked
+// read-modify-write. It is safe for concurrent use.
+type OTPs struct {
+	cfg    OTPConfig
+	st     *store.Store
+	sender Sender
+	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys.
+	otpKey    []byte
+	mobileKey []byte
+}
+
+// NewOTPs returns the OTP service over st (for the send counters) and
+// sender. It panics when cfg.Secret is empty, a wiring mistake.
+func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
+	if len(cfg.Secret) == 0 {
+		panic("consent: OTPConfig.Secret is empty")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultOTPTTL
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "kycvs"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	return &OTPs{
+		cfg:    cfg,
+		st:     st,
+		sender: sender,
+		// The labels predate OTPs: changing them would reset every
+		// running counter.
+		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
+		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
+	}
+}
+
+// TTL is how long a code is valid.
+func (o *OTPs) TTL() time.Duration { return o.cfg.TTL }
+
+// MaxTries is how many wrong codes kill a code; 0 means no limit.
+func (o *OTPs) MaxTries() int { return o.cfg.MaxTries }
+
+// OTPState is one code as its channel stores it. The code itself is never
+// stored, only Hash (see Issue).
+type OTPState struct {
+	// Hash is nil when no code is outstanding: none sent, used, or dead.
+	Hash      []byte
+	SentAt    *time.Time
+	ExpiresAt *time.Time
+	// Tries counts wrong codes since the last send.
+	Tries int
+}
+
+// Notice is what the SMS tells the person besides the code.
+type Notice int
+
+const (
+	// NoticeSignIn: the person types the code into kycvs's own page, which
+	// lists what is shared with whom; the SMS names the entity and says
+	// that entering the code gives consent.
+	NoticeSignIn Notice = iota
+	// NoticeShare: the person tells the code to the verifying entity (the
+	// KYC-VS compatible API). kycvs shows the person no page, so the SMS
+	// is the notice (DPDP Act s.5): it names the entity and what it will
+	// learn, and says that sharing the code gives consent.
+	NoticeShare
+)
+
+// OTPRequest is one code to issue.
+type OTPRequest struct {
+	// Binding is the ID of the challenge or transaction the code is good
+	// for; the stored hash is bound to it, so a code cannot be replayed on
+	// another.
+	Binding string
+	// Mobile is the E.164 number the SMS goes to.
+	Mobile string
+	// ClientIP is the address the per-IP limit counts.
+	ClientIP string
+	// Entity is the verifying entity's name, for the SMS.
+	Entity string
+	Notice Notice
+	// ResendScope, when not empty, enforces the resend wait through the
+	// shared send counters, keyed by (ResendScope, Mobile): the API, where
+	// every generateOTP is a new transaction, passes the client ID. When
+	// empty, the caller enforces the wait on its own row with ResendWait
+	// (the browser flow, per challenge).
+	ResendScope string
+	// Save writes the new code's state into the caller's row. It runs
+	// after the limits were charged and before the SMS goes out; its error
+	// is returned unchanged and nothing is sent.
+	Save func(ctx context.Context, s OTPState) error
+	// Undo puts the row back as it was when the SMS could not be sent, so
+	// a previous code still works and no wait is imposed. Its context is
+	// not cancelled with the request's. Optional.
+	Undo func(ctx context.Context, s OTPState)
+}
+
+// Limit names one send limit.
+type Limit string
+
+const (
+	LimitIP     Limit = "ip"     // IPLimit codes per client IP in 5 minutes
+	LimitMobile Limit = "mobile" // DailyLimit codes per mobile in 24 hours
+	LimitResend Limit = "resend" // ResendInterval between two codes
+)
+
+// LimitError is Issue's answer when a send limit is reached; nothing was
+// recorded, saved or sent. RetryAfter is how long until a send can succeed
+// (at least a second), for a Retry-After header.
+type LimitError struct {
+	Limit      Limit
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("consent: OTP %s limit reached, retry after %s", e.Limit, e.RetryAfter)
+}
+
+// Is makes errors.Is(err, store.ErrLimited) hold.
+func (e *LimitError) Is(target error) bool { return target == store.ErrLimited }
+
+// SendError is Issue's answer when the sender did not accept the SMS; the
+// caller's row was put back with Undo. Err is the sender's error, which
+// holds no code or full mobile number and may be logged.
+type SendError struct{ Err error }
+
+func (e *SendError) Error() string { return "consent: SMS not sent: " + e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Issue sends a new code for req.Binding to req.Mobile:
+//
+//  1. charges the send limits (per IP, per mobile, and the resend wait
+//     when req.ResendScope is set): a *LimitError when one is reached;
+//  2. makes a code (6 digits from Rand) and its state, valid TTL from now;
+//  3. calls req.Save with the state: its error is returned as it is;
+//  4. sends the SMS: when the sender fails, calls req.Undo and returns a
+//     *SendError.
+//
+// It never reads the registry, so its answer does not depend on whether
+// the mobile is registered (no enumeration). The limits are charged even
+// when the SMS then fails, so a failing gateway cannot be used to probe
+// past them.
+func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
+	now := o.now()
+	if err := o.st.RecordOTPSend(ctx, now, o.limits(req, now)...); err != nil {
+		var le *store.LimitError
+		if errors.As(err, &le) {
+			return o.limitError(le, now)
+		}
+		return err
+	}
+	code, err := o.newCode()
+	if err != nil {
+		return fmt.Errorf("consent: OTP randomness: %w", err)
+	}
+	sentAt, expires := now, now.Add(o.cfg.TTL)
+	state := OTPState{Hash: o.hash(req.Binding, digest(code)), SentAt: &sentAt, ExpiresAt: &expires}
+	if err := req.Save(ctx, state); err != nil {
+		return err
+	}
+	msg := SMS{To: req.Mobile, Text: o.text(req, code), SentAt: now}
+	if err := o.sender.Send(ctx, msg); err != nil {
+		if req.Undo != nil {
+			req.Undo(context.WithoutCancel(ctx), state)
+		}
+		return &SendError{Err: err}
+	}
+	return nil
+}
+
+// ResendWait is how long until a new code may follow the one in s; 0 when
+// it may now (or no code was sent).
+func (o *OTPs) ResendWait(s OTPState, now time.Time) time.Duration {
+	if o.cfg.ResendInterval <= 0 || s.SentAt == nil {
+		return 0
+	}
+	return max(s.SentAt.Add(o.cfg.ResendInterval).Sub(now), 0)
+}
+
+// Errors of Verify and VerifyDigest.
+var (
+	// ErrOTPExpired: no code is outstanding, or it is past its TTL.
+	ErrOTPExpired = errors.New("consent: code expired")
+	// ErrOTPWrong: a wrong code; the try was counted in the state.
+	ErrOTPWrong = errors.New("consent: wrong code")
+	// ErrOTPTooManyTries: a wrong code that was the last try allowed; the
+	// code is dead (its hash cleared).
+	ErrOTPTooManyTries = errors.New("consent: too many wrong codes")
+)
+
+// Verify checks code, the six digits the person typed, against s at now,
+// changing s: a right code is used up (its hash cleared), a wrong one
+// counts a try and, at MaxTries, kills the code. The caller writes s back
+// on every answer but ErrOTPExpired, which changes nothing.
+func (o *OTPs) Verify(s *OTPState, binding, code string, now time.Time) error {
+	return o.verify(s, binding, digest(code), now)
+}
+
+// VerifyDigest is Verify for a client that sends the hex SHA-256 of the
+// code instead of the code (the KYC-VS API's confirmOTP). Upper- and
+// lower-case hex are accepted; anything that is not 64 hex digits is a
+// wrong code.
+func (o *OTPs) VerifyDigest(s *OTPState, binding, hexDigest string, now time.Time) error {
+	return o.verify(s, binding, strings.ToLower(hexDigest), now)
+}
+
+func (o *OTPs) verify(s *OTPState, binding, hexDigest string, now time.Time) error {
+	if len(s.Hash) == 0 || s.ExpiresAt == nil || !now.Before(*s.ExpiresAt) {
+		return ErrOTPExpired
+	}
+	if !hmac.Equal(s.Hash, o.hash(binding, hexDigest)) {
+		s.Tries++
+		if o.cfg.MaxTries > 0 && s.Tries >= o.cfg.MaxTries {
+			s.Hash = nil
+			return ErrOTPTooManyTries
+		}
+		return ErrOTPWrong
+	}
+	s.Hash = nil
+	return nil
+}
+
+// IsDigest reports whether s is a hex SHA-256 (64 hex digits, either case),
+// the form VerifyDigest takes.
+func IsDigest(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// digest is the lower-case hex SHA-256 of a code: what a KYC-VS client
+// sends, and what the stored hash is computed over.
+func digest(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+// hash is what is stored instead of a code: HMAC(otpKey, binding ":"
+// hex(SHA-256(code))). Keyed by the server secret and bound to the
+// challenge or transaction, so a database read reveals no code (without the
+// key, trying all 10^6 codes against it is impossible) and a code cannot be
+// replayed on another challenge. Hashing over the code's SHA-256 rather
+// than the code lets one stored hash check both a typed code and the
+// digest a KYC-VS client sends; it adds or removes no secrecy, because
+// SHA-256 of a 6-digit code is no secret: anyone can invert it by trying
+// 10^6 codes. What keeps a code safe is the key, the TTL and MaxTries.
+func (o *OTPs) hash(binding, hexDigest string) []byte {
+	m := hmac.New(sha256.New, o.otpKey)
+	m.Write([]byte(binding + ":" + hexDigest))
+	return m.Sum(nil)
+}
+
+// Windows of the send limits.
+const (
+	ipLimitWindow     = 5 * time.Minute
+	mobileLimitWindow = 24 * time.Hour
+)
+
+// Prefixes of the send-counter keys, shared by every channel.
+const (
+	keyIP     = "ip:"
+	keyMobile = "mobile:"
+	keyResend = "resend:"
+)
+
+// limits are the send limits charged for one code. The mobile is keyed by
+// an HMAC, so the counters table holds no phone numbers; the resend wait,
+// when the caller asks for it, comes first, so a send that is only too
+// soon is reported as such.
+func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
+	var ls []store.Limit
+	if req.ResendScope != "" && o.cfg.ResendInterval > 0 {
+		ls = append(ls, store.Limit{Key: keyResend + o.mobileMAC(req.ResendScope+"\x00"+req.Mobile), Max: 1, Since: now.Add(-o.cfg.ResendInterval)})
+	}
+	if o.cfg.IPLimit > 0 {
+		ls = append(ls, store.Limit{Key: keyIP + req.ClientIP, Max: o.cfg.IPLimit, Since: now.Add(-ipLimitWindow)})
+	}
+	if o.cfg.DailyLimit > 0 {
+		ls = append(ls, store.Limit{Key: keyMobile + o.mobileMAC(req.Mobile), Max: o.cfg.DailyLimit, Since: now.Add(-mobileLimitWindow)})
+	}
+	return ls
+}
+
+func (o *OTPs) mobileMAC(s string) string {
+	m := hmac.New(sha256.New, o.mobileKey)
+	m.Write([]byte(s))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// limitError names the limit a store refusal came from and how long it
+// lasts, rounded up to whole seconds.
+func (o *OTPs) limitError(le *store.LimitError, now time.Time) *LimitError {
+	e := &LimitError{Limit: LimitMobile}
+	switch {
+	case strings.HasPrefix(le.Key, keyIP):
+		e.Limit = LimitIP
+	case strings.HasPrefix(le.Key, keyResend):
+		e.Limit = LimitResend
+	}
+	wait := le.RetryAt.Sub(now)
+	e.RetryAfter = max((wait+time.Second-1)/time.Second*time.Second, time.Second)
+	return e
+}
+
+// newCode returns 6 uniformly random digits. Values of 4 random bytes at
+// or above the largest multiple of 10^6 are drawn again (rejection
+// sampling), so no code is likelier than another.
+func (o *OTPs) newCode() (string, error) {
+	const n = 1_000_000
+	const limit = (1 << 32) / n * n
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(o.cfg.Rand, b[:]); err != nil {
+			return "", err
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v < limit {
+			return fmt.Sprintf("%06d", v%n), nil
+		}
+	}
+}
+
+// text is the SMS. The code comes first, so phones offer it for autofill
+// and a digit run in an entity's name is never taken for it.
+func (o *OTPs) text(req OTPRequest, code string) string {
+	valid := durationText(o.cfg.TTL)
+	if req.Notice == NoticeShare {
+		return fmt.Sprintf("%s is your OTP. %s asks to see %s via %s. Sharing this OTP with them gives consent. Valid %s.",
+			code, req.Entity, claims.Describe(claims.ClaimVaccinationStatus), o.cfg.ServiceName, valid)
+	}
+	return fmt.Sprintf("%s is your code to share your vaccination status with %s via %s. Valid %s. Entering it gives consent.",
+		code, req.Entity, o.cfg.ServiceName, valid)
+}
+
+func (o *OTPs) now() time.Time { return o.cfg.Now().UTC() }
+
+// ValidName reports whether name (already trimmed) is acceptable as a
+// person's full name: 1 to 100 characters of valid UTF-8 without control
+// characters. Both channels accept the same names.
+func ValidName(name string) bool { return validName(name) }

@@ -1,0 +1,299 @@
+package consent_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
+)
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// otpBench is an OTPs on a fresh store with a fake clock and sender.
+type otpBench struct {
+	otps  *consent.OTPs
+	clock *fakeClock
+	sms   *fakeSender
+	st    *store.Store
+}
+
+func newOTPs(t *testing.T, dialect string, tweak func(*consent.OTPConfig)) *otpBench {
+	t.Helper()
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	cfg := consent.OTPConfig{
+		Secret:         []byte("0123456789abcdef0123456789abcdef"),
+		MaxTries:       consent.DefaultOTPMaxTries,
+		ResendInterval: consent.DefaultResendInterval,
+		DailyLimit:     consent.DefaultDailyLimit,
+		IPLimit:        consent.DefaultIPLimit,
+		Now:            clock.Now,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	st := storetest.Open(t, dialect)
+	sms := &fakeSender{}
+	return &otpBench{otps: consent.NewOTPs(cfg, st, sms), clock: clock, sms: sms, st: st}
+}
+
+// issue sends a code bound to binding and returns its stored state.
+func (b *otpBench) issue(t *testing.T, req consent.OTPRequest) (consent.OTPState, error) {
+	t.Helper()
+	var saved consent.OTPState
+	if req.Mobile == "" {
+		req.Mobile = mobileAsha
+	}
+	if req.ClientIP == "" {
+		req.ClientIP = "203.0.113.1"
+	}
+	req.Save = func(_ context.Context, s consent.OTPState) error { saved = s; return nil }
+	err := b.otps.Issue(context.Background(), req)
+	return saved, err
+}
+
+func TestOTPVerify(t *testing.T) {
+	b := newOTPs(t, string(store.SQLite), nil)
+	now := b.clock.Now()
+	type try struct {
+		input  func(code string) string
+		digest bool
+		want   error
+	}
+	typed := func(code string) string { return code }
+	hexOf := func(code string) string { return sha256Hex(code) }
+	upperHex := func(code string) string { return strings.ToUpper(sha256Hex(code)) }
+	wrong := func(code string) string {
+		if code == "000000" {
+			return "000001"
+		}
+		return "000000"
+	}
+	wrongHex := func(code string) string { return sha256Hex(wrong(code)) }
+	cases := []struct {
+		name      string
+		tries     []try
+		binding   string
+		after     time.Duration
+		wantTries int
+		wantUsed  bool
+	}{
+		{name: "typed code", tries: []try{{typed, false, nil}}, wantUsed: true},
+		{name: "hex SHA-256 of the code", tries: []try{{hexOf, true, nil}}, wantUsed: true},
+		{name: "upper-case hex", tries: []try{{upperHex, true, nil}}, wantUsed: true},
+		{name: "the code is used once", tries: []try{{typed, false, nil}, {typed, false, consent.ErrOTPExpired}}, wantUsed: true},
+		{name: "typed then digest share one count", tries: []try{{wrong, false, consent.ErrOTPWrong}, {wrongHex, true, consent.ErrOTPWrong}, {hexOf, true, nil}}, wantTries: 2, wantUsed: true},
+		{name: "three wrong kill it", tries: []try{{wrong, false, consent.ErrOTPWrong}, {wrongHex, true, consent.ErrOTPWrong}, {wrong, false, consent.ErrOTPTooManyTries}, {typed, false, consent.ErrOTPExpired}}, wantTries: 3, wantUsed: true},
+		{name: "the SHA-256 of the digest is not the code", tries: []try{{func(c string) string { return sha256Hex(sha256Hex(c)) }, true, consent.ErrOTPWrong}}, wantTries: 1},
+		{name: "bound to its challenge", binding: "other", tries: []try{{typed, false, consent.ErrOTPWrong}}, wantTries: 1},
+		{name: "expired", after: consent.DefaultOTPTTL, tries: []try{{typed, false, consent.ErrOTPExpired}}},
+		{name: "valid until the last instant", after: consent.DefaultOTPTTL - time.Microsecond, tries: []try{{typed, false, nil}}, wantUsed: true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			binding := "challenge-" + string(rune('a'+i))
+			s, err := b.issue(t, consent.OTPRequest{Binding: binding, ClientIP: "198.51.100." + string(rune('0'+i)), Entity: "Air"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := b.sms.all()[len(b.sms.all())-1].Text[:6]
+			if strings.Contains(string(s.Hash), code) || len(s.Hash) != sha256.Size {
+				t.Fatalf("state holds %x, want a keyed hash only", s.Hash)
+			}
+			if !s.ExpiresAt.Equal(now.Add(consent.DefaultOTPTTL)) || !s.SentAt.Equal(now) || s.Tries != 0 {
+				t.Fatalf("state %+v", s)
+			}
+			against := binding
+			if tc.binding != "" {
+				against = tc.binding
+			}
+			at := now.Add(tc.after)
+			for j, tr := range tc.tries {
+				var err error
+				if tr.digest {
+					err = b.otps.VerifyDigest(&s, against, tr.input(code), at)
+				} else {
+					err = b.otps.Verify(&s, against, tr.input(code), at)
+				}
+				if !errors.Is(err, tr.want) || (tr.want == nil && err != nil) {
+					t.Fatalf("try %d: %v, want %v", j+1, err, tr.want)
+				}
+			}
+			if s.Tries != tc.wantTries || (len(s.Hash) == 0) != tc.wantUsed {
+				t.Errorf("after: tries %d, hash %x; want tries %d, used %v", s.Tries, s.Hash, tc.wantTries, tc.wantUsed)
+			}
+		})
+	}
+}
+
+func TestIsDigest(t *testing.T) {
+	for s, want := range map[string]bool{
+		sha256Hex("123456"):                  true,
+		strings.ToUpper(sha256Hex("123456")): true,
+		"123456":                             false,
+		"":                                   false,
+		sha256Hex("1")[:63] + "g":            false,
+		sha256Hex("1") + "00":                false,
+	} {
+		if got := consent.IsDigest(s); got != want {
+			t.Errorf("IsDigest(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestOTPLimits(t *testing.T) {
+	for _, dialect := range storetest.Backends(t) {
+		t.Run(dialect, func(t *testing.T) {
+			tests := []struct {
+				name  string
+				tweak func(*consent.OTPConfig)
+				// reqs are sent one minute apart; the last must be refused.
+				reqs      []consent.OTPRequest
+				wantLimit consent.Limit
+				wantRetry time.Duration
+			}{
+				{
+					name:  "per IP",
+					tweak: func(c *consent.OTPConfig) { c.IPLimit = 2 },
+					reqs: []consent.OTPRequest{
+						{Binding: "a", Mobile: "+919876543211"}, {Binding: "b", Mobile: "+919876543212"}, {Binding: "c", Mobile: "+919876543213"},
+					},
+					wantLimit: consent.LimitIP, wantRetry: 3 * time.Minute, // the first ages out of 5 minutes
+				},
+				{
+					name:  "per mobile, whatever the IP",
+					tweak: func(c *consent.OTPConfig) { c.DailyLimit = 2 },
+					reqs: []consent.OTPRequest{
+						{Binding: "a", ClientIP: "203.0.113.1"}, {Binding: "b", ClientIP: "203.0.113.2"}, {Binding: "c", ClientIP: "203.0.113.3"},
+					},
+					wantLimit: consent.LimitMobile, wantRetry: 24*time.Hour - 2*time.Minute,
+				},
+				{
+					name:  "resend wait per scope and mobile",
+					tweak: func(c *consent.OTPConfig) { c.ResendInterval = 90 * time.Second },
+					reqs: []consent.OTPRequest{
+						{Binding: "a", ResendScope: "air"},
+						{Binding: "b", ResendScope: "rail"},                         // another entity: no wait
+						{Binding: "c", ResendScope: "air", Mobile: "+919876543219"}, // another mobile: no wait
+						{Binding: "d", ResendScope: ""},                             // no scope: the caller's business
+						{Binding: "e", ResendScope: "air"},                          // 4 minutes after "a": fine
+						{Binding: "f", ResendScope: "air"},                          // 1 minute after "e": too soon
+					},
+					wantLimit: consent.LimitResend, wantRetry: 30 * time.Second,
+				},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					b := newOTPs(t, dialect, tc.tweak)
+					for i, req := range tc.reqs {
+						if i > 0 {
+							b.clock.Advance(time.Minute)
+						}
+						_, err := b.issue(t, req)
+						if i < len(tc.reqs)-1 {
+							if err != nil {
+								t.Fatalf("send %d: %v", i+1, err)
+							}
+							continue
+						}
+						var le *consent.LimitError
+						if !errors.As(err, &le) || !errors.Is(err, store.ErrLimited) {
+							t.Fatalf("last send: %v, want a *LimitError", err)
+						}
+						if le.Limit != tc.wantLimit || le.RetryAfter != tc.wantRetry {
+							t.Errorf("limit %s retry after %s, want %s after %s", le.Limit, le.RetryAfter, tc.wantLimit, tc.wantRetry)
+						}
+					}
+					if n := len(b.sms.all()); n != len(tc.reqs)-1 {
+						t.Errorf("%d SMS sent, want %d", n, len(tc.reqs)-1)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestOTPIssueFailures(t *testing.T) {
+	b := newOTPs(t, string(store.SQLite), nil)
+	ctx := context.Background()
+
+	t.Run("Save fails: nothing sent", func(t *testing.T) {
+		errSave := errors.New("save failed")
+		err := b.otps.Issue(ctx, consent.OTPRequest{Binding: "s", Mobile: mobileAsha, ClientIP: "203.0.113.1",
+			Save: func(context.Context, consent.OTPState) error { return errSave }})
+		if !errors.Is(err, errSave) {
+			t.Fatalf("Issue: %v, want the Save error", err)
+		}
+		if n := len(b.sms.all()); n != 0 {
+			t.Fatalf("%d SMS sent", n)
+		}
+	})
+
+	t.Run("sender fails: Undo runs, uncancelled", func(t *testing.T) {
+		errGateway := errors.New("gateway down")
+		b.sms.SendFunc = func(context.Context, consent.SMS) error { return errGateway }
+		defer func() { b.sms.SendFunc = nil }()
+		cctx, cancel := context.WithCancel(ctx)
+		var undone consent.OTPState
+		var undoCtxErr error
+		err := b.otps.Issue(cctx, consent.OTPRequest{Binding: "u", Mobile: mobileAsha, ClientIP: "203.0.113.1",
+			Save: func(context.Context, consent.OTPState) error { cancel(); return nil },
+			Undo: func(ctx context.Context, s consent.OTPState) { undone, undoCtxErr = s, ctx.Err() }})
+		var se *consent.SendError
+		if !errors.As(err, &se) || !errors.Is(err, errGateway) {
+			t.Fatalf("Issue: %v, want a *SendError wrapping the gateway's", err)
+		}
+		if len(undone.Hash) == 0 || undoCtxErr != nil {
+			t.Fatalf("Undo got state %+v, context error %v", undone, undoCtxErr)
+		}
+	})
+}
+
+// TestOTPShareNotice: the API's SMS is the notice: who asks, what they
+// learn, that sharing the code is consent, how long it is valid.
+func TestOTPShareNotice(t *testing.T) {
+	b := newOTPs(t, string(store.SQLite), func(c *consent.OTPConfig) { c.ServiceName = "kycvs" })
+	if _, err := b.issue(t, consent.OTPRequest{Binding: "n", Entity: "Example Air 737800", Notice: consent.NoticeShare}); err != nil {
+		t.Fatal(err)
+	}
+	msg := b.sms.all()[0]
+	code, ok := consent.LastOTP([]consent.SMS{msg}, mobileAsha)
+	if !ok {
+		t.Fatalf("no code in %q", msg.Text)
+	}
+	want := code + " is your OTP. Example Air 737800 asks to see your vaccination status (not, partially or fully vaccinated) via kycvs. Sharing this OTP with them gives consent. Valid 3 minutes."
+	if msg.Text != want {
+		t.Errorf("SMS %q, want %q", msg.Text, want)
+	}
+}
+
+// TestFlowSharesOTPs: codes sent through Flow.OTPs count toward the limits
+// the browser flow enforces.
+func TestFlowSharesOTPs(t *testing.T) {
+	eachBackend(t, func(c *consent.Config) { c.DailyLimit = 2 }, func(t *testing.T, ts *testServer) {
+		otps := ts.flow.OTPs()
+		for _, binding := range []string{"api-1", "api-2"} {
+			err := otps.Issue(context.Background(), consent.OTPRequest{Binding: binding, Mobile: mobileAsha, ClientIP: "192.0.2.1",
+				Entity: "Air", Notice: consent.NoticeShare, ResendScope: clientAir,
+				Save: func(context.Context, consent.OTPState) error { return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts.clock.Advance(2 * time.Minute)
+		}
+		ch := ts.newChallenge()
+		w := ts.browser().start(ch, mobileAsha, nameAsha)
+		wantStatus(t, w, http.StatusTooManyRequests)
+		wantBody(t, w, "Too many codes")
+	})
+}
