@@ -3,7 +3,7 @@ package oauth
 // This file is the only place that touches JOSE libraries. fosite bundles
 // go-jose v3 and signs ID tokens itself; it gets raw private keys through
 // fositeSigner. Everything kycvs signs or publishes on its own (JWKS, signed
-// userinfo) uses go-jose v4.
+// userinfo, the KYC-VS API's tokens and results) uses go-jose v4.
 
 import (
 	"context"
@@ -129,7 +129,17 @@ func jwksJSON(keys []*SigningKey) ([]byte, error) {
 // signJWT signs claims as a compact JWS with the current key for alg, for
 // signed userinfo responses (OIDC Core 5.3.2).
 func signJWT(keys *Keys, alg string, claims map[string]any) (string, error) {
-	key := keys.Current(alg)
+	return keys.SignJWS(alg, "JWT", claims)
+}
+
+// SignJWS signs claims as a compact JWS with the current key for alg
+// (RS256 or ES256), its kid and the header typ, for what kycvs signs
+// outside fosite (the KYC-VS API's tokens and results); anyone verifies it
+// with the JWKS. A distinct typ per use (RFC 8725 3.11) keeps one kind of
+// token from being accepted as another. It returns an error when alg has
+// no current key.
+func (k *Keys) SignJWS(alg, typ string, claims map[string]any) (string, error) {
+	key := k.Current(alg)
 	if key == nil {
 		return "", fmt.Errorf("no signing key for %s", alg)
 	}
@@ -137,7 +147,7 @@ func signJWT(keys *Keys, alg string, claims map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	opts := (&josev4.SignerOptions{}).WithType("JWT").WithHeader(josev4.HeaderKey("kid"), key.KID)
+	opts := (&josev4.SignerOptions{}).WithType(josev4.ContentType(typ)).WithHeader(josev4.HeaderKey("kid"), key.KID)
 	signer, err := josev4.NewSigner(josev4.SigningKey{Algorithm: josev4.SignatureAlgorithm(alg), Key: key.Private}, opts)
 	if err != nil {
 		return "", err
@@ -147,6 +157,34 @@ func signJWT(keys *Keys, alg string, claims map[string]any) (string, error) {
 		return "", err
 	}
 	return obj.CompactSerialize()
+}
+
+// errBadJWS is all VerifyJWS says about a token it refuses.
+var errBadJWS = errors.New("not a valid token")
+
+// VerifyJWS checks a compact JWS that SignJWS made with typ: one
+// signature, by the published key its kid names, with that key's
+// algorithm, and the header typ equal to typ. It returns the payload, whose
+// claims (iss, aud, exp, ...) the caller checks; any failure is one opaque
+// error, safe to log.
+func (k *Keys) VerifyJWS(token, typ string) ([]byte, error) {
+	sig, err := josev4.ParseSigned(token, []josev4.SignatureAlgorithm{josev4.RS256, josev4.ES256})
+	if err != nil || len(sig.Signatures) != 1 {
+		return nil, errBadJWS
+	}
+	h := sig.Signatures[0].Protected
+	if got, _ := h.ExtraHeaders[josev4.HeaderType].(string); got != typ {
+		return nil, errBadJWS
+	}
+	key := k.ByKID(h.KeyID)
+	if key == nil || h.Algorithm != key.Alg {
+		return nil, errBadJWS
+	}
+	payload, err := sig.Verify(key.Private.Public())
+	if err != nil {
+		return nil, errBadJWS
+	}
+	return payload, nil
 }
 
 // isSupportedAlg reports whether alg is one kycvs signs with.
