@@ -32,8 +32,8 @@
 //     HMAC(key, challenge ":" hex(SHA-256(otp))), valid Config.OTPTTL, dead
 //     after Config.OTPMaxTries wrong tries; a new one no sooner than
 //     Config.ResendInterval after the last (per challenge here; per
-//     verifying entity and mobile in the API, where every call is a new
-//     transaction).
+//     verifying entity, mobile and name in the API, where every call is a
+//     new transaction).
 //   - Sends are limited per mobile (Config.DailyLimit a day, keyed by an
 //     HMAC of the number, never the number itself) and per client IP
 //     (Config.IPLimit per 5 minutes), counted in the database under the

@@ -135,12 +135,16 @@ type OTPRequest struct {
 	Mobile string
 	// ClientIP is the address the per-IP limit counts.
 	ClientIP string
+	// Name is the person's name as given, for the resend wait (see
+	// ResendScope).
+	Name string
 	// Entity is the verifying entity's name, for the SMS.
 	Entity string
 	Notice Notice
 	// ResendScope, when not empty, enforces the resend wait through the
-	// shared send counters, keyed by (ResendScope, Mobile): the API, where
-	// every generateOTP is a new transaction, passes the client ID. When
+	// shared send counters, keyed by (ResendScope, Mobile, Name): the API,
+	// where every generateOTP is a new transaction, passes the client ID,
+	// so the same entity asking a new code for the same person waits. When
 	// empty, the caller enforces the wait on its own row with ResendWait
 	// (the browser flow, per challenge).
 	ResendScope string
@@ -219,8 +223,14 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 	}
 	msg := SMS{To: req.Mobile, Text: o.text(req, code), SentAt: now}
 	if err := o.sender.Send(ctx, msg); err != nil {
+		ctx := context.WithoutCancel(ctx)
 		if req.Undo != nil {
-			req.Undo(context.WithoutCancel(ctx), state)
+			req.Undo(ctx, state)
+		}
+		// No code went out, so none is there to wait for (the send limits
+		// stay charged). A failure here only leaves a wait behind.
+		if key := o.resendKey(req); key != "" {
+			_ = o.st.ForgetOTPSend(ctx, now, key)
 		}
 		return &SendError{Err: err}
 	}
@@ -330,8 +340,8 @@ const (
 // soon is reported as such.
 func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
 	var ls []store.Limit
-	if req.ResendScope != "" && o.cfg.ResendInterval > 0 {
-		ls = append(ls, store.Limit{Key: keyResend + o.mobileMAC(req.ResendScope+"\x00"+req.Mobile), Max: 1, Since: now.Add(-o.cfg.ResendInterval)})
+	if key := o.resendKey(req); key != "" {
+		ls = append(ls, store.Limit{Key: key, Max: 1, Since: now.Add(-o.cfg.ResendInterval)})
 	}
 	if o.cfg.IPLimit > 0 {
 		ls = append(ls, store.Limit{Key: keyIP + req.ClientIP, Max: o.cfg.IPLimit, Since: now.Add(-ipLimitWindow)})
@@ -340,6 +350,17 @@ func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
 		ls = append(ls, store.Limit{Key: keyMobile + o.mobileMAC(req.Mobile), Max: o.cfg.DailyLimit, Since: now.Add(-mobileLimitWindow)})
 	}
 	return ls
+}
+
+// resendKey is the counter key of the resend wait for req: per scope,
+// mobile and person (the name's claims.NameKey), so that the people who
+// share one mobile need not wait for each other; "" when the caller
+// enforces the wait itself or there is none.
+func (o *OTPs) resendKey(req OTPRequest) string {
+	if req.ResendScope == "" || o.cfg.ResendInterval <= 0 {
+		return ""
+	}
+	return keyResend + o.mobileMAC(req.ResendScope+"\x00"+req.Mobile+"\x00"+claims.NameKey(req.Name))
 }
 
 func (o *OTPs) mobileMAC(s string) string {

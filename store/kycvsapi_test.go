@@ -285,6 +285,20 @@ func TestLimitRetryAt(t *testing.T) {
 			})
 		}
 
+		t.Run("a forgotten send frees its place", func(t *testing.T) {
+			at := base.Add(72 * time.Hour)
+			must(t, s.RecordOTPSend(ctx, at.Add(-time.Minute), store.Limit{Key: "f", Max: 2, Since: at.Add(-window)}))
+			must(t, s.RecordOTPSend(ctx, at, store.Limit{Key: "f", Max: 2, Since: at.Add(-window)}, store.Limit{Key: "g"}))
+			must(t, s.ForgetOTPSend(ctx, at, "f"))
+			must(t, s.ForgetOTPSend(ctx, at))
+			if n, err := s.CountOTPEvents(ctx, "f", at.Add(-window)); err != nil || n != 1 {
+				t.Errorf("f: %d events, %v; want the earlier one left", n, err)
+			}
+			if n, err := s.CountOTPEvents(ctx, "g", at.Add(-window)); err != nil || n != 1 {
+				t.Errorf("g: %d events, %v; want it untouched", n, err)
+			}
+		})
+
 		t.Run("the first refusing limit is named", func(t *testing.T) {
 			at := base.Add(48 * time.Hour)
 			must(t, s.RecordOTPSend(ctx, at, store.Limit{Key: "a", Max: 1, Since: at.Add(-window)}, store.Limit{Key: "b", Max: 1, Since: at.Add(-window)}))

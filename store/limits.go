@@ -101,6 +101,16 @@ func (s *Store) limitError(ctx context.Context, l Limit, w time.Duration) error 
 	return le
 }
 
+// ForgetOTPSend removes the events RecordOTPSend recorded at `at` under
+// keys, for a send that did not happen after all. Events of other sends
+// stay.
+func (s *Store) ForgetOTPSend(ctx context.Context, at time.Time, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return translate(s.conn(ctx).Where("key IN ? AND created_at = ?", keys, storedTime(at)).Delete(&OTPEvent{}).Error)
+}
+
 // CountOTPEvents counts events for key after since.
 func (s *Store) CountOTPEvents(ctx context.Context, key string, since time.Time) (int64, error) {
 	var n int64
