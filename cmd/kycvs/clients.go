@@ -13,7 +13,7 @@ import (
 	"github.com/kycvs/kycvs/store"
 )
 
-const clientsUsage = "usage: kycvs clients create|list|show ID|delete ID|rotate-secret ID [flags]"
+const clientsUsage = "usage: kycvs clients create|list|show ID|delete ID|rotate-secret ID|api-keys ... [flags]"
 
 // clientJSON is the CLI's JSON view of a client; client_secret appears
 // only when a secret was just made.
@@ -45,6 +45,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{clientsUsage}
 	}
 	verb, rest := args[0], args[1:]
+	if verb == "api-keys" {
+		return runAPIKeys(ctx, rest, stdout, stderr)
+	}
 	fs := newFlagSet("clients "+verb, stderr)
 	var d dbFlags
 	d.register(fs)

@@ -22,6 +22,7 @@ Usage:
   kycvs migrate up|status                apply or list database migrations
   kycvs clients create --name N --redirect-uri U [--redirect-uri U2] [--public] [--scope S]... [--json]
   kycvs clients list|show ID|delete ID|rotate-secret ID [--json]
+  kycvs clients api-keys create CLIENT_ID | list [CLIENT_ID] | revoke KEY_ID [--json]
   kycvs keys list|rotate [--alg RS256|ES256]
   kycvs registry import FILE.csv
   kycvs bench [flags]                    drive complete verifications against a running server

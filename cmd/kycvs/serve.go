@@ -16,6 +16,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
@@ -119,12 +120,20 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		FinishURL:      oauth.ResumeURL,
 		Logger:         logger,
 	}, st, registry, sender)
+	pairwise := claims.NewPairwise(secret)
 	provider, err := oauth.New(oauth.Config{
 		Issuer:   cfg.Issuer,
 		Secret:   secret,
 		LoginTTL: cfg.LoginTTL,
 		Logger:   logger,
-	}, st, keys, registry, claims.NewPairwise(secret), flow)
+	}, st, keys, registry, pairwise, flow)
+	if err != nil {
+		return nil, err
+	}
+	// The KYC-VS compatible API shares the flow's OTP service, and so its
+	// policy and send counters.
+	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger},
+		st, kycvsapi.NewAPIKeys(st, secret), flow.OTPs(), registry, pairwise, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +143,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	}
 	provider.Register(engine)
 	flow.Register(engine)
+	api.Register(engine)
 	engine.GET("/healthz", func(c *gin.Context) { health(c, st) })
 	if cfg.Dev {
 		rp, err := setupDev(ctx, cfg, st, stdout)
@@ -236,7 +246,7 @@ func cleanup(ctx context.Context, st *store.Store, logger *slog.Logger) {
 				continue
 			}
 			if res != (store.CleanupResult{}) {
-				logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents)
+				logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions)
 			}
 		}
 	}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kycvs/kycvs/kycvsapi"
+	"github.com/kycvs/kycvs/store"
+)
+
+const apiKeysUsage = "usage: kycvs clients api-keys create CLIENT_ID | list [CLIENT_ID] | revoke KEY_ID  [--json]"
+
+// apiKeyJSON is the CLI's JSON view of an API key; api_key appears only
+// when the key was just made.
+type apiKeyJSON struct {
+	APIKey    string     `json:"api_key,omitempty"`
+	ID        string     `json:"id"`
+	ClientID  string     `json:"client_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func toAPIKeyJSON(k *store.APIKey, full string) apiKeyJSON {
+	return apiKeyJSON{APIKey: full, ID: k.ID, ClientID: k.ClientID, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+// runAPIKeys is `kycvs clients api-keys`: keys for the KYC-VS compatible API.
+func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{apiKeysUsage}
+	}
+	verb, rest := args[0], args[1:]
+	if verb != "create" && verb != "list" && verb != "revoke" {
+		return usageError{apiKeysUsage}
+	}
+	fs := newFlagSet("clients api-keys "+verb, stderr)
+	var d dbFlags
+	d.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	// Flags may come after the ID: kycvs clients api-keys create ID --json.
+	var id string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	}
+	switch {
+	case verb == "create" && id == "":
+		return usageError{"usage: kycvs clients api-keys create CLIENT_ID [--json]"}
+	case verb == "revoke" && id == "":
+		return usageError{"usage: kycvs clients api-keys revoke KEY_ID"}
+	}
+	if err := d.resolve(verb == "create"); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, d.DatabaseURL, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := checkSchema(ctx, st); err != nil {
+		return err
+	}
+	// Listing and revoking need no secret; the hashing key is unused then.
+	keys := kycvsapi.NewAPIKeys(st, []byte(d.Secret))
+
+	switch verb {
+	case "create":
+		full, rec, err := keys.Create(ctx, id)
+		if err != nil {
+			return notFoundAs(err, "client", id)
+		}
+		if *asJSON {
+			return writeJSON(stdout, toAPIKeyJSON(rec, full))
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "api_key\t%s\t(shown once: store it now)\n", full)
+		fmt.Fprintf(tw, "id\t%s\n", rec.ID)
+		fmt.Fprintf(tw, "client_id\t%s\n", rec.ClientID)
+		return tw.Flush()
+	case "list":
+		if id != "" {
+			if _, err := st.GetClient(ctx, id); err != nil {
+				return notFoundAs(err, "client", id)
+			}
+		}
+		ks, err := keys.List(ctx, id)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]apiKeyJSON, len(ks))
+			for i := range ks {
+				out[i] = toAPIKeyJSON(&ks[i], "")
+			}
+			return writeJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tCLIENT ID\tCREATED\tSTATE")
+		for _, k := range ks {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.ClientID, k.CreatedAt.Format(time.RFC3339), state)
+		}
+		return tw.Flush()
+	case "revoke":
+		err := keys.Revoke(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("API key %s is already revoked", id)
+		case err != nil:
+			return notFoundAs(err, "API key", id)
+		}
+		fmt.Fprintf(stdout, "revoked API key %s: it authenticates no more calls, and tokens of transactions it started stop working\n", id)
+		return nil
+	}
+	return usageError{apiKeysUsage}
+}
