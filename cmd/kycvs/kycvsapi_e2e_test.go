@@ -133,7 +133,8 @@ func (ts *testServer) apiKey(t *testing.T, clientID string) string {
 	t.Helper()
 	t.Setenv("KYCVS_DATABASE_URL", ts.cfg.DatabaseURL)
 	t.Setenv("KYCVS_SECRET", testSecret)
-	out, err := kycvs(t, "clients", "api-keys", "create", clientID, "--json")
+	// "--": generated client IDs are base64url and may start with "-".
+	out, err := kycvs(t, "clients", "api-keys", "create", "--json", "--", clientID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +533,7 @@ func TestKYCVSAPIKeysCLI(t *testing.T) {
 		key := ts.apiKey(t, id) // sets the CLI's environment
 		keyID := key[:len("kycvs_")+16]
 
-		out, err := kycvs(t, "clients", "api-keys", "list", id)
+		out, err := kycvs(t, "clients", "api-keys", "list", "--", id)
 		if err != nil || !strings.Contains(out, keyID) || !strings.Contains(out, "active") || strings.Contains(out, key) {
 			t.Fatalf("list: %q %v", out, err)
 		}
@@ -551,7 +552,7 @@ func TestKYCVSAPIKeysCLI(t *testing.T) {
 		if le, ok := err.(*legacyError); !ok || le.HTTPStatus != http.StatusUnauthorized || le.ErrorCode != kycvsapi.CodeInvalidAPIKey {
 			t.Fatalf("revoked key: %v", err)
 		}
-		if out, _ := kycvs(t, "clients", "api-keys", "list", id); !strings.Contains(out, "revoked") {
+		if out, _ := kycvs(t, "clients", "api-keys", "list", "--", id); !strings.Contains(out, "revoked") {
 			t.Errorf("list after revoke: %q", out)
 		}
 		for _, args := range [][]string{
@@ -566,7 +567,7 @@ func TestKYCVSAPIKeysCLI(t *testing.T) {
 			}
 		}
 		// Without --json the key is printed once, labelled.
-		out, err = kycvs(t, "clients", "api-keys", "create", id)
+		out, err = kycvs(t, "clients", "api-keys", "create", "--", id)
 		if err != nil || !strings.Contains(out, "api_key") || !strings.Contains(out, "shown once") {
 			t.Fatalf("create: %q %v", out, err)
 		}
