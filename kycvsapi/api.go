@@ -502,7 +502,7 @@ func (a *API) handleStatus(c *gin.Context) {
 	ctx := c.Request.Context()
 	raw, ok := bearer(c.GetHeader("Authorization"))
 	if !ok {
-		writeError(c, fail(http.StatusUnauthorized, CodeTokenRequired, "Send the token from confirmOTP as Authorization: Bearer <token>."))
+		writeError(c, fail(http.StatusUnauthorized, CodeTokenRequired, "Send the token from confirmOTP in the Authorization header, after the word Bearer."))
 		return
 	}
 	invalid := fail(http.StatusUnauthorized, CodeInvalidToken, "The token is not valid or has expired. Start again with generateOTP.")
