@@ -19,8 +19,12 @@ import (
 )
 
 // handleToken is the token endpoint: authorization_code (with PKCE) and
-// refresh_token. fosite writes every error (RFC 6749 5.2).
+// refresh_token. fosite writes every error (RFC 6749 5.2). Browsers may
+// call it from the client's own origins only (allowTokenOrigin).
 func (p *Provider) handleToken(c *gin.Context) {
+	if !p.allowTokenOrigin(c) {
+		return
+	}
 	ctx := c.Request.Context()
 	if err := p.checkAuthMethod(ctx, c.Request); err != nil {
 		p.oauth2.WriteAccessError(ctx, c.Writer, nil, p.protocolError(c, err))

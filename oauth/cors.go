@@ -1,0 +1,94 @@
+package oauth
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+// allowTokenOrigin applies the token endpoint's cross-origin rule, so a
+// public client's page (the button script) can redeem its code with fetch.
+//
+// A request without an Origin header comes from a server or a same-origin
+// page and passes untouched. A browser request from another origin passes
+// only when that origin is the origin of one of the client's registered
+// redirect URIs: it then gets Access-Control-Allow-Origin naming exactly
+// that origin (never "*", and never Access-Control-Allow-Credentials: the
+// endpoint reads no cookies). Any other origin is refused before the code
+// is looked at, so a page that could not read the answer cannot spend the
+// code either. It returns false when it has written that refusal.
+//
+// Preflight (OPTIONS) is deliberately not answered: the script's request
+// is a CORS-safelisted form POST, and a browser page that wants to send
+// HTTP Basic client credentials is a confidential client leaking its
+// secret, which a failing preflight stops.
+func (p *Provider) allowTokenOrigin(c *gin.Context) bool {
+	c.Writer.Header().Add("Vary", "Origin")
+	origin := c.GetHeader("Origin")
+	if origin == "" || origin == originOf(p.cfg.Issuer) {
+		return true
+	}
+	client, err := p.st.GetClient(c.Request.Context(), tokenRequestClientID(c.Request))
+	if errors.Is(err, store.ErrUnavailable) {
+		return true // the handler answers the outage, and nothing is issued
+	}
+	if err == nil && !client.Disabled && originAllowed(client.RedirectURIs, origin) {
+		c.Header("Access-Control-Allow-Origin", origin)
+		return true
+	}
+	writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept token requests from this web origin. Register a redirect URI on it.")
+	return false
+}
+
+// tokenRequestClientID is the client a token request names, in HTTP Basic
+// (RFC 6749 2.3.1: form-encoded) or in the form body; "" when none.
+func tokenRequestClientID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return u
+		}
+		return id
+	}
+	if err := r.ParseForm(); err != nil {
+		return ""
+	}
+	return r.PostForm.Get("client_id")
+}
+
+// originAllowed reports whether origin (as a browser serializes it in the
+// Origin header) is the origin of one of redirectURIs.
+func originAllowed(redirectURIs []string, origin string) bool {
+	return origin != "" && slices.ContainsFunc(redirectURIs, func(u string) bool { return originOf(u) == origin })
+}
+
+// originOf returns the web origin of an http(s) URL, serialized the way
+// browsers send it (RFC 6454 6.2): lower-case scheme and host, the port
+// only when it is not the scheme's default. Anything else has no origin
+// and returns "".
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return ""
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host
+}
