@@ -199,6 +199,11 @@ func accessLog() gin.HandlerFunc {
 	}
 }
 
+// securityHeaders refuses framing (frame-ancestors, X-Frame-Options: the
+// sign-in pages must never run inside another site's page, where clicks
+// could be hijacked) and sets no Cross-Origin-Opener-Policy on purpose: the
+// button script opens kycvs in a popup and learns that it was closed through
+// the opener link, which COOP same-origin would sever.
 func securityHeaders() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()

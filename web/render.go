@@ -123,6 +123,10 @@ func serveStatic(c *gin.Context) {
 	// Page URLs carry ?v=<hash of the files>, so a day of caching never
 	// serves an old file to a new page.
 	c.Header("Cache-Control", "public, max-age=86400")
+	// Static files are public. Relying parties load the button script from
+	// their own pages with crossorigin="anonymous", which the browser needs
+	// to check its Subresource Integrity hash; no credentials are involved.
+	c.Header("Access-Control-Allow-Origin", "*")
 	http.ServeContent(c.Writer, c.Request, name, time.Time{}, bytes.NewReader(b))
 }
 
