@@ -7,233 +7,457 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
+	"io/fs"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/gin-gonic/gin"
 	"golang.org/x/oauth2"
 )
 
-// Paths the demo serves.
+// Paths Demo Airlines serves on its own origin.
 const (
-	HomePath     = "/demo"
+	HomePath = "/demo"
+	// ButtonCallbackPath is the button's redirect URI: a page that only
+	// loads the button script, which hands the answer to the booking page.
+	ButtonCallbackPath = "/demo/kycvs-callback"
+	// VerifyPath receives the code and PKCE verifier from the booking page.
+	VerifyPath = "/demo/verify"
+	// StartPath and CallbackPath are the flow without JavaScript.
 	StartPath    = "/demo/start"
 	CallbackPath = "/demo/callback"
+	BookPath     = "/demo/book"
+	staticPath   = "/demo/static/"
 )
 
-// flowCookie holds state, nonce and PKCE verifier between the redirect out
-// and the callback; HttpOnly and scoped to /demo.
-const flowCookie = "kycvs_demo_flow"
+// The button script, as docs/integration.md publishes it: a versioned path
+// at kycvs and the Subresource Integrity hash of that exact file. A test
+// keeps ButtonIntegrity equal to the file kycvs serves.
+const (
+	ButtonScriptPath = "/static/button/v1/kycvs-button.js"
+	ButtonIntegrity  = "sha384-3Qi1rE/G8N1FMXMKc2dopZPizxio70Mm3xnrU44FG8hHTue8nCN03XCZ11NfVfNm"
+)
+
+// sessionCookie identifies a traveller's booking; the booking itself lives
+// on the server (a real airline has its own session store).
+const sessionCookie = "demo_airlines_booking"
 
 //go:embed templates/*.html
-var templates embed.FS
+var templateFiles embed.FS
 
-var pages = template.Must(template.ParseFS(templates, "templates/*.html"))
+//go:embed static
+var staticFiles embed.FS
 
-// Config is the demo relying party's registration at kycvs.
+var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+
+// Config is Demo Airlines' registration at kycvs and its own address.
 type Config struct {
+	// Issuer is kycvs's issuer URL; everything else is found by discovery.
 	Issuer       string
 	ClientID     string
 	ClientSecret string
-	RedirectURL  string
-	Scopes       []string
+	// BaseURL is the airline's own origin, e.g. http://localhost:8081.
+	BaseURL string
+	// Scopes default to openid and vaccination_status.
+	Scopes []string
 	// HTTPClient reaches the issuer; nil means http.DefaultClient.
 	HTTPClient *http.Client
 }
 
-// RP is the demo relying party.
-type RP struct {
+// RedirectURIs are the addresses to register for the airline at kycvs:
+// the button's callback page and the no-JavaScript callback.
+func (c Config) RedirectURIs() []string {
+	return []string{c.BaseURL + ButtonCallbackPath, c.BaseURL + CallbackPath}
+}
+
+// Airline is the Demo Airlines web application, an http.Handler.
+type Airline struct {
 	cfg Config
+	mux *http.ServeMux
+	csp string
 
 	mu       sync.Mutex
-	provider *oidc.Provider // discovered on first use, kept once found
+	provider *oidc.Provider      // discovered on first use, kept once found
+	bookings map[string]*booking // by session cookie
 }
 
-// New returns the demo relying party.
-func New(cfg Config) *RP { return &RP{cfg: cfg} }
+var _ http.Handler = (*Airline)(nil)
 
-// Register mounts the demo pages.
-func (d *RP) Register(r gin.IRouter) {
-	r.GET(HomePath, d.home)
-	r.GET(StartPath, d.start)
-	r.GET(CallbackPath, d.callback)
+// booking is one traveller's booking in progress.
+type booking struct {
+	// nonce goes into the page and every authorization request; an ID
+	// token is believed only if it carries it back, so a code or token
+	// obtained in another browser cannot be slipped into this booking.
+	nonce string
+	// state and verifier belong to the no-JavaScript flow in progress.
+	state, verifier string
+	result          *outcome
+	expires         time.Time
 }
 
-func (d *RP) ctx(ctx context.Context) context.Context {
-	if d.cfg.HTTPClient != nil {
-		return oidc.ClientContext(ctx, d.cfg.HTTPClient)
+// outcome is what the badge shows.
+type outcome struct {
+	State  string // verified, declined or error
+	Status int
+	Text   string // "fully vaccinated"
+	Claims string // the verified ID token's claims, for developers
+	At     time.Time
+	Error  string
+}
+
+// New returns Demo Airlines.
+func New(cfg Config) *Airline {
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "vaccination_status"}
+	}
+	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	a := &Airline{cfg: cfg, mux: http.NewServeMux(), bookings: map[string]*booking{}}
+	// The page may load scripts from itself and kycvs, and talk to both
+	// (the button reads kycvs's discovery document); nothing inline.
+	iss := originOf(cfg.Issuer)
+	a.csp = "default-src 'self'; script-src 'self' " + iss + "; connect-src 'self' " + iss +
+		"; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	static, _ := fs.Sub(staticFiles, "static")
+	a.mux.Handle("GET "+staticPath, http.StripPrefix(staticPath, http.FileServerFS(static)))
+	a.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, HomePath, http.StatusFound) })
+	a.mux.HandleFunc("GET "+HomePath, a.home)
+	a.mux.HandleFunc("GET "+ButtonCallbackPath, a.buttonCallback)
+	a.mux.HandleFunc("POST "+VerifyPath, a.verify)
+	a.mux.HandleFunc("GET "+StartPath, a.start)
+	a.mux.HandleFunc("GET "+CallbackPath, a.callback)
+	a.mux.HandleFunc("POST "+BookPath, a.book)
+	return a
+}
+
+// ServeHTTP serves the airline's pages with its security headers.
+func (a *Airline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", a.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The callback pages carry the authorization code in their URL.
+	h.Set("Referrer-Policy", "no-referrer")
+	a.mux.ServeHTTP(w, r)
+}
+
+// page is what the templates see.
+type page struct {
+	Title           string
+	Issuer          string
+	ClientID        string
+	ButtonSrc       string
+	ButtonIntegrity string
+	ButtonRedirect  string
+	Nonce           string
+	Result          *outcome
+	Passenger       string
+	VerifyPath      string
+	StartPath       string
+	BookPath        string
+	StaticPath      string
+	Error           string
+}
+
+func (a *Airline) page(title string, b *booking) page {
+	p := page{
+		Title:           title,
+		Issuer:          a.cfg.Issuer,
+		ClientID:        a.cfg.ClientID,
+		ButtonSrc:       a.cfg.Issuer + ButtonScriptPath,
+		ButtonIntegrity: ButtonIntegrity,
+		ButtonRedirect:  a.cfg.BaseURL + ButtonCallbackPath,
+		VerifyPath:      VerifyPath,
+		StartPath:       StartPath,
+		BookPath:        BookPath,
+		StaticPath:      staticPath,
+	}
+	if b != nil {
+		a.mu.Lock()
+		p.Nonce, p.Result = b.nonce, b.result
+		a.mu.Unlock()
+	}
+	return p
+}
+
+func render(w http.ResponseWriter, status int, name string, p page) {
+	var buf strings.Builder
+	if err := pages.ExecuteTemplate(&buf, name, p); err != nil {
+		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// home is the booking form with the button.
+func (a *Airline) home(w http.ResponseWriter, r *http.Request) {
+	b := a.session(w, r, true)
+	render(w, http.StatusOK, "booking.html", a.page("Demo Airlines: book a flight", b))
+}
+
+// buttonCallback is the page kycvs returns the popup to. The button script
+// it loads posts the answer to the booking page and closes the window.
+func (a *Airline) buttonCallback(w http.ResponseWriter, r *http.Request) {
+	render(w, http.StatusOK, "callback.html", a.page("Demo Airlines", nil))
+}
+
+// verify redeems a code the button handed to the booking page: the backend
+// exchanges it with the client secret and the page's PKCE verifier, and
+// believes the status only after verifying the ID token.
+func (a *Airline) verify(w http.ResponseWriter, r *http.Request) {
+	b := a.session(w, r, false)
+	if b == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Your booking has expired. Reload the page and try again."})
+		return
+	}
+	// JSON only: a cross-site form cannot send it without a CORS preflight.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{"error": "Send JSON."})
+		return
+	}
+	var in struct {
+		Code         string `json:"code"`
+		CodeVerifier string `json:"code_verifier"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&in); err != nil || in.Code == "" || in.CodeVerifier == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "The request needs code and code_verifier."})
+		return
+	}
+	o := a.redeem(r.Context(), in.Code, in.CodeVerifier, a.cfg.BaseURL+ButtonCallbackPath, a.nonceOf(b))
+	a.setResult(b, o)
+	if o.State != "verified" {
+		writeJSON(w, http.StatusBadGateway, map[string]any{"error": o.Error})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": o.Status, "text": o.Text, "verified_at": o.At.Format(time.RFC3339)})
+}
+
+// start sends a traveller without JavaScript to kycvs: state, nonce and
+// PKCE (S256), the classic redirect.
+func (a *Airline) start(w http.ResponseWriter, r *http.Request) {
+	b := a.session(w, r, true)
+	p, err := a.discover(r.Context())
+	if err != nil {
+		a.setResult(b, &outcome{State: "error", Error: "kycvs could not be reached: " + err.Error()})
+		http.Redirect(w, r, HomePath, http.StatusSeeOther)
+		return
+	}
+	state, verifier := random(), oauth2.GenerateVerifier()
+	a.mu.Lock()
+	b.state, b.verifier = state, verifier
+	nonce := b.nonce
+	a.mu.Unlock()
+	conf := a.oauth2Config(p, a.cfg.BaseURL+CallbackPath)
+	http.Redirect(w, r, conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+}
+
+// callback is where kycvs returns a traveller without JavaScript.
+func (a *Airline) callback(w http.ResponseWriter, r *http.Request) {
+	b := a.session(w, r, false)
+	if b == nil {
+		http.Redirect(w, r, HomePath, http.StatusSeeOther)
+		return
+	}
+	a.mu.Lock()
+	state, verifier := b.state, b.verifier
+	b.state, b.verifier = "", "" // one answer per start
+	a.mu.Unlock()
+	q := r.URL.Query()
+	var o *outcome
+	switch {
+	case state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(q.Get("state"))) != 1:
+		o = &outcome{State: "error", Error: "This answer does not belong to a check started here. Try again."}
+	case q.Get("error") == "access_denied":
+		o = &outcome{State: "declined"}
+	case q.Get("error") != "":
+		o = &outcome{State: "error", Error: "kycvs answered " + q.Get("error") + ": " + q.Get("error_description")}
+	default:
+		o = a.redeem(r.Context(), q.Get("code"), verifier, a.cfg.BaseURL+CallbackPath, a.nonceOf(b))
+	}
+	a.setResult(b, o)
+	http.Redirect(w, r, HomePath+"#vaccination", http.StatusSeeOther)
+}
+
+// book confirms the booking with the status the backend verified, never
+// one the page claims. The session cookie is SameSite=Lax, so another
+// site cannot post this form for a traveller.
+func (a *Airline) book(w http.ResponseWriter, r *http.Request) {
+	b := a.session(w, r, false)
+	if b == nil {
+		http.Redirect(w, r, HomePath, http.StatusSeeOther)
+		return
+	}
+	p := a.page("Demo Airlines: booking confirmed", b)
+	p.Passenger = strings.TrimSpace(r.PostFormValue("passenger"))
+	render(w, http.StatusOK, "confirm.html", p)
+}
+
+// redeem exchanges a code and verifies the ID token: signature (JWKS found
+// through discovery), issuer, audience and expiry by go-oidc, then the
+// nonce, then the claim.
+func (a *Airline) redeem(ctx context.Context, code, verifier, redirectURI, nonce string) *outcome {
+	fail := func(msg string) *outcome { return &outcome{State: "error", Error: msg} }
+	p, err := a.discover(ctx)
+	if err != nil {
+		return fail("kycvs could not be reached: " + err.Error())
+	}
+	ctx = a.ctx(ctx)
+	tok, err := a.oauth2Config(p, redirectURI).Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			return fail("kycvs did not accept the code: " + re.ErrorCode)
+		}
+		return fail("The code exchange failed.")
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&oidc.Config{ClientID: a.cfg.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		return fail("The ID token did not verify: " + err.Error())
+	}
+	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return fail("The ID token was issued for another booking (nonce mismatch).")
+	}
+	var c struct {
+		VaccinationStatus *int `json:"vaccination_status"`
+	}
+	var all map[string]any
+	if err := idt.Claims(&c); err != nil || c.VaccinationStatus == nil || idt.Claims(&all) != nil {
+		return fail("The ID token carries no vaccination_status.")
+	}
+	text, ok := statusText[*c.VaccinationStatus]
+	if !ok {
+		return fail(fmt.Sprintf("Unknown vaccination_status %d.", *c.VaccinationStatus))
+	}
+	pretty, _ := json.MarshalIndent(all, "", "  ")
+	return &outcome{State: "verified", Status: *c.VaccinationStatus, Text: text, Claims: string(pretty), At: time.Now().UTC()}
+}
+
+// statusText says what each value of vaccination_status means.
+var statusText = map[int]string{
+	0: "not vaccinated",
+	1: "partially vaccinated",
+	2: "fully vaccinated",
+}
+
+func (a *Airline) ctx(ctx context.Context) context.Context {
+	if a.cfg.HTTPClient != nil {
+		return oidc.ClientContext(ctx, a.cfg.HTTPClient)
 	}
 	return ctx
 }
 
-// discover finds kycvs's endpoints and keys through discovery alone.
-func (d *RP) discover(ctx context.Context) (*oidc.Provider, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.provider != nil {
-		return d.provider, nil
+// discover finds kycvs's endpoints and keys through discovery alone; a
+// failure is retried on the next request.
+func (a *Airline) discover(ctx context.Context) (*oidc.Provider, error) {
+	a.mu.Lock()
+	p := a.provider
+	a.mu.Unlock()
+	if p != nil {
+		return p, nil
 	}
-	p, err := oidc.NewProvider(d.ctx(ctx), d.cfg.Issuer)
+	p, err := oidc.NewProvider(a.ctx(ctx), a.cfg.Issuer)
 	if err != nil {
 		return nil, err
 	}
-	d.provider = p
+	a.mu.Lock()
+	a.provider = p
+	a.mu.Unlock()
 	return p, nil
 }
 
-func (d *RP) oauth2Config(p *oidc.Provider) *oauth2.Config {
+func (a *Airline) oauth2Config(p *oidc.Provider, redirectURI string) *oauth2.Config {
 	return &oauth2.Config{
-		ClientID:     d.cfg.ClientID,
-		ClientSecret: d.cfg.ClientSecret,
-		RedirectURL:  d.cfg.RedirectURL,
+		ClientID:     a.cfg.ClientID,
+		ClientSecret: a.cfg.ClientSecret,
+		RedirectURL:  redirectURI,
 		Endpoint:     p.Endpoint(),
-		Scopes:       d.cfg.Scopes,
+		Scopes:       a.cfg.Scopes,
 	}
 }
 
-type page struct {
-	Title    string
-	Error    string
-	Result   *result
-	Declined bool
-}
+// Bookings are kept for an hour, and at most maxBookings at once.
+const (
+	bookingTTL  = time.Hour
+	maxBookings = 10000
+)
 
-type result struct {
-	Status     int
-	StatusText string
-	Subject    string
-	IDToken    string // the verified claims, pretty JSON
-	Userinfo   string
-	VerifiedAt string
-}
-
-func render(c *gin.Context, status int, name string, p page) {
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Header("Cache-Control", "no-store")
-	c.Status(status)
-	if err := pages.ExecuteTemplate(c.Writer, name, p); err != nil {
-		_ = c.Error(err)
-	}
-}
-
-func (d *RP) home(c *gin.Context) {
-	render(c, http.StatusOK, "home.html", page{Title: "Demo Airlines: check in"})
-}
-
-// start sends the traveller to kycvs with state, nonce and PKCE (S256).
-func (d *RP) start(c *gin.Context) {
-	p, err := d.discover(c.Request.Context())
-	if err != nil {
-		render(c, http.StatusBadGateway, "home.html", page{Title: "Demo Airlines: check in", Error: "kycvs could not be reached: " + err.Error()})
-		return
-	}
-	state, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: flowCookie, Value: state + "." + nonce + "." + verifier,
-		Path: "/demo", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 900,
-		Secure: strings.HasPrefix(d.cfg.RedirectURL, "https://"),
-	})
-	url := d.oauth2Config(p).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
-	c.Redirect(http.StatusFound, url)
-}
-
-// callback checks state, exchanges the code, verifies the ID token's
-// signature, issuer, audience, expiry and nonce, then calls userinfo.
-func (d *RP) callback(c *gin.Context) {
-	ctx := d.ctx(c.Request.Context())
-	title := "Demo Airlines: verification"
-	ck, err := c.Request.Cookie(flowCookie)
-	parts := []string{}
-	if err == nil {
-		parts = strings.Split(ck.Value, ".")
-	}
-	if len(parts) != 3 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(c.Query("state"))) != 1 {
-		render(c, http.StatusBadRequest, "result.html", page{Title: title, Error: "This answer does not belong to a check started here (state mismatch). Start again."})
-		return
-	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: flowCookie, Path: "/demo", MaxAge: -1})
-	nonce, verifier := parts[1], parts[2]
-	if e := c.Query("error"); e != "" {
-		if e == "access_denied" {
-			render(c, http.StatusOK, "result.html", page{Title: title, Declined: true})
-			return
+// session returns this browser's booking; with create, a new one when it
+// has none.
+func (a *Airline) session(w http.ResponseWriter, r *http.Request, create bool) *booking {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if b, ok := a.bookings[ck.Value]; ok && now.Before(b.expires) {
+			return b
 		}
-		render(c, http.StatusOK, "result.html", page{Title: title, Error: "kycvs answered " + e + ": " + c.Query("error_description")})
-		return
 	}
-	p, err := d.discover(ctx)
-	if err != nil {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "kycvs could not be reached: " + err.Error()})
-		return
+	if !create {
+		return nil
 	}
-	conf := d.oauth2Config(p)
-	tok, err := conf.Exchange(ctx, c.Query("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "The code exchange failed: " + err.Error()})
-		return
+	if len(a.bookings) >= maxBookings {
+		for id, b := range a.bookings {
+			if now.After(b.expires) {
+				delete(a.bookings, id)
+			}
+		}
+		if len(a.bookings) >= maxBookings {
+			return nil
+		}
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := p.Verifier(&oidc.Config{ClientID: d.cfg.ClientID}).Verify(ctx, raw)
-	if err != nil {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "The ID token did not verify: " + err.Error()})
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "The ID token's nonce does not match."})
-		return
-	}
-	var idClaims map[string]any
-	var status struct {
-		VaccinationStatus *int `json:"vaccination_status"`
-	}
-	if err := idt.Claims(&idClaims); err != nil || idt.Claims(&status) != nil || status.VaccinationStatus == nil {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "The ID token carries no vaccination_status."})
-		return
-	}
-	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	var uiClaims map[string]any
-	if err == nil {
-		err = ui.Claims(&uiClaims)
-	}
-	if err != nil {
-		render(c, http.StatusBadGateway, "result.html", page{Title: title, Error: "userinfo failed: " + err.Error()})
-		return
-	}
-	render(c, http.StatusOK, "result.html", page{Title: title, Result: &result{
-		Status:     *status.VaccinationStatus,
-		StatusText: statusText(*status.VaccinationStatus),
-		Subject:    idt.Subject,
-		IDToken:    pretty(idClaims),
-		Userinfo:   pretty(uiClaims),
-		VerifiedAt: time.Now().UTC().Format(time.RFC1123),
-	}})
+	id := random()
+	b := &booking{nonce: random(), expires: now.Add(bookingTTL)}
+	a.bookings[id] = b
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: HomePath, MaxAge: int(bookingTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(a.cfg.BaseURL, "https://"),
+	})
+	return b
 }
 
-func statusText(s int) string {
-	switch s {
-	case 0:
-		return "Not vaccinated"
-	case 1:
-		return "Partially vaccinated"
-	case 2:
-		return "Fully vaccinated"
-	}
-	return "Unknown"
+func (a *Airline) nonceOf(b *booking) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return b.nonce
 }
 
-func pretty(v any) string {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+func (a *Airline) setResult(b *booking, o *outcome) {
+	if b == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b.result = o
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// originOf is scheme://host[:port] of a URL.
+func originOf(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		if j := strings.IndexByte(raw[i+3:], '/'); j >= 0 {
+			return raw[:i+3+j]
+		}
+	}
+	return raw
 }
 
 func random() string {
 	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

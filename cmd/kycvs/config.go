@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type serveConfig struct {
 	Secret            string
 	Dev               bool
 	DataDir           string
+	DemoAddr          string
 	Migrate           bool
 	SMS               string
 	SMSWebhookSecret  string
@@ -50,6 +52,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Secret, "secret", "", "server secret, 32 bytes or more: encrypts keys at rest, keys pairwise subjects and OTP hashes (generated and kept in "+devDataDir+"/secret in --dev)")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: SQLite, generated secret, demo registry and client, SMS to a file and the log")
 	fs.StringVar(&c.DataDir, "data-dir", devDataDir, "directory for --dev's database, secret and SMS file")
+	fs.StringVar(&c.DemoAddr, "demo-addr", "", "--dev: listen address of the Demo Airlines relying party, on its own origin (default: --addr's port + 1)")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply pending database migrations at start")
 	fs.StringVar(&c.SMS, "sms", "", "SMS sender: file:PATH, log, or webhook:URL (default in --dev: file:"+devDataDir+"/sms.jsonl and the log)")
 	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
@@ -90,6 +93,9 @@ func (c *serveConfig) resolveDev() error {
 			}
 			c.Issuer = "http://localhost:" + port
 		}
+		if c.DemoAddr == "" {
+			c.DemoAddr = nextPort(c.Addr)
+		}
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:kycvs.db"
@@ -115,6 +121,9 @@ func (c *serveConfig) validate() error {
 	}
 	if len(c.Secret) < 32 {
 		p = append(p, "--secret: 32 bytes or more are required (e.g. openssl rand -base64 48)")
+	}
+	if _, _, err := net.SplitHostPort(c.DemoAddr); c.Dev && c.DemoAddr != "" && err != nil {
+		p = append(p, fmt.Sprintf("--demo-addr %q: %v", c.DemoAddr, err))
 	}
 	if c.SMS == "" && !c.Dev {
 		p = append(p, "--sms is required: file:PATH, log or webhook:URL")
@@ -142,6 +151,16 @@ func (c *serveConfig) validate() error {
 		return errors.New("configuration:\n  " + strings.Join(p, "\n  "))
 	}
 	return nil
+}
+
+// nextPort is addr with its port plus one (port 0 stays 0: any free port).
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 || n >= 65535 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
 
 func isLocalHost(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }

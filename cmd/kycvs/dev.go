@@ -5,41 +5,90 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/demo"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // demoClientID is the built-in demo relying party of `serve --dev`.
 const demoClientID = "kycvs-demo"
 
-// setupDev loads the demo registry, registers the demo client with a fresh
-// secret (the demo relying party in this process holds it), and prints what
-// a newcomer needs to try a verification.
-func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.Writer) (*demo.RP, error) {
+// devDemo is Demo Airlines, served by `serve --dev` on a listener of its
+// own: a different origin from kycvs, as every relying party's is, so the
+// button's cross-origin paths (script integrity, postMessage origins) run
+// in development exactly as in production.
+type devDemo struct {
+	URL     string
+	handler http.Handler
+	ln      net.Listener
+	srv     *http.Server
+}
+
+// serve answers on the demo's listener until close.
+func (d *devDemo) serve() {
+	_ = d.srv.Serve(d.ln) // returns when closed
+}
+
+func (d *devDemo) close() {
+	_ = d.srv.Close()
+	_ = d.ln.Close()
+}
+
+// setupDev loads the demo registry, listens for Demo Airlines on
+// --demo-addr, registers it as the demo client with a fresh secret (the
+// airline in this process holds it), and prints what a newcomer needs to
+// try a verification.
+func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.Writer) (*devDemo, error) {
 	people := claims.DemoRegistry()
 	if _, err := st.ReplaceBeneficiaries(ctx, people); err != nil {
 		return nil, fmt.Errorf("load demo registry: %w", err)
 	}
+	addr := cfg.DemoAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("demo airline: %w (choose another --demo-addr)", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
+	// The airline's origin: the issuer's host name on the demo's port.
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	base := "http://" + net.JoinHostPort(iss.Hostname(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	airline := demo.Config{Issuer: cfg.Issuer, ClientID: demoClientID, BaseURL: base}
+
 	clients := oauth.NewClients(st, []byte(cfg.Secret))
-	redirect := cfg.Issuer + demo.CallbackPath
 	spec := oauth.ClientSpec{
 		ID:           demoClientID,
 		Name:         "Demo Airlines",
-		RedirectURIs: []string{redirect},
+		RedirectURIs: airline.RedirectURIs(),
 		Scopes:       []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile, claims.ScopePhone},
 	}
 	_, secret, err := clients.Create(ctx, spec)
 	if errors.Is(err, store.ErrAlreadyExists) {
 		// Keep the client (its subjects stay stable); renew what may have
-		// changed since the last run: the issuer's port and the secret.
+		// changed since the last run: the ports and the secret.
 		if _, err := st.UpdateClient(ctx, demoClientID, func(c *store.Client) error {
-			c.RedirectURIs = store.StringList{redirect}
+			c.RedirectURIs = store.StringList(spec.RedirectURIs)
 			c.Disabled = false
 			return nil
 		}); err != nil {
@@ -50,18 +99,16 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 	if err != nil {
 		return nil, fmt.Errorf("register demo client: %w", err)
 	}
-	rp := demo.New(demo.Config{
-		Issuer:       cfg.Issuer,
-		ClientID:     demoClientID,
-		ClientSecret: secret,
-		RedirectURL:  redirect,
-		Scopes:       []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus},
-	})
+	airline.ClientSecret = secret
+	d := &devDemo{URL: base, handler: demo.New(airline), ln: ln}
+	d.srv = &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nkycvs development mode\n\n")
-	fmt.Fprintf(w, "  Try a verification:\t%s%s\n", cfg.Issuer, demo.HomePath)
+	fmt.Fprintf(w, "  Try a verification:\t%s%s\t(Demo Airlines, a relying party on its own origin)\n", base, demo.HomePath)
 	fmt.Fprintf(w, "  Discovery:\t%s%s\n", cfg.Issuer, oauth.PathDiscovery)
+	fmt.Fprintf(w, "  Button script:\t%s%s\n", cfg.Issuer, web.ButtonPath)
+	fmt.Fprintf(w, "  Its integrity:\t%s\n", web.ButtonIntegrity())
 	fmt.Fprintf(w, "  Demo client:\tclient_id=%s client_secret=%s\n", demoClientID, secret)
 	fmt.Fprintf(w, "  OTPs:\tin this log and in %s\n", filepath.Join(cfg.DataDir, "sms.jsonl"))
 	fmt.Fprintf(w, "\n  Demo registry (mobile, name, status):\n")
@@ -70,5 +117,6 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 	}
 	fmt.Fprintln(w)
 	w.Flush()
-	return rp, nil
+	ok = true
+	return d, nil
 }

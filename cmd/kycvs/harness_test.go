@@ -32,6 +32,8 @@ type testServer struct {
 	cfg     serveConfig
 	srv     *server
 	smsFile string
+	// DemoURL is Demo Airlines' origin, with Dev set.
+	DemoURL string
 }
 
 const testSecret = "test-secret-0123456789-0123456789-abcdef"
@@ -78,6 +80,10 @@ func newTestServer(t *testing.T, dialect string, tweak func(*serveConfig)) *test
 	ts.srv = srv
 	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.handler}}
 	hs.Start()
+	if srv.demo != nil {
+		ts.DemoURL = srv.demo.URL
+		go srv.demo.serve()
+	}
 	t.Cleanup(func() {
 		hs.Close()
 		srv.close()

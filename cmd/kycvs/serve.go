@@ -66,6 +66,7 @@ type server struct {
 	st      *store.Store
 	handler http.Handler
 	cancel  context.CancelFunc
+	demo    *devDemo // --dev only
 }
 
 // newServer opens the database, migrates it, loads the keys and wires every
@@ -146,11 +147,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	api.Register(engine)
 	engine.GET("/healthz", func(c *gin.Context) { health(c, st) })
 	if cfg.Dev {
-		rp, err := setupDev(ctx, cfg, st, stdout)
-		if err != nil {
+		if s.demo, err = setupDev(ctx, cfg, st, stdout); err != nil {
 			return nil, err
 		}
-		rp.Register(engine)
 	}
 	s.handler = engine
 	ok = true
@@ -159,6 +158,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 
 func (s *server) close() {
 	s.cancel()
+	if s.demo != nil {
+		s.demo.close()
+	}
 	s.st.Close()
 }
 
@@ -175,6 +177,9 @@ func (s *server) listenAndServe(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
+	if s.demo != nil {
+		go s.demo.serve()
+	}
 	s.logger.Info("kycvs listening", "addr", s.cfg.Addr, "issuer", s.cfg.Issuer, "database", redactURL(s.cfg.DatabaseURL))
 	select {
 	case err := <-errc:
