@@ -93,9 +93,6 @@ func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
 	}
 }
 
-// TTL is how long a code is valid.
-func (o *OTPs) TTL() time.Duration { return o.cfg.TTL }
-
 // MaxTries is how many wrong codes kill a code; 0 means no limit.
 func (o *OTPs) MaxTries() int { return o.cfg.MaxTries }
 
