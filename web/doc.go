@@ -11,4 +11,8 @@
 //
 // Pages work without JavaScript, fit a 360 px wide phone, and load nothing
 // from other origins, so the Content-Security-Policy can stay strict.
+//
+// The one script kycvs ships is for relying parties' pages, not its own:
+// the "Share vaccination status" button (ButtonPath, pinned by
+// ButtonIntegrity), a static file like the style sheet.
 package web

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // `serve --dev`: Demo Airlines runs on its own origin; a traveller without
@@ -59,5 +62,49 @@ func TestDevDemo(t *testing.T) {
 				t.Fatalf("booking page lacks %s:\n%s", tc.want, result.Body)
 			}
 		})
+	}
+}
+
+// Demo Airlines' backend believes an ID token only for the booking whose
+// nonce it carries: a code obtained elsewhere (here: with another nonce)
+// and slipped into a booking is refused, and so are requests without a
+// booking or without JSON.
+func TestDevDemoVerifyRefusesForeignCodes(t *testing.T) {
+	ts := newTestServer(t, "sqlite", func(c *serveConfig) {
+		c.Dev = true
+		c.DataDir = t.TempDir()
+	})
+	b := ts.newBrowser()
+	b.get(ts.DemoURL + "/demo") // the booking, with its nonce
+	verify := func(body, contentType string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/verify", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		p := b.do(req)
+		return p.Status, p.Body
+	}
+
+	// An authorization for the demo client, through the button's redirect
+	// URI, but with a nonce this booking never made.
+	a := authorization{state: "kycvs1." + randomString(), nonce: randomString(), verifier: oauth2.GenerateVerifier()}
+	a.URL = ts.URL + "/oauth2/auth?" + url.Values{
+		"response_type": {"code"}, "client_id": {demoClientID}, "scope": {"openid vaccination_status"},
+		"redirect_uri": {ts.DemoURL + "/demo/kycvs-callback"}, "state": {a.state}, "nonce": {a.nonce},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(a.verifier)}, "code_challenge_method": {"S256"},
+	}.Encode()
+	back := ts.newBrowser().signIn(a, "9999900003", "Meera Nair")
+	in, _ := json.Marshal(map[string]string{"code": back.Query().Get("code"), "code_verifier": a.verifier})
+	if status, body := verify(string(in), "application/json"); status != http.StatusBadGateway || !strings.Contains(body, "nonce mismatch") {
+		t.Fatalf("a code for another nonce: %d %s", status, body)
+	}
+	if status, _ := verify(string(in), "application/x-www-form-urlencoded"); status != http.StatusUnsupportedMediaType {
+		t.Fatalf("a form post: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/verify", strings.NewReader(string(in)))
+	req.Header.Set("Content-Type", "application/json")
+	if p := ts.newBrowser().do(req); p.Status != http.StatusUnauthorized {
+		t.Fatalf("without a booking: %d %s", p.Status, p.Body)
+	}
+	if page := b.get(ts.DemoURL + "/demo"); strings.Contains(page.Body, "verified by kycvs") {
+		t.Fatal("the booking shows a verified status")
 	}
 }
