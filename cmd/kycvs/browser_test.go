@@ -275,6 +275,16 @@ func TestButtonInBrowser(t *testing.T) {
 		if loc := tb.eval(`location.href`); loc != home {
 			t.Fatalf("the page is at %s, want %s with nothing in the URL", loc, home)
 		}
+		// The promise API gives the same outcome as the event.
+		got, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](
+			`kycvs.redirectResult.then(function (r) { return r ? r.outcome + ' ' + (r.code ? 'code' : '') + ' ' + (r.codeVerifier ? 'verifier' : '') : 'null'; })`,
+			chromedp.EvalAwaitPromise))
+		if err != nil || got != "shared code verifier" {
+			t.Fatalf("kycvs.redirectResult: %q, %v", got, err)
+		}
+		if left := tb.eval(`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('kycvs-button:') === 0; }).join(',') || 'none'`); left != "none" {
+			t.Fatalf("the finished flow is still in sessionStorage: %s", left)
+		}
 	})
 }
 
