@@ -525,7 +525,11 @@ func (a *API) handleStatus(c *gin.Context) {
 		return
 	}
 	client, e := a.entity(ctx, t)
-	if e != nil {
+	switch {
+	case e != nil && e.status >= http.StatusInternalServerError:
+		writeError(c, e)
+		return
+	case e != nil:
 		writeError(c, invalid)
 		return
 	}

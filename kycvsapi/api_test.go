@@ -638,3 +638,19 @@ func TestAPIKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestDatabaseOutage: an unreachable database is a 503 on every call,
+// never a 401 or a 500.
+func TestDatabaseOutage(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, h *harness) {
+		txn, code := h.txn(clientAir, "9999900001", "Asha Verma")
+		h.clock.Advance(2 * time.Minute)
+		tok, _ := h.token(clientAir, "9999900002", "Ravi Kumar")
+		if err := h.st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want(t, h.generate(clientAir, "9999900003", "Meera Nair"), http.StatusServiceUnavailable, kycvsapi.CodeServiceUnavailable)
+		want(t, h.confirm(txn, digest(code), nil), http.StatusServiceUnavailable, kycvsapi.CodeServiceUnavailable)
+		want(t, h.status(tok, nil), http.StatusServiceUnavailable, kycvsapi.CodeServiceUnavailable)
+	})
+}
