@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -65,4 +66,38 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		return translate(tx.Where("client_id = ?", id).Delete(&OAuthToken{}).Error)
 	})
+}
+
+// ClientFilter selects a page of clients.
+type ClientFilter struct {
+	// Query matches a substring of the name or the ID, case-insensitively
+	// (ASCII case only on SQLite).
+	Query string
+	// AfterName and AfterID continue a listing after that client (keyset
+	// paging in ListClients' order).
+	AfterName, AfterID string
+	Limit              int // default 100, at most 1000
+}
+
+// SearchClients returns a page of matching clients ordered by name and ID,
+// and whether more follow.
+func (s *Store) SearchClients(ctx context.Context, f ClientFilter) ([]Client, bool, error) {
+	q := s.conn(ctx).Model(&Client{})
+	if f.Query != "" {
+		pat := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
+		q = q.Where("(LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(id) LIKE ? ESCAPE '\\')", pat, pat)
+	}
+	if f.AfterID != "" {
+		q = q.Where("(name > ? OR (name = ? AND id > ?))", f.AfterName, f.AfterName, f.AfterID)
+	}
+	limit := pageLimit(f.Limit)
+	var cs []Client
+	if err := q.Order("name, id").Limit(limit + 1).Find(&cs).Error; err != nil {
+		return nil, false, translate(err)
+	}
+	more := len(cs) > limit
+	if more {
+		cs = cs[:limit]
+	}
+	return cs, more, nil
 }

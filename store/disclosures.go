@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateDisclosure records one disclosure.
@@ -18,12 +20,16 @@ type DisclosureFilter struct {
 	ClientID      string
 	BeneficiaryID string
 	Since, Until  time.Time
-	Limit         int
+	// Status, when set, matches the disclosed vaccination status; a
+	// negative value matches disclosures without a status.
+	Status *int
+	// After continues a listing after that disclosure (keyset paging,
+	// newest first).
+	After *Cursor
+	Limit int
 }
 
-// ListDisclosures returns matching disclosures, newest first (at most
-// Limit, default 100).
-func (s *Store) ListDisclosures(ctx context.Context, f DisclosureFilter) ([]Disclosure, error) {
+func (s *Store) disclosureQuery(ctx context.Context, f DisclosureFilter) *gorm.DB {
 	q := s.conn(ctx).Model(&Disclosure{})
 	if f.ClientID != "" {
 		q = q.Where("client_id = ?", f.ClientID)
@@ -37,10 +43,89 @@ func (s *Store) ListDisclosures(ctx context.Context, f DisclosureFilter) ([]Disc
 	if !f.Until.IsZero() {
 		q = q.Where("created_at < ?", f.Until.UTC())
 	}
-	if f.Limit <= 0 {
-		f.Limit = 100
+	switch {
+	case f.Status == nil:
+	case *f.Status < 0:
+		q = q.Where("vaccination_status IS NULL")
+	default:
+		q = q.Where("vaccination_status = ?", *f.Status)
 	}
+	if f.After != nil {
+		at := f.After.At.UTC()
+		q = q.Where("(created_at < ? OR (created_at = ? AND id > ?))", at, at, f.After.ID)
+	}
+	return q
+}
+
+// ListDisclosures returns matching disclosures, newest first (at most
+// Limit, default 100, at most 1000).
+func (s *Store) ListDisclosures(ctx context.Context, f DisclosureFilter) ([]Disclosure, error) {
+	ds, _, err := s.PageDisclosures(ctx, f)
+	return ds, err
+}
+
+// PageDisclosures is ListDisclosures that also reports whether more
+// disclosures match after the page.
+func (s *Store) PageDisclosures(ctx context.Context, f DisclosureFilter) ([]Disclosure, bool, error) {
+	limit := pageLimit(f.Limit)
 	var ds []Disclosure
-	err := q.Order("created_at DESC, id").Limit(f.Limit).Find(&ds).Error
-	return ds, translate(err)
+	if err := s.disclosureQuery(ctx, f).Order("created_at DESC, id").Limit(limit + 1).Find(&ds).Error; err != nil {
+		return nil, false, translate(err)
+	}
+	more := len(ds) > limit
+	if more {
+		ds = ds[:limit]
+	}
+	return ds, more, nil
+}
+
+// EachDisclosure calls fn for every matching disclosure, newest first,
+// reading them in pages of 1000 (Limit and After of f are ignored), for
+// exports that must not hold everything in memory. fn's error stops it
+// and is returned.
+func (s *Store) EachDisclosure(ctx context.Context, f DisclosureFilter, fn func(*Disclosure) error) error {
+	f.Limit, f.After = 1000, nil
+	for {
+		ds, more, err := s.PageDisclosures(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range ds {
+			if err := fn(&ds[i]); err != nil {
+				return err
+			}
+		}
+		if !more || len(ds) == 0 {
+			return nil
+		}
+		last := ds[len(ds)-1]
+		f.After = &Cursor{At: last.CreatedAt, ID: last.ID}
+	}
+}
+
+// VerificationCount is how many verifications one client made with one
+// disclosed status (nil: no status disclosed).
+type VerificationCount struct {
+	ClientID string
+	Status   *int
+	N        int64
+}
+
+// verificationChannels are the disclosures that complete a verification:
+// a sign-in's authorization and a KYC-VS API status call. Userinfo and
+// refresh are re-reads of a verification already counted.
+var verificationChannels = []string{"authorize", ChannelAPI}
+
+// CountVerifications counts verifications in [since, until) by client and
+// status: distinct request IDs among the disclosures that complete one, so
+// a KYC-VS transaction whose status was read twice counts once.
+func (s *Store) CountVerifications(ctx context.Context, since, until time.Time) ([]VerificationCount, error) {
+	var rows []VerificationCount
+	err := s.conn(ctx).Model(&Disclosure{}).
+		Select("client_id, vaccination_status AS status, COUNT(DISTINCT request_id) AS n").
+		Where("created_at >= ? AND created_at < ? AND channel IN ?", since.UTC(), until.UTC(), verificationChannels).
+		Group("client_id, vaccination_status").
+		Order("client_id, vaccination_status").
+		Scan(&rows).Error
+	return rows, translate(err)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -39,4 +40,55 @@ func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time) 
 		return ErrConflict
 	}
 	return nil
+}
+
+// UpdateSigningKeys reads every key of alg with the rows locked, lets
+// update change them, and writes back those it changed, in one
+// transaction, so two processes retiring and rotating at once do not lose
+// each other's changes. update gets the keys newest first and may add a
+// new one by returning it (nil for none); its error is returned unchanged
+// and nothing written.
+func (s *Store) UpdateSigningKeys(ctx context.Context, alg string, update func(keys []SigningKey) (*SigningKey, error)) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		var ks []SigningKey
+		if err := tx.Clauses(forUpdate).Where("alg = ?", alg).Order("created_at DESC, kid").Find(&ks).Error; err != nil {
+			return translate(err)
+		}
+		before := make([]SigningKey, len(ks))
+		copy(before, ks)
+		added, err := update(ks)
+		if err != nil {
+			return err
+		}
+		for i := range ks {
+			if ks[i].KID != before[i].KID {
+				return fmt.Errorf("store: UpdateSigningKeys: key %s was replaced", before[i].KID)
+			}
+			if sameTimePtr(ks[i].ActivatesAt, before[i].ActivatesAt) && sameTimePtr(ks[i].RetiredAt, before[i].RetiredAt) &&
+				sameTimePtr(ks[i].PublishUntil, before[i].PublishUntil) {
+				continue
+			}
+			err := tx.Model(&SigningKey{}).Where("kid = ?", ks[i].KID).Updates(map[string]any{
+				"activates_at": ks[i].ActivatesAt, "retired_at": ks[i].RetiredAt, "publish_until": ks[i].PublishUntil,
+			}).Error
+			if err != nil {
+				return translate(err)
+			}
+		}
+		if added != nil {
+			if added.CreatedAt.IsZero() {
+				added.CreatedAt = time.Now().UTC()
+			}
+			return translate(tx.Create(added).Error)
+		}
+		return nil
+	})
+}
+
+func sameTimePtr(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }

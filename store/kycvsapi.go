@@ -122,11 +122,17 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 }
 
 // CreateAPITransaction inserts t; ErrAlreadyExists when the ID is taken.
+// A transaction created with a code counts as a code sent (OTPTally).
 func (s *Store) CreateAPITransaction(ctx context.Context, t *APITransaction) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
-	return translate(s.conn(ctx).Create(t).Error)
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := translate(s.conn(ctx).Create(t).Error); err != nil {
+			return err
+		}
+		return s.tallyOTP(ctx, ChannelAPI, otpStep{}, apiTransactionStep(t))
+	})
 }
 
 // GetAPITransaction returns the transaction with id, or ErrNotFound.
@@ -154,6 +160,7 @@ func (s *Store) UpdateAPITransaction(ctx context.Context, id string, update func
 		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
 			return translate(err)
 		}
+		before := apiTransactionStep(&out)
 		if err := update(&out); err != nil {
 			var k *KeepChanges
 			if !errors.As(err, &k) {
@@ -162,7 +169,10 @@ func (s *Store) UpdateAPITransaction(ctx context.Context, id string, update func
 			kept = k.Err
 		}
 		out.ID = id
-		return translate(tx.Save(&out).Error)
+		if err := translate(tx.Save(&out).Error); err != nil {
+			return err
+		}
+		return s.tallyOTP(ctx, ChannelAPI, before, apiTransactionStep(&out))
 	})
 	if err != nil {
 		return nil, err

@@ -30,7 +30,8 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 // is returned unchanged and nothing is written, except when update returns
 // a *KeepChanges (or an error wrapping one): then the changes are written
 // and its Err returned, with the updated request (a wrong OTP must count the
-// try and still fail).
+// try and still fail). What the change did to the OTP is tallied in the
+// same transaction (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
 	var out LoginRequest
 	var kept error
@@ -39,6 +40,7 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
 			return translate(err)
 		}
+		before := loginRequestStep(&out)
 		if err := update(&out); err != nil {
 			var k *KeepChanges
 			if !errors.As(err, &k) {
@@ -47,7 +49,10 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 			kept = k.Err
 		}
 		out.ID = id
-		return translate(tx.Save(&out).Error)
+		if err := translate(tx.Save(&out).Error); err != nil {
+			return err
+		}
+		return s.tallyOTP(ctx, ChannelSignIn, before, loginRequestStep(&out))
 	})
 	if err != nil {
 		return nil, err

@@ -91,20 +91,82 @@ type Client struct {
 	UserinfoSignedResponseAlg string
 	SectorIdentifier          string
 	LogoURI                   string `gorm:"column:logo_uri"`
-	Disabled                  bool
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
+	// Contacts are e-mail addresses of people responsible for the client
+	// (OIDC Registration 2), for admins; never shown to people signing in.
+	Contacts StringList
+	// RotatedSecrets are the hashes of secrets replaced by a rotation that
+	// still authenticate the client until their expiry (the grace period).
+	RotatedSecrets RotatedSecrets
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// RotatedSecret is the keyed hash of a replaced client secret and the end
+// of its grace period.
+type RotatedSecret struct {
+	Hash      []byte    `json:"hash"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RotatedSecrets is a list of RotatedSecret kept as a JSON array in a text
+// column.
+type RotatedSecrets []RotatedSecret
+
+// Value implements driver.Valuer. Times are written in UTC, microseconds,
+// as every other stored instant (see times.go).
+func (r RotatedSecrets) Value() (driver.Value, error) {
+	out := make([]RotatedSecret, len(r))
+	for i, s := range r {
+		out[i] = RotatedSecret{Hash: s.Hash, ExpiresAt: storedTime(s.ExpiresAt)}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (r *RotatedSecrets) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*r = nil
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("store: cannot scan %T into RotatedSecrets", src)
+	}
+	return json.Unmarshal(b, (*[]RotatedSecret)(r))
+}
+
+// Valid returns the hashes whose grace period has not ended at now.
+func (r RotatedSecrets) Valid(now time.Time) [][]byte {
+	var out [][]byte
+	for _, s := range r {
+		if now.Before(s.ExpiresAt) {
+			out = append(out, s.Hash)
+		}
+	}
+	return out
 }
 
 // SigningKey is a private key for ID tokens and signed userinfo, encrypted
-// at rest with the server secret (AES-256-GCM). The newest key of an
-// algorithm that is not retired signs; every key not retired is published.
+// at rest with the server secret (AES-256-GCM). Publishing and signing are
+// separate (see oauth.Keys for the policy):
+//
+//   - published in the JWKS from CreatedAt until PublishUntil, or while not
+//     retired when PublishUntil is nil;
+//   - signing from ActivatesAt (nil: from CreatedAt) until RetiredAt.
 type SigningKey struct {
-	KID        string `gorm:"primaryKey;column:kid"`
-	Alg        string
-	Ciphertext []byte
-	CreatedAt  time.Time
-	RetiredAt  *time.Time
+	KID          string `gorm:"primaryKey;column:kid"`
+	Alg          string
+	Ciphertext   []byte
+	CreatedAt    time.Time
+	ActivatesAt  *time.Time
+	RetiredAt    *time.Time
+	PublishUntil *time.Time
 }
 
 // Beneficiary is one person in the vaccination registry.

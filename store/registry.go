@@ -100,3 +100,22 @@ func (s *Store) CountBeneficiaries(ctx context.Context) (int64, error) {
 	err := s.conn(ctx).Model(&Beneficiary{}).Count(&n).Error
 	return n, translate(err)
 }
+
+// DeleteBeneficiary removes the beneficiary and their doses; ErrNotFound
+// for an unknown id. Disclosures about them stay: they record the past.
+func (s *Store) DeleteBeneficiary(ctx context.Context, id string) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		tx := s.conn(ctx)
+		if err := tx.Where("beneficiary_id = ?", id).Delete(&Dose{}).Error; err != nil {
+			return translate(err)
+		}
+		res := tx.Where("id = ?", id).Delete(&Beneficiary{})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}

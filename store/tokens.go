@@ -64,10 +64,13 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind, requestID s
 // CleanupResult counts rows removed by DeleteExpired.
 type CleanupResult struct {
 	LoginRequests, Sessions, Tokens, OTPEvents, APITransactions int64
+	AdminLogins, AdminSessions, OTPTallies                      int64
 }
 
-// DeleteExpired removes login requests, sessions, tokens and API
-// transactions expired before now, and OTP events older than keepEvents (the longest limit window).
+// DeleteExpired removes login requests, sessions, tokens, API
+// transactions, admin sign-ins and admin sessions expired before now, OTP
+// events older than keepEvents (the longest limit window) and OTP tallies
+// older than OTPTallyRetention.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
 	now = now.UTC()
 	var res CleanupResult
@@ -93,5 +96,17 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 		return res, translate(r.Error)
 	}
 	res.APITransactions = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&AdminLogin{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.AdminLogins = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&AdminSession{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.AdminSessions = r.RowsAffected
+	if r = db.Where("created_at < ?", now.Add(-OTPTallyRetention)).Delete(&OTPTally{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.OTPTallies = r.RowsAffected
 	return res, nil
 }
