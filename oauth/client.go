@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -15,9 +16,12 @@ import (
 // Client adapts a registered verifying entity to fosite.
 type Client struct {
 	*store.Client
+	// now is when the client was read, for the grace period of rotated
+	// secrets.
+	now time.Time
 }
 
-var _ fosite.Client = (*Client)(nil)
+var _ fosite.ClientWithSecretRotation = (*Client)(nil)
 
 // DefaultScopes are what a client registered without --scope may ask for.
 var DefaultScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus}
@@ -28,6 +32,11 @@ func (c *Client) GetRedirectURIs() []string          { return c.RedirectURIs }
 func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 func (c *Client) IsPublic() bool                     { return c.Public }
 func (c *Client) GetAudience() fosite.Arguments      { return nil }
+
+// GetRotatedHashes returns the hashes of the secrets a rotation replaced
+// whose grace period has not ended: fosite accepts them beside the current
+// secret (Clients.RotateSecret).
+func (c *Client) GetRotatedHashes() [][]byte { return c.RotatedSecrets.Valid(c.now) }
 
 // GetGrantTypes allows refresh tokens only to clients that may ask for
 // offline_access.

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
@@ -25,18 +27,39 @@ type ClientSpec struct {
 	IDTokenSignedResponseAlg  string // "", RS256, ES256
 	UserinfoSignedResponseAlg string // "", RS256, ES256
 	SectorIdentifier          string
+	LogoURI                   string   // https (http on localhost), optional
+	Contacts                  []string // e-mail addresses, optional
+}
+
+// SpecOf returns the spec a stored client was registered with, for an
+// update that changes some of it.
+func SpecOf(c *store.Client) ClientSpec {
+	return ClientSpec{
+		ID: c.ID, Name: c.Name, RedirectURIs: slices.Clone(c.RedirectURIs), Scopes: slices.Clone(c.Scopes),
+		Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg,
+		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Contacts: slices.Clone(c.Contacts),
+	}
 }
 
 // Clients registers clients and manages their secrets.
 type Clients struct {
 	st     *store.Store
 	hasher *SecretHasher
+	now    func() time.Time
 }
 
 // NewClients returns the registration service; secrets are hashed with a
 // key derived from the server secret.
 func NewClients(st *store.Store, secret []byte) *Clients {
-	return &Clients{st: st, hasher: NewSecretHasher(secret)}
+	return &Clients{st: st, hasher: NewSecretHasher(secret), now: time.Now}
+}
+
+// WithClock makes the service read time from now (the grace periods of
+// rotated secrets), for tests; it returns cs.
+func (cs *Clients) WithClock(now func() time.Time) *Clients {
+	cs.now = now
+	return cs
 }
 
 // ValidationError lists every problem with a ClientSpec at once.
@@ -84,6 +107,27 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("%s: %s (supported: %s)", field, alg, strings.Join(SupportedAlgs, ", ")))
 		}
 	}
+	if s.LogoURI != "" {
+		if msg := checkWebURI(s.LogoURI); msg != "" {
+			p = append(p, fmt.Sprintf("logo URI %q: %s", s.LogoURI, msg))
+		}
+	}
+	if len(s.Contacts) > 10 {
+		p = append(p, "contacts: at most 10")
+	}
+	for _, c := range s.Contacts {
+		if a, err := mail.ParseAddress(c); err != nil || a.Address != c || len(c) > 254 {
+			p = append(p, fmt.Sprintf("contact %q: not an e-mail address", c))
+		}
+	}
+	if len(s.RedirectURIs) > 20 {
+		p = append(p, "redirect URIs: at most 20")
+	}
+	if s.SectorIdentifier != "" {
+		if msg := checkWebURI(s.SectorIdentifier); msg != "" {
+			p = append(p, fmt.Sprintf("sector identifier %q: %s", s.SectorIdentifier, msg))
+		}
+	}
 	if len(p) == 0 {
 		if _, err := claims.Sector(s.toStore()); err != nil {
 			p = append(p, "sector: "+err.Error())
@@ -113,6 +157,23 @@ func checkRedirectURI(raw string) string {
 	return "must be https (http only on localhost)"
 }
 
+// checkWebURI checks a logo or sector identifier URI: absolute, https (or
+// http on a loopback host), no fragment.
+func checkWebURI(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a URL"
+	case !u.IsAbs() || u.Host == "":
+		return "must be absolute"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not have a fragment"
+	case u.Scheme == "https", u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	}
+	return "must be https (http only on localhost)"
+}
+
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
@@ -128,6 +189,8 @@ func (s ClientSpec) toStore() *store.Client {
 		IDTokenSignedResponseAlg:  s.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: s.UserinfoSignedResponseAlg,
 		SectorIdentifier:          s.SectorIdentifier,
+		LogoURI:                   s.LogoURI,
+		Contacts:                  store.StringList(s.Contacts),
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = store.StringList(DefaultScopes)
@@ -164,23 +227,111 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, 
 // ErrPublicClient: public clients have no secret to rotate.
 var ErrPublicClient = errors.New("public clients have no secret")
 
+// Bounds of a rotated secret's grace period.
+const (
+	// DefaultSecretGrace is how long a replaced secret keeps working when
+	// an admin rotates without saying: a day to roll the new one out.
+	DefaultSecretGrace = 24 * time.Hour
+	// MaxSecretGrace is the longest grace period an admin may give.
+	MaxSecretGrace = 30 * 24 * time.Hour
+	// maxRotatedSecrets bounds how many replaced secrets work at once.
+	maxRotatedSecrets = 5
+)
+
+// ErrBadGrace: a grace period below 0 or above MaxSecretGrace.
+var ErrBadGrace = errors.New("grace period must be between 0 and 30 days")
+
 // RotateSecret replaces a confidential client's secret and returns the new
-// one; the old one stops working at once. store.ErrNotFound for an unknown
-// client.
+// one; the old one stops working at once (RotateSecretWithGrace with 0).
+// store.ErrNotFound for an unknown client, ErrPublicClient for a public one.
 func (cs *Clients) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret, _, err := cs.RotateSecretWithGrace(ctx, id, 0)
+	return secret, err
+}
+
+// RotateSecretWithGrace replaces a confidential client's secret and
+// returns the new one, to be shown once, with the updated client. The old
+// secret keeps authenticating the client for grace (stored as a rotated
+// hash, see Client.GetRotatedHashes), so the verifying entity can deploy
+// the new one without an outage; secrets replaced earlier keep their own
+// grace periods (at most 5 work at once). A grace of 0 is for a secret that
+// leaked: the old secret and every earlier one stop working at once.
+// store.ErrNotFound for an unknown client, ErrPublicClient for a public
+// one, ErrBadGrace for a grace period out of bounds.
+func (cs *Clients) RotateSecretWithGrace(ctx context.Context, id string, grace time.Duration) (string, *store.Client, error) {
+	if grace < 0 || grace > MaxSecretGrace {
+		return "", nil, ErrBadGrace
+	}
 	secret := randomToken(32)
 	hash, _ := cs.hasher.Hash(ctx, []byte(secret))
-	_, err := cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
+	now := cs.now().UTC()
+	c, err := cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
 		if c.Public {
 			return ErrPublicClient
 		}
+		var kept store.RotatedSecrets
+		if grace > 0 {
+			for _, r := range c.RotatedSecrets {
+				if now.Before(r.ExpiresAt) {
+					kept = append(kept, r)
+				}
+			}
+			if len(c.SecretHash) > 0 {
+				kept = append(kept, store.RotatedSecret{Hash: c.SecretHash, ExpiresAt: now.Add(grace)})
+			}
+			if len(kept) > maxRotatedSecrets {
+				kept = kept[len(kept)-maxRotatedSecrets:]
+			}
+		}
 		c.SecretHash = hash
+		c.RotatedSecrets = kept
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return secret, nil
+	return secret, c, nil
+}
+
+// Update changes a registered client: change edits the client's spec,
+// which is then validated as a whole (a *ValidationError lists every
+// problem) and written, in one read-modify-write. The ID cannot change.
+// A public client made confidential gets a new secret, returned to be
+// shown once; a confidential client made public loses its secrets. It
+// returns the client before and after. store.ErrNotFound for an unknown
+// client; change's own error unchanged.
+func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpec) error) (before, after *store.Client, secret string, err error) {
+	after, err = cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		old := *c
+		before = &old
+		spec := SpecOf(c)
+		if err := change(&spec); err != nil {
+			return err
+		}
+		spec.ID = id
+		if !spec.Public && spec.TokenEndpointAuthMethod == "none" {
+			spec.TokenEndpointAuthMethod = ""
+		}
+		if err := spec.Validate(); err != nil {
+			return err
+		}
+		n := spec.toStore()
+		n.SecretHash, n.RotatedSecrets = c.SecretHash, c.RotatedSecrets
+		switch {
+		case n.Public:
+			n.SecretHash, n.RotatedSecrets = nil, nil
+		case len(c.SecretHash) == 0:
+			secret = randomToken(32)
+			n.SecretHash, _ = cs.hasher.Hash(ctx, []byte(secret))
+		}
+		n.Disabled, n.CreatedAt = c.Disabled, c.CreatedAt
+		*c = *n
+		return nil
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return before, after, secret, nil
 }
 
 func randomToken(n int) string {

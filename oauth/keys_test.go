@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kycvs/kycvs/store"
 )
@@ -20,6 +22,28 @@ func (m *memKeys) CreateSigningKey(_ context.Context, k *store.SigningKey) error
 
 func (m *memKeys) ListSigningKeys(context.Context) ([]store.SigningKey, error) {
 	return append([]store.SigningKey(nil), m.rows...), nil
+}
+
+func (m *memKeys) UpdateSigningKeys(_ context.Context, alg string, update func([]store.SigningKey) (*store.SigningKey, error)) error {
+	var ks []store.SigningKey
+	var idx []int
+	for i, r := range m.rows {
+		if r.Alg == alg {
+			ks = append(ks, r)
+			idx = append(idx, i)
+		}
+	}
+	added, err := update(ks)
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		m.rows[i] = ks[j]
+	}
+	if added != nil {
+		m.rows = append([]store.SigningKey{*added}, m.rows...)
+	}
+	return nil
 }
 
 func TestKeysEncryptedAtRest(t *testing.T) {
@@ -124,5 +148,134 @@ func TestSignedTokensVerifyByKID(t *testing.T) {
 	}
 	if _, err := (&fositeSigner{keys: keys}).Decode(ctx, "not.a.token"); err == nil {
 		t.Fatal("garbage decoded")
+	}
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func kidsOf(keys []*SigningKey) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k.KID)
+	}
+	return out
+}
+
+// The lifecycle: a scheduled rotation publishes first and signs later; the
+// old key signs until then and stays published for the grace period; a
+// retired key verifies until it leaves the JWKS; a withdrawn key leaves at
+// once; the last key of an algorithm cannot be retired.
+func TestKeyLifecycle(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
+	st := &memKeys{}
+	keys, _ := NewKeys(st, []byte(strings.Repeat("s", 32)))
+	keys.WithClock(clock.now)
+	if err := keys.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := keys.Current(RS256).KID
+	var kid string
+	var activates time.Time
+	token, err := signJWT(keys, RS256, map[string]any{"sub": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(kid string) string {
+		rows, _ := st.ListSigningKeys(ctx)
+		for _, s := range KeyStates(rows, clock.now()) {
+			if s.KID == kid {
+				return s.State
+			}
+		}
+		return "missing"
+	}
+
+	// Retiring a scheduled key cancels the rotation: the old key signs on.
+	cancelled, _, err := keys.RotateAfter(ctx, RS256, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Retire(ctx, cancelled, false); err != nil {
+		t.Fatal(err)
+	}
+	if state(cancelled) != "retired" || state(old) != "signing" {
+		t.Fatalf("after cancelling: %s %s", state(cancelled), state(old))
+	}
+	clock.advance(time.Hour)
+	if keys.Current(RS256) == nil || keys.Current(RS256).KID != old {
+		t.Fatal("the old key stopped signing after a cancelled rotation")
+	}
+	clock.advance(-time.Hour)
+	kid, activates, err = keys.RotateAfter(ctx, RS256, DefaultActivationDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !activates.Equal(clock.now().Add(DefaultActivationDelay)) {
+		t.Fatalf("activates %v", activates)
+	}
+	if keys.Current(RS256).KID != old || !slices.Contains(kidsOf(keys.Published()), kid) {
+		t.Fatalf("before activation: signer %s, published %v", keys.Current(RS256).KID, kidsOf(keys.Published()))
+	}
+	if state(kid) != "scheduled" || state(old) != "signing" {
+		t.Fatalf("states %s %s", state(kid), state(old))
+	}
+
+	clock.advance(DefaultActivationDelay)
+	if keys.Current(RS256).KID != kid || state(old) != "retiring" || state(kid) != "signing" {
+		t.Fatalf("after activation: signer %s, old %s", keys.Current(RS256).KID, state(old))
+	}
+	if (&fositeSigner{keys: keys}).Validate(ctx, token); keys.ByKID(old) == nil {
+		t.Fatal("the old key no longer verifies during its grace period")
+	}
+	clock.advance(DefaultRetireGrace - time.Second)
+	if keys.ByKID(old) == nil {
+		t.Fatal("the old key left before the grace period ended")
+	}
+	clock.advance(time.Second)
+	if keys.ByKID(old) != nil || slices.Contains(kidsOf(keys.Published()), old) || state(old) != "retired" {
+		t.Fatal("the old key is still published after the grace period")
+	}
+	if _, err := (&fositeSigner{keys: keys}).Decode(ctx, token); err == nil {
+		t.Fatal("a token of a key that left the JWKS still verifies")
+	}
+	// A reload after the grace period does not bring it back.
+	if err := keys.Load(ctx); err != nil || keys.ByKID(old) != nil {
+		t.Fatalf("reload: %v", err)
+	}
+
+	if err := keys.Retire(ctx, kid, false); !errors.Is(err, ErrLastKey) {
+		t.Fatalf("retire the last key: %v", err)
+	}
+	if err := keys.Retire(ctx, "nope", false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("retire unknown: %v", err)
+	}
+	if err := keys.Retire(ctx, old, false); !errors.Is(err, ErrKeyRetired) {
+		t.Fatalf("retire twice: %v", err)
+	}
+
+	// An immediate rotation, then a withdrawal: the key leaves at once.
+	next, err := keys.Rotate(ctx, RS256)
+	if err != nil || keys.Current(RS256).KID != next {
+		t.Fatalf("immediate rotation: %v", err)
+	}
+	if state(kid) != "retiring" {
+		t.Fatalf("previous key %s", state(kid))
+	}
+	if err := keys.Retire(ctx, kid, true); err != nil {
+		t.Fatal(err)
+	}
+	if keys.ByKID(kid) != nil || state(kid) != "retired" {
+		t.Fatal("a withdrawn key is still published")
+	}
+	if err := keys.Retire(ctx, kid, true); !errors.Is(err, ErrKeyRetired) {
+		t.Fatalf("withdraw twice: %v", err)
+	}
+	if keys.Current(ES256) == nil {
+		t.Fatal("rotating RS256 touched ES256")
 	}
 }

@@ -95,7 +95,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	if _, err := url.Parse(cfg.Issuer); err != nil || cfg.Issuer == "" {
 		return nil, fmt.Errorf("oauth: bad issuer %q", cfg.Issuer)
 	}
-	p := &Provider{cfg: cfg, st: st, keys: keys, sessions: sessions, registry: reg, pairwise: pw, storage: NewStorage(st)}
+	p := &Provider{cfg: cfg, st: st, keys: keys, sessions: sessions, registry: reg, pairwise: pw, storage: &Storage{st: st, now: cfg.Now}}
 	signer := &fositeSigner{keys: keys}
 	fc := &fosite.Config{
 		AccessTokenLifespan:            cfg.AccessTokenTTL,

@@ -20,7 +20,8 @@ import (
 // Storage adapts store.Store to the storage interfaces fosite's handlers
 // need. Every token kind maps onto one row shape (store.OAuthToken).
 type Storage struct {
-	st *store.Store
+	st  *store.Store
+	now func() time.Time
 }
 
 var (
@@ -33,10 +34,11 @@ var (
 )
 
 // NewStorage returns the fosite storage adapter over st.
-func NewStorage(st *store.Store) *Storage { return &Storage{st: st} }
+func NewStorage(st *store.Store) *Storage { return &Storage{st: st, now: time.Now} }
 
 // GetClient returns an enabled client, or fosite.ErrNotFound: a disabled
-// client is as good as unknown to the protocol.
+// client is as good as unknown to the protocol. The client's rotated
+// secrets are those still in their grace period at the storage's clock.
 func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := s.st.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -48,7 +50,7 @@ func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	if c.Disabled {
 		return nil, fosite.ErrNotFound
 	}
-	return &Client{Client: c}, nil
+	return &Client{Client: c, now: s.now()}, nil
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT serve private_key_jwt
