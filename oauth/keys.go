@@ -45,20 +45,20 @@ type KeyStore interface {
 // separate, and every state follows from a key's times, so every process
 // agrees without coordination:
 //
-//	created ──> published ──(activates_at)──> signing ──(retired_at)──> retiring ──(publish_until)──> gone
-//	            (scheduled)                                            (published, no longer signs)
+//		created ──> published ──(activates_at)──> signing ──(retired_at)──> retiring ──(publish_until)──> gone
+//		            (scheduled)                                            (published, no longer signs)
 //
-//   - A scheduled rotation (RotateAfter with DefaultActivationDelay)
-//     publishes the new key at once and lets it sign only after relying
-//     parties' cached JWKS (max-age 5 minutes) and every server process
-//     (reload every 30 seconds) have seen it; the old key signs until then.
-//   - A key that stops signing stays published until retired_at +
-//     RetireGrace: the longest life of anything it signed (ID tokens and the
-//     KYC-VS API's tokens and results, 15 minutes) plus the time other
-//     processes may still sign with it before they reload, plus clock skew.
-//     So every token a retired key signed verifies until it expires.
-//   - Withdrawing (Retire with withdraw) ends publication at once, for a
-//     key that leaked: tokens it signed stop verifying.
+//	  - A scheduled rotation (RotateAfter with DefaultActivationDelay)
+//	    publishes the new key at once and lets it sign only after relying
+//	    parties' cached JWKS (max-age 5 minutes) and every server process
+//	    (reload every 30 seconds) have seen it; the old key signs until then.
+//	  - A key that stops signing stays published until retired_at +
+//	    RetireGrace: the longest life of anything it signed (ID tokens and the
+//	    KYC-VS API's tokens and results, 15 minutes) plus the time other
+//	    processes may still sign with it before they reload, plus clock skew.
+//	    So every token a retired key signed verifies until it expires.
+//	  - Withdrawing (Retire with withdraw) ends publication at once, for a
+//	    key that leaked: tokens it signed stop verifying.
 //
 // Per algorithm, the newest key inside its signing window signs; when none
 // is (the old key was retired early), the scheduled key that activates
