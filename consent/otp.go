@@ -120,6 +120,9 @@ const (
 	// is the notice (DPDP Act s.5): it names the entity and what it will
 	// learn, and says that sharing the code gives consent.
 	NoticeShare
+	// NoticeAdmin: the code signs an administrator in to the admin
+	// console; the SMS says so and that it must not be shared.
+	NoticeAdmin
 )
 
 // OTPRequest is one code to issue.
@@ -402,6 +405,10 @@ func (o *OTPs) newCode() (string, error) {
 // and a digit run in an entity's name is never taken for it.
 func (o *OTPs) text(req OTPRequest, code string) string {
 	valid := durationText(o.cfg.TTL)
+	if req.Notice == NoticeAdmin {
+		return fmt.Sprintf("%s is your code to sign in to the %s admin console. Valid %s. Never share it: %s staff will not ask for it.",
+			code, o.cfg.ServiceName, valid, o.cfg.ServiceName)
+	}
 	if req.Notice == NoticeShare {
 		return fmt.Sprintf("%s is your OTP. %s asks to see %s via %s. Sharing this OTP with them gives consent. Valid %s.",
 			code, req.Entity, claims.Describe(claims.ClaimVaccinationStatus), o.cfg.ServiceName, valid)
