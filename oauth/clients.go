@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -211,7 +212,9 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, 
 	}
 	c := spec.toStore()
 	if c.ID == "" {
-		c.ID = randomToken(16)
+		// Hex, so an ID never starts with "-" and reads as a flag on a
+		// command line.
+		c.ID = randomHex(16)
 	}
 	var secret string
 	if !c.Public {
@@ -332,6 +335,14 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 		return nil, nil, "", err
 	}
 	return before, after, secret, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 func randomToken(n int) string {
