@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -383,3 +384,49 @@ func (l *lineLimitReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CheckBeneficiary checks one beneficiary given field by field (the admin
+// API and console) by exactly the rules of a registry CSV (ParseCSV): the
+// fields become CSV rows, one per dose. It returns the beneficiary as an
+// import would store it (mobile in E.164, name collapsed, NameKey set,
+// doses by number), or nil and every problem, each starting with the field
+// ("mobile: ...", "doses[1].dose_date: ...").
+func CheckBeneficiary(id, mobile, name string, yearOfBirth int, doses []store.Dose) (*store.Beneficiary, []string) {
+	p := &parser{byID: map[string]*pending{}, byNameKey: map[string]nameOwner{}, thisYear: time.Now().Year()}
+	yob := strconv.Itoa(yearOfBirth)
+	if len(doses) == 0 {
+		p.row(1, []string{id, mobile, name, yob, "", "", "", ""})
+	}
+	if len(doses) > maxDoses {
+		p.fail(1, fmt.Sprintf("doses: at most %d", maxDoses))
+	}
+	for i, d := range doses {
+		p.row(i+1, []string{id, mobile, name, yob, d.Vaccine, strconv.Itoa(d.DoseNumber), strconv.Itoa(d.TotalDoses), d.DoseDate})
+	}
+	if len(p.errs) > 0 {
+		var out []string
+		seen := map[string]bool{}
+		for _, e := range p.errs {
+			msg := e.Msg
+			if col, _, _ := strings.Cut(msg, ":"); slices.Contains([]string{"vaccine", "dose_number", "total_doses", "dose_date"}, col) && len(doses) > 0 {
+				msg = fmt.Sprintf("doses[%d].%s", e.Line-1, msg)
+			}
+			msg = lineRef.ReplaceAllStringFunc(msg, func(m string) string {
+				n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+				return fmt.Sprintf("doses[%d]", n-1)
+			})
+			if !seen[msg] {
+				seen[msg] = true
+				out = append(out, msg)
+			}
+		}
+		return nil, out
+	}
+	b := p.order[0].b
+	slices.SortFunc(b.Doses, func(x, y store.Dose) int { return cmp.Compare(x.DoseNumber, y.DoseNumber) })
+	return &b, nil
+}
+
+// lineRef is a "line N" in a parser message, which CheckBeneficiary
+// turns into the dose it came from.
+var lineRef = regexp.MustCompile(`line [0-9]+`)

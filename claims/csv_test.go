@@ -233,3 +233,38 @@ func FuzzParseCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckBeneficiary(t *testing.T) {
+	b, problems := claims.CheckBeneficiary("B-1", "98765 43210", "  Asha   Verma ", 1985, []store.Dose{
+		{Vaccine: "Covishield", DoseNumber: 2, TotalDoses: 2, DoseDate: "2021-08-02"},
+		{Vaccine: "Covishield", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-05-10"},
+	})
+	if problems != nil || b.Mobile != "+919876543210" || b.Name != "Asha Verma" || b.NameKey != "asha verma" ||
+		len(b.Doses) != 2 || b.Doses[0].DoseNumber != 1 {
+		t.Fatalf("good beneficiary: %+v %v", b, problems)
+	}
+	if b, problems := claims.CheckBeneficiary("B-2", "9876543210", "Ravi", 1990, nil); problems != nil || len(b.Doses) != 0 {
+		t.Fatalf("no dose: %+v %v", b, problems)
+	}
+	_, problems = claims.CheckBeneficiary("", "12", "", 1700, []store.Dose{
+		{Vaccine: "V", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-13-01"},
+		{Vaccine: "V", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-01-01"},
+	})
+	want := []string{"beneficiary_id: empty", "mobile:", "name: empty", "year_of_birth:", "doses[0].dose_date:"}
+	joined := strings.Join(problems, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems lack %q:\n%s", w, joined)
+		}
+	}
+	if strings.Count(joined, "mobile:") != 1 {
+		t.Errorf("a problem repeated per dose:\n%s", joined)
+	}
+	_, problems = claims.CheckBeneficiary("B-3", "9876543210", "Ravi", 1990, []store.Dose{
+		{Vaccine: "V", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-01-01"},
+		{Vaccine: "V", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-02-01"},
+	})
+	if len(problems) != 1 || !strings.Contains(problems[0], "doses[1].dose_number: dose 1 of beneficiary B-3 is already on doses[0]") {
+		t.Errorf("duplicate dose: %v", problems)
+	}
+}
