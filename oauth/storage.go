@@ -152,9 +152,14 @@ func (s *Storage) toRequest(ctx context.Context, row *store.OAuthToken, session 
 		return nil, fmt.Errorf("stored session of %s: %w", row.Kind, err)
 	}
 	client, err := s.GetClient(ctx, row.ClientID)
-	if err != nil {
+	if errors.Is(err, fosite.ErrNotFound) {
 		// A deleted or disabled client's tokens are dead.
 		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		// An outage is not a dead token: reporting it as one would burn
+		// the client's code (invalid_grant) instead of asking it to retry.
+		return nil, err
 	}
 	form, err := url.ParseQuery(row.Form)
 	if err != nil {
@@ -192,14 +197,21 @@ func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, code string, sess
 	return s.get(ctx, store.KindAuthorizeCode, code, session, fosite.ErrInvalidatedAuthorizeCode)
 }
 
-// InvalidateAuthorizeCodeSession marks the code used. Of two exchanges
-// racing on one code, only one gets past this.
+// InvalidateAuthorizeCodeSession marks the code used and removes its PKCE
+// challenge, in fosite's token transaction (see DeletePKCERequestSession).
+// Of two exchanges racing on one code, only one gets past this.
 func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	err := s.st.DeactivateToken(ctx, store.KindAuthorizeCode, code)
 	if errors.Is(err, store.ErrConflict) {
 		return fosite.ErrInvalidatedAuthorizeCode
 	}
-	return notFound(err)
+	if err != nil {
+		return notFound(err)
+	}
+	if err := s.st.DeleteToken(ctx, store.KindPKCE, code); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // Access tokens.
@@ -277,6 +289,13 @@ func (s *Storage) CreatePKCERequestSession(ctx context.Context, signature string
 	return s.create(ctx, store.KindPKCE, signature, r)
 }
 
+// DeletePKCERequestSession keeps the challenge: fosite calls it while it
+// checks the code_verifier, before the token transaction begins, so a
+// deletion here would outlive a failed exchange. A code whose challenge
+// was gone could then be redeemed by a confidential client without any
+// code_verifier (fosite treats a missing challenge as "PKCE not used"),
+// and an honest retry would be refused. The challenge goes instead with
+// the code, in InvalidateAuthorizeCodeSession, or at expiry.
 func (s *Storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return notFound(s.st.DeleteToken(ctx, store.KindPKCE, signature))
+	return nil
 }

@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -179,6 +183,8 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case lostConnection(err):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	msg := err.Error()
 	switch {
@@ -190,8 +196,22 @@ func translate(err error) error {
 		return err
 	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
 		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "SQLSTATE 57P"),
-		strings.Contains(msg, "conn closed"), strings.Contains(msg, "database is closed"):
+		strings.Contains(msg, "conn closed"), strings.Contains(msg, "database is closed"),
+		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "connection reset by peer"),
+		strings.Contains(msg, "bad connection"):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err
+}
+
+// lostConnection reports an error that means the connection to the
+// database broke in the middle of a statement or a commit (the server was
+// stopped, restarted or cut off): the outcome is an outage, not a bug. A
+// transaction cut off this way is rolled back by the server.
+func lostConnection(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &netErr)
 }
