@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +32,9 @@ type testServer struct {
 	cfg     serveConfig
 	srv     *server
 	smsFile string
+	// logs holds the server's log (level error unless a test asks for
+	// more); it is printed when the test fails.
+	logs *logBuffer
 	// DemoURL is Demo Airlines' origin, with Dev set.
 	DemoURL string
 }
@@ -72,7 +75,13 @@ func newTestServer(t *testing.T, dialect string, tweak func(*serveConfig)) *test
 	if err := ts.cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts.logs = &logBuffer{}
+	logger := newLogger(ts.cfg.LogFormat, ts.cfg.LogLevel, ts.logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kycvs log:\n%s", ts.logs.String())
+		}
+	})
 	srv, err := newServer(context.Background(), ts.cfg, logger, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +319,24 @@ func (r *rp) finish(a authorization, back *url.URL) verified {
 		v.Status = int(status)
 	}
 	return v
+}
+
+// logBuffer collects a log for concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func randomString() string { return oauth2.GenerateVerifier()[:32] }

@@ -47,7 +47,7 @@ func TestDatabaseDown(t *testing.T) {
 		{"userinfo", bearer},
 		{"introspect", post(oauth.PathIntrospect, url.Values{"token": {v.Token.AccessToken}}, true)},
 		{"revoke", post(oauth.PathRevoke, url.Values{"token": {v.Token.AccessToken}}, true)},
-		{"health", get("/healthz")},
+		{"readiness", get("/readyz")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := http.DefaultClient.Do(tc.req)

@@ -145,7 +145,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	provider.Register(engine)
 	flow.Register(engine)
 	api.Register(engine)
-	engine.GET("/healthz", func(c *gin.Context) { health(c, st) })
+	engine.GET("/healthz", alive)
+	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
 		if s.demo, err = setupDev(ctx, cfg, st, stdout); err != nil {
 			return nil, err
@@ -257,8 +258,19 @@ func cleanup(ctx context.Context, st *store.Store, logger *slog.Logger) {
 	}
 }
 
-// health answers 200 when the database answers, 503 otherwise.
-func health(c *gin.Context, st *store.Store) {
+// alive is the liveness check: 200 while the process serves requests. It
+// does not look at the database: an orchestrator that restarted every
+// process during a database outage would only add a thundering herd of
+// restarts to it, and the processes recover on their own (/readyz).
+func alive(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ready is the readiness check: 200 when the database answers within 2
+// seconds, 503 otherwise, so a load balancer sends traffic elsewhere.
+func ready(c *gin.Context, st *store.Store) {
+	c.Header("Cache-Control", "no-store")
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {

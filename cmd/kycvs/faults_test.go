@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
+)
+
+// loadPeople registers n people of status 2 for load-style tests, each
+// with a mobile of their own so their codes never mix.
+func loadPeople(t *testing.T, st *store.Store, prefix string, n int) []store.Beneficiary {
+	t.Helper()
+	people := make([]store.Beneficiary, n)
+	for i := range people {
+		name := fmt.Sprintf("Load Person %03d", i+1)
+		people[i] = store.Beneficiary{
+			ID: fmt.Sprintf("%s-%03d", prefix, i+1), Mobile: fmt.Sprintf("+91700%07d", 1000*len(prefix)+i+1),
+			Name: name, NameKey: claims.NameKey(name), YearOfBirth: 1990,
+			Doses: []store.Dose{
+				{Vaccine: "Covaxin", DoseNumber: 1, TotalDoses: 2, DoseDate: "2021-06-01"},
+				{Vaccine: "Covaxin", DoseNumber: 2, TotalDoses: 2, DoseDate: "2021-07-01"},
+			},
+		}
+	}
+	if _, err := st.ReplaceBeneficiaries(context.Background(), people); err != nil {
+		t.Fatal(err)
+	}
+	return people
+}
+
+// timedRun is one verification and when it ran.
+type timedRun struct {
+	flowRun
+	start, end time.Time
+}
+
+// loadUntil runs verifications with one worker per person until stop is
+// closed, and returns every run.
+func loadUntil(d *flowDriver, people []store.Beneficiary, stop <-chan struct{}) func() []timedRun {
+	var mu sync.Mutex
+	var runs []timedRun
+	var wg sync.WaitGroup
+	for _, p := range people {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				r := d.run(context.Background(), p.Mobile, p.Name)
+				mu.Lock()
+				runs = append(runs, timedRun{flowRun: r, start: start, end: time.Now()})
+				mu.Unlock()
+				if r.Err != nil {
+					time.Sleep(20 * time.Millisecond) // a failed flow retries, not spins
+				}
+			}
+		})
+	}
+	return func() []timedRun {
+		wg.Wait()
+		return runs
+	}
+}
+
+// PostgreSQL goes away in the middle of a load run and comes back: every
+// request meanwhile gets 503 (or, at the authorization endpoint once the
+// client's redirect URI is validated, the client's redirect URI with
+// temporarily_unavailable), never a 500 or a client error; the same
+// process serves complete verifications again afterwards; and the
+// database holds nothing half written: every issued code has its
+// disclosure record.
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	var proxy *dbProxy
+	gw := newSMSGateway(t)
+	ts := newTestServer(t, "postgres", func(c *serveConfig) {
+		proxy, c.DatabaseURL = newDBProxy(t, c.DatabaseURL)
+		c.SMS, c.SMSWebhookSecret = gw.Spec(), gatewaySecret
+		c.IPLimit, c.OTPDailyLimit = 0, 0
+	})
+	people := loadPeople(t, ts.store(), "outage", 6)
+	id, secret := ts.client(oauth.ClientSpec{})
+	d := &flowDriver{Issuer: ts.URL, ClientID: id, ClientSecret: secret, RedirectURI: "http://127.0.0.1:9/callback", Gateway: gw}
+
+	stop := make(chan struct{})
+	wait := loadUntil(d, people, stop)
+	time.Sleep(2 * time.Second)
+	down := time.Now()
+	proxy.Down()
+	time.Sleep(500 * time.Millisecond)
+	ready := get(t, ts.URL+"/readyz")
+	time.Sleep(2500 * time.Millisecond)
+	up := time.Now()
+	proxy.Up()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	runs := wait()
+
+	if ready != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the outage: %d, want 503", ready)
+	}
+	if got := get(t, ts.URL+"/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz after the outage: %d, want 200", got)
+	}
+	var before, during, after, outageAnswers int
+	for _, r := range runs {
+		for _, a := range r.Answers {
+			if a.Status >= 500 && a.Status != http.StatusServiceUnavailable {
+				t.Errorf("%s answered %d: %.300s", a.Step, a.Status, a.Body)
+			}
+			if outageAnswer(a) {
+				outageAnswers++
+			}
+		}
+		switch {
+		case r.end.Before(down):
+			before++
+			if r.Err != nil {
+				t.Errorf("before the outage: %v%s", r.Err, lastBody(r.flowRun))
+			}
+		case r.start.After(up.Add(time.Second)):
+			// A second for the pool to notice that its old connections died.
+			after++
+			if r.Err != nil {
+				t.Errorf("after the outage: %v%s", r.Err, lastBody(r.flowRun))
+			}
+		default:
+			during++
+			if r.Err != nil && (r.Last == nil || !outageAnswer(*r.Last)) {
+				t.Errorf("during the outage, want 503: %v%s", r.Err, lastBody(r.flowRun))
+			}
+		}
+	}
+	t.Logf("%d verifications before the outage, %d across it, %d after; %d outage answers", before, during, after, outageAnswers)
+	if before == 0 || after == 0 || outageAnswers == 0 {
+		t.Errorf("the run did not cover the outage: %d before, %d after, %d outage answers", before, after, outageAnswers)
+	}
+	codes := checkConsistency(t, ts.store())
+	if codes < before+after {
+		t.Errorf("%d codes stored, fewer than the %d completed verifications", codes, before+after)
+	}
+}
+
+func get(t *testing.T, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// lastBody quotes the start of the answer that stopped a run, for failures.
+func lastBody(r flowRun) string {
+	if r.Last == nil {
+		return ""
+	}
+	b := r.Last.Body
+	if len(b) > 300 {
+		b = b[:300]
+	}
+	return ": " + b
+}
