@@ -35,16 +35,54 @@ func provider(db *sql.DB, dialect Dialect) (*goose.Provider, error) {
 
 // Up applies every pending migration and returns how many it applied; a
 // second run applies none.
+//
+// On PostgreSQL it holds an advisory lock for the schema while it works,
+// so server processes that start together on one database (several
+// replicas behind a load balancer) migrate one after another: the first
+// applies the migrations, the others find nothing to do. Without it, two
+// of them would both try to create the version table and the first
+// migration, and one would fail to start.
 func Up(ctx context.Context, db *sql.DB, dialect Dialect) (int, error) {
 	p, err := provider(db, dialect)
 	if err != nil {
 		return 0, err
+	}
+	if dialect == "postgres" {
+		unlock, err := lockSchema(ctx, db)
+		if err != nil {
+			return 0, fmt.Errorf("migrate up: lock: %w", err)
+		}
+		defer unlock()
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return len(results), fmt.Errorf("migrate up: %w", err)
 	}
 	return len(results), nil
+}
+
+// migrationLock is the first key of the advisory lock; the second is the
+// hash of the schema name, so databases of different schemas (tests) do
+// not wait for each other.
+const migrationLock = 0x6b796376 // "kycv"
+
+// lockSchema takes a session advisory lock on its own connection, waiting
+// as long as ctx allows, and returns its release. PostgreSQL also releases
+// it if the process dies.
+func lockSchema(ctx context.Context, db *sql.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext(current_schema()))", migrationLock); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		// A fresh context: the lock must go even when ctx has ended.
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", migrationLock)
+		conn.Close()
+	}, nil
 }
 
 // Status describes one migration: its version, file and whether it is applied.
