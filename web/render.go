@@ -41,11 +41,16 @@ var staticVersion = func() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }()
 
+// StaticURL is the address of the embedded static file name (e.g.
+// "style.css") with the version that busts caches, for pages rendered
+// outside this package (the admin console).
+func StaticURL(name string) string { return "/static/" + name + "?v=" + staticVersion }
+
 // pages holds one template per page, each a clone of the layout with the
 // page's "title" and "content" blocks; parsed once at start.
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"static": func(name string) string { return "/static/" + name + "?v=" + staticVersion },
+		"static": StaticURL,
 	}
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
 	names, err := fs.Glob(templateFiles, "templates/*.html")
