@@ -29,7 +29,9 @@ const (
 	DefaultOTPMaxTries    = 3
 	DefaultResendInterval = 60 * time.Second
 	DefaultDailyLimit     = 50
+	DefaultHourlyLimit    = 10
 	DefaultIPLimit        = 100
+	DefaultClientLimit    = 600
 	DefaultSessionTTL     = 15 * time.Minute
 )
 
@@ -41,9 +43,9 @@ const SessionCookie = "kycvs_session"
 // Config is what the flow needs; cmd/kycvs fills it from flags.
 //
 // OTPTTL and SessionTTL default when zero. OTPMaxTries, ResendInterval,
-// DailyLimit and IPLimit are taken as given, and 0 turns each off (for
-// tests and load runs), as the flags do; their defaults are the Default*
-// constants.
+// DailyLimit, HourlyLimit, IPLimit and ClientLimit are taken as given, and
+// 0 turns each off (for tests and load runs), as the flags do; their
+// defaults are the Default* constants.
 type Config struct {
 	// Secret is the server secret. Separate keys are derived from it for
 	// OTP hashes and for the per-mobile limit keys. Required.
@@ -57,8 +59,13 @@ type Config struct {
 	ResendInterval time.Duration
 	// DailyLimit caps codes sent to one mobile in 24 hours; 0 = off.
 	DailyLimit int
+	// HourlyLimit caps codes sent to one mobile in one hour; 0 = off.
+	HourlyLimit int
 	// IPLimit caps code requests from one client IP in 5 minutes; 0 = off.
 	IPLimit int
+	// ClientLimit caps codes sent for one verifying entity in a minute;
+	// 0 = off.
+	ClientLimit int
 	// SessionTTL is how long a browser stays signed in after an OTP.
 	// Default DefaultSessionTTL.
 	SessionTTL time.Duration
@@ -139,7 +146,9 @@ func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
 			MaxTries:       cfg.OTPMaxTries,
 			ResendInterval: cfg.ResendInterval,
 			DailyLimit:     cfg.DailyLimit,
+			HourlyLimit:    cfg.HourlyLimit,
 			IPLimit:        cfg.IPLimit,
+			ClientLimit:    cfg.ClientLimit,
 			ServiceName:    cfg.ServiceName,
 			Now:            cfg.Now,
 			Rand:           cfg.Rand,

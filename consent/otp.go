@@ -18,8 +18,8 @@ import (
 )
 
 // OTPConfig is the OTP policy (DESIGN.md, Policies). TTL defaults when
-// zero; MaxTries, ResendInterval, DailyLimit and IPLimit are taken as
-// given, 0 turning each off.
+// zero; MaxTries, ResendInterval, DailyLimit, HourlyLimit, IPLimit and
+// ClientLimit are taken as given, 0 turning each off.
 type OTPConfig struct {
 	// Secret is the server secret; the OTP-hash and limit keys derive from
 	// it. Required.
@@ -33,8 +33,16 @@ type OTPConfig struct {
 	ResendInterval time.Duration
 	// DailyLimit caps codes sent to one mobile in 24 hours; 0 = off.
 	DailyLimit int
+	// HourlyLimit caps codes sent to one mobile in one hour; 0 = off. With
+	// DailyLimit alone, a mobile could be sent its whole day's allowance
+	// in a minute by requests from many IPs (OTP bombing).
+	HourlyLimit int
 	// IPLimit caps code requests from one client IP in 5 minutes; 0 = off.
 	IPLimit int
+	// ClientLimit caps codes sent on behalf of one verifying entity (its
+	// client ID) in one minute; 0 = off. It bounds what a compromised or
+	// misbehaving client can spend on SMS and send to people.
+	ClientLimit int
 	// ServiceName names this service in the SMS. Default "kycvs".
 	ServiceName string
 	// Now is the clock; default time.Now.
@@ -135,6 +143,10 @@ type OTPRequest struct {
 	Mobile string
 	// ClientIP is the address the per-IP limit counts.
 	ClientIP string
+	// Client is the ID of the verifying entity the code is sent for, which
+	// the per-client limit counts; "" for codes no client asked for (the
+	// admin console's sign-in).
+	Client string
 	// Name is the person's name as given, for the resend wait (see
 	// ResendScope).
 	Name string
@@ -163,8 +175,9 @@ type Limit string
 
 const (
 	LimitIP     Limit = "ip"     // IPLimit codes per client IP in 5 minutes
-	LimitMobile Limit = "mobile" // DailyLimit codes per mobile in 24 hours
+	LimitMobile Limit = "mobile" // HourlyLimit per hour, DailyLimit per 24 hours, per mobile
 	LimitResend Limit = "resend" // ResendInterval between two codes
+	LimitClient Limit = "client" // ClientLimit codes per verifying entity in a minute
 )
 
 // LimitError is Issue's answer when a send limit is reached; nothing was
@@ -323,15 +336,22 @@ func (o *OTPs) hash(binding, hexDigest string) []byte {
 
 // Windows of the send limits.
 const (
-	ipLimitWindow     = 5 * time.Minute
-	mobileLimitWindow = 24 * time.Hour
+	ipLimitWindow           = 5 * time.Minute
+	mobileLimitWindow       = 24 * time.Hour
+	mobileHourlyLimitWindow = time.Hour
+	clientLimitWindow       = time.Minute
 )
+
+// LongestLimitWindow is the longest window any send limit counts over;
+// send counters older than it can be deleted.
+const LongestLimitWindow = mobileLimitWindow
 
 // Prefixes of the send-counter keys, shared by every channel.
 const (
 	keyIP     = "ip:"
 	keyMobile = "mobile:"
 	keyResend = "resend:"
+	keyClient = "client:"
 )
 
 // limits are the send limits charged for one code. The mobile is keyed by
@@ -346,8 +366,15 @@ func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
 	if o.cfg.IPLimit > 0 {
 		ls = append(ls, store.Limit{Key: keyIP + req.ClientIP, Max: o.cfg.IPLimit, Since: now.Add(-ipLimitWindow)})
 	}
+	// Both mobile windows count the same events (one per send).
+	if o.cfg.HourlyLimit > 0 {
+		ls = append(ls, store.Limit{Key: keyMobile + o.mobileMAC(req.Mobile), Max: o.cfg.HourlyLimit, Since: now.Add(-mobileHourlyLimitWindow)})
+	}
 	if o.cfg.DailyLimit > 0 {
 		ls = append(ls, store.Limit{Key: keyMobile + o.mobileMAC(req.Mobile), Max: o.cfg.DailyLimit, Since: now.Add(-mobileLimitWindow)})
+	}
+	if o.cfg.ClientLimit > 0 && req.Client != "" {
+		ls = append(ls, store.Limit{Key: keyClient + req.Client, Max: o.cfg.ClientLimit, Since: now.Add(-clientLimitWindow)})
 	}
 	return ls
 }
@@ -378,6 +405,8 @@ func (o *OTPs) limitError(le *store.LimitError, now time.Time) *LimitError {
 		e.Limit = LimitIP
 	case strings.HasPrefix(le.Key, keyResend):
 		e.Limit = LimitResend
+	case strings.HasPrefix(le.Key, keyClient):
+		e.Limit = LimitClient
 	}
 	wait := le.RetryAt.Sub(now)
 	e.RetryAfter = max((wait+time.Second-1)/time.Second*time.Second, time.Second)

@@ -15,8 +15,9 @@ const (
 	msgBadOTP        = "Enter the 6-digit code from the SMS."
 	msgOTPExpired    = "This code has expired. Ask for a new one."
 	msgSendFailed    = "We could not send the SMS, try again."
+	msgSenderBusy    = "Our SMS service is busy right now. Try again in a few seconds."
 	msgResendTooSoon = "We sent you a code a moment ago. Enter it, or ask for a new one when the wait is over."
-	msgLimited       = "Too many codes were asked for this number or from your network. Try again later."
+	msgLimited       = "Too many codes were asked for this number, from your network or by this service. Try again later."
 )
 
 // maxNameLen is the longest name accepted, in characters after trimming.

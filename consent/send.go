@@ -110,7 +110,8 @@ var errTooSoon = errors.New("consent: resend too soon")
 func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name string) {
 	ctx := c.Request.Context()
 	now := f.now()
-	if f.resendWait(lr, now) > 0 {
+	if wait := f.resendWait(lr, now); wait > 0 {
+		web.RetryAfter(c, wait)
 		f.renderOTP(c, http.StatusTooManyRequests, lr, client, "", msgResendTooSoon)
 		return
 	}
@@ -119,6 +120,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		Binding:  lr.ID,
 		Mobile:   mobile,
 		ClientIP: c.ClientIP(),
+		Client:   lr.ClientID,
 		Entity:   client,
 		Notice:   NoticeSignIn,
 		Save: func(ctx context.Context, s OTPState) error {
@@ -148,17 +150,24 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	case err == nil:
 	case errors.As(err, &limited):
 		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "limit", limited.Limit)
+		web.RetryAfter(c, limited.RetryAfter)
 		web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
 		return
 	case errors.Is(err, errTooSoon):
+		web.RetryAfter(c, f.resendWait(&seen, now))
 		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, "", msgResendTooSoon)
 		return
 	case errors.As(err, &unsent):
 		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", unsent.Err)
+		msg := msgSendFailed
+		if errors.Is(unsent.Err, ErrSenderBusy) {
+			msg = msgSenderBusy
+			web.RetryAfter(c, SenderBusyRetry*time.Second)
+		}
 		if before.State == store.LoginOTPSent {
-			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, "", msgSendFailed)
+			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, "", msg)
 		} else {
-			f.renderLogin(c, http.StatusServiceUnavailable, lr, client, mobile, name, msgSendFailed)
+			f.renderLogin(c, http.StatusServiceUnavailable, lr, client, mobile, name, msg)
 		}
 		return
 	default:

@@ -246,6 +246,7 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		Mobile:      mobile,
 		Name:        name,
 		ClientIP:    c.ClientIP(),
+		Client:      client.ID,
 		Entity:      displayName(client),
 		Notice:      consent.NoticeShare,
 		ResendScope: client.ID,
@@ -273,7 +274,12 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		return
 	case errors.As(err, &unsent):
 		a.log(c).Error("kycvsapi: SMS not sent", "client_id", client.ID, "mobile", claims.MaskMobile(mobile), "err", unsent.Err)
-		writeError(c, fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS could not be sent. Try again in a minute."))
+		e := fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS could not be sent. Try again in a minute.")
+		if errors.Is(unsent.Err, consent.ErrSenderBusy) {
+			e = fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS service is busy. Try again in a few seconds.")
+			e.retryAfter = consent.SenderBusyRetry * time.Second
+		}
+		writeError(c, e)
 		return
 	default:
 		a.log(c).Error("kycvsapi: OTP not issued", "client_id", client.ID, "err", err)
@@ -292,6 +298,8 @@ func limitError(l *consent.LimitError) *apiError {
 		e = fail(http.StatusTooManyRequests, CodeTooManyRequests, "Too many OTP requests from your network. Try again later.")
 	case consent.LimitResend:
 		e = fail(http.StatusTooManyRequests, CodeResendTooSoon, "An OTP was sent to this mobile number a moment ago. Wait before asking for another.")
+	case consent.LimitClient:
+		e = fail(http.StatusTooManyRequests, CodeTooManyRequests, "Too many OTP requests from this entity. Try again later.")
 	default:
 		e = fail(http.StatusTooManyRequests, CodeOTPLimitReached, "Too many OTPs were sent to this mobile number today. Try again later.")
 	}

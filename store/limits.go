@@ -32,7 +32,8 @@ func (e *LimitError) Error() string { return "store: limit reached for " + e.Key
 // Is makes errors.Is(err, ErrLimited) true.
 func (e *LimitError) Is(target error) bool { return target == ErrLimited }
 
-// RecordOTPSend records one event at `at` for every limit's key and then
+// RecordOTPSend records one event at `at` for every distinct key of limits
+// (several limits may count one key over different windows) and then
 // counts each window. When any count exceeds its Max, every event it
 // recorded is removed again and a *LimitError returned. Inserting before
 // counting means racing processes see each other's rows: under contention
@@ -41,9 +42,13 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimited }
 // counts until commit, and racing sends could then exceed the limit.
 func (s *Store) RecordOTPSend(ctx context.Context, at time.Time, limits ...Limit) error {
 	at = at.UTC()
-	events := make([]OTPEvent, len(limits))
-	for i, l := range limits {
-		events[i] = OTPEvent{Key: l.Key, CreatedAt: at}
+	events := make([]OTPEvent, 0, len(limits))
+	seen := make(map[string]bool, len(limits))
+	for _, l := range limits {
+		if !seen[l.Key] {
+			seen[l.Key] = true
+			events = append(events, OTPEvent{Key: l.Key, CreatedAt: at})
+		}
 	}
 	if len(events) == 0 {
 		return nil

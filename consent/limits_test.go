@@ -1,0 +1,111 @@
+package consent_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/store"
+)
+
+// wantRetryAfter checks a 429's Retry-After: whole seconds, between lo and
+// hi inclusive.
+func wantRetryAfter(t *testing.T, w *httptest.ResponseRecorder, lo, hi int) {
+	t.Helper()
+	h := w.Header().Get("Retry-After")
+	s, err := strconv.Atoi(h)
+	if err != nil || s < lo || s > hi {
+		t.Errorf("Retry-After = %q, want %d to %d seconds", h, lo, hi)
+	}
+}
+
+// TestOTPBombing: codes for one mobile asked from many IPs, through many
+// challenges, stop at the hourly limit long before the daily one; the
+// refusal says when to retry, and the window really ends then.
+func TestOTPBombing(t *testing.T) {
+	tweak := func(c *consent.Config) { c.HourlyLimit, c.DailyLimit, c.IPLimit = 3, 50, 100 }
+	eachBackend(t, tweak, func(t *testing.T, ts *testServer) {
+		for n := range 8 {
+			ch := ts.newChallenge()
+			b := ts.browser()
+			b.ip = fmt.Sprintf("203.0.113.%d", n+1)
+			w := b.start(ch, mobileAsha, nameAsha)
+			if n < 3 {
+				wantRedirect(t, w, "/login/"+ch)
+				ts.clock.Advance(time.Minute)
+				continue
+			}
+			wantStatus(t, w, http.StatusTooManyRequests)
+			wantBody(t, w, "Too many codes")
+			// The first send was 3 minutes ago and frees the window an hour after it.
+			wantRetryAfter(t, w, 57*60, 57*60)
+			wantState(t, ts, ch, store.LoginPending)
+		}
+		if n := len(ts.sms.all()); n != 3 {
+			t.Errorf("%d SMS reached the mobile, want 3", n)
+		}
+		// Another mobile is not held up.
+		ch := ts.newChallenge()
+		wantRedirect(t, ts.browser().start(ch, mobileNobody, nameAsha), "/login/"+ch)
+
+		ts.clock.Advance(57*time.Minute + time.Second)
+		ch = ts.newChallenge()
+		b := ts.browser()
+		b.ip = "203.0.113.200"
+		wantRedirect(t, b.start(ch, mobileAsha, nameAsha), "/login/"+ch)
+	})
+}
+
+// TestClientLimit: one verifying entity can have only so many codes sent
+// in a minute, whatever the mobiles and IPs; other entities are not held
+// up by it.
+func TestClientLimit(t *testing.T) {
+	eachBackend(t, func(c *consent.Config) { c.ClientLimit = 2 }, func(t *testing.T, ts *testServer) {
+		for n := range 3 {
+			ch := ts.newChallenge()
+			b := ts.browser()
+			b.ip = fmt.Sprintf("198.51.100.%d", n+1)
+			w := b.start(ch, fmt.Sprintf("+91987654320%d", n), nameAsha)
+			if n < 2 {
+				wantRedirect(t, w, "/login/"+ch)
+				continue
+			}
+			wantStatus(t, w, http.StatusTooManyRequests)
+			wantRetryAfter(t, w, 60, 60)
+		}
+		ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ClientID = clientAir })
+		wantRedirect(t, ts.browser().start(ch, "+919876543209", nameAsha), "/login/"+ch)
+
+		ts.clock.Advance(time.Minute + time.Second)
+		ch = ts.newChallenge()
+		wantRedirect(t, ts.browser().start(ch, "+919876543208", nameAsha), "/login/"+ch)
+	})
+}
+
+// TestRetryAfterOnEvery429: every answer of the sign-in pages that refuses
+// because of a limit says when to come back.
+func TestRetryAfterOnEvery429(t *testing.T) {
+	eachBackend(t, func(c *consent.Config) { c.IPLimit = 1 }, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		wantRedirect(t, b.start(ch, mobileAsha, nameAsha), "/login/"+ch)
+		ts.clock.Advance(20 * time.Second)
+
+		// The resend wait, from the resend button and the first form again.
+		for _, path := range []string{"/login/" + ch + "/resend", "/login/" + ch} {
+			w := b.post(path, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}})
+			wantStatus(t, w, http.StatusTooManyRequests)
+			wantRetryAfter(t, w, 40, 40)
+		}
+		// The per-IP limit, on another challenge from the same browser.
+		ch2 := ts.newChallenge()
+		w := b.start(ch2, mobileNobody, nameAsha)
+		wantStatus(t, w, http.StatusTooManyRequests)
+		wantRetryAfter(t, w, 280, 280)
+	})
+}
