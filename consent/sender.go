@@ -38,6 +38,9 @@ type SenderConfig struct {
 	Spec          string        // "file:PATH", "log" or "webhook:URL"
 	WebhookSecret []byte        // HMAC key for webhook signatures; required for webhook:
 	Timeout       time.Duration // webhook request timeout; DefaultWebhookTimeout if zero
+	// MaxConcurrent bounds the webhook requests in flight (a
+	// BoundedSender); 0 means no bound.
+	MaxConcurrent int
 	Logger        *slog.Logger  // for "log"; slog.Default() if nil
 	HTTPClient    *http.Client  // optional, for tests; copied, never modified
 }
@@ -58,7 +61,11 @@ func NewSender(cfg SenderConfig) (Sender, error) {
 	case kind == "file" && hasArg:
 		return NewFileSender(arg)
 	case kind == "webhook" && hasArg:
-		return NewWebhookSender(arg, cfg.WebhookSecret, cfg.Timeout, cfg.HTTPClient)
+		w, err := NewWebhookSender(arg, cfg.WebhookSecret, cfg.Timeout, cfg.HTTPClient)
+		if err != nil || cfg.MaxConcurrent <= 0 {
+			return w, err
+		}
+		return NewBoundedSender(w, cfg.MaxConcurrent), nil
 	case kind == "file" || kind == "webhook":
 		return nil, fmt.Errorf("consent: SMS sender %s needs an argument; want file:PATH or webhook:URL", kind)
 	case cfg.Spec == "":
