@@ -30,13 +30,22 @@ type serveConfig struct {
 	SMS               string
 	SMSWebhookSecret  string
 	SMSTimeout        time.Duration
+	SMSMaxConcurrent  int
 	OTPTTL            time.Duration
 	OTPMaxTries       int
 	OTPResendInterval time.Duration
 	OTPDailyLimit     int
+	OTPHourlyLimit    int
 	IPLimit           int
+	ClientOTPLimit    int
 	SessionTTL        time.Duration
 	LoginTTL          time.Duration
+	CodeTTL           time.Duration
+	AccessTokenTTL    time.Duration
+	IDTokenTTL        time.Duration
+	RefreshTokenTTL   time.Duration
+	CleanupInterval   time.Duration
+	MetricsAddr       string
 	TrustedProxies    stringList
 	LogFormat         string
 	LogLevel          string
@@ -57,13 +66,22 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMS, "sms", "", "SMS sender: file:PATH, log, or webhook:URL (default in --dev: file:"+devDataDir+"/sms.jsonl and the log)")
 	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
 	fs.DurationVar(&c.SMSTimeout, "sms-timeout", 5*time.Second, "webhook SMS request timeout")
+	fs.IntVar(&c.SMSMaxConcurrent, "sms-max-concurrent", 64, "webhook SMS requests in flight per process; more are refused at once with 503 (0: no limit)")
 	fs.DurationVar(&c.OTPTTL, "otp-ttl", 3*time.Minute, "how long an OTP is valid")
 	fs.IntVar(&c.OTPMaxTries, "otp-max-tries", 3, "wrong OTP tries before the sign-in is dead (0: no limit)")
 	fs.DurationVar(&c.OTPResendInterval, "otp-resend-interval", time.Minute, "minimum wait between two OTPs for one sign-in (0: none)")
 	fs.IntVar(&c.OTPDailyLimit, "otp-daily-limit", 50, "OTPs per mobile number in 24 hours (0: no limit)")
+	fs.IntVar(&c.OTPHourlyLimit, "otp-hourly-limit", 10, "OTPs per mobile number in one hour (0: no limit)")
 	fs.IntVar(&c.IPLimit, "ip-limit", 100, "OTP requests per client IP in 5 minutes (0: no limit)")
+	fs.IntVar(&c.ClientOTPLimit, "client-otp-limit", 600, "OTPs sent for one client (verifying entity) in one minute (0: no limit)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 15*time.Minute, "browser session length after an OTP sign-in")
-	fs.DurationVar(&c.LoginTTL, "login-ttl", 15*time.Minute, "time a person has to finish one sign-in")
+	fs.DurationVar(&c.LoginTTL, "login-ttl", 15*time.Minute, "time a person has to finish one sign-in (the login challenge's lifetime)")
+	fs.DurationVar(&c.CodeTTL, "code-ttl", 5*time.Minute, "authorization code lifetime")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "access token lifetime")
+	fs.DurationVar(&c.IDTokenTTL, "id-token-ttl", 15*time.Minute, "ID token lifetime")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "refresh token lifetime (offline_access)")
+	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Minute, "how often expired sign-ins, sessions, tokens and old OTP counters are deleted")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of the Prometheus /metrics endpoint, apart from --addr (\"off\": none)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -131,12 +149,22 @@ func (c *serveConfig) validate() error {
 	if strings.HasPrefix(c.SMS, "webhook:") && c.SMSWebhookSecret == "" {
 		p = append(p, "--sms-webhook-secret is required with a webhook sender")
 	}
-	for name, d := range map[string]time.Duration{"--otp-ttl": c.OTPTTL, "--session-ttl": c.SessionTTL, "--login-ttl": c.LoginTTL, "--sms-timeout": c.SMSTimeout} {
+	for name, d := range map[string]time.Duration{"--otp-ttl": c.OTPTTL, "--session-ttl": c.SessionTTL, "--login-ttl": c.LoginTTL, "--sms-timeout": c.SMSTimeout,
+		"--code-ttl": c.CodeTTL, "--access-token-ttl": c.AccessTokenTTL, "--id-token-ttl": c.IDTokenTTL, "--refresh-token-ttl": c.RefreshTokenTTL,
+		"--cleanup-interval": c.CleanupInterval} {
 		if d <= 0 {
 			p = append(p, name+" must be positive")
 		}
 	}
-	for name, n := range map[string]int{"--otp-max-tries": c.OTPMaxTries, "--otp-daily-limit": c.OTPDailyLimit, "--ip-limit": c.IPLimit} {
+	if c.MetricsAddr != "off" && c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p = append(p, fmt.Sprintf("--metrics-addr %q: %v (or off)", c.MetricsAddr, err))
+		} else if c.MetricsAddr == c.Addr {
+			p = append(p, "--metrics-addr must differ from --addr")
+		}
+	}
+	for name, n := range map[string]int{"--otp-max-tries": c.OTPMaxTries, "--otp-daily-limit": c.OTPDailyLimit, "--otp-hourly-limit": c.OTPHourlyLimit,
+		"--ip-limit": c.IPLimit, "--client-otp-limit": c.ClientOTPLimit, "--sms-max-concurrent": c.SMSMaxConcurrent} {
 		if n < 0 {
 			p = append(p, name+" must be 0 (off) or more")
 		}

@@ -66,6 +66,11 @@ func newTestServer(t *testing.T, dialect string, tweak func(*serveConfig)) *test
 		IPLimit:           100,
 		SessionTTL:        15 * time.Minute,
 		LoginTTL:          15 * time.Minute,
+		CodeTTL:           5 * time.Minute,
+		AccessTokenTTL:    15 * time.Minute,
+		IDTokenTTL:        15 * time.Minute,
+		RefreshTokenTTL:   30 * 24 * time.Hour,
+		CleanupInterval:   time.Minute,
 		LogFormat:         "text",
 		LogLevel:          "error",
 	}

@@ -66,6 +66,7 @@ type server struct {
 	st      *store.Store
 	handler http.Handler
 	cancel  context.CancelFunc
+	cleaner *cleaner
 	demo    *devDemo // --dev only
 }
 
@@ -100,7 +101,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		return nil, err
 	}
 	go keys.Refresh(bg, 30*time.Second, func(err error) { logger.Error("reload signing keys", "error", err) })
-	go cleanup(bg, st, logger)
+	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, now: time.Now}
+	go s.cleaner.run(bg)
 
 	sender, err := newSender(cfg, logger)
 	if err != nil {
@@ -114,7 +116,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		OTPMaxTries:    cfg.OTPMaxTries,
 		ResendInterval: cfg.OTPResendInterval,
 		DailyLimit:     cfg.OTPDailyLimit,
+		HourlyLimit:    cfg.OTPHourlyLimit,
 		IPLimit:        cfg.IPLimit,
+		ClientLimit:    cfg.ClientOTPLimit,
 		SessionTTL:     cfg.SessionTTL,
 		SecureCookies:  secure,
 		ServiceName:    "kycvs",
@@ -123,10 +127,14 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	}, st, registry, sender)
 	pairwise := claims.NewPairwise(secret)
 	provider, err := oauth.New(oauth.Config{
-		Issuer:   cfg.Issuer,
-		Secret:   secret,
-		LoginTTL: cfg.LoginTTL,
-		Logger:   logger,
+		Issuer:          cfg.Issuer,
+		Secret:          secret,
+		CodeTTL:         cfg.CodeTTL,
+		AccessTokenTTL:  cfg.AccessTokenTTL,
+		IDTokenTTL:      cfg.IDTokenTTL,
+		RefreshTokenTTL: cfg.RefreshTokenTTL,
+		LoginTTL:        cfg.LoginTTL,
+		Logger:          logger,
 	}, st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, err
@@ -218,6 +226,7 @@ func newSender(cfg serveConfig, logger *slog.Logger) (consent.Sender, error) {
 		Spec:          cfg.SMS,
 		WebhookSecret: []byte(cfg.SMSWebhookSecret),
 		Timeout:       cfg.SMSTimeout,
+		MaxConcurrent: cfg.SMSMaxConcurrent,
 		Logger:        logger,
 	})
 }
@@ -234,28 +243,46 @@ func (t teeSender) Send(ctx context.Context, msg consent.SMS) error {
 	return nil
 }
 
-// cleanup deletes expired sign-ins, sessions and tokens every minute, and
-// OTP counters older than the longest limit window (24 hours).
-func cleanup(ctx context.Context, st *store.Store, logger *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+// cleaner deletes what has expired: sign-ins, sessions, tokens and KYC-VS
+// API transactions past their expiry, and OTP send counters older than the
+// longest limit window. Every process runs one; deletions are idempotent,
+// so several processes on one database do not get in each other's way.
+type cleaner struct {
+	st       *store.Store
+	logger   *slog.Logger
+	interval time.Duration
+	now      func() time.Time
+}
+
+// run cleans every interval until ctx ends. A failed pass (the database
+// is away) is logged and the next one tries again.
+func (c *cleaner) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			res, err := st.DeleteExpired(ctx, time.Now(), 25*time.Hour)
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Error("clean-up of expired rows failed", "error", err)
-				}
-				continue
-			}
-			if res != (store.CleanupResult{}) {
-				logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions)
+			if _, err := c.once(ctx); err != nil && ctx.Err() == nil {
+				c.logger.Error("clean-up of expired rows failed", "error", err)
 			}
 		}
 	}
+}
+
+// once deletes what has expired by now and reports how many rows went.
+func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
+	// An hour beyond the longest window, so no clock skew between
+	// processes shortens a limit.
+	res, err := c.st.DeleteExpired(ctx, c.now(), consent.LongestLimitWindow+time.Hour)
+	if err != nil {
+		return res, err
+	}
+	if res != (store.CleanupResult{}) {
+		c.logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions)
+	}
+	return res, nil
 }
 
 // alive is the liveness check: 200 while the process serves requests. It
