@@ -41,8 +41,8 @@ type SenderConfig struct {
 	// MaxConcurrent bounds the webhook requests in flight (a
 	// BoundedSender); 0 means no bound.
 	MaxConcurrent int
-	Logger        *slog.Logger  // for "log"; slog.Default() if nil
-	HTTPClient    *http.Client  // optional, for tests; copied, never modified
+	Logger        *slog.Logger // for "log"; slog.Default() if nil
+	HTTPClient    *http.Client // optional, for tests; copied, never modified
 }
 
 // NewSender builds the Sender that cfg.Spec names: "file:PATH" (a
