@@ -23,8 +23,9 @@ verifications per second, errors by kind and latency per step.
 
 The codes arrive through the server's webhook sender: start the server with
   --sms webhook:http://127.0.0.1:9099/sms --sms-webhook-secret S
-  --ip-limit 0 --otp-daily-limit 0
-(a load run comes from one IP and sends many codes to each mobile), and
+  --ip-limit 0 --otp-daily-limit 0 --otp-hourly-limit 0 --client-otp-limit 0
+(a load run comes from one IP and one client and sends many codes to each
+mobile), and
 give bench the same --sms-webhook-secret. With --setup, bench registers the
 client kycvs-bench and one registry record per virtual user in the
 server's database first (--database-url and --secret of the server, or
