@@ -245,8 +245,21 @@ func (s *Storage) DeleteRefreshTokenSession(ctx context.Context, signature strin
 }
 
 // RotateRefreshToken retires the refresh and access tokens of a grant before
-// fosite issues the next pair.
-func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, _ string) error {
+// fosite issues the next pair, in fosite's token transaction.
+//
+// The refresh token being used is retired first, only if it is still
+// active: of two refreshes racing with one token, the second waits for the
+// first's row lock and then finds the token retired, so it fails
+// (ErrSerializationFailure: fosite answers invalid_request and rolls back)
+// instead of minting a second live token pair from one refresh token.
+func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	err := s.st.DeactivateToken(ctx, store.KindRefreshToken, signature)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fosite.ErrSerializationFailure
+	case err != nil:
+		return notFound(err)
+	}
 	if err := s.RevokeRefreshToken(ctx, requestID); err != nil {
 		return err
 	}
