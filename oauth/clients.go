@@ -312,8 +312,13 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 			return err
 		}
 		spec.ID = id
-		if !spec.Public && spec.TokenEndpointAuthMethod == "none" {
+		// Switching between public and confidential takes the method that
+		// goes with the new kind, unless the change set one itself.
+		switch {
+		case !spec.Public && spec.TokenEndpointAuthMethod == "none":
 			spec.TokenEndpointAuthMethod = ""
+		case spec.Public && !c.Public && spec.TokenEndpointAuthMethod == c.TokenEndpointAuthMethod:
+			spec.TokenEndpointAuthMethod = "none"
 		}
 		if err := spec.Validate(); err != nil {
 			return err
