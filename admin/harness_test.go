@@ -57,8 +57,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 // noSessions is the sign-in flow as oauth sees it when nobody is signed in.
 type noSessions struct{}
 
-func (noSessions) CurrentSession(*http.Request) (*store.Session, error) { return nil, store.ErrNotFound }
-func (noSessions) EndSession(http.ResponseWriter, *http.Request) error  { return nil }
+func (noSessions) CurrentSession(*http.Request) (*store.Session, error) {
+	return nil, store.ErrNotFound
+}
+func (noSessions) EndSession(http.ResponseWriter, *http.Request) error { return nil }
 
 // inbox is an SMS gateway that keeps what it was given.
 type inbox struct {
