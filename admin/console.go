@@ -205,7 +205,7 @@ type page struct {
 	Error     string
 	Problems  []string
 	Data      any
-	Can       func(Permission) bool
+	Can       func(string) bool
 	loc       *time.Location
 }
 
@@ -245,7 +245,7 @@ func (cn *Console) render(c *gin.Context, status int, name string, p page) {
 		actor := a.(Actor)
 		p.User = &actor
 	}
-	p.Can = func(perm Permission) bool { return p.User != nil && p.User.Role.Can(perm) }
+	p.Can = func(perm string) bool { return p.User != nil && p.User.Role.Can(Permission(perm)) }
 	if p.Notice == "" {
 		p.Notice = notices[c.Query("done")]
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +112,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	st := storetest.Open(t, dialect)
 	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
 	secret := []byte(testSecret)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(testLogOutput(), &slog.HandlerOptions{Level: slog.LevelError}))
 
 	keys, err := oauth.NewKeys(st, secret)
 	if err != nil {
@@ -326,3 +327,12 @@ func (ts *testServer) audit(targetType, targetID string) []store.AuditEntry {
 }
 
 var _ = gin.New
+
+// testLogOutput is where the servers' errors go: nowhere, unless
+// KYCVS_TEST_LOG is set.
+func testLogOutput() io.Writer {
+	if os.Getenv("KYCVS_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}

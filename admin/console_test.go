@@ -1,0 +1,332 @@
+package admin_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/store"
+)
+
+// browser is an admin's browser on the console: cookies kept, redirects
+// followed.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func (ts *testServer) browser() *browser {
+	ts.t.Helper()
+	srv := httptest.NewServer(ts.site)
+	ts.t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: ts.t, base: srv.URL, c: &http.Client{Jar: jar}}
+}
+
+type consolePage struct {
+	Status int
+	Path   string
+	Body   string
+	Header http.Header
+}
+
+func (b *browser) do(req *http.Request) consolePage {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return consolePage{Status: resp.StatusCode, Path: resp.Request.URL.Path, Body: string(body), Header: resp.Header}
+}
+
+func (b *browser) get(path string) consolePage {
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	return b.do(req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// post submits a form of page from with its CSRF token.
+func (b *browser) post(from consolePage, path string, form url.Values) consolePage {
+	b.t.Helper()
+	m := csrfField.FindStringSubmatch(from.Body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s: %s", from.Path, from.Body)
+	}
+	form.Set("csrf_token", m[1])
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// signIn signs the admin with mobile in by OTP and returns the dashboard.
+func (b *browser) signIn(ts *testServer, mobile string) consolePage {
+	b.t.Helper()
+	login := b.get("/admin/login")
+	otp := b.post(login, "/admin/login", url.Values{"mobile": {mobile}})
+	if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, `name="otp"`) {
+		b.t.Fatalf("after the mobile: %d %s %s", otp.Status, otp.Path, otp.Body)
+	}
+	dash := b.post(otp, "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(b.t, "+91"+mobile)}})
+	if dash.Status != http.StatusOK || dash.Path != "/admin" || !strings.Contains(dash.Body, "Dashboard") {
+		b.t.Fatalf("after the code: %d %s %s", dash.Status, dash.Path, dash.Body)
+	}
+	return dash
+}
+
+func (ts *testServer) addUser(mobile string, role admin.Role) *store.AdminUser {
+	ts.t.Helper()
+	u, err := ts.svc.AddAdminUser(context.Background(), cliActor, mobile, "Admin "+string(role), role)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return u
+}
+
+func TestConsoleSignIn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ts *testServer) {
+		ts.addUser("9999900010", admin.RoleOwner)
+
+		t.Run("an admin signs in with the code sent to their mobile", func(t *testing.T) {
+			b := ts.browser()
+			if p := b.get("/admin"); p.Path != "/admin/login" {
+				t.Fatalf("signed out: %s", p.Path)
+			}
+			dash := b.signIn(ts, "9999900010")
+			if !strings.Contains(dash.Body, "Admin owner · owner") {
+				t.Errorf("dashboard does not say who: %s", dash.Body)
+			}
+			if !strings.Contains(ts.sms.sent[len(ts.sms.sent)-1].Text, "admin console") {
+				t.Errorf("SMS: %q", ts.sms.sent[len(ts.sms.sent)-1].Text)
+			}
+			// The idle timeout ends the session; a request within it keeps it.
+			ts.clock.Advance(admin.DefaultIdleTimeout - time.Minute)
+			if p := b.get("/admin/clients"); p.Path != "/admin/clients" {
+				t.Fatalf("within the idle timeout: %s", p.Path)
+			}
+			ts.clock.Advance(admin.DefaultIdleTimeout - time.Minute)
+			if p := b.get("/admin/clients"); p.Path != "/admin/clients" {
+				t.Fatalf("active session: %s", p.Path)
+			}
+			ts.clock.Advance(admin.DefaultIdleTimeout + time.Second)
+			if p := b.get("/admin/clients"); p.Path != "/admin/login" {
+				t.Fatalf("after the idle timeout: %s", p.Path)
+			}
+		})
+
+		t.Run("sign out", func(t *testing.T) {
+			b := ts.browser()
+			dash := b.signIn(ts, "9999900010")
+			out := b.post(dash, "/admin/logout", url.Values{})
+			if out.Path != "/admin/login" || !strings.Contains(out.Body, "signed out") {
+				t.Fatalf("sign out: %s %s", out.Path, out.Body)
+			}
+			if p := b.get("/admin"); p.Path != "/admin/login" {
+				t.Fatal("still signed in")
+			}
+		})
+
+		t.Run("wrong codes lock the sign-in; a mobile that is no admin's looks the same", func(t *testing.T) {
+			for _, mobile := range []string{"9999900010", "9999900099"} {
+				b := ts.browser()
+				sent := len(ts.sms.sent)
+				otp := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
+				if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, "******"+mobile[6:]) {
+					t.Fatalf("%s: %s", mobile, otp.Body)
+				}
+				if mobile == "9999900099" && len(ts.sms.sent) != sent {
+					t.Error("an SMS went to a mobile that is no admin's")
+				}
+				p := b.post(otp, "/admin/login/otp", url.Values{"otp": {"000000"}})
+				if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "2 tries left") {
+					t.Fatalf("%s, first wrong code: %d %s", mobile, p.Status, p.Body)
+				}
+				p = b.post(p, "/admin/login/otp", url.Values{"otp": {"000001"}})
+				p = b.post(p, "/admin/login/otp", url.Values{"otp": {"000002"}})
+				if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "Too many wrong codes") {
+					t.Fatalf("%s, third wrong code: %d %s", mobile, p.Status, p.Body)
+				}
+				if p := b.get("/admin/login/otp"); p.Path != "/admin/login" {
+					t.Errorf("%s: the dead sign-in still asks for a code", mobile)
+				}
+			}
+		})
+
+		t.Run("a form without the CSRF token is refused", func(t *testing.T) {
+			b := ts.browser()
+			dash := b.signIn(ts, "9999900010")
+			_ = dash
+			req, _ := http.NewRequest(http.MethodPost, b.base+"/admin/keys/rotate", strings.NewReader("alg=RS256"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if p := b.do(req); p.Status != http.StatusForbidden {
+				t.Errorf("no CSRF token: %d", p.Status)
+			}
+		})
+
+		t.Run("cookies", func(t *testing.T) {
+			b := ts.browser()
+			b.signIn(ts, "9999900010")
+			u, _ := url.Parse(b.base + "/admin")
+			found := false
+			for _, c := range b.c.Jar.Cookies(u) {
+				if c.Name == admin.SessionCookie {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatal("no session cookie")
+			}
+			root, _ := url.Parse(b.base + "/")
+			for _, c := range b.c.Jar.Cookies(root) {
+				if c.Name == admin.SessionCookie {
+					t.Error("the admin session cookie is sent outside /admin")
+				}
+			}
+		})
+	})
+}
+
+// Every console route enforces its permission for every role.
+func TestConsolePermissions(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	for i, role := range admin.Roles {
+		mobile := "99999000" + string(rune('2'+i)) + "0"
+		ts.addUser(mobile, role)
+		b := ts.browser()
+		dash := b.signIn(ts, mobile)
+		for _, r := range ts.console.ConsoleRoutes() {
+			method, path, perm := r[0], strings.NewReplacer(":id", "nope", ":kid", "nope").Replace(r[1]), admin.Permission(r[2])
+			var p consolePage
+			if method == http.MethodGet {
+				p = b.get(path)
+			} else {
+				p = b.post(dash, path, url.Values{})
+			}
+			if forbidden, want := p.Status == http.StatusForbidden, !role.Can(perm); forbidden != want {
+				t.Errorf("%s %s %s: %d (forbidden %v, want %v)", role, method, path, p.Status, forbidden, want)
+			}
+			if p.Status >= 500 {
+				t.Errorf("%s %s %s: %d %s", role, method, path, p.Status, p.Body)
+			}
+		}
+	}
+}
+
+// An owner goes through the console: registers a client (secret shown
+// once, with the copy button), edits it, rotates its secret, disables
+// it, finds disclosures and exports them, rotates a key, reads the audit
+// log.
+func TestConsoleWork(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.addUser("9999900010", admin.RoleOwner)
+	b := ts.browser()
+	dash := b.signIn(ts, "9999900010")
+
+	form := b.get("/admin/clients/new")
+	created := b.post(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
+		"scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"}})
+	m := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(created.Body)
+	if created.Status != http.StatusCreated || m == nil || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") {
+		t.Fatalf("create: %d %s", created.Status, created.Body)
+	}
+	if ts.token("air", m[1]) != "invalid_grant" {
+		t.Fatal("the secret shown does not authenticate")
+	}
+	if p := b.get("/admin/clients/air"); strings.Contains(p.Body, m[1]) {
+		t.Fatal("the secret is shown again")
+	}
+	bad := b.post(created, "/admin/clients", url.Values{"name": {""}, "redirect_uris": {"ftp://x"}})
+	if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "must be https") {
+		t.Errorf("invalid client: %d %s", bad.Status, bad.Body)
+	}
+
+	page := b.get("/admin/clients/air")
+	saved := b.post(page, "/admin/clients/air", url.Values{"name": {"Example Airways"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid", "vaccination_status"}})
+	if saved.Path != "/admin/clients/air" || !strings.Contains(saved.Body, "Saved.") || !strings.Contains(saved.Body, "Example Airways") {
+		t.Errorf("edit: %d %s", saved.Status, saved.Body)
+	}
+	rotated := b.post(saved, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
+	m2 := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(rotated.Body)
+	if m2 == nil || m2[1] == m[1] || ts.token("air", m[1]) != "invalid_grant" || ts.token("air", m2[1]) != "invalid_grant" {
+		t.Fatalf("rotate: %s", rotated.Body)
+	}
+	disabled := b.post(rotated, "/admin/clients/air/disable", url.Values{})
+	if !strings.Contains(disabled.Body, "disabled") || ts.token("air", m2[1]) != "invalid_client" {
+		t.Errorf("disable: %s", disabled.Body)
+	}
+
+	// Disclosures: filters, paging and export.
+	ctx := context.Background()
+	two := 2
+	if err := ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: "d1", ClientID: "air", BeneficiaryID: "B-77", Subject: "s", Channel: "authorize", RequestID: "r", VaccinationStatus: &two}); err != nil {
+		t.Fatal(err)
+	}
+	list := b.get("/admin/disclosures?client_id=air&status=2")
+	if !strings.Contains(list.Body, "B-77") || !strings.Contains(list.Body, "fully vaccinated") {
+		t.Errorf("disclosures: %s", list.Body)
+	}
+	if p := b.get("/admin/disclosures?client_id=air&status=1"); strings.Contains(p.Body, "B-77") {
+		t.Error("status filter ignored")
+	}
+	if p := b.get("/admin/disclosures?since=nonsense"); p.Status != http.StatusBadRequest {
+		t.Errorf("bad filter: %d", p.Status)
+	}
+	csv := b.get("/admin/disclosures.csv?client_id=air")
+	if csv.Status != http.StatusOK || !strings.Contains(csv.Body, "d1,") || !strings.HasPrefix(csv.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("export: %d %s", csv.Status, csv.Body)
+	}
+
+	// Registry: create, find, edit.
+	nb := b.get("/admin/registry/new")
+	p := b.post(nb, "/admin/registry", url.Values{"beneficiary_id": {"B-1"}, "mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
+		"doses": {"Covishield, 1, 2, 2021-05-10"}})
+	if p.Path != "/admin/registry/B-1" || !strings.Contains(p.Body, "partially vaccinated") {
+		t.Fatalf("create beneficiary: %d %s", p.Status, p.Body)
+	}
+	p = b.post(p, "/admin/registry/B-1", url.Values{"mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
+		"doses": {"Covishield, 1, 2, 2021-05-10\nCovishield, 2, 2, 2021-08-02"}})
+	if !strings.Contains(p.Body, "fully vaccinated") {
+		t.Errorf("edit beneficiary: %s", p.Body)
+	}
+	p = b.post(p, "/admin/registry/B-1", url.Values{"mobile": {"1"}, "name": {"Asha"}, "year_of_birth": {"x"}, "doses": {"a, b"}})
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "year_of_birth") {
+		t.Errorf("bad beneficiary: %d %s", p.Status, p.Body)
+	}
+	if p := b.get("/admin/registry?mobile=9876543210"); !strings.Contains(p.Body, "B-1") {
+		t.Errorf("search: %s", p.Body)
+	}
+
+	// Keys.
+	keys := b.get("/admin/keys")
+	rot := b.post(keys, "/admin/keys/rotate", url.Values{"alg": {"ES256"}})
+	if !strings.Contains(rot.Body, "scheduled") {
+		t.Errorf("rotate key: %s", rot.Body)
+	}
+
+	// The audit log shows it all, by the signed-in user.
+	audit := b.get("/admin/audit")
+	for _, want := range []string{"client.create", "client.update", "client.rotate_secret", "client.disable", "disclosure.export", "beneficiary.update", "key.rotate", "console.sign_in", "Admin owner"} {
+		if !strings.Contains(audit.Body, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+	if strings.Contains(audit.Body, m[1]) || strings.Contains(audit.Body, m2[1]) {
+		t.Error("a secret in the audit log page")
+	}
+	d := b.get("/admin")
+	if !strings.Contains(d.Body, "verifications") {
+		t.Errorf("dashboard: %s", d.Body)
+	}
+	_ = dash
+}
