@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,4 +171,97 @@ func lastBody(r flowRun) string {
 		b = b[:300]
 	}
 	return ": " + b
+}
+
+// A hanging SMS gateway ties up at most --sms-max-concurrent sends, each
+// for at most --sms-timeout: sends beyond that are refused at once with a
+// 503 and Retry-After, every other request is served as usual meanwhile,
+// and a failing gateway (5xx) gets the person a 503 and a challenge left
+// as it was. Sends hold no database connection, so more hanging sends
+// than the pool has connections change nothing.
+func TestSlowSMSGateway(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		gw := newSMSGateway(t)
+		ts := newTestServer(t, dialect, func(c *serveConfig) {
+			c.SMS, c.SMSWebhookSecret = gw.Spec(), gatewaySecret
+			c.SMSTimeout, c.SMSMaxConcurrent = 1500*time.Millisecond, 3
+			c.IPLimit, c.OTPDailyLimit, c.OTPHourlyLimit = 0, 0, 0
+		})
+		people := loadPeople(t, ts.store(), "slowsms", 6)
+		id, _ := ts.client(oauth.ClientSpec{})
+		gw.Hold()
+
+		type result struct {
+			status int
+			took   time.Duration
+			err    error
+		}
+		stuck := make(chan result, 3)
+		for _, p := range people[:3] {
+			s := openSignIn(t, ts.URL, id, p)
+			go func() {
+				status, took, err := s.post()
+				stuck <- result{status, took, err}
+			}()
+		}
+		if !gw.WaitArrived(3, 5*time.Second) {
+			t.Fatal("three sends did not reach the gateway")
+		}
+
+		// The gateway holds every slot. A fourth send is refused at once.
+		for _, p := range people[3:5] {
+			s := openSignIn(t, ts.URL, id, p)
+			hc := *s.client
+			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			start := time.Now()
+			resp, err := hc.PostForm(s.url, s.form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(resp)
+			resp.Body.Close()
+			if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > 500*time.Millisecond {
+				t.Errorf("send with every slot taken: %d after %s, want 503 at once", resp.StatusCode, took)
+			}
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "busy") {
+				t.Errorf("busy answer: Retry-After %q, body %.200s", resp.Header.Get("Retry-After"), body)
+			}
+		}
+		// Everything else is served as usual, including whole sign-in
+		// pages that need the database.
+		for _, path := range []string{"/healthz", "/readyz", oauth.PathDiscovery, oauth.PathJWKS} {
+			start := time.Now()
+			if got := get(t, ts.URL+path); got != http.StatusOK || time.Since(start) > 500*time.Millisecond {
+				t.Errorf("%s while the gateway hangs: %d after %s", path, got, time.Since(start))
+			}
+		}
+		start := time.Now()
+		openSignIn(t, ts.URL, id, people[5])
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("authorize and the sign-in page took %s while the gateway hangs", took)
+		}
+
+		// The stuck sends give up at the timeout with a 503.
+		for range 3 {
+			r := <-stuck
+			if r.err != nil || r.status != http.StatusServiceUnavailable || r.took < time.Second || r.took > 5*time.Second {
+				t.Errorf("stuck send: %d after %s (%v), want 503 after the 1.5 s timeout", r.status, r.took, r.err)
+			}
+		}
+		gw.Release()
+
+		// A gateway that answers 502: 503 for the person, nothing changed.
+		gw.Fail.Store(true)
+		s := openSignIn(t, ts.URL, id, people[0])
+		if status, _, err := s.post(); err != nil || status != http.StatusServiceUnavailable {
+			t.Errorf("send through a failing gateway: %d %v, want 503", status, err)
+		}
+		gw.Fail.Store(false)
+		if status, _, err := s.post(); err != nil || status != http.StatusSeeOther {
+			t.Errorf("send once the gateway is back: %d %v, want 303", status, err)
+		}
+		if gw.Delivered(people[0].Mobile) != 1 {
+			t.Errorf("%d codes delivered to the person, want 1", gw.Delivered(people[0].Mobile))
+		}
+	})
 }

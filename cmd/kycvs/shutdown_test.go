@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
+)
+
+// pendingSend is a sign-in at its mobile-and-name form, ready to post.
+type pendingSend struct {
+	client *http.Client
+	url    string
+	form   url.Values
+}
+
+// openSignIn starts an authorization at issuer (where the server
+// listens) and loads the sign-in form for the person.
+func openSignIn(t *testing.T, issuer, clientID string, person store.Beneficiary) *pendingSend {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+			if strings.HasPrefix(r.URL.String(), issuer) {
+				return nil
+			}
+			return http.ErrUseLastResponse
+		}}
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:9/callback"},
+		"scope": {"openid vaccination_status"}, "state": {randomString()}, "nonce": {randomString()},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	resp, err := hc.Get(issuer + oauth.PathAuth + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := readAll(resp)
+	m := csrfRe.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("sign-in page: %d %s", resp.StatusCode, body)
+	}
+	return &pendingSend{client: hc, url: resp.Request.URL.String(),
+		form: url.Values{"mobile": {person.Mobile}, "name": {person.Name}, "csrf_token": {m[1]}}}
+}
+
+// post submits the form and returns the status of the first answer
+// (redirects are not followed) and how long it took.
+func (p *pendingSend) post() (int, time.Duration, error) {
+	hc := *p.client
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	start := time.Now()
+	resp, err := hc.PostForm(p.url, p.form)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
+}
+
+// SIGTERM while a request is in flight: the server stops taking new
+// connections at once, finishes the request it has (here a code send that
+// waits 1.5 s for the SMS gateway), and exits with status 0.
+func TestGracefulShutdown(t *testing.T) {
+	bin := buildKycvs(t)
+	gw := newSMSGateway(t)
+	gw.Delay.Store(int64(1500 * time.Millisecond))
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "kycvs.db")
+	addr := freeLoopbackAddr(t)
+	p := startServe(t, bin, addr, []string{"KYCVS_SECRET=" + testSecret, "KYCVS_DATABASE_URL=" + dbURL},
+		"--issuer", "http://"+addr, "--sms", gw.Spec(), "--sms-webhook-secret", gatewaySecret, "--metrics-addr", "off")
+
+	st, err := store.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := loadPeople(t, st, "shutdown", 1)[0]
+	c, _, err := oauth.NewClients(st, []byte(testSecret)).Create(context.Background(),
+		oauth.ClientSpec{Name: "Shutdown Air", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	send := openSignIn(t, p.URL, c.ID, person)
+	type result struct {
+		status int
+		took   time.Duration
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, d, err := send.post()
+		done <- result{s, d, err}
+	}()
+	if !gw.WaitArrived(1, 10*time.Second) {
+		t.Fatal("the SMS never reached the gateway")
+	}
+	p.signal(syscall.SIGTERM)
+
+	// New connections are refused while the request is still being served.
+	refused := false
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			refused = true
+			break
+		}
+		conn.Close()
+	}
+	if !refused {
+		t.Error("the server still accepted connections a second after SIGTERM")
+	}
+	r := <-done
+	if r.err != nil || r.status != http.StatusSeeOther {
+		t.Fatalf("the in-flight send: %d %v, want 303 (finished)", r.status, r.err)
+	}
+	if gw.Delivered(person.Mobile) != 1 {
+		t.Errorf("the in-flight send's SMS was not delivered")
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit within 10 seconds of SIGTERM")
+	}
+	var exit *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &exit) {
+		t.Fatal(p.err)
+	}
+	if p.err != nil {
+		t.Errorf("exit status %v, want 0", p.err)
+	}
+	if !strings.Contains(p.log.String(), "kycvs stopped") {
+		t.Errorf("no orderly stop in the log:\n%s", p.log.String())
+	}
+}
+
+func readAll(resp *http.Response) string {
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
