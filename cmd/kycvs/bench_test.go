@@ -36,7 +36,7 @@ func TestBenchAgainstServer(t *testing.T) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.SMS = "webhook:http://" + gateway + loadtest.GatewayPath
 			c.SMSWebhookSecret = benchWebhookSecret
-			c.IPLimit, c.OTPDailyLimit = 0, 0
+			c.IPLimit, c.OTPDailyLimit, c.OTPHourlyLimit, c.ClientOTPLimit = 0, 0, 0, 0
 		})
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), []string{"bench", "--setup",
