@@ -51,6 +51,10 @@ type flowRun struct {
 	Err     error
 	// Status is the vaccination_status userinfo returned.
 	Status int
+	// IDToken and AccessToken are what the token endpoint issued.
+	IDToken, AccessToken string
+	// Nonce is the one the authorization request sent.
+	Nonce string
 }
 
 func (d *flowDriver) route(step string) {
@@ -107,9 +111,10 @@ func (d *flowDriver) run(ctx context.Context, mobile, name string) (res flowRun)
 
 	verifier := oauth2.GenerateVerifier()
 	state := randomString()
+	res.Nonce = randomString()
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {d.ClientID}, "redirect_uri": {d.RedirectURI},
-		"scope": {"openid vaccination_status"}, "state": {state}, "nonce": {randomString()},
+		"scope": {"openid vaccination_status"}, "state": {state}, "nonce": {res.Nonce},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
 	a, err := do("authorize", http.MethodGet, d.Issuer+oauth.PathAuth+"?"+q.Encode(), nil, nil)
@@ -164,6 +169,7 @@ func (d *flowDriver) run(ctx context.Context, mobile, name string) (res flowRun)
 	if err := json.Unmarshal([]byte(a.Body), &tok); err != nil || tok.AccessToken == "" || tok.IDToken == "" {
 		return stop(a, fmt.Errorf("token: %q: %v", a.Body, err), "")
 	}
+	res.IDToken, res.AccessToken = tok.IDToken, tok.AccessToken
 	a, err = do("userinfo", http.MethodGet, d.Issuer+oauth.PathUserinfo, nil, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	})

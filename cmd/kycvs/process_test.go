@@ -43,6 +43,14 @@ type serveProcess struct {
 // is interrupted (then killed) when the test ends.
 func startServe(t *testing.T, bin, addr string, env []string, args ...string) *serveProcess {
 	t.Helper()
+	p := launchServe(t, bin, addr, env, args...)
+	p.waitHealthy()
+	return p
+}
+
+// launchServe starts the process without waiting for it.
+func launchServe(t *testing.T, bin, addr string, env []string, args ...string) *serveProcess {
+	t.Helper()
 	p := &serveProcess{t: t, Addr: addr, URL: "http://" + addr, log: &logBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
@@ -60,22 +68,29 @@ func startServe(t *testing.T, bin, addr string, env []string, args ...string) *s
 			t.Logf("kycvs at %s:\n%s", addr, p.log.String())
 		}
 	})
+	return p
+}
+
+// waitHealthy waits up to 30 seconds for /healthz to answer 200, and fails
+// the test if the process exits first.
+func (p *serveProcess) waitHealthy() {
+	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("kycvs at %s exited: %v\n%s", addr, p.err, p.log.String())
+			p.t.Fatalf("kycvs at %s exited: %v\n%s", p.Addr, p.err, p.log.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kycvs at %s did not answer /healthz in 30s\n%s", addr, p.log.String())
+			p.t.Fatalf("kycvs at %s did not answer /healthz in 30s\n%s", p.Addr, p.log.String())
 		}
 	}
 }
