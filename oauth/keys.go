@@ -186,9 +186,10 @@ func (k *Keys) Rotate(ctx context.Context, alg string) (string, error) {
 }
 
 // RotateAfter creates a new key for alg, published at once, that signs
-// from delay on; the keys of alg signing until then stop at that moment
-// and stay published for RetireGrace after it. It returns the new key ID
-// and when it signs. An unsupported alg is an error.
+// from delay on (at once when no key of alg signs); the keys of alg
+// signing until then stop at that moment and stay published for
+// RetireGrace after it. It returns the new key ID and when it signs. An
+// unsupported alg is an error.
 func (k *Keys) RotateAfter(ctx context.Context, alg string, delay time.Duration) (string, time.Time, error) {
 	if !isSupportedAlg(alg) {
 		return "", time.Time{}, fmt.Errorf("unsupported signing algorithm %q", alg)
@@ -204,6 +205,14 @@ func (k *Keys) RotateAfter(ctx context.Context, alg string, delay time.Duration)
 	}
 	row.CreatedAt = now
 	err = k.st.UpdateSigningKeys(ctx, alg, func(keys []store.SigningKey) (*store.SigningKey, error) {
+		signing := false
+		for _, r := range keys {
+			signing = signing || r.RetiredAt == nil || r.RetiredAt.After(now)
+		}
+		if !signing {
+			// Nothing signs for alg: there is nothing to wait for.
+			activates, row.ActivatesAt = now, nil
+		}
 		for i := range keys {
 			r := &keys[i]
 			if r.RetiredAt == nil || r.RetiredAt.After(activates) {
@@ -430,12 +439,18 @@ func (k *Keys) newRow(alg string) (*store.SigningKey, error) {
 	return &store.SigningKey{KID: kid, Alg: alg, Ciphertext: ct}, nil
 }
 
+// newKID returns 96 random bits, base64url, never starting with "-" (a
+// key ID is typed on command lines, where it would read as a flag).
 func newKID() string {
 	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+	for {
+		if _, err := rand.Read(b); err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		if kid := base64.RawURLEncoding.EncodeToString(b); kid[0] != '-' {
+			return kid
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // ErrKeyDecrypt means a stored key did not decrypt: the server secret is not

@@ -75,7 +75,7 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	switch verb {
 	case "create":
-		full, rec, err := keys.Create(ctx, id)
+		full, rec, err := cliService(st, d.Secret, nil).CreateAPIKey(ctx, cliActor(), id)
 		if err != nil {
 			return notFoundAs(err, "client", id)
 		}
@@ -115,7 +115,7 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "revoke":
-		err := keys.Revoke(ctx, id)
+		err := cliService(st, d.Secret, nil).RevokeAPIKey(ctx, cliActor(), id)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("API key %s is already revoked", id)

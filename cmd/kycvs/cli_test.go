@@ -130,9 +130,9 @@ func TestCLI(t *testing.T) {
 				if strings.Count(list, "signing") != 2 || strings.Count(list, "RS256") != 1 || strings.Count(list, "ES256") != 1 {
 					t.Fatalf("list after first rotate: %q", list)
 				}
-				kycvs(t, "keys", "rotate", "--alg", "ES256")
+				kycvs(t, "keys", "rotate", "--alg", "ES256", "--immediate")
 				list, _ = kycvs(t, "keys", "list")
-				if strings.Count(list, "ES256") != 2 || strings.Count(list, "published") != 1 {
+				if strings.Count(list, "ES256") != 2 || strings.Count(list, "retiring") != 1 || strings.Count(list, "signing") != 2 {
 					t.Fatalf("list after ES256 rotate: %q", list)
 				}
 				t.Setenv("KYCVS_SECRET", strings.Repeat("x", 40))

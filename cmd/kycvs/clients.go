@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 )
 
-const clientsUsage = "usage: kycvs clients create|list|show ID|delete ID|rotate-secret ID|api-keys ... [flags]"
+const clientsUsage = "usage: kycvs clients create|list|show ID|update ID|disable ID|enable ID|delete ID|rotate-secret ID [--grace D]|api-keys ... [flags]"
 
 // clientJSON is the CLI's JSON view of a client; client_secret appears
 // only when a secret was just made.
@@ -28,7 +31,11 @@ type clientJSON struct {
 	IDTokenSignedResponseAlg  string   `json:"id_token_signed_response_alg,omitempty"`
 	UserinfoSignedResponseAlg string   `json:"userinfo_signed_response_alg,omitempty"`
 	SectorIdentifier          string   `json:"sector_identifier_uri,omitempty"`
+	LogoURI                   string   `json:"logo_uri,omitempty"`
+	Contacts                  []string `json:"contacts,omitempty"`
 	Disabled                  bool     `json:"disabled"`
+	// PreviousSecretsValidUntil says when replaced secrets stop working.
+	PreviousSecretsValidUntil []time.Time `json:"previous_secrets_valid_until,omitempty"`
 }
 
 func toClientJSON(c *store.Client, secret string) clientJSON {
@@ -37,7 +44,19 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 		RedirectURIs: c.RedirectURIs, Scopes: c.Scopes, Public: c.Public,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifier: c.SectorIdentifier, Disabled: c.Disabled,
+		LogoURI: c.LogoURI, Contacts: c.Contacts, PreviousSecretsValidUntil: validUntil(c),
 	}
+}
+
+func validUntil(c *store.Client) []time.Time {
+	var out []time.Time
+	now := time.Now()
+	for _, r := range c.RotatedSecrets {
+		if now.Before(r.ExpiresAt) {
+			out = append(out, r.ExpiresAt)
+		}
+	}
+	return out
 }
 
 func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,17 +72,26 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var spec oauth.ClientSpec
-	var redirects, scopes stringList
-	if verb == "create" {
-		fs.StringVar(&spec.ID, "id", "", "client ID (default: generated)")
+	var redirects, scopes, contacts stringList
+	var public, allowSector bool
+	grace := fs.Duration("grace", oauth.DefaultSecretGrace, "rotate-secret: how long the old secret keeps working (0: stops now, for a secret that leaked; at most 720h)")
+	if verb == "create" || verb == "update" {
+		if verb == "create" {
+			fs.StringVar(&spec.ID, "id", "", "client ID (default: generated)")
+		}
 		fs.StringVar(&spec.Name, "name", "", "the verifying entity's name, shown to people")
 		fs.Var(&redirects, "redirect-uri", "redirect URI, matched exactly (repeatable)")
-		fs.BoolVar(&spec.Public, "public", false, "public client (browser or app, no secret, PKCE required)")
+		fs.BoolVar(&public, "public", false, "public client (browser or app, no secret, PKCE required); update: --public=false makes it confidential")
 		fs.Var(&scopes, "scope", "scope the client may ask for (repeatable; default openid and vaccination_status)")
 		fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post (default: either)")
 		fs.StringVar(&spec.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default) or ES256")
 		fs.StringVar(&spec.UserinfoSignedResponseAlg, "userinfo-alg", "", "sign userinfo responses with RS256 or ES256 (default: plain JSON)")
 		fs.StringVar(&spec.SectorIdentifier, "sector-identifier", "", "sector identifier URI for pairwise subjects (needed when redirect URIs span several hosts)")
+		fs.StringVar(&spec.LogoURI, "logo-uri", "", "the verifying entity's logo (https)")
+		fs.Var(&contacts, "contact", "e-mail address of someone responsible for the client (repeatable)")
+		if verb == "update" {
+			fs.BoolVar(&allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
+		}
 	}
 	// Flags may come after the client ID: kycvs clients show ID --json.
 	var id string
@@ -76,11 +104,11 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if id == "" && fs.NArg() > 0 {
 		id = fs.Arg(0)
 	}
-	needsID := verb == "show" || verb == "delete" || verb == "rotate-secret"
+	needsID := verb == "show" || verb == "delete" || verb == "rotate-secret" || verb == "update" || verb == "disable" || verb == "enable"
 	if needsID && id == "" {
 		return usageError{"usage: kycvs clients " + verb + " CLIENT_ID"}
 	}
-	if err := d.resolve(verb == "create" || verb == "rotate-secret"); err != nil {
+	if err := d.resolve(verb == "create" || verb == "rotate-secret" || verb == "update"); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, d.DatabaseURL, false)
@@ -91,7 +119,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkSchema(ctx, st); err != nil {
 		return err
 	}
-	clients := oauth.NewClients(st, []byte(d.Secret))
+	svc := cliService(st, d.Secret, nil)
+	actor := cliActor()
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	print := func(c *store.Client, secret string) error {
 		if *asJSON {
 			return writeJSON(stdout, toClientJSON(c, secret))
@@ -101,8 +132,8 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch verb {
 	case "create":
-		spec.RedirectURIs, spec.Scopes = redirects, scopes
-		c, secret, err := clients.Create(ctx, spec)
+		spec.RedirectURIs, spec.Scopes, spec.Contacts, spec.Public = redirects, scopes, contacts, public
+		c, secret, err := svc.CreateClient(ctx, actor, spec)
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return fmt.Errorf("a client with ID %q already exists", spec.ID)
 		}
@@ -134,20 +165,54 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return notFoundAs(err, "client", id)
 		}
 		return print(c, "")
+	case "update":
+		c, secret, err := svc.UpdateClient(ctx, actor, id, func(s *oauth.ClientSpec) error {
+			for name, apply := range map[string]func(){
+				"name": func() { s.Name = spec.Name }, "redirect-uri": func() { s.RedirectURIs = redirects },
+				"scope": func() { s.Scopes = scopes }, "contact": func() { s.Contacts = contacts }, "public": func() { s.Public = public },
+				"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = spec.TokenEndpointAuthMethod },
+				"id-token-alg":               func() { s.IDTokenSignedResponseAlg = spec.IDTokenSignedResponseAlg },
+				"userinfo-alg":               func() { s.UserinfoSignedResponseAlg = spec.UserinfoSignedResponseAlg },
+				"sector-identifier":          func() { s.SectorIdentifier = spec.SectorIdentifier },
+				"logo-uri":                   func() { s.LogoURI = spec.LogoURI },
+			} {
+				if given[name] {
+					apply()
+				}
+			}
+			return nil
+		}, allowSector)
+		if errors.Is(err, admin.ErrSectorChange) {
+			return fmt.Errorf("%v; add --allow-sector-change to do it anyway", err)
+		}
+		if err != nil {
+			return notFoundAs(err, "client", id)
+		}
+		return print(c, secret)
+	case "disable", "enable":
+		c, err := svc.SetClientDisabled(ctx, actor, id, verb == "disable")
+		if err != nil {
+			return notFoundAs(err, "client", id)
+		}
+		if !*asJSON {
+			if c.Disabled {
+				fmt.Fprintf(stdout, "disabled client %s: it gets no tokens, and its tokens and API keys stop working until it is enabled\n", id)
+			} else {
+				fmt.Fprintf(stdout, "enabled client %s\n", id)
+			}
+			return nil
+		}
+		return print(c, "")
 	case "delete":
-		if err := st.DeleteClient(ctx, id); err != nil {
+		if err := svc.DeleteClient(ctx, actor, id); err != nil {
 			return notFoundAs(err, "client", id)
 		}
 		fmt.Fprintf(stdout, "deleted client %s and its tokens\n", id)
 		return nil
 	case "rotate-secret":
-		secret, err := clients.RotateSecret(ctx, id)
+		secret, c, err := svc.RotateClientSecret(ctx, actor, id, *grace)
 		if err != nil {
 			return notFoundAs(err, "client", id)
-		}
-		c, err := st.GetClient(ctx, id)
-		if err != nil {
-			return err
 		}
 		return print(c, secret)
 	}
@@ -169,6 +234,9 @@ func printClient(w io.Writer, c *store.Client, secret string) {
 	}
 	if c.UserinfoSignedResponseAlg != "" {
 		fmt.Fprintf(tw, "userinfo_signed_response_alg\t%s\n", c.UserinfoSignedResponseAlg)
+	}
+	for _, t := range validUntil(c) {
+		fmt.Fprintf(tw, "previous secret\tworks until %s\n", t.Format(time.RFC3339))
 	}
 	fmt.Fprintf(tw, "state\t%s\n", clientState(c))
 	tw.Flush()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // --admin-time-zone works on images without a zone database
 
 	"github.com/kycvs/kycvs/store"
 )
@@ -49,6 +50,11 @@ type serveConfig struct {
 	TrustedProxies    stringList
 	LogFormat         string
 	LogLevel          string
+	// AdminTimeZone is the admin console's time zone ("" is UTC).
+	AdminTimeZone string
+	// AdminIdleTimeout ends an admin console session nobody used for
+	// that long (0: the default, 15 minutes).
+	AdminIdleTimeout time.Duration
 }
 
 // devDataDir holds the dev database, generated secret and SMS file.
@@ -85,6 +91,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.AdminTimeZone, "admin-time-zone", "Asia/Kolkata", "time zone of the admin console's times and of \"today\" on its dashboard")
+	fs.DurationVar(&c.AdminIdleTimeout, "admin-idle-timeout", 15*time.Minute, "admin console sessions end after this long without a request")
 }
 
 // resolveDev fills --dev's defaults: database, generated secret and SMS
@@ -171,6 +179,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.OTPResendInterval < 0 {
 		p = append(p, "--otp-resend-interval must be 0 (off) or more")
+	}
+	if _, err := time.LoadLocation(c.AdminTimeZone); err != nil {
+		p = append(p, fmt.Sprintf("--admin-time-zone %q: %v", c.AdminTimeZone, err))
+	}
+	if c.AdminIdleTimeout < 0 {
+		p = append(p, "--admin-idle-timeout must be 0 (the default) or more")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, "--log-format: text or json")

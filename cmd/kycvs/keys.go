@@ -2,38 +2,50 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/oauth"
 )
 
+const keysUsage = "usage: kycvs keys list | rotate [--alg RS256|ES256] [--immediate] | retire KID [--withdraw]"
+
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
-		return usageError{"usage: kycvs keys list|rotate [--alg RS256|ES256]"}
+	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate" && args[0] != "retire") {
+		return usageError{keysUsage}
 	}
-	fs := newFlagSet("keys "+args[0], stderr)
+	verb, rest := args[0], args[1:]
+	fs := newFlagSet("keys "+verb, stderr)
 	var d dbFlags
 	d.register(fs)
 	alg := fs.String("alg", "", "algorithm to rotate: RS256 or ES256 (default: both)")
+	immediate := fs.Bool("immediate", false, "rotate: the new key signs at once (after a leak) instead of after relying parties' cached key sets know it")
+	withdraw := fs.Bool("withdraw", false, "retire: take the key out of the JWKS now; tokens it signed stop verifying (a key that leaked)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	var kid string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		kid, rest = rest[0], rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	if err := d.resolve(args[0] == "rotate"); err != nil {
-		return err
+	if kid == "" && fs.NArg() > 0 {
+		kid = fs.Arg(0)
 	}
-	st, err := openStore(ctx, d.DatabaseURL, false)
+	if verb == "retire" && kid == "" {
+		return usageError{"usage: kycvs keys retire KID [--withdraw]"}
+	}
+	st, err := openCLIStore(ctx, &d, verb != "list")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := checkSchema(ctx, st); err != nil {
-		return err
-	}
-	if args[0] == "rotate" {
+	if verb != "list" {
 		keys, err := oauth.NewKeys(st, []byte(d.Secret))
 		if err != nil {
 			return err
@@ -42,48 +54,58 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := keys.Load(ctx); err != nil {
 			return err
 		}
+		svc := cliService(st, d.Secret, keys)
+		if verb == "retire" {
+			err := svc.RetireKey(ctx, cliActor(), kid, *withdraw)
+			switch {
+			case errors.Is(err, oauth.ErrLastKey), errors.Is(err, oauth.ErrKeyRetired):
+				return fmt.Errorf("key %s: %w", kid, err)
+			case err != nil:
+				return notFoundAs(err, "signing key", kid)
+			}
+			if *withdraw {
+				fmt.Fprintf(stdout, "key %s is withdrawn: it no longer signs and has left the JWKS (running servers follow within a minute)\n", kid)
+			} else {
+				fmt.Fprintf(stdout, "key %s is retired: it no longer signs and stays published for %s, until the tokens it signed have expired\n", kid, keys.RetireGrace())
+			}
+			return nil
+		}
 		algs := oauth.SupportedAlgs
 		if *alg != "" {
 			algs = []string{*alg}
 		}
 		for _, a := range algs {
-			kid, err := keys.Rotate(ctx, a)
+			kid, at, err := svc.RotateKey(ctx, cliActor(), a, *immediate)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "new %s key %s signs from now on (running servers pick it up within a minute); older keys stay published\n", a, kid)
+			if !at.After(time.Now()) {
+				fmt.Fprintf(stdout, "new %s key %s signs from now on (running servers pick it up within a minute); the previous key stays published for %s\n", a, kid, keys.RetireGrace())
+			} else {
+				fmt.Fprintf(stdout, "new %s key %s is published now and signs from %s; the previous key signs until then and stays published %s more\n", a, kid, at.Format(time.RFC3339), keys.RetireGrace())
+			}
 		}
 		return nil
 	}
-	rows, err := st.ListSigningKeys(ctx)
+	ks, err := admin.KeyList(ctx, st, time.Now())
 	if err != nil {
 		return err
 	}
-	type keyJSON struct {
-		KID       string     `json:"kid"`
-		Alg       string     `json:"alg"`
-		CreatedAt time.Time  `json:"created_at"`
-		RetiredAt *time.Time `json:"retired_at,omitempty"`
-	}
 	if *asJSON {
-		out := make([]keyJSON, len(rows))
-		for i, r := range rows {
-			out[i] = keyJSON{r.KID, r.Alg, r.CreatedAt, r.RetiredAt}
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, ks)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	signing := map[string]bool{}
-	for _, r := range rows {
-		state := "published"
-		if r.RetiredAt != nil {
-			state = "retired " + r.RetiredAt.Format(time.RFC3339)
-		} else if !signing[r.Alg] {
-			signing[r.Alg] = true
-			state = "signing"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.KID, r.Alg, r.CreatedAt.Format(time.RFC3339), state)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE\tSIGNS FROM\tPUBLISHED UNTIL")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.CreatedAt.Format(time.RFC3339), k.State, timeOrDash(k.ActivatesAt), timeOrDash(k.PublishUntil))
 	}
 	return tw.Flush()
 }
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+

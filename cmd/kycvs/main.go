@@ -21,9 +21,13 @@ Usage:
   kycvs serve [--dev] [flags]            run the server
   kycvs migrate up|status                apply or list database migrations
   kycvs clients create --name N --redirect-uri U [--redirect-uri U2] [--public] [--scope S]... [--json]
-  kycvs clients list|show ID|delete ID|rotate-secret ID [--json]
+  kycvs clients list|show ID|delete ID|rotate-secret ID [--grace 24h] [--json]
+  kycvs clients update ID [--name N] [--redirect-uri U]... [--scope S]... [--logo-uri U] [--contact E]... [...]
+  kycvs clients disable ID | enable ID
   kycvs clients api-keys create CLIENT_ID | list [CLIENT_ID] | revoke KEY_ID [--json]
-  kycvs keys list|rotate [--alg RS256|ES256]
+  kycvs keys list | rotate [--alg RS256|ES256] [--immediate] | retire KID [--withdraw]
+  kycvs admin keys create --name N --role R | list | revoke KEY_ID     admin API keys
+  kycvs admin users add --mobile M --name N --role R | list | set-role | remove   console users
   kycvs registry import FILE.csv
   kycvs bench [flags]                    drive complete verifications against a running server
 
@@ -72,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, rest, stdout, stderr)
 	case "registry":
 		return runRegistry(ctx, rest, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

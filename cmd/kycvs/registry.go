@@ -47,7 +47,8 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := checkSchema(ctx, st); err != nil {
 		return err
 	}
-	res, err := claims.Import(ctx, st, f)
+	// Through the admin service, so the import is in the audit log.
+	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), f)
 	var ie *claims.ImportError
 	if errors.As(err, &ie) {
 		return fmt.Errorf("%s: nothing was imported:\n%v", file, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
@@ -100,7 +101,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	go keys.Refresh(bg, 30*time.Second, func(err error) { logger.Error("reload signing keys", "error", err) })
+	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { logger.Error("reload signing keys", "error", err) })
 	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, now: time.Now}
 	go s.cleaner.run(bg)
 
@@ -146,7 +147,11 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure})
+	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure})
+	if err != nil {
+		return nil, err
+	}
+	adminHandler, err := wireAdmin(cfg, st, keys, flow.OTPs(), engine, logger, secure)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +165,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 			return nil, err
 		}
 	}
-	s.handler = engine
+	s.handler = adminHandler
 	ok = true
 	return s, nil
 }
@@ -305,4 +310,27 @@ func ready(c *gin.Context, st *store.Store) {
 		return
 	}
 	c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// wireAdmin mounts the admin console on engine and returns the handler of
+// the whole server: the admin API, on an engine of its own (JSON errors,
+// registry CSVs larger than the forms' limit), under admin.APIPrefix, and
+// engine for everything else.
+func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent.OTPs, engine *gin.Engine, logger *slog.Logger, secure bool) (http.Handler, error) {
+	secret := []byte(cfg.Secret)
+	loc, err := time.LoadLocation(cfg.AdminTimeZone)
+	if err != nil {
+		return nil, err
+	}
+	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil)
+	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
+	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, MaxBodyBytes: admin.MaxImportBytes})
+	if err != nil {
+		return nil, err
+	}
+	admin.NewAPI(admin.APIConfig{Location: loc, Logger: logger}, svc).Register(apiEngine)
+	mux := http.NewServeMux()
+	mux.Handle(admin.APIPrefix+"/", apiEngine)
+	mux.Handle("/", engine)
+	return mux, nil
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/kycvsapi"
+	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
+)
+
+const adminUsage = `usage:
+  kycvs admin keys create --name N --role R [--json]     an admin API key (shown once)
+  kycvs admin keys list [--json]
+  kycvs admin keys revoke KEY_ID
+  kycvs admin users add --mobile M --name N --role R [--json]   a console user (signs in by OTP)
+  kycvs admin users list [--json]
+  kycvs admin users set-role MOBILE|ID --role R
+  kycvs admin users remove MOBILE|ID
+roles: viewer, client-admin, registry-admin, owner`
+
+// cliActor is who the audit log says made a command-line change: the
+// operating-system user and the host.
+func cliActor() admin.Actor {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return admin.CLIActor(name, host)
+}
+
+// cliService is the admin service for a command: every change it makes is
+// audited as the CLI's. keys is nil unless the command rotates keys.
+func cliService(st *store.Store, secret string, keys *oauth.Keys) *admin.Service {
+	s := []byte(secret)
+	return admin.NewService(st, s, oauth.NewClients(st, s), keys, kycvsapi.NewAPIKeys(st, s), nil)
+}
+
+// openCLIStore resolves the database flags, opens the database and checks
+// its schema; the caller closes it.
+func openCLIStore(ctx context.Context, d *dbFlags, needSecret bool) (*store.Store, error) {
+	if err := d.resolve(needSecret); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, d.DatabaseURL, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		return usageError{adminUsage}
+	}
+	what, verb, rest := args[0], args[1], args[2:]
+	fs := newFlagSet("admin "+what+" "+verb, stderr)
+	var d dbFlags
+	d.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	name := fs.String("name", "", "a name for the key or the user")
+	role := fs.String("role", "", "viewer, client-admin, registry-admin or owner")
+	mobile := fs.String("mobile", "", "the user's mobile number (10 digits, or + and the country code)")
+	var id string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	}
+	r, roleOK := admin.ParseRole(*role)
+	switch what + " " + verb {
+	case "keys create":
+		if *name == "" || !roleOK {
+			return usageError{"usage: kycvs admin keys create --name N --role viewer|client-admin|registry-admin|owner [--json]"}
+		}
+	case "users add":
+		if *name == "" || *mobile == "" || !roleOK {
+			return usageError{"usage: kycvs admin users add --mobile M --name N --role viewer|client-admin|registry-admin|owner [--json]"}
+		}
+	case "users set-role":
+		if id == "" || !roleOK {
+			return usageError{"usage: kycvs admin users set-role MOBILE|ID --role viewer|client-admin|registry-admin|owner"}
+		}
+	case "keys revoke", "users remove":
+		if id == "" {
+			return usageError{fmt.Sprintf("usage: kycvs admin %s %s ID", what, verb)}
+		}
+	case "keys list", "users list":
+	default:
+		return usageError{adminUsage}
+	}
+	st, err := openCLIStore(ctx, &d, what+" "+verb == "keys create")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := cliService(st, d.Secret, nil)
+	actor := cliActor()
+
+	switch what + " " + verb {
+	case "keys create":
+		full, k, err := svc.CreateAdminKey(ctx, actor, *name, r)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"api_key": full, "id": k.ID, "name": k.Name, "role": k.Role, "created_at": k.CreatedAt})
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "api_key\t%s\t(shown once: store it now)\n", full)
+		fmt.Fprintf(tw, "id\t%s\nname\t%s\nrole\t%s\n", k.ID, k.Name, k.Role)
+		return tw.Flush()
+	case "keys list":
+		ks, err := st.ListAdminKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]map[string]any, len(ks))
+			for i, k := range ks {
+				out[i] = map[string]any{"id": k.ID, "name": k.Name, "role": k.Role, "created_at": k.CreatedAt, "created_by": k.CreatedBy,
+					"last_used_at": k.LastUsedAt, "revoked_at": k.RevokedAt}
+			}
+			return writeJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tNAME\tROLE\tCREATED\tLAST USED\tSTATE")
+		for _, k := range ks {
+			state, used := "active", "never"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+			}
+			if k.LastUsedAt != nil {
+				used = k.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339), used, state)
+		}
+		return tw.Flush()
+	case "keys revoke":
+		err := svc.RevokeAdminKey(ctx, actor, id)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("admin API key %s is already revoked", id)
+		case err != nil:
+			return notFoundAs(err, "admin API key", id)
+		}
+		fmt.Fprintf(stdout, "revoked admin API key %s: it is refused from now on\n", id)
+		return nil
+	case "users add":
+		u, err := svc.AddAdminUser(ctx, actor, *mobile, *name, r)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("an admin user with mobile %s already exists", *mobile)
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, userJSON(u))
+		}
+		fmt.Fprintf(stdout, "added %s (%s) as %s: they sign in at /admin with a code sent to %s\n", u.Name, u.ID, u.Role, u.Mobile)
+		return nil
+	case "users list":
+		us, err := st.ListAdminUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]map[string]any, len(us))
+			for i := range us {
+				out[i] = userJSON(&us[i])
+			}
+			return writeJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER ID\tNAME\tMOBILE\tROLE")
+		for _, u := range us {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Mobile, u.Role)
+		}
+		return tw.Flush()
+	case "users set-role":
+		u, err := svc.SetAdminUserRole(ctx, actor, id, r)
+		if err != nil {
+			return notFoundAs(err, "admin user", id)
+		}
+		fmt.Fprintf(stdout, "%s is %s now\n", u.Name, u.Role)
+		return nil
+	case "users remove":
+		if err := svc.RemoveAdminUser(ctx, actor, id); err != nil {
+			return notFoundAs(err, "admin user", id)
+		}
+		fmt.Fprintf(stdout, "removed admin user %s and ended their sessions\n", id)
+		return nil
+	}
+	return usageError{adminUsage}
+}
+
+func userJSON(u *store.AdminUser) map[string]any {
+	return map[string]any{"id": u.ID, "mobile": u.Mobile, "name": u.Name, "role": u.Role, "created_at": u.CreatedAt}
+}
