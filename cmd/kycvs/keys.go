@@ -108,4 +108,3 @@ func timeOrDash(t *time.Time) string {
 	}
 	return t.Format(time.RFC3339)
 }
-
