@@ -145,7 +145,7 @@ func TestSecurityHeadersAndErrorPages(t *testing.T) {
 				}
 			}
 			csp := w.Header().Get("Content-Security-Policy")
-			for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"} {
+			for _, d := range []string{"default-src 'none'", "script-src 'self' 'nonce-", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"} {
 				if !strings.Contains(csp, d) {
 					t.Errorf("CSP %q lacks %q", csp, d)
 				}
