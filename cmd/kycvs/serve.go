@@ -66,6 +66,9 @@ type server struct {
 	logger  *slog.Logger
 	st      *store.Store
 	handler http.Handler
+	// engine serves every page and endpoint but the admin API; tests walk
+	// its routes.
+	engine  *gin.Engine
 	cancel  context.CancelFunc
 	cleaner *cleaner
 	demo    *devDemo // --dev only
@@ -155,6 +158,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
+	s.engine = engine
 	provider.Register(engine)
 	flow.Register(engine)
 	api.Register(engine)
