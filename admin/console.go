@@ -121,6 +121,7 @@ var consolePages = func() map[string]*template.Template {
 		"status":    statusText,
 		"join":      strings.Join,
 		"add":       func(a, b int64) int64 { return a + b },
+		"minutes":   func(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes" },
 		"changes":   changesText,
 		"period": func(label string, p Period, pg page) periodView {
 			return periodView{ID: strings.ToLower(strings.ReplaceAll(label, " ", "-")), Label: label, P: p, Page: pg}
