@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/demo"
 	"github.com/kycvs/kycvs/oauth"
@@ -100,6 +101,10 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 		return nil, fmt.Errorf("register demo client: %w", err)
 	}
 	airline.ClientSecret = secret
+	// An owner for the admin console, signing in with a code like anyone.
+	if _, err := cliService(st, cfg.Secret, nil).AddAdminUser(ctx, admin.CLIActor("serve", "dev"), devAdminMobile, "Dev Admin", admin.RoleOwner); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return nil, fmt.Errorf("add the dev admin: %w", err)
+	}
 	d := &devDemo{URL: base, handler: demo.New(airline), ln: ln}
 	d.srv = &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 
@@ -110,6 +115,7 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 	fmt.Fprintf(w, "  Button script:\t%s%s\n", cfg.Issuer, web.ButtonPath)
 	fmt.Fprintf(w, "  Its integrity:\t%s\n", web.ButtonIntegrity())
 	fmt.Fprintf(w, "  Demo client:\tclient_id=%s client_secret=%s\n", demoClientID, secret)
+	fmt.Fprintf(w, "  Admin console:\t%s/admin\t(mobile %s, an owner)\n", cfg.Issuer, devAdminMobile)
 	fmt.Fprintf(w, "  OTPs:\tin this log and in %s\n", filepath.Join(cfg.DataDir, "sms.jsonl"))
 	fmt.Fprintf(w, "\n  Demo registry (mobile, name, status):\n")
 	for _, b := range people {
@@ -120,3 +126,6 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 	ok = true
 	return d, nil
 }
+
+// devAdminMobile is the dev admin's mobile, outside the demo registry's.
+const devAdminMobile = "9999900009"
