@@ -280,8 +280,15 @@ func (cn *Console) handleRotateSecret(c *gin.Context) {
 	cn.showClient(c, http.StatusOK, cl, secret, notice)
 }
 
+// errNotConfirmed: a delete form sent without its confirmation box ticked.
+var errNotConfirmed = &InvalidError{Problems: []string{"tick the box to confirm the deletion"}}
+
 func (cn *Console) handleDeleteClient(c *gin.Context) {
 	id := c.Param("id")
+	if c.PostForm("confirm") != "on" {
+		cn.clientError(c, id, errNotConfirmed, nil)
+		return
+	}
 	if err := cn.svc.DeleteClient(c.Request.Context(), actorOf(c), id); err != nil {
 		cn.clientError(c, id, err, nil)
 		return

@@ -330,3 +330,20 @@ func TestConsoleWork(t *testing.T) {
 	}
 	_ = dash
 }
+
+func TestConsoleDeleteNeedsConfirmation(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.addUser("9999900010", admin.RoleClientAdmin)
+	b := ts.browser()
+	b.signIn(ts, "9999900010")
+	page := b.post(b.get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
+	if p := b.post(page, "/admin/clients/air/delete", url.Values{}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "confirm") {
+		t.Fatalf("unconfirmed delete: %d", p.Status)
+	}
+	if p := b.post(page, "/admin/clients/air/delete", url.Values{"confirm": {"on"}}); p.Path != "/admin/clients" || !strings.Contains(p.Body, "Deleted.") {
+		t.Fatalf("delete: %d %s", p.Status, p.Path)
+	}
+	if _, err := ts.st.GetClient(context.Background(), "air"); err == nil {
+		t.Fatal("the client is still there")
+	}
+}
