@@ -85,6 +85,8 @@ type Config struct {
 	// Logger receives the flow's events, each with the request's
 	// request_id; nil means the engine's logger (web.Log).
 	Logger *slog.Logger
+	// Metrics counts OTP sends and checks; nil counts nothing.
+	Metrics Metrics
 }
 
 // Registry is what the flow needs from the vaccination registry
@@ -152,6 +154,7 @@ func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
 			ServiceName:    cfg.ServiceName,
 			Now:            cfg.Now,
 			Rand:           cfg.Rand,
+			Metrics:        cfg.Metrics,
 		}, st, sender),
 	}
 }
@@ -265,7 +268,7 @@ func (f *Flow) sessionCookie(value string, maxAge int) *http.Cookie {
 func (f *Flow) now() time.Time { return f.cfg.Now().UTC() }
 
 // log is the flow's logger for the request c serves. Never give it an OTP,
-// a cookie or a full mobile number (claims.MaskMobile).
+// a cookie, a name or a mobile number, not even masked (OTPs.LogTag).
 func (f *Flow) log(c *gin.Context) *slog.Logger {
 	if f.cfg.Logger == nil {
 		return web.Log(c)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // OTPConfig is the OTP policy (DESIGN.md, Policies). TTL defaults when
@@ -49,7 +50,28 @@ type OTPConfig struct {
 	Now func() time.Time
 	// Rand is the randomness for codes; default crypto/rand.Reader.
 	Rand io.Reader
+	// Metrics counts sends and checks by outcome; nil counts nothing.
+	Metrics Metrics
 }
+
+// Metrics is what the OTP service reports for monitoring (web.Metrics
+// provides it): one call per send attempt and per code checked, with an
+// outcome from a small fixed set, never a code or a number.
+type Metrics interface {
+	// OTPSent: sent, failed, busy, limited_ip, limited_mobile,
+	// limited_resend, limited_client, error.
+	OTPSent(result string)
+	// OTPChecked: ok, wrong, too_many_tries, expired.
+	OTPChecked(result string)
+}
+
+var _ Metrics = (*web.Metrics)(nil)
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) OTPSent(string)    {}
+func (noMetrics) OTPChecked(string) {}
 
 // OTPs issues and checks one-time codes. It is the one place the OTP
 // policy lives: how codes are made, hashed, sent, limited and checked. The
@@ -67,9 +89,11 @@ type OTPs struct {
 	cfg    OTPConfig
 	st     *store.Store
 	sender Sender
-	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys.
+	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys;
+	// logKey the mobile tags in logs.
 	otpKey    []byte
 	mobileKey []byte
+	logKey    []byte
 }
 
 // NewOTPs returns the OTP service over st (for the send counters) and
@@ -90,6 +114,9 @@ func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	return &OTPs{
 		cfg:    cfg,
 		st:     st,
@@ -98,7 +125,20 @@ func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
 		// running counter.
 		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
 		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
+		logKey:    deriveKey(cfg.Secret, "kycvs/consent/log-tag/v1"),
 	}
+}
+
+// LogTag returns what logs say instead of a mobile number: 12 hex digits
+// of a keyed hash. One number always gets the same tag, so an operator can
+// follow the events about it (an OTP-bombing attack, a support call whose
+// caller's tag an admin computes), but a log holds no phone number, not
+// even in part, and without the server secret a tag cannot be traced back
+// by trying every number.
+func (o *OTPs) LogTag(mobile string) string {
+	m := hmac.New(sha256.New, o.logKey)
+	m.Write([]byte(mobile))
+	return hex.EncodeToString(m.Sum(nil)[:6])
 }
 
 // MaxTries is how many wrong codes kill a code; 0 means no limit.
@@ -221,8 +261,11 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 	if err := o.st.RecordOTPSend(ctx, now, o.limits(req, now)...); err != nil {
 		var le *store.LimitError
 		if errors.As(err, &le) {
-			return o.limitError(le, now)
+			e := o.limitError(le, now)
+			o.cfg.Metrics.OTPSent("limited_" + string(e.Limit))
+			return e
 		}
+		o.cfg.Metrics.OTPSent("error")
 		return err
 	}
 	code, err := o.newCode()
@@ -245,8 +288,14 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 		if key := o.resendKey(req); key != "" {
 			_ = o.st.ForgetOTPSend(ctx, now, key)
 		}
+		if errors.Is(err, ErrSenderBusy) {
+			o.cfg.Metrics.OTPSent("busy")
+		} else {
+			o.cfg.Metrics.OTPSent("failed")
+		}
 		return &SendError{Err: err}
 	}
+	o.cfg.Metrics.OTPSent("sent")
 	return nil
 }
 
@@ -288,17 +337,21 @@ func (o *OTPs) VerifyDigest(s *OTPState, binding, hexDigest string, now time.Tim
 
 func (o *OTPs) verify(s *OTPState, binding, hexDigest string, now time.Time) error {
 	if len(s.Hash) == 0 || s.ExpiresAt == nil || !now.Before(*s.ExpiresAt) {
+		o.cfg.Metrics.OTPChecked("expired")
 		return ErrOTPExpired
 	}
 	if !hmac.Equal(s.Hash, o.hash(binding, hexDigest)) {
 		s.Tries++
 		if o.cfg.MaxTries > 0 && s.Tries >= o.cfg.MaxTries {
 			s.Hash = nil
+			o.cfg.Metrics.OTPChecked("too_many_tries")
 			return ErrOTPTooManyTries
 		}
+		o.cfg.Metrics.OTPChecked("wrong")
 		return ErrOTPWrong
 	}
 	s.Hash = nil
+	o.cfg.Metrics.OTPChecked("ok")
 	return nil
 }
 

@@ -149,7 +149,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	switch {
 	case err == nil:
 	case errors.As(err, &limited):
-		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "limit", limited.Limit)
+		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "limit", limited.Limit)
 		web.RetryAfter(c, limited.RetryAfter)
 		web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
 		return
@@ -158,7 +158,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, "", msgResendTooSoon)
 		return
 	case errors.As(err, &unsent):
-		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile), "err", unsent.Err)
+		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "err", unsent.Err)
 		msg := msgSendFailed
 		if errors.Is(unsent.Err, ErrSenderBusy) {
 			msg = msgSenderBusy
@@ -174,7 +174,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		f.replyStep(c, err)
 		return
 	}
-	f.log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile", claims.MaskMobile(mobile))
+	f.log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile))
 	// Post/Redirect/Get: reloading the OTP page does not send another code.
 	c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 }

@@ -94,7 +94,7 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
 		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
 	case errors.Is(err, ErrOTPTooManyTries):
-		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
 	default:
 		f.replyMatch(c, lr, err)
@@ -141,7 +141,7 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 	var regErr *registryError
 	switch {
 	case errors.Is(err, errNoMatch):
-		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 		if client, ok := f.clientName(c, lr); ok {
 			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, "")
 		}
@@ -352,7 +352,7 @@ func (f *Flow) finish(c *gin.Context, lr *store.LoginRequest, cookie string) {
 	if cookie != "" {
 		http.SetCookie(c.Writer, f.sessionCookie(cookie, int(f.cfg.SessionTTL/time.Second)))
 	}
-	f.log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile", claims.MaskMobile(lr.Mobile))
+	f.log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
 }
 

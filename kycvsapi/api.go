@@ -61,7 +61,18 @@ type Config struct {
 	// Logger receives the API's events, with the request id; nil means
 	// the engine's logger (web.Log).
 	Logger *slog.Logger
+	// Metrics counts recorded disclosures (channel Channel); nil counts
+	// nothing.
+	Metrics Metrics
 }
+
+// Metrics is what the API reports for monitoring (web.Metrics provides
+// it): one call per disclosure recorded.
+type Metrics interface {
+	Disclosed(channel string, status *int)
+}
+
+var _ Metrics = (*web.Metrics)(nil)
 
 // OTPs is what the API needs of the shared OTP service
 // (consent.OTPs, the browser flow's own: Flow.OTPs).
@@ -69,6 +80,8 @@ type OTPs interface {
 	Issue(ctx context.Context, req consent.OTPRequest) error
 	VerifyDigest(s *consent.OTPState, binding, hexDigest string, now time.Time) error
 	MaxTries() int
+	// LogTag is what logs say instead of a mobile number.
+	LogTag(mobile string) string
 }
 
 var _ OTPs = (*consent.OTPs)(nil)
@@ -139,7 +152,7 @@ func (a *API) Register(r gin.IRouter) {
 func (a *API) now() time.Time { return a.cfg.Now().UTC() }
 
 // log is the logger for the request c serves. Never give it an OTP, a key,
-// a token or a full mobile number (claims.MaskMobile).
+// a token, a name or a mobile number, not even masked (OTPs.LogTag).
 func (a *API) log(c *gin.Context) *slog.Logger {
 	if a.cfg.Logger == nil {
 		return web.Log(c)
@@ -269,11 +282,11 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 	switch {
 	case err == nil:
 	case errors.As(err, &limited):
-		a.log(c).Warn("kycvsapi: OTP send limit reached", "client_id", client.ID, "mobile", claims.MaskMobile(mobile), "limit", limited.Limit)
+		a.log(c).Warn("kycvsapi: OTP send limit reached", "client_id", client.ID, "mobile_tag", a.otps.LogTag(mobile), "limit", limited.Limit)
 		writeError(c, limitError(limited))
 		return
 	case errors.As(err, &unsent):
-		a.log(c).Error("kycvsapi: SMS not sent", "client_id", client.ID, "mobile", claims.MaskMobile(mobile), "err", unsent.Err)
+		a.log(c).Error("kycvsapi: SMS not sent", "client_id", client.ID, "mobile_tag", a.otps.LogTag(mobile), "err", unsent.Err)
 		e := fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS could not be sent. Try again in a minute.")
 		if errors.Is(unsent.Err, consent.ErrSenderBusy) {
 			e = fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS service is busy. Try again in a few seconds.")
@@ -286,7 +299,7 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		writeError(c, internal(err))
 		return
 	}
-	a.log(c).Info("kycvsapi: OTP sent", "client_id", client.ID, "api_key", key.ID, "txn", txnID, "mobile", claims.MaskMobile(mobile))
+	a.log(c).Info("kycvsapi: OTP sent", "client_id", client.ID, "api_key", key.ID, "txn", txnID, "mobile_tag", a.otps.LogTag(mobile))
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"txnId": txnID})
 }
@@ -588,6 +601,9 @@ func (a *API) handleStatus(c *gin.Context) {
 		a.log(c).Error("kycvsapi: disclosure not recorded", "err", err)
 		writeError(c, internal(err))
 		return
+	}
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics.Disclosed(Channel, &value)
 	}
 	a.log(c).Info("kycvsapi: status disclosed", "client_id", client.ID, "txn", t.ID)
 	c.Header("Cache-Control", "no-store")

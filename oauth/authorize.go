@@ -179,6 +179,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		ar.GrantScope(scope)
 	}
 	var resp fosite.AuthorizeResponder
+	disclosure := newDisclosure(client.ID, b.ID, subject, "authorize", "", plan.All(), values)
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
 		if a.LoginRequest != "" {
 			if _, err := p.st.UpdateLoginRequest(ctx, a.LoginRequest, func(lr *store.LoginRequest) error {
@@ -196,7 +197,8 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		if err != nil {
 			return err
 		}
-		return p.st.CreateDisclosure(ctx, newDisclosure(client.ID, b.ID, subject, "authorize", ar.GetID(), plan.All(), values))
+		disclosure.RequestID = ar.GetID()
+		return p.st.CreateDisclosure(ctx, disclosure)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
@@ -206,6 +208,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
+	p.cfg.Metrics.Disclosed(disclosure.Channel, disclosure.VaccinationStatus)
 	p.oauth2.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
 }
 

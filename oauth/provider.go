@@ -16,6 +16,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // Config is the protocol side's configuration.
@@ -32,7 +33,23 @@ type Config struct {
 	LoginTTL time.Duration // default 15m
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Metrics counts recorded disclosures; nil counts nothing.
+	Metrics Metrics
 }
+
+// Metrics is what the provider reports for monitoring (web.Metrics
+// provides it): one call per disclosure recorded, by channel (authorize,
+// userinfo, refresh) and the vaccination status disclosed (nil when the
+// claim was not part of it).
+type Metrics interface {
+	Disclosed(channel string, status *int)
+}
+
+var _ Metrics = (*web.Metrics)(nil)
+
+type noMetrics struct{}
+
+func (noMetrics) Disclosed(string, *int) {}
 
 func (c *Config) defaults() {
 	if c.CodeTTL == 0 {
@@ -55,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 }

@@ -102,7 +102,12 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, requestID string, s
 	}
 	// A fresh ID token, not the first one's times.
 	c.ExpiresAt, c.IssuedAt = time.Time{}, time.Time{}
-	return p.st.CreateDisclosure(ctx, newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "refresh", requestID, sess.IDToken, values))
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "refresh", requestID, sess.IDToken, values)
+	if err := p.st.CreateDisclosure(ctx, d); err != nil {
+		return err
+	}
+	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
+	return nil
 }
 
 // handleUserinfo answers with the consented claims, read fresh from the
@@ -155,11 +160,13 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		}
 	}
 	out["sub"] = sess.GetSubject()
-	if err := p.st.CreateDisclosure(ctx, newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), sess.Userinfo, values)); err != nil {
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), sess.Userinfo, values)
+	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		// Nothing is disclosed that is not recorded.
 		p.writeUserinfoOutage(c, err)
 		return
 	}
+	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
 	client := ar.GetClient().(*Client)
 	c.Header("Cache-Control", "no-store")
 	if alg := client.UserinfoSignedResponseAlg; alg != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"time"
@@ -36,6 +37,8 @@ type Config struct {
 	// kycvs over https never try plain http again (no SSL stripping on a
 	// hostile network). Set it when the issuer is https.
 	HSTS bool
+	// Metrics, when set, counts and times every request (see Metrics).
+	Metrics *Metrics
 	// MaxBodyBytes caps request bodies; larger ones get 413. 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -96,8 +99,12 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 		return nil, fmt.Errorf("web: trusted proxies: %w", err)
 	}
 	e.HandleMethodNotAllowed = true
+	e.Use(requestID(cfg.Logger, cfg.SecureCookies))
+	if cfg.Metrics != nil {
+		// Before recovery, so a panic's 500 is counted too.
+		e.Use(cfg.Metrics.middleware())
+	}
 	e.Use(
-		requestID(cfg.Logger, cfg.SecureCookies),
 		recovery(),
 		accessLog(),
 		securityHeaders(cfg.HSTS),
@@ -194,7 +201,10 @@ func recovery() gin.HandlerFunc {
 }
 
 // accessLog writes one line per request. The path is logged without its
-// query string: authorization codes, states and hints travel there.
+// query string: authorization codes, states and hints travel there. The
+// client's address is logged as its network only (ClientNet), so the log
+// holds no address of a person; the per-IP limits count full addresses in
+// the database, where they expire with the counters.
 func accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -209,7 +219,7 @@ func accessLog() gin.HandlerFunc {
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("client_ip", c.ClientIP()),
+			slog.String("client_net", ClientNet(c.ClientIP())),
 		)
 	}
 }
@@ -264,6 +274,23 @@ func bodyLimit(max int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// ClientNet is what logs say instead of a client's IP address: its /24
+// network for IPv4, its /48 for IPv6 ("203.0.113.0/24"), enough to see
+// where traffic comes from and to block a network, too coarse to point at
+// a person. "" when ip is not an address.
+func ClientNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	bits := 48
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	p, _ := a.Prefix(bits)
+	return p.String()
 }
 
 // ParseForm parses the request's URL-encoded form. On failure it renders

@@ -182,7 +182,7 @@ func TestAccessLogOmitsQuery(t *testing.T) {
 	if strings.Contains(out, "SECRETCODE") {
 		t.Fatalf("access log leaks the query string:\n%s", out)
 	}
-	for _, want := range []string{`"method":"GET"`, `"path":"/ok"`, `"status":200`, `"duration":`, `"client_ip":"192.0.2.1"`, `"request_id":`} {
+	for _, want := range []string{`"method":"GET"`, `"path":"/ok"`, `"status":200`, `"duration":`, `"client_net":"192.0.2.0/24"`, `"request_id":`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("access log lacks %s:\n%s", want, out)
 		}

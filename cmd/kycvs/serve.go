@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -71,6 +72,7 @@ type server struct {
 	engine  *gin.Engine
 	cancel  context.CancelFunc
 	cleaner *cleaner
+	metrics *web.Metrics
 	demo    *devDemo // --dev only
 }
 
@@ -89,7 +91,10 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		}
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	s := &server{cfg: cfg, logger: logger, st: st, cancel: cancel}
+	s := &server{cfg: cfg, logger: logger, st: st, cancel: cancel, metrics: web.NewMetrics()}
+	if db, err := st.DB(); err == nil {
+		s.metrics.RegisterDB("kycvs", db)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -128,6 +133,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		ServiceName:    "kycvs",
 		FinishURL:      oauth.ResumeURL,
 		Logger:         logger,
+		Metrics:        s.metrics,
 	}, st, registry, sender)
 	pairwise := claims.NewPairwise(secret)
 	provider, err := oauth.New(oauth.Config{
@@ -139,22 +145,23 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		RefreshTokenTTL: cfg.RefreshTokenTTL,
 		LoginTTL:        cfg.LoginTTL,
 		Logger:          logger,
+		Metrics:         s.metrics,
 	}, st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, err
 	}
 	// The KYC-VS compatible API shares the flow's OTP service, and so its
 	// policy and send counters.
-	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger},
+	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger, Metrics: s.metrics},
 		st, kycvsapi.NewAPIKeys(st, secret), flow.OTPs(), registry, pairwise, keys)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure})
+	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: s.metrics})
 	if err != nil {
 		return nil, err
 	}
-	adminHandler, err := wireAdmin(cfg, st, keys, flow.OTPs(), engine, logger, secure)
+	adminHandler, err := wireAdmin(cfg, st, keys, flow.OTPs(), engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +189,29 @@ func (s *server) close() {
 	s.st.Close()
 }
 
-// listenAndServe serves until ctx ends, then drains for up to 10 seconds.
+// listenAndServe serves until ctx ends, then drains for up to 10 seconds:
+// the listener closes at once (a load balancer's next connection goes to
+// another process), requests in flight are finished, then the metrics
+// listener stops and newServer's background work and database pool go
+// (runServe's close). The metrics listener, unless --metrics-addr is off,
+// is opened first, so a taken port fails the start.
 func (s *server) listenAndServe(ctx context.Context) error {
+	var metrics *http.Server
+	if addr := s.cfg.MetricsAddr; addr != "" && addr != "off" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.metrics.Handler())
+		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() {
+			if err := metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("metrics listener failed", "error", err)
+			}
+		}()
+		s.logger.Info("metrics listening", "addr", ln.Addr().String())
+	}
 	hs := &http.Server{
 		Addr:              s.cfg.Addr,
 		Handler:           s.handler,
@@ -201,6 +229,9 @@ func (s *server) listenAndServe(ctx context.Context) error {
 	s.logger.Info("kycvs listening", "addr", s.cfg.Addr, "issuer", s.cfg.Issuer, "database", redactURL(s.cfg.DatabaseURL))
 	select {
 	case err := <-errc:
+		if metrics != nil {
+			metrics.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -208,6 +239,9 @@ func (s *server) listenAndServe(ctx context.Context) error {
 	defer cancel()
 	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if metrics != nil {
+		_ = metrics.Shutdown(shutdown)
 	}
 	s.logger.Info("kycvs stopped")
 	return nil
@@ -320,7 +354,7 @@ func ready(c *gin.Context, st *store.Store) {
 // the whole server: the admin API, on an engine of its own (JSON errors,
 // registry CSVs larger than the forms' limit), under admin.APIPrefix, and
 // engine for everything else.
-func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent.OTPs, engine *gin.Engine, logger *slog.Logger, secure bool) (http.Handler, error) {
+func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent.OTPs, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics) (http.Handler, error) {
 	secret := []byte(cfg.Secret)
 	loc, err := time.LoadLocation(cfg.AdminTimeZone)
 	if err != nil {
@@ -328,7 +362,7 @@ func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent
 	}
 	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil)
 	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
-	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, MaxBodyBytes: admin.MaxImportBytes})
+	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes})
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func Start(t testing.TB) *Server {
 	addr := FreeAddr(t)
 	s.URL = "http://" + addr
 	cmd := exec.Command(s.bin, "serve", "--addr", addr, "--issuer", s.URL, "--sms", "file:"+s.SMSFile,
-		"--ip-limit", "0", "--otp-resend-interval", "0", "--log-level", "warn")
+		"--ip-limit", "0", "--otp-resend-interval", "0", "--log-level", "warn", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = s.env
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
