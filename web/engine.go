@@ -188,7 +188,7 @@ func recovery() gin.HandlerFunc {
 			if p == http.ErrAbortHandler {
 				panic(p) // the server's own way of aborting a response
 			}
-			Log(c).Error("panic", "panic", fmt.Sprint(p), "path", c.Request.URL.Path, "stack", string(debug.Stack()))
+			Log(c).Error("panic", "panic", fmt.Sprint(p), "path", routeOf(c), "stack", string(debug.Stack()))
 			if c.Writer.Written() {
 				c.Abort()
 				return
@@ -200,8 +200,10 @@ func recovery() gin.HandlerFunc {
 	}
 }
 
-// accessLog writes one line per request. The path is logged without its
-// query string: authorization codes, states and hints travel there. The
+// accessLog writes one line per request. The path is logged as its route
+// template ("/login/:challenge"), or "unmatched": query strings carry
+// authorization codes, states and hints, path parameters carry challenges
+// and record IDs, and an unmatched path is whatever a caller typed. The
 // client's address is logged as its network only (ClientNet), so the log
 // holds no address of a person; the per-IP limits count full addresses in
 // the database, where they expire with the counters.
@@ -216,7 +218,7 @@ func accessLog() gin.HandlerFunc {
 		}
 		Log(c).LogAttrs(c.Request.Context(), level, "request",
 			slog.String("method", c.Request.Method),
-			slog.String("path", c.Request.URL.Path),
+			slog.String("path", routeOf(c)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_net", ClientNet(c.ClientIP())),
@@ -274,6 +276,14 @@ func bodyLimit(max int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// routeOf is the route template c matched, or "unmatched".
+func routeOf(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
 }
 
 // ClientNet is what logs say instead of a client's IP address: its /24
