@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
@@ -213,6 +214,11 @@ func TestParseCSVReadError(t *testing.T) {
 	}
 }
 
+// FuzzParseCSV: any file, however malformed, either imports or is refused
+// with an *ImportError whose line numbers are lines of the file, never a
+// panic; what imports obeys the documented rules (IDs of 1 to 64
+// characters, E.164 mobiles, names in valid UTF-8 with their key, doses
+// numbered 1 to 10, a status of 0, 1 or 2). Seeds: testdata/fuzz/FuzzParseCSV.
 func FuzzParseCSV(f *testing.F) {
 	f.Add(header + "b1,9876543210,Asha,1985,Covishield,1,2,2021-05-01\n")
 	f.Add(header + "b1,9876543210,\"As\"\"ha\",1985,,,,\r\n")
@@ -224,11 +230,26 @@ func FuzzParseCSV(f *testing.F) {
 			if !errors.As(err, &ie) || len(ie.Errors) == 0 || bs != nil {
 				t.Fatalf("ParseCSV = %d, %v (%T)", len(bs), err, err)
 			}
+			lines := strings.Count(s, "\n") + 1
+			for _, le := range ie.Errors {
+				if le.Line < 1 || le.Line > lines {
+					t.Fatalf("problem on line %d of a %d-line file: %s", le.Line, lines, le.Msg)
+				}
+			}
 			return
 		}
 		for _, b := range bs {
-			if b.NameKey != claims.NameKey(b.Name) || b.ID == "" {
+			if b.NameKey != claims.NameKey(b.Name) || b.ID == "" || utf8.RuneCountInString(b.ID) > 64 ||
+				!utf8.ValidString(b.Name) || !e164.MatchString(b.Mobile) {
 				t.Fatalf("bad beneficiary %+v", b)
+			}
+			for _, d := range b.Doses {
+				if d.DoseNumber < 1 || d.DoseNumber > 10 || d.TotalDoses < 1 || d.TotalDoses > 10 {
+					t.Fatalf("bad dose %+v", d)
+				}
+			}
+			if st := claims.StatusFromDoses(b.Doses); st < 0 || st > 2 {
+				t.Fatalf("status %d", st)
 			}
 		}
 	})

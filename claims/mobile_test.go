@@ -1,6 +1,7 @@
 package claims_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,6 +73,13 @@ func TestNormalizeMobile(t *testing.T) {
 	}
 }
 
+// e164 is what NormalizeMobile returns: + and 7 to 15 digits.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// FuzzNormalizeMobile: whatever a person types, NormalizeMobile returns an
+// E.164 number or an error, never panics; an E.164 answer normalises to
+// itself; an error never repeats the input (errors are logged); masking
+// hides the number. Seeds: testdata/fuzz/FuzzNormalizeMobile.
 func FuzzNormalizeMobile(f *testing.F) {
 	for _, s := range []string{"9876543210", "+919876543210", "0091 98765 43210", "+1-800-FLOWERS", "", "+"} {
 		f.Add(s)
@@ -79,10 +87,22 @@ func FuzzNormalizeMobile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := claims.NormalizeMobile(s)
 		if err != nil {
+			if got != "" {
+				t.Fatalf("NormalizeMobile(%q) = %q and %v", s, got, err)
+			}
+			if in := strings.TrimSpace(s); len(in) >= 4 && strings.Contains(err.Error(), in) {
+				t.Fatalf("error %q repeats the input", err)
+			}
 			return
+		}
+		if !e164.MatchString(got) {
+			t.Fatalf("NormalizeMobile(%q) = %q, not E.164", s, got)
 		}
 		if again, err := claims.NormalizeMobile(got); err != nil || again != got {
 			t.Errorf("NormalizeMobile(%q) = %q, which normalises to %q, %v", s, got, again, err)
+		}
+		if m := claims.MaskMobile(got); m == got || len(m) != len(got) || m[len(m)-5] != '*' {
+			t.Errorf("MaskMobile(%q) = %q shows too much", got, m)
 		}
 	})
 }
