@@ -69,8 +69,10 @@ const (
 	JWKSMaxAge = 5 * time.Minute
 	// KeyRefreshInterval is how often each server process reloads keys.
 	KeyRefreshInterval = 30 * time.Second
-	// MaxSignedTokenTTL is the longest life of anything kycvs signs: ID
-	// tokens (oauth) and the KYC-VS API's tokens and signed results.
+	// MaxSignedTokenTTL is the longest life of anything kycvs signs with
+	// the default lifetimes: ID tokens (oauth) and the KYC-VS API's tokens
+	// and signed results. With a longer --id-token-ttl, the grace follows
+	// (RetireGraceFor).
 	MaxSignedTokenTTL = 15 * time.Minute
 	// DefaultActivationDelay is how long a scheduled rotation publishes
 	// the new key before it signs.
@@ -79,6 +81,15 @@ const (
 	// signing.
 	DefaultRetireGrace = MaxSignedTokenTTL + 2*KeyRefreshInterval + time.Minute
 )
+
+// RetireGraceFor is how long a key stays published after it stops signing
+// when the longest-lived thing it signs lives longestTTL: that, plus twice
+// the reload interval (other processes may sign with it until they reload)
+// and a minute of clock skew. Every process and command that retires keys
+// must use the same value: it is stored with the key (publish_until).
+func RetireGraceFor(longestTTL time.Duration) time.Duration {
+	return max(longestTTL, MaxSignedTokenTTL) + 2*KeyRefreshInterval + time.Minute
+}
 
 // Errors of Retire.
 var (

@@ -279,3 +279,15 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatal("rotating RS256 touched ES256")
 	}
 }
+
+func TestRetireGraceFor(t *testing.T) {
+	for _, tc := range []struct{ ttl, want time.Duration }{
+		{15 * time.Minute, DefaultRetireGrace},
+		{time.Minute, DefaultRetireGrace}, // never shorter than the defaults need
+		{time.Hour, time.Hour + 2*time.Minute},
+	} {
+		if got := RetireGraceFor(tc.ttl); got != tc.want {
+			t.Errorf("RetireGraceFor(%v) = %v, want %v", tc.ttl, got, tc.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 )
 
@@ -26,6 +27,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	alg := fs.String("alg", "", "algorithm to rotate: RS256 or ES256 (default: both)")
 	immediate := fs.Bool("immediate", false, "rotate: the new key signs at once (after a leak) instead of after relying parties' cached key sets know it")
 	withdraw := fs.Bool("withdraw", false, "retire: take the key out of the JWKS now; tokens it signed stop verifying (a key that leaked)")
+	idTokenTTL := fs.Duration("id-token-ttl", 15*time.Minute, "the servers' --id-token-ttl: a key that stops signing stays published until the ID tokens it signed have expired")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var kid string
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -50,6 +52,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		keys.WithRetireGrace(oauth.RetireGraceFor(max(*idTokenTTL, kycvsapi.DefaultTokenTTL)))
 		// Loading first proves the secret decrypts the existing keys.
 		if err := keys.Load(ctx); err != nil {
 			return err

@@ -106,6 +106,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
+	// A key that stops signing stays published until everything it signed
+	// has expired.
+	keys.WithRetireGrace(oauth.RetireGraceFor(max(cfg.IDTokenTTL, kycvsapi.DefaultTokenTTL)))
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
