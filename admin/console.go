@@ -458,8 +458,8 @@ func (cn *Console) handleLoginPage(c *gin.Context) {
 }
 
 // handleLogin sends a code to an admin's mobile. It answers the same for
-// a mobile that belongs to no admin (no SMS then, and no code works), so
-// the page does not tell who is an admin.
+// a mobile that belongs to no admin (the code is withheld, and no code
+// works), so neither the page nor the limits tell who is an admin.
 func (cn *Console) handleLogin(c *gin.Context) {
 	ctx := c.Request.Context()
 	raw := strings.TrimSpace(c.PostForm("mobile"))
@@ -470,16 +470,24 @@ func (cn *Console) handleLogin(c *gin.Context) {
 	}
 	now := cn.now()
 	l := &store.AdminLogin{ID: randomToken(), Mobile: mobile, State: store.AdminLoginOTPSent, CreatedAt: now, ExpiresAt: now.Add(cn.cfg.LoginTTL)}
+	// A mobile that is no admin's gets the same sign-in, limits and
+	// answers, and no SMS: its code is withheld (no enumeration).
 	user, err := cn.svc.st.AdminUserByMobile(ctx, mobile)
+	withhold := errors.Is(err, store.ErrNotFound)
+	name := ""
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = cn.svc.st.CreateAdminLogin(ctx, l)
-		cn.log(c).Info("admin console: sign-in for a mobile that is no admin's", "mobile", claims.MaskMobile(mobile))
-	case err != nil:
-	default:
-		l.UserID = user.ID
+	case withhold:
+		err = nil
+	case err == nil:
+		l.UserID, name = user.ID, user.Name
+	}
+	if err == nil {
 		err = cn.otps.Issue(ctx, consent.OTPRequest{
-			Binding: l.ID, Mobile: mobile, ClientIP: c.ClientIP(), Name: user.Name, Entity: "kycvs admin console", Notice: consent.NoticeAdmin,
+			Binding: l.ID, Mobile: mobile, ClientIP: c.ClientIP(), Name: name, Entity: "kycvs admin console", Notice: consent.NoticeAdmin,
+			// Every "send code" is a new sign-in: the resend wait is kept
+			// in the shared counters, per mobile.
+			ResendScope: "admin-console",
+			Withhold:    withhold,
 			Save: func(ctx context.Context, s consent.OTPState) error {
 				l.OTPHash, l.OTPSentAt, l.OTPExpiresAt, l.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
 				return cn.svc.st.CreateAdminLogin(ctx, l)
@@ -492,12 +500,19 @@ func (cn *Console) handleLogin(c *gin.Context) {
 			},
 		})
 	}
+	if withhold && err == nil {
+		cn.log(c).Info("admin console: sign-in for a mobile that is no admin's", "mobile", claims.MaskMobile(mobile))
+	}
 	var limited *consent.LimitError
 	var unsent *consent.SendError
 	switch {
 	case errors.As(err, &limited):
-		wait := (limited.RetryAfter + time.Minute - 1) / time.Minute
-		cn.render(c, http.StatusTooManyRequests, "login", page{Title: "Admin sign-in", Error: fmt.Sprintf("Too many codes were asked for. Try again in %d minute(s).", wait), Data: loginData{Mobile: raw}})
+		msg := fmt.Sprintf("Too many codes were asked for. Try again in %d minute(s).", (limited.RetryAfter+time.Minute-1)/time.Minute)
+		if limited.Limit == consent.LimitResend {
+			msg = fmt.Sprintf("A code was sent a moment ago. Wait %d seconds before asking for another.", limited.RetryAfter/time.Second)
+		}
+		c.Header("Retry-After", strconv.Itoa(int(limited.RetryAfter/time.Second)))
+		cn.render(c, http.StatusTooManyRequests, "login", page{Title: "Admin sign-in", Error: msg, Data: loginData{Mobile: raw}})
 		return
 	case errors.As(err, &unsent):
 		cn.log(c).Error("admin console: SMS not sent", "err", unsent.Err)
@@ -553,17 +568,11 @@ func (cn *Console) handleOTP(c *gin.Context) {
 			return consent.ErrOTPExpired
 		}
 		s := consent.OTPState{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
-		var err error
-		if r.UserID == "" {
-			// No code was sent: every code is wrong, counted as if one had
-			// been, so the answers match an admin's.
+		err := cn.otps.Verify(&s, r.ID, code, now)
+		if err == nil && r.UserID == "" {
+			// A withheld code nobody was told, guessed: still no admin.
 			s.Tries++
 			err = consent.ErrOTPWrong
-			if max := cn.otps.MaxTries(); max > 0 && s.Tries >= max {
-				err = consent.ErrOTPTooManyTries
-			}
-		} else {
-			err = cn.otps.Verify(&s, r.ID, code, now)
 		}
 		r.OTPHash, r.OTPTries = s.Hash, s.Tries
 		switch {

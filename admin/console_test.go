@@ -73,6 +73,7 @@ func (b *browser) post(from consolePage, path string, form url.Values) consolePa
 // signIn signs the admin with mobile in by OTP and returns the dashboard.
 func (b *browser) signIn(ts *testServer, mobile string) consolePage {
 	b.t.Helper()
+	ts.clock.Advance(time.Minute) // past the resend wait of a previous sign-in
 	login := b.get("/admin/login")
 	otp := b.post(login, "/admin/login", url.Values{"mobile": {mobile}})
 	if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, `name="otp"`) {
@@ -137,8 +138,18 @@ func TestConsoleSignIn(t *testing.T) {
 			}
 		})
 
+		t.Run("a second code within the resend wait is refused", func(t *testing.T) {
+			b := ts.browser()
+			b.signIn(ts, "9999900010")
+			p := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {"9999900010"}})
+			if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Wait") || p.Header.Get("Retry-After") == "" {
+				t.Errorf("second code at once: %d %s", p.Status, p.Body)
+			}
+		})
+
 		t.Run("wrong codes lock the sign-in; a mobile that is no admin's looks the same", func(t *testing.T) {
 			for _, mobile := range []string{"9999900010", "9999900099"} {
+				ts.clock.Advance(time.Minute)
 				b := ts.browser()
 				sent := len(ts.sms.sent)
 				otp := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})

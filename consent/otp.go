@@ -208,6 +208,12 @@ type OTPRequest struct {
 	// a previous code still works and no wait is imposed. Its context is
 	// not cancelled with the request's. Optional.
 	Undo func(ctx context.Context, s OTPState)
+	// Withhold charges the limits and saves a code's state like any other
+	// but sends no SMS: for a recipient who must not get one (a mobile that
+	// belongs to no admin), so that the answer, the limits and the checks
+	// of later codes are the same as for one who does (no enumeration).
+	// Nobody knows the code, so every code entered for it is wrong.
+	Withhold bool
 }
 
 // Limit names one send limit.
@@ -276,6 +282,10 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 	state := OTPState{Hash: o.hash(req.Binding, digest(code)), SentAt: &sentAt, ExpiresAt: &expires}
 	if err := req.Save(ctx, state); err != nil {
 		return err
+	}
+	if req.Withhold {
+		o.cfg.Metrics.OTPSent("withheld")
+		return nil
 	}
 	msg := SMS{To: req.Mobile, Text: o.text(req, code), SentAt: now}
 	if err := o.sender.Send(ctx, msg); err != nil {

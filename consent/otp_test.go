@@ -297,3 +297,27 @@ func TestFlowSharesOTPs(t *testing.T) {
 		wantBody(t, w, "Too many codes")
 	})
 }
+
+// A withheld code is charged and saved like any other, and its answers
+// are the same, but no SMS goes out and no code the person could know
+// matches.
+func TestOTPWithheld(t *testing.T) {
+	b := newOTPs(t, string(store.SQLite), func(c *consent.OTPConfig) { c.ResendInterval = time.Minute })
+	s, err := b.issue(t, consent.OTPRequest{Binding: "w1", Withhold: true, ResendScope: "admin"})
+	if err != nil || len(s.Hash) == 0 || s.SentAt == nil {
+		t.Fatalf("withheld issue: %+v %v", s, err)
+	}
+	if n := len(b.sms.all()); n != 0 {
+		t.Fatalf("%d SMS sent for a withheld code", n)
+	}
+	// The resend wait was charged, as for a code that went out.
+	var le *consent.LimitError
+	if _, err := b.issue(t, consent.OTPRequest{Binding: "w2", Withhold: true, ResendScope: "admin"}); !errors.As(err, &le) || le.Limit != consent.LimitResend {
+		t.Fatalf("second withheld code at once: %v", err)
+	}
+	for _, code := range []string{"000000", "123456"} {
+		if err := b.otps.Verify(&s, "w1", code, b.clock.Now()); !errors.Is(err, consent.ErrOTPWrong) {
+			t.Fatalf("code %s: %v", code, err)
+		}
+	}
+}
