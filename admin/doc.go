@@ -19,7 +19,8 @@
 // users add --mobile M --name N --role R`) with an OTP sent through the
 // same consent.OTPs as the verification flow, so the same code policy,
 // send limits and counters apply; a mobile that belongs to no admin gets
-// the same pages and no SMS (no enumeration). A console session has its
+// the same pages and limits and no SMS (its code is withheld: no
+// enumeration). A console session has its
 // own cookie (kycvs_admin: HttpOnly, SameSite=Strict, Path=/admin, stored
 // hashed), an idle timeout (15 minutes) and a lifetime (12 hours); forms
 // carry web.CSRF's token.
