@@ -371,6 +371,7 @@ func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent
 	}
 	admin.NewAPI(admin.APIConfig{Location: loc, Logger: logger}, svc).Register(apiEngine)
 	mux := http.NewServeMux()
+	mux.Handle(admin.APIPrefix, apiEngine)
 	mux.Handle(admin.APIPrefix+"/", apiEngine)
 	mux.Handle("/", engine)
 	return mux, nil
