@@ -291,3 +291,21 @@ func decodeJSON(t *testing.T, s string) map[string]any {
 	}
 	return m
 }
+
+// The limit, lifetime and listener flags are checked with everything else
+// before anything starts.
+func TestServeConfigValidationOfLimitsAndLifetimes(t *testing.T) {
+	_, err := kycvs(t, "serve", "--issuer", "https://kycvs.example", "--secret", testSecret, "--sms", "log",
+		"--code-ttl", "0s", "--access-token-ttl", "-1s", "--id-token-ttl", "0s", "--refresh-token-ttl", "0s",
+		"--cleanup-interval", "0s", "--otp-hourly-limit", "-1", "--client-otp-limit", "-1", "--sms-max-concurrent", "-1",
+		"--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080")
+	if err == nil || exitCode(err) != 2 {
+		t.Fatalf("serve accepted bad limits and lifetimes: %v", err)
+	}
+	for _, want := range []string{"--code-ttl", "--access-token-ttl", "--id-token-ttl", "--refresh-token-ttl", "--cleanup-interval",
+		"--otp-hourly-limit", "--client-otp-limit", "--sms-max-concurrent", "--metrics-addr"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
