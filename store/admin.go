@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -174,23 +173,7 @@ func (s *Store) ListAdminUsers(ctx context.Context) ([]AdminUser, error) {
 
 // UpdateAdminUser is the read-modify-write of one user, as UpdateClient.
 func (s *Store) UpdateAdminUser(ctx context.Context, id string, update func(*AdminUser) error) (*AdminUser, error) {
-	var out AdminUser
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		if err := update(&out); err != nil {
-			return err
-		}
-		out.ID = id
-		out.UpdatedAt = time.Now().UTC()
-		return translate(tx.Save(&out).Error)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return lockedUpdate(ctx, s, id, update, nil)
 }
 
 // DeleteAdminUser removes the user and every console session of theirs:
@@ -240,31 +223,9 @@ func (s *Store) GetAdminLogin(ctx context.Context, id string) (*AdminLogin, erro
 // KeepChanges semantics of UpdateLoginRequest (a wrong OTP counts the try
 // and still fails).
 func (s *Store) UpdateAdminLogin(ctx context.Context, id string, update func(*AdminLogin) error) (*AdminLogin, error) {
-	var out AdminLogin
-	var kept error
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		before := adminLoginStep(&out)
-		if err := update(&out); err != nil {
-			var k *KeepChanges
-			if !errors.As(err, &k) {
-				return err
-			}
-			kept = k.Err
-		}
-		out.ID = id
-		if err := translate(tx.Save(&out).Error); err != nil {
-			return err
-		}
-		return s.tallyOTP(ctx, ChannelAdmin, before, adminLoginStep(&out))
+	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *AdminLogin) error {
+		return s.tallyOTP(ctx, ChannelAdmin, adminLoginStep(before), adminLoginStep(now))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, kept
 }
 
 func adminLoginStep(l *AdminLogin) otpStep {

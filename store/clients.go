@@ -33,23 +33,7 @@ func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
 // transaction (read-modify-write). It returns ErrNotFound for an unknown id
 // and update's own error unchanged, writing nothing.
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(*Client) error) (*Client, error) {
-	var out Client
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		if err := update(&out); err != nil {
-			return err
-		}
-		out.ID = id
-		out.UpdatedAt = time.Now().UTC()
-		return translate(tx.Save(&out).Error)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return lockedUpdate(ctx, s, id, update, nil)
 }
 
 // DeleteClient removes the client and every token issued to it. It returns

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -153,31 +152,9 @@ func (s *Store) GetAPITransaction(ctx context.Context, id string) (*APITransacti
 // whose Err is returned with the updated transaction (a wrong OTP counts
 // the try and still fails).
 func (s *Store) UpdateAPITransaction(ctx context.Context, id string, update func(*APITransaction) error) (*APITransaction, error) {
-	var out APITransaction
-	var kept error
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		before := apiTransactionStep(&out)
-		if err := update(&out); err != nil {
-			var k *KeepChanges
-			if !errors.As(err, &k) {
-				return err
-			}
-			kept = k.Err
-		}
-		out.ID = id
-		if err := translate(tx.Save(&out).Error); err != nil {
-			return err
-		}
-		return s.tallyOTP(ctx, ChannelAPI, before, apiTransactionStep(&out))
+	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *APITransaction) error {
+		return s.tallyOTP(ctx, ChannelAPI, apiTransactionStep(before), apiTransactionStep(now))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, kept
 }
 
 // DeleteAPITransaction removes a transaction; an unknown one is not an

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -33,31 +32,9 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 // try and still fail). What the change did to the OTP is tallied in the
 // same transaction (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
-	var out LoginRequest
-	var kept error
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		before := loginRequestStep(&out)
-		if err := update(&out); err != nil {
-			var k *KeepChanges
-			if !errors.As(err, &k) {
-				return err
-			}
-			kept = k.Err
-		}
-		out.ID = id
-		if err := translate(tx.Save(&out).Error); err != nil {
-			return err
-		}
-		return s.tallyOTP(ctx, ChannelSignIn, before, loginRequestStep(&out))
+	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *LoginRequest) error {
+		return s.tallyOTP(ctx, ChannelSignIn, loginRequestStep(before), loginRequestStep(now))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, kept
 }
 
 // KeepChanges, returned by an updater, writes the updater's changes and

@@ -26,22 +26,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*Sess
 
 // UpdateSession is the read-modify-write for a session, as UpdateClient.
 func (s *Store) UpdateSession(ctx context.Context, id string, update func(*Session) error) (*Session, error) {
-	var out Session
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(&out).Error; err != nil {
-			return translate(err)
-		}
-		if err := update(&out); err != nil {
-			return err
-		}
-		out.ID = id
-		return translate(tx.Save(&out).Error)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return lockedUpdate(ctx, s, id, update, nil)
 }
 
 // DeleteSession ends a session; deleting an unknown one is not an error.
