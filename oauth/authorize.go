@@ -133,7 +133,7 @@ func (p *Provider) exactRedirect(c *gin.Context, form url.Values) bool {
 	if uri == "" || id == "" {
 		return true
 	}
-	client, err := p.st.GetClient(c.Request.Context(), id)
+	client, err := getClient(c.Request.Context(), p.st, id)
 	if err != nil {
 		return true // fosite reports the unknown client or the outage
 	}

@@ -35,7 +35,7 @@ func (p *Provider) allowTokenOrigin(c *gin.Context) bool {
 	if origin == "" || origin == originOf(p.cfg.Issuer) {
 		return true
 	}
-	client, err := p.st.GetClient(c.Request.Context(), tokenRequestClientID(c.Request))
+	client, err := getClient(c.Request.Context(), p.st, tokenRequestClientID(c.Request))
 	if errors.Is(err, store.ErrUnavailable) {
 		return true // the handler answers the outage, and nothing is issued
 	}

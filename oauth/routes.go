@@ -23,7 +23,8 @@ func ResumeURL(challenge string) string { return PathResume + challenge }
 // check of kycvs's own forms: relying parties may POST authorization
 // requests cross-site (OIDC Core 3.1.2.1), and the others authenticate
 // clients or bearer tokens instead of cookies.
-func (p *Provider) Register(r gin.IRouter) {
+func (p *Provider) Register(router gin.IRouter) {
+	r := router.Group("", memoizeClients)
 	r.GET(PathDiscovery, p.handleDiscovery)
 	r.GET(PathJWKS, p.handleJWKS)
 	r.GET(PathAuth, p.handleAuthorize)

@@ -40,7 +40,7 @@ func NewStorage(st *store.Store) *Storage { return &Storage{st: st, now: time.No
 // client is as good as unknown to the protocol. The client's rotated
 // secrets are those still in their grace period at the storage's clock.
 func (s *Storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.st.GetClient(ctx, id)
+	c, err := getClient(ctx, s.st, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}

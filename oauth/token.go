@@ -67,7 +67,7 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 	if id == "" {
 		return nil // fosite reports the missing client
 	}
-	client, err := p.st.GetClient(ctx, id)
+	client, err := getClient(ctx, p.st, id)
 	if errors.Is(err, store.ErrUnavailable) {
 		return err
 	}
@@ -271,7 +271,7 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 				clientID = aud
 			}
 		}
-		client, err := p.st.GetClient(ctx, clientID)
+		client, err := getClient(ctx, p.st, clientID)
 		if err != nil || !slices.Contains(client.RedirectURIs, uri) {
 			web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The address to return to is not registered for this service.")
 			return

@@ -1,0 +1,53 @@
+package oauth
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+// clientMemo remembers the clients one request has read. fosite looks the
+// client up again for every stored piece of a grant (code, PKCE, OpenID
+// session, token), so a token request would otherwise read the same row
+// five times. The memo lives for one request only, so a client disabled or
+// changed meanwhile is seen by the next request.
+type clientMemo struct {
+	mu      sync.Mutex
+	clients map[string]*store.Client
+}
+
+type clientMemoKey struct{}
+
+// memoizeClients gives each protocol request its own client memo.
+func memoizeClients(c *gin.Context) {
+	ctx := context.WithValue(c.Request.Context(), clientMemoKey{}, &clientMemo{clients: map[string]*store.Client{}})
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+// getClient reads a client through the request's memo, when there is one.
+// Callers must not modify the returned client.
+func getClient(ctx context.Context, st *store.Store, id string) (*store.Client, error) {
+	memo, _ := ctx.Value(clientMemoKey{}).(*clientMemo)
+	if memo != nil {
+		memo.mu.Lock()
+		c, ok := memo.clients[id]
+		memo.mu.Unlock()
+		if ok {
+			return c, nil
+		}
+	}
+	c, err := st.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if memo != nil {
+		memo.mu.Lock()
+		memo.clients[id] = c
+		memo.mu.Unlock()
+	}
+	return c, nil
+}
