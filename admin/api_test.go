@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -31,7 +33,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 }
 
 // ginPath turns an OpenAPI path into the router's (":id").
-var openAPIParam = regexp.MustCompile(`\{([a-z]+)\}`)
+var openAPIParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 // The document and the router describe the same routes, with the same
 // permissions, and the document is valid OpenAPI 3.
@@ -96,7 +98,7 @@ func TestAuthorization(t *testing.T) {
 		if r.Permission == "" {
 			continue
 		}
-		path := strings.NewReplacer(":id", "no-such-thing", ":kid", "no-such-key").Replace(r.Path)
+		path := strings.NewReplacer(":id", "no-such-thing", ":kid", "no-such-key", ":key_id", "kycvs_0000000000000000").Replace(r.Path)
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
 			for name, key := range map[string]string{
 				"no key": "", "malformed key": "kycvsadm_nope", "revoked key": revoked,
@@ -351,6 +353,135 @@ func TestClientsAPI(t *testing.T) {
 				t.Error("a deleted client authenticates")
 			}
 		})
+	})
+}
+
+// KYC-VS API keys through the admin API: made by the same code as the
+// command line's (they authenticate at the KYC-VS API), shown once, listed
+// without their secret, revoked once, each change audited without the key.
+func TestAPIKeysAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		p := admin.APIPrefix
+		keys := kycvsapi.NewAPIKeys(ts.st, []byte(testSecret))
+		for _, id := range []string{"air", "rail"} {
+			if resp := ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{"client_id": id, "name": id, "redirect_uris": []string{"https://" + id + ".example/cb"}}); resp.Status != http.StatusCreated {
+				t.Fatalf("client %s: %d %s", id, resp.Status, resp.Body)
+			}
+		}
+		viewer, clientAdmin, registrar := ts.adminKey(admin.RoleViewer), ts.adminKey(admin.RoleClientAdmin), ts.adminKey(admin.RoleRegistryAdmin)
+		type list struct {
+			Items []admin.APIKeyJSON `json:"items"`
+		}
+		var l list
+		if resp := ts.call(http.MethodGet, p+"/clients/air/api-keys", viewer, nil); resp.Status != http.StatusOK || string(resp.Body) != `{"items":[]}` {
+			t.Fatalf("no keys yet: %d %s", resp.Status, resp.Body)
+		}
+
+		for _, k := range []string{viewer, registrar} {
+			if resp := ts.call(http.MethodPost, p+"/clients/air/api-keys", k, nil); resp.Status != http.StatusForbidden || resp.errorCode(t) != admin.CodeForbidden {
+				t.Errorf("create without clients:write: %d %s", resp.Status, resp.Body)
+			}
+		}
+		var made admin.APIKeyJSON
+		resp := ts.call(http.MethodPost, p+"/clients/air/api-keys", clientAdmin, nil)
+		resp.json(t, &made)
+		if resp.Status != http.StatusCreated || made.ClientID != "air" || made.RevokedAt != nil || made.CreatedAt.IsZero() ||
+			!strings.HasPrefix(made.APIKey, made.ID+"_") || !strings.HasPrefix(made.ID, "kycvs_") || len(made.ID) != len("kycvs_")+16 {
+			t.Fatalf("create: %d %s", resp.Status, resp.Body)
+		}
+		full := made.APIKey
+		rec, client, err := keys.Authenticate(ctx, full)
+		if err != nil || rec.ID != made.ID || client.ID != "air" {
+			t.Fatalf("the new key does not authenticate at the KYC-VS API: %v", err)
+		}
+		var second admin.APIKeyJSON
+		ts.call(http.MethodPost, p+"/clients/air/api-keys", ts.owner, "{}").json(t, &second)
+		var railKey admin.APIKeyJSON
+		ts.call(http.MethodPost, p+"/clients/rail/api-keys", ts.owner, nil).json(t, &railKey)
+		if second.ID == made.ID || second.APIKey == full || railKey.ClientID != "rail" {
+			t.Fatalf("second key %+v, rail key %+v", second, railKey)
+		}
+
+		resp = ts.call(http.MethodGet, p+"/clients/air/api-keys", viewer, nil)
+		resp.json(t, &l)
+		if resp.Status != http.StatusOK || len(l.Items) != 2 || l.Items[0].ID != made.ID || l.Items[1].ID != second.ID {
+			t.Fatalf("list: %d %s", resp.Status, resp.Body)
+		}
+		if strings.Contains(string(resp.Body), "api_key") || strings.Contains(string(resp.Body), full[len(made.ID):]) {
+			t.Errorf("a listing shows a key: %s", resp.Body)
+		}
+
+		// Revoke: only through the key's own client, only once.
+		if resp := ts.call(http.MethodPost, p+"/clients/rail/api-keys/"+made.ID+"/revoke", ts.owner, nil); resp.Status != http.StatusNotFound || resp.errorCode(t) != admin.CodeNotFound {
+			t.Errorf("revoke through another client: %d %s", resp.Status, resp.Body)
+		}
+		if _, _, err := keys.Authenticate(ctx, full); err != nil {
+			t.Fatalf("revoking through another client stopped the key: %v", err)
+		}
+		if resp := ts.call(http.MethodPost, p+"/clients/air/api-keys/"+made.ID+"/revoke", viewer, nil); resp.Status != http.StatusForbidden {
+			t.Errorf("a viewer revoked: %d %s", resp.Status, resp.Body)
+		}
+		var revoked admin.APIKeyJSON
+		resp = ts.call(http.MethodPost, p+"/clients/air/api-keys/"+made.ID+"/revoke", clientAdmin, nil)
+		resp.json(t, &revoked)
+		if resp.Status != http.StatusOK || revoked.ID != made.ID || revoked.RevokedAt == nil || revoked.APIKey != "" {
+			t.Fatalf("revoke: %d %s", resp.Status, resp.Body)
+		}
+		if _, _, err := keys.Authenticate(ctx, full); !errors.Is(err, kycvsapi.ErrInvalidAPIKey) {
+			t.Errorf("a revoked key authenticates: %v", err)
+		}
+		if _, _, err := keys.Authenticate(ctx, second.APIKey); err != nil {
+			t.Errorf("revoking one key stopped another: %v", err)
+		}
+		for range 2 {
+			if resp := ts.call(http.MethodPost, p+"/clients/air/api-keys/"+made.ID+"/revoke", clientAdmin, nil); resp.Status != http.StatusConflict || resp.errorCode(t) != admin.CodeAPIKeyRevoked {
+				t.Errorf("revoke twice: %d %s", resp.Status, resp.Body)
+			}
+		}
+		ts.call(http.MethodGet, p+"/clients/air/api-keys", viewer, nil).json(t, &l)
+		if len(l.Items) != 2 || l.Items[0].RevokedAt == nil || !l.Items[0].RevokedAt.Equal(*revoked.RevokedAt) || l.Items[1].RevokedAt != nil {
+			t.Errorf("list after revoke: %+v", l.Items)
+		}
+
+		// The audit log: one entry per change, naming the key by its ID,
+		// never holding a key or its hash.
+		stored, err := ts.st.GetAPIKey(ctx, second.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range ts.audit("client", "air") {
+			if !strings.HasPrefix(e.Action, "api_key.") {
+				continue
+			}
+			actions = append(actions, e.Action+" "+fmt.Sprint(e.Changes["api_key_id"]))
+			b, _ := json.Marshal(e)
+			for _, secret := range []string{full, second.APIKey, full[len(made.ID)+1:], fmt.Sprintf("%x", stored.Hash)} {
+				if strings.Contains(string(b), secret) {
+					t.Errorf("a key in the audit log: %s", b)
+				}
+			}
+			if e.ActorType != admin.ActorAPIKey || e.IP == "" {
+				t.Errorf("entry without who or from where: %+v", e)
+			}
+		}
+		slices.Sort(actions) // the test clock stands still: entries share a time
+		want := []string{"api_key.create " + made.ID, "api_key.create " + second.ID, "api_key.revoke " + made.ID}
+		if slices.Sort(want); !slices.Equal(actions, want) {
+			t.Errorf("audit: %q, want %q", actions, want)
+		}
+
+		// A client's keys go with it.
+		if resp := ts.call(http.MethodDelete, p+"/clients/air", ts.owner, nil); resp.Status != http.StatusNoContent {
+			t.Fatalf("delete: %d", resp.Status)
+		}
+		if resp := ts.call(http.MethodGet, p+"/clients/air/api-keys", viewer, nil); resp.Status != http.StatusNotFound || resp.errorCode(t) != admin.CodeNotFound {
+			t.Errorf("keys of a deleted client: %d %s", resp.Status, resp.Body)
+		}
+		if resp := ts.call(http.MethodPost, p+"/clients/air/api-keys/"+second.ID+"/revoke", ts.owner, nil); resp.Status != http.StatusNotFound {
+			t.Errorf("revoke a deleted client's key: %d %s", resp.Status, resp.Body)
+		}
 	})
 }
 
@@ -688,6 +819,18 @@ func TestBadInput(t *testing.T) {
 		{"rotate secret: negative grace", http.MethodPost, p + "/clients/air/rotate-secret", map[string]any{"grace_period_seconds": -1}, "", 422, admin.CodeValidation},
 		{"rotate secret: string grace", http.MethodPost, p + "/clients/air/rotate-secret", `{"grace_period_seconds":"1d"}`, "application/json", 400, admin.CodeInvalidRequest},
 		{"rotate secret: unknown", http.MethodPost, p + "/clients/nope/rotate-secret", nil, "", 404, admin.CodeNotFound},
+		{"list API keys: unknown client", http.MethodGet, p + "/clients/nope/api-keys", nil, "", 404, admin.CodeNotFound},
+		{"list API keys: long client ID", http.MethodGet, p + "/clients/" + strings.Repeat("a", 200) + "/api-keys", nil, "", 404, admin.CodeNotFound},
+		{"create API key: unknown client", http.MethodPost, p + "/clients/nope/api-keys", nil, "", 404, admin.CodeNotFound},
+		{"create API key: body with fields", http.MethodPost, p + "/clients/air/api-keys", map[string]any{"name": "x"}, "", 400, admin.CodeInvalidRequest},
+		{"create API key: form media type", http.MethodPost, p + "/clients/air/api-keys", `{}`, "application/x-www-form-urlencoded", 415, admin.CodeUnsupportedMedia},
+		{"create API key: not JSON", http.MethodPost, p + "/clients/air/api-keys", "x", "application/json", 400, admin.CodeInvalidRequest},
+		{"revoke API key: unknown client", http.MethodPost, p + "/clients/nope/api-keys/kycvs_0000000000000000/revoke", nil, "", 404, admin.CodeNotFound},
+		{"revoke API key: unknown key", http.MethodPost, p + "/clients/air/api-keys/kycvs_0000000000000000/revoke", nil, "", 404, admin.CodeNotFound},
+		{"revoke API key: not a key ID", http.MethodPost, p + "/clients/air/api-keys/%00%ff/revoke", nil, "", 404, admin.CodeNotFound},
+		{"revoke API key: long key ID", http.MethodPost, p + "/clients/air/api-keys/" + strings.Repeat("k", 200) + "/revoke", nil, "", 404, admin.CodeNotFound},
+		{"revoke API key: body with fields", http.MethodPost, p + "/clients/air/api-keys/kycvs_0000000000000000/revoke", map[string]any{"why": "x"}, "", 400, admin.CodeInvalidRequest},
+		{"revoke API key: DELETE", http.MethodDelete, p + "/clients/air/api-keys/kycvs_0000000000000000", nil, "", 404, admin.CodeNotFound},
 		{"search beneficiaries: no mobile", http.MethodGet, p + "/beneficiaries", nil, "", 400, admin.CodeInvalidRequest},
 		{"search beneficiaries: bad mobile", http.MethodGet, p + "/beneficiaries?mobile=abc", nil, "", 400, admin.CodeInvalidRequest},
 		{"create beneficiary: invalid", http.MethodPost, p + "/beneficiaries", map[string]any{"beneficiary_id": "B-2", "mobile": "1", "name": "x", "year_of_birth": 3000}, "", 422, admin.CodeValidation},

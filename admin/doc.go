@@ -26,11 +26,12 @@
 // carry web.CSRF's token.
 //
 // Roles (roles.go): viewer reads everything; client-admin also manages
-// clients and their secrets; registry-admin also manages the registry;
-// owner also rotates and retires signing keys. Every route names the one
-// Permission it needs (API.Routes, Console.ConsoleRoutes), checked before
-// its handler runs. Keys and users themselves are managed only from the
-// command line, by whoever holds the database and the server secret.
+// clients, their secrets and their KYC-VS API keys; registry-admin also
+// manages the registry; owner also rotates and retires signing keys.
+// Every route names the one Permission it needs (API.Routes,
+// Console.ConsoleRoutes), checked before its handler runs. Admin keys and
+// users themselves are managed only from the command line, by whoever
+// holds the database and the server secret.
 //
 // The API answers every error as JSON {"error": code, "message": text,
 // "details": [...]} with a stable code (Code*), never a page; it runs on

@@ -34,6 +34,8 @@ var fuzzRoutes = []struct{ method, path string }{
 	{http.MethodPost, admin.APIPrefix + "/beneficiaries"},
 	{http.MethodPut, admin.APIPrefix + "/beneficiaries/fuzz-person"},
 	{http.MethodPost, admin.APIPrefix + "/keys/no-such-kid/retire"},
+	{http.MethodPost, admin.APIPrefix + "/clients/fuzz-client/api-keys"},
+	{http.MethodPost, admin.APIPrefix + "/clients/fuzz-client/api-keys/kycvs_0000000000000000/revoke"},
 }
 
 // fuzzAPI is the real admin API engine over SQLite with an owner's key,
@@ -84,6 +86,8 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"grace_seconds":3600}`,
 		`{"beneficiary_id":"B-1","mobile":"9876543211","name":"Ravi Kumar","year_of_birth":1990,"doses":[]}`,
 		`{"mobile":"9876543210","name":"Asha Verma","year_of_birth":1985,"doses":[{"vaccine":"Covishield","dose_number":1,"total_doses":2,"dose_date":"2021-05-10"}]}`,
+		`{}`,
+		``,
 		`{}`,
 	} {
 		f.Add(uint8(i), []byte(body))

@@ -266,7 +266,8 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string, gr
 }
 
 // CreateAPIKey issues a KYC-VS API key for a client (kycvsapi.APIKeys) and
-// returns it, to be shown once.
+// returns it, to be shown once; the audit entry names the key by its
+// public ID. store.ErrNotFound for an unknown client.
 func (s *Service) CreateAPIKey(ctx context.Context, a Actor, clientID string) (string, *store.APIKey, error) {
 	var full string
 	var rec *store.APIKey
@@ -283,21 +284,44 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, clientID string) (s
 	return full, rec, nil
 }
 
-// RevokeAPIKey revokes a KYC-VS API key (kycvsapi.APIKeys.Revoke).
-func (s *Service) RevokeAPIKey(ctx context.Context, a Actor, id string) error {
-	return s.st.InTx(ctx, func(ctx context.Context) error {
-		if err := s.apiKeys.Revoke(ctx, id); err != nil {
-			return err
-		}
-		if len(id) > 22 {
-			id = id[:22] // the public part of a whole key
-		}
+// ListAPIKeys returns a client's KYC-VS API keys, revoked ones included,
+// oldest first, without their secrets. store.ErrNotFound for an unknown
+// client.
+func (s *Service) ListAPIKeys(ctx context.Context, clientID string) ([]store.APIKey, error) {
+	if _, err := s.st.GetClient(ctx, clientID); err != nil {
+		return nil, err
+	}
+	return s.apiKeys.List(ctx, clientID)
+}
+
+// RevokeAPIKey revokes a KYC-VS API key (kycvsapi.APIKeys.Revoke), named
+// by its public ID or the whole key, and returns it revoked. With clientID,
+// only a key of that client is revoked: another client's is
+// store.ErrNotFound, like an unknown key. store.ErrConflict when the key is
+// already revoked.
+func (s *Service) RevokeAPIKey(ctx context.Context, a Actor, clientID, id string) (*store.APIKey, error) {
+	id = kycvsapi.PublicID(id)
+	var out *store.APIKey
+	err := s.st.InTx(ctx, func(ctx context.Context) error {
 		k, err := s.st.GetAPIKey(ctx, id)
 		if err != nil {
 			return err
 		}
+		if clientID != "" && k.ClientID != clientID {
+			return store.ErrNotFound
+		}
+		if err := s.apiKeys.Revoke(ctx, id); err != nil {
+			return err
+		}
+		if out, err = s.st.GetAPIKey(ctx, id); err != nil {
+			return err
+		}
 		return s.audit(ctx, a, "api_key.revoke", "client", k.ClientID, map[string]any{"api_key_id": k.ID})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // BeneficiaryInput is one beneficiary as an admin enters it.

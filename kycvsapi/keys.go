@@ -80,10 +80,17 @@ func (k *APIKeys) List(ctx context.Context, clientID string) ([]store.APIKey, er
 // store.ErrNotFound for an unknown key and store.ErrConflict for one already
 // revoked.
 func (k *APIKeys) Revoke(ctx context.Context, id string) error {
-	if len(id) == keyLen {
-		id = id[:keyIDLen]
+	return k.st.RevokeAPIKey(ctx, PublicID(id), k.now())
+}
+
+// PublicID returns the public part of a whole key (kycvs_0123456789abcdef
+// of kycvs_0123456789abcdef_<secret>), and anything else as it is, so a
+// key may be named by either.
+func PublicID(id string) string {
+	if len(id) == keyLen && id[keyIDLen] == '_' {
+		return id[:keyIDLen]
 	}
-	return k.st.RevokeAPIKey(ctx, id, k.now())
+	return id
 }
 
 // Authenticate checks a presented key and returns its record and its

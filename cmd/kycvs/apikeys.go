@@ -115,7 +115,7 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "revoke":
-		err := cliService(st, d.Secret, nil).RevokeAPIKey(ctx, cliActor(), id)
+		_, err := cliService(st, d.Secret, nil).RevokeAPIKey(ctx, cliActor(), "", id)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("API key %s is already revoked", id)

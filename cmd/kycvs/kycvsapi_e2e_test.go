@@ -17,6 +17,7 @@ import (
 	josev4 "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
@@ -570,6 +571,54 @@ func TestKYCVSAPIKeysCLI(t *testing.T) {
 		out, err = kycvs(t, "clients", "api-keys", "create", "--", id)
 		if err != nil || !strings.Contains(out, "api_key") || !strings.Contains(out, "shown once") {
 			t.Fatalf("create: %q %v", out, err)
+		}
+	})
+}
+
+// TestKYCVSAPIKeysAdminAPI: keys issued through the admin API work at the
+// KYC-VS API like the command line's, and the two doors see each other's
+// keys; a key revoked through the admin API stops at once.
+func TestKYCVSAPIKeysAdminAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		id, _ := ts.client(oauth.ClientSpec{Name: "Example Air"})
+		cliKey := ts.apiKey(t, id) // sets the CLI's environment
+		adminKey, _, err := cliService(ts.store(), testSecret, nil).CreateAdminKey(context.Background(), admin.CLIActor("test", "host"), "e2e", admin.RoleClientAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/clients/" + url.PathEscape(id) + "/api-keys"
+		status, body := ts.adminCall(http.MethodPost, path, adminKey, nil)
+		var made admin.APIKeyJSON
+		if json.Unmarshal(body, &made) != nil || status != http.StatusCreated || made.APIKey == "" || made.ClientID != id {
+			t.Fatalf("create: %d %s", status, body)
+		}
+		if _, err := ts.legacy(made.APIKey).GenerateOTP("9999900001", "Asha Verma", ""); err != nil {
+			t.Fatalf("a key from the admin API at the KYC-VS API: %v", err)
+		}
+		status, body = ts.adminCall(http.MethodGet, path, adminKey, nil)
+		var list struct {
+			Items []admin.APIKeyJSON `json:"items"`
+		}
+		if json.Unmarshal(body, &list) != nil || status != http.StatusOK || len(list.Items) != 2 ||
+			!strings.HasPrefix(cliKey, list.Items[0].ID+"_") || list.Items[1].ID != made.ID {
+			t.Fatalf("list: %d %s", status, body)
+		}
+		if out, err := kycvs(t, "clients", "api-keys", "list", "--", id); err != nil || !strings.Contains(out, made.ID) || strings.Contains(out, made.APIKey) {
+			t.Errorf("the command line's list: %q %v", out, err)
+		}
+		if status, body := ts.adminCall(http.MethodPost, path+"/"+made.ID+"/revoke", adminKey, nil); status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", status, body)
+		}
+		_, err = ts.legacy(made.APIKey).GenerateOTP("9999900002", "Ravi Kumar", "")
+		if le, ok := err.(*legacyError); !ok || le.HTTPStatus != http.StatusUnauthorized || le.ErrorCode != kycvsapi.CodeInvalidAPIKey {
+			t.Fatalf("revoked key: %v", err)
+		}
+		if _, err := ts.legacy(cliKey).GenerateOTP("9999900002", "Ravi Kumar", ""); err != nil {
+			t.Errorf("the other key: %v", err)
+		}
+		if _, err := kycvs(t, "clients", "api-keys", "revoke", made.ID); err == nil || !strings.Contains(err.Error(), "already revoked") {
+			t.Errorf("revoke from the command line after the admin API: %v", err)
 		}
 	})
 }
