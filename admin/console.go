@@ -268,6 +268,7 @@ var notices = map[string]string{
 	"updated": "Saved.", "disabled": "The client is disabled: it gets no tokens, and its tokens stop working.",
 	"enabled": "The client is enabled again.", "deleted": "Deleted.", "rotated": "The new key is published; it signs from the time shown.",
 	"retired": "The key is retired.", "signedout": "You are signed out.", "created": "Created.",
+	"api_key_revoked": "The API key is revoked: it authenticates no more calls.",
 }
 
 func (cn *Console) log(c *gin.Context) *slog.Logger {
@@ -325,6 +326,8 @@ func (cn *Console) routes() []consoleRoute {
 		{http.MethodPost, "/admin/clients/:id/enable", PermClients, cn.handleSetDisabled(false)},
 		{http.MethodPost, "/admin/clients/:id/rotate-secret", PermClients, cn.handleRotateSecret},
 		{http.MethodPost, "/admin/clients/:id/delete", PermClients, cn.handleDeleteClient},
+		{http.MethodPost, "/admin/clients/:id/api-keys", PermClients, cn.handleCreateAPIKey},
+		{http.MethodPost, "/admin/clients/:id/api-keys/:key_id/revoke", PermClients, cn.handleRevokeAPIKey},
 		{http.MethodGet, "/admin/registry", PermRead, cn.handleRegistry},
 		{http.MethodGet, "/admin/registry/new", PermRegistry, cn.handleNewBeneficiary},
 		{http.MethodPost, "/admin/registry", PermRegistry, cn.handleCreateBeneficiary},

@@ -108,8 +108,12 @@ type clientPage struct {
 	Form   clientForm
 	// Secret is a secret just made, shown once.
 	Secret string
-	Graces []graceOption
-	Scopes []string
+	// APIKeys are the client's KYC-VS API keys; NewAPIKey is one just
+	// made, shown once.
+	APIKeys   []APIKeyJSON
+	NewAPIKey string
+	Graces    []graceOption
+	Scopes    []string
 }
 
 type graceOption struct {
@@ -193,8 +197,33 @@ func (cn *Console) handleCreateClient(c *gin.Context) {
 }
 
 func (cn *Console) showClient(c *gin.Context, status int, cl *store.Client, secret, notice string) {
+	cn.showClientWithKey(c, status, cl, secret, "", notice)
+}
+
+// showClientWithKey shows the client page with a secret or an API key
+// just made.
+func (cn *Console) showClientWithKey(c *gin.Context, status int, cl *store.Client, secret, apiKey, notice string) {
+	keys, ok := cn.apiKeysOf(c, cl.ID)
+	if !ok {
+		return
+	}
 	cn.render(c, status, "client", page{Title: cl.Name, Nav: "clients", Notice: notice,
-		Data: clientPage{Client: ToClientJSON(cl, secret, cn.now()), Form: formOf(cl), Secret: secret, Graces: graceOptions, Scopes: formScopes}})
+		Data: clientPage{Client: ToClientJSON(cl, secret, cn.now()), Form: formOf(cl), Secret: secret, APIKeys: keys, NewAPIKey: apiKey,
+			Graces: graceOptions, Scopes: formScopes}})
+}
+
+// apiKeysOf is the client's KYC-VS API keys for its page.
+func (cn *Console) apiKeysOf(c *gin.Context, clientID string) ([]APIKeyJSON, bool) {
+	ks, err := cn.svc.st.ListAPIKeys(c.Request.Context(), clientID)
+	if err != nil {
+		cn.serverError(c, err)
+		return nil, false
+	}
+	out := make([]APIKeyJSON, len(ks))
+	for i := range ks {
+		out[i] = ToAPIKeyJSON(&ks[i], "")
+	}
+	return out, true
 }
 
 func (cn *Console) handleClient(c *gin.Context) {
@@ -225,8 +254,12 @@ func (cn *Console) clientError(c *gin.Context, id string, err error, f *clientFo
 	if f != nil {
 		form = *f
 	}
+	keys, ok := cn.apiKeysOf(c, cl.ID)
+	if !ok {
+		return
+	}
 	cn.render(c, http.StatusUnprocessableEntity, "client", page{Title: cl.Name, Nav: "clients", Error: msg, Problems: problems,
-		Data: clientPage{Client: ToClientJSON(cl, "", cn.now()), Form: form, Graces: graceOptions, Scopes: formScopes}})
+		Data: clientPage{Client: ToClientJSON(cl, "", cn.now()), Form: form, APIKeys: keys, Graces: graceOptions, Scopes: formScopes}})
 }
 
 func (cn *Console) handleUpdateClient(c *gin.Context) {
@@ -294,6 +327,37 @@ func (cn *Console) handleDeleteClient(c *gin.Context) {
 		return
 	}
 	back(c, "/admin/clients", "deleted")
+}
+
+// errAPIKeyRevoked: a revoke form sent for a key already revoked.
+var errAPIKeyRevoked = &InvalidError{Problems: []string{"the API key is already revoked"}}
+
+func (cn *Console) handleCreateAPIKey(c *gin.Context) {
+	id := c.Param("id")
+	full, _, err := cn.svc.CreateAPIKey(c.Request.Context(), actorOf(c), id)
+	if err != nil {
+		cn.clientError(c, id, err, nil)
+		return
+	}
+	cl, err := cn.svc.st.GetClient(c.Request.Context(), id)
+	if err != nil {
+		cn.clientError(c, id, err, nil)
+		return
+	}
+	cn.showClientWithKey(c, http.StatusOK, cl, "", full, "New API key made.")
+}
+
+func (cn *Console) handleRevokeAPIKey(c *gin.Context) {
+	id := c.Param("id")
+	_, err := cn.svc.RevokeAPIKey(c.Request.Context(), actorOf(c), id, c.Param("key_id"))
+	if errors.Is(err, store.ErrConflict) {
+		err = errAPIKeyRevoked
+	}
+	if err != nil {
+		cn.clientError(c, id, err, nil)
+		return
+	}
+	back(c, "/admin/clients/"+url.PathEscape(id), "api_key_revoked")
 }
 
 // Registry.

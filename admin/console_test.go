@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -217,7 +218,7 @@ func TestConsolePermissions(t *testing.T) {
 		b := ts.browser()
 		dash := b.signIn(ts, mobile)
 		for _, r := range ts.console.ConsoleRoutes() {
-			method, path, perm := r[0], strings.NewReplacer(":id", "nope", ":kid", "nope").Replace(r[1]), admin.Permission(r[2])
+			method, path, perm := r[0], strings.NewReplacer(":id", "nope", ":kid", "nope", ":key_id", "kycvs_0000000000000000").Replace(r[1]), admin.Permission(r[2])
 			var p consolePage
 			if method == http.MethodGet {
 				p = b.get(path)
@@ -356,5 +357,56 @@ func TestConsoleDeleteNeedsConfirmation(t *testing.T) {
 	}
 	if _, err := ts.st.GetClient(context.Background(), "air"); err == nil {
 		t.Fatal("the client is still there")
+	}
+}
+
+// KYC-VS API keys on the client page: made (shown once, with the copy
+// button), listed, revoked once; a viewer sees the list and no buttons.
+func TestConsoleAPIKeys(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ctx := context.Background()
+	ts.addUser("9999900010", admin.RoleClientAdmin)
+	ts.addUser("9999900020", admin.RoleViewer)
+	b := ts.browser()
+	b.signIn(ts, "9999900010")
+	page := b.post(b.get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
+	if !strings.Contains(page.Body, "No API keys.") {
+		t.Fatalf("client page without keys: %s", page.Body)
+	}
+	made := b.post(page, "/admin/clients/air/api-keys", url.Values{})
+	m := regexp.MustCompile(`<code id="api-key">([^<]+)</code>`).FindStringSubmatch(made.Body)
+	if made.Status != http.StatusOK || m == nil || !strings.Contains(made.Body, `data-copy="api-key"`) || !strings.Contains(made.Body, "/admin/static/copy.js") {
+		t.Fatalf("make a key: %d %s", made.Status, made.Body)
+	}
+	full := m[1]
+	rec, _, err := kycvsapi.NewAPIKeys(ts.st, []byte(testSecret)).Authenticate(ctx, full)
+	if err != nil {
+		t.Fatalf("the key shown does not authenticate: %v", err)
+	}
+	page = b.get("/admin/clients/air")
+	if strings.Contains(page.Body, full) || !strings.Contains(page.Body, rec.ID) || !strings.Contains(page.Body, "active") {
+		t.Fatalf("the page after: %s", page.Body)
+	}
+	revoked := b.post(page, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{})
+	if revoked.Path != "/admin/clients/air" || !strings.Contains(revoked.Body, "The API key is revoked") || !strings.Contains(revoked.Body, "revoked ") {
+		t.Fatalf("revoke: %d %s", revoked.Status, revoked.Body)
+	}
+	if _, _, err := kycvsapi.NewAPIKeys(ts.st, []byte(testSecret)).Authenticate(ctx, full); err == nil {
+		t.Fatal("a revoked key authenticates")
+	}
+	if again := b.post(revoked, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{}); again.Status != http.StatusUnprocessableEntity || !strings.Contains(again.Body, "already revoked") {
+		t.Errorf("revoke twice: %d %s", again.Status, again.Body)
+	}
+	if other := b.post(revoked, "/admin/clients/air/api-keys/kycvs_0000000000000000/revoke", url.Values{}); other.Status != http.StatusUnprocessableEntity {
+		t.Errorf("revoke an unknown key: %d", other.Status)
+	}
+	if audit := b.get("/admin/audit?target_id=air"); !strings.Contains(audit.Body, "api_key.create") || !strings.Contains(audit.Body, "api_key.revoke") || strings.Contains(audit.Body, full) {
+		t.Errorf("audit: %s", audit.Body)
+	}
+
+	v := ts.browser()
+	v.signIn(ts, "9999900020")
+	if p := v.get("/admin/clients/air"); !strings.Contains(p.Body, rec.ID) || strings.Contains(p.Body, "/api-keys\"") || strings.Contains(p.Body, "Make a new API key") {
+		t.Errorf("a viewer's client page: %s", p.Body)
 	}
 }
