@@ -22,6 +22,10 @@ func TestDevDemo(t *testing.T) {
 	if ts.DemoURL == "" || ts.DemoURL == ts.URL {
 		t.Fatalf("demo airline at %q, kycvs at %q: want its own origin", ts.DemoURL, ts.URL)
 	}
+	// /demo on kycvs itself points a newcomer to the airline.
+	if p := ts.newBrowser().get(ts.URL + "/demo"); p.Location != ts.DemoURL+"/demo" {
+		t.Fatalf("/demo on kycvs: %d %q", p.Status, p.Location)
+	}
 	for _, tc := range []struct{ mobile, name, want string }{
 		{"9999900001", "Asha Verma", `data-status="2">Vaccination status: fully vaccinated, verified by kycvs`},
 		{"9999900002", "Ravi Kumar", `data-status="1">Vaccination status: partially vaccinated, verified by kycvs`},

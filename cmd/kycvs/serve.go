@@ -19,6 +19,7 @@ import (
 	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/demo"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
@@ -179,6 +180,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		if s.demo, err = setupDev(ctx, cfg, st, stdout); err != nil {
 			return nil, err
 		}
+		// Demo Airlines lives on its own origin; /demo here points there.
+		engine.GET(demo.HomePath, func(c *gin.Context) { c.Redirect(http.StatusFound, s.demo.URL+demo.HomePath) })
 	}
 	s.handler = adminHandler
 	ok = true
