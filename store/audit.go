@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -44,21 +43,7 @@ func (o JSONObject) Value() (driver.Value, error) {
 }
 
 // Scan implements sql.Scanner.
-func (o *JSONObject) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*o = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("store: cannot scan %T into JSONObject", src)
-	}
-	return json.Unmarshal(b, (*map[string]any)(o))
-}
+func (o *JSONObject) Scan(src any) error { return scanJSON(src, (*map[string]any)(o)) }
 
 // CreateAuditEntry records one admin action. Call it in the transaction of
 // the change it records, so a change is never without its entry.

@@ -3,7 +3,6 @@ package store
 import (
 	"database/sql/driver"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -21,21 +20,7 @@ func (l StringList) Value() (driver.Value, error) {
 }
 
 // Scan implements sql.Scanner.
-func (l *StringList) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*l = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("store: cannot scan %T into StringList", src)
-	}
-	return json.Unmarshal(b, (*[]string)(l))
-}
+func (l *StringList) Scan(src any) error { return scanJSON(src, (*[]string)(l)) }
 
 // Contains reports whether s is in the list.
 func (l StringList) Contains(s string) bool {
@@ -60,21 +45,7 @@ func (g Grants) Value() (driver.Value, error) {
 }
 
 // Scan implements sql.Scanner.
-func (g *Grants) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*g = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("store: cannot scan %T into Grants", src)
-	}
-	return json.Unmarshal(b, (*map[string]StringList)(g))
-}
+func (g *Grants) Scan(src any) error { return scanJSON(src, (*map[string]StringList)(g)) }
 
 // Client is a verifying entity registered as an OAuth2 client.
 type Client struct {
@@ -125,21 +96,7 @@ func (r RotatedSecrets) Value() (driver.Value, error) {
 }
 
 // Scan implements sql.Scanner.
-func (r *RotatedSecrets) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*r = nil
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("store: cannot scan %T into RotatedSecrets", src)
-	}
-	return json.Unmarshal(b, (*[]RotatedSecret)(r))
-}
+func (r *RotatedSecrets) Scan(src any) error { return scanJSON(src, (*[]RotatedSecret)(r)) }
 
 // Valid returns the hashes whose grace period has not ended at now.
 func (r RotatedSecrets) Valid(now time.Time) [][]byte {
