@@ -1007,16 +1007,7 @@ func (a *API) handleListDisclosures(c *gin.Context, actor Actor) {
 			return
 		}
 	}
-	items := make([]DisclosureJSON, len(ds))
-	for i := range ds {
-		items[i] = ToDisclosureJSON(&ds[i])
-	}
-	next := ""
-	if more {
-		last := ds[len(ds)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+	writePage(c, ds, more, ToDisclosureJSON, func(d *store.Disclosure) string { return encodeCursor(d.CreatedAt, d.ID) })
 }
 
 // DisclosureCSVHeader is the disclosure export's header.
@@ -1220,14 +1211,19 @@ func (a *API) handleAudit(c *gin.Context, _ Actor) {
 		a.storeError(c, err)
 		return
 	}
-	items := make([]AuditJSON, len(es))
-	for i := range es {
-		items[i] = ToAuditJSON(&es[i])
+	writePage(c, es, more, ToAuditJSON, func(e *store.AuditEntry) string { return encodeCursor(e.At, e.ID) })
+}
+
+// writePage answers one page of a cursor-paged list: the rows as JSON and,
+// when more follow, the cursor of the last row.
+func writePage[R, J any](c *gin.Context, rows []R, more bool, toJSON func(*R) J, cursor func(*R) string) {
+	items := make([]J, len(rows))
+	for i := range rows {
+		items[i] = toJSON(&rows[i])
 	}
 	next := ""
-	if more {
-		last := es[len(es)-1]
-		next = encodeCursor(last.At, last.ID)
+	if more && len(rows) > 0 {
+		next = cursor(&rows[len(rows)-1])
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }
