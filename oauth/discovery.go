@@ -69,9 +69,3 @@ func (p *Provider) handleJWKS(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
 	c.Data(http.StatusOK, "application/jwk-set+json", body)
 }
-
-// writeJSONError writes an OAuth2-style error body, headers first.
-func writeJSONError(c *gin.Context, status int, code, description string) {
-	c.Header("Cache-Control", "no-store")
-	c.JSON(status, gin.H{"error": code, "error_description": description})
-}

@@ -1,0 +1,71 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// writeAuthorizeError sends an error to the client only once its redirect
+// URI is validated (fosite decides); otherwise the person sees a page.
+// Errors that are not protocol errors become server_error (or
+// temporarily_unavailable when the database is down), detail in the log.
+func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeRequester, err error) {
+	err = p.protocolError(c, err)
+	if ar != nil && ar.IsRedirectURIValid() {
+		p.oauth2.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
+		return
+	}
+	var rfc *fosite.RFC6749Error
+	status, msg := http.StatusBadRequest, "The request could not be processed."
+	if errors.As(err, &rfc) {
+		status = rfc.CodeField
+		if rfc.HintField != "" {
+			msg = rfc.HintField
+		} else if rfc.DescriptionField != "" {
+			msg = rfc.DescriptionField
+		}
+	}
+	web.RenderError(c, status, "This sign-in link is not valid", msg)
+}
+
+// protocolError maps a non-protocol error to an RFC 6749 one and logs it.
+//
+// fosite reports a store failure while it looks up a client as
+// invalid_client; an unreachable database is an outage, not a bad client,
+// so it becomes temporarily_unavailable (503) whatever fosite called it.
+func (p *Provider) protocolError(c *gin.Context, err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		web.Log(c).Error("database unavailable", "error", err)
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		if rfc.CodeField >= 500 {
+			web.Log(c).Error("protocol error", "error", rfc.ErrorField, "debug", rfc.DebugField, "cause", rfc.Unwrap())
+		}
+		return err
+	}
+	web.Log(c).Error("request failed", "error", err)
+	return fosite.ErrServerError.WithWrap(err)
+}
+
+func (p *Provider) renderStoreError(c *gin.Context, err error) {
+	web.Log(c).Error("store error", "error", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "kycvs cannot reach its database right now. Try again in a minute.")
+		return
+	}
+	web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Try again in a minute.")
+}
+
+// writeJSONError writes an OAuth2-style error body, headers first.
+func writeJSONError(c *gin.Context, status int, code, description string) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, gin.H{"error": code, "error_description": description})
+}

@@ -1,0 +1,83 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/gin-gonic/gin"
+	fositejwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/kycvs/kycvs/web"
+)
+
+// handleEndSession is RP-initiated logout (OpenID RP-Initiated Logout 1.0):
+// it ends the browser session; with a valid id_token_hint and a
+// post_logout_redirect_uri registered for that client (one of its redirect
+// URIs), it returns the browser there with state.
+func (p *Provider) handleEndSession(c *gin.Context) {
+	ctx := c.Request.Context()
+	if err := c.Request.ParseForm(); err != nil {
+		web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The request could not be read.")
+		return
+	}
+	form := c.Request.Form
+	target := ""
+	if uri := form.Get("post_logout_redirect_uri"); uri != "" {
+		hint := form.Get("id_token_hint")
+		clientID := form.Get("client_id")
+		if hint != "" {
+			tok, err := (&fositeSigner{keys: p.keys}).Decode(ctx, hint)
+			if tok == nil || (err != nil && !expiredOnly(err)) {
+				web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The sign-out request names a token kycvs did not issue.")
+				return
+			}
+			if aud := audienceOf(tok.Claims["aud"]); aud != "" {
+				clientID = aud
+			}
+		}
+		client, err := getClient(ctx, p.st, clientID)
+		if err != nil || !slices.Contains(client.RedirectURIs, uri) {
+			web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The address to return to is not registered for this service.")
+			return
+		}
+		target = uri
+	}
+	if err := p.sessions.EndSession(c.Writer, c.Request); err != nil {
+		p.renderStoreError(c, err)
+		return
+	}
+	if target != "" {
+		u, _ := url.Parse(target)
+		if st := form.Get("state"); st != "" {
+			q := u.Query()
+			q.Set("state", st)
+			u.RawQuery = q.Encode()
+		}
+		c.Redirect(http.StatusSeeOther, u.String())
+		return
+	}
+	web.RenderError(c, http.StatusOK, "You are signed out", "You can close this page.")
+}
+
+// expiredOnly reports a token whose only fault is its age; an expired ID
+// token is still a fine logout hint.
+func expiredOnly(err error) bool {
+	var ve *fositejwt.ValidationError
+	return errors.As(err, &ve) && ve.Errors == fositejwt.ValidationErrorExpired
+}
+
+// audienceOf returns the single audience of an ID token.
+func audienceOf(v any) string {
+	switch a := v.(type) {
+	case string:
+		return a
+	case []any:
+		if len(a) == 1 {
+			s, _ := a[0].(string)
+			return s
+		}
+	}
+	return ""
+}

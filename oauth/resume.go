@@ -1,0 +1,101 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// handleResume finishes an authorization once the sign-in flow has approved
+// or denied its login request.
+func (p *Provider) handleResume(c *gin.Context) {
+	ctx := c.Request.Context()
+	lr, err := p.st.GetLoginRequest(ctx, c.Param("challenge"))
+	if errors.Is(err, store.ErrNotFound) {
+		web.RenderError(c, http.StatusNotFound, "This sign-in has expired", "Go back to the service and start again.")
+		return
+	}
+	if err != nil {
+		p.renderStoreError(c, err)
+		return
+	}
+	now := p.cfg.Now()
+	switch {
+	case lr.State == store.LoginUsed:
+		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
+		return
+	case lr.State == store.LoginDead || now.After(lr.ExpiresAt):
+		web.RenderError(c, http.StatusGone, "This sign-in has expired", "Go back to the service and start again.")
+		return
+	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
+		c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
+		return
+	}
+	// The code goes only to the browser that approved: a challenge seen in
+	// a log or a shared link cannot be finished elsewhere.
+	if lr.State == store.LoginApproved && lr.SessionID != "" {
+		sess, err := p.sessions.CurrentSession(c.Request)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.renderStoreError(c, err)
+			return
+		}
+		if sess == nil || sess.ID != lr.SessionID {
+			web.RenderError(c, http.StatusForbidden, "This sign-in belongs to another browser", "Go back to the service and start again in this browser.")
+			return
+		}
+	}
+	// Replay the validated request: fosite checks the client and redirect
+	// URI again (a client disabled meanwhile gets nothing).
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
+	if err != nil {
+		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid", "The stored request could not be read.")
+		return
+	}
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	if lr.State == store.LoginDenied {
+		if _, err := p.st.UpdateLoginRequest(ctx, lr.ID, func(l *store.LoginRequest) error {
+			if l.State != store.LoginDenied {
+				return store.ErrConflict
+			}
+			l.State = store.LoginUsed
+			return nil
+		}); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again.")
+				return
+			}
+			p.writeAuthorizeError(c, ar, err)
+			return
+		}
+		// One answer for "declined" and "no record": the client learns
+		// nothing about whether the person is registered.
+		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person did not share their vaccination status."))
+		return
+	}
+	client := ar.GetClient().(*Client)
+	plan, err := planDisclosure(ar, client)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	var authTime time.Time
+	if lr.AuthTime != nil {
+		authTime = *lr.AuthTime
+	}
+	p.finish(c, ar, client, plan, approval{
+		BeneficiaryID: lr.BeneficiaryID,
+		AuthTime:      authTime,
+		RequestedAt:   lr.CreatedAt,
+		LoginRequest:  lr.ID,
+	})
+}

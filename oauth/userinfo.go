@@ -1,0 +1,105 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// handleUserinfo answers with the consented claims, read fresh from the
+// registry (OIDC Core 5.3): by GET or POST, the token in the Authorization
+// header or, for POST, in the form body (RFC 6750 2.2). JSON, or a signed
+// JWT for a client registered with userinfo_signed_response_alg.
+func (p *Provider) handleUserinfo(c *gin.Context) {
+	ctx := c.Request.Context()
+	token := fosite.AccessTokenFromRequest(c.Request)
+	if token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs"`)
+		writeJSONError(c, http.StatusUnauthorized, "invalid_request", "An access token is required.")
+		return
+	}
+	tu, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newEmptySession())
+	if err != nil || tu != fosite.AccessToken {
+		if err != nil && (errors.Is(err, store.ErrUnavailable) || !isTokenError(err)) {
+			p.writeUserinfoOutage(c, err)
+			return
+		}
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
+		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The access token is not valid.")
+		return
+	}
+	if !ar.GetGrantedScopes().Has(claims.ScopeOpenID) {
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="insufficient_scope", scope="openid"`)
+		writeJSONError(c, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		writeJSONError(c, http.StatusInternalServerError, "server_error", "The token's session could not be read.")
+		return
+	}
+	b, err := p.registry.Beneficiary(ctx, sess.BeneficiaryID)
+	if errors.Is(err, store.ErrNotFound) {
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
+		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The person's record is no longer in the registry.")
+		return
+	}
+	if err != nil {
+		p.writeUserinfoOutage(c, err)
+		return
+	}
+	values := claims.Values(b, sess.Userinfo)
+	out := map[string]any{}
+	for name, v := range values {
+		if !protectedClaims[name] {
+			out[name] = v
+		}
+	}
+	out["sub"] = sess.GetSubject()
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), sess.Userinfo, values)
+	if err := p.st.CreateDisclosure(ctx, d); err != nil {
+		// Nothing is disclosed that is not recorded.
+		p.writeUserinfoOutage(c, err)
+		return
+	}
+	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
+	client := ar.GetClient().(*Client)
+	c.Header("Cache-Control", "no-store")
+	if alg := client.UserinfoSignedResponseAlg; alg != "" {
+		out["iss"] = p.cfg.Issuer
+		out["aud"] = client.ID
+		out["iat"] = p.cfg.Now().Unix()
+		jwt, err := signJWT(p.keys, alg, out)
+		if err != nil {
+			p.writeUserinfoOutage(c, err)
+			return
+		}
+		c.Data(http.StatusOK, "application/jwt", []byte(jwt))
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// isTokenError tells a bad token from an outage.
+func isTokenError(err error) bool {
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		return rfc.CodeField < 500
+	}
+	return errors.Is(err, fosite.ErrNotFound)
+}
+
+func (p *Provider) writeUserinfoOutage(c *gin.Context, err error) {
+	web.Log(c).Error("userinfo failed", "error", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		writeJSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The registry cannot be read right now.")
+		return
+	}
+	writeJSONError(c, http.StatusInternalServerError, "server_error", "The registry could not be read.")
+}
