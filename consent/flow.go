@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -393,4 +394,97 @@ func (f *Flow) clientName(c *gin.Context, lr *store.LoginRequest) (string, bool)
 		return cl.ID, true
 	}
 	return cl.Name, true
+}
+
+// Outcomes of a step that are answered with a page rather than a redirect
+// (and ErrOTPExpired, ErrOTPWrong, ErrOTPTooManyTries from the OTP service).
+var (
+	errNoMatch      = errors.New("consent: no registry match")
+	errSessionEnded = errors.New("consent: session ended")
+)
+
+// registryError: the registry could not be read (not "no match").
+type registryError struct{ err error }
+
+func (e *registryError) Error() string { return "consent: registry: " + e.err.Error() }
+
+func (e *registryError) Unwrap() error { return e.err }
+
+// challengeParam returns the URL's challenge, or answers 404 for one no
+// challenge could be.
+func (f *Flow) challengeParam(c *gin.Context) (string, bool) {
+	ch := c.Param("challenge")
+	if ch == "" || len(ch) > maxChallengeLen {
+		f.replyStep(c, store.ErrNotFound)
+		return "", false
+	}
+	return ch, true
+}
+
+// conclude runs one verification step and its consequences in a single
+// transaction: step checks and changes the locked challenge; when it
+// returns nil the registry is asked for the beneficiary, and on a match
+// the challenge is approved and a new session created (replacing this
+// browser's old one). It returns the challenge as written and the new
+// session's cookie value; the error is step's (nothing written, the
+// challenge nil unless step kept its changes with store.KeepChanges),
+// errNoMatch or a *registryError (the challenge stays verified), or a store
+// error.
+func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step func(*store.LoginRequest) error) (*store.LoginRequest, string, error) {
+	cookie, sessID, err := f.newSessionToken()
+	if err != nil {
+		return nil, "", fmt.Errorf("consent: session randomness: %w", err)
+	}
+	oldID, hadOld := sessionIDFromRequest(c.Request)
+	var lr *store.LoginRequest
+	var outcome error
+	err = f.st.InTx(c.Request.Context(), func(ctx context.Context) error {
+		var b *store.Beneficiary
+		var err error
+		lr, err = f.st.UpdateLoginRequest(ctx, challenge, func(r *store.LoginRequest) error {
+			if err := step(r); err != nil {
+				return err
+			}
+			b, err = f.reg.Match(ctx, r.Mobile, r.Name)
+			switch {
+			case errors.Is(err, claims.ErrNoMatch):
+				return &store.KeepChanges{Err: errNoMatch}
+			case err != nil:
+				return &store.KeepChanges{Err: &registryError{err}}
+			}
+			r.State = store.LoginApproved
+			r.BeneficiaryID = b.ID
+			r.SessionID = sessID
+			return nil
+		})
+		switch {
+		case lr == nil:
+			return err // nothing to write: roll back
+		case err != nil:
+			outcome = err // the step's changes are kept: commit them
+			return nil
+		}
+		if hadOld {
+			if err := f.st.DeleteSession(ctx, oldID); err != nil {
+				return err
+			}
+		}
+		return f.st.CreateSession(ctx, &store.Session{
+			ID:            sessID,
+			BeneficiaryID: b.ID,
+			Mobile:        lr.Mobile,
+			Name:          b.Name,
+			AuthTime:      *lr.AuthTime,
+			Grants:        store.Grants{lr.ClientID: union(nil, lr.Scopes)},
+			CreatedAt:     now,
+			ExpiresAt:     now.Add(f.cfg.SessionTTL),
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if outcome != nil {
+		return lr, "", outcome
+	}
+	return lr, cookie, nil
 }

@@ -1,0 +1,123 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
+)
+
+// handleConsent is the signed-in person's Share / Don't share. Share
+// approves the challenge for the session's beneficiary and adds the
+// scopes to the session's grants for this client, in one transaction.
+// Without a valid session (it ended, or the challenge needs a new sign-in)
+// the browser goes back to the challenge's page, which asks for the mobile.
+func (f *Flow) handleConsent(c *gin.Context) {
+	ch, ok := f.challengeParam(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	now := f.now()
+	switch c.PostForm("decision") {
+	case "deny":
+		lr, err := f.st.UpdateLoginRequest(ctx, ch, func(r *store.LoginRequest) error {
+			if err := checkStep(r, now, store.LoginPending); err != nil {
+				return err
+			}
+			deny(r)
+			return nil
+		})
+		if err != nil {
+			f.replyStep(c, err)
+			return
+		}
+		f.log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
+		c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
+		return
+	case "share":
+	default:
+		web.RenderError(c, http.StatusBadRequest, "Choose Share or Don't share", "Go back and choose Share or Don't share.")
+		return
+	}
+
+	sess, err := f.CurrentSession(c.Request)
+	if errors.Is(err, store.ErrNotFound) {
+		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
+		return
+	}
+	if err != nil {
+		f.serverError(c, err)
+		return
+	}
+	var lr *store.LoginRequest
+	err = f.st.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		lr, err = f.st.UpdateLoginRequest(ctx, ch, func(r *store.LoginRequest) error {
+			if err := checkStep(r, now, store.LoginPending); err != nil {
+				return err
+			}
+			if r.ForceLogin {
+				return &stepError{challenge: r.ID, state: r.State}
+			}
+			authTime := sess.AuthTime
+			r.State = store.LoginApproved
+			r.BeneficiaryID = sess.BeneficiaryID
+			r.AuthTime = &authTime
+			r.SessionID = sess.ID
+			r.Mobile = sess.Mobile
+			r.Name = sess.Name
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = f.st.UpdateSession(ctx, sess.ID, func(s *store.Session) error {
+			if !now.Before(s.ExpiresAt) {
+				return errSessionEnded
+			}
+			if s.Grants == nil {
+				s.Grants = store.Grants{}
+			}
+			s.Grants[lr.ClientID] = union(s.Grants[lr.ClientID], lr.Scopes)
+			return nil
+		})
+		return err
+	})
+	switch {
+	case err == nil:
+		f.finish(c, lr, "")
+	case errors.Is(err, errSessionEnded), errors.Is(err, store.ErrNotFound) && lr != nil:
+		// The session ended between the read and the write; nothing was
+		// approved (rolled back).
+		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
+	default:
+		f.replyStep(c, err)
+	}
+}
+
+// finish sends the browser to oauth once a challenge is approved, with
+// the new session's cookie when one was started.
+func (f *Flow) finish(c *gin.Context, lr *store.LoginRequest, cookie string) {
+	if cookie != "" {
+		http.SetCookie(c.Writer, f.sessionCookie(cookie, int(f.cfg.SessionTTL/time.Second)))
+	}
+	f.log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
+	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
+}
+
+// union returns have with every scope of add it lacks appended, in order.
+func union(have, add store.StringList) store.StringList {
+	out := append(store.StringList{}, have...)
+	for _, s := range add {
+		if !out.Contains(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package consent
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/store"
+)
+
+// handleOTP checks the code. Right: the person is verified, and when the
+// registry has them under this name the challenge is approved and the
+// session started, all in one transaction. Wrong: the try is counted (and
+// the challenge dies at OTPMaxTries).
+func (f *Flow) handleOTP(c *gin.Context) {
+	otp := strings.TrimSpace(c.PostForm("otp"))
+	if !isOTP(otp) {
+		lr, ok := f.load(c, store.LoginOTPSent)
+		if !ok {
+			return
+		}
+		if client, ok := f.clientName(c, lr); ok {
+			f.renderOTP(c, http.StatusBadRequest, lr, client, "", msgBadOTP)
+		}
+		return
+	}
+	ch, ok := f.challengeParam(c)
+	if !ok {
+		return
+	}
+	now := f.now()
+	var seen store.LoginRequest
+	lr, cookie, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
+		if err := checkStep(r, now, store.LoginOTPSent); err != nil {
+			return err
+		}
+		s := loginOTP(r)
+		err := f.otps.Verify(&s, r.ID, otp, now)
+		switch {
+		case errors.Is(err, ErrOTPExpired):
+			seen = *r
+			return err
+		case errors.Is(err, ErrOTPTooManyTries):
+			setLoginOTP(r, s)
+			r.State = store.LoginDead
+			return &store.KeepChanges{Err: err}
+		case err != nil:
+			setLoginOTP(r, s)
+			return &store.KeepChanges{Err: err}
+		}
+		setLoginOTP(r, s)
+		authTime := now
+		r.State = store.LoginVerified
+		r.AuthTime = &authTime
+		return nil
+	})
+	switch {
+	case err == nil:
+		f.finish(c, lr, cookie)
+	case errors.Is(err, ErrOTPExpired):
+		f.renderOTPFor(c, &seen, http.StatusBadRequest, msgOTPExpired)
+	case errors.Is(err, ErrOTPWrong):
+		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
+		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
+	case errors.Is(err, ErrOTPTooManyTries):
+		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
+		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
+	default:
+		f.replyMatch(c, lr, err)
+	}
+}
+
+// renderOTPFor renders the OTP page for lr with an error, reading the
+// client's name.
+func (f *Flow) renderOTPFor(c *gin.Context, lr *store.LoginRequest, status int, msg string) {
+	if client, ok := f.clientName(c, lr); ok {
+		f.renderOTP(c, status, lr, client, "", msg)
+	}
+}
+
+func (f *Flow) wrongOTPMessage(lr *store.LoginRequest) string {
+	if f.cfg.OTPMaxTries <= 0 {
+		return "That code is not right. Check the SMS and try again."
+	}
+	left := f.cfg.OTPMaxTries - lr.OTPTries
+	if left == 1 {
+		return "That code is not right. You have 1 try left."
+	}
+	return fmt.Sprintf("That code is not right. You have %d tries left.", left)
+}
+
+// isOTP reports whether s is exactly six ASCII digits.
+func isOTP(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
