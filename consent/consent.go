@@ -101,6 +101,31 @@ func (f *Flow) handleConsent(c *gin.Context) {
 	}
 }
 
+// handleSwitch is "Not you? Use another mobile or name" on the one-tap
+// screen: the challenge stays pending but now needs a new sign-in, so the
+// page asks for a mobile and name. Nothing is declined and no code is
+// sent; the session of the person who was signed in is replaced only once
+// the new person's code is right.
+func (f *Flow) handleSwitch(c *gin.Context) {
+	ch, ok := f.challengeParam(c)
+	if !ok {
+		return
+	}
+	now := f.now()
+	_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+		if err := checkStep(r, now, store.LoginPending); err != nil {
+			return err
+		}
+		r.ForceLogin = true
+		return nil
+	})
+	if err != nil {
+		f.replyStep(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, f.path(ch, ""))
+}
+
 // finish sends the browser to oauth once a challenge is approved, with
 // the new session's cookie when one was started.
 func (f *Flow) finish(c *gin.Context, lr *store.LoginRequest, cookie string) {

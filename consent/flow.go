@@ -183,6 +183,7 @@ func deriveKey(secret []byte, label string) []byte {
 //	POST /login/:challenge/name     a corrected name after "no match"
 //	POST /login/:challenge/cancel   decline
 //	POST /login/:challenge/consent  Share / Don't share, when signed in
+//	POST /login/:challenge/switch   "Not you?": sign in afresh, without declining
 func (f *Flow) Register(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		f.base = strings.TrimRight(g.BasePath(), "/")
@@ -195,6 +196,7 @@ func (f *Flow) Register(r gin.IRouter) {
 	g.POST("/:challenge/name", f.handleName)
 	g.POST("/:challenge/cancel", f.handleCancel)
 	g.POST("/:challenge/consent", f.handleConsent)
+	g.POST("/:challenge/switch", f.handleSwitch)
 }
 
 // CurrentSession returns this browser's session from its kycvs_session

@@ -822,7 +822,9 @@ func TestSignedInConsent(t *testing.T) {
 				`<li>your vaccination status (not, partially or fully vaccinated)</li>`, `<li>your name</li>`,
 				`may keep reading them until you revoke its access`,
 				`name="decision" value="share"`, `name="decision" value="deny"`,
-				`signed in as <strong>Asha Kumari</strong>`,
+				`Checking the record of <strong>Asha Kumari</strong>`,
+				`>Share as Asha Kumari (<span class="nowrap">&#43;91******3210</span>)</button>`,
+				`>Not you? Use another mobile or name</button>`,
 			)
 			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), finishURL(ch))
 			lr := wantState(t, ts, ch, store.LoginApproved)
@@ -865,6 +867,29 @@ func TestSignedInConsent(t *testing.T) {
 			if got := ts.request(ch).SessionID; got == sessID {
 				t.Error("forced sign-in kept the old session")
 			}
+		})
+		t.Run("not you starts a fresh sign-in without declining", func(t *testing.T) {
+			ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ClientID = clientAir })
+			wantBody(t, b.get("/login/"+ch), `action="/login/`+ch+`/switch"`)
+			wantRedirect(t, b.post("/login/"+ch+"/switch", nil), "/login/"+ch)
+			if lr := wantState(t, ts, ch, store.LoginPending); !lr.ForceLogin {
+				t.Error("the challenge does not ask for a new sign-in")
+			}
+			w := b.get("/login/" + ch)
+			wantBody(t, w, `name="mobile"`, `name="name"`)
+			if strings.Contains(w.Body.String(), "Asha Kumari") {
+				t.Error("the sign-in form shows the previous person's name")
+			}
+			// The one-tap answer is gone for this challenge: only a new code
+			// approves it.
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), "/login/"+ch)
+			wantState(t, ts, ch, store.LoginPending)
+		})
+		t.Run("not you on a finished sign-in", func(t *testing.T) {
+			ch := ts.newChallenge()
+			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"deny"}}), finishURL(ch))
+			wantRedirect(t, b.post("/login/"+ch+"/switch", nil), finishURL(ch))
+			wantState(t, ts, ch, store.LoginDenied)
 		})
 		t.Run("no session", func(t *testing.T) {
 			ch := ts.newChallenge()

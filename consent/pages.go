@@ -57,6 +57,7 @@ func (f *Flow) renderOTP(c *gin.Context, status int, lr *store.LoginRequest, cli
 		Claims:       describeClaims(lr),
 		Offline:      offline(lr),
 		MaskedMobile: claims.MaskMobile(lr.Mobile),
+		Name:         lr.Name,
 		Action:       f.path(lr.ID, "otp"),
 		ResendAction: f.path(lr.ID, "resend"),
 		CancelAction: f.path(lr.ID, "cancel"),
@@ -88,6 +89,7 @@ func (f *Flow) renderConsent(c *gin.Context, status int, lr *store.LoginRequest,
 		Name:         sess.Name,
 		MaskedMobile: claims.MaskMobile(sess.Mobile),
 		Action:       f.path(lr.ID, "consent"),
+		SwitchAction: f.path(lr.ID, "switch"),
 		CSRFToken:    web.CSRFToken(c),
 	})
 }

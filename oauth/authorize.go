@@ -24,8 +24,9 @@ func LoginPath(challenge string) string { return "/login/" + challenge }
 
 // handleAuthorize is the authorization endpoint (OIDC Core 3.1.2), by GET
 // or POST. fosite validates the request; then either the browser's session
-// answers at once (same client, nothing new asked), or a login request is
-// stored and the person is sent to sign in.
+// answers at once (prompt=none, same client, nothing new asked), or a login
+// request is stored and the person is sent to sign in or to the one-tap
+// screen of their session.
 func (p *Provider) handleAuthorize(c *gin.Context) {
 	ctx := c.Request.Context()
 	r := c.Request
@@ -95,7 +96,11 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 			return
 		}
 	}
-	if sess != nil && !forceLogin && !needConsent {
+	// Only prompt=none answers from the session without a page: on a
+	// shared phone a button press must never re-share the last person's
+	// status, so every interactive request shows at least the one-tap
+	// screen naming whose record it is (DESIGN.md "Shared phones").
+	if prompt.none {
 		p.finish(c, ar, client, plan, approval{
 			BeneficiaryID: sess.BeneficiaryID,
 			AuthTime:      sess.AuthTime,

@@ -168,6 +168,9 @@ type OTPPage struct {
 	Offline bool
 	// MaskedMobile is where the code went, e.g. +91******3210.
 	MaskedMobile string
+	// Name is the name given, whose record is being checked: on a shared
+	// phone it tells whose status is about to be shared.
+	Name         string
 	Action       string
 	ResendAction string
 	CancelAction string
@@ -183,8 +186,10 @@ type OTPPage struct {
 // ResendWaitText is ResendWait for people: "45 seconds", "2 minutes".
 func (p OTPPage) ResendWaitText() string { return waitText(p.ResendWait) }
 
-// ConsentPage is the data of the "consent" page, for a person already
-// signed in: Share or Don't share, posted as decision=share|deny to Action.
+// ConsentPage is the data of the "consent" page, the one-tap screen for a
+// person already signed in: "Share as Name (mobile)" or "Don't share",
+// posted as decision=share|deny to Action, and "Not you?", posted to
+// SwitchAction.
 type ConsentPage struct {
 	ClientName   string
 	Claims       []string
@@ -192,6 +197,7 @@ type ConsentPage struct {
 	Name         string
 	MaskedMobile string
 	Action       string
+	SwitchAction string
 	CSRFToken    string
 	Error        string
 }

@@ -204,9 +204,26 @@ func TestSessionsAndPrompt(t *testing.T) {
 			t.Fatal("sub changed")
 		}
 	})
+	t.Run("same client again: the one-tap screen, never a silent re-share", func(t *testing.T) {
+		a := r.authorize()
+		p := b.get(a.URL)
+		for _, want := range []string{"Share as Ravi Kumar (", "Not you? Use another mobile or name"} {
+			if !strings.Contains(p.Body, want) {
+				t.Fatalf("want %q on the one-tap screen, got %d %s", want, p.Status, p.Body)
+			}
+		}
+		v := r.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		if v.IDToken.Subject != first.IDToken.Subject || v.Claims["auth_time"].(float64) != firstAuth {
+			t.Fatalf("sub/auth_time changed: %v vs %v", v.Claims, first.Claims)
+		}
+	})
 	t.Run("max_age=10000 needs no new sign-in", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("max_age", "10000"))
-		v := r.finish(a, b.redirected(b.get(a.URL)))
+		p := b.get(a.URL)
+		if strings.Contains(p.Body, `name="mobile"`) {
+			t.Fatal("max_age=10000 asked for a new sign-in")
+		}
+		v := r.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		if v.Claims["auth_time"].(float64) != firstAuth {
 			t.Fatal("auth_time changed")
 		}
