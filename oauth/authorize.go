@@ -214,7 +214,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		return
 	}
 	p.cfg.Metrics.Disclosed(disclosure.Channel, disclosure.VaccinationStatus)
-	p.oauth2.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
+	p.writeAuthorizeResponse(c, ar, resp)
 }
 
 // newSession builds the fosite session for one approval. Disclosed claims

@@ -18,7 +18,7 @@ import (
 func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeRequester, err error) {
 	err = p.protocolError(c, err)
 	if ar != nil && ar.IsRedirectURIValid() {
-		p.oauth2.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
+		p.writeRedirectedError(c, ar, err)
 		return
 	}
 	var rfc *fosite.RFC6749Error

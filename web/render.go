@@ -228,3 +228,18 @@ func waitText(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", (s+59)/60)
 	}
 }
+
+// FormPostPage is the data of the "form_post" page (OAuth 2.0 Form Post
+// Response Mode): Fields are POSTed to Action, the client's redirect URI.
+// Nonce is the response's CSP nonce (CSPNonce), for the one inline script
+// that submits the form; without JavaScript the page shows a button.
+type FormPostPage struct {
+	Action string
+	Fields []FormField
+	Nonce  string
+}
+
+// FormField is one hidden input of a FormPostPage.
+type FormField struct {
+	Name, Value string
+}
