@@ -7,6 +7,14 @@
 // PostgreSQL schema (selected through the search_path connection parameter)
 // that is dropped when the test ends. Tests therefore never see each other's
 // rows and may run in parallel.
+//
+// The "pgbouncer" backend reaches PostgreSQL through PgBouncer in
+// transaction mode (KYCVS_TEST_PGBOUNCER_URL, always in CI), the way
+// production does. PgBouncer 1.18 refuses or ignores a search_path startup
+// parameter and shares server connections between clients, so there each
+// test gets a login role of its own whose default search_path is its
+// schema: PgBouncer keeps a pool per role, and every server connection of
+// that pool starts in the test's schema.
 package storetest
 
 import (
@@ -27,6 +35,38 @@ import (
 // tests run against, e.g.
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
 const postgresURLEnv = "KYCVS_TEST_POSTGRES_URL"
+
+// PgBouncer names the backend that reaches PostgreSQL through PgBouncer in
+// transaction mode. store.Open sees an ordinary postgres:// URL.
+const PgBouncer = "pgbouncer"
+
+// pgbouncerURLEnv names the environment variable holding the URL of a
+// PgBouncer in transaction mode in front of the server at
+// KYCVS_TEST_POSTGRES_URL, e.g.
+// postgres://postgres@127.0.0.1:6432/test?sslmode=disable. Its user must
+// be PgBouncer's auth_user, so PgBouncer can look up the tests' roles.
+const pgbouncerURLEnv = "KYCVS_TEST_PGBOUNCER_URL"
+
+// PooledBackends returns Backends and, when KYCVS_TEST_PGBOUNCER_URL is
+// set, PgBouncer, for the tests that prove kycvs works behind the pooler.
+// In CI an unset KYCVS_TEST_PGBOUNCER_URL fails the test.
+func PooledBackends(t testing.TB) []string {
+	t.Helper()
+	backends := Backends(t)
+	if pgbouncerURL(t) != "" {
+		backends = append(backends, PgBouncer)
+	}
+	return backends
+}
+
+func pgbouncerURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(pgbouncerURLEnv)
+	if u == "" && os.Getenv("CI") == "true" {
+		t.Fatalf("PgBouncer tests must run in CI: set %s (.ci/run starts one)", pgbouncerURLEnv)
+	}
+	return u
+}
 
 // Backends returns the dialects this test run covers: "sqlite" always, and
 // "postgres" when KYCVS_TEST_POSTGRES_URL is set. When it is not set and the
@@ -52,12 +92,20 @@ func postgresURL(t testing.TB) string {
 }
 
 // URL returns the database URL of a fresh, empty database of dialect
-// ("sqlite" or "postgres"), without migrations applied, for tests that run
-// migrations themselves or hand the URL to a server process. The database
-// is removed when the test ends. For "postgres" without
-// KYCVS_TEST_POSTGRES_URL the test is skipped (failed in CI).
+// ("sqlite", "postgres" or PgBouncer), without migrations applied, for
+// tests that run migrations themselves or hand the URL to a server
+// process. The database is removed when the test ends. For "postgres"
+// without KYCVS_TEST_POSTGRES_URL, or PgBouncer without
+// KYCVS_TEST_PGBOUNCER_URL, the test is skipped (failed in CI).
 func URL(t testing.TB, dialect string) string {
 	t.Helper()
+	if dialect == PgBouncer {
+		base, pooler := postgresURL(t), pgbouncerURL(t)
+		if base == "" || pooler == "" {
+			t.Skipf("PgBouncer tests skipped: %s and %s must both be set", postgresURLEnv, pgbouncerURLEnv)
+		}
+		return pooledSchema(t, base, pooler)
+	}
 	switch store.Dialect(dialect) {
 	case store.SQLite:
 		return "sqlite:" + filepath.Join(t.TempDir(), "kycvs.db")
@@ -72,15 +120,24 @@ func URL(t testing.TB, dialect string) string {
 	return ""
 }
 
-// Open returns a store on a fresh database of dialect ("sqlite" or
-// "postgres") with every migration applied; it is closed when the test
+// Open returns a store on a fresh database of dialect ("sqlite",
+// "postgres" or PgBouncer) with every migration applied; it is closed when the test
 // ends. For "postgres" without KYCVS_TEST_POSTGRES_URL the test is skipped
 // (failed in CI). Any setup error fails the test.
 func Open(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	s, err := store.Open(URL(t, dialect))
+	return OpenURL(t, URL(t, dialect))
+}
+
+// OpenURL opens a store on url, a database URL returns, applies every
+// migration and closes the store when the test ends. Several stores on one
+// URL are several server processes on one database. Any error fails the
+// test.
+func OpenURL(t testing.TB, dbURL string) *store.Store {
+	t.Helper()
+	s, err := store.Open(dbURL)
 	if err != nil {
-		t.Fatalf("storetest: open %s: %v", dialect, err)
+		t.Fatalf("storetest: open %s: %v", dbURL, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	db, err := s.DB()
@@ -89,8 +146,8 @@ func Open(t testing.TB, dialect string) *store.Store {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := migrations.Up(ctx, db, migrations.Dialect(dialect)); err != nil {
-		t.Fatalf("storetest: migrate %s: %v", dialect, err)
+	if _, err := migrations.Up(ctx, db, migrations.Dialect(s.Dialect())); err != nil {
+		t.Fatalf("storetest: migrate %s: %v", s.Dialect(), err)
 	}
 	return s
 }
@@ -115,6 +172,38 @@ func freshSchema(t testing.TB, base string) string {
 
 	q := u.Query()
 	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// pooledSchema creates a login role and a schema of the same random name
+// on the server at base, the role's default search_path set to the schema,
+// and returns the PgBouncer URL pooler logged in as that role, with the
+// statement mode docs/operations.md gives operators. When the test ends it
+// ends the role's server connections (PgBouncer would keep them idle for
+// minutes), then drops schema and role.
+func pooledSchema(t testing.TB, base, pooler string) string {
+	t.Helper()
+	u, err := url.Parse(pooler)
+	if err != nil {
+		t.Fatalf("storetest: %s: %v", pgbouncerURLEnv, err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	name := "kycvs_test_" + hex.EncodeToString(b[:])
+
+	exec(t, base, "CREATE ROLE "+name+" LOGIN")
+	t.Cleanup(func() {
+		exec(t, base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"+name+"'")
+		exec(t, base, "DROP SCHEMA IF EXISTS "+name+" CASCADE")
+		exec(t, base, "DROP ROLE IF EXISTS "+name)
+	})
+	exec(t, base, "CREATE SCHEMA "+name+" AUTHORIZATION "+name)
+	exec(t, base, "ALTER ROLE "+name+" SET search_path TO "+name)
+
+	u.User = url.User(name)
+	q := u.Query()
+	q.Set("default_query_exec_mode", "cache_describe")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
