@@ -66,23 +66,24 @@ func Up(ctx context.Context, db *sql.DB, dialect Dialect) (int, error) {
 // not wait for each other.
 const migrationLock = 0x6b796376 // "kycv"
 
-// lockSchema takes a session advisory lock on its own connection, waiting
-// as long as ctx allows, and returns its release. PostgreSQL also releases
-// it if the process dies.
+// lockSchema takes a transaction-level advisory lock in a transaction of
+// its own, waiting as long as ctx allows, and returns its release, which
+// ends the transaction. Not a session lock: behind PgBouncer in transaction
+// mode a session's statements run on whichever server connection is free,
+// so a session lock would stay on one of them, and another process handed
+// that connection would take it again (session locks are re-entrant). A
+// transaction keeps its server connection to the end. PostgreSQL also
+// releases the lock if the process dies.
 func lockSchema(ctx context.Context, db *sql.DB) (func(), error) {
-	conn, err := db.Conn(ctx)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext(current_schema()))", migrationLock); err != nil {
-		conn.Close()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", migrationLock); err != nil {
+		_ = tx.Rollback()
 		return nil, err
 	}
-	return func() {
-		// A fresh context: the lock must go even when ctx has ended.
-		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", migrationLock)
-		conn.Close()
-	}, nil
+	return func() { _ = tx.Rollback() }, nil
 }
 
 // Status describes one migration: its version, file and whether it is applied.

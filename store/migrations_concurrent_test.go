@@ -12,9 +12,17 @@ import (
 // TestMigrationsConcurrent: server processes that start together on one
 // empty PostgreSQL database all migrate at once (each with its own pool,
 // as separate processes would); every one of them succeeds and the
-// migrations are applied exactly once between them.
+// migrations are applied exactly once between them. Also through PgBouncer
+// in transaction mode, where a lock held by a session would stay on
+// whichever server connection took it.
 func TestMigrationsConcurrent(t *testing.T) {
-	url := storetest.URL(t, string(store.Postgres))
+	for _, backend := range []string{string(store.Postgres), storetest.PgBouncer} {
+		t.Run(backend, func(t *testing.T) { testMigrationsConcurrent(t, backend) })
+	}
+}
+
+func testMigrationsConcurrent(t *testing.T, backend string) {
+	url := storetest.URL(t, backend)
 	const processes = 4
 	var wg sync.WaitGroup
 	applied := make([]int, processes)
