@@ -190,6 +190,8 @@ func translate(err error) error {
 	switch {
 	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
 		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+	case PoolerMisconfigured(err):
+		return WithPoolerHint(err)
 	case strings.Contains(msg, "SQLSTATE 28"), strings.Contains(msg, "SQLSTATE 3D000"):
 		// Bad credentials or an unknown database: the server answered, so
 		// this is configuration, not unavailability.
@@ -200,6 +202,29 @@ func translate(err error) error {
 		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "connection reset by peer"),
 		strings.Contains(msg, "bad connection"):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// poolerHint tells an operator how to fix PoolerMisconfigured.
+const poolerHint = "behind PgBouncer in transaction mode, add default_query_exec_mode=cache_describe to the database URL; see docs/operations.md"
+
+// PoolerMisconfigured reports an error of the driver's statement cache
+// behind a pooler that shares server connections between clients
+// (PgBouncer in transaction mode before 1.21, or without
+// max_prepared_statements): a statement prepared on one server connection
+// is used, or prepared again, on another.
+func PoolerMisconfigured(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, `prepared statement "stmtcache_`) &&
+		(strings.Contains(msg, "SQLSTATE 26000") || strings.Contains(msg, "SQLSTATE 42P05"))
+}
+
+// WithPoolerHint adds to err, when PoolerMisconfigured, how to configure
+// the database URL; other errors are returned as they are.
+func WithPoolerHint(err error) error {
+	if err != nil && PoolerMisconfigured(err) {
+		return fmt.Errorf("%w (%s)", err, poolerHint)
 	}
 	return err
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -113,6 +115,35 @@ func TestTranslate(t *testing.T) {
 			got := translate(tc.in)
 			if tc.want == nil && got != nil || tc.want != nil && !errors.Is(got, tc.want) {
 				t.Errorf("translate(%v) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPoolerHint: the driver's statement-cache errors behind a pooler in
+// transaction mode tell the operator what to change; others are left alone.
+func TestPoolerHint(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		hint bool
+	}{
+		{"used on another server connection", &pgconn.PgError{Code: "26000", Message: `prepared statement "stmtcache_9f2c" does not exist`}, true},
+		{"prepared again on a server connection", &pgconn.PgError{Code: "42P05", Message: `prepared statement "stmtcache_9f2c" already exists`}, true},
+		{"another statement's error", &pgconn.PgError{Code: "26000", Message: `prepared statement "mine" does not exist`}, false},
+		{"unique violation", &pgconn.PgError{Code: "23505", Message: "duplicate key value"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := WithPoolerHint(tt.err)
+			if hinted := strings.Contains(got.Error(), "default_query_exec_mode=cache_describe"); hinted != tt.hint {
+				t.Fatalf("WithPoolerHint(%v) = %v", tt.err, got)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Fatal("the hint hides the driver's error")
+			}
+			if hinted := strings.Contains(translate(tt.err).Error(), "docs/operations.md"); hinted != tt.hint {
+				t.Fatalf("translate(%v) = %v", tt.err, translate(tt.err))
 			}
 		})
 	}

@@ -67,7 +67,7 @@ func openStore(ctx context.Context, url string, migrate bool) (*store.Store, err
 		}
 		if _, err := migrations.Up(ctx, db, migrations.Dialect(st.Dialect())); err != nil {
 			st.Close()
-			return nil, err
+			return nil, store.WithPoolerHint(err)
 		}
 	}
 	return st, nil

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kycvs/kycvs/migrations"
+	"github.com/kycvs/kycvs/store"
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,7 +36,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if args[0] == "up" {
 		n, err := migrations.Up(ctx, db, dialect)
 		if err != nil {
-			return err
+			return store.WithPoolerHint(err)
 		}
 		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
 		return nil
