@@ -92,3 +92,61 @@ func originOf(raw string) string {
 	}
 	return scheme + "://" + host
 }
+
+// userinfoOrigin applies userinfo's cross-origin rule, so a public client's
+// single-page app (oidc-client-ts with loadUserInfo) can read userinfo with
+// fetch. A request without Origin, or from kycvs's own origin, passes
+// untouched and cross is false. A browser request from another origin
+// passes only when that origin is the origin of a redirect URI of an
+// enabled public client: it gets Access-Control-Allow-Origin naming exactly
+// that origin (never "*", never credentials: userinfo reads no cookies) and
+// cross is true; handleUserinfo then also checks that the origin belongs to
+// the token's own client. Any other origin is refused here, before the
+// token is looked at. ok is false when the refusal has been written.
+func (p *Provider) userinfoOrigin(c *gin.Context) (cross, ok bool) {
+	c.Writer.Header().Add("Vary", "Origin")
+	origin := c.GetHeader("Origin")
+	if origin == "" || origin == originOf(p.cfg.Issuer) {
+		return false, true
+	}
+	uris, err := p.st.PublicRedirectURIs(c.Request.Context())
+	if err != nil {
+		p.writeUserinfoOutage(c, err)
+		return true, false
+	}
+	if !originAllowed(uris, origin) {
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "No public client is registered with a redirect URI on this web origin.")
+		return true, false
+	}
+	c.Header("Access-Control-Allow-Origin", origin)
+	// The scheme and error of a refusal, for the app to act on (RFC 6750 3).
+	c.Header("Access-Control-Expose-Headers", "WWW-Authenticate")
+	return true, true
+}
+
+// handleUserinfoPreflight answers CORS preflight for userinfo (the
+// Authorization header is not CORS-safelisted, so every cross-origin
+// userinfo call from a browser starts with one). A preflight carries no
+// token, so the origin is checked against every public client; the actual
+// request is then held to the token's client. Browsers may cache the
+// answer for ten minutes.
+func (p *Provider) handleUserinfoPreflight(c *gin.Context) {
+	c.Header("Allow", "GET, POST, OPTIONS")
+	if c.GetHeader("Origin") == "" {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	method := c.GetHeader("Access-Control-Request-Method")
+	if method != http.MethodGet && method != http.MethodPost {
+		c.Writer.Header().Add("Vary", "Origin")
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "Userinfo answers GET and POST only.")
+		return
+	}
+	if _, ok := p.userinfoOrigin(c); !ok {
+		return
+	}
+	c.Header("Access-Control-Allow-Methods", "GET, POST")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	c.Header("Access-Control-Max-Age", "600")
+	c.Status(http.StatusNoContent)
+}

@@ -33,6 +33,7 @@ func (p *Provider) Register(router gin.IRouter) {
 	r.POST(PathToken, p.handleToken)
 	r.GET(PathUserinfo, p.handleUserinfo)
 	r.POST(PathUserinfo, p.handleUserinfo)
+	r.OPTIONS(PathUserinfo, p.handleUserinfoPreflight)
 	r.POST(PathRevoke, p.handleRevoke)
 	r.POST(PathIntrospect, p.handleIntrospect)
 	r.GET(PathEndSession, p.handleEndSession)

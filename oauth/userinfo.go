@@ -15,8 +15,13 @@ import (
 // handleUserinfo answers with the consented claims, read fresh from the
 // registry (OIDC Core 5.3): by GET or POST, the token in the Authorization
 // header or, for POST, in the form body (RFC 6750 2.2). JSON, or a signed
-// JWT for a client registered with userinfo_signed_response_alg.
+// JWT for a client registered with userinfo_signed_response_alg. Browsers
+// may call it from public clients' own origins (userinfoOrigin).
 func (p *Provider) handleUserinfo(c *gin.Context) {
+	cross, ok := p.userinfoOrigin(c)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
 	token := fosite.AccessTokenFromRequest(c.Request)
 	if token == "" {
@@ -37,6 +42,13 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	if !ar.GetGrantedScopes().Has(claims.ScopeOpenID) {
 		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="insufficient_scope", scope="openid"`)
 		writeJSONError(c, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return
+	}
+	// Only the token's own client may read it from a browser, and only a
+	// public one: a confidential client's token has no business in a page.
+	// Refused before anything is read or recorded as disclosed.
+	if client := ar.GetClient().(*Client); cross && (!client.Public || !originAllowed(client.RedirectURIs, c.GetHeader("Origin"))) {
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept userinfo requests from this web origin.")
 		return
 	}
 	sess, ok := ar.GetSession().(*Session)

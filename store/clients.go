@@ -29,6 +29,22 @@ func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
 	return cs, translate(err)
 }
 
+// PublicRedirectURIs returns the redirect URIs of every enabled public
+// client, for the cross-origin rules of browser-facing endpoints (a
+// preflight names no client).
+func (s *Store) PublicRedirectURIs(ctx context.Context) ([]string, error) {
+	var lists []StringList
+	err := s.conn(ctx).Model(&Client{}).Where("public = ? AND disabled = ?", true, false).Pluck("redirect_uris", &lists).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out, nil
+}
+
 // UpdateClient reads the client, applies update and writes it back in one
 // transaction (read-modify-write). It returns ErrNotFound for an unknown id
 // and update's own error unchanged, writing nothing.

@@ -31,6 +31,20 @@ func TestClients(t *testing.T) {
 		pub.SecretHash, pub.Public, pub.TokenEndpointAuthMethod = nil, true, "none"
 		must(t, s.CreateClient(ctx, pub))
 
+		t.Run("public redirect URIs", func(t *testing.T) {
+			off := newClient("c4", "Off Rail")
+			off.SecretHash, off.Public, off.Disabled = nil, true, true
+			off.RedirectURIs = store.StringList{"https://off.example/cb"}
+			must(t, s.CreateClient(ctx, off))
+			got, err := s.PublicRedirectURIs(ctx)
+			must(t, err)
+			// Only c3: c1 and c2 are confidential, c4 is disabled.
+			if !slices.Equal(got, []string{"https://rp.example/cb", "https://rp.example/cb2"}) {
+				t.Fatalf("got %v", got)
+			}
+			must(t, s.DeleteClient(ctx, "c4"))
+		})
+
 		t.Run("get", func(t *testing.T) {
 			got, err := s.GetClient(ctx, "c1")
 			must(t, err)
