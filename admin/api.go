@@ -142,6 +142,7 @@ const (
 	CodeBodyTooLarge     = "body_too_large"
 	CodeValidation       = "validation_failed"
 	CodeInvalidCSV       = "invalid_csv"
+	CodeTooManyDeletes   = "too_many_deletes"
 	CodeAlreadyExists    = "already_exists"
 	CodePublicClient     = "public_client"
 	CodeSectorChange     = "sector_change"
@@ -245,7 +246,9 @@ func (a *API) fail(c *gin.Context, err error, what string) {
 		for i, le := range imp.Errors {
 			details[i] = fmt.Sprintf("line %d: %s", le.Line, le.Msg)
 		}
-		writeError(c, http.StatusUnprocessableEntity, CodeInvalidCSV, fmt.Sprintf("The CSV has %d problem(s); nothing was imported.", len(imp.Errors)), details...)
+		writeError(c, http.StatusUnprocessableEntity, CodeInvalidCSV, fmt.Sprintf("The CSV has %d problem(s); nothing was imported.", imp.Count()), details...)
+	case errors.Is(err, store.ErrTooManyDeletes):
+		writeError(c, http.StatusConflict, CodeTooManyDeletes, err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		writeError(c, http.StatusNotFound, CodeNotFound, "There is no such "+what+".")
 	case errors.Is(err, store.ErrAlreadyExists):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,8 +158,13 @@ func (a *API) handleImport(c *gin.Context, actor Actor) {
 		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The CSV is larger than 64 MiB; split it.")
 		return
 	}
+	opts, problems := importOptions(c)
+	if len(problems) > 0 {
+		writeError(c, http.StatusBadRequest, CodeValidation, "The import options are not valid.", problems...)
+		return
+	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxImportBytes)
-	res, err := a.svc.ImportRegistry(c.Request.Context(), actor, body)
+	res, err := a.svc.ImportRegistry(c.Request.Context(), actor, body, opts)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The CSV is larger than 64 MiB; split it.")
@@ -168,5 +174,38 @@ func (a *API) handleImport(c *gin.Context, actor Actor) {
 		a.fail(c, err, "registry CSV")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"created": res.Created, "updated": res.Updated, "doses": res.Doses})
+	c.JSON(http.StatusOK, gin.H{"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged,
+		"deleted": res.Deleted, "doses": res.Doses})
+}
+
+// importOptions reads an import's query parameters: delete_missing,
+// max_delete_fraction (default DefaultMaxDeleteFraction) and force.
+func importOptions(c *gin.Context) (claims.ImportOptions, []string) {
+	opts := claims.ImportOptions{MaxDeleteFraction: DefaultMaxDeleteFraction}
+	var problems []string
+	for _, name := range []string{"delete_missing", "force"} {
+		v, ok := c.GetQuery(name)
+		if !ok {
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, name+": want true or false")
+			continue
+		}
+		if name == "force" {
+			opts.Force = b
+		} else {
+			opts.DeleteMissing = b
+		}
+	}
+	if v, ok := c.GetQuery("max_delete_fraction"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0 && f <= 1) {
+			problems = append(problems, "max_delete_fraction: want a number from 0 to 1")
+		} else {
+			opts.MaxDeleteFraction = f
+		}
+	}
+	return opts, problems
 }

@@ -417,30 +417,26 @@ func (s *Service) DeleteBeneficiary(ctx context.Context, a Actor, id string) err
 	})
 }
 
-// ImportRegistry imports a registry CSV (claims.ParseCSV) in one
-// transaction with its audit entry, which records the counts and the
-// file's SHA-256. A bad file is a *claims.ImportError and nothing is
-// applied.
-func (s *Service) ImportRegistry(ctx context.Context, a Actor, r io.Reader) (store.ImportResult, error) {
+// DefaultMaxDeleteFraction is the share of the registry an import that
+// deletes the beneficiaries its file does not name may delete without
+// being forced: 1%, so a truncated or wrong file cannot empty it.
+const DefaultMaxDeleteFraction = 0.01
+
+// ImportRegistry streams a registry CSV into the store with claims.Import,
+// in one transaction with its audit entry, which records the counts, the
+// options and the file's SHA-256. A bad file is a *claims.ImportError, a
+// refused deletion a *store.DeleteLimitError; either way nothing is
+// applied. opts.BeforeCommit is the service's own.
+func (s *Service) ImportRegistry(ctx context.Context, a Actor, r io.Reader, opts claims.ImportOptions) (store.ImportResult, error) {
 	h := sha256.New()
-	bs, err := claims.ParseCSV(io.TeeReader(r, h))
-	if err != nil {
-		return store.ImportResult{}, err
-	}
-	var res store.ImportResult
-	err = s.st.InTx(ctx, func(ctx context.Context) error {
-		var err error
-		if res, err = s.st.ReplaceBeneficiaries(ctx, bs); err != nil {
-			return err
-		}
+	opts.BeforeCommit = func(ctx context.Context, res store.ImportResult) error {
 		return s.audit(ctx, a, "registry.import", "registry", "", map[string]any{
-			"created": res.Created, "updated": res.Updated, "doses": res.Doses, "sha256": hex.EncodeToString(h.Sum(nil)),
+			"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged, "deleted": res.Deleted,
+			"doses": res.Doses, "delete_missing": opts.DeleteMissing, "force": opts.Force,
+			"sha256": hex.EncodeToString(h.Sum(nil)),
 		})
-	})
-	if err != nil {
-		return store.ImportResult{}, err
 	}
-	return res, nil
+	return claims.Import(ctx, s.st, io.TeeReader(r, h), opts)
 }
 
 // RotateKey rotates the signing key of alg: scheduled (the new key signs

@@ -3,7 +3,6 @@ package claims
 import (
 	"bufio"
 	"cmp"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -42,51 +41,91 @@ type LineError struct {
 	Msg  string
 }
 
-// ImportError lists every bad line of a registry CSV, in line order. When a
+// ImportError lists the bad lines of a registry CSV, in line order: every
+// one up to the first 1,000 (so a file of ten million bad lines does not
+// take ten million messages of memory), and Total counts them all. When a
 // file has one, nothing of it is applied.
 type ImportError struct {
 	Errors []LineError
+	// Total is how many problems there are; 0 means len(Errors).
+	Total int
 }
+
+// Count returns how many problems the file has, listed or not.
+func (e *ImportError) Count() int { return max(e.Total, len(e.Errors)) }
 
 // Error lists the first 20 problems, one per line as "line 3: mobile: ...",
 // and says how many more there are.
 func (e *ImportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "registry CSV: %d problem(s), nothing imported", len(e.Errors))
+	fmt.Fprintf(&b, "registry CSV: %d problem(s), nothing imported", e.Count())
 	for i, le := range e.Errors {
 		if i == maxErrorsListed {
-			fmt.Fprintf(&b, "\n... and %d more", len(e.Errors)-maxErrorsListed)
 			break
 		}
 		fmt.Fprintf(&b, "\nline %d: %s", le.Line, le.Msg)
 	}
+	if more := e.Count() - min(len(e.Errors), maxErrorsListed); more > 0 {
+		fmt.Fprintf(&b, "\n... and %d more", more)
+	}
 	return b.String()
 }
 
-// ParseCSV reads a registry CSV (DESIGN.md, "Registry CSV"): the header
+// maxErrorsKept bounds the problems an ImportError lists.
+const maxErrorsKept = 1000
+
+// mergeImportErrors returns one ImportError with the problems of a and b
+// (either may be nil) in line order, or nil when there are none.
+func mergeImportErrors(a *ImportError, b *store.ImportConflictError) *ImportError {
+	out := &ImportError{}
+	if a != nil {
+		out.Errors = append(out.Errors, a.Errors...)
+		out.Total += a.Count()
+	}
+	if b != nil {
+		for _, p := range b.Problems {
+			out.Errors = append(out.Errors, LineError{Line: p.Line, Msg: p.Msg})
+		}
+		out.Total += b.Total
+	}
+	if out.Total == 0 {
+		return nil
+	}
+	slices.SortStableFunc(out.Errors, func(x, y LineError) int { return cmp.Compare(x.Line, y.Line) })
+	if len(out.Errors) > maxErrorsKept {
+		out.Errors = out.Errors[:maxErrorsKept]
+	}
+	return out
+}
+
+// ReadCSV streams a registry CSV (DESIGN.md, "Registry CSV"): the header
 // beneficiary_id,mobile,name,year_of_birth,vaccine,dose_number,total_doses,dose_date
 // then one row per dose; a beneficiary with no dose has one row with the
-// last four columns empty. A UTF-8 byte order mark, CRLF line ends and
-// quoted fields are accepted; fields are trimmed.
+// last four columns empty; the rows of one beneficiary are next to each
+// other. A UTF-8 byte order mark, CRLF line ends and quoted fields are
+// accepted; fields are trimmed.
 //
 // Every row is checked: beneficiary_id 1 to 64 characters; mobile as
 // NormalizeMobile takes it; name non-empty, at most 200 characters;
 // year_of_birth a four-digit year from 1900 to this year; vaccine non-empty;
 // dose_number and total_doses whole numbers from 1 to 10; dose_date a real
-// YYYY-MM-DD date. Across rows: the rows of one beneficiary_id agree on
-// mobile, name and year_of_birth; no dose_number twice for one
-// beneficiary; a no-dose row is a beneficiary's only row; two beneficiaries
-// on one mobile do not share a name (Registry.Match could not tell them
-// apart). Lines longer than 4 KiB stop the parse.
+// YYYY-MM-DD date. Across the rows of one beneficiary: they agree on
+// mobile, name and year_of_birth; no dose_number twice; a no-dose row is
+// the only row. Lines longer than 4 KiB stop the read. What only the whole
+// file shows (an ID whose rows are apart, two beneficiaries on one mobile
+// with one name) is left to the caller: ParseCSV checks it in memory,
+// Import in the database.
 //
-// On success it returns the beneficiaries in the order they first appear,
-// with Mobile in E.164, Name with white space collapsed, NameKey set and
-// doses ordered by dose number. If any row is bad it returns nil and an
-// *ImportError listing every bad line; an error reading r is returned
-// wrapped.
-func ParseCSV(r io.Reader) ([]store.Beneficiary, error) {
+// fn receives each beneficiary whose rows are all good as soon as its last
+// row is read, with Mobile in E.164, Name with white space collapsed,
+// NameKey set and doses ordered by dose number; memory does not grow with
+// the file. The read goes on past bad rows, so that every bad line is
+// reported: at the end, ReadCSV returns an *ImportError if any row was
+// bad. An error from fn stops the read and is returned as it is; an error
+// reading r is returned wrapped.
+func ReadCSV(r io.Reader, fn func(*store.ImportRecord) error) error {
 	lr := &lineLimitReader{r: r, max: maxLineBytes, line: 1}
-	br := bufio.NewReader(lr)
+	br := bufio.NewReaderSize(lr, 256<<10)
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		br.Discard(3)
 	}
@@ -94,13 +133,10 @@ func ParseCSV(r io.Reader) ([]store.Beneficiary, error) {
 	cr.FieldsPerRecord = -1 // counted here, to report it like every other problem
 	cr.ReuseRecord = true
 
-	p := &parser{
-		byID:      map[string]*pending{},
-		byNameKey: map[string]nameOwner{},
-		thisYear:  time.Now().Year(),
-	}
+	p := newParser()
+	p.emit = fn
 	headerSeen := false
-	for {
+	for p.fnErr == nil {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
@@ -119,7 +155,7 @@ func ParseCSV(r io.Reader) ([]store.Beneficiary, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read registry CSV: %w", err)
+			return fmt.Errorf("read registry CSV: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		if !headerSeen {
@@ -132,46 +168,70 @@ func ParseCSV(r io.Reader) ([]store.Beneficiary, error) {
 		}
 		p.row(line, rec)
 	}
-	if !headerSeen && len(p.errs) == 0 {
+	p.flush()
+	if p.fnErr != nil {
+		return p.fnErr
+	}
+	if !headerSeen && p.total == 0 {
 		p.fail(1, "empty file: header "+strings.Join(csvHeader, ",")+" is missing")
 	}
-	if len(p.errs) > 0 {
+	if p.total > 0 {
 		// Stable: problems on one line keep their column order.
 		slices.SortStableFunc(p.errs, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
-		return nil, &ImportError{Errors: p.errs}
+		return &ImportError{Errors: p.errs, Total: p.total}
 	}
-	out := make([]store.Beneficiary, 0, len(p.order))
-	for _, pb := range p.order {
-		b := pb.b
-		slices.SortFunc(b.Doses, func(x, y store.Dose) int { return cmp.Compare(x.DoseNumber, y.DoseNumber) })
-		out = append(out, b)
-	}
-	return out, nil
+	return nil
 }
 
-// Import parses a registry CSV and writes it with store.ReplaceBeneficiaries
-// in one transaction: new beneficiary IDs are created, known ones have
-// their fields and doses replaced, beneficiaries absent from the file are
-// left alone. On a bad row it returns the *ImportError from ParseCSV, and
-// on a store error that error wrapped; either way nothing is applied.
-func Import(ctx context.Context, st *store.Store, r io.Reader) (store.ImportResult, error) {
-	bs, err := ParseCSV(r)
-	if err != nil {
-		return store.ImportResult{}, err
+// ParseCSV reads a whole registry CSV into memory, for inputs that fit
+// there (tests, tools): the rows are checked as ReadCSV checks them and,
+// across the file, that no beneficiary's rows are apart and that no two
+// beneficiaries on one mobile share a name (Registry.Match could not tell
+// them apart). It returns the beneficiaries in file order, or nil and an
+// *ImportError listing the bad lines; an error reading r is returned
+// wrapped. Import is the streaming form that writes to the store.
+func ParseCSV(r io.Reader) ([]store.Beneficiary, error) {
+	out := []store.Beneficiary{}
+	firstLine := map[string]int{}
+	names := map[string]nameOwner{}
+	var across store.ImportConflictError
+	problem := func(line int, msg string) {
+		across.Total++
+		across.Problems = append(across.Problems, store.ImportProblem{Line: line, Msg: msg})
 	}
-	res, err := st.ReplaceBeneficiaries(ctx, bs)
-	if err != nil {
-		return store.ImportResult{}, fmt.Errorf("claims: import registry: %w", err)
+	err := ReadCSV(r, func(rec *store.ImportRecord) error {
+		if first, dup := firstLine[rec.ID]; dup {
+			problem(rec.Line, fmt.Sprintf("beneficiary_id: %s is also on line %d; the rows of one beneficiary must be next to each other", rec.ID, first))
+			return nil
+		}
+		firstLine[rec.ID] = rec.Line
+		nk := rec.Mobile + "\x00" + rec.NameKey
+		if o, dup := names[nk]; dup {
+			problem(rec.Line, fmt.Sprintf("name: beneficiary %s on line %d has the same mobile and name; they could not be told apart at sign-in", o.id, o.line))
+			return nil
+		}
+		names[nk] = nameOwner{id: rec.ID, line: rec.Line}
+		out = append(out, rec.Beneficiary)
+		return nil
+	})
+	var ie *ImportError
+	if err != nil && !errors.As(err, &ie) {
+		return nil, err
 	}
-	return res, nil
+	if all := mergeImportErrors(ie, &across); all != nil {
+		return nil, all
+	}
+	return out, nil
 }
 
 // pending is a beneficiary being assembled from its rows.
 type pending struct {
 	b         store.Beneficiary
 	firstLine int
+	firstGood int         // its first good row, whose values the others must repeat
 	noDose    int         // line of its no-dose row, 0 if none
 	doseLines map[int]int // dose number -> line
+	bad       bool        // a row of it was bad: it is not emitted
 }
 
 type nameOwner struct {
@@ -180,15 +240,67 @@ type nameOwner struct {
 }
 
 type parser struct {
-	errs      []LineError
-	byID      map[string]*pending
-	order     []*pending
-	byNameKey map[string]nameOwner // mobile + "\x00" + name key -> first owner
-	thisYear  int
+	errs     []LineError
+	total    int
+	cur      *pending // the beneficiary whose rows are being read
+	emit     func(*store.ImportRecord) error
+	fnErr    error
+	thisYear int
+	f        []string
+
+	// The last raw mobile and name and what they became: the rows of one
+	// beneficiary repeat them, and checking a mobile costs far more than
+	// comparing it.
+	lastMobileIn, lastMobile, lastMobileErr string
+	lastNameIn, lastName                    string
+}
+
+func newParser() *parser {
+	return &parser{thisYear: time.Now().Year()}
 }
 
 func (p *parser) fail(line int, msg string) {
-	p.errs = append(p.errs, LineError{Line: line, Msg: msg})
+	p.total++
+	if len(p.errs) < maxErrorsKept {
+		p.errs = append(p.errs, LineError{Line: line, Msg: msg})
+	}
+	if p.cur != nil && p.cur.firstLine <= line {
+		p.cur.bad = true
+	}
+}
+
+// flush hands the current beneficiary to emit, unless a row of it was bad.
+func (p *parser) flush() {
+	pb := p.cur
+	p.cur = nil
+	if pb == nil || pb.bad || p.emit == nil || p.fnErr != nil {
+		return
+	}
+	slices.SortFunc(pb.b.Doses, func(x, y store.Dose) int { return cmp.Compare(x.DoseNumber, y.DoseNumber) })
+	p.fnErr = p.emit(&store.ImportRecord{Beneficiary: pb.b, Line: pb.firstLine})
+}
+
+func (p *parser) mobile(in string) (string, error) {
+	if in != p.lastMobileIn || p.lastMobile == "" && p.lastMobileErr == "" {
+		p.lastMobileIn = in
+		m, err := NormalizeMobile(in)
+		p.lastMobile, p.lastMobileErr = m, ""
+		if err != nil {
+			p.lastMobileErr = err.Error()
+		}
+	}
+	if p.lastMobileErr != "" {
+		return "", errors.New(p.lastMobileErr)
+	}
+	return p.lastMobile, nil
+}
+
+func (p *parser) name(in string) string {
+	if in != p.lastNameIn || p.lastName == "" {
+		p.lastNameIn = in
+		p.lastName = displayName(in)
+	}
+	return p.lastName
 }
 
 // row checks one data row and, when it is good, adds it to its beneficiary.
@@ -197,13 +309,19 @@ func (p *parser) row(line int, rec []string) {
 		p.fail(line, fmt.Sprintf("want %d columns, got %d", len(csvHeader), len(rec)))
 		return
 	}
-	f := make([]string, len(rec))
-	for i, v := range rec {
-		f[i] = strings.TrimSpace(v)
+	f := p.f[:0]
+	for _, v := range rec {
+		f = append(f, strings.TrimSpace(v))
 	}
+	p.f = f
 	id, mobileIn, nameIn, yobIn := f[0], f[1], f[2], f[3]
 	vaccine, numIn, totalIn, dateIn := f[4], f[5], f[6], f[7]
-	nerr := len(p.errs)
+	if p.cur == nil || p.cur.b.ID != id {
+		p.flush()
+		p.cur = &pending{b: store.Beneficiary{ID: id}, firstLine: line, doseLines: map[int]int{}}
+	}
+	pb := p.cur
+	nerr := p.total
 
 	switch n := utf8.RuneCountInString(id); {
 	case id == "":
@@ -213,11 +331,11 @@ func (p *parser) row(line int, rec []string) {
 	case !printable(id):
 		p.fail(line, "beneficiary_id: contains control characters or invalid UTF-8")
 	}
-	mobile, err := NormalizeMobile(mobileIn)
+	mobile, err := p.mobile(mobileIn)
 	if err != nil {
 		p.fail(line, "mobile: "+err.Error())
 	}
-	name := displayName(nameIn)
+	name := p.name(nameIn)
 	switch {
 	case name == "":
 		p.fail(line, "name: empty")
@@ -255,39 +373,25 @@ func (p *parser) row(line int, rec []string) {
 		}
 		dose = store.Dose{BeneficiaryID: id, Vaccine: vaccine, DoseNumber: num, TotalDoses: total, DoseDate: dateIn}
 	}
-	if len(p.errs) > nerr {
+	if p.total > nerr {
 		return // cross-row checks compare good values only
 	}
 
-	pb := p.byID[id]
-	if pb == nil {
-		nk := mobile + "\x00" + NameKey(name)
-		if o, dup := p.byNameKey[nk]; dup {
-			p.fail(line, fmt.Sprintf("name: beneficiary %s on line %d has the same mobile and name; they could not be told apart at sign-in", o.id, o.line))
-			return
-		}
-		p.byNameKey[nk] = nameOwner{id: id, line: line}
-		pb = &pending{
-			b: store.Beneficiary{
-				ID: id, Mobile: mobile, Name: name, NameKey: NameKey(name), YearOfBirth: yob,
-			},
-			firstLine: line,
-			doseLines: map[int]int{},
-		}
-		p.byID[id] = pb
-		p.order = append(p.order, pb)
+	if pb.b.Mobile == "" {
+		pb.b.Mobile, pb.b.Name, pb.b.NameKey, pb.b.YearOfBirth = mobile, name, NameKey(name), yob
+		pb.firstGood = line
 	} else {
 		bad := false
 		if pb.b.Mobile != mobile {
-			p.fail(line, fmt.Sprintf("mobile: differs from line %d for beneficiary %s", pb.firstLine, id))
+			p.fail(line, fmt.Sprintf("mobile: differs from line %d for beneficiary %s", pb.firstGood, id))
 			bad = true
 		}
 		if pb.b.Name != name {
-			p.fail(line, fmt.Sprintf("name: differs from line %d for beneficiary %s", pb.firstLine, id))
+			p.fail(line, fmt.Sprintf("name: differs from line %d for beneficiary %s", pb.firstGood, id))
 			bad = true
 		}
 		if pb.b.YearOfBirth != yob {
-			p.fail(line, fmt.Sprintf("year_of_birth: differs from line %d for beneficiary %s", pb.firstLine, id))
+			p.fail(line, fmt.Sprintf("year_of_birth: differs from line %d for beneficiary %s", pb.firstGood, id))
 			bad = true
 		}
 		if bad {
@@ -299,7 +403,7 @@ func (p *parser) row(line int, rec []string) {
 	case !hasDose && pb.noDose != 0:
 		p.fail(line, fmt.Sprintf("beneficiary %s already has a no-dose row on line %d", id, pb.noDose))
 	case !hasDose && len(pb.doseLines) > 0:
-		p.fail(line, fmt.Sprintf("no-dose row for beneficiary %s, who has doses (line %d); a no-dose row must be the only row", id, pb.firstLine))
+		p.fail(line, fmt.Sprintf("no-dose row for beneficiary %s, who has doses (line %d); a no-dose row must be the only row", id, pb.firstGood))
 	case !hasDose:
 		pb.noDose = line
 	case pb.noDose != 0:
@@ -392,7 +496,12 @@ func (l *lineLimitReader) Read(b []byte) (int, error) {
 // doses by number), or nil and every problem, each starting with the field
 // ("mobile: ...", "doses[1].dose_date: ...").
 func CheckBeneficiary(id, mobile, name string, yearOfBirth int, doses []store.Dose) (*store.Beneficiary, []string) {
-	p := &parser{byID: map[string]*pending{}, byNameKey: map[string]nameOwner{}, thisYear: time.Now().Year()}
+	p := newParser()
+	var out *store.Beneficiary
+	p.emit = func(rec *store.ImportRecord) error {
+		out = &rec.Beneficiary
+		return nil
+	}
 	yob := strconv.Itoa(yearOfBirth)
 	if len(doses) == 0 {
 		p.row(1, []string{id, mobile, name, yob, "", "", "", ""})
@@ -403,6 +512,7 @@ func CheckBeneficiary(id, mobile, name string, yearOfBirth int, doses []store.Do
 	for i, d := range doses {
 		p.row(i+1, []string{id, mobile, name, yob, d.Vaccine, strconv.Itoa(d.DoseNumber), strconv.Itoa(d.TotalDoses), d.DoseDate})
 	}
+	p.flush()
 	if len(p.errs) > 0 {
 		var out []string
 		seen := map[string]bool{}
@@ -422,9 +532,7 @@ func CheckBeneficiary(id, mobile, name string, yearOfBirth int, doses []store.Do
 		}
 		return nil, out
 	}
-	b := p.order[0].b
-	slices.SortFunc(b.Doses, func(x, y store.Dose) int { return cmp.Compare(x.DoseNumber, y.DoseNumber) })
-	return &b, nil
+	return out, nil
 }
 
 // lineRef is a "line N" in a parser message, which CheckBeneficiary

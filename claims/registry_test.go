@@ -37,7 +37,7 @@ func TestImport(t *testing.T) {
 	first := header +
 		"b1,9876543210,Asha Verma,1985,Covishield,1,2,2021-05-10\n" +
 		"b2,9876543210,Arjun Verma,1982,,,,\n"
-	res, err := claims.Import(ctx, st, strings.NewReader(first))
+	res, err := claims.Import(ctx, st, strings.NewReader(first), claims.ImportOptions{})
 	if err != nil {
 		t.Fatalf("first import: %v", err)
 	}
@@ -51,7 +51,7 @@ func TestImport(t *testing.T) {
 			"b1,9876543210,Asha Verma,1985,Covishield,2,2,2021-08-02\n" +
 			"b3,9876543299,New Person,1999,,,,\n" +
 			"b4,not-a-number,Bad Row,1999,,,,\n" // line 5
-		res, err := claims.Import(ctx, st, strings.NewReader(bad))
+		res, err := claims.Import(ctx, st, strings.NewReader(bad), claims.ImportOptions{})
 		var ie *claims.ImportError
 		if !errors.As(err, &ie) || len(ie.Errors) != 1 || ie.Errors[0].Line != 5 {
 			t.Fatalf("Import = %+v, %v; want an ImportError for line 5", res, err)
@@ -74,7 +74,7 @@ func TestImport(t *testing.T) {
 			"b1,+91 98765 43210,Asha Verma,1985,Covishield,2,2,2021-08-02\n" +
 			"b2,9876543210,Arjun Verma,1982,Covishield,1,1,2021-06-01\n" +
 			"b3,9876543211,Ravi Kumar,1990,,,,\n"
-		res, err := claims.Import(ctx, st, strings.NewReader(second))
+		res, err := claims.Import(ctx, st, strings.NewReader(second), claims.ImportOptions{})
 		if err != nil {
 			t.Fatalf("second import: %v", err)
 		}
@@ -152,7 +152,7 @@ func TestRegistryStoreErrors(t *testing.T) {
 	if _, err := reg.Match(ctx, "+919999900001", "Asha Verma"); err == nil || errors.Is(err, claims.ErrNoMatch) {
 		t.Errorf("Match on a closed store = %v, want a store error, not ErrNoMatch", err)
 	}
-	if _, err := claims.Import(ctx, st, strings.NewReader(header+"b1,9876543210,Asha,1985,,,,\n")); err == nil {
+	if _, err := claims.Import(ctx, st, strings.NewReader(header+"b1,9876543210,Asha,1985,,,,\n"), claims.ImportOptions{}); err == nil {
 		t.Error("Import on a closed store succeeded")
 	}
 }

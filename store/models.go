@@ -136,6 +136,9 @@ type Beneficiary struct {
 	NameKey     string
 	YearOfBirth int
 	Doses       []Dose `gorm:"foreignKey:BeneficiaryID"`
+	// ContentHash is ContentHash(b) as last written; a re-import compares
+	// it to tell unchanged beneficiaries from changed ones.
+	ContentHash []byte
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

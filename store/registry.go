@@ -1,18 +1,65 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
 )
 
-// ImportResult counts what ReplaceBeneficiaries wrote.
+// ImportResult counts what ReplaceBeneficiaries or ImportRegistry wrote.
+// Doses counts the doses written (those of created and updated
+// beneficiaries), not every dose in the input.
 type ImportResult struct {
-	Created int
-	Updated int
-	Doses   int
+	Created   int
+	Updated   int
+	Unchanged int
+	Deleted   int
+	Doses     int
 }
+
+// contentHashLen is the length of ContentHash's digest: 128 bits make an
+// accidental match between a changed and an unchanged beneficiary
+// impossible in practice while keeping the column small.
+const contentHashLen = 16
+
+// ContentHash returns the digest of everything an import writes for b:
+// mobile, name, year of birth and its doses (in dose-number order,
+// whatever their order in b). NameKey is left out because it follows from
+// the name. Two beneficiaries with equal hashes need no rewrite.
+func ContentHash(b *Beneficiary) []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	num := func(v int) {
+		binary.BigEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	field(b.Mobile)
+	field(b.Name)
+	num(b.YearOfBirth)
+	doses := b.Doses
+	if !slices.IsSortedFunc(doses, byDoseNumber) {
+		doses = slices.SortedFunc(slices.Values(doses), byDoseNumber)
+	}
+	num(len(doses))
+	for _, d := range doses {
+		field(d.Vaccine)
+		num(d.DoseNumber)
+		num(d.TotalDoses)
+		field(d.DoseDate)
+	}
+	return h.Sum(nil)[:contentHashLen]
+}
+
+func byDoseNumber(a, b Dose) int { return cmp.Compare(a.DoseNumber, b.DoseNumber) }
 
 // ReplaceBeneficiaries writes every beneficiary with its doses in one
 // transaction: a new ID is created; a known ID has its fields and doses
@@ -33,6 +80,7 @@ func (s *Store) ReplaceBeneficiaries(ctx context.Context, bs []Beneficiary) (Imp
 				return fmt.Errorf("%w: beneficiary %q given twice", ErrAlreadyExists, b.ID)
 			}
 			seen[b.ID] = true
+			b.ContentHash = ContentHash(&b)
 			doses := slices.Clone(b.Doses)
 			b.Doses = nil
 			var existing Beneficiary
@@ -92,6 +140,20 @@ func (s *Store) BeneficiariesByMobile(ctx context.Context, mobile string) ([]Ben
 	var bs []Beneficiary
 	err := s.conn(ctx).Preload("Doses", orderDoses).Where("mobile = ?", mobile).Order("id").Find(&bs).Error
 	return bs, translate(err)
+}
+
+// BeneficiaryByNameKey returns the beneficiary registered under the E.164
+// mobile whose NameKey is nameKey, with doses, through the (mobile,
+// name_key) index; ErrNotFound when there is none. Should two share both
+// (imports refuse it), the first by ID is returned.
+func (s *Store) BeneficiaryByNameKey(ctx context.Context, mobile, nameKey string) (*Beneficiary, error) {
+	var b Beneficiary
+	err := s.conn(ctx).Preload("Doses", orderDoses).
+		Where("mobile = ? AND name_key = ?", mobile, nameKey).Order("id").Take(&b).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &b, nil
 }
 
 // CountBeneficiaries returns the registry's size.

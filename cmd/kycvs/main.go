@@ -28,7 +28,7 @@ Usage:
   kycvs keys list | rotate [--alg RS256|ES256] [--immediate] | retire KID [--withdraw]
   kycvs admin keys create --name N --role R | list | revoke KEY_ID     admin API keys
   kycvs admin users add --mobile M --name N --role R | list | set-role | remove   console users
-  kycvs registry import FILE.csv
+  kycvs registry import FILE.csv|FILE.csv.gz|- [--delete-missing [--max-delete-fraction F] [--force]]
   kycvs bench [flags]                    drive complete verifications against a running server
 
 Every flag also reads KYCVS_<FLAG_NAME> from the environment

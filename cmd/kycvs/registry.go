@@ -1,25 +1,41 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
 )
+
+const registryUsage = "usage: kycvs registry import FILE.csv|FILE.csv.gz|- [--delete-missing [--max-delete-fraction F] [--force]]"
+
+// stdin is the standard input `registry import -` reads; tests replace it.
+var stdin io.Reader = os.Stdin
 
 func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "import" {
-		return usageError{"usage: kycvs registry import FILE.csv"}
+		return usageError{registryUsage}
 	}
 	fs := newFlagSet("registry import", stderr)
 	var d dbFlags
 	d.register(fs)
+	deleteMissing := fs.Bool("delete-missing", false, "make the file the whole registry: delete the beneficiaries it does not name")
+	maxDelete := fs.Float64("max-delete-fraction", admin.DefaultMaxDeleteFraction, "with --delete-missing, refuse to delete more than this fraction of the registry")
+	force := fs.Bool("force", false, "with --delete-missing, delete however many the file leaves out")
+	progressEvery := fs.Duration("progress-every", 10*time.Second, "when standard error is not a terminal, print a progress line this often (0: never)")
 	rest := args[1:]
 	var file string
-	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
+	if len(rest) > 0 && (rest[0] == "-" || len(rest[0]) > 0 && rest[0][0] != '-') {
 		file, rest = rest[0], rest[1:]
 	}
 	if err := parseFlags(fs, rest); err != nil {
@@ -29,16 +45,47 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		file = fs.Arg(0)
 	}
 	if file == "" {
-		return usageError{"usage: kycvs registry import FILE.csv"}
+		return usageError{registryUsage}
+	}
+	if !(*maxDelete >= 0 && *maxDelete <= 1) {
+		return usageError{"--max-delete-fraction: want a number from 0 to 1"}
+	}
+	if (*force || fs.Lookup("max-delete-fraction").Value.String() != fs.Lookup("max-delete-fraction").DefValue) && !*deleteMissing {
+		return usageError{"--force and --max-delete-fraction go with --delete-missing"}
 	}
 	if err := d.resolve(false); err != nil {
 		return err
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return err
+
+	// raw counts the bytes of the file as stored, compressed or not, for
+	// the share done and the time left.
+	raw := &byteCounter{}
+	var size int64
+	var in io.Reader
+	name := file
+	if file == "-" {
+		name = "standard input"
+		in = io.TeeReader(stdin, raw)
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		in = io.TeeReader(f, raw)
 	}
-	defer f.Close()
+	if strings.HasSuffix(file, ".gz") {
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return fmt.Errorf("%s: not a gzip file: %w", name, err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+
 	st, err := openStore(ctx, d.DatabaseURL, false)
 	if err != nil {
 		return err
@@ -47,15 +94,118 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := checkSchema(ctx, st); err != nil {
 		return err
 	}
+
+	prog := &claims.Progress{}
+	stopProgress := showProgress(stderr, prog, raw, size, *progressEvery)
 	// Through the admin service, so the import is in the audit log.
-	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), f)
+	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), in, claims.ImportOptions{
+		DeleteMissing: *deleteMissing, MaxDeleteFraction: *maxDelete, Force: *force, Progress: prog,
+	})
+	stopProgress()
 	var ie *claims.ImportError
 	if errors.As(err, &ie) {
-		return fmt.Errorf("%s: nothing was imported:\n%v", file, err)
+		return fmt.Errorf("%s: nothing was imported:\n%v", name, err)
+	}
+	if errors.Is(err, store.ErrTooManyDeletes) {
+		return fmt.Errorf("%s: %v", name, err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %s: %d beneficiaries created, %d updated, %d doses\n", file, res.Created, res.Updated, res.Doses)
+	snap := prog.Snapshot()
+	rate := 0.0
+	if s := snap.Elapsed.Seconds(); s > 0 {
+		rate = float64(snap.Records) / s
+	}
+	fmt.Fprintf(stdout, "imported %s: %d beneficiaries created, %d updated, %d unchanged, %d deleted, %d doses written; %d rows in %s (%.0f beneficiaries/s)\n",
+		name, res.Created, res.Updated, res.Unchanged, res.Deleted, res.Doses,
+		max(snap.Lines-1, 0), snap.Elapsed.Round(100*time.Millisecond), rate)
 	return nil
+}
+
+// byteCounter counts the bytes written to it.
+type byteCounter struct{ n atomic.Int64 }
+
+func (c *byteCounter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
+	return len(b), nil
+}
+
+// showProgress reports an import's progress on w until the returned
+// function is called: a bar redrawn in place when w is a terminal, else a
+// plain line every `every` (none when every is 0). raw and size are the
+// bytes read and the size of the file as stored (0: unknown, no estimate).
+func showProgress(w io.Writer, p *claims.Progress, raw *byteCounter, size int64, every time.Duration) func() {
+	tty := isTerminal(w)
+	if !tty && every <= 0 {
+		return func() {}
+	}
+	interval := every
+	if tty {
+		interval = 250 * time.Millisecond
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprintf(w, "\r%s\n", progressLine(p.Snapshot(), raw.n.Load(), size, true))
+				}
+				return
+			case <-t.C:
+				line := progressLine(p.Snapshot(), raw.n.Load(), size, tty)
+				if tty {
+					fmt.Fprintf(w, "\r%s\x1b[K", line)
+				} else {
+					fmt.Fprintln(w, line)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// progressLine renders one progress report: phase, share done (with a bar
+// on a terminal), rows, rows per second and the time left.
+func progressLine(s claims.ProgressSnapshot, read, size int64, bar bool) string {
+	var b strings.Builder
+	rows := max(s.Lines-1, 0)
+	rate := 0.0
+	if secs := s.Elapsed.Seconds(); secs > 0 {
+		rate = float64(rows) / secs
+	}
+	if size > 0 {
+		frac := min(float64(read)/float64(size), 1)
+		if bar {
+			const width = 30
+			n := int(frac * width)
+			b.WriteString("[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] ")
+		}
+		fmt.Fprintf(&b, "%3.0f%% ", 100*frac)
+	}
+	fmt.Fprintf(&b, "%s: %d rows, %d beneficiaries, %.0f rows/s", s.Phase, rows, s.Records, rate)
+	if s.Phase == "loading" && size > 0 && read > 0 && s.Elapsed > 0 {
+		left := time.Duration(float64(s.Elapsed) * float64(size-read) / float64(read))
+		fmt.Fprintf(&b, ", about %s left to read", left.Round(time.Second))
+	}
+	return b.String()
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,170 @@
+package claims_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
+)
+
+// registryCSV renders n beneficiaries b0..b(n-1), each on its own mobile,
+// with two doses for even ones and none for odd ones; change(i) may alter
+// beneficiary i's name (a changed beneficiary).
+func registryCSV(n int, change func(i int) string) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := range n {
+		name := fmt.Sprintf("Person %d", i)
+		if change != nil {
+			name = change(i)
+		}
+		mobile := fmt.Sprintf("98%08d", i)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "b%d,%s,%s,1980,Covishield,1,2,2021-05-01\n", i, mobile, name)
+			fmt.Fprintf(&b, "b%d,%s,%s,1980,Covishield,2,2,2021-08-01\n", i, mobile, name)
+		} else {
+			fmt.Fprintf(&b, "b%d,%s,%s,1980,,,,\n", i, mobile, name)
+		}
+	}
+	return b.String()
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, st *store.Store)) {
+	for _, dialect := range storetest.Backends(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			fn(t, storetest.Open(t, dialect))
+		})
+	}
+}
+
+func importCSV(t *testing.T, st *store.Store, csv string, opts claims.ImportOptions) (store.ImportResult, error) {
+	t.Helper()
+	return claims.Import(context.Background(), st, strings.NewReader(csv), opts)
+}
+
+func count(t *testing.T, st *store.Store) int64 {
+	t.Helper()
+	n, err := st.CountBeneficiaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestImportStreaming(t *testing.T) {
+	const n = 3000
+	forEachBackend(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+
+		t.Run("a bad line near the end of a large file leaves nothing", func(t *testing.T) {
+			csv := registryCSV(n, nil)
+			csv += "b-last,9876543210,Last Person,1980,Covishield,1,2,2021-02-30\n"
+			res, err := importCSV(t, st, csv, claims.ImportOptions{})
+			var ie *claims.ImportError
+			if !errors.As(err, &ie) || ie.Count() != 1 || ie.Errors[0].Line != n*3/2+2 || !strings.Contains(ie.Errors[0].Msg, "dose_date") {
+				t.Fatalf("Import = %+v, %v; want one dose_date problem on line %d", res, err, n*3/2+2)
+			}
+			if got := count(t, st); got != 0 {
+				t.Errorf("%d beneficiaries after a failed import, want 0", got)
+			}
+		})
+
+		t.Run("rows of one beneficiary apart, same name on one mobile", func(t *testing.T) {
+			csv := registryCSV(n, nil) +
+				"b7,9800000007,Person 7,1980,,,,\n" + // b7 again, far from its row
+				"x1,9800000010,PERSON  10,1990,,,,\n" // b10's mobile and name
+			_, err := importCSV(t, st, csv, claims.ImportOptions{})
+			var ie *claims.ImportError
+			if !errors.As(err, &ie) || ie.Count() != 2 {
+				t.Fatalf("Import error = %v, want two problems", err)
+			}
+			if e := ie.Errors[0]; e.Line != n*3/2+2 || !strings.Contains(e.Msg, "b7 is also on line") {
+				t.Errorf("first problem = %+v", e)
+			}
+			if e := ie.Errors[1]; e.Line != n*3/2+3 || !strings.Contains(e.Msg, "beneficiary b10 on line") {
+				t.Errorf("second problem = %+v", e)
+			}
+			if got := count(t, st); got != 0 {
+				t.Errorf("%d beneficiaries after a failed import, want 0", got)
+			}
+		})
+
+		t.Run("first import, then only what changed", func(t *testing.T) {
+			res, err := importCSV(t, st, registryCSV(n, nil), claims.ImportOptions{})
+			if want := (store.ImportResult{Created: n, Doses: n}); err != nil || res != want {
+				t.Fatalf("first import = %+v, %v; want %+v", res, err, want)
+			}
+			res, err = importCSV(t, st, registryCSV(n, nil), claims.ImportOptions{})
+			if want := (store.ImportResult{Unchanged: n}); err != nil || res != want {
+				t.Fatalf("same file again = %+v, %v; want %+v", res, err, want)
+			}
+			before, err := st.GetBeneficiary(ctx, "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 1% renamed, and 10 more people.
+			changed := registryCSV(n+10, func(i int) string {
+				if i%100 == 0 {
+					return fmt.Sprintf("Renamed %d", i)
+				}
+				return fmt.Sprintf("Person %d", i)
+			})
+			res, err = importCSV(t, st, changed, claims.ImportOptions{})
+			if want := (store.ImportResult{Created: 10, Updated: n / 100, Unchanged: n - n/100, Doses: n/100*2 + 10}); err != nil || res != want {
+				t.Fatalf("1%% changed = %+v, %v; want %+v", res, err, want)
+			}
+			after, err := st.GetBeneficiary(ctx, "b1")
+			if err != nil || !after.UpdatedAt.Equal(before.UpdatedAt) {
+				t.Errorf("an unchanged beneficiary was rewritten: updated_at %v, then %v (%v)", before.UpdatedAt, after.UpdatedAt, err)
+			}
+			b, err := st.GetBeneficiary(ctx, "b200")
+			if err != nil || b.Name != "Renamed 200" || len(b.Doses) != 2 {
+				t.Errorf("b200 = %+v, %v; want renamed with its two doses", b, err)
+			}
+			if m, err := claims.NewRegistry(st).Match(ctx, "+919800000200", "renamed  200"); err != nil || m.ID != "b200" {
+				t.Errorf("Match by the new name = %v, %v", m, err)
+			}
+		})
+
+		t.Run("delete missing, within and above the limit", func(t *testing.T) {
+			total := n + 10
+			// Drop the last 1% exactly: allowed by the default 1%.
+			keep := total - total/100
+			opts := claims.ImportOptions{DeleteMissing: true, MaxDeleteFraction: 0.01}
+			res, err := importCSV(t, st, registryCSV(keep/2, nil), opts)
+			var de *store.DeleteLimitError
+			if !errors.As(err, &de) || !errors.Is(err, store.ErrTooManyDeletes) || de.Missing != int64(total-keep/2) || de.Registry != int64(total) {
+				t.Fatalf("half the registry missing = %+v, %v; want a DeleteLimitError", res, err)
+			}
+			if got := count(t, st); got != int64(total) {
+				t.Fatalf("%d beneficiaries after a refused import, want %d", got, total)
+			}
+			csv := registryCSV(keep, func(i int) string {
+				if i%100 == 0 {
+					return fmt.Sprintf("Renamed %d", i)
+				}
+				return fmt.Sprintf("Person %d", i)
+			})
+			res, err = importCSV(t, st, csv, opts)
+			if want := (store.ImportResult{Unchanged: keep, Deleted: total - keep}); err != nil || res != want {
+				t.Fatalf("1%% missing = %+v, %v; want %+v", res, err, want)
+			}
+			res, err = importCSV(t, st, registryCSV(10, nil), claims.ImportOptions{DeleteMissing: true, MaxDeleteFraction: 0.01, Force: true})
+			if err != nil || res.Deleted != keep-10 || res.Updated != 1 {
+				t.Fatalf("forced = %+v, %v", res, err)
+			}
+			if got := count(t, st); got != 10 {
+				t.Errorf("%d beneficiaries after a forced import, want 10", got)
+			}
+			if _, err := st.GetBeneficiary(ctx, "b11"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("deleted b11: %v", err)
+			}
+		})
+	})
+}

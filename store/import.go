@@ -1,0 +1,496 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+)
+
+// ImportRecord is one beneficiary of a registry import, with its doses and
+// NameKey set, and the input line it starts on (for problem reports).
+type ImportRecord struct {
+	Beneficiary
+	Line int
+}
+
+// ImportOptions tune ImportRegistry.
+type ImportOptions struct {
+	// DeleteMissing makes the input the whole registry: beneficiaries it
+	// does not name are deleted with their doses (their disclosures stay).
+	DeleteMissing bool
+	// MaxDeleteFraction bounds DeleteMissing: deleting more than this
+	// fraction of the registry as it was before the import fails the
+	// import with a *DeleteLimitError, unless Force is set. It guards
+	// against a truncated or wrong file emptying the registry.
+	MaxDeleteFraction float64
+	// Force lifts MaxDeleteFraction.
+	Force bool
+	// Phase, when set, is called as the import moves on: "loading" (the
+	// records are being read), "checking", "merging", "deleting",
+	// "committing".
+	Phase func(phase string)
+	// BeforeCommit, when set, runs in the import's transaction after the
+	// merge, with the counts; its error rolls everything back. The caller
+	// records its audit entry here, and refuses an input it found bad.
+	BeforeCommit func(ctx context.Context, res ImportResult) error
+}
+
+// ImportProblem is a problem only the whole input shows (a beneficiary
+// whose rows are apart, two beneficiaries on one mobile with one name): the
+// input line and what is wrong, starting with the column name.
+type ImportProblem struct {
+	Line int
+	Msg  string
+}
+
+// ImportConflictError lists the first problems found across the records of
+// an import (at most maxImportProblems) and how many there are in all.
+// Nothing of the import is applied.
+type ImportConflictError struct {
+	Problems []ImportProblem
+	Total    int
+}
+
+func (e *ImportConflictError) Error() string {
+	return fmt.Sprintf("store: registry import: %d problem(s) across records", e.Total)
+}
+
+// maxImportProblems bounds the problems kept in memory; the count goes on.
+const maxImportProblems = 1000
+
+// ErrTooManyDeletes is what a *DeleteLimitError is (errors.Is).
+var ErrTooManyDeletes = errors.New("store: import would delete too much of the registry")
+
+// DeleteLimitError says a DeleteMissing import would have deleted more of
+// the registry than MaxDeleteFraction allows; nothing was applied.
+type DeleteLimitError struct {
+	Missing     int64   // beneficiaries the input does not name
+	Registry    int64   // the registry's size before the import
+	MaxFraction float64 // the limit that was in force
+}
+
+func (e *DeleteLimitError) Error() string {
+	return fmt.Sprintf("the file would delete %d of %d beneficiaries (%.2f%%), more than the %.2f%% allowed; nothing was imported (force it if the file really is the whole registry)",
+		e.Missing, e.Registry, 100*float64(e.Missing)/float64(max(e.Registry, 1)), 100*e.MaxFraction)
+}
+
+// Is makes errors.Is(err, ErrTooManyDeletes) true.
+func (e *DeleteLimitError) Is(target error) bool { return target == ErrTooManyDeletes }
+
+// ImportRegistry writes the beneficiaries next yields (io.EOF ends them)
+// in one transaction, streaming: memory does not grow with the input.
+//
+// A beneficiary not yet registered is created; a registered one whose
+// ContentHash differs is updated with its doses replaced; one that is equal
+// is left untouched and counted as unchanged. With DeleteMissing the ones
+// next did not yield are deleted. Each beneficiary must come once: the
+// rows of one beneficiary are one record, so an ID twice is an
+// *ImportConflictError, as are two beneficiaries on one mobile whose
+// NameKeys are equal. Any error from next, a problem, a refused deletion
+// or an error from BeforeCommit applies nothing.
+//
+// PostgreSQL loads the records with COPY into a temporary table and merges
+// with set-based statements; SQLite loads them with batched prepared
+// inserts and merges the same way.
+func (s *Store) ImportRegistry(ctx context.Context, next func() (*ImportRecord, error), opts ImportOptions) (ImportResult, error) {
+	phase := opts.Phase
+	if phase == nil {
+		phase = func(string) {}
+	}
+	imp := &registryImport{s: s, next: next, opts: opts, phase: phase, now: storedTime(time.Now())}
+	var err error
+	switch s.dialect {
+	case Postgres:
+		err = s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+			sqlConn, ok := conn.Statement.ConnPool.(*sql.Conn)
+			if !ok {
+				return fmt.Errorf("store: registry import: no dedicated connection (%T)", conn.Statement.ConnPool)
+			}
+			return conn.Transaction(func(tx *gorm.DB) error {
+				return imp.run(context.WithValue(ctx, txKey{}, tx), tx, func(ctx context.Context, tx *gorm.DB) error {
+					return imp.loadPostgres(ctx, tx, sqlConn)
+				})
+			})
+		})
+	default:
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			tx := s.conn(ctx)
+			return imp.run(ctx, tx, imp.loadSQLite)
+		})
+	}
+	if err != nil {
+		return ImportResult{}, translate(err)
+	}
+	return imp.res, nil
+}
+
+type registryImport struct {
+	s      *Store
+	next   func() (*ImportRecord, error)
+	opts   ImportOptions
+	phase  func(string)
+	now    time.Time
+	loaded int
+	res    ImportResult
+}
+
+// run loads, checks, merges and deletes within tx.
+func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(context.Context, *gorm.DB) error) error {
+	pg := imp.s.dialect == Postgres
+	var before int64
+	if err := tx.Raw("SELECT count(*) FROM beneficiaries").Scan(&before).Error; err != nil {
+		return err
+	}
+	imp.phase("loading")
+	if err := load(ctx, tx); err != nil {
+		return err
+	}
+	imp.phase("checking")
+	if pg {
+		if err := tx.Exec("ANALYZE import_beneficiaries").Error; err != nil {
+			return err
+		}
+	}
+	if err := imp.check(tx); err != nil {
+		return err
+	}
+
+	imp.phase("merging")
+	if before == 0 {
+		// A first load: everything is new, nothing to compare.
+		res := tx.Exec(`INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
+			SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM import_beneficiaries`, imp.now, imp.now)
+		if res.Error != nil {
+			return res.Error
+		}
+		imp.res.Created = int(res.RowsAffected)
+		var n int64
+		var err error
+		if pg {
+			n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+				SELECT s.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_beneficiaries s,
+				unnest(s.vaccines, s.dose_numbers, s.total_doses, s.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
+		} else {
+			n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+				SELECT beneficiary_id, vaccine, dose_number, total_doses, dose_date FROM import_doses`)
+		}
+		if err != nil {
+			return err
+		}
+		imp.res.Doses = int(n)
+	} else if err := imp.merge(tx, pg); err != nil {
+		return err
+	}
+	imp.res.Unchanged = imp.loaded - imp.res.Created - imp.res.Updated
+
+	if imp.opts.DeleteMissing && before > 0 {
+		imp.phase("deleting")
+		n, err := execCount(tx, `DELETE FROM beneficiaries WHERE NOT EXISTS
+			(SELECT 1 FROM import_beneficiaries s WHERE s.id = beneficiaries.id)`)
+		if err != nil {
+			return err
+		}
+		if !imp.opts.Force && float64(n) > imp.opts.MaxDeleteFraction*float64(before) {
+			return &DeleteLimitError{Missing: n, Registry: before, MaxFraction: imp.opts.MaxDeleteFraction}
+		}
+		imp.res.Deleted = int(n)
+	}
+	if !pg {
+		// SQLite's temporary tables outlive the transaction.
+		if err := tx.Exec("DROP TABLE temp.import_beneficiaries").Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("DROP TABLE temp.import_doses").Error; err != nil {
+			return err
+		}
+	}
+	imp.phase("committing")
+	if imp.opts.BeforeCommit != nil {
+		return imp.opts.BeforeCommit(ctx, imp.res)
+	}
+	return nil
+}
+
+// merge writes what changed into a registry that is not empty.
+func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
+	// The beneficiaries to write, with whether they are new: one join of
+	// the input with the registry, after which each statement reads only
+	// what changed.
+	if err := tx.Exec(`CREATE TEMP TABLE import_changes AS
+		SELECT s.*, b.id IS NULL AS is_new FROM import_beneficiaries s
+		LEFT JOIN beneficiaries b ON b.id = s.id
+		WHERE b.id IS NULL OR b.content_hash <> s.content_hash`).Error; err != nil {
+		return err
+	}
+	if !pg {
+		defer tx.Exec("DROP TABLE IF EXISTS temp.import_changes")
+	}
+	if err := tx.Exec(`DELETE FROM doses WHERE beneficiary_id IN (SELECT id FROM import_changes WHERE NOT is_new)`).Error; err != nil {
+		return err
+	}
+	n, err := execCount(tx, `UPDATE beneficiaries SET mobile = c.mobile, name = c.name, name_key = c.name_key,
+		year_of_birth = c.year_of_birth, content_hash = c.content_hash, updated_at = ?
+		FROM import_changes c WHERE NOT c.is_new AND beneficiaries.id = c.id`, imp.now)
+	if err != nil {
+		return err
+	}
+	imp.res.Updated = int(n)
+	n, err = execCount(tx, `INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
+		SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM import_changes WHERE is_new`, imp.now, imp.now)
+	if err != nil {
+		return err
+	}
+	imp.res.Created = int(n)
+	if pg {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT c.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_changes c,
+			unnest(c.vaccines, c.dose_numbers, c.total_doses, c.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
+	} else {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT d.beneficiary_id, d.vaccine, d.dose_number, d.total_doses, d.dose_date
+			FROM import_doses d JOIN import_changes c ON c.id = d.beneficiary_id`)
+	}
+	if err != nil {
+		return err
+	}
+	imp.res.Doses = int(n)
+	if pg {
+		return tx.Exec("DROP TABLE import_changes").Error
+	}
+	return nil
+}
+
+// check finds the problems only the whole input shows. A unique index is
+// both the check and, on PostgreSQL, what the merge joins by; only when
+// building it fails do the slower queries that name the lines run.
+func (imp *registryImport) check(tx *gorm.DB) error {
+	var problems []ImportProblem
+	total := 0
+	for _, c := range []struct {
+		index, columns, report string
+	}{
+		{"import_beneficiaries_id", "id", `SELECT line, first, 'beneficiary_id: ' || id || ' is also on line ' || first ||
+			'; the rows of one beneficiary must be next to each other' FROM
+			(SELECT line, id, min(line) OVER (PARTITION BY id) AS first FROM import_beneficiaries) t WHERE line <> first`},
+		{"import_beneficiaries_name", "mobile, name_key", `SELECT line, first, 'name: beneficiary ' || first_id || ' on line ' || first ||
+			' has the same mobile and name; they could not be told apart at sign-in' FROM
+			(SELECT line, id, first_value(line) OVER w AS first, first_value(id) OVER w AS first_id
+			 FROM import_beneficiaries WINDOW w AS (PARTITION BY mobile, name_key ORDER BY line)) t WHERE line <> first AND id <> first_id`},
+	} {
+		if err := tx.SavePoint("import_check").Error; err != nil {
+			return err
+		}
+		err := tx.Exec("CREATE UNIQUE INDEX " + c.index + " ON import_beneficiaries (" + c.columns + ")").Error
+		if err == nil {
+			continue
+		}
+		if !errors.Is(translate(err), ErrAlreadyExists) {
+			return err
+		}
+		if err := tx.RollbackTo("import_check").Error; err != nil {
+			return err
+		}
+		rows, err := tx.Raw(c.report + " ORDER BY line").Rows()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var line, first int
+			var msg string
+			if err := rows.Scan(&line, &first, &msg); err != nil {
+				rows.Close()
+				return err
+			}
+			total++
+			if len(problems) < maxImportProblems {
+				problems = append(problems, ImportProblem{Line: line, Msg: msg})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if total > 0 {
+		return &ImportConflictError{Problems: problems, Total: total}
+	}
+	return nil
+}
+
+// copySource feeds COPY from next.
+type copySource struct {
+	imp  *registryImport
+	rec  *ImportRecord
+	err  error
+	vals []any
+}
+
+func (c *copySource) Next() bool {
+	rec, err := c.imp.next()
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.err = err
+		}
+		return false
+	}
+	c.rec = rec
+	c.imp.loaded++
+	return true
+}
+
+func (c *copySource) Values() ([]any, error) {
+	r := c.rec
+	n := len(r.Doses)
+	vaccines, numbers, totals, dates := make([]string, n), make([]int32, n), make([]int32, n), make([]string, n)
+	for i, d := range r.Doses {
+		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
+	}
+	c.vals = append(c.vals[:0], int64(r.Line), r.ID, r.Mobile, r.Name, r.NameKey, int32(r.YearOfBirth),
+		ContentHash(&r.Beneficiary), vaccines, numbers, totals, dates)
+	return c.vals, nil
+}
+
+func (c *copySource) Err() error { return c.err }
+
+// loadPostgres copies the records into import_beneficiaries, one row per
+// beneficiary with its doses as arrays, on the transaction's connection.
+func (imp *registryImport) loadPostgres(ctx context.Context, tx *gorm.DB, conn *sql.Conn) error {
+	// ON COMMIT DROP: nothing is left in the session, which matters behind
+	// a pooler that hands the connection on.
+	if err := tx.Exec(`CREATE TEMP TABLE import_beneficiaries (
+		line BIGINT NOT NULL, id TEXT NOT NULL, mobile TEXT NOT NULL, name TEXT NOT NULL,
+		name_key TEXT NOT NULL, year_of_birth INTEGER NOT NULL, content_hash BYTEA NOT NULL,
+		vaccines TEXT[] NOT NULL, dose_numbers INTEGER[] NOT NULL, total_doses INTEGER[] NOT NULL,
+		dose_dates TEXT[] NOT NULL) ON COMMIT DROP`).Error; err != nil {
+		return err
+	}
+	src := &copySource{imp: imp}
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("store: registry import: not a pgx connection (%T)", dc)
+		}
+		_, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"import_beneficiaries"},
+			[]string{"line", "id", "mobile", "name", "name_key", "year_of_birth", "content_hash",
+				"vaccines", "dose_numbers", "total_doses", "dose_dates"}, src)
+		if src.err != nil {
+			return src.err
+		}
+		return err
+	})
+}
+
+// sqliteBatch is how many rows one prepared insert carries: many rows per
+// statement cut the per-statement cost, and 100 x 7 parameters stay far
+// below SQLite's limit.
+const sqliteBatch = 100
+
+// loadSQLite inserts the records into temporary tables with batched
+// prepared statements.
+func (imp *registryImport) loadSQLite(ctx context.Context, tx *gorm.DB) error {
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS temp.import_beneficiaries",
+		"DROP TABLE IF EXISTS temp.import_doses",
+		"DROP TABLE IF EXISTS temp.import_changes",
+		`CREATE TEMP TABLE import_beneficiaries (line INTEGER NOT NULL, id TEXT NOT NULL, mobile TEXT NOT NULL,
+			name TEXT NOT NULL, name_key TEXT NOT NULL, year_of_birth INTEGER NOT NULL, content_hash BLOB NOT NULL)`,
+		`CREATE TEMP TABLE import_doses (beneficiary_id TEXT NOT NULL, vaccine TEXT NOT NULL,
+			dose_number INTEGER NOT NULL, total_doses INTEGER NOT NULL, dose_date TEXT NOT NULL)`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	pool := tx.Statement.ConnPool
+	bens := &batchInsert{pool: pool, table: "import_beneficiaries",
+		columns: "line, id, mobile, name, name_key, year_of_birth, content_hash", width: 7}
+	doses := &batchInsert{pool: pool, table: "import_doses",
+		columns: "beneficiary_id, vaccine, dose_number, total_doses, dose_date", width: 5}
+	defer bens.close()
+	defer doses.close()
+	for {
+		rec, err := imp.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		imp.loaded++
+		if err := bens.add(ctx, rec.Line, rec.ID, rec.Mobile, rec.Name, rec.NameKey, rec.YearOfBirth, ContentHash(&rec.Beneficiary)); err != nil {
+			return err
+		}
+		for _, d := range rec.Doses {
+			if err := doses.add(ctx, rec.ID, d.Vaccine, d.DoseNumber, d.TotalDoses, d.DoseDate); err != nil {
+				return err
+			}
+		}
+	}
+	if err := bens.flush(ctx); err != nil {
+		return err
+	}
+	return doses.flush(ctx)
+}
+
+// batchInsert buffers rows and inserts them sqliteBatch at a time through
+// one prepared statement.
+type batchInsert struct {
+	pool    gorm.ConnPool
+	table   string
+	columns string
+	width   int
+	args    []any
+	stmt    *sql.Stmt
+}
+
+func (b *batchInsert) query(rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", b.width), ",") + ")"
+	return "INSERT INTO " + b.table + " (" + b.columns + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+}
+
+func (b *batchInsert) add(ctx context.Context, vals ...any) error {
+	b.args = append(b.args, vals...)
+	if len(b.args) < sqliteBatch*b.width {
+		return nil
+	}
+	if b.stmt == nil {
+		stmt, err := b.pool.PrepareContext(ctx, b.query(sqliteBatch))
+		if err != nil {
+			return err
+		}
+		b.stmt = stmt
+	}
+	_, err := b.stmt.ExecContext(ctx, b.args...)
+	b.args = b.args[:0]
+	return err
+}
+
+// flush inserts what is left, fewer than a batch.
+func (b *batchInsert) flush(ctx context.Context) error {
+	if len(b.args) == 0 {
+		return nil
+	}
+	_, err := b.pool.ExecContext(ctx, b.query(len(b.args)/b.width), b.args...)
+	b.args = b.args[:0]
+	return err
+}
+
+func (b *batchInsert) close() {
+	if b.stmt != nil {
+		_ = b.stmt.Close()
+	}
+}
+
+func execCount(tx *gorm.DB, q string, args ...any) (int64, error) {
+	res := tx.Exec(q, args...)
+	return res.RowsAffected, res.Error
+}
