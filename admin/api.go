@@ -110,9 +110,7 @@ func (a *API) Routes() []Route {
 // MaxBodyBytes at least MaxImportBytes) that serves APIPrefix and nothing
 // else: unknown paths and methods answer JSON errors there, not pages.
 func (a *API) Register(e *gin.Engine) {
-	e.NoRoute(func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, CodeNotFound, "There is no such admin API route; see "+APIPrefix+"/openapi.json.")
-	})
+	e.NoRoute(NotFound)
 	e.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This route does not take that method; see "+APIPrefix+"/openapi.json.")
 	})
@@ -123,6 +121,13 @@ func (a *API) Register(e *gin.Engine) {
 		}
 		e.Handle(r.Method, r.Path, a.recover, a.authenticate(r.Permission, r.handler))
 	}
+}
+
+// NotFound is the admin API's JSON 404. Give it as web.Config.NotFound to
+// the API's engine, so paths no route can serve (a NUL in an ID) answer
+// JSON too.
+func NotFound(c *gin.Context) {
+	writeError(c, http.StatusNotFound, CodeNotFound, "There is no such admin API route; see "+APIPrefix+"/openapi.json.")
 }
 
 func serveOpenAPI(c *gin.Context) {

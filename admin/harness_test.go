@@ -131,7 +131,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	clients := oauth.NewClients(st, secret).WithClock(clock.Now)
 	svc := admin.NewService(st, secret, clients, keys, kycvsapi.NewAPIKeys(st, secret), clock.Now)
 
-	apiEngine, err := web.NewEngine(web.Config{Logger: logger, MaxBodyBytes: admin.MaxImportBytes})
+	apiEngine, err := web.NewEngine(web.Config{Logger: logger, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
 	if err != nil {
 		t.Fatal(err)
 	}

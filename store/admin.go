@@ -95,6 +95,9 @@ func (s *Store) CreateAdminKey(ctx context.Context, k *AdminKey) error {
 
 // GetAdminKey returns the key with id, revoked or not, or ErrNotFound.
 func (s *Store) GetAdminKey(ctx context.Context, id string) (*AdminKey, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var k AdminKey
 	if err := s.conn(ctx).Where("id = ?", id).Take(&k).Error; err != nil {
 		return nil, translate(err)
@@ -112,6 +115,9 @@ func (s *Store) ListAdminKeys(ctx context.Context) ([]AdminKey, error) {
 // RevokeAdminKey marks the key revoked at `at`: ErrNotFound for an unknown
 // id, ErrConflict when it is already revoked (the first time is kept).
 func (s *Store) RevokeAdminKey(ctx context.Context, id string, at time.Time) error {
+	if !wellFormedKey(id) {
+		return ErrNotFound
+	}
 	res := s.conn(ctx).Model(&AdminKey{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", at.UTC())
 	if res.Error != nil {
 		return translate(res.Error)
@@ -129,6 +135,9 @@ func (s *Store) RevokeAdminKey(ctx context.Context, id string, at time.Time) err
 // already recorded as used after `after` (so a busy key costs one write a
 // minute, not one a request). An unknown key is not an error.
 func (s *Store) TouchAdminKey(ctx context.Context, id string, at, after time.Time) error {
+	if !wellFormedKey(id) {
+		return nil
+	}
 	return translate(s.conn(ctx).Model(&AdminKey{}).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, after.UTC()).
 		Update("last_used_at", at.UTC()).Error)
@@ -147,6 +156,9 @@ func (s *Store) CreateAdminUser(ctx context.Context, u *AdminUser) error {
 
 // GetAdminUser returns the user with id, or ErrNotFound.
 func (s *Store) GetAdminUser(ctx context.Context, id string) (*AdminUser, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var u AdminUser
 	if err := s.conn(ctx).Where("id = ?", id).Take(&u).Error; err != nil {
 		return nil, translate(err)
@@ -157,6 +169,9 @@ func (s *Store) GetAdminUser(ctx context.Context, id string) (*AdminUser, error)
 // AdminUserByMobile returns the user registered under the E.164 mobile, or
 // ErrNotFound.
 func (s *Store) AdminUserByMobile(ctx context.Context, mobile string) (*AdminUser, error) {
+	if !wellFormedKey(mobile) {
+		return nil, ErrNotFound
+	}
 	var u AdminUser
 	if err := s.conn(ctx).Where("mobile = ?", mobile).Take(&u).Error; err != nil {
 		return nil, translate(err)
@@ -179,6 +194,9 @@ func (s *Store) UpdateAdminUser(ctx context.Context, id string, update func(*Adm
 // DeleteAdminUser removes the user and every console session of theirs:
 // ErrNotFound for an unknown id.
 func (s *Store) DeleteAdminUser(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return ErrNotFound
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
 		if err := tx.Where("user_id = ?", id).Delete(&AdminSession{}).Error; err != nil {
@@ -212,6 +230,9 @@ func (s *Store) CreateAdminLogin(ctx context.Context, l *AdminLogin) error {
 // GetAdminLogin returns the sign-in with id, or ErrNotFound. Expiry is the
 // caller's policy.
 func (s *Store) GetAdminLogin(ctx context.Context, id string) (*AdminLogin, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var l AdminLogin
 	if err := s.conn(ctx).Where("id = ?", id).Take(&l).Error; err != nil {
 		return nil, translate(err)
@@ -246,6 +267,9 @@ func (s *Store) CreateAdminSession(ctx context.Context, sess *AdminSession) erro
 // GetAdminSession returns the session with id that has neither expired at
 // now nor been idle since before idleSince, or ErrNotFound.
 func (s *Store) GetAdminSession(ctx context.Context, id string, now, idleSince time.Time) (*AdminSession, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var sess AdminSession
 	err := s.conn(ctx).Where("id = ? AND expires_at > ? AND last_seen_at > ?", id, now.UTC(), idleSince.UTC()).Take(&sess).Error
 	if err != nil {
@@ -258,6 +282,9 @@ func (s *Store) GetAdminSession(ctx context.Context, id string, now, idleSince t
 // before `after` (one write a minute for a busy session, not one a
 // request). An unknown session is not an error.
 func (s *Store) TouchAdminSession(ctx context.Context, id string, at, after time.Time) error {
+	if !wellFormedKey(id) {
+		return nil
+	}
 	return translate(s.conn(ctx).Model(&AdminSession{}).
 		Where("id = ? AND last_seen_at < ?", id, after.UTC()).
 		Update("last_seen_at", at.UTC()).Error)
@@ -265,5 +292,8 @@ func (s *Store) TouchAdminSession(ctx context.Context, id string, at, after time
 
 // DeleteAdminSession ends a console session; an unknown one is not an error.
 func (s *Store) DeleteAdminSession(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return nil
+	}
 	return translate(s.conn(ctx).Where("id = ?", id).Delete(&AdminSession{}).Error)
 }

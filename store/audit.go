@@ -79,6 +79,9 @@ type Cursor struct {
 // follow.
 func (s *Store) ListAuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, bool, error) {
 	q := s.conn(ctx).Model(&AuditEntry{})
+	if !wellFormedKey(f.ActorID, f.Action, f.TargetType, f.TargetID) || (f.After != nil && !wellFormedKey(f.After.ID)) {
+		return nil, false, nil // no stored entry has an ill-formed field
+	}
 	if f.ActorID != "" {
 		q = q.Where("actor_id = ?", f.ActorID)
 	}

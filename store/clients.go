@@ -15,6 +15,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 
 // GetClient returns the client with id, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var c Client
 	if err := s.conn(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return nil, translate(err)
@@ -55,6 +58,9 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*Client
 // DeleteClient removes the client and every token issued to it. It returns
 // ErrNotFound for an unknown id.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return ErrNotFound
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
 		res := tx.Where("id = ?", id).Delete(&Client{})
@@ -82,6 +88,9 @@ type ClientFilter struct {
 // SearchClients returns a page of matching clients ordered by name and ID,
 // and whether more follow.
 func (s *Store) SearchClients(ctx context.Context, f ClientFilter) ([]Client, bool, error) {
+	if !wellFormedKey(f.Query, f.AfterName, f.AfterID) {
+		return nil, false, nil // no stored client has an ill-formed name or ID
+	}
 	q := s.conn(ctx).Model(&Client{})
 	if f.Query != "" {
 		pat := "%" + escapeLike(strings.ToLower(f.Query)) + "%"

@@ -31,6 +31,9 @@ type DisclosureFilter struct {
 
 func (s *Store) disclosureQuery(ctx context.Context, f DisclosureFilter) *gorm.DB {
 	q := s.conn(ctx).Model(&Disclosure{})
+	if !wellFormedKey(f.ClientID, f.BeneficiaryID) || (f.After != nil && !wellFormedKey(f.After.ID)) {
+		return q.Where("1 = 0") // matches nothing, as no stored ID is ill-formed
+	}
 	if f.ClientID != "" {
 		q = q.Where("client_id = ?", f.ClientID)
 	}

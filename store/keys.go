@@ -25,6 +25,9 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
 // when the kid is unknown and ErrConflict when the key is already retired
 // (its first retirement time is kept).
 func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time) error {
+	if !wellFormedKey(kid) {
+		return ErrNotFound
+	}
 	res := s.conn(ctx).Model(&SigningKey{}).Where("kid = ? AND retired_at IS NULL", kid).Update("retired_at", at.UTC())
 	if res.Error != nil {
 		return translate(res.Error)

@@ -84,6 +84,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey) error {
 
 // GetAPIKey returns the key with id, revoked or not, or ErrNotFound.
 func (s *Store) GetAPIKey(ctx context.Context, id string) (*APIKey, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var k APIKey
 	if err := s.conn(ctx).Where("id = ?", id).Take(&k).Error; err != nil {
 		return nil, translate(err)
@@ -94,6 +97,9 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (*APIKey, error) {
 // ListAPIKeys returns the keys of clientID, or of every client when
 // clientID is "", revoked ones included, oldest first.
 func (s *Store) ListAPIKeys(ctx context.Context, clientID string) ([]APIKey, error) {
+	if !wellFormedKey(clientID) {
+		return nil, nil
+	}
 	q := s.conn(ctx).Model(&APIKey{})
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
@@ -107,6 +113,9 @@ func (s *Store) ListAPIKeys(ctx context.Context, clientID string) ([]APIKey, err
 // unknown id and ErrConflict when the key is already revoked (its first
 // revocation time is kept).
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	if !wellFormedKey(id) {
+		return ErrNotFound
+	}
 	res := s.conn(ctx).Model(&APIKey{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", at.UTC())
 	if res.Error != nil {
 		return translate(res.Error)
@@ -138,6 +147,9 @@ func (s *Store) CreateAPITransaction(ctx context.Context, t *APITransaction) err
 // Expiry is the caller's policy: the row is returned until clean-up
 // removes it.
 func (s *Store) GetAPITransaction(ctx context.Context, id string) (*APITransaction, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var t APITransaction
 	if err := s.conn(ctx).Where("id = ?", id).Take(&t).Error; err != nil {
 		return nil, translate(err)
@@ -160,5 +172,8 @@ func (s *Store) UpdateAPITransaction(ctx context.Context, id string, update func
 // DeleteAPITransaction removes a transaction; an unknown one is not an
 // error. generateOTP calls it when the SMS could not be sent.
 func (s *Store) DeleteAPITransaction(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return nil
+	}
 	return translate(s.conn(ctx).Where("id = ?", id).Delete(&APITransaction{}).Error)
 }

@@ -16,6 +16,9 @@ func (s *Store) CreateLoginRequest(ctx context.Context, r *LoginRequest) error {
 // GetLoginRequest returns the request with id, or ErrNotFound. Expiry is
 // the caller's policy: the row is returned until cleanup removes it.
 func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var r LoginRequest
 	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return nil, translate(err)

@@ -126,6 +126,9 @@ func (s *Store) ReplaceBeneficiaries(ctx context.Context, bs []Beneficiary) (Imp
 
 // GetBeneficiary returns the beneficiary with its doses, or ErrNotFound.
 func (s *Store) GetBeneficiary(ctx context.Context, id string) (*Beneficiary, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var b Beneficiary
 	err := s.conn(ctx).Preload("Doses", orderDoses).Where("id = ?", id).Take(&b).Error
 	if err != nil {
@@ -137,6 +140,9 @@ func (s *Store) GetBeneficiary(ctx context.Context, id string) (*Beneficiary, er
 // BeneficiariesByMobile returns everyone registered under the E.164 mobile,
 // with doses; an empty slice when nobody is.
 func (s *Store) BeneficiariesByMobile(ctx context.Context, mobile string) ([]Beneficiary, error) {
+	if !wellFormedKey(mobile) {
+		return nil, nil
+	}
 	var bs []Beneficiary
 	err := s.conn(ctx).Preload("Doses", orderDoses).Where("mobile = ?", mobile).Order("id").Find(&bs).Error
 	return bs, translate(err)
@@ -166,6 +172,9 @@ func (s *Store) CountBeneficiaries(ctx context.Context) (int64, error) {
 // DeleteBeneficiary removes the beneficiary and their doses; ErrNotFound
 // for an unknown id. Disclosures about them stay: they record the past.
 func (s *Store) DeleteBeneficiary(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return ErrNotFound
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
 		if err := tx.Where("beneficiary_id = ?", id).Delete(&Dose{}).Error; err != nil {

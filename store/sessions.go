@@ -16,6 +16,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 // GetSession returns the session with id that has not expired at now, or
 // ErrNotFound.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*Session, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	var sess Session
 	err := s.conn(ctx).Where("id = ? AND expires_at > ?", id, now.UTC()).Take(&sess).Error
 	if err != nil {
@@ -31,5 +34,8 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*Sessi
 
 // DeleteSession ends a session; deleting an unknown one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if !wellFormedKey(id) {
+		return nil
+	}
 	return translate(s.conn(ctx).Where("id = ?", id).Delete(&Session{}).Error)
 }

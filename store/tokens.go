@@ -14,6 +14,9 @@ func (s *Store) CreateToken(ctx context.Context, t *OAuthToken) error {
 // GetToken returns the row of kind with signature, active or not, or
 // ErrNotFound. Callers decide what an inactive row means.
 func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthToken, error) {
+	if !wellFormedKey(kind, signature) {
+		return nil, ErrNotFound
+	}
 	var t OAuthToken
 	err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&t).Error
 	if err != nil {
@@ -26,6 +29,9 @@ func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthTok
 // no row matches and ErrConflict when it was already inactive, so a code
 // redeemed twice at once succeeds only once.
 func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) error {
+	if !wellFormedKey(kind, signature) {
+		return ErrNotFound
+	}
 	res := s.conn(ctx).Model(&OAuthToken{}).
 		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
 		Update("active", false)
@@ -43,6 +49,9 @@ func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) err
 
 // DeleteToken removes one row; a missing row is ErrNotFound.
 func (s *Store) DeleteToken(ctx context.Context, kind, signature string) error {
+	if !wellFormedKey(kind, signature) {
+		return ErrNotFound
+	}
 	res := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Delete(&OAuthToken{})
 	if res.Error != nil {
 		return translate(res.Error)
@@ -56,6 +65,9 @@ func (s *Store) DeleteToken(ctx context.Context, kind, signature string) error {
 // DeactivateTokensByRequest marks every row of kind issued for requestID
 // inactive (revocation of a grant).
 func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind, requestID string) error {
+	if !wellFormedKey(kind, requestID) {
+		return nil
+	}
 	return translate(s.conn(ctx).Model(&OAuthToken{}).
 		Where("kind = ? AND request_id = ?", kind, requestID).
 		Update("active", false).Error)

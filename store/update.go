@@ -30,6 +30,9 @@ func (r *APITransaction) key() *string { return &r.ID }
 // then the changes are written and its Err is returned beside the row (a
 // wrong OTP counts the try and still fails). update cannot change the ID.
 func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, update func(P) error, after func(ctx context.Context, before, now P) error) (P, error) {
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
 	out := P(new(T))
 	var kept error
 	err := s.InTx(ctx, func(ctx context.Context) error {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -42,6 +44,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413. 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// NotFound answers unknown paths and paths no route can serve (see
+	// wellFormedPath); nil renders the "Page not found" page.
+	NotFound gin.HandlerFunc
 }
 
 // Context keys under which the middleware leaves values for handlers.
@@ -104,21 +109,57 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 		// Before recovery, so a panic's 500 is counted too.
 		e.Use(cfg.Metrics.middleware())
 	}
+	notFound := cfg.NotFound
+	if notFound == nil {
+		notFound = func(c *gin.Context) {
+			RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link, or go back to the service you came from.")
+		}
+	}
 	e.Use(
 		recovery(),
 		accessLog(),
 		securityHeaders(cfg.HSTS),
+		wellFormedPath(notFound),
 		bodyLimit(cfg.MaxBodyBytes),
 	)
-	e.NoRoute(func(c *gin.Context) {
-		RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link, or go back to the service you came from.")
-	})
+	e.NoRoute(notFound)
 	e.NoMethod(func(c *gin.Context) {
 		RenderError(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way. Go back and try again.")
 	})
 	e.GET("/static/*filepath", serveStatic)
 	e.HEAD("/static/*filepath", serveStatic)
 	return e, nil
+}
+
+// wellFormedPath answers notFound for a path that is not UTF-8 text or
+// holds a control character (a NUL, a newline). No route, challenge or ID
+// of kycvs can contain one, and PostgreSQL refuses such bytes in a text
+// parameter (SQLSTATE 22021): an ID taken from such a path would have
+// been a server error instead of "not found".
+func wellFormedPath(notFound gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !WellFormedText(c.Request.URL.Path) {
+			notFound(c)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// WellFormedText reports whether s is valid UTF-8 without control
+// characters: what any identifier, name or path segment kycvs accepts
+// must be.
+func WellFormedText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // RequestID returns the ID of the request c is serving, as sent back in

@@ -372,7 +372,7 @@ func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent
 	}
 	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil)
 	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
-	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes})
+	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
 	if err != nil {
 		return nil, err
 	}

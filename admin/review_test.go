@@ -1,0 +1,64 @@
+package admin_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/kycvs/kycvs/admin"
+)
+
+// illFormedIDs are path segments no stored ID can be: PostgreSQL refuses
+// a NUL or a byte that is not UTF-8 in a text parameter (SQLSTATE 22021),
+// which once surfaced as a 500.
+var illFormedIDs = []string{"abc%00def", "%00", "%ff", "a%c3%28b", "a%0Ab"}
+
+// Every console and admin API route with an ID in its path answers 404
+// for an ID that is not well-formed, on both databases, and never 500.
+func TestIllFormedIDsAreNotFound(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ts *testServer) {
+		ts.addUser("9999900010", admin.RoleOwner)
+		b := ts.browser()
+		dash := b.signIn(ts, "9999900010")
+		for _, r := range ts.console.ConsoleRoutes() {
+			if !strings.Contains(r[1], ":") {
+				continue
+			}
+			for _, bad := range illFormedIDs {
+				path := strings.NewReplacer(":id", bad, ":kid", bad, ":key_id", bad).Replace(r[1])
+				var p consolePage
+				if r[0] == http.MethodGet {
+					p = b.get(path)
+				} else {
+					p = b.post(dash, path, url.Values{})
+				}
+				if p.Status != http.StatusNotFound {
+					t.Errorf("console %s %s: %d, want 404", r[0], path, p.Status)
+				}
+			}
+		}
+		for _, r := range admin.NewAPI(admin.APIConfig{}, nil).Routes() {
+			if !strings.Contains(r.Path, ":") {
+				continue
+			}
+			for _, bad := range illFormedIDs {
+				path := strings.NewReplacer(":id", bad, ":kid", bad, ":key_id", bad).Replace(r.Path)
+				var body any
+				if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+					body = map[string]any{}
+				}
+				resp := ts.call(r.Method, path, ts.owner, body)
+				if resp.Status != http.StatusNotFound || resp.errorCode(t) != "not_found" {
+					t.Errorf("API %s %s: %d %s, want 404", r.Method, path, resp.Status, resp.Body)
+				}
+			}
+		}
+		// IDs in a query are filters: an ill-formed one matches nothing.
+		for _, path := range []string{"/disclosures?client_id=%00", "/disclosures?beneficiary_id=a%ff", "/audit?target_id=%00", "/beneficiaries?mobile=%00"} {
+			if resp := ts.call(http.MethodGet, admin.APIPrefix+path, ts.owner, nil); resp.Status >= 500 {
+				t.Errorf("API GET %s: %d %s", path, resp.Status, resp.Body)
+			}
+		}
+	})
+}
