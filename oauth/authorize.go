@@ -30,14 +30,16 @@ func LoginPath(challenge string) string { return "/login/" + challenge }
 func (p *Provider) handleAuthorize(c *gin.Context) {
 	ctx := c.Request.Context()
 	r := c.Request
-	if err := r.ParseForm(); err != nil {
-		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid", "The request could not be read.")
+	if err := parseAuthorizeForm(r); err != nil {
+		p.writeAuthorizeError(c, nil, err)
 		return
 	}
+	// Only the parameters kycvs reads, each capped, reach fosite and the
+	// stored login request; a refusal waits for a validated redirect URI.
+	refuse := trimAuthorizeForm(r.Form)
 	// Request objects are refused, not ignored (OIDC Core 6.1, 6.2): the
 	// parameters are dropped so fosite neither parses nor fetches them, and
 	// the refusal goes to the client once its redirect URI is validated.
-	var refuse *fosite.RFC6749Error
 	if r.Form.Has("request") {
 		refuse = fosite.ErrRequestNotSupported
 		r.Form.Del("request")
@@ -51,6 +53,11 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
+		if refuse != nil && ar != nil && ar.IsRedirectURIValid() {
+			// What fosite saw lacked the refused values (a missing state is
+			// then its complaint); the client learns the first cause.
+			err = refuse
+		}
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
@@ -60,6 +67,10 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 	}
 	client := ar.GetClient().(*Client)
 	form := ar.GetRequestForm()
+	if err := checkNonce(form); err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
 	if err := checkPKCE(client, form); err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return

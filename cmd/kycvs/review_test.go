@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,6 +59,108 @@ func TestIllFormedIDs(t *testing.T) {
 			if resp, body := b.do(http.MethodPost, oauth.PathToken, form); resp.StatusCode >= 500 {
 				t.Errorf("token %v: %d %s", form, resp.StatusCode, body)
 			}
+		}
+	})
+}
+
+// A multipart authorization request is refused before fosite parses it
+// itself: the exact redirect check once read only the query, and fosite
+// took the body's redirect_uri on any loopback port.
+func TestAuthorizeRefusesMultipart(t *testing.T) {
+	ts := newTestServer(t, "sqlite", nil)
+	id, _ := ts.client(oauth.ClientSpec{})
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	q := authorizeQuery(id)
+	q.Set("redirect_uri", "http://127.0.0.1:8888/callback")
+	for k := range q {
+		if k != "client_id" {
+			mw.WriteField(k, q.Get(k))
+		}
+	}
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+oauth.PathAuth+"?client_id="+id, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := readAll(resp)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(text, "form-encoded") {
+		t.Fatalf("multipart authorization request: %d to %q: %s", resp.StatusCode, resp.Header.Get("Location"), text)
+	}
+	if n := countRows(t, ts, "login_requests"); n != 0 {
+		t.Errorf("%d login requests stored", n)
+	}
+}
+
+func countRows(t *testing.T, ts *testServer, table string) int {
+	t.Helper()
+	db, err := ts.store().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Only the parameters kycvs reads are stored with a login request, each
+// capped: a longer one, or one sent twice, is invalid_request at the
+// client's redirect URI and nothing is stored; unknown ones are dropped.
+// A nonce too short to be random is refused too.
+func TestAuthorizeParameterLimits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		id, _ := ts.client(oauth.ClientSpec{})
+		refused := map[string]func(url.Values){
+			"63 KB ui_locales":   func(q url.Values) { q.Set("ui_locales", strings.Repeat("en ", 21000)) },
+			"long state":         func(q url.Values) { q.Set("state", strings.Repeat("s", 1025)) },
+			"long claims":        func(q url.Values) { q.Set("claims", `{"userinfo":{"name":null,"x":"`+strings.Repeat("x", 3000)+`"}}`) },
+			"state twice":        func(q url.Values) { q.Add("state", "state-another-one") },
+			"three-letter nonce": func(q url.Values) { q.Set("nonce", "abc") },
+		}
+		for name, mod := range refused {
+			for _, post := range []bool{false, true} {
+				q := authorizeQuery(id)
+				mod(q)
+				b := newRawBrowser(t, ts.URL)
+				var resp *http.Response
+				if post {
+					resp, _ = b.do(http.MethodPost, oauth.PathAuth, q)
+				} else {
+					resp, _ = b.do(http.MethodGet, oauth.PathAuth+"?"+q.Encode(), nil)
+				}
+				loc, _ := url.Parse(resp.Header.Get("Location"))
+				if loc == nil || !strings.HasPrefix(loc.String(), "http://127.0.0.1:9/callback?") || loc.Query().Get("error") != "invalid_request" {
+					t.Errorf("%s (POST %v): %d %s, want invalid_request at the redirect URI", name, post, resp.StatusCode, loc)
+				}
+				if len(loc.String()) > 4096 {
+					t.Errorf("%s: the refusal echoes %d bytes", name, len(loc.String()))
+				}
+			}
+		}
+		if n := countRows(t, ts, "login_requests"); n != 0 {
+			t.Fatalf("%d login requests stored for refused requests", n)
+		}
+
+		q := authorizeQuery(id)
+		q.Set("x_tracking", strings.Repeat("t", 30000))
+		q.Set("ui_locales", "hi en")
+		resp, _ := newRawBrowser(t, ts.URL).do(http.MethodGet, oauth.PathAuth+"?"+q.Encode(), nil)
+		challenge, ok := strings.CutPrefix(resp.Header.Get("Location"), "/login/")
+		if !ok {
+			t.Fatalf("a request with an unknown parameter: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		lr, err := ts.store().GetLoginRequest(context.Background(), challenge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, _ := url.ParseQuery(lr.Form)
+		if stored.Has("x_tracking") || stored.Get("ui_locales") != "hi en" || len(lr.Form) > 1024 {
+			t.Errorf("stored form: %q", lr.Form)
 		}
 	})
 }
