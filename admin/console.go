@@ -121,6 +121,7 @@ var consolePages = func() map[string]*template.Template {
 		"status":    statusText,
 		"join":      strings.Join,
 		"add":       func(a, b int64) int64 { return a + b },
+		"f":         func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 		"minutes":   func(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes" },
 		"changes":   changesText,
 		"period": func(label string, p Period, pg page) periodView {

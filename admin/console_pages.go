@@ -22,13 +22,39 @@ import (
 // address; a change redirects (303) to the page with ?done=..., a refused
 // one shows the form again with every problem.
 
+// dashboardView is the dashboard page: today's and the month's figures,
+// the charts (limited to ClientID when set) and the clients to pick from.
+type dashboardView struct {
+	*Dashboard
+	Charts   []chartView
+	ClientID string
+	Clients  []store.Client
+}
+
 func (cn *Console) handleDashboard(c *gin.Context) {
-	d, err := cn.svc.Dashboard(c.Request.Context(), cn.cfg.Location)
+	ctx := c.Request.Context()
+	d, err := cn.svc.Dashboard(ctx, cn.cfg.Location)
 	if err != nil {
 		cn.serverError(c, err)
 		return
 	}
-	cn.render(c, http.StatusOK, "dashboard", page{Title: "Dashboard", Nav: "dashboard", Data: d})
+	clientID := c.Query("client")
+	ch, err := cn.svc.Charts(ctx, cn.cfg.Location, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		cn.render(c, http.StatusNotFound, "notfound", page{Title: "No such client", Nav: "dashboard"})
+		return
+	}
+	if err != nil {
+		cn.serverError(c, err)
+		return
+	}
+	clients, err := cn.svc.st.ListClients(ctx)
+	if err != nil {
+		cn.serverError(c, err)
+		return
+	}
+	cn.render(c, http.StatusOK, "dashboard", page{Title: "Dashboard", Nav: "dashboard", Data: dashboardView{
+		Dashboard: d, Charts: dashboardCharts(ch, cn.cfg.Location), ClientID: clientID, Clients: clients}})
 }
 
 // message turns a service error into what the person sees: the problems

@@ -34,9 +34,9 @@ func (f *Flow) handleCancel(c *gin.Context) {
 
 // deny moves r to denied, with why.
 func deny(r *store.LoginRequest) {
-	r.DenyReason = "cancelled"
+	r.DenyReason = store.DenyCancelled
 	if r.State == store.LoginVerified {
-		r.DenyReason = "no_record"
+		r.DenyReason = store.DenyNoRecord
 	}
 	r.State = store.LoginDenied
 	r.OTPHash = nil

@@ -223,7 +223,7 @@ func (s *Store) CreateAdminLogin(ctx context.Context, l *AdminLogin) error {
 		if err := translate(s.conn(ctx).Create(l).Error); err != nil {
 			return err
 		}
-		return s.tallyOTP(ctx, ChannelAdmin, otpStep{}, adminLoginStep(l))
+		return s.tallyOTP(ctx, ChannelAdmin, "", otpStep{}, adminLoginStep(l))
 	})
 }
 
@@ -245,7 +245,7 @@ func (s *Store) GetAdminLogin(ctx context.Context, id string) (*AdminLogin, erro
 // and still fails).
 func (s *Store) UpdateAdminLogin(ctx context.Context, id string, update func(*AdminLogin) error) (*AdminLogin, error) {
 	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *AdminLogin) error {
-		return s.tallyOTP(ctx, ChannelAdmin, adminLoginStep(before), adminLoginStep(now))
+		return s.tallyOTP(ctx, ChannelAdmin, "", adminLoginStep(before), adminLoginStep(now))
 	})
 }
 

@@ -139,7 +139,7 @@ func (s *Store) CreateAPITransaction(ctx context.Context, t *APITransaction) err
 		if err := translate(s.conn(ctx).Create(t).Error); err != nil {
 			return err
 		}
-		return s.tallyOTP(ctx, ChannelAPI, otpStep{}, apiTransactionStep(t))
+		return s.tallyOTP(ctx, ChannelAPI, t.ClientID, otpStep{}, apiTransactionStep(t))
 	})
 }
 
@@ -165,7 +165,7 @@ func (s *Store) GetAPITransaction(ctx context.Context, id string) (*APITransacti
 // the try and still fails).
 func (s *Store) UpdateAPITransaction(ctx context.Context, id string, update func(*APITransaction) error) (*APITransaction, error) {
 	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *APITransaction) error {
-		return s.tallyOTP(ctx, ChannelAPI, apiTransactionStep(before), apiTransactionStep(now))
+		return s.tallyOTP(ctx, ChannelAPI, now.ClientID, apiTransactionStep(before), apiTransactionStep(now))
 	})
 }
 

@@ -36,7 +36,7 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 // same transaction (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
 	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *LoginRequest) error {
-		return s.tallyOTP(ctx, ChannelSignIn, loginRequestStep(before), loginRequestStep(now))
+		return s.tallyOTP(ctx, ChannelSignIn, now.ClientID, loginRequestStep(before), loginRequestStep(now))
 	})
 }
 

@@ -177,6 +177,14 @@ const (
 	LoginUsed     = "used"
 )
 
+// Reasons of a denied LoginRequest.
+const (
+	// DenyCancelled: the person chose not to share.
+	DenyCancelled = "cancelled"
+	// DenyNoRecord: the person has no record in the registry.
+	DenyNoRecord = "no_record"
+)
+
 // LoginRequest is the stored half of an authorization request while the
 // person signs in and consents. oauth creates it; consent drives it to
 // approved or denied; oauth marks it used when it answers the client.
@@ -205,7 +213,8 @@ type LoginRequest struct {
 	OTPSends      int `gorm:"column:otp_sends"`
 	BeneficiaryID string
 	SessionID     string
-	// DenyReason says why a request was denied: "cancelled" or "no_record".
+	// DenyReason says why a request was denied: DenyCancelled or
+	// DenyNoRecord.
 	DenyReason string
 	AuthTime   *time.Time
 	CreatedAt  time.Time

@@ -26,12 +26,18 @@ const OTPTallyRetention = 90 * 24 * time.Hour
 // Inserting rows instead of updating one counter keeps concurrent sign-ins
 // from waiting on each other.
 type OTPTally struct {
-	ID        int64 `gorm:"primaryKey;autoIncrement"`
-	Channel   string
-	Sent      int
-	Accepted  int
-	Refused   int
-	Locked    int
+	ID      int64 `gorm:"primaryKey;autoIncrement"`
+	Channel string
+	// ClientID is the client of the sign-in or KYC-VS transaction; "" for
+	// the admin console's own sign-ins.
+	ClientID string
+	Sent     int
+	Accepted int
+	Refused  int
+	Locked   int
+	// Declined: the person chose not to share (cancelled the sign-in or
+	// answered "Don't share").
+	Declined  int
 	CreatedAt time.Time
 }
 
@@ -45,6 +51,8 @@ type otpStep struct {
 	hash   bool // a code is outstanding
 	done   bool // the code was accepted and the row moved on
 	dead   bool // locked out after too many wrong codes
+	// declined: the person refused to share
+	declined bool
 }
 
 // tallyOTP records the difference between two steps of one row, if any:
@@ -55,8 +63,11 @@ type otpStep struct {
 //   - locked: the row went dead.
 //   - accepted: the code was used up (hash cleared) by the row moving on
 //     to its accepted state, for the same send.
-func (s *Store) tallyOTP(ctx context.Context, channel string, before, after otpStep) error {
-	t := OTPTally{Channel: channel}
+//   - declined: the row moved to a refusal by the person.
+//
+// clientID is the client the row belongs to ("" for none).
+func (s *Store) tallyOTP(ctx context.Context, channel, clientID string, before, after otpStep) error {
+	t := OTPTally{Channel: channel, ClientID: clientID}
 	if after.sentAt != nil && (before.sentAt == nil || after.sentAt.After(*before.sentAt)) {
 		t.Sent = 1
 	}
@@ -70,7 +81,10 @@ func (s *Store) tallyOTP(ctx context.Context, channel string, before, after otpS
 	if sameSend && before.hash && !after.hash && after.done && !before.done {
 		t.Accepted = 1
 	}
-	if t == (OTPTally{Channel: channel}) {
+	if after.declined && !before.declined {
+		t.Declined = 1
+	}
+	if t == (OTPTally{Channel: channel, ClientID: clientID}) {
 		return nil
 	}
 	t.CreatedAt = time.Now().UTC()
@@ -80,8 +94,9 @@ func (s *Store) tallyOTP(ctx context.Context, channel string, before, after otpS
 func loginRequestStep(r *LoginRequest) otpStep {
 	return otpStep{
 		sentAt: r.OTPSentAt, tries: r.OTPTries, hash: len(r.OTPHash) > 0,
-		done: r.State == LoginVerified || r.State == LoginApproved || r.State == LoginUsed,
-		dead: r.State == LoginDead,
+		done:     r.State == LoginVerified || r.State == LoginApproved || r.State == LoginUsed,
+		dead:     r.State == LoginDead,
+		declined: r.State == LoginDenied && r.DenyReason == DenyCancelled,
 	}
 }
 
@@ -95,17 +110,17 @@ func apiTransactionStep(t *APITransaction) otpStep {
 
 // OTPTotals are summed OTPTally counts.
 type OTPTotals struct {
-	Sent, Accepted, Refused, Locked int64
+	Sent, Accepted, Refused, Locked, Declined int64
 }
 
 // SumOTPTallies returns the counts recorded in [since, until), per channel.
 func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[string]OTPTotals, error) {
 	var rows []struct {
-		Channel                         string
-		Sent, Accepted, Refused, Locked int64
+		Channel string
+		OTPTotals
 	}
 	err := s.conn(ctx).Model(&OTPTally{}).
-		Select("channel, SUM(sent) AS sent, SUM(accepted) AS accepted, SUM(refused) AS refused, SUM(locked) AS locked").
+		Select("channel, "+otpSums).
 		Where("created_at >= ? AND created_at < ?", since.UTC(), until.UTC()).
 		Group("channel").Scan(&rows).Error
 	if err != nil {
@@ -113,7 +128,31 @@ func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[
 	}
 	out := make(map[string]OTPTotals, len(rows))
 	for _, r := range rows {
-		out[r.Channel] = OTPTotals{Sent: r.Sent, Accepted: r.Accepted, Refused: r.Refused, Locked: r.Locked}
+		out[r.Channel] = r.OTPTotals
+	}
+	return out, nil
+}
+
+const otpSums = "SUM(sent) AS sent, SUM(accepted) AS accepted, SUM(refused) AS refused, SUM(locked) AS locked, SUM(declined) AS declined"
+
+// SumOTPTalliesByClient returns the counts of the sign-in and KYC-VS
+// channels recorded in [since, until), per client; the admin console's
+// own sign-ins are left out.
+func (s *Store) SumOTPTalliesByClient(ctx context.Context, since, until time.Time) (map[string]OTPTotals, error) {
+	var rows []struct {
+		ClientID string
+		OTPTotals
+	}
+	err := s.conn(ctx).Model(&OTPTally{}).
+		Select("client_id, "+otpSums).
+		Where("created_at >= ? AND created_at < ? AND channel IN ?", since.UTC(), until.UTC(), []string{ChannelSignIn, ChannelAPI}).
+		Group("client_id").Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]OTPTotals, len(rows))
+	for _, r := range rows {
+		out[r.ClientID] = r.OTPTotals
 	}
 	return out, nil
 }
