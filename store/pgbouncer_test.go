@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -57,5 +58,41 @@ func TestThroughPgBouncer(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestRegistryReimportOnOneConnection: imports one after another on one
+// connection, as a pooler may hand them the same server connection: none
+// trips on a table an earlier one left in the session.
+func TestRegistryReimportOnOneConnection(t *testing.T) {
+	for _, backend := range []string{string(store.Postgres), storetest.PgBouncer} {
+		t.Run(backend, func(t *testing.T) {
+			s := storetest.Open(t, backend)
+			db, err := s.DB()
+			must(t, err)
+			db.SetMaxOpenConns(1)
+			for round := range 3 {
+				recs := []*store.ImportRecord{
+					{Beneficiary: store.Beneficiary{ID: "B1", Mobile: "+919876543210", Name: "Asha", NameKey: "asha", YearOfBirth: 1980 + round}, Line: 2},
+					{Beneficiary: store.Beneficiary{ID: "B2", Mobile: "+919876543211", Name: "Ravi", NameKey: "ravi", YearOfBirth: 1990}, Line: 3},
+				}
+				next := func() (*store.ImportRecord, error) {
+					if len(recs) == 0 {
+						return nil, io.EOF
+					}
+					r := recs[0]
+					recs = recs[1:]
+					return r, nil
+				}
+				if _, err := s.ImportRegistry(testCtx(t), next, store.ImportOptions{}); err != nil {
+					t.Fatalf("import %d: %v", round+1, err)
+				}
+			}
+			b, err := s.GetBeneficiary(testCtx(t), "B1")
+			must(t, err)
+			if b.YearOfBirth != 1982 {
+				t.Fatalf("B1 born %d after the third import", b.YearOfBirth)
+			}
+		})
 	}
 }
