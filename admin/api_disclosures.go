@@ -23,6 +23,7 @@ type DisclosureJSON struct {
 	Subject           string    `json:"subject"`
 	Claims            []string  `json:"claims"`
 	VaccinationStatus *int      `json:"vaccination_status"`
+	FullyVaccinated   *bool     `json:"fully_vaccinated"`
 	Channel           string    `json:"channel"`
 	RequestID         string    `json:"request_id"`
 	CreatedAt         time.Time `json:"created_at"`
@@ -31,7 +32,7 @@ type DisclosureJSON struct {
 // ToDisclosureJSON renders d.
 func ToDisclosureJSON(d *store.Disclosure) DisclosureJSON {
 	return DisclosureJSON{ID: d.ID, ClientID: d.ClientID, BeneficiaryID: d.BeneficiaryID, Subject: d.Subject, Claims: nonNil(d.Claims),
-		VaccinationStatus: d.VaccinationStatus, Channel: d.Channel, RequestID: d.RequestID, CreatedAt: d.CreatedAt}
+		VaccinationStatus: d.VaccinationStatus, FullyVaccinated: d.FullyVaccinated, Channel: d.Channel, RequestID: d.RequestID, CreatedAt: d.CreatedAt}
 }
 
 // disclosureFilter reads the filters of both disclosure routes.
@@ -102,7 +103,7 @@ func (a *API) handleListDisclosures(c *gin.Context, actor Actor) {
 }
 
 // DisclosureCSVHeader is the disclosure export's header.
-var DisclosureCSVHeader = []string{"id", "created_at", "client_id", "beneficiary_id", "subject", "claims", "vaccination_status", "channel", "request_id"}
+var DisclosureCSVHeader = []string{"id", "created_at", "client_id", "beneficiary_id", "subject", "claims", "vaccination_status", "channel", "request_id", "fully_vaccinated"}
 
 // WriteDisclosuresCSV writes the matching disclosures as CSV to w, newest
 // first, reading them in pages.
@@ -116,8 +117,12 @@ func WriteDisclosuresCSV(ctx context.Context, st *store.Store, f store.Disclosur
 		if d.VaccinationStatus != nil {
 			status = strconv.Itoa(*d.VaccinationStatus)
 		}
+		fully := ""
+		if d.FullyVaccinated != nil {
+			fully = strconv.FormatBool(*d.FullyVaccinated)
+		}
 		return cw.Write([]string{d.ID, d.CreatedAt.UTC().Format(time.RFC3339), csvSafe(d.ClientID), csvSafe(d.BeneficiaryID), d.Subject,
-			strings.Join(d.Claims, " "), status, d.Channel, d.RequestID})
+			strings.Join(d.Claims, " "), status, d.Channel, d.RequestID, fully})
 	})
 	if err != nil {
 		return err

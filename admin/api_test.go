@@ -659,7 +659,7 @@ func TestDisclosuresAPI(t *testing.T) {
 		resp := ts.call(http.MethodGet, p+"/disclosures.csv?client_id=air", ts.owner, nil)
 		lines := strings.Split(strings.TrimSpace(string(resp.Body)), "\n")
 		if resp.Status != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || len(lines) != 3 ||
-			lines[0] != "id,created_at,client_id,beneficiary_id,subject,claims,vaccination_status,channel,request_id" || !strings.HasPrefix(lines[1], "d1,") {
+			lines[0] != "id,created_at,client_id,beneficiary_id,subject,claims,vaccination_status,channel,request_id,fully_vaccinated" || !strings.HasPrefix(lines[1], "d1,") {
 			t.Errorf("export: %d %q", resp.Status, lines)
 		}
 		resp = ts.call(http.MethodGet, p+"/disclosures.csv?status=none", ts.owner, nil)

@@ -119,6 +119,7 @@ var consolePages = func() map[string]*template.Template {
 		"static":    func(name string) string { return "/admin/static/" + name + "?v=" + staticVersion },
 		"pct":       func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 		"status":    statusText,
+		"deref":     func(b *bool) bool { return b != nil && *b },
 		"join":      strings.Join,
 		"add":       func(a, b int64) int64 { return a + b },
 		"f":         func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },

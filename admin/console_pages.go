@@ -149,7 +149,7 @@ type graceOption struct {
 
 var graceOptions = []graceOption{{86400, "1 day (recommended)"}, {3600, "1 hour"}, {7 * 86400, "7 days"}, {0, "none: the old secret stops now (it leaked)"}}
 
-var formScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
+var formScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
 
 func formOf(c *store.Client) clientForm {
 	f := clientForm{ID: c.ID, Name: c.Name, RedirectURIs: strings.Join(c.RedirectURIs, "\n"), Contacts: strings.Join(c.Contacts, "\n"),

@@ -14,6 +14,9 @@ const (
 	ScopeProfile = "profile"
 	// ScopePhone asks for phone_number and phone_number_verified.
 	ScopePhone = "phone"
+	// ScopeFullyVaccinated asks for the fully_vaccinated claim alone: a
+	// yes or no for verifiers that need nothing more (minimal disclosure).
+	ScopeFullyVaccinated = "fully_vaccinated"
 	// ScopeOfflineAccess asks for a refresh token; the consent outlives the
 	// browser session only when it is granted.
 	ScopeOfflineAccess = "offline_access"
@@ -23,6 +26,9 @@ const (
 const (
 	// ClaimVaccinationStatus is a JSON integer, 0, 1 or 2 (see Status).
 	ClaimVaccinationStatus = "vaccination_status"
+	// ClaimFullyVaccinated is a JSON boolean: true exactly when the status
+	// is Fully. It tells nothing of a partial series.
+	ClaimFullyVaccinated = "fully_vaccinated"
 	// ClaimName is the name as the registry holds it.
 	ClaimName = "name"
 	// ClaimPhoneNumber is the mobile number in E.164 form.
@@ -37,6 +43,7 @@ const (
 // as read-only: it is shared by every request.
 var ScopeClaims = map[string][]string{
 	ScopeVaccinationStatus: {ClaimVaccinationStatus},
+	ScopeFullyVaccinated:   {ClaimFullyVaccinated},
 	ScopeProfile:           {ClaimName},
 	ScopePhone:             {ClaimPhoneNumber, ClaimPhoneNumberVerified},
 }
@@ -44,11 +51,11 @@ var ScopeClaims = map[string][]string{
 // scopeOrder is the order claims are listed in, on the consent screen and
 // in stored login requests: the status first, whatever the order of the
 // scope parameter.
-var scopeOrder = []string{ScopeVaccinationStatus, ScopeProfile, ScopePhone}
+var scopeOrder = []string{ScopeVaccinationStatus, ScopeFullyVaccinated, ScopeProfile, ScopePhone}
 
 // ClaimsForScopes returns the claim names the scopes ask for, each once, in
 // a stable order that does not depend on the order of scopes:
-// vaccination_status, name, phone_number, phone_number_verified, then the
+// vaccination_status, fully_vaccinated, name, phone_number, phone_number_verified, then the
 // claims of any other scope in ScopeClaims in the order the scopes came.
 // Unknown scopes and scopes without claims (openid, offline_access) add
 // nothing; no claim gives an empty, non-nil slice.
@@ -90,6 +97,8 @@ func Describe(claim string) string {
 	switch claim {
 	case ClaimVaccinationStatus:
 		return "your vaccination status (not, partially or fully vaccinated)"
+	case ClaimFullyVaccinated:
+		return "whether you are fully vaccinated: yes or no"
 	case ClaimName:
 		return "your name"
 	case ClaimPhoneNumber:
@@ -102,7 +111,8 @@ func Describe(claim string) string {
 
 // Values returns the JSON values of the named claims for a beneficiary, as
 // they go into the ID token and userinfo: vaccination_status an int (0, 1,
-// 2, from b.Doses, so b must be read with its doses), name a string,
+// 2, from b.Doses, so b must be read with its doses), fully_vaccinated a
+// bool (from the same doses), name a string,
 // phone_number the E.164 string, phone_number_verified true. Only names
 // asked for and known appear; a nil beneficiary gives an empty map. The
 // caller adds the protocol claims (sub, iss, ...); these never include them.
@@ -115,6 +125,8 @@ func Values(b *store.Beneficiary, names []string) map[string]any {
 		switch n {
 		case ClaimVaccinationStatus:
 			out[n] = int(StatusFromDoses(b.Doses))
+		case ClaimFullyVaccinated:
+			out[n] = StatusFromDoses(b.Doses) == Fully
 		case ClaimName:
 			out[n] = b.Name
 		case ClaimPhoneNumber:

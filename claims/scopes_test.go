@@ -21,6 +21,7 @@ func TestClaimsForScopes(t *testing.T) {
 			[]string{"vaccination_status", "name", "phone_number", "phone_number_verified"}},
 		{"duplicates", []string{"phone", "phone", "vaccination_status", "vaccination_status"},
 			[]string{"vaccination_status", "phone_number", "phone_number_verified"}},
+		{"yes or no before the rest", []string{"profile", "fully_vaccinated"}, []string{"fully_vaccinated", "name"}},
 		{"unknown scopes ignored", []string{"email", "address", "profile"}, []string{"name"}},
 	}
 	for _, tt := range tests {
@@ -36,6 +37,7 @@ func TestClaimsForScopes(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	tests := []struct{ claim, want string }{
 		{claims.ClaimVaccinationStatus, "your vaccination status (not, partially or fully vaccinated)"},
+		{claims.ClaimFullyVaccinated, "whether you are fully vaccinated: yes or no"},
 		{claims.ClaimName, "your name"},
 		{claims.ClaimPhoneNumber, "your mobile number"},
 		{claims.ClaimPhoneNumberVerified, "that your mobile number is verified"},
@@ -69,6 +71,10 @@ func TestValues(t *testing.T) {
 		{"all", b, claims.ClaimsForScopes([]string{"vaccination_status", "profile", "phone"}), map[string]any{
 			"vaccination_status": 1, "name": "Asha Verma", "phone_number": "+919876543210", "phone_number_verified": true,
 		}},
+		{"partial is not fully", b, []string{"fully_vaccinated"}, map[string]any{"fully_vaccinated": false}},
+		{"a complete series is fully", &store.Beneficiary{ID: "b3", Doses: []store.Dose{dose(1, 2), dose(2, 2)}}, []string{"fully_vaccinated"}, map[string]any{"fully_vaccinated": true}},
+		{"a booster is fully", &store.Beneficiary{ID: "b4", Doses: []store.Dose{dose(3, 2)}}, []string{"fully_vaccinated"}, map[string]any{"fully_vaccinated": true}},
+		{"no dose is not fully", &store.Beneficiary{ID: "b5"}, []string{"fully_vaccinated"}, map[string]any{"fully_vaccinated": false}},
 		{"no dose is 0, not absent", &store.Beneficiary{ID: "b2"}, []string{"vaccination_status"}, map[string]any{"vaccination_status": 0}},
 		{"unknown and protocol names dropped", b, []string{"sub", "email", "name"}, map[string]any{"name": "Asha Verma"}},
 		{"nothing asked", b, nil, map[string]any{}},

@@ -280,6 +280,10 @@ func newDisclosure(clientID, beneficiaryID, subject, channel, requestID string, 
 	if v, ok := values[claims.ClaimVaccinationStatus].(int); ok {
 		d.VaccinationStatus = &v
 	}
+	// The yes or no, never the status it came from: that was not disclosed.
+	if v, ok := values[claims.ClaimFullyVaccinated].(bool); ok {
+		d.FullyVaccinated = &v
+	}
 	return d
 }
 

@@ -68,7 +68,7 @@ type ValidationError struct{ Problems []string }
 
 func (e *ValidationError) Error() string { return "invalid client: " + strings.Join(e.Problems, "; ") }
 
-var knownScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
+var knownScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
 
 // Validate checks a spec: redirect URIs absolute, without fragment, https
 // (or http on a loopback host, for development); known scopes including

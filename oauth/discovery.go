@@ -22,7 +22,7 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		"revocation_endpoint":      iss + PathRevoke,
 		"introspection_endpoint":   iss + PathIntrospect,
 		"end_session_endpoint":     iss + PathEndSession,
-		"scopes_supported":         []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess},
+		"scopes_supported":         []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess},
 		"response_types_supported": []string{"code"},
 		"response_modes_supported": responseModes,
 		"authorization_response_iss_parameter_supported": true,
@@ -36,7 +36,7 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"claims_supported": []string{
 			"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "rat",
-			claims.ClaimVaccinationStatus, claims.ClaimName, claims.ClaimPhoneNumber, claims.ClaimPhoneNumberVerified,
+			claims.ClaimVaccinationStatus, claims.ClaimFullyVaccinated, claims.ClaimName, claims.ClaimPhoneNumber, claims.ClaimPhoneNumberVerified,
 		},
 		"claims_parameter_supported":       true,
 		"request_parameter_supported":      false,

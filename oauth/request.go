@@ -43,7 +43,7 @@ type claimsRequest struct {
 }
 
 // planDisclosure works out what the request discloses. vaccination_status
-// goes into the ID token, the product's answer; profile and phone claims
+// and fully_vaccinated go into the ID token, the product's answer; profile and phone claims
 // come from userinfo (OIDC Core 5.4) unless the claims parameter asks for
 // them in the ID token. A claim is only ever released when the client may
 // ask for the scope that carries it.
@@ -54,7 +54,7 @@ func planDisclosure(ar fosite.AuthorizeRequester, client *Client) (disclosure, e
 	allowed := claims.ClaimsForScopes(client.GetScopes())
 	for _, name := range claims.ClaimsForScopes(scopes) {
 		d.Userinfo = append(d.Userinfo, name)
-		if name == claims.ClaimVaccinationStatus {
+		if name == claims.ClaimVaccinationStatus || name == claims.ClaimFullyVaccinated {
 			d.IDToken = append(d.IDToken, name)
 		}
 	}

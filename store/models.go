@@ -286,6 +286,9 @@ type Disclosure struct {
 	Claims        StringList
 	// VaccinationStatus is nil when the status was not disclosed.
 	VaccinationStatus *int
+	// FullyVaccinated is nil unless the fully_vaccinated claim (a yes or
+	// no, without the status) was disclosed.
+	FullyVaccinated *bool
 	// Channel is how it was disclosed: "authorize" (the code), "userinfo".
 	Channel   string
 	RequestID string
