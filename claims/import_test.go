@@ -34,8 +34,10 @@ func registryCSV(n int, change func(i int) string) string {
 	return b.String()
 }
 
+// forEachBackend runs fn on each database, PgBouncer in transaction mode
+// included: imports run behind it in production.
 func forEachBackend(t *testing.T, fn func(t *testing.T, st *store.Store)) {
-	for _, dialect := range storetest.Backends(t) {
+	for _, dialect := range storetest.PooledBackends(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			fn(t, storetest.Open(t, dialect))

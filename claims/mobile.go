@@ -49,6 +49,38 @@ func NormalizeMobile(s string) (e164 string, err error) {
 	if digits == 0 {
 		return "", errors.New("mobile number has no digits")
 	}
+	national, fast := indianNational(s)
+	if fast && prefixCacheUsable() {
+		switch prefixVerdict(national) {
+		case verdictMobile:
+			return "+91" + national, nil
+		case verdictInvalid:
+			return "", errInvalidMobile
+		case verdictNotMobile:
+			return "", errNotMobile
+		}
+	}
+	e164, err = checkPlan(s)
+	if fast && prefixCacheUsable() {
+		switch {
+		case err == nil && e164 == "+91"+national:
+			setPrefixVerdict(national, verdictMobile)
+		case errors.Is(err, errInvalidMobile):
+			setPrefixVerdict(national, verdictInvalid)
+		case errors.Is(err, errNotMobile):
+			setPrefixVerdict(national, verdictNotMobile)
+		}
+	}
+	return e164, err
+}
+
+var (
+	errInvalidMobile = errors.New("not a valid mobile number: want a 10-digit Indian mobile number or + country code and number")
+	errNotMobile     = errors.New("not a mobile number: it cannot receive an SMS")
+)
+
+// checkPlan checks s against the numbering plan and returns it in E.164.
+func checkPlan(s string) (e164 string, err error) {
 	defer func() {
 		// The parser is third-party code fed with untrusted input.
 		if recover() != nil {
@@ -57,12 +89,12 @@ func NormalizeMobile(s string) (e164 string, err error) {
 	}()
 	num, err := phonenumbers.Parse(s, defaultRegion)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return "", errors.New("not a valid mobile number: want a 10-digit Indian mobile number or + country code and number")
+		return "", errInvalidMobile
 	}
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.FIXED_LINE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
 		phonenumbers.SHARED_COST, phonenumbers.UAN, phonenumbers.VOICEMAIL, phonenumbers.PAGER:
-		return "", errors.New("not a mobile number: it cannot receive an SMS")
+		return "", errNotMobile
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // ImportResult counts what ReplaceBeneficiaries or ImportRegistry wrote.
@@ -144,8 +146,18 @@ func (s *Store) BeneficiariesByMobile(ctx context.Context, mobile string) ([]Ben
 		return nil, nil
 	}
 	var bs []Beneficiary
-	err := s.conn(ctx).Preload("Doses", orderDoses).Where("mobile = ?", mobile).Order("id").Find(&bs).Error
+	err := byMobile(s.conn(ctx).Preload("Doses", orderDoses), mobile).Find(&bs).Error
 	return bs, translate(err)
+}
+
+// byNameKey and byMobile are the lookups' conditions, shared with the
+// test that checks their plans use beneficiaries_mobile_name_idx.
+func byNameKey(db *gorm.DB, mobile, nameKey string) *gorm.DB {
+	return db.Where("mobile = ? AND name_key = ?", mobile, nameKey).Order("id")
+}
+
+func byMobile(db *gorm.DB, mobile string) *gorm.DB {
+	return db.Where("mobile = ?", mobile).Order("id")
 }
 
 // BeneficiaryByNameKey returns the beneficiary registered under the E.164
@@ -154,8 +166,7 @@ func (s *Store) BeneficiariesByMobile(ctx context.Context, mobile string) ([]Ben
 // (imports refuse it), the first by ID is returned.
 func (s *Store) BeneficiaryByNameKey(ctx context.Context, mobile, nameKey string) (*Beneficiary, error) {
 	var b Beneficiary
-	err := s.conn(ctx).Preload("Doses", orderDoses).
-		Where("mobile = ? AND name_key = ?", mobile, nameKey).Order("id").Take(&b).Error
+	err := byNameKey(s.conn(ctx).Preload("Doses", orderDoses), mobile, nameKey).Take(&b).Error
 	if err != nil {
 		return nil, translate(err)
 	}

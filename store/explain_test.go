@@ -1,0 +1,82 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
+)
+
+// TestRegistryLookupPlans: on a registry big enough for the planner to
+// care (20,000 people, three per mobile), every lookup a verification
+// makes goes through an index, never a scan of the registry
+// (DESIGN.md, "Performance": indexes for every lookup).
+func TestRegistryLookupPlans(t *testing.T) {
+	s := storetest.Open(t, string(store.Postgres))
+	ctx := testCtx(t)
+	const n = 20000
+	i := 0
+	_, err := s.ImportRegistry(ctx, func() (*store.ImportRecord, error) {
+		if i == n {
+			return nil, io.EOF
+		}
+		i++
+		b := person(fmt.Sprintf("B%06d", i), fmt.Sprintf("+9198%08d", i/3), fmt.Sprintf("person %d", i), dose(1, 2, "2021-05-01"))
+		return &store.ImportRecord{Beneficiary: b, Line: i + 1}, nil
+	}, store.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := s.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"beneficiaries", "doses"} {
+		if _, err := db.ExecContext(ctx, "ANALYZE "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{
+		"by mobile and name key": "beneficiaries_mobile_name_idx",
+		"by mobile":              "beneficiaries_mobile_name_idx",
+		"by id":                  "beneficiaries_pkey",
+		"doses":                  "doses_beneficiary_number_idx",
+	}
+	for name, q := range s.LookupSQL("+919800001234", "person 3703", "B003703") {
+		t.Run(name, func(t *testing.T) {
+			plan := explain(t, ctx, s, q)
+			if !strings.Contains(plan, want[name]) || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s\nplan:\n%s\nwant it through %s, without a sequential scan", q, plan, want[name])
+			}
+		})
+	}
+}
+
+func explain(t *testing.T, ctx context.Context, s *store.Store, q string) string {
+	t.Helper()
+	db, err := s.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, "EXPLAIN "+q)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
