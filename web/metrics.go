@@ -31,6 +31,7 @@ type Metrics struct {
 	otpSends    *prometheus.CounterVec
 	otpChecks   *prometheus.CounterVec
 	disclosures *prometheus.CounterVec
+	smsDuration *prometheus.HistogramVec
 }
 
 // NewMetrics returns a registry with every kycvs metric and the Go runtime
@@ -64,8 +65,15 @@ func NewMetrics() *Metrics {
 			Name: "kycvs_verifications_total",
 			Help: "Vaccination status disclosures recorded, by channel (authorize, userinfo, refresh, kycvs-api) and vaccination_status (0, 1, 2, or none when the claim was not asked for).",
 		}, []string{"channel", "vaccination_status"}),
+		smsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kycvs_sms_send_duration_seconds",
+			Help: "Time the SMS sender took to accept or refuse one SMS, by result: ok, error (refused, timed out or no free slot).",
+			// A gateway answers in tens of milliseconds to seconds; the
+			// webhook times out at --sms-timeout (5 s by default).
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.otpChecks, m.disclosures,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.otpChecks, m.disclosures, m.smsDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +95,15 @@ func (m *Metrics) OTPSent(result string) { m.otpSends.WithLabelValues(result).In
 
 // OTPChecked counts one OTP checked with its result.
 func (m *Metrics) OTPChecked(result string) { m.otpChecks.WithLabelValues(result).Inc() }
+
+// SMSSent times one SMS handed to the sender: ok is whether it accepted it.
+func (m *Metrics) SMSSent(ok bool, d time.Duration) {
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.smsDuration.WithLabelValues(result).Observe(d.Seconds())
+}
 
 // Disclosed counts one recorded disclosure. status is the disclosed
 // vaccination status, or nil when the claim was not part of it.

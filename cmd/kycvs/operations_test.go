@@ -91,6 +91,7 @@ func TestMetricsAndLogs(t *testing.T) {
 		`kycvs_http_requests_total{code="404",method="GET",route="unmatched"}`:                   1,
 		`kycvs_http_request_duration_seconds_count{method="POST",route="/login/:challenge/otp"}`: 2,
 		`kycvs_otp_sends_total{result="sent"}`:                                                   2,
+		`kycvs_sms_send_duration_seconds_count{result="ok"}`:                                     2,
 		`kycvs_otp_verifications_total{result="ok"}`:                                             1,
 		`kycvs_otp_verifications_total{result="wrong"}`:                                          1,
 		`kycvs_verifications_total{channel="authorize",vaccination_status="2"}`:                  1,

@@ -122,6 +122,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
+	sender = timedSender{sender, s.metrics}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	registry := claims.NewRegistry(st)
 	flow := consent.New(consent.Config{
@@ -282,6 +283,20 @@ func newSender(cfg serveConfig, logger *slog.Logger) (consent.Sender, error) {
 		MaxConcurrent: cfg.SMSMaxConcurrent,
 		Logger:        logger,
 	})
+}
+
+// timedSender times every SMS the sender takes or refuses, for the
+// kycvs_sms_send_duration_seconds histogram (the SMS gateway's latency).
+type timedSender struct {
+	next    consent.Sender
+	metrics *web.Metrics
+}
+
+func (t timedSender) Send(ctx context.Context, msg consent.SMS) error {
+	start := time.Now()
+	err := t.next.Send(ctx, msg)
+	t.metrics.SMSSent(err == nil, time.Since(start))
+	return err
 }
 
 // teeSender sends through each sender in turn; the first failure wins.
