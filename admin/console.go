@@ -239,7 +239,7 @@ func (p page) When(v any) string {
 func (cn *Console) render(c *gin.Context, status int, name string, p page) {
 	t, ok := consolePages[name]
 	if !ok {
-		web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "This page could not be shown.")
+		web.RenderError(c, http.StatusInternalServerError, "internal")
 		return
 	}
 	p.CSRFToken = web.CSRFToken(c)
@@ -255,7 +255,7 @@ func (cn *Console) render(c *gin.Context, status int, name string, p page) {
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		cn.log(c).Error("admin console: render failed", "page", name, "err", err)
-		web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "This page could not be shown.")
+		web.RenderError(c, http.StatusInternalServerError, "internal")
 		return
 	}
 	h := c.Writer.Header()
@@ -356,7 +356,7 @@ func serveConsoleStatic(c *gin.Context) {
 	name := path.Clean("static/" + strings.TrimPrefix(c.Param("filepath"), "/"))
 	b, err := staticFiles.ReadFile(name)
 	if err != nil || !strings.HasPrefix(name, "static/") {
-		web.RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		web.RenderError(c, http.StatusNotFound, "not_found")
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=86400")
@@ -443,9 +443,9 @@ func (cn *Console) toLogin(c *gin.Context) {
 func (cn *Console) serverError(c *gin.Context, err error) {
 	cn.log(c).Error("admin console: failed", "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "The database cannot be reached right now. Try again in a minute.")
+		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
 	} else {
-		web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Try again in a minute.")
+		web.RenderError(c, http.StatusInternalServerError, "internal")
 	}
 	c.Abort()
 }

@@ -42,7 +42,7 @@ func (f *Flow) handleConsent(c *gin.Context) {
 		return
 	case "share":
 	default:
-		web.RenderError(c, http.StatusBadRequest, "Choose Share or Don't share", "Go back and choose Share or Don't share.")
+		web.RenderError(c, http.StatusBadRequest, "choose")
 		return
 	}
 

@@ -288,6 +288,18 @@ func (f *Flow) path(challenge, action string) string {
 	return p
 }
 
+// usePage writes c's page in the language of lr's sign-in: the relying
+// party's ui_locales, kept in the stored authorization form, unless the
+// person picked another language since the sign-in began; and points the
+// language switch at the challenge's page, which shows the current step
+// however the page was reached.
+func (f *Flow) usePage(c *gin.Context, lr *store.LoginRequest) {
+	if form, err := url.ParseQuery(lr.Form); err == nil {
+		web.UseUILocales(c, form.Get("ui_locales"), lr.CreatedAt)
+	}
+	web.SetPagePath(c, f.path(lr.ID, ""))
+}
+
 // stepError says a challenge is not at the step a request needs: it
 // expired, or it moved on (a second tab, a double submit, the Back
 // button). replyStep turns it into the right answer.
@@ -334,6 +346,7 @@ func (f *Flow) load(c *gin.Context, want ...string) (*store.LoginRequest, bool) 
 	}
 	lr, err := f.st.GetLoginRequest(c.Request.Context(), ch)
 	if err == nil {
+		f.usePage(c, lr)
 		err = checkStep(lr, f.now(), want...)
 	}
 	if err != nil {
@@ -353,18 +366,18 @@ func (f *Flow) replyStep(c *gin.Context, err error) {
 	case errors.As(err, &se):
 		switch {
 		case se.expired:
-			web.RenderError(c, http.StatusGone, "This sign-in has expired", "Go back to the service you came from and start again.")
+			web.RenderError(c, http.StatusGone, "expired")
 		case se.state == store.LoginDead:
-			web.RenderError(c, http.StatusGone, "Too many wrong codes", "For your safety this sign-in was stopped. Go back to the service you came from and start again.")
+			web.RenderError(c, http.StatusGone, "too_many_wrong")
 		case se.state == store.LoginApproved || se.state == store.LoginDenied:
 			c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(se.challenge))
 		case se.state == store.LoginUsed:
-			web.RenderError(c, http.StatusGone, "This sign-in is complete", "Go back to the service you came from. To share again, start there.")
+			web.RenderError(c, http.StatusGone, "complete")
 		default:
 			c.Redirect(http.StatusSeeOther, f.path(se.challenge, ""))
 		}
 	case errors.Is(err, store.ErrNotFound):
-		web.RenderError(c, http.StatusNotFound, "This sign-in link is not valid", "Go back to the service you came from and start again.")
+		web.RenderError(c, http.StatusNotFound, "link_invalid")
 	default:
 		f.serverError(c, err)
 	}
@@ -374,10 +387,10 @@ func (f *Flow) replyStep(c *gin.Context, err error) {
 func (f *Flow) serverError(c *gin.Context, err error) {
 	f.log(c).Error("consent: store error", "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "We cannot reach our database right now. Try again in a minute.")
+		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
 		return
 	}
-	web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Try again in a minute.")
+	web.RenderError(c, http.StatusInternalServerError, "internal")
 }
 
 // clientName returns the display name of the client behind lr; on failure
@@ -386,7 +399,7 @@ func (f *Flow) clientName(c *gin.Context, lr *store.LoginRequest) (string, bool)
 	cl, err := f.st.GetClient(c.Request.Context(), lr.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		web.RenderError(c, http.StatusGone, "This service is not registered", "The service that sent you here is no longer registered with us.")
+		web.RenderError(c, http.StatusGone, "client_gone")
 		return "", false
 	case err != nil:
 		f.serverError(c, err)

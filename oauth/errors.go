@@ -21,17 +21,23 @@ func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeReques
 		p.writeRedirectedError(c, ar, err)
 		return
 	}
+	// The person sees words for a person; the protocol's own words (a
+	// fosite hint meant for the developer) go to the log.
 	var rfc *fosite.RFC6749Error
-	status, msg := http.StatusBadRequest, "The request could not be processed."
+	status, key := http.StatusBadRequest, "link_rejected"
 	if errors.As(err, &rfc) {
 		status = rfc.CodeField
-		if rfc.HintField != "" {
-			msg = rfc.HintField
-		} else if rfc.DescriptionField != "" {
-			msg = rfc.DescriptionField
+		web.Log(c).Info("authorization request refused", "error", rfc.ErrorField, "hint", rfc.HintField)
+		switch {
+		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
+			key = "client_unknown"
+		case status == http.StatusServiceUnavailable:
+			key = "unavailable"
+		case status >= 500:
+			key = "internal"
 		}
 	}
-	web.RenderError(c, status, "This sign-in link is not valid", msg)
+	web.RenderError(c, status, key)
 }
 
 // protocolError maps a non-protocol error to an RFC 6749 one and logs it.
@@ -58,10 +64,10 @@ func (p *Provider) protocolError(c *gin.Context, err error) error {
 func (p *Provider) renderStoreError(c *gin.Context, err error) {
 	web.Log(c).Error("store error", "error", err)
 	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "Service unavailable", "kycvs cannot reach its database right now. Try again in a minute.")
+		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
 		return
 	}
-	web.RenderError(c, http.StatusInternalServerError, "Something went wrong", "Try again in a minute.")
+	web.RenderError(c, http.StatusInternalServerError, "internal")
 }
 
 // writeJSONError writes an OAuth2-style error body, headers first.

@@ -19,7 +19,7 @@ import (
 func (p *Provider) handleEndSession(c *gin.Context) {
 	ctx := c.Request.Context()
 	if err := c.Request.ParseForm(); err != nil {
-		web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The request could not be read.")
+		web.RenderError(c, http.StatusBadRequest, "signout_unreadable")
 		return
 	}
 	form := c.Request.Form
@@ -30,7 +30,7 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 		if hint != "" {
 			tok, err := (&fositeSigner{keys: p.keys}).Decode(ctx, hint)
 			if tok == nil || (err != nil && !expiredOnly(err)) {
-				web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The sign-out request names a token kycvs did not issue.")
+				web.RenderError(c, http.StatusBadRequest, "signout_token")
 				return
 			}
 			if aud := audienceOf(tok.Claims["aud"]); aud != "" {
@@ -39,7 +39,7 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 		}
 		client, err := getClient(ctx, p.st, clientID)
 		if err != nil || !slices.Contains(client.RedirectURIs, uri) {
-			web.RenderError(c, http.StatusBadRequest, "Sign-out failed", "The address to return to is not registered for this service.")
+			web.RenderError(c, http.StatusBadRequest, "signout_redirect")
 			return
 		}
 		target = uri
@@ -58,7 +58,7 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, u.String())
 		return
 	}
-	web.RenderError(c, http.StatusOK, "You are signed out", "You can close this page.")
+	web.RenderError(c, http.StatusOK, "signed_out")
 }
 
 // expiredOnly reports a token whose only fault is its age; an expired ID

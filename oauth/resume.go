@@ -18,7 +18,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 	ctx := c.Request.Context()
 	lr, err := p.st.GetLoginRequest(ctx, c.Param("challenge"))
 	if errors.Is(err, store.ErrNotFound) {
-		web.RenderError(c, http.StatusNotFound, "This sign-in has expired", "Go back to the service and start again.")
+		web.RenderError(c, http.StatusNotFound, "expired")
 		return
 	}
 	if err != nil {
@@ -28,10 +28,10 @@ func (p *Provider) handleResume(c *gin.Context) {
 	now := p.cfg.Now()
 	switch {
 	case lr.State == store.LoginUsed:
-		web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again if you still need to share your status.")
+		web.RenderError(c, http.StatusConflict, "already_complete")
 		return
 	case lr.State == store.LoginDead || now.After(lr.ExpiresAt):
-		web.RenderError(c, http.StatusGone, "This sign-in has expired", "Go back to the service and start again.")
+		web.RenderError(c, http.StatusGone, "expired")
 		return
 	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
 		c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
@@ -46,7 +46,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 			return
 		}
 		if sess == nil || sess.ID != lr.SessionID {
-			web.RenderError(c, http.StatusForbidden, "This sign-in belongs to another browser", "Go back to the service and start again in this browser.")
+			web.RenderError(c, http.StatusForbidden, "other_browser")
 			return
 		}
 	}
@@ -54,7 +54,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 	// URI again (a client disabled meanwhile gets nothing).
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
 	if err != nil {
-		web.RenderError(c, http.StatusBadRequest, "This sign-in link is not valid", "The stored request could not be read.")
+		web.RenderError(c, http.StatusBadRequest, "link_unreadable")
 		return
 	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
@@ -71,7 +71,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 			return nil
 		}); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				web.RenderError(c, http.StatusConflict, "This sign-in is already complete", "Go back to the service and start again.")
+				web.RenderError(c, http.StatusConflict, "already_complete")
 				return
 			}
 			p.writeAuthorizeError(c, ar, err)

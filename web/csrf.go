@@ -59,7 +59,7 @@ func CSRF(secure bool) gin.HandlerFunc {
 		// A fresh token (no cookie came in) can match nothing the browser sent.
 		if !ok || sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
 			Log(c).Info("csrf check failed", "path", routeOf(c), "cookie_present", ok, "field_present", sent != "")
-			RenderError(c, http.StatusForbidden, "This form has expired", "This form has expired, go back and try again.")
+			RenderError(c, http.StatusForbidden, "form_expired")
 			c.Abort()
 			return
 		}

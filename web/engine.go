@@ -112,7 +112,7 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 	notFound := cfg.NotFound
 	if notFound == nil {
 		notFound = func(c *gin.Context) {
-			RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link, or go back to the service you came from.")
+			RenderError(c, http.StatusNotFound, "not_found")
 		}
 	}
 	e.Use(
@@ -124,8 +124,9 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 	)
 	e.NoRoute(notFound)
 	e.NoMethod(func(c *gin.Context) {
-		RenderError(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way. Go back and try again.")
+		RenderError(c, http.StatusMethodNotAllowed, "method")
 	})
+	e.GET(LangPath+":code", serveLang(cfg.SecureCookies))
 	e.GET("/static/*filepath", serveStatic)
 	e.HEAD("/static/*filepath", serveStatic)
 	return e, nil
@@ -234,7 +235,7 @@ func recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			RenderError(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment.")
+			RenderError(c, http.StatusInternalServerError, "internal")
 			c.Abort()
 		}()
 		c.Next()
@@ -308,7 +309,7 @@ func newCSPNonce() string {
 func bodyLimit(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > max {
-			RenderError(c, http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than this service accepts. Go back and try again.")
+			RenderError(c, http.StatusRequestEntityTooLarge, "too_large")
 			c.Abort()
 			return
 		}
@@ -354,9 +355,9 @@ func ParseForm(c *gin.Context) bool {
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		RenderError(c, http.StatusRequestEntityTooLarge, "Too much data", "The form sent more data than this service accepts. Go back and try again.")
+		RenderError(c, http.StatusRequestEntityTooLarge, "too_large")
 	} else {
-		RenderError(c, http.StatusBadRequest, "Unreadable form", "We could not read what the form sent. Go back and try again.")
+		RenderError(c, http.StatusBadRequest, "unreadable_form")
 	}
 	c.Abort()
 	return false

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kycvs/kycvs/locale"
 )
 
 //go:embed templates/*.html
@@ -46,60 +48,80 @@ var staticVersion = func() string {
 // outside this package (the admin console).
 func StaticURL(name string) string { return "/static/" + name + "?v=" + staticVersion }
 
-// pages holds one template per page, each a clone of the layout with the
-// page's "title" and "content" blocks; parsed once at start.
-var pages = func() map[string]*template.Template {
-	funcs := template.FuncMap{
-		"static": StaticURL,
-	}
-	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
+// pages holds, for every language, one template per page, each a clone
+// of the layout with the page's "title" and "content" blocks and the
+// language's template functions (see pageFuncs); parsed once at start.
+var pages = func() map[locale.Lang]map[string]*template.Template {
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		panic(err)
 	}
-	out := make(map[string]*template.Template)
-	for _, n := range names {
-		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" {
-			continue
+	out := make(map[locale.Lang]map[string]*template.Template)
+	for _, l := range locale.All() {
+		layout := template.Must(template.New("layout").Funcs(pageFuncs(l)).ParseFS(templateFiles, "templates/layout.html"))
+		set := make(map[string]*template.Template)
+		for _, n := range names {
+			name := strings.TrimSuffix(path.Base(n), ".html")
+			if name == "layout" {
+				continue
+			}
+			set[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFiles, n))
 		}
-		out[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFiles, n))
+		out[l] = set
 	}
 	return out
 }()
 
+// layoutData is what the layout is executed with: the page's own struct,
+// which the page's blocks receive as their dot, and what every page shows
+// around it (language, direction, the language switch).
+type layoutData struct {
+	Page   any
+	Lang   locale.Lang
+	Switch []LangLink
+}
+
 // Render writes the page called name ("login", "otp", "consent",
 // "nomatch", "error") with data, which must be the page's struct
-// (LoginPage for "login", and so on), and status. The page is executed into
-// a buffer first, so a template error becomes a plain 500 page rather than
-// half a page; headers are set before the status is written.
+// (LoginPage for "login", and so on), and status, in the language of the
+// request (Language). The page is executed into a buffer first, so a
+// template error becomes a plain 500 page rather than half a page; headers
+// are set before the status is written.
 func Render(c *gin.Context, status int, name string, data any) {
-	t, ok := pages[name]
+	lang := Language(c)
+	t, ok := pages[lang][name]
 	if !ok {
 		Log(c).Error("render: no such page", "page", name)
 		writeFallback(c)
 		return
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+	err := t.ExecuteTemplate(&buf, "layout", layoutData{Page: data, Lang: lang, Switch: langLinks(lang, switchReturn(c))})
+	if err != nil {
 		Log(c).Error("render: template failed", "page", name, "err", err)
 		writeFallback(c)
 		return
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", lang.Code())
 	// Pages carry CSRF tokens and personal data: never cached, and the
 	// browser asks again on Back, which also refreshes an expired token.
 	h.Set("Cache-Control", "no-store")
+	// The same URL answers in another language after a pick or with
+	// another Accept-Language.
+	h.Add("Vary", "Accept-Language, Cookie")
 	c.Status(status)
 	_, _ = c.Writer.Write(buf.Bytes())
 }
 
-// RenderError writes the error page: a title, a message for people, and
-// the request ID to quote to support. It does not abort the handler chain;
-// middleware that calls it also calls c.Abort.
-func RenderError(c *gin.Context, status int, title, message string) {
-	Render(c, status, "error", ErrorPage{Title: title, Message: message, RequestID: RequestID(c)})
+// RenderError writes the error page for key, which names a title and a
+// message in the catalogues ("expired" for error.expired.title and
+// error.expired.message), with the request ID to quote to support. It
+// does not abort the handler chain; middleware that calls it also calls
+// c.Abort.
+func RenderError(c *gin.Context, status int, key string) {
+	Render(c, status, "error", ErrorPage{Key: key, RequestID: RequestID(c)})
 }
 
 // writeFallback answers 500 without templates, for when rendering failed.
@@ -122,7 +144,7 @@ func serveStatic(c *gin.Context) {
 		b, err = staticFiles.ReadFile(name)
 	}
 	if err != nil {
-		RenderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		RenderError(c, http.StatusNotFound, "not_found")
 		return
 	}
 	// Page URLs carry ?v=<hash of the files>, so a day of caching never
@@ -137,10 +159,23 @@ func serveStatic(c *gin.Context) {
 
 // ErrorPage is the data of the "error" page.
 type ErrorPage struct {
-	Title     string
-	Message   string
+	// Key names the page's title and message in the catalogues:
+	// error.<Key>.title and error.<Key>.message.
+	Key       string
 	RequestID string
 }
+
+// Msg is a message for people, by catalogue ID (see package locale) with
+// its arguments as name and value pairs; the zero Msg is no message.
+// Pages carry Msgs rather than text, so they are written in the page's
+// language.
+type Msg struct {
+	ID   string
+	Args []any
+}
+
+// M returns the message id with args ("Count", 2).
+func M(id string, args ...any) Msg { return Msg{ID: id, Args: args} }
 
 // LoginPage is the data of the "login" page: mobile number and name.
 type LoginPage struct {
@@ -154,14 +189,16 @@ type LoginPage struct {
 	Mobile string
 	Name   string
 	// Error, when set, explains what to correct.
-	Error string
+	Error Msg
 }
 
 // OTPPage is the data of the "otp" page. Its consent statement is the
 // consent: entering the code agrees to share Claims with ClientName.
 type OTPPage struct {
 	ClientName string
-	// Claims describe, for people, what will be shared.
+	// Claims name what will be shared (claim names, "vaccination_status");
+	// the page describes each in its language, and no claims as "that you
+	// signed in with this mobile number".
 	Claims []string
 	// Offline says the service asked to keep reading the claims until
 	// access is revoked (offline_access).
@@ -179,12 +216,9 @@ type OTPPage struct {
 	// for; the resend button is disabled until then.
 	ResendWait time.Duration
 	// Notice is a neutral status line, e.g. "We sent a new code."
-	Notice string
-	Error  string
+	Notice Msg
+	Error  Msg
 }
-
-// ResendWaitText is ResendWait for people: "45 seconds", "2 minutes".
-func (p OTPPage) ResendWaitText() string { return waitText(p.ResendWait) }
 
 // ConsentPage is the data of the "consent" page, the one-tap screen for a
 // person already signed in: "Share as Name (mobile)" or "Don't share",
@@ -199,7 +233,7 @@ type ConsentPage struct {
 	Action       string
 	SwitchAction string
 	CSRFToken    string
-	Error        string
+	Error        Msg
 }
 
 // NoMatchPage is the data of the "nomatch" page: the OTP was right but no
@@ -214,19 +248,7 @@ type NoMatchPage struct {
 	// Unavailable: the registry could not be read, so nothing is known yet;
 	// the same form tries again.
 	Unavailable bool
-	Error       string
-}
-
-func waitText(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second) // round up: never say 0 while still waiting
-	switch {
-	case s <= 1:
-		return "1 second"
-	case s < 120:
-		return fmt.Sprintf("%d seconds", s)
-	default:
-		return fmt.Sprintf("%d minutes", (s+59)/60)
-	}
+	Error       Msg
 }
 
 // FormPostPage is the data of the "form_post" page (OAuth 2.0 Form Post

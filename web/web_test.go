@@ -357,22 +357,24 @@ func TestPagesRender(t *testing.T) {
 		data any
 		want []string
 	}{
-		{"login", web.LoginPage{ClientName: "Rail", Action: "/a", CancelAction: "/c", CSRFToken: "tok", Mobile: "+919876543210", Error: "Enter a mobile number"}, []string{
-			`lang="en"`, `type="tel" name="mobile" autocomplete="tel" required value="&#43;919876543210"`, `name="name" autocomplete="name" required`,
+		{"login", web.LoginPage{ClientName: "Rail", Action: "/a", CancelAction: "/c", CSRFToken: "tok", Mobile: "+919876543210", Error: web.M("alert.bad_mobile")}, []string{
+			`lang="en" dir="ltr"`, `type="tel" name="mobile" autocomplete="tel" required value="&#43;919876543210"`, `name="name" autocomplete="name" required`,
 			`for="mobile"`, `for="name"`, `Rail</strong> wants to check your vaccination status`, `role="alert"`, `name="csrf_token" value="tok"`,
+			`Enter a valid mobile number`,
 		}},
-		{"otp", web.OTPPage{ClientName: "Rail", Claims: []string{"Your vaccination status", "Your name"}, Offline: true, MaskedMobile: "+91******3210", ResendWait: 45 * time.Second, Error: "Wrong code. 2 tries left."}, []string{
-			`name="otp" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required`,
-			`By entering the code you agree to share with <strong>Rail</strong>:`, `<li>Your vaccination status</li>`, `<li>Your name</li>`,
-			`until you revoke its access`, `&#43;91******3210`, `disabled>New code in 45 seconds`, `Don't share`, `Wrong code. 2 tries left.`,
+		{"otp", web.OTPPage{ClientName: "Rail <&>", Claims: []string{"vaccination_status", "name", "custom_claim"}, Offline: true, MaskedMobile: "+91******3210", ResendWait: 45 * time.Second, Error: web.M("alert.wrong_otp_left", "Count", 2)}, []string{
+			`name="otp" autocomplete="one-time-code" inputmode="numeric" maxlength="6" required`,
+			`By entering the code you agree to share with <strong>Rail &lt;&amp;&gt;</strong>:`, `<li>your vaccination status (not, partially or fully vaccinated)</li>`, `<li>your name</li>`, `<li>custom_claim</li>`,
+			`until you revoke its access`, `+91******3210`, `disabled>New code in 45 seconds`, `Don't share`, `That code is not right. You have 2 tries left.`,
 		}},
-		{"consent", web.ConsentPage{ClientName: "Rail", Claims: []string{"Your vaccination status"}, Name: "Asha", MaskedMobile: "+91******3210"}, []string{
-			`Rail</strong> asks for:`, `name="decision" value="share"`, `name="decision" value="deny"`,
+		{"consent", web.ConsentPage{ClientName: "Rail", Claims: nil, Name: "Asha", MaskedMobile: "+91******3210"}, []string{
+			`Rail</strong> asks for:`, `name="decision" value="share"`, `name="decision" value="deny"`, `<li>that you signed in with this mobile number</li>`,
+			`Checking the record of <strong>Asha</strong> (<span class="nowrap">+91******3210</span>)`,
 		}},
 		{"nomatch", web.NoMatchPage{MaskedMobile: "+91******3210", Name: "Asha K"}, []string{
-			`No vaccination record matches this name for <span class="nowrap">&#43;91******3210</span>`, `name="name" autocomplete="name"`, `value="Asha K"`,
+			`No vaccination record matches this name for <span class="nowrap">+91******3210</span>`, `name="name" autocomplete="name"`, `value="Asha K"`,
 		}},
-		{"error", web.ErrorPage{Title: "Gone", Message: "<b>", RequestID: "rid"}, []string{"Gone", "&lt;b&gt;", "rid"}},
+		{"error", web.ErrorPage{Key: "expired", RequestID: "<b>rid"}, []string{"This sign-in has expired", "<code>&lt;b&gt;rid</code>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
