@@ -165,6 +165,7 @@ func TestMatch(t *testing.T) {
 		{name: "hi", ui: "hi", want: "hi", ok: true},
 		{name: "hi-IN", ui: "hi-IN", want: "hi", ok: true},
 		{name: "ISO 639-2 hin", ui: "hin", want: "hi", ok: true},
+		{name: "script subtag", ui: "hi-Deva", want: "hi", ok: true},
 		{name: "first supported of a list", ui: "fr hi en", want: "hi", ok: true},
 		{name: "Urdu", ui: "ur-PK", want: "ur", ok: true},
 		{name: "English variant", ui: "en-GB", want: "en", ok: true},
