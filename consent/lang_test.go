@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -47,4 +49,16 @@ func TestSignInLanguage(t *testing.T) {
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {devanagari(otp)}}), finishURL(ch))
 		wantState(t, ts, ch, store.LoginApproved)
 	})
+}
+
+// TestEveryClaimDescribed: every claim a scope can ask for has its words
+// in the catalogues, so no page shows a claim by its bare name.
+func TestEveryClaimDescribed(t *testing.T) {
+	for scope, names := range claims.ScopeClaims {
+		for _, n := range names {
+			if !locale.Has("claim." + n) {
+				t.Errorf("scope %s: claim %s has no claim.%s message", scope, n, n)
+			}
+		}
+	}
 }

@@ -167,7 +167,7 @@ var pageStates = []struct {
 	data any
 }{
 	{"login", web.LoginPage{ClientName: "Rail", Mobile: "+919876543210", Name: "Asha", Error: web.M("alert.bad_mobile")}},
-	{"otp", web.OTPPage{ClientName: "Rail", Claims: []string{"vaccination_status", "name", "phone_number", "phone_number_verified"}, Offline: true, MaskedMobile: "+91******3210", ResendWait: 45 * time.Second, Notice: web.M("alert.resend_too_soon"), Error: web.M("alert.wrong_otp_left", "Count", 1)}},
+	{"otp", web.OTPPage{ClientName: "Rail", Claims: []string{"vaccination_status", "fully_vaccinated", "name", "phone_number", "phone_number_verified"}, Offline: true, MaskedMobile: "+91******3210", ResendWait: 45 * time.Second, Notice: web.M("alert.resend_too_soon"), Error: web.M("alert.wrong_otp_left", "Count", 1)}},
 	{"otp", web.OTPPage{ClientName: "Rail", MaskedMobile: "+91******3210", ResendWait: 3 * time.Minute, Error: web.M("alert.wrong_otp_left", "Count", 2)}},
 	{"otp", web.OTPPage{ClientName: "Rail", MaskedMobile: "+91******3210", Error: web.M("alert.wrong_otp")}},
 	{"consent", web.ConsentPage{ClientName: "Rail", Claims: []string{"vaccination_status"}, Offline: true, Name: "Asha", MaskedMobile: "+91******3210", Error: web.M("alert.bad_name")}},
