@@ -42,6 +42,11 @@ func TestSignInLanguage(t *testing.T) {
 		if w := b.start(ch, mobileAsha, nameAsha); w.Code != http.StatusSeeOther {
 			t.Fatalf("start: %d", w.Code)
 		}
+		// The SMS is in the page's language, and says which.
+		sms := ts.sms.all()
+		if last := sms[len(sms)-1]; last.Language != "ur" || !strings.Contains(last.Text, "آپ کا کوڈ ہے") || !strings.Contains(last.Text, "Indian Rail") {
+			t.Errorf("SMS = %+v", last)
+		}
 		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {"000000"}})
 		wantBody(t, w, `<html lang="ur" dir="rtl">`, "یہ کوڈ درست نہیں ہے")
 

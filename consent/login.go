@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -123,6 +122,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		Client:   lr.ClientID,
 		Entity:   client,
 		Notice:   NoticeSignIn,
+		Lang:     web.Language(c),
 		Save: func(ctx context.Context, s OTPState) error {
 			_, err := f.st.UpdateLoginRequest(ctx, lr.ID, func(r *store.LoginRequest) error {
 				if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
@@ -218,18 +218,6 @@ func (f *Flow) resendWait(lr *store.LoginRequest, now time.Time) time.Duration {
 		return 0
 	}
 	return f.otps.ResendWait(loginOTP(lr), now)
-}
-
-// durationText writes d for people: "3 minutes", "90 seconds".
-func durationText(d time.Duration) string {
-	switch {
-	case d == time.Minute:
-		return "1 minute"
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%d minutes", d/time.Minute)
-	default:
-		return fmt.Sprintf("%d seconds", (d+time.Second-1)/time.Second)
-	}
 }
 
 // validName accepts 1 to 100 characters of valid UTF-8 without control

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -193,6 +194,10 @@ type OTPRequest struct {
 	// Entity is the verifying entity's name, for the SMS.
 	Entity string
 	Notice Notice
+	// Lang is the language of the SMS: the language of the page the
+	// person is on, or the KYC-VS API's lang. The zero Lang is English.
+	// The admin console's code is always in English.
+	Lang locale.Lang
 	// ResendScope, when not empty, enforces the resend wait through the
 	// shared send counters, keyed by (ResendScope, Mobile, Name): the API,
 	// where every generateOTP is a new transaction, passes the client ID,
@@ -287,7 +292,7 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 		o.cfg.Metrics.OTPSent("withheld")
 		return nil
 	}
-	msg := SMS{To: req.Mobile, Text: o.text(req, code), SentAt: now}
+	msg := SMS{To: req.Mobile, Text: o.text(req, code), Language: o.smsLang(req).Code(), SentAt: now}
 	if err := o.sender.Send(ctx, msg); err != nil {
 		ctx := context.WithoutCancel(ctx)
 		if req.Undo != nil {
@@ -493,20 +498,38 @@ func (o *OTPs) newCode() (string, error) {
 	}
 }
 
-// text is the SMS. The code comes first, so phones offer it for autofill
-// and a digit run in an entity's name is never taken for it.
+// text is the SMS, in req's language. The code comes first, so phones
+// offer it for autofill and a digit run in an entity's name is never taken
+// for it. Each language's text stays within two Unicode SMS segments
+// (docs/translations.md).
 func (o *OTPs) text(req OTPRequest, code string) string {
-	valid := durationText(o.cfg.TTL)
+	l := o.smsLang(req)
+	valid := smsDuration(l, o.cfg.TTL)
 	if req.Notice == NoticeAdmin {
 		return fmt.Sprintf("%s is your code to sign in to the %s admin console. Valid %s. Never share it: %s staff will not ask for it.",
 			code, o.cfg.ServiceName, valid, o.cfg.ServiceName)
 	}
+	id := "sms.sign_in"
 	if req.Notice == NoticeShare {
-		return fmt.Sprintf("%s is your OTP. %s asks to see %s via %s. Sharing this OTP with them gives consent. Valid %s.",
-			code, req.Entity, claims.Describe(claims.ClaimVaccinationStatus), o.cfg.ServiceName, valid)
+		id = "sms.share"
 	}
-	return fmt.Sprintf("%s is your code to share your vaccination status with %s via %s. Valid %s. Entering it gives consent.",
-		code, req.Entity, o.cfg.ServiceName, valid)
+	return l.Text(id, "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
+}
+
+// smsLang is the language req's SMS is written in.
+func (o *OTPs) smsLang(req OTPRequest) locale.Lang {
+	if req.Notice == NoticeAdmin {
+		return locale.English
+	}
+	return req.Lang
+}
+
+// smsDuration writes an OTP's validity in l: "3 minutes", "90 seconds".
+func smsDuration(l locale.Lang, d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return l.Text("time.minutes", "Count", int(d/time.Minute))
+	}
+	return l.Text("time.seconds", "Count", int((d+time.Second-1)/time.Second))
 }
 
 func (o *OTPs) now() time.Time { return o.cfg.Now().UTC() }

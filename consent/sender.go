@@ -14,11 +14,15 @@ import (
 // SMS is one text message. Its JSON form is the format of the file sender,
 // the log sender and the webhook body:
 //
-//	{"to":"+919876543210","text":"... 123456 ...","sent_at":"<RFC 3339>"}
+//	{"to":"+919876543210","text":"... 123456 ...","language":"hi","sent_at":"<RFC 3339>"}
 type SMS struct {
-	To     string    `json:"to"`
-	Text   string    `json:"text"`
-	SentAt time.Time `json:"sent_at"`
+	To   string `json:"to"`
+	Text string `json:"text"`
+	// Language is the BCP 47 code of the language Text is written in
+	// ("en", "hi", "ur"), so a gateway can pick the operator's DLT
+	// template registered for that language.
+	Language string    `json:"language,omitempty"`
+	SentAt   time.Time `json:"sent_at"`
 }
 
 // Sender delivers an SMS. Send returns an error when the message was not

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
@@ -219,6 +220,9 @@ func (a *API) authenticate(c *gin.Context, required bool) (*store.APIKey, *store
 	return key, client, nil
 }
 
+// maxLangLen bounds generateOTP's lang: a few language tags.
+const maxLangLen = 64
+
 // handleGenerateOTP sends an OTP to the mobile and starts a transaction.
 // It answers the same, in content and timing, whether or not the mobile is
 // registered: the registry is not read here.
@@ -235,6 +239,10 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 	var body struct {
 		Mobile field `json:"mobile_number"`
 		Name   field `json:"full_name"`
+		// Lang, optional, is the SMS's language: BCP 47 tags in order
+		// of preference, as ui_locales ("hi", "ta hi"); English when
+		// absent or when none is supported.
+		Lang field `json:"lang"`
 	}
 	if e := decode(c, &body); e != nil {
 		writeError(c, e)
@@ -251,6 +259,15 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		return
 	}
 
+	lang := locale.English
+	if raw := body.Lang.trimmed(); raw != "" {
+		if len(raw) > maxLangLen {
+			writeError(c, fail(http.StatusBadRequest, CodeInvalidLang, "lang must be a BCP 47 language tag such as \"hi\", or a few separated by spaces, at most 64 characters."))
+			return
+		}
+		lang, _ = locale.MatchUILocales(raw)
+	}
+
 	txnID := newUUID()
 	now := a.now()
 	ctx := c.Request.Context()
@@ -262,6 +279,7 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		Client:      client.ID,
 		Entity:      displayName(client),
 		Notice:      consent.NoticeShare,
+		Lang:        lang,
 		ResendScope: client.ID,
 		Save: func(ctx context.Context, s consent.OTPState) error {
 			t := &store.APITransaction{

@@ -151,6 +151,8 @@ func TestGenerateOTPErrors(t *testing.T) {
 			{"long name", h.key[clientAir], `{"mobile_number":"9999900001","full_name":"` + strings.Repeat("a", 101) + `"}`, http.StatusBadRequest, kycvsapi.CodeInvalidFullName},
 			{"control character", h.key[clientAir], `{"mobile_number":"9999900001","full_name":"Asha\u0000Verma"}`, http.StatusBadRequest, kycvsapi.CodeInvalidFullName},
 			{"too large", h.key[clientAir], `{"mobile_number":"9999900001","full_name":"Asha Verma","pad":"` + strings.Repeat("x", 70<<10) + `"}`, http.StatusRequestEntityTooLarge, ""},
+			{"lang too long", h.key[clientAir], `{"mobile_number":"9999900001","full_name":"Asha Verma","lang":"` + strings.Repeat("hi ", 30) + `"}`, http.StatusBadRequest, kycvsapi.CodeInvalidLang},
+			{"lang an object", h.key[clientAir], `{"mobile_number":"9999900001","full_name":"Asha Verma","lang":{}}`, http.StatusBadRequest, kycvsapi.CodeInvalidRequest},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +192,36 @@ func TestGenerateOTPErrors(t *testing.T) {
 			}
 			want(t, h.generate(clientRail, "9999900001", "Asha Verma"), http.StatusUnauthorized, kycvsapi.CodeInvalidAPIKey)
 		})
+	})
+}
+
+// TestGenerateOTPLanguage: the optional lang chooses the SMS's language,
+// matched as ui_locales is; absent or unsupported, the SMS is English.
+func TestGenerateOTPLanguage(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, h *harness) {
+		tests := []struct {
+			lang, want, phrase string
+		}{
+			{`"hi"`, "hi", "आपका OTP है"},
+			{`"hin"`, "hi", "आपका OTP है"},
+			{`"fr ur"`, "ur", "آپ کا OTP ہے"},
+			{`"fr"`, "en", "is your OTP"},
+			{`""`, "en", "is your OTP"},
+			{``, "en", "is your OTP"},
+		}
+		for i, tc := range tests {
+			body := fmt.Sprintf(`{"mobile_number":"99999%05d","full_name":"Asha Verma"`, i)
+			if tc.lang != "" {
+				body += `,"lang":` + tc.lang
+			}
+			r := h.call(http.MethodPost, kycvsapi.PathGenerateOTP, body+"}", callerIP, map[string]string{kycvsapi.HeaderAPIKey: h.key[clientAir]})
+			want(t, r, http.StatusOK, "")
+			sms := h.sms.all()
+			last := sms[len(sms)-1]
+			if last.Language != tc.want || !strings.Contains(last.Text, tc.phrase) {
+				t.Errorf("lang %s: SMS %+v, want language %s with %q", tc.lang, last, tc.want, tc.phrase)
+			}
+		}
 	})
 }
 

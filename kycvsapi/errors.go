@@ -18,6 +18,7 @@ const (
 	CodeInvalidRequest      = "INVALID_REQUEST"       // the body is not a JSON object
 	CodeInvalidMobileNumber = "INVALID_MOBILE_NUMBER" // mobile_number missing or not a mobile number
 	CodeInvalidFullName     = "INVALID_FULL_NAME"     // full_name missing, over 100 characters, or with control characters
+	CodeInvalidLang         = "INVALID_LANG"          // lang over 64 characters
 	CodeOTPRequired         = "OTP_REQUIRED"          // otp missing
 	CodeInvalidOTPFormat    = "INVALID_OTP_FORMAT"    // otp is not 64 hex digits (the SHA-256 of the OTP)
 	CodeInvalidTxnID        = "INVALID_TXN_ID"        // txnId missing or not a UUID
