@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -80,16 +79,12 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", "", "a name for the key or the user")
 	role := fs.String("role", "", "viewer, client-admin, registry-admin or owner")
 	mobile := fs.String("mobile", "", "the user's mobile number (10 digits, or + and the country code)")
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	takesID := verb == "set-role" || verb == "revoke" || verb == "remove"
+	pos, err := parseFlags(fs, rest, btoi(takesID))
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
+	id := first(pos)
 	r, roleOK := admin.ParseRole(*role)
 	switch what + " " + verb {
 	case "keys create":

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,17 +41,13 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var d dbFlags
 	d.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	// Flags may come after the ID: kycvs clients api-keys create ID --json.
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	// Flags may stand on either side of the ID; every verb takes one ID
+	// (list: optionally).
+	pos, err := parseFlags(fs, rest, 1)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
+	id := first(pos)
 	switch {
 	case verb == "create" && id == "":
 		return usageError{"usage: kycvs clients api-keys create CLIENT_ID [--json]"}

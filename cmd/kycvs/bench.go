@@ -83,11 +83,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile (go tool pprof) to this file")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := c.validate(); err != nil {
 		return err

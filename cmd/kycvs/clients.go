@@ -93,18 +93,13 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fs.BoolVar(&allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
 		}
 	}
-	// Flags may come after the client ID: kycvs clients show ID --json.
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	needsID := verb == "show" || verb == "delete" || verb == "rotate-secret" || verb == "update" || verb == "disable" || verb == "enable"
+	// Flags may stand on either side of the client ID.
+	pos, err := parseFlags(fs, rest, btoi(needsID))
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	needsID := verb == "show" || verb == "delete" || verb == "rotate-secret" || verb == "update" || verb == "disable" || verb == "enable"
+	id := first(pos)
 	if needsID && id == "" {
 		return usageError{"usage: kycvs clients " + verb + " CLIENT_ID"}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,11 +14,36 @@ func envName(flagName string) string {
 	return "KYCVS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its environment variable. Command-line flags win.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+// parseFlags parses the flags wherever they stand among args, then fills
+// every flag not given on the command line from its environment variable
+// (command-line flags win), and returns the positional arguments: at most
+// max of them. Go's flag package stops at the first positional, so
+// `clients rotate-secret ID --grace 0` once dropped `--grace 0` without a
+// word; here flags count on both sides of an ID, and "--" ends the flags.
+// A mistake (an unknown flag, a bad value, one positional too many) is a
+// usageError: exit status 2 and a message.
+func parseFlags(fs *flag.FlagSet, args []string, max int) ([]string, error) {
+	var positionals []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			break
+		}
+		if n := len(rest) - len(left); n > 0 && rest[n-1] == "--" {
+			positionals = append(positionals, left...)
+			break
+		}
+		positionals = append(positionals, left[0])
+		rest = left[1:]
+	}
+	if len(positionals) > max {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", positionals[max])}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -44,9 +70,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	if len(errs) > 0 {
-		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+		return nil, fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
 	}
-	return nil
+	return positionals, nil
 }
 
 // stringList is a repeatable flag; from the environment it is comma-separated.
@@ -56,4 +82,19 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// first is the first positional argument, or "".
+func first(positionals []string) string {
+	if len(positionals) == 0 {
+		return ""
+	}
+	return positionals[0]
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

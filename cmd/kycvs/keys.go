@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,16 +28,11 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	withdraw := fs.Bool("withdraw", false, "retire: take the key out of the JWKS now; tokens it signed stop verifying (a key that leaked)")
 	idTokenTTL := fs.Duration("id-token-ttl", 15*time.Minute, "the servers' --id-token-ttl: a key that stops signing stays published until the ID tokens it signed have expired")
 	asJSON := fs.Bool("json", false, "print JSON")
-	var kid string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		kid, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	pos, err := parseFlags(fs, rest, btoi(verb == "retire"))
+	if err != nil {
 		return err
 	}
-	if kid == "" && fs.NArg() > 0 {
-		kid = fs.Arg(0)
-	}
+	kid := first(pos)
 	if verb == "retire" && kid == "" {
 		return usageError{"usage: kycvs keys retire KID [--withdraw]"}
 	}

@@ -17,7 +17,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("migrate "+args[0], stderr)
 	var d dbFlags
 	d.register(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if _, err := parseFlags(fs, args[1:], 0); err != nil {
 		return err
 	}
 	if err := d.resolve(false); err != nil {

@@ -34,16 +34,11 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	force := fs.Bool("force", false, "with --delete-missing, delete however many the file leaves out")
 	progressEvery := fs.Duration("progress-every", 10*time.Second, "when standard error is not a terminal, print a progress line this often (0: never)")
 	rest := args[1:]
-	var file string
-	if len(rest) > 0 && (rest[0] == "-" || len(rest[0]) > 0 && rest[0][0] != '-') {
-		file, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	pos, err := parseFlags(fs, rest, 1)
+	if err != nil {
 		return err
 	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
+	file := first(pos)
 	if file == "" {
 		return usageError{registryUsage}
 	}

@@ -30,11 +30,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg serveConfig
 	fs := newFlagSet("serve", stderr)
 	cfg.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := cfg.resolveDev(); err != nil {
 		return err
