@@ -68,6 +68,8 @@ type OTPs interface {
 	Issue(ctx context.Context, req consent.OTPRequest) error
 	Verify(s *consent.OTPState, binding, code string, now time.Time) error
 	MaxTries() int
+	// LogTag is the keyed tag logs carry instead of a mobile number.
+	LogTag(mobile string) string
 }
 
 var _ OTPs = (*consent.OTPs)(nil)
@@ -506,7 +508,9 @@ func (cn *Console) handleLogin(c *gin.Context) {
 		})
 	}
 	if withhold && err == nil {
-		cn.log(c).Info("admin console: sign-in for a mobile that is no admin's", "mobile", claims.MaskMobile(mobile))
+		// Never the number, not even masked (docs/operations.md): the keyed
+		// tag lets an operator follow one number's events.
+		cn.log(c).Info("admin console: sign-in for a mobile that is no admin's", "mobile_tag", cn.otps.LogTag(mobile))
 	}
 	var limited *consent.LimitError
 	var unsent *consent.SendError
@@ -603,7 +607,7 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		return
 	case errors.Is(err, consent.ErrOTPTooManyTries):
 		cn.setCookie(c, LoginCookie, "", -1)
-		cn.log(c).Warn("admin console: sign-in locked after wrong codes", "mobile", claims.MaskMobile(l.Mobile))
+		cn.log(c).Warn("admin console: sign-in locked after wrong codes", "user", l.UserID, "mobile_tag", cn.otps.LogTag(l.Mobile))
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "Too many wrong codes. Start again.", Data: loginData{}})
 		return
 	case errors.Is(err, consent.ErrOTPExpired):

@@ -104,6 +104,26 @@ type testServer struct {
 	router  routers.Router
 	// owner is an owner's admin API key.
 	owner string
+	// logs holds everything the servers logged, from level info.
+	logs *logBuffer
+}
+
+// logBuffer collects a log for concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newTestServer(t *testing.T, dialect string) *testServer {
@@ -112,7 +132,8 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	st := storetest.Open(t, dialect)
 	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
 	secret := []byte(testSecret)
-	logger := slog.New(slog.NewTextHandler(testLogOutput(), &slog.HandlerOptions{Level: slog.LevelError}))
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testLogOutput(), logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	keys, err := oauth.NewKeys(st, secret)
 	if err != nil {
@@ -161,7 +182,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, st: st, clock: clock, svc: svc, keys: keys, api: apiEngine, site: site, sms: sms, console: console, doc: doc, router: router}
+	ts := &testServer{t: t, st: st, clock: clock, svc: svc, keys: keys, api: apiEngine, site: site, sms: sms, console: console, doc: doc, router: router, logs: logs}
 	ts.owner = ts.adminKey(admin.RoleOwner)
 	return ts
 }

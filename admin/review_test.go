@@ -3,8 +3,10 @@ package admin_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kycvs/kycvs/admin"
 )
@@ -61,4 +63,32 @@ func TestIllFormedIDsAreNotFound(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The console's log holds no mobile number, not even masked: a sign-in
+// for a mobile that is no admin's, and one locked by wrong codes, are
+// logged with the keyed mobile tag only.
+func TestConsoleLogsNoMobile(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.addUser("9999900010", admin.RoleOwner)
+	for _, mobile := range []string{"9999900010", "9999933300"} {
+		ts.clock.Advance(time.Minute)
+		b := ts.browser()
+		p := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
+		for i := 0; i < 3; i++ {
+			p = b.post(p, "/admin/login/otp", url.Values{"otp": {"00000" + strconv.Itoa(i)}})
+		}
+		if p.Status != http.StatusForbidden {
+			t.Fatalf("%s: after three wrong codes: %d", mobile, p.Status)
+		}
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "no admin's") || !strings.Contains(logs, "locked") || !strings.Contains(logs, "mobile_tag=") {
+		t.Fatalf("the events are not logged:\n%s", logs)
+	}
+	for _, leak := range []string{"3300", "0010", "******", "99999"} {
+		if strings.Contains(logs, leak) {
+			t.Errorf("the log holds %q:\n%s", leak, logs)
+		}
+	}
 }
