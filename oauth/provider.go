@@ -175,7 +175,7 @@ type idTokenStrategy struct {
 func (s *idTokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
 	if ar, ok := r.(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne("refresh_token") {
 		if sess, ok := r.GetSession().(*Session); ok {
-			if err := s.provider.refreshIDTokenClaims(ctx, r.GetID(), sess); err != nil {
+			if err := s.provider.refreshIDTokenClaims(ctx, r.GetClient(), r.GetID(), sess); err != nil {
 				return "", err
 			}
 		}

@@ -84,6 +84,22 @@ func planDisclosure(ar fosite.AuthorizeRequester, client *Client) (disclosure, e
 	return d, nil
 }
 
+// allowedNow keeps the claim names client may receive under its
+// registration as it is now. Userinfo and refresh answer with it, so an
+// admin who takes a scope from a client also takes its claims from the
+// tokens already issued, however they were asked for (a claims request
+// too).
+func allowedNow(client fosite.Client, names []string) []string {
+	allowed := claims.ClaimsForScopes(client.GetScopes())
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if slices.Contains(allowed, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func sortedKeys(m map[string]json.RawMessage) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -78,7 +78,10 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 
 // refreshIDTokenClaims re-reads the registry for a refresh grant's ID token
 // and records the disclosure. ctx carries fosite's token transaction.
-func (p *Provider) refreshIDTokenClaims(ctx context.Context, requestID string, sess *Session) error {
+//
+// Only what the client may receive now is refreshed: claims whose scope was
+// taken from the client since are dropped from the new ID token.
+func (p *Provider) refreshIDTokenClaims(ctx context.Context, client fosite.Client, requestID string, sess *Session) error {
 	b, err := p.registry.Beneficiary(ctx, sess.BeneficiaryID)
 	if errors.Is(err, store.ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The person's record is no longer in the registry.")
@@ -86,11 +89,18 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, requestID string, s
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	values := claims.Values(b, sess.IDToken)
+	names := allowedNow(client, sess.IDToken)
+	values := claims.Values(b, names)
 	c := sess.IDTokenClaims()
 	if c.Extra == nil {
 		c.Extra = map[string]any{}
 	}
+	for _, name := range sess.IDToken {
+		if !protectedClaims[name] {
+			delete(c.Extra, name)
+		}
+	}
+	sess.IDToken = names
 	for name, v := range values {
 		if !protectedClaims[name] {
 			c.Extra[name] = v
@@ -98,7 +108,7 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, requestID string, s
 	}
 	// A fresh ID token, not the first one's times.
 	c.ExpiresAt, c.IssuedAt = time.Time{}, time.Time{}
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "refresh", requestID, sess.IDToken, values)
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "refresh", requestID, names, values)
 	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		return err
 	}

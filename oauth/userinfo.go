@@ -66,7 +66,9 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		p.writeUserinfoOutage(c, err)
 		return
 	}
-	values := claims.Values(b, sess.Userinfo)
+	client := ar.GetClient().(*Client)
+	names := allowedNow(client, sess.Userinfo)
+	values := claims.Values(b, names)
 	out := map[string]any{}
 	for name, v := range values {
 		if !protectedClaims[name] {
@@ -74,14 +76,13 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		}
 	}
 	out["sub"] = sess.GetSubject()
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), sess.Userinfo, values)
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), names, values)
 	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		// Nothing is disclosed that is not recorded.
 		p.writeUserinfoOutage(c, err)
 		return
 	}
 	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
-	client := ar.GetClient().(*Client)
 	c.Header("Cache-Control", "no-store")
 	if alg := client.UserinfoSignedResponseAlg; alg != "" {
 		out["iss"] = p.cfg.Issuer

@@ -7,10 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
 )
 
 // regexpParam matches a route's parameters (":id", "*filepath").
@@ -161,6 +165,72 @@ func TestAuthorizeParameterLimits(t *testing.T) {
 		stored, _ := url.ParseQuery(lr.Form)
 		if stored.Has("x_tracking") || stored.Get("ui_locales") != "hi en" || len(lr.Form) > 1024 {
 			t.Errorf("stored form: %q", lr.Form)
+		}
+	})
+}
+
+// Claims a client received through the claims parameter are re-checked
+// against its registration at every userinfo call and refresh: once an
+// admin takes profile and phone from the client, its tokens no longer
+// carry name or phone_number.
+func TestClaimsFollowTheClientsScopes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		ctx := context.Background()
+		scopes := []string{"openid", "vaccination_status", "profile", "phone", "offline_access"}
+		id, secret := ts.client(oauth.ClientSpec{Scopes: scopes})
+		r := ts.newRP(id, secret, "openid", "vaccination_status", "offline_access")
+		a := r.authorize(oauth2.SetAuthURLParam("claims", `{"userinfo":{"name":null,"phone_number":null},"id_token":{"name":null}}`))
+		v := r.finish(a, ts.newBrowser().signIn(a, "9999900001", "Asha Verma"))
+		if v.Userinfo["name"] == nil || v.Userinfo["phone_number"] == nil || v.Claims["name"] == nil {
+			t.Fatalf("before: userinfo %v, ID token %v", v.Userinfo, v.Claims)
+		}
+		if _, err := ts.store().UpdateClient(ctx, id, func(c *store.Client) error {
+			c.Scopes = []string{"openid", "vaccination_status", "offline_access"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(v.Token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		ui.Claims(&got)
+		if got["name"] != nil || got["phone_number"] != nil || got["vaccination_status"] == nil {
+			t.Errorf("userinfo after the scopes were taken away: %v", got)
+		}
+		status, body := refresh(t, ts, id, secret, v.Token.RefreshToken)
+		if status != http.StatusOK {
+			t.Fatalf("refresh: %d %v", status, body)
+		}
+		idt, err := r.verifier.Verify(ctx, body["id_token"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fresh map[string]any
+		idt.Claims(&fresh)
+		if fresh["name"] != nil || fresh["vaccination_status"] == nil {
+			t.Errorf("refreshed ID token: %v", fresh)
+		}
+		tok := &oauth2.Token{AccessToken: body["access_token"].(string), TokenType: "Bearer"}
+		ui, err = r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		ui.Claims(&got)
+		if got["name"] != nil || got["phone_number"] != nil {
+			t.Errorf("userinfo with the refreshed token: %v", got)
+		}
+		ds, err := ts.store().ListDisclosures(ctx, store.DisclosureFilter{ClientID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds[:3] { // newest first: the three answers after the change
+			if slices.Contains(d.Claims, "name") || slices.Contains(d.Claims, "phone_number") {
+				t.Errorf("disclosure %s records %v", d.Channel, d.Claims)
+			}
 		}
 	})
 }
