@@ -94,6 +94,7 @@ func (a *API) Routes() []Route {
 		{http.MethodGet, p + "/beneficiaries", PermRead, a.handleSearchBeneficiaries},
 		{http.MethodPost, p + "/beneficiaries", PermRegistry, a.handleCreateBeneficiary},
 		{http.MethodPost, p + "/beneficiaries/import", PermRegistry, a.handleImport},
+		{http.MethodPost, p + "/beneficiaries/changes", PermRegistry, a.handleChanges},
 		{http.MethodGet, p + "/beneficiaries/:id", PermRead, a.handleGetBeneficiary},
 		{http.MethodPut, p + "/beneficiaries/:id", PermRegistry, a.handleUpdateBeneficiary},
 		{http.MethodDelete, p + "/beneficiaries/:id", PermRegistry, a.handleDeleteBeneficiary},
@@ -148,6 +149,7 @@ const (
 	CodeValidation       = "validation_failed"
 	CodeInvalidCSV       = "invalid_csv"
 	CodeTooManyDeletes   = "too_many_deletes"
+	CodeInvalidChanges   = "invalid_changes"
 	CodeAlreadyExists    = "already_exists"
 	CodePublicClient     = "public_client"
 	CodeSectorChange     = "sector_change"

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -176,6 +177,36 @@ func (a *API) handleImport(c *gin.Context, actor Actor) {
 	}
 	c.JSON(http.StatusOK, gin.H{"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged,
 		"deleted": res.Deleted, "doses": res.Doses})
+}
+
+func (a *API) handleChanges(c *gin.Context, actor Actor) {
+	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "application/x-ndjson" {
+		writeError(c, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Send the changes as application/x-ndjson, one JSON object per line.")
+		return
+	}
+	if c.Request.ContentLength > MaxImportBytes {
+		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The batch is larger than 64 MiB; split it.")
+		return
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxImportBytes)
+	res, err := a.svc.ApplyChanges(c.Request.Context(), actor, body)
+	var tooLarge *http.MaxBytesError
+	var bad *ChangesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The batch is larger than 64 MiB; split it.")
+	case errors.As(err, &bad):
+		details := make([]string, len(bad.Errors))
+		for i, le := range bad.Errors {
+			details[i] = fmt.Sprintf("line %d: %s", le.Line, le.Msg)
+		}
+		writeError(c, http.StatusUnprocessableEntity, CodeInvalidChanges, fmt.Sprintf("The batch has %d bad line(s); nothing was applied.", bad.Total), details...)
+	case err != nil:
+		a.fail(c, err, "batch")
+	default:
+		c.JSON(http.StatusOK, gin.H{"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged,
+			"deleted": res.Deleted, "doses": res.Doses})
+	}
 }
 
 // importOptions reads an import's query parameters: delete_missing,

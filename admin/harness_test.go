@@ -296,11 +296,14 @@ func (ts *testServer) checkRequestDocumented(req *http.Request) {
 }
 
 func init() {
-	// Registry CSVs are text; the document describes them as a string.
-	openapi3filter.RegisterBodyDecoder("text/csv", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	// Registry CSVs and change feeds are text; the document describes
+	// them as a string.
+	asText := func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
 		b, err := io.ReadAll(r)
 		return string(b), err
-	})
+	}
+	openapi3filter.RegisterBodyDecoder("text/csv", asText)
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", asText)
 }
 
 // checkDocumented validates resp against the OpenAPI document.
