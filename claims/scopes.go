@@ -99,6 +99,8 @@ func Describe(claim string) string {
 		return "your vaccination status (not, partially or fully vaccinated)"
 	case ClaimFullyVaccinated:
 		return "whether you are fully vaccinated: yes or no"
+	case ClaimVerifiedClaims:
+		return "your vaccination status (not, partially or fully vaccinated), with the registry's confirmation of it and the date of your last dose"
 	case ClaimName:
 		return "your name"
 	case ClaimPhoneNumber:

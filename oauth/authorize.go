@@ -83,7 +83,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
-	plan, err := planDisclosure(ar, client)
+	plan, err := planDisclosure(ar, client, p.cfg.Assurance.TrustFramework)
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return
@@ -191,7 +191,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		return
 	}
 	subject := p.pairwise.Subject(sector, b.ID)
-	values := claims.Values(b, plan.All())
+	values := p.claimValues(b, plan.All())
 	sess := newSession(subject, client, b.ID, plan, values, a)
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
@@ -281,6 +281,10 @@ func newDisclosure(clientID, beneficiaryID, subject, channel, requestID string, 
 	}
 	if v, ok := values[claims.ClaimVaccinationStatus].(int); ok {
 		d.VaccinationStatus = &v
+	} else if vc, ok := values[claims.ClaimVerifiedClaims].(map[string]any); ok {
+		if v, ok := vc["claims"].(map[string]any)[claims.ClaimVaccinationStatus].(int); ok {
+			d.VaccinationStatus = &v
+		}
 	}
 	// The yes or no, never the status it came from: that was not disclosed.
 	if v, ok := values[claims.ClaimFullyVaccinated].(bool); ok {

@@ -39,12 +39,17 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 			"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "rat",
 			claims.ClaimVaccinationStatus, claims.ClaimFullyVaccinated, claims.ClaimName, claims.ClaimPhoneNumber, claims.ClaimPhoneNumberVerified,
 		},
-		"claims_parameter_supported":       true,
-		"request_parameter_supported":      false,
-		"request_uri_parameter_supported":  false,
-		"require_request_uri_registration": true,
-		"prompt_values_supported":          []string{"none", "login", "consent", "select_account"},
-		"display_values_supported":         []string{"page", "popup", "touch"},
+		"claims_parameter_supported": true,
+		// OpenID Connect for Identity Assurance 1.0, 8.
+		"verified_claims_supported":           true,
+		"trust_frameworks_supported":          []string{p.cfg.Assurance.TrustFramework},
+		"evidence_supported":                  []string{claims.EvidenceElectronicRecord},
+		"claims_in_verified_claims_supported": claims.ClaimsInVerifiedClaims,
+		"request_parameter_supported":         false,
+		"request_uri_parameter_supported":     false,
+		"require_request_uri_registration":    true,
+		"prompt_values_supported":             []string{"none", "login", "consent", "select_account"},
+		"display_values_supported":            []string{"page", "popup", "touch"},
 		// Every language a person's pages and SMS are written in. No
 		// claims_locales_supported: no claim value depends on a language.
 		"ui_locales_supported":          locale.Codes(),

@@ -33,9 +33,17 @@ type Config struct {
 	LoginTTL time.Duration // default 15m
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Assurance names the trust framework and registry that verified_claims
+	// state; empty fields take DefaultAssurance's.
+	Assurance claims.Assurance
 	// Metrics counts recorded disclosures; nil counts nothing.
 	Metrics Metrics
 }
+
+// DefaultAssurance is what verified_claims state unless configured: the
+// registry kycvs follows, and a trust framework named after it (OIDC4IDA
+// leaves the value to the ecosystem; the operator sets the one theirs uses).
+var DefaultAssurance = claims.Assurance{TrustFramework: "in_cowin", RegistryName: "Co-WIN"}
 
 // Metrics is what the provider reports for monitoring (web.Metrics
 // provides it): one call per disclosure recorded, by channel (authorize,
@@ -72,6 +80,12 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Assurance.TrustFramework == "" {
+		c.Assurance.TrustFramework = DefaultAssurance.TrustFramework
+	}
+	if c.Assurance.RegistryName == "" {
+		c.Assurance.RegistryName = DefaultAssurance.RegistryName
 	}
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}

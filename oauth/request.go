@@ -47,7 +47,12 @@ type claimsRequest struct {
 // come from userinfo (OIDC Core 5.4) unless the claims parameter asks for
 // them in the ID token. A claim is only ever released when the client may
 // ask for the scope that carries it.
-func planDisclosure(ar fosite.AuthorizeRequester, client *Client) (disclosure, error) {
+//
+// verified_claims (OIDC4IDA 1.0) is released only through the claims
+// parameter, only to a client that may ask for vaccination_status, and only
+// when the request can be met: it asks for vaccination_status inside, and
+// names no trust framework other than trustFramework.
+func planDisclosure(ar fosite.AuthorizeRequester, client *Client, trustFramework string) (disclosure, error) {
 	var d disclosure
 	scopes := ar.GetRequestedScopes()
 	d.Grants = append(d.Grants, scopes...)
@@ -68,7 +73,10 @@ func planDisclosure(ar fosite.AuthorizeRequester, client *Client) (disclosure, e
 	}
 	add := func(list *[]string, names map[string]json.RawMessage) {
 		for _, name := range sortedKeys(names) {
-			if !slices.Contains(allowed, name) {
+			releasable := slices.Contains(allowed, name) ||
+				(name == claims.ClaimVerifiedClaims && slices.Contains(allowed, claims.ClaimVaccinationStatus) &&
+					verifiedClaimsWanted(names[name], trustFramework))
+			if !releasable {
 				continue // not an error: the OP may ignore claims it will not release
 			}
 			if !slices.Contains(*list, name) {
@@ -93,11 +101,53 @@ func allowedNow(client fosite.Client, names []string) []string {
 	allowed := claims.ClaimsForScopes(client.GetScopes())
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if slices.Contains(allowed, n) {
+		if slices.Contains(allowed, n) || (n == claims.ClaimVerifiedClaims && slices.Contains(allowed, claims.ClaimVaccinationStatus)) {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// verifiedClaimsRequest is one request for verified_claims (OIDC4IDA 1.0
+// 6): the claims wanted inside, and constraints on the verification.
+type verifiedClaimsRequest struct {
+	Verification struct {
+		TrustFramework *struct {
+			Value  *string  `json:"value"`
+			Values []string `json:"values"`
+		} `json:"trust_framework"`
+	} `json:"verification"`
+	Claims map[string]json.RawMessage `json:"claims"`
+}
+
+// verifiedClaimsWanted reports whether a request for verified_claims (one
+// object, or an array of alternatives, OIDC4IDA 1.0 6.5) can be met: it
+// asks for vaccination_status inside, and any trust framework it demands
+// is ours. A request kycvs cannot meet is left out, as the specification
+// says (6.5.1), never answered with something else.
+func verifiedClaimsWanted(raw json.RawMessage, trustFramework string) bool {
+	var alternatives []verifiedClaimsRequest
+	var one verifiedClaimsRequest
+	if err := json.Unmarshal(raw, &one); err == nil {
+		alternatives = []verifiedClaimsRequest{one}
+	} else if err := json.Unmarshal(raw, &alternatives); err != nil {
+		return false
+	}
+	for _, r := range alternatives {
+		if _, ok := r.Claims[claims.ClaimVaccinationStatus]; !ok {
+			continue
+		}
+		if tf := r.Verification.TrustFramework; tf != nil {
+			if tf.Value != nil && *tf.Value != trustFramework {
+				continue
+			}
+			if len(tf.Values) > 0 && !slices.Contains(tf.Values, trustFramework) {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func sortedKeys(m map[string]json.RawMessage) []string {
@@ -181,4 +231,14 @@ func covers(sess *store.Session, clientID string, want []string) bool {
 		}
 	}
 	return true
+}
+
+// claimValues is claims.Values plus verified_claims, which needs the
+// configured assurance.
+func (p *Provider) claimValues(b *store.Beneficiary, names []string) map[string]any {
+	values := claims.Values(b, names)
+	if b != nil && slices.Contains(names, claims.ClaimVerifiedClaims) {
+		values[claims.ClaimVerifiedClaims] = claims.VerifiedClaims(b, p.cfg.Assurance)
+	}
+	return values
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ func TestPlanDisclosure(t *testing.T) {
 		{"malformed claims", "openid", `{`, nil, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := planDisclosure(req(tc.scope, tc.claims), client)
+			d, err := planDisclosure(req(tc.scope, tc.claims), client, "in_cowin")
 			if (err != nil) != tc.err {
 				t.Fatalf("err %v", err)
 			}
@@ -144,5 +145,28 @@ func TestClientSpecValidate(t *testing.T) {
 	loopback := ClientSpec{Name: "Dev", RedirectURIs: []string{"http://localhost:3000/cb"}}
 	if err := loopback.Validate(); err != nil {
 		t.Fatalf("http on localhost: %v", err)
+	}
+}
+
+func TestVerifiedClaimsWanted(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      bool
+	}{
+		{"any framework", `{"verification":{"trust_framework":null},"claims":{"vaccination_status":null}}`, true},
+		{"our framework", `{"verification":{"trust_framework":{"value":"in_cowin"}},"claims":{"vaccination_status":{"essential":true}}}`, true},
+		{"ours among values", `{"verification":{"trust_framework":{"values":["eidas","in_cowin"]}},"claims":{"vaccination_status":null}}`, true},
+		{"another framework", `{"verification":{"trust_framework":{"value":"eidas"}},"claims":{"vaccination_status":null}}`, false},
+		{"none of the values", `{"verification":{"trust_framework":{"values":["eidas"]}},"claims":{"vaccination_status":null}}`, false},
+		{"no claim we hold", `{"verification":{"trust_framework":null},"claims":{"given_name":null}}`, false},
+		{"no claims at all", `{"verification":{"trust_framework":null}}`, false},
+		{"one alternative we meet", `[{"verification":{"trust_framework":{"value":"eidas"}},"claims":{"vaccination_status":null}},{"verification":{},"claims":{"vaccination_status":null}}]`, true},
+		{"not an object", `"verified"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := verifiedClaimsWanted(json.RawMessage(tc.raw), "in_cowin"); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -83,7 +83,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 		return
 	}
 	client := ar.GetClient().(*Client)
-	plan, err := planDisclosure(ar, client)
+	plan, err := planDisclosure(ar, client, p.cfg.Assurance.TrustFramework)
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return

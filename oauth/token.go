@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
-	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -90,7 +89,7 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, client fosite.Clien
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	names := allowedNow(client, sess.IDToken)
-	values := claims.Values(b, names)
+	values := p.claimValues(b, names)
 	c := sess.IDTokenClaims()
 	if c.Extra == nil {
 		c.Extra = map[string]any{}

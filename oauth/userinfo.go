@@ -68,7 +68,7 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	}
 	client := ar.GetClient().(*Client)
 	names := allowedNow(client, sess.Userinfo)
-	values := claims.Values(b, names)
+	values := p.claimValues(b, names)
 	out := map[string]any{}
 	for name, v := range values {
 		if !protectedClaims[name] {

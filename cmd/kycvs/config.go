@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // --admin-time-zone works on images without a zone database
+	"unicode"
 
+	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -50,6 +52,9 @@ type serveConfig struct {
 	TrustedProxies    stringList
 	LogFormat         string
 	LogLevel          string
+	// TrustFramework and RegistryName are what verified_claims state.
+	TrustFramework string
+	RegistryName   string
 	// AdminTimeZone is the admin console's time zone ("" is UTC).
 	AdminTimeZone string
 	// AdminIdleTimeout ends an admin console session nobody used for
@@ -91,6 +96,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.TrustFramework, "trust-framework", oauth.DefaultAssurance.TrustFramework, "trust_framework that verified_claims state (OpenID Connect for Identity Assurance)")
+	fs.StringVar(&c.RegistryName, "registry-name", oauth.DefaultAssurance.RegistryName, "the vaccination registry's name in verified_claims evidence")
 	fs.StringVar(&c.AdminTimeZone, "admin-time-zone", "Asia/Kolkata", "time zone of the admin console's times and of \"today\" on its dashboard")
 	fs.DurationVar(&c.AdminIdleTimeout, "admin-idle-timeout", 15*time.Minute, "admin console sessions end after this long without a request")
 }
@@ -134,6 +141,11 @@ func (c *serveConfig) validate() error {
 	var p []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p = append(p, fmt.Sprintf("--addr %q: %v", c.Addr, err))
+	}
+	for flag, v := range map[string]string{"--trust-framework": c.TrustFramework, "--registry-name": c.RegistryName} {
+		if len(v) > 100 || strings.ContainsFunc(v, unicode.IsControl) {
+			p = append(p, flag+": at most 100 characters, no control characters")
+		}
 	}
 	if c.Issuer == "" {
 		p = append(p, "--issuer is required (the URL clients use, e.g. https://kycvs.example)")

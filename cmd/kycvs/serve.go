@@ -147,6 +147,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		IDTokenTTL:      cfg.IDTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL,
 		LoginTTL:        cfg.LoginTTL,
+		Assurance:       claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
 		Logger:          logger,
 		Metrics:         s.metrics,
 	}, st, keys, registry, pairwise, flow)
