@@ -47,7 +47,7 @@ func auditFilter(q *query) store.AuditFilter {
 func (a *API) handleAudit(c *gin.Context, _ Actor) {
 	q := &query{c: c}
 	f := auditFilter(q)
-	f.Limit, f.After = q.limit(), q.cursor()
+	f.Limit, f.After = q.limit(), q.cursor(a.svc)
 	if !q.ok() {
 		return
 	}
@@ -56,7 +56,7 @@ func (a *API) handleAudit(c *gin.Context, _ Actor) {
 		a.storeError(c, err)
 		return
 	}
-	writePage(c, es, more, ToAuditJSON, func(e *store.AuditEntry) string { return encodeCursor(e.At, e.ID) })
+	writePage(c, es, more, ToAuditJSON, func(e *store.AuditEntry) string { return a.svc.encodeCursor(e.At, e.ID) })
 }
 
 // writePage answers one page of a cursor-paged list: the rows as JSON and,

@@ -76,13 +76,20 @@ func DisclosureQuery(f store.DisclosureFilter) map[string]any {
 			m["status"] = statusLabel(f.Status)
 		}
 	}
+	if f.After != nil {
+		// A next page: where it started.
+		m["after"] = f.After.At.UTC().Format(time.RFC3339Nano)
+	}
+	if f.Limit > 0 {
+		m["limit"] = f.Limit
+	}
 	return m
 }
 
 func (a *API) handleListDisclosures(c *gin.Context, actor Actor) {
 	q := &query{c: c}
 	f := disclosureFilter(q)
-	f.Limit, f.After = q.limit(), q.cursor()
+	f.Limit, f.After = q.limit(), q.cursor(a.svc)
 	if !q.ok() {
 		return
 	}
@@ -92,14 +99,13 @@ func (a *API) handleListDisclosures(c *gin.Context, actor Actor) {
 		a.storeError(c, err)
 		return
 	}
-	if f.After == nil {
-		// One entry per query, not per page.
-		if err := a.svc.Audit(ctx, actor, "disclosure.query", "disclosures", "", DisclosureQuery(f)); err != nil {
-			a.storeError(c, err)
-			return
-		}
+	// Every page is a read of personal data, and is audited: a next page
+	// too (its entry says where it started).
+	if err := a.svc.Audit(ctx, actor, "disclosure.query", "disclosures", "", DisclosureQuery(f)); err != nil {
+		a.storeError(c, err)
+		return
 	}
-	writePage(c, ds, more, ToDisclosureJSON, func(d *store.Disclosure) string { return encodeCursor(d.CreatedAt, d.ID) })
+	writePage(c, ds, more, ToDisclosureJSON, func(d *store.Disclosure) string { return a.svc.encodeCursor(d.CreatedAt, d.ID) })
 }
 
 // DisclosureCSVHeader is the disclosure export's header.

@@ -542,7 +542,7 @@ func consoleDisclosureFilter(c *gin.Context) (store.DisclosureFilter, []string) 
 func (cn *Console) handleDisclosures(c *gin.Context) {
 	ctx := c.Request.Context()
 	f, problems := consoleDisclosureFilter(c)
-	cur, ok := decodeCursor(c.Query("cursor"))
+	cur, ok := cn.svc.decodeCursor(c.Query("cursor"))
 	if !ok {
 		problems = append(problems, "cursor: not valid; start again")
 	}
@@ -559,7 +559,8 @@ func (cn *Console) handleDisclosures(c *gin.Context) {
 		return
 	}
 	ds, more, err := cn.svc.st.PageDisclosures(ctx, f)
-	if err == nil && cur == nil {
+	if err == nil {
+		// Every page is audited, not only the first.
 		err = cn.svc.Audit(ctx, actorOf(c), "disclosure.query", "disclosures", "", DisclosureQuery(f))
 	}
 	if err != nil {
@@ -578,7 +579,7 @@ func (cn *Console) handleDisclosures(c *gin.Context) {
 	d.CSV = "/admin/disclosures.csv?" + params.Encode()
 	if more {
 		last := ds[len(ds)-1]
-		params.Set("cursor", encodeCursor(last.CreatedAt, last.ID))
+		params.Set("cursor", cn.svc.encodeCursor(last.CreatedAt, last.ID))
 		d.Next = "/admin/disclosures?" + params.Encode()
 	}
 	cn.render(c, http.StatusOK, "disclosures", page{Title: "Disclosures", Nav: "disclosures", Data: d})
@@ -671,7 +672,7 @@ type auditData struct {
 func (cn *Console) handleAudit(c *gin.Context) {
 	q := &query{c: c}
 	f := auditFilter(q)
-	f.After, f.Limit = q.cursor(), 50
+	f.After, f.Limit = q.cursor(cn.svc), 50
 	d := auditData{ActorID: f.ActorID, Action: f.Action, TargetType: f.TargetType, TargetID: f.TargetID}
 	if len(q.problems) > 0 {
 		cn.render(c, http.StatusBadRequest, "audit", page{Title: "Audit log", Nav: "audit", Error: "Please correct the filters:", Problems: q.problems, Data: d})
@@ -688,7 +689,7 @@ func (cn *Console) handleAudit(c *gin.Context) {
 	if more {
 		last := es[len(es)-1]
 		params := url.Values{"actor_id": {f.ActorID}, "action": {f.Action}, "target_type": {f.TargetType}, "target_id": {f.TargetID},
-			"cursor": {encodeCursor(last.At, last.ID)}}
+			"cursor": {cn.svc.encodeCursor(last.At, last.ID)}}
 		d.Next = "/admin/audit?" + params.Encode()
 	}
 	cn.render(c, http.StatusOK, "audit", page{Title: "Audit log", Nav: "audit", Data: d})

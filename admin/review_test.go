@@ -1,14 +1,19 @@
 package admin_test
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/store"
 )
 
 // illFormedIDs are path segments no stored ID can be: PostgreSQL refuses
@@ -91,4 +96,81 @@ func TestConsoleLogsNoMobile(t *testing.T) {
 			t.Errorf("the log holds %q:\n%s", leak, logs)
 		}
 	}
+}
+
+// Every page of disclosures is a read of personal data and is audited, on
+// the API and the console, and a cursor kycvs did not make is refused: a
+// viewer once forged one to read every record with no audit entry.
+func TestDisclosurePagesAudited(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		for i := range 5 {
+			if err := ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprintf("d%02d", i), ClientID: "c", BeneficiaryID: "b", Subject: "s", Channel: "authorize", Claims: store.StringList{"vaccination_status"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		viewer := ts.adminKey(admin.RoleViewer)
+		audited := func() int {
+			es, _, err := ts.st.ListAuditEntries(ctx, store.AuditFilter{Action: "disclosure.query", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(es)
+		}
+		before := audited()
+		cursor, pages := "", 0
+		for {
+			path := "/admin/v1/disclosures?limit=2"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			resp := ts.call(http.MethodGet, path, viewer, nil)
+			var page struct {
+				Items []admin.DisclosureJSON `json:"items"`
+				Next  string                 `json:"next_cursor"`
+			}
+			resp.json(t, &page)
+			pages++
+			if cursor = page.Next; cursor == "" {
+				break
+			}
+		}
+		if pages != 3 || audited()-before != 3 {
+			t.Errorf("%d pages read, %d audited", pages, audited()-before)
+		}
+		forged := base64.RawURLEncoding.EncodeToString([]byte("4102444800000000000|~"))
+		for _, cur := range []string{forged, forged + ".AAAAAAAAAAAAAAAAAAAAAA", strings.ToUpper(cursor) + "x"} {
+			resp := ts.call(http.MethodGet, "/admin/v1/disclosures?limit=1000&cursor="+url.QueryEscape(cur), viewer, nil)
+			if resp.Status != http.StatusBadRequest {
+				t.Errorf("forged cursor %q: %d %s", cur, resp.Status, resp.Body)
+			}
+		}
+
+		ts.addUser("9999900011", admin.RoleViewer)
+		b := ts.browser()
+		b.signIn(ts, "9999900011")
+		before = audited()
+		p := b.get("/admin/disclosures")
+		next := regexp.MustCompile(`href="(/admin/disclosures\?[^"]*cursor=[^"]+)"`).FindStringSubmatch(p.Body)
+		if next == nil {
+			// 5 rows fit one console page of 50: add enough for two.
+			for i := range 50 {
+				ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprintf("e%02d", i), ClientID: "c", BeneficiaryID: "b", Subject: "s", Channel: "authorize", Claims: store.StringList{"vaccination_status"}})
+			}
+			p = b.get("/admin/disclosures")
+			next = regexp.MustCompile(`href="(/admin/disclosures\?[^"]*cursor=[^"]+)"`).FindStringSubmatch(p.Body)
+		}
+		if next == nil {
+			t.Fatalf("no next page link: %s", p.Body)
+		}
+		if p := b.get(strings.ReplaceAll(next[1], "&amp;", "&")); p.Status != http.StatusOK {
+			t.Fatalf("next page: %d", p.Status)
+		}
+		if n := audited() - before; n < 2 {
+			t.Errorf("console: %d audit entries for two pages", n)
+		}
+		if p := b.get("/admin/disclosures?cursor=" + forged); p.Status != http.StatusBadRequest {
+			t.Errorf("console, forged cursor: %d", p.Status)
+		}
+	})
 }

@@ -59,6 +59,7 @@ type Service struct {
 	keys      *oauth.Keys
 	apiKeys   *kycvsapi.APIKeys
 	adminKey  []byte
+	cursorKey []byte // MACs list cursors (encodeCursor)
 	now       func() time.Time
 	newRandom func() string
 }
@@ -70,9 +71,13 @@ func NewService(st *store.Store, secret []byte, clients *oauth.Clients, keys *oa
 	if now == nil {
 		now = time.Now
 	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("kycvs/admin-key/v1"))
-	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: m.Sum(nil), now: now, newRandom: randomID}
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(label))
+		return m.Sum(nil)
+	}
+	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: derive("kycvs/admin-key/v1"),
+		cursorKey: derive("kycvs/admin-cursor/v1"), now: now, newRandom: randomID}
 }
 
 // Store returns the store the service writes, for reads.
