@@ -32,7 +32,10 @@ var languages = []struct {
 }{
 	{"en", "English", false},
 	{"hi", "हिन्दी", false},
+	{"bn", "বাংলা", false},
+	{"mr", "मराठी", false},
 	{"ur", "اردو", true},
+	{"as", "অসমীয়া", false},
 }
 
 // All returns every supported language, English first, in the order the
