@@ -34,7 +34,9 @@ var languages = []struct {
 	{"hi", "हिन्दी", false},
 	{"bn", "বাংলা", false},
 	{"mr", "मराठी", false},
+	{"gu", "ગુજરાતી", false},
 	{"ur", "اردو", true},
+	{"pa", "ਪੰਜਾਬੀ", false},
 	{"as", "অসমীয়া", false},
 }
 
