@@ -89,26 +89,13 @@ func ClaimsForScopes(scopes []string) []string {
 	return out
 }
 
-// Describe returns the text the consent screen shows for a claim, completing
-// "<client> will learn ...": for example "your vaccination status (not,
-// partially or fully vaccinated)". An unknown claim name is returned as it
-// is, so the screen never hides what would be shared.
-func Describe(claim string) string {
-	switch claim {
-	case ClaimVaccinationStatus:
-		return "your vaccination status (not, partially or fully vaccinated)"
-	case ClaimFullyVaccinated:
-		return "whether you are fully vaccinated: yes or no"
-	case ClaimVerifiedClaims:
-		return "your vaccination status (not, partially or fully vaccinated), with the registry's confirmation of it and the date of your last dose"
-	case ClaimName:
-		return "your name"
-	case ClaimPhoneNumber:
-		return "your mobile number"
-	case ClaimPhoneNumberVerified:
-		return "that your mobile number is verified"
-	}
-	return claim
+// Disclosed lists every claim kycvs can disclose about a person. What each
+// shares is said to the person in their language by the message
+// catalogues (claim.<name> in locale/messages); consent's tests check that
+// every claim here has its words there.
+var Disclosed = []string{
+	ClaimVaccinationStatus, ClaimFullyVaccinated, ClaimVerifiedClaims,
+	ClaimName, ClaimPhoneNumber, ClaimPhoneNumberVerified,
 }
 
 // Values returns the JSON values of the named claims for a beneficiary, as

@@ -56,14 +56,12 @@ func TestSignInLanguage(t *testing.T) {
 	})
 }
 
-// TestEveryClaimDescribed: every claim a scope can ask for has its words
-// in the catalogues, so no page shows a claim by its bare name.
+// TestEveryClaimDescribed: every claim kycvs discloses has its words in
+// the catalogues, so no page shows a claim by its bare name.
 func TestEveryClaimDescribed(t *testing.T) {
-	for scope, names := range claims.ScopeClaims {
-		for _, n := range names {
-			if !locale.Has("claim." + n) {
-				t.Errorf("scope %s: claim %s has no claim.%s message", scope, n, n)
-			}
+	for _, n := range claims.Disclosed {
+		if !locale.Has("claim." + n) {
+			t.Errorf("claim %s has no claim.%s message", n, n)
 		}
 	}
 }
