@@ -68,9 +68,25 @@ type Client struct {
 	// RotatedSecrets are the hashes of secrets replaced by a rotation that
 	// still authenticate the client until their expiry (the grace period).
 	RotatedSecrets RotatedSecrets
-	Disabled       bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// RequirePushedAuthorizationRequests refuses authorization requests
+	// that were not pushed first (RFC 9126 6).
+	RequirePushedAuthorizationRequests bool `gorm:"column:require_pushed_authorization_requests"`
+	// JWKS is the client's public key set as JSON, for private_key_jwt
+	// (RFC 7523); empty when the client registered JWKSURI or no keys.
+	JWKS string `gorm:"column:jwks"`
+	// JWKSURI is where the client publishes its public key set (https).
+	JWKSURI string `gorm:"column:jwks_uri"`
+	// TokenEndpointAuthSigningAlg pins the algorithm of the client's
+	// assertions; empty accepts any supported one.
+	TokenEndpointAuthSigningAlg string
+	// DPoPBoundAccessTokens refuses token requests without a DPoP proof
+	// (RFC 9449 5.2).
+	DPoPBoundAccessTokens bool `gorm:"column:dpop_bound_access_tokens"`
+	// Profile names the rules the client is held to: "" or "fapi2".
+	Profile   string
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // RotatedSecret is the keyed hash of a replaced client secret and the end
@@ -251,6 +267,9 @@ const (
 	KindRefreshToken  = "refresh"
 	KindPKCE          = "pkce"
 	KindOpenID        = "oidc"
+	// KindPAR is a pushed authorization request (RFC 9126), keyed by its
+	// request_uri; it is made inactive when used.
+	KindPAR = "par"
 )
 
 // OAuthToken is one row shape for every token kind fosite stores. A used
@@ -294,3 +313,20 @@ type Disclosure struct {
 	RequestID string
 	CreatedAt time.Time
 }
+
+// JWT ID kinds stored in JWTID.Kind.
+const (
+	JTIClientAssertion = "client_assertion"
+	JTIDPoPProof       = "dpop"
+)
+
+// JWTID is the jti of a JWT that may be used once (a client assertion, a
+// DPoP proof), kept until the JWT expires so any process refuses a replay.
+type JWTID struct {
+	Kind      string `gorm:"primaryKey"`
+	JTI       string `gorm:"primaryKey;column:jti"`
+	ExpiresAt time.Time
+}
+
+// TableName keeps the plural table name explicit.
+func (JWTID) TableName() string { return "jwt_ids" }

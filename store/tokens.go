@@ -77,10 +77,20 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind, requestID s
 type CleanupResult struct {
 	LoginRequests, Sessions, Tokens, OTPEvents, APITransactions int64
 	AdminLogins, AdminSessions, OTPTallies                      int64
+	JWTIDs                                                      int64
+}
+
+// UseJWTID records that the JWT with kind and jti was used, until expires.
+// It returns ErrAlreadyExists when it was recorded before and has not
+// expired: the JWT is a replay. Of two processes racing with one JWT, only
+// one succeeds (the primary key decides).
+func (s *Store) UseJWTID(ctx context.Context, kind, jti string, expires time.Time) error {
+	return translate(s.conn(ctx).Create(&JWTID{Kind: kind, JTI: jti, ExpiresAt: expires.UTC()}).Error)
 }
 
 // DeleteExpired removes login requests, sessions, tokens, API
-// transactions, admin sign-ins and admin sessions expired before now, OTP
+// transactions, admin sign-ins, admin sessions and used JWT IDs expired
+// before now, OTP
 // events older than keepEvents (the longest limit window) and OTP tallies
 // older than OTPTallyRetention.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
@@ -120,5 +130,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 		return res, translate(r.Error)
 	}
 	res.OTPTallies = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&JWTID{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.JWTIDs = r.RowsAffected
 	return res, nil
 }
