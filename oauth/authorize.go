@@ -43,11 +43,17 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 	// Request objects are refused, not ignored (OIDC Core 6.1, 6.2): the
 	// parameters are dropped so fosite neither parses nor fetches them, and
 	// the refusal goes to the client once its redirect URI is validated.
+	// A request_uri that kycvs issued at the PAR endpoint is the one kind
+	// it accepts; the pushed request is then the whole request.
+	pushed := pushedOnly(r.Form)
+	if pushed {
+		refuse = nil
+	}
 	if r.Form.Has("request") {
 		refuse = fosite.ErrRequestNotSupported
 		r.Form.Del("request")
 	}
-	if r.Form.Has("request_uri") {
+	if r.Form.Has("request_uri") && !pushed {
 		refuse = fosite.ErrRequestURINotSupported
 		r.Form.Del("request_uri")
 	}
@@ -69,13 +75,25 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		return
 	}
 	client := ar.GetClient().(*Client)
+	if !pushed && p.mustPush(client) {
+		p.writeAuthorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must push its authorization requests to the pushed_authorization_request_endpoint first (RFC 9126)."))
+		return
+	}
 	form := ar.GetRequestForm()
+	// The stored request is replayed once the person has signed in
+	// (handleResume); its request_uri is used up by then, and the pushed
+	// parameters are all in the form.
+	form.Del("request_uri")
 	if err := checkNonce(form); err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
 	if err := checkPKCE(client, form); err != nil {
 		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	if jkt := form.Get("dpop_jkt"); jkt != "" && !validJKT(jkt) {
+		p.writeAuthorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt is not a SHA-256 JWK thumbprint."))
 		return
 	}
 	prompt, err := parsePrompt(form.Get("prompt"))
@@ -193,6 +211,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 	subject := p.pairwise.Subject(sector, b.ID)
 	values := p.claimValues(b, plan.All())
 	sess := newSession(subject, client, b.ID, plan, values, a)
+	sess.AuthorizeJKT = ar.GetRequestForm().Get("dpop_jkt")
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}

@@ -36,6 +36,7 @@ var authorizeParams = map[string]int{
 	"id_token_hint":         4096,
 	"acr_values":            256,
 	"claims":                2048,
+	"dpop_jkt":              64, // RFC 9449 10: a base64url SHA-256 thumbprint is 43
 	"request":               1,
 	"request_uri":           1,
 }

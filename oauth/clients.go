@@ -30,6 +30,22 @@ type ClientSpec struct {
 	SectorIdentifier          string
 	LogoURI                   string   // https (http on localhost), optional
 	Contacts                  []string // e-mail addresses, optional
+	// RequirePAR refuses authorization requests that were not pushed
+	// first (require_pushed_authorization_requests, RFC 9126 6).
+	RequirePAR bool
+	// JWKS (a JSON JWK Set of public keys) or JWKSURI (https) holds the
+	// keys of a private_key_jwt client (RFC 7523); exactly one of them.
+	JWKS    string
+	JWKSURI string
+	// TokenEndpointAuthSigningAlg pins the algorithm of a private_key_jwt
+	// client's assertions; "" accepts any of AssertionAlgs.
+	TokenEndpointAuthSigningAlg string
+	// DPoPBoundAccessTokens refuses token requests without a DPoP proof
+	// (dpop_bound_access_tokens, RFC 9449 5.2).
+	DPoPBoundAccessTokens bool
+	// Profile is "" or ProfileFAPI2, which implies RequirePAR,
+	// private_key_jwt and DPoPBoundAccessTokens (see applyProfile).
+	Profile string
 }
 
 // SpecOf returns the spec a stored client was registered with, for an
@@ -40,6 +56,9 @@ func SpecOf(c *store.Client) ClientSpec {
 		Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg,
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Contacts: slices.Clone(c.Contacts),
+		RequirePAR: c.RequirePushedAuthorizationRequests, JWKS: c.JWKS, JWKSURI: c.JWKSURI,
+		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
+		Profile: c.Profile,
 	}
 }
 
@@ -74,6 +93,7 @@ var knownScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, cl
 // (or http on a loopback host, for development); known scopes including
 // openid; supported algorithms; a pairwise sector that can be derived.
 func (s ClientSpec) Validate() error {
+	s.applyProfile()
 	var p []string
 	if strings.TrimSpace(s.Name) == "" || len(s.Name) > 200 {
 		p = append(p, "name: 1 to 200 characters")
@@ -100,9 +120,11 @@ func (s ClientSpec) Validate() error {
 	switch {
 	case s.Public && s.TokenEndpointAuthMethod != "" && s.TokenEndpointAuthMethod != "none":
 		p = append(p, "token endpoint auth method: a public client uses none")
-	case !s.Public && !slices.Contains([]string{"", "client_secret_basic", "client_secret_post"}, s.TokenEndpointAuthMethod):
-		p = append(p, "token endpoint auth method: client_secret_basic or client_secret_post")
+	case !s.Public && !slices.Contains([]string{"", "client_secret_basic", "client_secret_post", AuthPrivateKeyJWT}, s.TokenEndpointAuthMethod):
+		p = append(p, "token endpoint auth method: client_secret_basic, client_secret_post or private_key_jwt")
 	}
+	p = append(p, s.keyProblems()...)
+	p = append(p, s.profileProblems()...)
 	for field, alg := range map[string]string{"id_token_signed_response_alg": s.IDTokenSignedResponseAlg, "userinfo_signed_response_alg": s.UserinfoSignedResponseAlg} {
 		if alg != "" && !isSupportedAlg(alg) {
 			p = append(p, fmt.Sprintf("%s: %s (supported: %s)", field, alg, strings.Join(SupportedAlgs, ", ")))
@@ -180,18 +202,25 @@ func isLoopback(host string) bool {
 }
 
 func (s ClientSpec) toStore() *store.Client {
+	s.applyProfile()
 	c := &store.Client{
-		ID:                        s.ID,
-		Name:                      strings.TrimSpace(s.Name),
-		RedirectURIs:              store.StringList(s.RedirectURIs),
-		Scopes:                    store.StringList(s.Scopes),
-		Public:                    s.Public,
-		TokenEndpointAuthMethod:   s.TokenEndpointAuthMethod,
-		IDTokenSignedResponseAlg:  s.IDTokenSignedResponseAlg,
-		UserinfoSignedResponseAlg: s.UserinfoSignedResponseAlg,
-		SectorIdentifier:          s.SectorIdentifier,
-		LogoURI:                   s.LogoURI,
-		Contacts:                  store.StringList(s.Contacts),
+		ID:                                 s.ID,
+		Name:                               strings.TrimSpace(s.Name),
+		RedirectURIs:                       store.StringList(s.RedirectURIs),
+		Scopes:                             store.StringList(s.Scopes),
+		Public:                             s.Public,
+		TokenEndpointAuthMethod:            s.TokenEndpointAuthMethod,
+		IDTokenSignedResponseAlg:           s.IDTokenSignedResponseAlg,
+		UserinfoSignedResponseAlg:          s.UserinfoSignedResponseAlg,
+		SectorIdentifier:                   s.SectorIdentifier,
+		LogoURI:                            s.LogoURI,
+		Contacts:                           store.StringList(s.Contacts),
+		RequirePushedAuthorizationRequests: s.RequirePAR,
+		JWKS:                               compactJWKS(s.JWKS),
+		JWKSURI:                            s.JWKSURI,
+		TokenEndpointAuthSigningAlg:        s.TokenEndpointAuthSigningAlg,
+		DPoPBoundAccessTokens:              s.DPoPBoundAccessTokens,
+		Profile:                            s.Profile,
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = store.StringList(DefaultScopes)
@@ -217,7 +246,7 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, 
 		c.ID = randomHex(16)
 	}
 	var secret string
-	if !c.Public {
+	if usesSecret(c) {
 		secret = randomToken(32)
 		c.SecretHash, _ = cs.hasher.Hash(ctx, []byte(secret))
 	}
@@ -227,8 +256,14 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, 
 	return c, secret, nil
 }
 
-// ErrPublicClient: public clients have no secret to rotate.
-var ErrPublicClient = errors.New("public clients have no secret")
+// ErrPublicClient: public clients, and clients that authenticate with
+// private_key_jwt, have no secret to rotate.
+var ErrPublicClient = errors.New("this client has no secret")
+
+// usesSecret reports whether the client authenticates with a secret.
+func usesSecret(c *store.Client) bool {
+	return !c.Public && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT
+}
 
 // Bounds of a rotated secret's grace period.
 const (
@@ -269,7 +304,7 @@ func (cs *Clients) RotateSecretWithGrace(ctx context.Context, id string, grace t
 	hash, _ := cs.hasher.Hash(ctx, []byte(secret))
 	now := cs.now().UTC()
 	c, err := cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
-		if c.Public {
+		if !usesSecret(c) {
 			return ErrPublicClient
 		}
 		var kept store.RotatedSecrets
@@ -326,7 +361,7 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 		n := spec.toStore()
 		n.SecretHash, n.RotatedSecrets = c.SecretHash, c.RotatedSecrets
 		switch {
-		case n.Public:
+		case !usesSecret(n):
 			n.SecretHash, n.RotatedSecrets = nil, nil
 		case len(c.SecretHash) == 0:
 			secret = randomToken(32)

@@ -2,14 +2,20 @@ package oauth
 
 // This file is the only place that touches JOSE libraries. fosite bundles
 // go-jose v3 and signs ID tokens itself; it gets raw private keys through
-// fositeSigner. Everything kycvs signs or publishes on its own (JWKS, signed
-// userinfo, the KYC-VS API's tokens and results) uses go-jose v4.
+// fositeSigner. Everything kycvs signs, publishes or verifies on its own
+// (JWKS, signed userinfo, the KYC-VS API's tokens and results, client
+// assertions, DPoP proofs) uses go-jose v4.
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	josev4 "github.com/go-jose/go-jose/v4"
 	fositejwt "github.com/ory/fosite/token/jwt"
@@ -195,4 +201,162 @@ func isSupportedAlg(alg string) bool {
 		}
 	}
 	return false
+}
+
+// Client keys: private_key_jwt assertions (RFC 7523) and DPoP proofs (RFC
+// 9449) are verified here, with go-jose v4.
+
+// maxJWKSBytes bounds a registered or fetched client key set.
+const maxJWKSBytes = 64 << 10
+
+// keySet is a client's public keys.
+type keySet struct{ set josev4.JSONWebKeySet }
+
+// parseKeySet reads a JSON JWK Set of public signing keys; private
+// material, unusable keys or an empty set are refused.
+func parseKeySet(raw []byte) (*keySet, error) {
+	if len(raw) > maxJWKSBytes {
+		return nil, fmt.Errorf("larger than %d bytes", maxJWKSBytes)
+	}
+	var ks keySet
+	if err := json.Unmarshal(raw, &ks.set); err != nil {
+		return nil, errors.New("not a JSON Web Key Set")
+	}
+	if len(ks.set.Keys) == 0 {
+		return nil, errors.New("no keys")
+	}
+	for i, k := range ks.set.Keys {
+		switch {
+		case !k.IsPublic():
+			return nil, fmt.Errorf("key %d holds private key material; register public keys only", i+1)
+		case !k.Valid():
+			return nil, fmt.Errorf("key %d is not a valid key", i+1)
+		case k.Use != "" && k.Use != "sig":
+			return nil, fmt.Errorf("key %d is not for signatures (use %q)", i+1, k.Use)
+		case k.Algorithm != "" && !slices.Contains(AssertionAlgs, k.Algorithm):
+			return nil, fmt.Errorf("key %d: alg %s is not supported (supported: %s)", i+1, k.Algorithm, strings.Join(AssertionAlgs, ", "))
+		}
+	}
+	return &ks, nil
+}
+
+// checkJWKS reports what is wrong with a key set a client registers.
+func checkJWKS(raw []byte) []string {
+	if _, err := parseKeySet(raw); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// compactJWKS stores a key set without the registrant's whitespace.
+func compactJWKS(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(raw)); err != nil {
+		return raw
+	}
+	return buf.String()
+}
+
+// errUnknownKID: the JWT names a key the set does not hold (or names none
+// and no key of its algorithm verifies it).
+var errUnknownKID = errors.New("the JWT is signed with a key the client has not registered")
+
+// signedJWT is a parsed, not yet verified, compact JWS.
+type signedJWT struct {
+	jws *josev4.JSONWebSignature
+	// Alg, KID and Typ come from the protected header.
+	Alg, KID, Typ string
+	// Claims is the unverified payload; only Verify's answer may be
+	// trusted.
+	Claims jwtClaims
+}
+
+// jwtClaims are the claims of client assertions and DPoP proofs.
+type jwtClaims struct {
+	Iss string          `json:"iss"`
+	Sub string          `json:"sub"`
+	Aud json.RawMessage `json:"aud"`
+	Exp *int64          `json:"exp"`
+	Nbf *int64          `json:"nbf"`
+	Iat *int64          `json:"iat"`
+	JTI string          `json:"jti"`
+	// DPoP proofs (RFC 9449 4.2).
+	HTM   string `json:"htm"`
+	HTU   string `json:"htu"`
+	ATH   string `json:"ath"`
+	Nonce string `json:"nonce"`
+}
+
+// audiences returns aud as a list, whether one string or an array.
+func (c jwtClaims) audiences() []string {
+	var one string
+	if json.Unmarshal(c.Aud, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	_ = json.Unmarshal(c.Aud, &many)
+	return many
+}
+
+// parseJWT parses a compact JWS signed with one of algs.
+func parseJWT(token string, algs []string) (*signedJWT, error) {
+	sa := make([]josev4.SignatureAlgorithm, len(algs))
+	for i, a := range algs {
+		sa[i] = josev4.SignatureAlgorithm(a)
+	}
+	jws, err := josev4.ParseSignedCompact(token, sa)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errors.New("not a compact JWS signed with a supported algorithm")
+	}
+	h := jws.Signatures[0].Protected
+	t := &signedJWT{jws: jws, Alg: h.Algorithm, KID: h.KeyID}
+	t.Typ, _ = h.ExtraHeaders[josev4.HeaderType].(string)
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &t.Claims); err != nil {
+		return nil, errors.New("the JWT's claims are not a JSON object")
+	}
+	return t, nil
+}
+
+// verifyWith checks the signature with the key of ks the header names, or
+// with each key of the right type when it names none. errUnknownKID when
+// no key fits.
+func (t *signedJWT) verifyWith(ks *keySet) error {
+	var candidates []josev4.JSONWebKey
+	if t.KID != "" {
+		candidates = ks.set.Key(t.KID)
+	} else {
+		candidates = ks.set.Keys
+	}
+	for _, k := range candidates {
+		if k.Algorithm != "" && k.Algorithm != t.Alg {
+			continue
+		}
+		if _, err := t.jws.Verify(k.Key); err == nil {
+			return nil
+		} else if t.KID != "" {
+			return errors.New("the JWT's signature does not verify")
+		}
+	}
+	return errUnknownKID
+}
+
+// dpopKey returns the public key a DPoP proof carries in its jwk header
+// and the key's SHA-256 thumbprint (RFC 7638), base64url: the jkt tokens
+// are bound to (RFC 9449 6.1). The signature is checked with that key.
+func (t *signedJWT) dpopKey() (string, error) {
+	jwk := t.jws.Signatures[0].Protected.JSONWebKey
+	if jwk == nil || !jwk.IsPublic() || !jwk.Valid() {
+		return "", errors.New("the proof carries no public jwk")
+	}
+	if _, err := t.jws.Verify(jwk.Key); err != nil {
+		return "", errors.New("the proof's signature does not verify with its jwk")
+	}
+	tp, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", errors.New("the proof's jwk has no thumbprint")
+	}
+	return base64.RawURLEncoding.EncodeToString(tp), nil
 }

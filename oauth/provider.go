@@ -38,6 +38,15 @@ type Config struct {
 	Assurance claims.Assurance
 	// Metrics counts recorded disclosures; nil counts nothing.
 	Metrics Metrics
+	// DPoPNonce makes the token and PAR endpoints require a server nonce
+	// in DPoP proofs (RFC 9449 8), which bounds how long a proof made in
+	// advance is good for.
+	DPoPNonce bool
+	// JWKSFetch bounds fetches of clients' jwks_uri.
+	JWKSFetch JWKSFetchConfig
+	// RequirePAR refuses authorization requests of every client that were
+	// not pushed first (RFC 9126 6); clients can require it on their own.
+	RequirePAR bool
 }
 
 // DefaultAssurance is what verified_claims state unless configured: the
@@ -108,16 +117,20 @@ type Registry interface {
 // Provider is the OpenID provider: fosite composed over the store, and the
 // protocol endpoints.
 type Provider struct {
-	cfg       Config
-	st        *store.Store
-	keys      *Keys
-	sessions  Sessions
-	registry  Registry
-	pairwise  *claims.Pairwise
-	oauth2    fosite.OAuth2Provider
-	fcfg      *fosite.Config
-	storage   *Storage
-	discovery []byte
+	cfg      Config
+	st       *store.Store
+	keys     *Keys
+	sessions Sessions
+	registry Registry
+	pairwise *claims.Pairwise
+	oauth2   fosite.OAuth2Provider
+	fosite   *fosite.Fosite
+	fcfg     *fosite.Config
+	// clientKeys resolves private_key_jwt clients' keys.
+	clientKeys *ClientKeys
+	nonces     dpopNonces
+	storage    *Storage
+	discovery  []byte
 }
 
 // New composes the provider. keys must be loaded (Keys.Ensure).
@@ -149,6 +162,10 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		SendDebugMessagesToClients:     false,
 		MinParameterEntropy:            fosite.MinParameterEntropy,
 		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
+		// The authorization endpoint enforces PAR itself (mustPush), per
+		// client, once the client and its redirect URI are known.
+		PushedAuthorizeRequestURIPrefix: parPrefix,
+		PushedAuthorizeContextLifespan:  PARLifetime,
 	}
 	idTokens := &idTokenStrategy{
 		inner:    &openid.DefaultStrategy{Signer: signer, Config: fc},
@@ -166,9 +183,14 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2PKCEFactory,
+		compose.PushedAuthorizeHandlerFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 	)
+	p.fosite = p.oauth2.(*fosite.Fosite)
+	p.clientKeys = NewClientKeys(cfg.JWKSFetch, cfg.Now)
+	p.nonces = dpopNonces{key: deriveKey(cfg.Secret, "dpop-nonce"), now: cfg.Now}
+	fc.ClientAuthenticationStrategy = p.authenticateClient
 	d, err := p.discoveryJSON()
 	if err != nil {
 		return nil, err

@@ -199,6 +199,8 @@ func checkPKCE(client *Client, form url.Values) error {
 		return fosite.ErrInvalidRequest.WithHint("code_challenge_method was sent without code_challenge.")
 	case challenge == "" && client.IsPublic():
 		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method=S256.")
+	case challenge == "" && client.Profile == ProfileFAPI2:
+		return fosite.ErrInvalidRequest.WithHint("FAPI 2.0 clients must use PKCE with code_challenge_method=S256.")
 	case challenge != "" && method != "S256":
 		return fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
 	}

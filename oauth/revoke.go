@@ -13,7 +13,10 @@ import (
 // the authenticated client.
 func (p *Provider) handleRevoke(c *gin.Context) {
 	ctx := c.Request.Context()
-	err := p.oauth2.NewRevocationRequest(ctx, c.Request)
+	err := p.checkAuthMethod(ctx, c.Request)
+	if err == nil {
+		err = p.oauth2.NewRevocationRequest(ctx, c.Request)
+	}
 	if errors.Is(err, store.ErrUnavailable) {
 		// fosite would answer 401 or 200 (RFC 7009 2.2); an outage is neither.
 		p.protocolError(c, err)

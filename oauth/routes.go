@@ -13,6 +13,7 @@ const (
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
 	PathEndSession = "/oauth2/logout"
+	PathPAR        = "/oauth2/par"
 )
 
 // ResumeURL is where the sign-in flow sends the browser once a login
@@ -30,6 +31,7 @@ func (p *Provider) Register(router gin.IRouter) {
 	r.GET(PathAuth, p.handleAuthorize)
 	r.POST(PathAuth, p.handleAuthorize)
 	r.GET(PathResume+":challenge", p.handleResume)
+	r.POST(PathPAR, p.handlePAR)
 	r.POST(PathToken, p.handleToken)
 	r.GET(PathUserinfo, p.handleUserinfo)
 	r.POST(PathUserinfo, p.handleUserinfo)

@@ -21,6 +21,22 @@ type Session struct {
 	IDToken []string `json:"id_token"`
 	// LoginRequestID links tokens to the login request they came from.
 	LoginRequestID string `json:"login_request_id"`
+	// AuthorizeJKT is the dpop_jkt of the authorization request (RFC
+	// 9449 10): the code is redeemed only with a proof by that key.
+	AuthorizeJKT string `json:"authorize_jkt,omitempty"`
+	// DPoPJKT binds the tokens of this session to a DPoP key (RFC 9449
+	// 6): the access token is used only with proofs by that key, and a
+	// public client's refresh token too.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
+}
+
+// GetExtraClaims adds the DPoP binding to introspection answers (RFC 9449
+// 6.2): token_type DPoP and cnf.jkt.
+func (s *Session) GetExtraClaims() map[string]any {
+	if s.DPoPJKT == "" {
+		return nil
+	}
+	return map[string]any{"token_type": dpopScheme, "cnf": map[string]any{"jkt": s.DPoPJKT}}
 }
 
 var _ openid.Session = (*Session)(nil)

@@ -31,6 +31,7 @@ var (
 	_ openid.OpenIDConnectRequestStorage = (*Storage)(nil)
 	_ pkce.PKCERequestStorage            = (*Storage)(nil)
 	_ fositestorage.Transactional        = (*Storage)(nil)
+	_ fosite.PARStorage                  = (*Storage)(nil)
 )
 
 // NewStorage returns the fosite storage adapter over st.
@@ -117,6 +118,8 @@ func tokenTypeOf(kind string) fosite.TokenType {
 		return fosite.AccessToken
 	case store.KindRefreshToken:
 		return fosite.RefreshToken
+	case store.KindPAR:
+		return fosite.PushedAuthorizeRequestContext
 	}
 	return fosite.AuthorizeCode
 }
@@ -187,7 +190,15 @@ func notFound(err error) error {
 
 // Authorization codes.
 
+// CreateAuthorizeCodeSession stores a code; a FAPI 2.0 client's code
+// lives FAPI2CodeLifetime at most, whatever --code-ttl says.
 func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, code string, r fosite.Requester) error {
+	if c, ok := r.GetClient().(*Client); ok && c.Profile == ProfileFAPI2 && r.GetSession() != nil {
+		limit := s.now().UTC().Add(FAPI2CodeLifetime)
+		if e := r.GetSession().GetExpiresAt(fosite.AuthorizeCode); e.IsZero() || e.After(limit) {
+			r.GetSession().SetExpiresAt(fosite.AuthorizeCode, limit)
+		}
+	}
 	return s.create(ctx, store.KindAuthorizeCode, code, r)
 }
 

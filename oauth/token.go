@@ -25,17 +25,79 @@ func (p *Provider) handleToken(c *gin.Context) {
 		p.oauth2.WriteAccessError(ctx, c.Writer, nil, p.protocolError(c, err))
 		return
 	}
+	raw, err := dpopHeader(c.Request)
+	if err != nil {
+		p.writeTokenError(c, nil, err)
+		return
+	}
 	ar, err := p.oauth2.NewAccessRequest(ctx, c.Request, newEmptySession())
 	if err != nil {
-		p.oauth2.WriteAccessError(ctx, c.Writer, ar, p.protocolError(c, err))
+		p.writeTokenError(c, ar, err)
+		return
+	}
+	// The proof is checked once the client is authenticated, so an
+	// unauthenticated caller cannot fill the used-jti table.
+	var proof *dpopProof
+	if raw != "" {
+		if proof, err = p.checkDPoP(c, raw, "", p.cfg.DPoPNonce); err != nil {
+			p.writeTokenError(c, ar, err)
+			return
+		}
+	}
+	if err := p.bindDPoP(ar, proof); err != nil {
+		p.writeTokenError(c, ar, err)
 		return
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
-		p.oauth2.WriteAccessError(ctx, c.Writer, ar, p.protocolError(c, err))
+		p.writeTokenError(c, ar, err)
 		return
 	}
+	if proof != nil {
+		resp.SetTokenType(dpopScheme)
+		c.Header("DPoP-Nonce", p.nonces.current())
+	}
 	p.oauth2.WriteAccessResponse(ctx, c.Writer, ar, resp)
+}
+
+// writeTokenError writes a token endpoint error; a request that needs a
+// DPoP nonce gets a fresh one (RFC 9449 8).
+func (p *Provider) writeTokenError(c *gin.Context, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, errUseDPoPNonce) {
+		c.Header("DPoP-Nonce", p.nonces.current())
+	}
+	p.oauth2.WriteAccessError(c.Request.Context(), c.Writer, ar, p.protocolError(c, err))
+}
+
+// bindDPoP applies RFC 9449 at the token endpoint, before the tokens are
+// made: a client registered for DPoP, a code asked for with dpop_jkt and a
+// refresh token bound to a key all need a proof, by that key where there
+// is one; the new tokens are bound to the proof's key. Refresh tokens of
+// confidential clients are bound to the client's authentication instead
+// (RFC 9449 5), so they may move to a new key.
+func (p *Provider) bindDPoP(ar fosite.AccessRequester, proof *dpopProof) error {
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return nil
+	}
+	client := ar.GetClient().(*Client)
+	refresh := ar.GetGrantTypes().ExactOne("refresh_token")
+	switch {
+	case proof == nil && requiresDPoP(client):
+		return errInvalidDPoPProof.WithHint("This client must send a DPoP proof with every token request.")
+	case proof == nil && sess.AuthorizeJKT != "" && !refresh:
+		return errInvalidDPoPProof.WithHint("The authorization request named a DPoP key (dpop_jkt); prove it.")
+	case proof == nil && refresh && sess.DPoPJKT != "":
+		return errInvalidDPoPProof.WithHint("The refresh token was issued with DPoP; send a DPoP proof.")
+	case proof == nil:
+		return nil
+	case !refresh && sess.AuthorizeJKT != "" && sess.AuthorizeJKT != proof.JKT:
+		return fosite.ErrInvalidGrant.WithHint("The DPoP proof's key is not the one dpop_jkt named.")
+	case refresh && client.IsPublic() && sess.DPoPJKT != "" && sess.DPoPJKT != proof.JKT:
+		return fosite.ErrInvalidGrant.WithHint("The refresh token is bound to another DPoP key.")
+	}
+	sess.DPoPJKT = proof.JKT
+	return nil
 }
 
 // checkAuthMethod holds a confidential client to the token endpoint auth
@@ -48,6 +110,16 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 	id, _, basic := r.BasicAuth()
 	used := "none"
 	switch {
+	case r.PostForm.Get("client_assertion_type") != "":
+		used = AuthPrivateKeyJWT
+		id = r.PostForm.Get("client_id")
+		if id == "" {
+			// Unverified: only to find the method the client registered;
+			// verifyClientAssertion checks it.
+			if t, err := parseJWT(r.PostForm.Get("client_assertion"), AssertionAlgs); err == nil {
+				id = t.Claims.Sub
+			}
+		}
 	case basic:
 		used = "client_secret_basic"
 		if u, err := url.QueryUnescape(id); err == nil {

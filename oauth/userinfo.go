@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
@@ -23,13 +24,19 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	token := fosite.AccessTokenFromRequest(c.Request)
+	token, dpop := accessTokenOf(c.Request)
 	if token == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="kycvs"`)
+		c.Writer.Header().Add("WWW-Authenticate", dpopChallenge(""))
 		writeJSONError(c, http.StatusUnauthorized, "invalid_request", "An access token is required.")
 		return
 	}
 	tu, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newEmptySession())
+	if err == nil && tu == fosite.AccessToken {
+		if !p.checkTokenBinding(c, token, dpop, ar) {
+			return
+		}
+	}
 	if err != nil || tu != fosite.AccessToken {
 		if err != nil && (errors.Is(err, store.ErrUnavailable) || !isTokenError(err)) {
 			p.writeUserinfoOutage(c, err)
@@ -115,4 +122,59 @@ func (p *Provider) writeUserinfoOutage(c *gin.Context, err error) {
 		return
 	}
 	writeJSONError(c, http.StatusInternalServerError, "server_error", "The registry could not be read.")
+}
+
+// accessTokenOf returns the access token of a resource request and
+// whether it came with the DPoP scheme (RFC 9449 7.1); a token in the form
+// body is a bearer token (RFC 6750 2.2).
+func accessTokenOf(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, dpopScheme) {
+		return strings.TrimSpace(token), true
+	}
+	return fosite.AccessTokenFromRequest(r), false
+}
+
+// checkTokenBinding holds a DPoP-bound access token to its key: it must
+// come with the DPoP scheme and a proof by the key it is bound to, made
+// for this request and this token. A bearer token sent as DPoP is refused
+// too. It writes the 401 and returns false when the use is refused.
+func (p *Provider) checkTokenBinding(c *gin.Context, token string, dpop bool, ar fosite.Requester) bool {
+	sess, _ := ar.GetSession().(*Session)
+	bound := sess != nil && sess.DPoPJKT != ""
+	refuse := func(code, msg string) bool {
+		c.Header("WWW-Authenticate", dpopChallenge(code))
+		writeJSONError(c, http.StatusUnauthorized, code, msg)
+		return false
+	}
+	switch {
+	case bound && !dpop:
+		return refuse("invalid_token", "The access token is bound to a DPoP key; send it with the DPoP scheme and a proof.")
+	case !bound && dpop:
+		return refuse("invalid_token", "The access token is not DPoP-bound; send it with the Bearer scheme.")
+	case !bound:
+		return true
+	}
+	raw, err := dpopHeader(c.Request)
+	if err == nil && raw == "" {
+		err = errInvalidDPoPProof.WithHint("A DPoP proof is required with a DPoP-bound token.")
+	}
+	var proof *dpopProof
+	if err == nil {
+		proof, err = p.checkDPoP(c, raw, token, false)
+	}
+	var rfc *fosite.RFC6749Error
+	switch {
+	case errors.Is(err, errUseDPoPNonce):
+		c.Header("DPoP-Nonce", p.nonces.current())
+		return refuse("use_dpop_nonce", "Send the DPoP-Nonce in the proof.")
+	case errors.As(err, &rfc) && rfc.CodeField < 500:
+		return refuse("invalid_dpop_proof", rfc.HintField)
+	case err != nil:
+		p.writeUserinfoOutage(c, err)
+		return false
+	case proof.JKT != sess.DPoPJKT:
+		return refuse("invalid_token", "The DPoP proof's key is not the one the access token is bound to.")
+	}
+	return true
 }
