@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -15,22 +16,29 @@ import (
 // ClientJSON is a client as the admin API shows it: never a secret or its
 // hash; rotated secrets only by when they stop working.
 type ClientJSON struct {
-	ClientID                  string    `json:"client_id"`
-	ClientSecret              string    `json:"client_secret,omitempty"`
-	Name                      string    `json:"name"`
-	RedirectURIs              []string  `json:"redirect_uris"`
-	Scopes                    []string  `json:"scopes"`
-	Public                    bool      `json:"public"`
-	TokenEndpointAuthMethod   string    `json:"token_endpoint_auth_method"`
-	IDTokenSignedResponseAlg  string    `json:"id_token_signed_response_alg"`
-	UserinfoSignedResponseAlg string    `json:"userinfo_signed_response_alg"`
-	SectorIdentifierURI       string    `json:"sector_identifier_uri"`
-	LogoURI                   string    `json:"logo_uri"`
-	Contacts                  []string  `json:"contacts"`
-	Disabled                  bool      `json:"disabled"`
-	PreviousSecretsValidUntil []string  `json:"previous_secrets_valid_until"`
-	CreatedAt                 time.Time `json:"created_at"`
-	UpdatedAt                 time.Time `json:"updated_at"`
+	ClientID                  string   `json:"client_id"`
+	ClientSecret              string   `json:"client_secret,omitempty"`
+	Name                      string   `json:"name"`
+	RedirectURIs              []string `json:"redirect_uris"`
+	Scopes                    []string `json:"scopes"`
+	Public                    bool     `json:"public"`
+	TokenEndpointAuthMethod   string   `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg  string   `json:"id_token_signed_response_alg"`
+	UserinfoSignedResponseAlg string   `json:"userinfo_signed_response_alg"`
+	SectorIdentifierURI       string   `json:"sector_identifier_uri"`
+	LogoURI                   string   `json:"logo_uri"`
+	Contacts                  []string `json:"contacts"`
+	Disabled                  bool     `json:"disabled"`
+	PreviousSecretsValidUntil []string `json:"previous_secrets_valid_until"`
+	// The high-assurance settings (RFC 9126, RFC 7523, RFC 9449, FAPI 2.0).
+	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
+	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                     string          `json:"jwks_uri"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg"`
+	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
+	Profile                     string          `json:"profile"`
+	CreatedAt                   time.Time       `json:"created_at"`
+	UpdatedAt                   time.Time       `json:"updated_at"`
 }
 
 // ToClientJSON renders c, with secret when one was just made, at now.
@@ -41,12 +49,18 @@ func ToClientJSON(c *store.Client, secret string, now time.Time) ClientJSON {
 			until = append(until, r.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
-	return ClientJSON{
+	j := ClientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, RedirectURIs: nonNil(c.RedirectURIs), Scopes: nonNil(c.Scopes),
 		Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifierURI: c.SectorIdentifier, LogoURI: c.LogoURI,
 		Contacts: nonNil(c.Contacts), Disabled: c.Disabled, PreviousSecretsValidUntil: until, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile,
 	}
+	if c.JWKS != "" {
+		j.JWKS = json.RawMessage(c.JWKS)
+	}
+	return j
 }
 
 func nonNil(l []string) []string {
@@ -58,18 +72,24 @@ func nonNil(l []string) []string {
 
 // clientInput is a create or update body; absent fields are nil.
 type clientInput struct {
-	ClientID                  *string   `json:"client_id"`
-	Name                      *string   `json:"name"`
-	RedirectURIs              *[]string `json:"redirect_uris"`
-	Scopes                    *[]string `json:"scopes"`
-	Public                    *bool     `json:"public"`
-	TokenEndpointAuthMethod   *string   `json:"token_endpoint_auth_method"`
-	IDTokenSignedResponseAlg  *string   `json:"id_token_signed_response_alg"`
-	UserinfoSignedResponseAlg *string   `json:"userinfo_signed_response_alg"`
-	SectorIdentifierURI       *string   `json:"sector_identifier_uri"`
-	LogoURI                   *string   `json:"logo_uri"`
-	Contacts                  *[]string `json:"contacts"`
-	AllowSectorChange         bool      `json:"allow_sector_change"`
+	ClientID                    *string         `json:"client_id"`
+	Name                        *string         `json:"name"`
+	RedirectURIs                *[]string       `json:"redirect_uris"`
+	Scopes                      *[]string       `json:"scopes"`
+	Public                      *bool           `json:"public"`
+	TokenEndpointAuthMethod     *string         `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg    *string         `json:"id_token_signed_response_alg"`
+	UserinfoSignedResponseAlg   *string         `json:"userinfo_signed_response_alg"`
+	SectorIdentifierURI         *string         `json:"sector_identifier_uri"`
+	LogoURI                     *string         `json:"logo_uri"`
+	Contacts                    *[]string       `json:"contacts"`
+	AllowSectorChange           bool            `json:"allow_sector_change"`
+	RequirePAR                  *bool           `json:"require_pushed_authorization_requests"`
+	JWKS                        json.RawMessage `json:"jwks"`
+	JWKSURI                     *string         `json:"jwks_uri"`
+	TokenEndpointAuthSigningAlg *string         `json:"token_endpoint_auth_signing_alg"`
+	DPoPBoundAccessTokens       *bool           `json:"dpop_bound_access_tokens"`
+	Profile                     *string         `json:"profile"`
 }
 
 // apply sets the fields present in in on spec.
@@ -96,6 +116,20 @@ func (in *clientInput) apply(spec *oauth.ClientSpec) {
 	}
 	if in.Public != nil {
 		spec.Public = *in.Public
+	}
+	set(&spec.TokenEndpointAuthSigningAlg, in.TokenEndpointAuthSigningAlg)
+	set(&spec.Profile, in.Profile)
+	if in.JWKSURI != nil {
+		spec.JWKSURI, spec.JWKS = strings.TrimSpace(*in.JWKSURI), ""
+	}
+	if len(in.JWKS) > 0 && string(in.JWKS) != "null" {
+		spec.JWKS, spec.JWKSURI = string(in.JWKS), ""
+	}
+	if in.RequirePAR != nil {
+		spec.RequirePAR = *in.RequirePAR
+	}
+	if in.DPoPBoundAccessTokens != nil {
+		spec.DPoPBoundAccessTokens = *in.DPoPBoundAccessTokens
 	}
 }
 

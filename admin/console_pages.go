@@ -126,6 +126,9 @@ type clientForm struct {
 	Scopes                                                      map[string]bool
 	Public                                                      bool
 	AuthMethod, IDTokenAlg, UserinfoAlg                         string
+	// The high-assurance settings.
+	Profile, JWKS, JWKSURI, AssertionAlg string
+	RequirePAR, DPoP                     bool
 }
 
 type clientPage struct {
@@ -154,7 +157,9 @@ var formScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, cla
 func formOf(c *store.Client) clientForm {
 	f := clientForm{ID: c.ID, Name: c.Name, RedirectURIs: strings.Join(c.RedirectURIs, "\n"), Contacts: strings.Join(c.Contacts, "\n"),
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Public: c.Public, AuthMethod: c.TokenEndpointAuthMethod,
-		IDTokenAlg: c.IDTokenSignedResponseAlg, UserinfoAlg: c.UserinfoSignedResponseAlg, Scopes: map[string]bool{}}
+		IDTokenAlg: c.IDTokenSignedResponseAlg, UserinfoAlg: c.UserinfoSignedResponseAlg, Scopes: map[string]bool{},
+		Profile: c.Profile, JWKS: c.JWKS, JWKSURI: c.JWKSURI, AssertionAlg: c.TokenEndpointAuthSigningAlg,
+		RequirePAR: c.RequirePushedAuthorizationRequests, DPoP: c.DPoPBoundAccessTokens}
 	for _, s := range c.Scopes {
 		f.Scopes[s] = true
 	}
@@ -168,7 +173,10 @@ func readClientForm(c *gin.Context) clientForm {
 		SectorIdentifier: strings.TrimSpace(c.PostForm("sector_identifier_uri")), LogoURI: strings.TrimSpace(c.PostForm("logo_uri")),
 		Public: c.PostForm("public") == "on", AuthMethod: c.PostForm("token_endpoint_auth_method"),
 		IDTokenAlg: c.PostForm("id_token_signed_response_alg"), UserinfoAlg: c.PostForm("userinfo_signed_response_alg"),
-		Scopes: map[string]bool{},
+		Scopes:  map[string]bool{},
+		Profile: c.PostForm("profile"), JWKS: strings.TrimSpace(c.PostForm("jwks")), JWKSURI: strings.TrimSpace(c.PostForm("jwks_uri")),
+		AssertionAlg: c.PostForm("token_endpoint_auth_signing_alg"),
+		RequirePAR:   c.PostForm("require_pushed_authorization_requests") == "on", DPoP: c.PostForm("dpop_bound_access_tokens") == "on",
 	}
 	for _, s := range c.PostFormArray("scopes") {
 		f.Scopes[s] = true
@@ -191,6 +199,8 @@ func (f clientForm) apply(spec *oauth.ClientSpec) {
 	spec.Name, spec.RedirectURIs, spec.Contacts = f.Name, lines(f.RedirectURIs), lines(f.Contacts)
 	spec.SectorIdentifier, spec.LogoURI, spec.Public = f.SectorIdentifier, f.LogoURI, f.Public
 	spec.TokenEndpointAuthMethod, spec.IDTokenSignedResponseAlg, spec.UserinfoSignedResponseAlg = f.AuthMethod, f.IDTokenAlg, f.UserinfoAlg
+	spec.Profile, spec.JWKS, spec.JWKSURI, spec.TokenEndpointAuthSigningAlg = f.Profile, f.JWKS, f.JWKSURI, f.AssertionAlg
+	spec.RequirePAR, spec.DPoPBoundAccessTokens = f.RequirePAR, f.DPoP
 	spec.Scopes = nil
 	for _, s := range formScopes {
 		if f.Scopes[s] {

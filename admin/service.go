@@ -113,6 +113,9 @@ func clientView(c *store.Client) map[string]any {
 		"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "id_token_signed_response_alg": c.IDTokenSignedResponseAlg,
 		"userinfo_signed_response_alg": c.UserinfoSignedResponseAlg, "sector_identifier_uri": c.SectorIdentifier,
 		"logo_uri": c.LogoURI, "contacts": []string(c.Contacts), "disabled": c.Disabled,
+		"require_pushed_authorization_requests": c.RequirePushedAuthorizationRequests, "jwks": c.JWKS, "jwks_uri": c.JWKSURI,
+		"token_endpoint_auth_signing_alg": c.TokenEndpointAuthSigningAlg, "dpop_bound_access_tokens": c.DPoPBoundAccessTokens,
+		"profile": c.Profile,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,19 +34,32 @@ type clientJSON struct {
 	SectorIdentifier          string   `json:"sector_identifier_uri,omitempty"`
 	LogoURI                   string   `json:"logo_uri,omitempty"`
 	Contacts                  []string `json:"contacts,omitempty"`
-	Disabled                  bool     `json:"disabled"`
+	// The high-assurance settings (RFC 9126, RFC 7523, RFC 9449, FAPI 2.0).
+	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
+	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                     string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
+	Profile                     string          `json:"profile,omitempty"`
+	Disabled                    bool            `json:"disabled"`
 	// PreviousSecretsValidUntil says when replaced secrets stop working.
 	PreviousSecretsValidUntil []time.Time `json:"previous_secrets_valid_until,omitempty"`
 }
 
 func toClientJSON(c *store.Client, secret string) clientJSON {
-	return clientJSON{
+	j := clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name,
 		RedirectURIs: c.RedirectURIs, Scopes: c.Scopes, Public: c.Public,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifier: c.SectorIdentifier, Disabled: c.Disabled,
 		LogoURI: c.LogoURI, Contacts: c.Contacts, PreviousSecretsValidUntil: validUntil(c),
+		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI,
+		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile,
 	}
+	if c.JWKS != "" {
+		j.JWKS = json.RawMessage(c.JWKS)
+	}
+	return j
 }
 
 func validUntil(c *store.Client) []time.Time {
@@ -74,6 +88,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var spec oauth.ClientSpec
 	var redirects, scopes, contacts stringList
 	var public, allowSector bool
+	var jwksFile string
 	grace := fs.Duration("grace", oauth.DefaultSecretGrace, "rotate-secret: how long the old secret keeps working (0: stops now, for a secret that leaked; at most 720h)")
 	if verb == "create" || verb == "update" {
 		if verb == "create" {
@@ -83,12 +98,18 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Var(&redirects, "redirect-uri", "redirect URI, matched exactly (repeatable)")
 		fs.BoolVar(&public, "public", false, "public client (browser or app, no secret, PKCE required); update: --public=false makes it confidential")
 		fs.Var(&scopes, "scope", "scope the client may ask for (repeatable; default openid and vaccination_status)")
-		fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post (default: either)")
+		fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
 		fs.StringVar(&spec.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default) or ES256")
 		fs.StringVar(&spec.UserinfoSignedResponseAlg, "userinfo-alg", "", "sign userinfo responses with RS256 or ES256 (default: plain JSON)")
 		fs.StringVar(&spec.SectorIdentifier, "sector-identifier", "", "sector identifier URI for pairwise subjects (needed when redirect URIs span several hosts)")
 		fs.StringVar(&spec.LogoURI, "logo-uri", "", "the verifying entity's logo (https)")
 		fs.Var(&contacts, "contact", "e-mail address of someone responsible for the client (repeatable)")
+		fs.StringVar(&spec.Profile, "profile", "", "fapi2: a FAPI 2.0 client (PAR, PKCE S256, private_key_jwt, DPoP, 60-second codes); needs --jwks or --jwks-uri")
+		fs.BoolVar(&spec.RequirePAR, "require-par", false, "refuse authorization requests not pushed to the PAR endpoint first")
+		fs.StringVar(&jwksFile, "jwks", "", "private_key_jwt: file with the client's public keys as a JWK Set")
+		fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "private_key_jwt: https URL of the client's public JWK Set")
+		fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "private_key_jwt: the only algorithm its assertions may use (ES256, PS256, RS256; default any)")
+		fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop", false, "refuse token requests without a DPoP proof (dpop_bound_access_tokens)")
 		if verb == "update" {
 			fs.BoolVar(&allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
 		}
@@ -113,6 +134,13 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	if err := checkSchema(ctx, st); err != nil {
 		return err
+	}
+	if jwksFile != "" {
+		b, err := os.ReadFile(jwksFile)
+		if err != nil {
+			return fmt.Errorf("--jwks: %w", err)
+		}
+		spec.JWKS = string(b)
 	}
 	svc := cliService(st, d.Secret, nil)
 	actor := cliActor()
@@ -165,11 +193,17 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			for name, apply := range map[string]func(){
 				"name": func() { s.Name = spec.Name }, "redirect-uri": func() { s.RedirectURIs = redirects },
 				"scope": func() { s.Scopes = scopes }, "contact": func() { s.Contacts = contacts }, "public": func() { s.Public = public },
-				"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = spec.TokenEndpointAuthMethod },
-				"id-token-alg":               func() { s.IDTokenSignedResponseAlg = spec.IDTokenSignedResponseAlg },
-				"userinfo-alg":               func() { s.UserinfoSignedResponseAlg = spec.UserinfoSignedResponseAlg },
-				"sector-identifier":          func() { s.SectorIdentifier = spec.SectorIdentifier },
-				"logo-uri":                   func() { s.LogoURI = spec.LogoURI },
+				"token-endpoint-auth-method":      func() { s.TokenEndpointAuthMethod = spec.TokenEndpointAuthMethod },
+				"id-token-alg":                    func() { s.IDTokenSignedResponseAlg = spec.IDTokenSignedResponseAlg },
+				"userinfo-alg":                    func() { s.UserinfoSignedResponseAlg = spec.UserinfoSignedResponseAlg },
+				"sector-identifier":               func() { s.SectorIdentifier = spec.SectorIdentifier },
+				"logo-uri":                        func() { s.LogoURI = spec.LogoURI },
+				"profile":                         func() { s.Profile = spec.Profile },
+				"require-par":                     func() { s.RequirePAR = spec.RequirePAR },
+				"jwks":                            func() { s.JWKS, s.JWKSURI = spec.JWKS, "" },
+				"jwks-uri":                        func() { s.JWKSURI, s.JWKS = spec.JWKSURI, "" },
+				"token-endpoint-auth-signing-alg": func() { s.TokenEndpointAuthSigningAlg = spec.TokenEndpointAuthSigningAlg },
+				"dpop":                            func() { s.DPoPBoundAccessTokens = spec.DPoPBoundAccessTokens },
 			} {
 				if given[name] {
 					apply()
@@ -229,6 +263,21 @@ func printClient(w io.Writer, c *store.Client, secret string) {
 	}
 	if c.UserinfoSignedResponseAlg != "" {
 		fmt.Fprintf(tw, "userinfo_signed_response_alg\t%s\n", c.UserinfoSignedResponseAlg)
+	}
+	if c.Profile != "" {
+		fmt.Fprintf(tw, "profile\t%s\n", c.Profile)
+	}
+	if c.TokenEndpointAuthMethod != "" {
+		fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
+	}
+	if c.JWKSURI != "" {
+		fmt.Fprintf(tw, "jwks_uri\t%s\n", c.JWKSURI)
+	}
+	if c.RequirePushedAuthorizationRequests {
+		fmt.Fprintf(tw, "require_pushed_authorization_requests\ttrue\n")
+	}
+	if c.DPoPBoundAccessTokens {
+		fmt.Fprintf(tw, "dpop_bound_access_tokens\ttrue\n")
 	}
 	for _, t := range validUntil(c) {
 		fmt.Fprintf(tw, "previous secret\tworks until %s\n", t.Format(time.RFC3339))

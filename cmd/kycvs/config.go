@@ -60,6 +60,16 @@ type serveConfig struct {
 	// AdminIdleTimeout ends an admin console session nobody used for
 	// that long (0: the default, 15 minutes).
 	AdminIdleTimeout time.Duration
+	// RequirePAR refuses authorization requests that were not pushed
+	// first, for every client.
+	RequirePAR bool
+	// DPoPNonce requires server nonces in DPoP proofs at the token and
+	// PAR endpoints.
+	DPoPNonce bool
+	// JWKSFetchTimeout bounds one fetch of a client's jwks_uri.
+	JWKSFetchTimeout time.Duration
+	// jwksFetch lets tests fetch jwks_uri from loopback TLS servers.
+	jwksFetch oauth.JWKSFetchConfig
 }
 
 // devDataDir holds the dev database, generated secret and SMS file.
@@ -74,6 +84,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", devDataDir, "directory for --dev's database, secret and SMS file")
 	fs.StringVar(&c.DemoAddr, "demo-addr", "", "--dev: listen address of the Demo Airlines relying party, on its own origin (default: --addr's port + 1)")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply pending database migrations at start")
+	fs.BoolVar(&c.RequirePAR, "require-par", false, "refuse authorization requests of every client that were not pushed to the PAR endpoint first (RFC 9126)")
+	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", true, "require a server nonce in DPoP proofs at the token and PAR endpoints (RFC 9449 8)")
+	fs.DurationVar(&c.JWKSFetchTimeout, "jwks-fetch-timeout", 5*time.Second, "time limit of one fetch of a private_key_jwt client's jwks_uri")
 	fs.StringVar(&c.SMS, "sms", "", "SMS sender: file:PATH, log, or webhook:URL (default in --dev: file:"+devDataDir+"/sms.jsonl and the log)")
 	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
 	fs.DurationVar(&c.SMSTimeout, "sms-timeout", 5*time.Second, "webhook SMS request timeout")
@@ -162,6 +175,9 @@ func (c *serveConfig) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.DemoAddr); c.Dev && c.DemoAddr != "" && err != nil {
 		p = append(p, fmt.Sprintf("--demo-addr %q: %v", c.DemoAddr, err))
+	}
+	if c.JWKSFetchTimeout < 0 || c.JWKSFetchTimeout > time.Minute {
+		p = append(p, "--jwks-fetch-timeout: between 0 (the default, 5s) and 1m")
 	}
 	if c.SMS == "" && !c.Dev {
 		p = append(p, "--sms is required: file:PATH, log or webhook:URL")

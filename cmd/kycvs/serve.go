@@ -139,6 +139,10 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		Metrics:        s.metrics,
 	}, st, registry, sender)
 	pairwise := claims.NewPairwise(secret)
+	jwksFetch := cfg.jwksFetch
+	if cfg.JWKSFetchTimeout > 0 {
+		jwksFetch.Timeout = cfg.JWKSFetchTimeout
+	}
 	provider, err := oauth.New(oauth.Config{
 		Issuer:          cfg.Issuer,
 		Secret:          secret,
@@ -150,6 +154,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		Assurance:       claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
 		Logger:          logger,
 		Metrics:         s.metrics,
+		RequirePAR:      cfg.RequirePAR,
+		DPoPNonce:       cfg.DPoPNonce,
+		JWKSFetch:       jwksFetch,
 	}, st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, err
