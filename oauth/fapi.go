@@ -44,6 +44,10 @@ func (s *ClientSpec) applyProfile() {
 	if s.TokenEndpointAuthMethod == "" {
 		s.TokenEndpointAuthMethod = AuthPrivateKeyJWT
 	}
+	// FAPI 2.0 5.4.1 allows no RS256 signatures.
+	if s.IDTokenSignedResponseAlg == "" {
+		s.IDTokenSignedResponseAlg = ES256
+	}
 }
 
 // profileProblems lists what the spec's profile forbids.
@@ -61,6 +65,11 @@ func (s ClientSpec) profileProblems() []string {
 	}
 	if s.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
 		p = append(p, "profile fapi2: the token endpoint auth method must be private_key_jwt")
+	}
+	for field, alg := range map[string]string{"id_token_signed_response_alg": s.IDTokenSignedResponseAlg, "userinfo_signed_response_alg": s.UserinfoSignedResponseAlg} {
+		if alg != "" && !slices.Contains(fapi2Algs, alg) {
+			p = append(p, fmt.Sprintf("profile fapi2: %s %s is not allowed (allowed: %s)", field, alg, strings.Join(fapi2Algs, ", ")))
+		}
 	}
 	if a := s.TokenEndpointAuthSigningAlg; a != "" && !slices.Contains(fapi2Algs, a) {
 		p = append(p, fmt.Sprintf("profile fapi2: token_endpoint_auth_signing_alg %s is not allowed (allowed: %s)", a, strings.Join(fapi2Algs, ", ")))
