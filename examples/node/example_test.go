@@ -32,12 +32,13 @@ func nodePath(t *testing.T) string {
 	return node
 }
 
-// startApp runs app.js on addr and waits until it answers.
-func startApp(t *testing.T, node, addr string, env ...string) {
+// startApp runs script (app.js, fapi2.js) on addr and waits until it
+// answers.
+func startApp(t *testing.T, node, script, addr string, env ...string) {
 	t.Helper()
 	_, port, _ := strings.Cut(addr, ":")
 	base := "http://" + addr
-	cmd := exec.Command(node, "app.js")
+	cmd := exec.Command(node, script)
 	cmd.Env = append(os.Environ(), append(env, "PORT="+port, "BASE_URL="+base)...)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -50,7 +51,7 @@ func startApp(t *testing.T, node, addr string, env ...string) {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("app.js output:\n%s", out.String())
+			t.Logf("%s output:\n%s", script, out.String())
 		}
 	})
 	for deadline := time.Now().Add(20 * time.Second); ; {
@@ -60,11 +61,11 @@ func startApp(t *testing.T, node, addr string, env ...string) {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("app.js exited:\n%s", out.String())
+			t.Fatalf("%s exited:\n%s", script, out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("app.js did not answer within 20s:\n%s", out.String())
+			t.Fatalf("%s did not answer within 20s:\n%s", script, out.String())
 		}
 	}
 }
@@ -77,7 +78,7 @@ func TestNodeExampleAgainstKycvs(t *testing.T) {
 	addr := kycvstest.FreeAddr(t)
 	base := "http://" + addr
 	c := kv.CreateClient("Example Venue", []string{base + "/callback"})
-	startApp(t, node, addr, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret)
+	startApp(t, node, "app.js", addr, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret)
 
 	for _, tc := range []struct {
 		mobile, name string
@@ -104,6 +105,38 @@ func TestNodeExampleAgainstKycvs(t *testing.T) {
 		p := kycvstest.NewBrowser(t).Get(base + "/callback?code=stolen&state=guessed")
 		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "does not belong to a check started here") {
 			t.Fatalf("got %d: %s", p.Status, p.Body)
+		}
+	})
+}
+
+// The FAPI 2.0 example (fapi2.js) against a real kycvs process: a client
+// made with --profile fapi2 and the example's own public key, PAR with
+// private_key_jwt and a DPoP proof (kycvs asks for a nonce first), the iss
+// check, a DPoP-bound token and userinfo through it.
+func TestNodeFAPI2ExampleAgainstKycvs(t *testing.T) {
+	node := nodePath(t)
+	kv := kycvstest.Start(t)
+	addr := kycvstest.FreeAddr(t)
+	base := "http://" + addr
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "private.jwk"), filepath.Join(dir, "public.jwks.json")
+	if out, err := exec.Command(node, "fapi2.js", "--new-key", priv, pub).CombinedOutput(); err != nil {
+		t.Fatalf("fapi2.js --new-key: %v\n%s", err, out)
+	}
+	c := kv.CreateClient("Gov Air", []string{base + "/callback"}, "--profile", "fapi2", "--jwks", pub)
+	if c.Secret != "" {
+		t.Fatal("a fapi2 client got a secret")
+	}
+	startApp(t, node, "fapi2.js", addr, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "PRIVATE_JWK_FILE="+priv)
+	p := kycvstest.NewBrowser(t).SignIn(kv, base+"/login", "9999900001", "Asha Verma")
+	want := `data-status="2" data-dpop-bound="true">Vaccination status: fully vaccinated, verified by kycvs.`
+	if p.Status != http.StatusOK || !strings.HasPrefix(p.URL.String(), base+"/callback") || !strings.Contains(p.Body, want) {
+		t.Fatalf("got %d %s: %s", p.Status, p.URL, p.Body)
+	}
+	t.Run("declined", func(t *testing.T) {
+		p := kycvstest.NewBrowser(t).Decline(base + "/login")
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You did not share your vaccination status") {
+			t.Fatalf("got %d %s: %s", p.Status, p.URL, p.Body)
 		}
 	})
 }
