@@ -218,6 +218,7 @@ var notForms = map[string]string{
 	oauth.PathToken:                   "client authentication, no cookies",
 	oauth.PathRevoke:                  "client authentication, no cookies",
 	oauth.PathIntrospect:              "client authentication, no cookies",
+	oauth.PathPAR:                     "client authentication, no cookies",
 	oauth.PathUserinfo:                "bearer token, no cookies",
 	oauth.PathEndSession:              "RP-initiated logout may be posted by relying parties; it only ends the session and redirects only to registered URIs",
 	"/api/v3/vaccination/generateOTP": "KYC-VS API: API key, no cookies",
