@@ -119,8 +119,9 @@ func (p *Provider) userinfoOrigin(c *gin.Context) (cross, ok bool) {
 		return true, false
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
-	// The scheme and error of a refusal, for the app to act on (RFC 6750 3).
-	c.Header("Access-Control-Expose-Headers", "WWW-Authenticate")
+	// The scheme and error of a refusal, for the app to act on (RFC 6750 3),
+	// and a DPoP nonce asked for (RFC 9449 9).
+	c.Header("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 	return true, true
 }
 
@@ -146,7 +147,7 @@ func (p *Provider) handleUserinfoPreflight(c *gin.Context) {
 		return
 	}
 	c.Header("Access-Control-Allow-Methods", "GET, POST")
-	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 	c.Header("Access-Control-Max-Age", "600")
 	c.Status(http.StatusNoContent)
 }
