@@ -101,7 +101,7 @@ func (p *Provider) checkPushedRequest(ar fosite.AuthorizeRequester) error {
 	if jkt := form.Get("dpop_jkt"); jkt != "" && !validJKT(jkt) {
 		return fosite.ErrInvalidRequest.WithHint("dpop_jkt is not a SHA-256 JWK thumbprint.")
 	}
-	_, err := planDisclosure(ar, client)
+	_, err := planDisclosure(ar, client, p.cfg.Assurance.TrustFramework)
 	return err
 }
 
