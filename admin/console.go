@@ -495,6 +495,7 @@ func (cn *Console) handleLogin(c *gin.Context) {
 			// in the shared counters, per mobile.
 			ResendScope: "admin-console",
 			Withhold:    withhold,
+			Console:     true,
 			Save: func(ctx context.Context, s consent.OTPState) error {
 				l.OTPHash, l.OTPSentAt, l.OTPExpiresAt, l.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
 				return cn.svc.st.CreateAdminLogin(ctx, l)

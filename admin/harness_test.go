@@ -76,13 +76,17 @@ func (s *inbox) Send(_ context.Context, msg consent.SMS) error {
 	return nil
 }
 
-// lastCode is the code of the last SMS to mobile.
+// lastCode is the code of the last SMS to mobile. The console sends its
+// codes in the background, so it waits a moment for one to arrive.
 func (s *inbox) lastCode(t *testing.T, mobile string) string {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if code, ok := consent.LastOTP(s.sent, mobile); ok {
-		return code
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		code, ok := consent.LastOTP(s.sent, mobile)
+		s.mu.Unlock()
+		if ok {
+			return code
+		}
 	}
 	t.Fatalf("no code sent to %s", mobile)
 	return ""

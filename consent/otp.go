@@ -218,8 +218,24 @@ type OTPRequest struct {
 	// belongs to no admin), so that the answer, the limits and the checks
 	// of later codes are the same as for one who does (no enumeration).
 	// Nobody knows the code, so every code entered for it is wrong.
+	//
+	// A withheld code is never charged to the mobile's limits: no SMS
+	// warns the mobile's owner, so charging them would let anyone lock a
+	// stranger out of verification, silently, by asking codes for their
+	// mobile at the console.
 	Withhold bool
+	// Console marks an admin console sign-in. It is charged to a console
+	// bucket per client IP (ConsoleIPLimit an hour) besides the IP limit,
+	// and to the mobile's limits only for a code actually sent. Its SMS
+	// goes out in the background, so an admin's mobile and any other get
+	// their answer in the same time (timing would otherwise tell admins'
+	// mobiles apart); a failed send is counted in the metrics and undone.
+	Console bool
 }
+
+// ConsoleIPLimit is how many admin console sign-ins one client IP may
+// start in an hour, whether or not the mobile is an admin's.
+const ConsoleIPLimit = 20
 
 // Limit names one send limit.
 type Limit string
@@ -293,6 +309,16 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 		return nil
 	}
 	msg := SMS{To: req.Mobile, Text: o.text(req, code), Language: o.smsLang(req).Code(), SentAt: now}
+	if req.Console {
+		go func() { _ = o.send(context.WithoutCancel(ctx), req, msg, state, now) }()
+		return nil
+	}
+	return o.send(ctx, req, msg, state, now)
+}
+
+// send hands msg to the sender; when that fails it undoes req's code (see
+// Issue) and returns a *SendError.
+func (o *OTPs) send(ctx context.Context, req OTPRequest, msg SMS, state OTPState, now time.Time) error {
 	if err := o.sender.Send(ctx, msg); err != nil {
 		ctx := context.WithoutCancel(ctx)
 		if req.Undo != nil {
@@ -420,6 +446,8 @@ const (
 	keyMobile = "mobile:"
 	keyResend = "resend:"
 	keyClient = "client:"
+	// keyConsoleIP counts admin console sign-ins per client IP.
+	keyConsoleIP = "console-ip:"
 )
 
 // limits are the send limits charged for one code. The mobile is keyed by
@@ -433,6 +461,12 @@ func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
 	}
 	if o.cfg.IPLimit > 0 {
 		ls = append(ls, store.Limit{Key: keyIP + req.ClientIP, Max: o.cfg.IPLimit, Since: now.Add(-ipLimitWindow)})
+	}
+	if req.Console {
+		ls = append(ls, store.Limit{Key: keyConsoleIP + req.ClientIP, Max: ConsoleIPLimit, Since: now.Add(-time.Hour)})
+	}
+	if req.Withhold {
+		return ls // never the mobile's counters: see OTPRequest.Withhold
 	}
 	// Both mobile windows count the same events (one per send).
 	if o.cfg.HourlyLimit > 0 {
@@ -469,7 +503,7 @@ func (o *OTPs) mobileMAC(s string) string {
 func (o *OTPs) limitError(le *store.LimitError, now time.Time) *LimitError {
 	e := &LimitError{Limit: LimitMobile}
 	switch {
-	case strings.HasPrefix(le.Key, keyIP):
+	case strings.HasPrefix(le.Key, keyIP), strings.HasPrefix(le.Key, keyConsoleIP):
 		e.Limit = LimitIP
 	case strings.HasPrefix(le.Key, keyResend):
 		e.Limit = LimitResend
