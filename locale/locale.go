@@ -34,6 +34,8 @@ var languages = []struct {
 	{"hi", "हिन्दी", false},
 	{"bn", "বাংলা", false},
 	{"mr", "मराठी", false},
+	{"te", "తెలుగు", false},
+	{"ta", "தமிழ்", false},
 	{"gu", "ગુજરાતી", false},
 	{"ur", "اردو", true},
 	{"pa", "ਪੰਜਾਬੀ", false},
