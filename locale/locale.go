@@ -38,6 +38,9 @@ var languages = []struct {
 	{"ta", "தமிழ்", false},
 	{"gu", "ગુજરાતી", false},
 	{"ur", "اردو", true},
+	{"kn", "ಕನ್ನಡ", false},
+	{"or", "ଓଡ଼ିଆ", false},
+	{"ml", "മലയാളം", false},
 	{"pa", "ਪੰਜਾਬੀ", false},
 	{"as", "অসমীয়া", false},
 }
