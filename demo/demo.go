@@ -244,6 +244,12 @@ func (a *Airline) verify(w http.ResponseWriter, r *http.Request) {
 // PKCE (S256), the classic redirect.
 func (a *Airline) start(w http.ResponseWriter, r *http.Request) {
 	b := a.session(w, r, true)
+	if b == nil {
+		// Every booking slot is taken (maxBookings): no session to keep
+		// state and PKCE in.
+		http.Error(w, "Demo Airlines is busy. Try again in a few minutes.", http.StatusServiceUnavailable)
+		return
+	}
 	p, err := a.discover(r.Context())
 	if err != nil {
 		a.setResult(b, &outcome{State: "error", Error: "kycvs could not be reached: " + err.Error()})

@@ -107,7 +107,7 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.")
 	}
-	id, _, basic := r.BasicAuth()
+	id, basicSecret, basic := r.BasicAuth()
 	used := "none"
 	switch {
 	case r.PostForm.Get("client_assertion_type") != "":
@@ -137,6 +137,13 @@ func (p *Provider) checkAuthMethod(ctx context.Context, r *http.Request) error {
 	client, err := getClient(ctx, p.st, id)
 	if errors.Is(err, store.ErrUnavailable) {
 		return err
+	}
+	if err == nil && client.Public && (basicSecret != "" || r.PostForm.Get("client_secret") != "" || used == AuthPrivateKeyJWT) {
+		// fosite would ignore the credentials of a public client. A client
+		// that sends a secret it was never given is misconfigured or is
+		// not who it says: refuse it (RFC 6749 2.3: a client registered
+		// with token_endpoint_auth_method none authenticates with nothing).
+		return fosite.ErrInvalidClient.WithHint("A public client has no secret and must send none.")
 	}
 	if err != nil || client.Public || client.TokenEndpointAuthMethod == "" {
 		return nil // fosite reports unknown clients

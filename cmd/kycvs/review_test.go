@@ -310,3 +310,27 @@ func TestConsoleSignInsDoNotLockOutAMobile(t *testing.T) {
 		}
 	})
 }
+
+// A public client that sends a secret at the token endpoint is refused
+// with invalid_client: fosite ignored it, and the request went through.
+func TestPublicClientWithASecret(t *testing.T) {
+	ts := newTestServer(t, "sqlite", nil)
+	id, _ := ts.client(oauth.ClientSpec{Public: true})
+	for name, form := range map[string]url.Values{
+		"secret in the body": {"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {id}, "client_secret": {"bogus"}, "redirect_uri": {"http://127.0.0.1:9/callback"}, "code_verifier": {strings.Repeat("v", 43)}},
+	} {
+		status, body := tokenRequest(t, ts, "", "", form)
+		if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Errorf("%s: %d %v", name, status, body)
+		}
+	}
+	status, body := tokenRequest(t, ts, id, "bogus", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {"http://127.0.0.1:9/callback"}, "code_verifier": {strings.Repeat("v", 43)}})
+	if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("secret in Basic: %d %v", status, body)
+	}
+	// With no secret, the same bad code is the code's problem, as before.
+	status, body = tokenRequest(t, ts, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {id}, "redirect_uri": {"http://127.0.0.1:9/callback"}, "code_verifier": {strings.Repeat("v", 43)}})
+	if body["error"] != "invalid_grant" {
+		t.Errorf("no secret: %d %v", status, body)
+	}
+}
