@@ -79,6 +79,12 @@ type Config struct {
 	// DBProcessName, if not empty, names the database's processes on this
 	// machine ("postgres") whose CPU time the result reports as well.
 	DBProcessName string
+	// ServerMetricsURL, if not empty, is the server's Prometheus endpoint
+	// (http://127.0.0.1:9464/metrics by default in kycvs serve), on
+	// loopback, whose kycvs_db_statements_total and
+	// kycvs_db_transactions_total give the SQL statements and
+	// transactions per verification.
+	ServerMetricsURL string
 	// Progress, if not nil, receives a line every ProgressEvery (default
 	// 5 seconds) while the run lasts.
 	Progress      io.Writer
@@ -105,6 +111,11 @@ func (c *Config) Validate() error {
 	var p []string
 	if _, err := checkLoopbackURL("issuer", c.Issuer); err != nil {
 		p = append(p, err.Error())
+	}
+	if c.ServerMetricsURL != "" {
+		if _, err := checkLoopbackURL("server metrics URL", c.ServerMetricsURL); err != nil {
+			p = append(p, err.Error())
+		}
 	}
 	if _, err := checkLoopbackURL("redirect URI", c.RedirectURI); err != nil {
 		p = append(p, err.Error())

@@ -37,6 +37,13 @@ func WriteText(w io.Writer, res *Result) error {
 	if d := res.Database; d != nil {
 		p("database (%s processes)\tCPU %.2f s\t%.2f ms per verification\t%.2f cores\n", d.Name, d.CPUSeconds, d.CPUMsPerFlow, d.CPUCoresAverage)
 	}
+	if q := res.SQL; q != nil {
+		if q.Error != "" {
+			p("SQL statements\tunknown: %s\t\t\n", q.Error)
+		} else {
+			p("SQL statements\t%d\t%.1f per verification\t%.1f transactions per verification\n", q.Statements, q.StatementsPerFlow, q.TransactionsPerFlow)
+		}
+	}
 	t := res.Tool
 	p("load tool (pid %d)\tCPU %.2f s\t%.2f ms per verification\t%.2f cores\n", t.PID, t.CPUSeconds, t.CPUMsPerFlow, t.CPUCoresAverage)
 	if m := res.Machine; m != nil {

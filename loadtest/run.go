@@ -216,6 +216,7 @@ func (r *runner) progress(start time.Time) (stop func()) {
 
 // snapshot is the CPU counters at one moment.
 type snapshot struct {
+	sql     dbCounts
 	server  time.Duration
 	db      time.Duration
 	self    time.Duration
@@ -225,6 +226,9 @@ type snapshot struct {
 
 func (r *runner) snapshot() (snapshot, error) {
 	s := snapshot{self: selfCPU()}
+	if r.cfg.ServerMetricsURL != "" {
+		s.sql = readDBCounts(context.Background(), &http.Client{}, r.cfg.ServerMetricsURL)
+	}
 	s.machine, s.hasMach = readMachineCPU()
 	if r.cfg.ServerPID != 0 {
 		cpu, err := ProcessCPU(r.cfg.ServerPID)
@@ -258,6 +262,7 @@ type Result struct {
 	Steps          []StepStats   `json:"steps"`
 	Server         *ProcessStats `json:"server,omitempty"`
 	Database       *ProcessStats `json:"database,omitempty"`
+	SQL            *SQLStats     `json:"sql,omitempty"`
 	Tool           ProcessStats  `json:"load_tool"`
 	Machine        *MachineStats `json:"machine,omitempty"`
 	SMS            SMSCounts     `json:"sms"`
@@ -368,6 +373,9 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 			ps.Memory = &m
 		}
 		res.Server = ps
+	}
+	if r.cfg.ServerMetricsURL != "" {
+		res.SQL = sqlStats(before.sql, after.sql, res.Completed)
 	}
 	measured := tool
 	if r.cfg.DBProcessName != "" {

@@ -44,6 +44,7 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	counts  *counts
 }
 
 // ParseURL splits a database URL ("postgres://...", "postgresql://..." or
@@ -99,6 +100,11 @@ func Open(url string) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, err
 	}
+	c := &counts{}
+	if err := registerCounting(db, c); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("register statement counter: %w", err)
+	}
 	switch dialect {
 	case SQLite:
 		sqlDB.SetMaxOpenConns(1)
@@ -107,7 +113,7 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	return &Store{db: db, dialect: dialect}, nil
+	return &Store{db: db, dialect: dialect, counts: c}, nil
 }
 
 func sqliteDSN(path string) string {
@@ -154,6 +160,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
+	s.counts.transactions.Add(1)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})

@@ -18,6 +18,7 @@ func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	if tx.Error != nil {
 		return ctx, translate(tx.Error)
 	}
+	s.counts.transactions.Add(1)
 	return context.WithValue(ctx, txKey{}, tx), nil
 }
 

@@ -85,6 +85,22 @@ func (m *Metrics) RegisterDB(name string, db *sql.DB) {
 	m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
+// RegisterDBCounts adds kycvs_db_statements_total and
+// kycvs_db_transactions_total, read from counts (the store's Counts) at
+// each scrape. Call it once.
+func (m *Metrics) RegisterDBCounts(counts func() (statements, transactions uint64)) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kycvs_db_statements_total",
+			Help: "SQL statements sent to the database (BEGIN and COMMIT not included).",
+		}, func() float64 { n, _ := counts(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kycvs_db_transactions_total",
+			Help: "Database transactions begun.",
+		}, func() float64 { _, n := counts(); return float64(n) }),
+	)
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

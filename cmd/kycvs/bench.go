@@ -50,6 +50,7 @@ type benchConfig struct {
 	IDTokenAlg     string
 	ServerPID      int
 	DBProcess      string
+	ServerMetrics  string
 	OTPTimeout     time.Duration
 	RequestTimeout time.Duration
 	Progress       time.Duration
@@ -78,6 +79,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.IDTokenAlg, "id-token-alg", "", "with --setup: the bench client's ID token algorithm, RS256 or ES256 (default: the server's, RS256)")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process ID, to report its CPU time per verification and its memory")
 	fs.StringVar(&c.DBProcess, "db-process", "", "command name of the database's processes on this machine (e.g. postgres), to report their CPU time per verification too")
+	fs.StringVar(&c.ServerMetrics, "server-metrics", "http://127.0.0.1:9464/metrics", "the server's Prometheus endpoint (its --metrics-addr), on loopback, for the SQL statements and transactions per verification (\"off\": not measured)")
 	fs.DurationVar(&c.OTPTimeout, "otp-timeout", loadtest.DefaultOTPTimeout, "how long to wait for an SMS")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", loadtest.DefaultRequestTimeout, "timeout of every HTTP request")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
@@ -121,6 +123,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RequestTimeout: c.RequestTimeout,
 		ServerPID:      c.ServerPID,
 		DBProcessName:  c.DBProcess,
+	}
+	if c.ServerMetrics != "off" {
+		cfg.ServerMetricsURL = c.ServerMetrics
 	}
 	if c.Progress > 0 {
 		cfg.Progress, cfg.ProgressEvery = stderr, c.Progress

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -38,8 +39,10 @@ func TestBenchAgainstServer(t *testing.T) {
 			c.SMSWebhookSecret = benchWebhookSecret
 			c.IPLimit, c.OTPDailyLimit, c.OTPHourlyLimit, c.ClientOTPLimit = 0, 0, 0, 0
 		})
+		metrics := httptest.NewServer(ts.srv.metrics.Handler())
+		t.Cleanup(metrics.Close)
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), []string{"bench", "--setup",
+		err := run(context.Background(), []string{"bench", "--setup", "--server-metrics", metrics.URL + "/metrics",
 			"--database-url", ts.cfg.DatabaseURL, "--secret", testSecret,
 			"--issuer", ts.URL, "--webhook-listen", gateway, "--sms-webhook-secret", benchWebhookSecret,
 			"--users", "4", "--flows", "20", "--duration", "1m", "--progress", "0",
@@ -66,6 +69,12 @@ func TestBenchAgainstServer(t *testing.T) {
 		if res.Server == nil || res.Server.CPUSeconds <= 0 || res.Server.Memory == nil || res.Server.Memory.RSS == 0 {
 			t.Errorf("server process figures missing: %+v", res.Server)
 		}
+		// A verification is some tens of statements in a few transactions
+		// (BENCHMARKS.md); none would mean the counter counts nothing.
+		if q := res.SQL; q == nil || q.Error != "" || q.StatementsPerFlow < 10 || q.StatementsPerFlow > 100 ||
+			q.TransactionsPerFlow < 1 || q.TransactionsPerFlow > 20 {
+			t.Errorf("SQL figures: %+v", res.SQL)
+		}
 	})
 }
 
@@ -78,6 +87,7 @@ func TestBenchRefuses(t *testing.T) {
 	}{
 		{"remote issuer", []string{"--issuer", "https://kycvs.example"}, "loopback"},
 		{"remote gateway", []string{"--issuer", "http://127.0.0.1:1", "--webhook-listen", "0.0.0.0:9099"}, "loopback"},
+		{"remote metrics", []string{"--issuer", "http://127.0.0.1:1", "--server-metrics", "http://metrics.example/metrics"}, "loopback"},
 		{"unbounded", []string{"--duration", "0s"}, "--duration"},
 		{"too many users", []string{"--users", "100000"}, "--users"},
 		{"setup with a client", []string{"--setup"}, "not used with --setup"},

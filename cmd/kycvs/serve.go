@@ -94,6 +94,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if db, err := st.DB(); err == nil {
 		s.metrics.RegisterDB("kycvs", db)
 	}
+	s.metrics.RegisterDBCounts(st.Counts)
 	ok := false
 	defer func() {
 		if !ok {
