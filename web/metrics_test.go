@@ -21,6 +21,7 @@ func TestDeployedQueriesUseRealMetrics(t *testing.T) {
 	m.SMSSent(true, time.Millisecond)
 	m.requests.WithLabelValues("/", "GET", "200").Inc()
 	m.duration.WithLabelValues("/", "GET").Observe(0.001)
+	m.RegisterDBCounts(func() (uint64, uint64) { return 1, 1 })
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
