@@ -224,11 +224,15 @@ func near(t *testing.T, what string, got, want time.Duration) {
 }
 
 // The clean-up job removes what has expired (sign-ins, sessions, tokens,
-// OTP counters past the longest limit window) on its interval, and leaves
+// OTP counters past the longest limit window), and disclosures and audit
+// entries about people past --retention, on its interval, and leaves
 // everything else.
 func TestCleanupJob(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dialect string) {
-		ts := newTestServer(t, dialect, func(c *serveConfig) { c.CleanupInterval = 50 * time.Millisecond })
+		ts := newTestServer(t, dialect, func(c *serveConfig) {
+			c.CleanupInterval = 50 * time.Millisecond
+			c.Retention = 30 * 24 * time.Hour
+		})
 		st, ctx := ts.store(), context.Background()
 		now := time.Now().UTC()
 		for i, exp := range []time.Time{now.Add(-time.Minute), now.Add(time.Hour)} {
@@ -239,12 +243,22 @@ func TestCleanupJob(t *testing.T) {
 		}
 		must(t, st.RecordOTPSend(ctx, now.Add(-26*time.Hour), store.Limit{Key: "cleanup:old"}))
 		must(t, st.RecordOTPSend(ctx, now.Add(-23*time.Hour), store.Limit{Key: "cleanup:recent"}))
+		for i, at := range []time.Time{now.Add(-31 * 24 * time.Hour), now.Add(-29 * 24 * time.Hour)} {
+			name := []string{"past-retention", "within-retention"}[i]
+			must(t, st.CreateDisclosure(ctx, &store.Disclosure{ID: name, ClientID: "c", BeneficiaryID: "b", Subject: "s", Channel: "authorize", CreatedAt: at}))
+			must(t, st.CreateAuditEntry(ctx, &store.AuditEntry{ID: name, At: at, Action: "beneficiary.update", TargetType: "beneficiary", TargetID: "b"}))
+		}
+		disclosures := func() int {
+			ds, err := st.ListDisclosures(ctx, store.DisclosureFilter{})
+			must(t, err)
+			return len(ds)
+		}
 
 		gone := func() bool {
 			_, e1 := st.GetLoginRequest(ctx, "expired")
 			_, e2 := st.GetToken(ctx, store.KindAccessToken, "expired")
 			n, _ := st.CountOTPEvents(ctx, "cleanup:old", now.Add(-30*time.Hour))
-			return errors.Is(e1, store.ErrNotFound) && errors.Is(e2, store.ErrNotFound) && n == 0
+			return errors.Is(e1, store.ErrNotFound) && errors.Is(e2, store.ErrNotFound) && n == 0 && disclosures() == 1
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for !gone() {
@@ -271,6 +285,13 @@ func TestCleanupJob(t *testing.T) {
 		if n, _ := st.CountOTPEvents(ctx, "cleanup:recent", now.Add(-30*time.Hour)); n != 1 {
 			t.Errorf("an OTP counter inside the daily window was deleted")
 		}
+		ds, err := st.ListDisclosures(ctx, store.DisclosureFilter{})
+		must(t, err)
+		entries, _, err := st.ListAuditEntries(ctx, store.AuditFilter{TargetType: "beneficiary"})
+		must(t, err)
+		if len(ds) != 1 || ds[0].ID != "within-retention" || len(entries) != 1 || entries[0].ID != "within-retention" {
+			t.Errorf("after retention: disclosures %+v, audit entries %+v; want only the ones within it", ds, entries)
+		}
 	})
 }
 
@@ -287,12 +308,12 @@ func TestServeConfigValidationOfLimitsAndLifetimes(t *testing.T) {
 	_, err := kycvs(t, "serve", "--issuer", "https://kycvs.example", "--secret", testSecret, "--sms", "log",
 		"--code-ttl", "0s", "--access-token-ttl", "-1s", "--id-token-ttl", "0s", "--refresh-token-ttl", "0s",
 		"--cleanup-interval", "0s", "--otp-hourly-limit", "-1", "--client-otp-limit", "-1", "--sms-max-concurrent", "-1",
-		"--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080")
+		"--retention", "-24h", "--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080")
 	if err == nil || exitCode(err) != 2 {
 		t.Fatalf("serve accepted bad limits and lifetimes: %v", err)
 	}
 	for _, want := range []string{"--code-ttl", "--access-token-ttl", "--id-token-ttl", "--refresh-token-ttl", "--cleanup-interval",
-		"--otp-hourly-limit", "--client-otp-limit", "--sms-max-concurrent", "--metrics-addr"} {
+		"--otp-hourly-limit", "--client-otp-limit", "--sms-max-concurrent", "--metrics-addr", "--retention"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

@@ -48,10 +48,13 @@ type serveConfig struct {
 	IDTokenTTL        time.Duration
 	RefreshTokenTTL   time.Duration
 	CleanupInterval   time.Duration
-	MetricsAddr       string
-	TrustedProxies    stringList
-	LogFormat         string
-	LogLevel          string
+	// Retention is how long disclosures and the audit entries about
+	// people are kept; 0 keeps them.
+	Retention      time.Duration
+	MetricsAddr    string
+	TrustedProxies stringList
+	LogFormat      string
+	LogLevel       string
 	// TrustFramework and RegistryName are what verified_claims state.
 	TrustFramework string
 	RegistryName   string
@@ -71,6 +74,10 @@ type serveConfig struct {
 	// jwksFetch lets tests fetch jwks_uri from loopback TLS servers.
 	jwksFetch oauth.JWKSFetchConfig
 }
+
+// DefaultRetention keeps disclosures and personal audit entries for a
+// year (DESIGN.md "Retention").
+const DefaultRetention = 365 * 24 * time.Hour
 
 // devDataDir holds the dev database, generated secret and SMS file.
 const devDataDir = "kycvs-data"
@@ -105,6 +112,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IDTokenTTL, "id-token-ttl", 15*time.Minute, "ID token lifetime")
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "refresh token lifetime (offline_access)")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Minute, "how often expired sign-ins, sessions, tokens and old OTP counters are deleted")
+	fs.DurationVar(&c.Retention, "retention", DefaultRetention, "how long disclosures and the audit entries about people are kept before the clean-up deletes them (0: kept for ever)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of the Prometheus /metrics endpoint, apart from --addr (\"off\": none)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -191,6 +199,9 @@ func (c *serveConfig) validate() error {
 		if d <= 0 {
 			p = append(p, name+" must be positive")
 		}
+	}
+	if c.Retention < 0 {
+		p = append(p, "--retention must be 0 (keep) or positive")
 	}
 	if c.MetricsAddr != "off" && c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

@@ -113,7 +113,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		return nil, err
 	}
 	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { logger.Error("reload signing keys", "error", err) })
-	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, now: time.Now}
+	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: time.Now}
 	go s.cleaner.run(bg)
 
 	sender, err := newSender(cfg, logger)
@@ -325,7 +325,10 @@ type cleaner struct {
 	st       *store.Store
 	logger   *slog.Logger
 	interval time.Duration
-	now      func() time.Time
+	// retention: disclosures and audit entries about people older than
+	// this are deleted too; 0 keeps them.
+	retention time.Duration
+	now       func() time.Time
 }
 
 // run cleans every interval until ctx ends. A failed pass (the database
@@ -355,6 +358,15 @@ func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
 	}
 	if res != (store.CleanupResult{}) {
 		c.logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions)
+	}
+	if c.retention > 0 {
+		old, err := c.st.DeletePersonalData(ctx, c.now().Add(-c.retention))
+		if err != nil {
+			return res, err
+		}
+		if old != (store.RetentionResult{}) {
+			c.logger.Info("personal data past its retention deleted", "disclosures", old.Disclosures, "audit_entries", old.AuditEntries)
+		}
 	}
 	return res, nil
 }
