@@ -20,6 +20,7 @@ type ClientJSON struct {
 	ClientSecret              string   `json:"client_secret,omitempty"`
 	Name                      string   `json:"name"`
 	RedirectURIs              []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs    []string `json:"post_logout_redirect_uris"`
 	Scopes                    []string `json:"scopes"`
 	Public                    bool     `json:"public"`
 	TokenEndpointAuthMethod   string   `json:"token_endpoint_auth_method"`
@@ -50,7 +51,7 @@ func ToClientJSON(c *store.Client, secret string, now time.Time) ClientJSON {
 		}
 	}
 	j := ClientJSON{
-		ClientID: c.ID, ClientSecret: secret, Name: c.Name, RedirectURIs: nonNil(c.RedirectURIs), Scopes: nonNil(c.Scopes),
+		ClientID: c.ID, ClientSecret: secret, Name: c.Name, RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), Scopes: nonNil(c.Scopes),
 		Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifierURI: c.SectorIdentifier, LogoURI: c.LogoURI,
 		Contacts: nonNil(c.Contacts), Disabled: c.Disabled, PreviousSecretsValidUntil: until, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
@@ -75,6 +76,7 @@ type clientInput struct {
 	ClientID                    *string         `json:"client_id"`
 	Name                        *string         `json:"name"`
 	RedirectURIs                *[]string       `json:"redirect_uris"`
+	PostLogoutRedirectURIs      *[]string       `json:"post_logout_redirect_uris"`
 	Scopes                      *[]string       `json:"scopes"`
 	Public                      *bool           `json:"public"`
 	TokenEndpointAuthMethod     *string         `json:"token_endpoint_auth_method"`
@@ -107,6 +109,9 @@ func (in *clientInput) apply(spec *oauth.ClientSpec) {
 	set(&spec.LogoURI, in.LogoURI)
 	if in.RedirectURIs != nil {
 		spec.RedirectURIs = *in.RedirectURIs
+	}
+	if in.PostLogoutRedirectURIs != nil {
+		spec.PostLogoutRedirectURIs = *in.PostLogoutRedirectURIs
 	}
 	if in.Scopes != nil {
 		spec.Scopes = *in.Scopes

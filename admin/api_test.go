@@ -143,7 +143,8 @@ func TestClientsAPI(t *testing.T) {
 		var created admin.ClientJSON
 		resp := ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{
 			"client_id": "air", "name": "Example Air", "redirect_uris": []string{"https://air.example/cb"},
-			"scopes": []string{"openid", "vaccination_status", "profile"}, "contacts": []string{"ops@air.example"},
+			"post_logout_redirect_uris": []string{"https://air.example/signed-out"},
+			"scopes":                    []string{"openid", "vaccination_status", "profile"}, "contacts": []string{"ops@air.example"},
 			"logo_uri": "https://air.example/logo.png", "token_endpoint_auth_method": "client_secret_basic",
 		})
 		if resp.Status != http.StatusCreated {
@@ -151,7 +152,8 @@ func TestClientsAPI(t *testing.T) {
 		}
 		resp.json(t, &created)
 		secret := created.ClientSecret
-		if len(secret) < 43 || created.LogoURI != "https://air.example/logo.png" || !slices.Equal(created.Contacts, []string{"ops@air.example"}) {
+		if len(secret) < 43 || created.LogoURI != "https://air.example/logo.png" || !slices.Equal(created.Contacts, []string{"ops@air.example"}) ||
+			!slices.Equal(created.PostLogoutRedirectURIs, []string{"https://air.example/signed-out"}) || !slices.Equal(created.RedirectURIs, []string{"https://air.example/cb"}) {
 			t.Fatalf("created %+v", created)
 		}
 		if got := ts.token("air", secret); got != "invalid_grant" {

@@ -122,10 +122,10 @@ func (cn *Console) handleClients(c *gin.Context) {
 
 // clientForm is the client form's fields as typed.
 type clientForm struct {
-	ID, Name, RedirectURIs, Contacts, SectorIdentifier, LogoURI string
-	Scopes                                                      map[string]bool
-	Public                                                      bool
-	AuthMethod, IDTokenAlg, UserinfoAlg                         string
+	ID, Name, RedirectURIs, PostLogoutRedirectURIs, Contacts, SectorIdentifier, LogoURI string
+	Scopes                                                                              map[string]bool
+	Public                                                                              bool
+	AuthMethod, IDTokenAlg, UserinfoAlg                                                 string
 	// The high-assurance settings.
 	Profile, JWKS, JWKSURI, AssertionAlg string
 	RequirePAR, DPoP                     bool
@@ -155,7 +155,7 @@ var graceOptions = []graceOption{{86400, "1 day (recommended)"}, {3600, "1 hour"
 var formScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
 
 func formOf(c *store.Client) clientForm {
-	f := clientForm{ID: c.ID, Name: c.Name, RedirectURIs: strings.Join(c.RedirectURIs, "\n"), Contacts: strings.Join(c.Contacts, "\n"),
+	f := clientForm{ID: c.ID, Name: c.Name, RedirectURIs: strings.Join(c.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(c.PostLogoutRedirectURIs, "\n"), Contacts: strings.Join(c.Contacts, "\n"),
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Public: c.Public, AuthMethod: c.TokenEndpointAuthMethod,
 		IDTokenAlg: c.IDTokenSignedResponseAlg, UserinfoAlg: c.UserinfoSignedResponseAlg, Scopes: map[string]bool{},
 		Profile: c.Profile, JWKS: c.JWKS, JWKSURI: c.JWKSURI, AssertionAlg: c.TokenEndpointAuthSigningAlg,
@@ -169,7 +169,7 @@ func formOf(c *store.Client) clientForm {
 func readClientForm(c *gin.Context) clientForm {
 	f := clientForm{
 		ID: strings.TrimSpace(c.PostForm("client_id")), Name: strings.TrimSpace(c.PostForm("name")),
-		RedirectURIs: c.PostForm("redirect_uris"), Contacts: c.PostForm("contacts"),
+		RedirectURIs: c.PostForm("redirect_uris"), PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris"), Contacts: c.PostForm("contacts"),
 		SectorIdentifier: strings.TrimSpace(c.PostForm("sector_identifier_uri")), LogoURI: strings.TrimSpace(c.PostForm("logo_uri")),
 		Public: c.PostForm("public") == "on", AuthMethod: c.PostForm("token_endpoint_auth_method"),
 		IDTokenAlg: c.PostForm("id_token_signed_response_alg"), UserinfoAlg: c.PostForm("userinfo_signed_response_alg"),
@@ -197,6 +197,7 @@ func lines(s string) []string {
 
 func (f clientForm) apply(spec *oauth.ClientSpec) {
 	spec.Name, spec.RedirectURIs, spec.Contacts = f.Name, lines(f.RedirectURIs), lines(f.Contacts)
+	spec.PostLogoutRedirectURIs = lines(f.PostLogoutRedirectURIs)
 	spec.SectorIdentifier, spec.LogoURI, spec.Public = f.SectorIdentifier, f.LogoURI, f.Public
 	spec.TokenEndpointAuthMethod, spec.IDTokenSignedResponseAlg, spec.UserinfoSignedResponseAlg = f.AuthMethod, f.IDTokenAlg, f.UserinfoAlg
 	spec.Profile, spec.JWKS, spec.JWKSURI, spec.TokenEndpointAuthSigningAlg = f.Profile, f.JWKS, f.JWKSURI, f.AssertionAlg

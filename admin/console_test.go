@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -247,13 +248,17 @@ func TestConsoleWork(t *testing.T) {
 
 	form := b.get("/admin/clients/new")
 	created := b.post(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
-		"scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"}})
+		"post_logout_redirect_uris": {"https://air.example/bye\n"}, "scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"}})
 	m := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(created.Body)
 	if created.Status != http.StatusCreated || m == nil || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
 	if ts.token("air", m[1]) != "invalid_grant" {
 		t.Fatal("the secret shown does not authenticate")
+	}
+	if c, err := ts.st.GetClient(context.Background(), "air"); err != nil || !slices.Equal(c.PostLogoutRedirectURIs, []string{"https://air.example/bye"}) ||
+		!slices.Equal(c.RedirectURIs, []string{"https://air.example/cb"}) {
+		t.Fatalf("stored client: %+v %v", c, err)
 	}
 	if p := b.get("/admin/clients/air"); strings.Contains(p.Body, m[1]) {
 		t.Fatal("the secret is shown again")

@@ -109,7 +109,7 @@ var ErrSectorChange = errors.New("the change moves the client to another pairwis
 // secrets, which it says only exist.
 func clientView(c *store.Client) map[string]any {
 	return map[string]any{
-		"name": c.Name, "redirect_uris": []string(c.RedirectURIs), "scopes": []string(c.Scopes), "public": c.Public,
+		"name": c.Name, "redirect_uris": []string(c.RedirectURIs), "post_logout_redirect_uris": []string(c.PostLogoutRedirectURIs), "scopes": []string(c.Scopes), "public": c.Public,
 		"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "id_token_signed_response_alg": c.IDTokenSignedResponseAlg,
 		"userinfo_signed_response_alg": c.UserinfoSignedResponseAlg, "sector_identifier_uri": c.SectorIdentifier,
 		"logo_uri": c.LogoURI, "contacts": []string(c.Contacts), "disabled": c.Disabled,

@@ -109,3 +109,17 @@ func List(ctx context.Context, db *sql.DB, dialect Dialect) ([]Status, error) {
 	}
 	return out, nil
 }
+
+// UpTo applies the pending migrations up to and including version, for
+// tests of a data migration: they stop before it, write rows in the old
+// shape, then run Up.
+func UpTo(ctx context.Context, db *sql.DB, dialect Dialect, version int64) error {
+	p, err := provider(db, dialect)
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate up to %d: %w", version, err)
+	}
+	return nil
+}

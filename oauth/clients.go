@@ -22,6 +22,7 @@ type ClientSpec struct {
 	ID                        string // optional; generated when empty
 	Name                      string
 	RedirectURIs              []string
+	PostLogoutRedirectURIs    []string // optional; where sign-out may return the person
 	Scopes                    []string // default: openid, vaccination_status
 	Public                    bool
 	TokenEndpointAuthMethod   string // "", client_secret_basic, client_secret_post; public clients: none
@@ -52,7 +53,7 @@ type ClientSpec struct {
 // update that changes some of it.
 func SpecOf(c *store.Client) ClientSpec {
 	return ClientSpec{
-		ID: c.ID, Name: c.Name, RedirectURIs: slices.Clone(c.RedirectURIs), Scopes: slices.Clone(c.Scopes),
+		ID: c.ID, Name: c.Name, RedirectURIs: slices.Clone(c.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Scopes: slices.Clone(c.Scopes),
 		Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg,
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Contacts: slices.Clone(c.Contacts),
@@ -107,6 +108,14 @@ func (s ClientSpec) Validate() error {
 	for _, raw := range s.RedirectURIs {
 		if msg := checkRedirectURI(raw); msg != "" {
 			p = append(p, fmt.Sprintf("redirect URI %q: %s", raw, msg))
+		}
+	}
+	if len(s.PostLogoutRedirectURIs) > 20 {
+		p = append(p, "post-logout redirect URIs: at most 20")
+	}
+	for _, raw := range s.PostLogoutRedirectURIs {
+		if msg := checkRedirectURI(raw); msg != "" {
+			p = append(p, fmt.Sprintf("post-logout redirect URI %q: %s", raw, msg))
 		}
 	}
 	for _, sc := range s.Scopes {
@@ -207,6 +216,7 @@ func (s ClientSpec) toStore() *store.Client {
 		ID:                                 s.ID,
 		Name:                               strings.TrimSpace(s.Name),
 		RedirectURIs:                       store.StringList(s.RedirectURIs),
+		PostLogoutRedirectURIs:             store.StringList(s.PostLogoutRedirectURIs),
 		Scopes:                             store.StringList(s.Scopes),
 		Public:                             s.Public,
 		TokenEndpointAuthMethod:            s.TokenEndpointAuthMethod,

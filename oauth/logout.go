@@ -14,8 +14,10 @@ import (
 
 // handleEndSession is RP-initiated logout (OpenID RP-Initiated Logout 1.0):
 // it ends the browser session; with a valid id_token_hint and a
-// post_logout_redirect_uri registered for that client (one of its redirect
-// URIs), it returns the browser there with state.
+// post_logout_redirect_uri registered for that client (one of its
+// post_logout_redirect_uris, registered apart from its redirect URIs so a
+// logout landing page need not accept codes), it returns the browser there
+// with state.
 func (p *Provider) handleEndSession(c *gin.Context) {
 	ctx := c.Request.Context()
 	if err := c.Request.ParseForm(); err != nil {
@@ -34,11 +36,17 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 				return
 			}
 			if aud := audienceOf(tok.Claims["aud"]); aud != "" {
+				// RP-Initiated Logout 1.0 2: a client_id sent beside the
+				// hint must be the hint's audience.
+				if clientID != "" && clientID != aud {
+					web.RenderError(c, http.StatusBadRequest, "signout_token")
+					return
+				}
 				clientID = aud
 			}
 		}
 		client, err := getClient(ctx, p.st, clientID)
-		if err != nil || !slices.Contains(client.RedirectURIs, uri) {
+		if err != nil || !slices.Contains(client.PostLogoutRedirectURIs, uri) {
 			web.RenderError(c, http.StatusBadRequest, "signout_redirect")
 			return
 		}

@@ -72,3 +72,31 @@ func TestMigrationsUnknownDialect(t *testing.T) {
 		t.Error("Up with an unknown dialect succeeded")
 	}
 }
+
+// Migration 11 registers post-logout redirect URIs apart from redirect URIs;
+// clients that existed before it keep the logout addresses they had (their
+// redirect URIs), so nothing breaks.
+func TestMigrationCopiesPostLogoutRedirectURIs(t *testing.T) {
+	for _, dialect := range backends {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := testCtx(t)
+			s, err := store.Open(storetest.URL(t, dialect))
+			must(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			db, err := s.DB()
+			must(t, err)
+			must(t, migrations.UpTo(ctx, db, migrations.Dialect(dialect), 10))
+			_, err = db.ExecContext(ctx, `INSERT INTO clients (id, name, redirect_uris, scopes, public, token_endpoint_auth_method,
+				id_token_signed_response_alg, userinfo_signed_response_alg, sector_identifier, disabled, created_at, updated_at)
+				VALUES ('old', 'Old Air', '["https://old.example/cb"]', '[]', false, '', '', '', '', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
+			must(t, err)
+			_, err = migrations.Up(ctx, db, migrations.Dialect(dialect))
+			must(t, err)
+			c, err := s.GetClient(ctx, "old")
+			must(t, err)
+			if len(c.PostLogoutRedirectURIs) != 1 || c.PostLogoutRedirectURIs[0] != "https://old.example/cb" {
+				t.Fatalf("post-logout redirect URIs %v", c.PostLogoutRedirectURIs)
+			}
+		})
+	}
+}

@@ -53,8 +53,11 @@ type Client struct {
 	Name string
 	// SecretHash is the keyed SHA-256 of the client secret; empty for
 	// public clients. The secret itself is never stored.
-	SecretHash                []byte
-	RedirectURIs              StringList `gorm:"column:redirect_uris"`
+	SecretHash   []byte
+	RedirectURIs StringList `gorm:"column:redirect_uris"`
+	// PostLogoutRedirectURIs are where sign-out may return the person
+	// (RP-Initiated Logout 1.0), registered apart from RedirectURIs.
+	PostLogoutRedirectURIs    StringList `gorm:"column:post_logout_redirect_uris"`
 	Scopes                    StringList
 	Public                    bool
 	TokenEndpointAuthMethod   string

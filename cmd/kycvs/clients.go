@@ -26,6 +26,7 @@ type clientJSON struct {
 	ClientSecret              string   `json:"client_secret,omitempty"`
 	Name                      string   `json:"name"`
 	RedirectURIs              []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs    []string `json:"post_logout_redirect_uris,omitempty"`
 	Scopes                    []string `json:"scopes"`
 	Public                    bool     `json:"public"`
 	TokenEndpointAuthMethod   string   `json:"token_endpoint_auth_method,omitempty"`
@@ -49,7 +50,7 @@ type clientJSON struct {
 func toClientJSON(c *store.Client, secret string) clientJSON {
 	j := clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name,
-		RedirectURIs: c.RedirectURIs, Scopes: c.Scopes, Public: c.Public,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes, Public: c.Public,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifier: c.SectorIdentifier, Disabled: c.Disabled,
 		LogoURI: c.LogoURI, Contacts: c.Contacts, PreviousSecretsValidUntil: validUntil(c),
@@ -86,7 +87,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var spec oauth.ClientSpec
-	var redirects, scopes, contacts stringList
+	var redirects, postLogout, scopes, contacts stringList
 	var public, allowSector bool
 	var jwksFile string
 	grace := fs.Duration("grace", oauth.DefaultSecretGrace, "rotate-secret: how long the old secret keeps working (0: stops now, for a secret that leaked; at most 720h)")
@@ -96,6 +97,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fs.StringVar(&spec.Name, "name", "", "the verifying entity's name, shown to people")
 		fs.Var(&redirects, "redirect-uri", "redirect URI, matched exactly (repeatable)")
+		fs.Var(&postLogout, "post-logout-redirect-uri", "where sign-out may return the person, matched exactly (repeatable; apart from redirect URIs)")
 		fs.BoolVar(&public, "public", false, "public client (browser or app, no secret, PKCE required); update: --public=false makes it confidential")
 		fs.Var(&scopes, "scope", "scope the client may ask for (repeatable; default openid and vaccination_status)")
 		fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
@@ -155,7 +157,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch verb {
 	case "create":
-		spec.RedirectURIs, spec.Scopes, spec.Contacts, spec.Public = redirects, scopes, contacts, public
+		spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.Scopes, spec.Contacts, spec.Public = redirects, postLogout, scopes, contacts, public
 		c, secret, err := svc.CreateClient(ctx, actor, spec)
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return fmt.Errorf("a client with ID %q already exists", spec.ID)
@@ -192,7 +194,8 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		c, secret, err := svc.UpdateClient(ctx, actor, id, func(s *oauth.ClientSpec) error {
 			for name, apply := range map[string]func(){
 				"name": func() { s.Name = spec.Name }, "redirect-uri": func() { s.RedirectURIs = redirects },
-				"scope": func() { s.Scopes = scopes }, "contact": func() { s.Contacts = contacts }, "public": func() { s.Public = public },
+				"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout },
+				"scope":                    func() { s.Scopes = scopes }, "contact": func() { s.Contacts = contacts }, "public": func() { s.Public = public },
 				"token-endpoint-auth-method":      func() { s.TokenEndpointAuthMethod = spec.TokenEndpointAuthMethod },
 				"id-token-alg":                    func() { s.IDTokenSignedResponseAlg = spec.IDTokenSignedResponseAlg },
 				"userinfo-alg":                    func() { s.UserinfoSignedResponseAlg = spec.UserinfoSignedResponseAlg },
@@ -257,6 +260,9 @@ func printClient(w io.Writer, c *store.Client, secret string) {
 	fmt.Fprintf(tw, "name\t%s\n", c.Name)
 	fmt.Fprintf(tw, "type\t%s\n", clientType(c))
 	fmt.Fprintf(tw, "redirect_uris\t%s\n", strings.Join(c.RedirectURIs, " "))
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		fmt.Fprintf(tw, "post_logout_redirect_uris\t%s\n", strings.Join(c.PostLogoutRedirectURIs, " "))
+	}
 	fmt.Fprintf(tw, "scopes\t%s\n", strings.Join(c.Scopes, " "))
 	if c.IDTokenSignedResponseAlg != "" {
 		fmt.Fprintf(tw, "id_token_signed_response_alg\t%s\n", c.IDTokenSignedResponseAlg)
