@@ -93,7 +93,7 @@ func TestAuthorizeRefusesMultipart(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := readAll(resp)
-	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(text, "form-encoded") {
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(text, "This sign-in link is not valid") {
 		t.Fatalf("multipart authorization request: %d to %q: %s", resp.StatusCode, resp.Header.Get("Location"), text)
 	}
 	if n := countRows(t, ts, "login_requests"); n != 0 {
