@@ -97,6 +97,7 @@ func (a *API) Routes() []Route {
 		{http.MethodPost, p + "/beneficiaries", PermRegistry, a.handleCreateBeneficiary},
 		{http.MethodPost, p + "/beneficiaries/import", PermRegistry, a.handleImport},
 		{http.MethodPost, p + "/beneficiaries/changes", PermRegistry, a.handleChanges},
+		{http.MethodGet, p + "/registry/imports", PermRead, a.handleImports},
 		{http.MethodGet, p + "/beneficiaries/:id", PermRead, a.handleGetBeneficiary},
 		{http.MethodPut, p + "/beneficiaries/:id", PermRegistry, a.handleUpdateBeneficiary},
 		{http.MethodDelete, p + "/beneficiaries/:id", PermRegistry, a.handleDeleteBeneficiary},

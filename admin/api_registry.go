@@ -209,6 +209,10 @@ func (a *API) handleChanges(c *gin.Context, actor Actor) {
 	}
 }
 
+func (a *API) handleImports(c *gin.Context, _ Actor) {
+	c.JSON(http.StatusOK, gin.H{"items": a.svc.Imports()})
+}
+
 // importOptions reads an import's query parameters: delete_missing,
 // max_delete_fraction (default DefaultMaxDeleteFraction) and force.
 func importOptions(c *gin.Context) (claims.ImportOptions, []string) {

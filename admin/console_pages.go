@@ -403,11 +403,13 @@ type registryData struct {
 	Mobile        string
 	Searched      bool
 	Beneficiaries []BeneficiaryJSON
+	// Imports are this process's registry imports, running and recent.
+	Imports []ImportStatus
 }
 
 func (cn *Console) handleRegistry(c *gin.Context) {
 	raw := strings.TrimSpace(c.Query("mobile"))
-	d := registryData{Mobile: raw}
+	d := registryData{Mobile: raw, Imports: cn.svc.Imports()}
 	if raw == "" {
 		cn.render(c, http.StatusOK, "registry", page{Title: "Registry", Nav: "registry", Data: d})
 		return

@@ -62,6 +62,7 @@ type Service struct {
 	cursorKey []byte // MACs list cursors (encodeCursor)
 	now       func() time.Time
 	newRandom func() string
+	imports   importTracker
 }
 
 // NewService returns the admin service. keys may be nil for a caller that
@@ -444,7 +445,13 @@ func (s *Service) ImportRegistry(ctx context.Context, a Actor, r io.Reader, opts
 			"sha256": hex.EncodeToString(h.Sum(nil)),
 		})
 	}
-	return claims.Import(ctx, s.st, io.TeeReader(r, h), opts)
+	if opts.Progress == nil {
+		opts.Progress = &claims.Progress{}
+	}
+	ti := s.imports.start(a.Name, opts.Progress)
+	res, err := claims.Import(ctx, s.st, io.TeeReader(r, h), opts)
+	s.imports.finish(ti, res, err, s.now())
+	return res, err
 }
 
 // RotateKey rotates the signing key of alg: scheduled (the new key signs
