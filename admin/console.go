@@ -24,7 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -62,17 +62,17 @@ type ConsoleConfig struct {
 	Logger   *slog.Logger
 }
 
-// OTPs is what the console needs of the OTP service (consent.OTPs, the
-// sign-in flow's own: the same policy, limits and counters).
+// OTPs is what the console needs of the OTP service (otp.Service, the one
+// the sign-in flow uses too: the same policy, limits and counters).
 type OTPs interface {
-	Issue(ctx context.Context, req consent.OTPRequest) error
-	Verify(s *consent.OTPState, binding, code string, now time.Time) error
+	Issue(ctx context.Context, req otp.Request) error
+	Verify(s *otp.State, binding, code string, now time.Time) error
 	MaxTries() int
 	// LogTag is the keyed tag logs carry instead of a mobile number.
 	LogTag(mobile string) string
 }
 
-var _ OTPs = (*consent.OTPs)(nil)
+var _ OTPs = (*otp.Service)(nil)
 
 // Console is the admin console: server-rendered pages under /admin, for
 // admin users who sign in with an OTP. Every page works without
@@ -489,18 +489,18 @@ func (cn *Console) handleLogin(c *gin.Context) {
 		l.UserID, name = user.ID, user.Name
 	}
 	if err == nil {
-		err = cn.otps.Issue(ctx, consent.OTPRequest{
-			Binding: l.ID, Mobile: mobile, ClientIP: c.ClientIP(), Name: name, Entity: "kycvs admin console", Notice: consent.NoticeAdmin,
+		err = cn.otps.Issue(ctx, otp.Request{
+			Binding: l.ID, Mobile: mobile, ClientIP: c.ClientIP(), Name: name, Entity: "kycvs admin console", Notice: otp.NoticeAdmin,
 			// Every "send code" is a new sign-in: the resend wait is kept
 			// in the shared counters, per mobile.
 			ResendScope: "admin-console",
 			Withhold:    withhold,
 			Console:     true,
-			Save: func(ctx context.Context, s consent.OTPState) error {
+			Save: func(ctx context.Context, s otp.State) error {
 				l.OTPHash, l.OTPSentAt, l.OTPExpiresAt, l.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
 				return cn.svc.st.CreateAdminLogin(ctx, l)
 			},
-			Undo: func(ctx context.Context, _ consent.OTPState) {
+			Undo: func(ctx context.Context, _ otp.State) {
 				_, _ = cn.svc.st.UpdateAdminLogin(ctx, l.ID, func(l *store.AdminLogin) error {
 					l.State, l.OTPHash = store.AdminLoginDead, nil
 					return nil
@@ -513,12 +513,12 @@ func (cn *Console) handleLogin(c *gin.Context) {
 		// tag lets an operator follow one number's events.
 		cn.log(c).Info("admin console: sign-in for a mobile that is no admin's", "mobile_tag", cn.otps.LogTag(mobile))
 	}
-	var limited *consent.LimitError
-	var unsent *consent.SendError
+	var limited *otp.LimitError
+	var unsent *otp.SendError
 	switch {
 	case errors.As(err, &limited):
 		msg := fmt.Sprintf("Too many codes were asked for. Try again in %d minute(s).", (limited.RetryAfter+time.Minute-1)/time.Minute)
-		if limited.Limit == consent.LimitResend {
+		if limited.Limit == otp.LimitResend {
 			msg = fmt.Sprintf("A code was sent a moment ago. Wait %d seconds before asking for another.", limited.RetryAfter/time.Second)
 		}
 		c.Header("Retry-After", strconv.Itoa(int(limited.RetryAfter/time.Second)))
@@ -575,21 +575,21 @@ func (cn *Console) handleOTP(c *gin.Context) {
 	now := cn.now()
 	l, err := cn.svc.st.UpdateAdminLogin(ctx, l.ID, func(r *store.AdminLogin) error {
 		if r.State != store.AdminLoginOTPSent || !now.Before(r.ExpiresAt) {
-			return consent.ErrOTPExpired
+			return otp.ErrExpired
 		}
-		s := consent.OTPState{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
+		s := otp.State{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
 		err := cn.otps.Verify(&s, r.ID, code, now)
 		if err == nil && r.UserID == "" {
 			// A withheld code nobody was told, guessed: still no admin.
 			s.Tries++
-			err = consent.ErrOTPWrong
+			err = otp.ErrWrong
 		}
 		r.OTPHash, r.OTPTries = s.Hash, s.Tries
 		switch {
-		case errors.Is(err, consent.ErrOTPTooManyTries):
+		case errors.Is(err, otp.ErrTooManyTries):
 			r.State = store.AdminLoginDead
 			return &store.KeepChanges{Err: err}
-		case errors.Is(err, consent.ErrOTPWrong):
+		case errors.Is(err, otp.ErrWrong):
 			return &store.KeepChanges{Err: err}
 		case err != nil:
 			return err
@@ -602,16 +602,16 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		data.MaskedMobile = claims.MaskMobile(l.Mobile)
 	}
 	switch {
-	case errors.Is(err, consent.ErrOTPWrong):
+	case errors.Is(err, otp.ErrWrong):
 		left := cn.otps.MaxTries() - l.OTPTries
 		cn.render(c, http.StatusBadRequest, "otp", page{Title: "Enter the code", Error: fmt.Sprintf("That code is not right. %d tries left.", left), Data: data})
 		return
-	case errors.Is(err, consent.ErrOTPTooManyTries):
+	case errors.Is(err, otp.ErrTooManyTries):
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.log(c).Warn("admin console: sign-in locked after wrong codes", "user", l.UserID, "mobile_tag", cn.otps.LogTag(l.Mobile))
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "Too many wrong codes. Start again.", Data: loginData{}})
 		return
-	case errors.Is(err, consent.ErrOTPExpired):
+	case errors.Is(err, otp.ErrExpired):
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.render(c, http.StatusBadRequest, "login", page{Title: "Admin sign-in", Error: "The code has expired. Start again.", Data: loginData{}})
 		return

@@ -17,7 +17,7 @@
 // --role R`, shown once, stored as a keyed SHA-256 (256 random bits need
 // no slow KDF), revocable. The console signs in admin users (`kycvs admin
 // users add --mobile M --name N --role R`) with an OTP sent through the
-// same consent.OTPs as the verification flow, so the same code policy,
+// same otp.Service as the verification flow, so the same code policy,
 // send limits and counters apply; a mobile that belongs to no admin gets
 // the same pages and limits and no SMS (its code is withheld: no
 // enumeration). A console session has its

@@ -23,9 +23,9 @@ import (
 
 	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -66,10 +66,10 @@ func (noSessions) EndSession(http.ResponseWriter, *http.Request) error { return 
 // inbox is an SMS gateway that keeps what it was given.
 type inbox struct {
 	mu   sync.Mutex
-	sent []consent.SMS
+	sent []otp.SMS
 }
 
-func (s *inbox) Send(_ context.Context, msg consent.SMS) error {
+func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = append(s.sent, msg)
@@ -82,7 +82,7 @@ func (s *inbox) lastCode(t *testing.T, mobile string) string {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		s.mu.Lock()
-		code, ok := consent.LastOTP(s.sent, mobile)
+		code, ok := otp.LastCode(s.sent, mobile)
 		s.mu.Unlock()
 		if ok {
 			return code
@@ -163,7 +163,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	admin.NewAPI(admin.APIConfig{Logger: logger}, svc).Register(apiEngine)
 
 	sms := &inbox{}
-	otps := consent.NewOTPs(consent.OTPConfig{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}, st, sms)
+	otps := otp.New(otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}, st, sms)
 	console := admin.NewConsole(admin.ConsoleConfig{Secret: secret, Now: clock.Now, Logger: logger}, svc, otps)
 	site, err := web.NewEngine(web.Config{Logger: logger})
 	if err != nil {

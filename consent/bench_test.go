@@ -21,6 +21,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -38,8 +39,8 @@ type benchInbox struct {
 	last map[string]string
 }
 
-func (s *benchInbox) Send(_ context.Context, msg consent.SMS) error {
-	code, _ := consent.LastOTP([]consent.SMS{msg}, msg.To)
+func (s *benchInbox) Send(_ context.Context, msg otp.SMS) error {
+	code, _ := otp.LastCode([]otp.SMS{msg}, msg.To)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last[msg.To] = code
@@ -61,19 +62,23 @@ type benchFlow struct {
 	csrf   string
 }
 
-func newBenchFlow(b *testing.B, dialect string, tweak func(*consent.Config)) *benchFlow {
+func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchFlow {
 	b.Helper()
 	ctx := context.Background()
 	st := storetest.Open(b, dialect)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := consent.Config{
-		Secret:         []byte("bench-secret-0123456789abcdef0123456789abcdef"),
-		OTPMaxTries:    consent.DefaultOTPMaxTries,
-		ResendInterval: consent.DefaultResendInterval,
-		DailyLimit:     consent.DefaultDailyLimit,
-		IPLimit:        consent.DefaultIPLimit,
-		FinishURL:      func(ch string) string { return "/finish/" + ch },
-		Logger:         logger,
+	cfg := testConfig{
+		Config: consent.Config{
+			FinishURL: func(ch string) string { return "/finish/" + ch },
+			Logger:    logger,
+		},
+		OTP: otp.Config{
+			Secret:         []byte("bench-secret-0123456789abcdef0123456789abcdef"),
+			MaxTries:       otp.DefaultMaxTries,
+			ResendInterval: otp.DefaultResendInterval,
+			DailyLimit:     otp.DefaultDailyLimit,
+			IPLimit:        otp.DefaultIPLimit,
+		},
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -83,7 +88,8 @@ func newBenchFlow(b *testing.B, dialect string, tweak func(*consent.Config)) *be
 		b.Fatal(err)
 	}
 	sms := &benchInbox{last: map[string]string{}}
-	consent.New(cfg, st, claims.NewRegistry(st), sms).Register(engine)
+	flow, _ := newFlow(b, cfg, st, claims.NewRegistry(st), sms)
+	flow.Register(engine)
 	if err := st.CreateClient(ctx, &store.Client{ID: benchClient, Name: "Indian Rail", RedirectURIs: store.StringList{"https://rail.example/cb"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -162,7 +168,7 @@ func BenchmarkVerifyOTP(b *testing.B) {
 		}
 		// The limits would stop one mobile after 50 codes; they are
 		// BenchmarkSendOTP's subject, not this one's.
-		noLimits := func(c *consent.Config) { c.DailyLimit, c.IPLimit = 0, 0 }
+		noLimits := func(c *testConfig) { c.OTP.DailyLimit, c.OTP.IPLimit = 0, 0 }
 		b.Run(dialect, func(b *testing.B) {
 			bf := newBenchFlow(b, dialect, noLimits)
 			todo := prepare(b, bf)

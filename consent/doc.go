@@ -1,9 +1,10 @@
 // Package consent owns the sign-in and consent flow a person goes through
 // between the relying party's authorization request and its answer: the
-// mobile and name form, the OTP (issued, hashed, sent, checked, limited),
-// the registry match, the consent screen for a person already signed in,
-// and the short browser session a valid OTP starts. It also owns the
-// Sender interface and the SMS senders (file, log, webhook).
+// mobile and name form, the code page, the registry match, the consent
+// screen for a person already signed in, and the short browser session a
+// valid OTP starts. The codes themselves (made, hashed, sent, limited,
+// checked) belong to package otp: cmd/kycvs hands New the one otp.Service
+// every channel shares. Nothing but cmd/kycvs imports consent.
 //
 // consent never imports oauth or fosite. The two meet only through a
 // store.LoginRequest (the "challenge"): oauth stores it and redirects the
@@ -24,21 +25,8 @@
 // otp_sent through verified to approved, with the new session, in one
 // transaction.
 //
-// The policies live here (see DESIGN.md "Policies"), in OTPs, the one OTP
-// service both channels use: this flow and the KYC-VS compatible API
-// (package kycvsapi, which gets it from Flow.OTPs):
+// The policies of the codes live in package otp. The flow adds:
 //
-//   - The OTP is 6 digits from Config.Rand, stored only as
-//     HMAC(key, challenge ":" hex(SHA-256(otp))), valid Config.OTPTTL, dead
-//     after Config.OTPMaxTries wrong tries; a new one no sooner than
-//     Config.ResendInterval after the last (per challenge here; per
-//     verifying entity, mobile and name in the API, where every call is a
-//     new transaction).
-//   - Sends are limited per mobile (Config.DailyLimit a day, keyed by an
-//     HMAC of the number, never the number itself) and per client IP
-//     (Config.IPLimit per 5 minutes), counted in the database under the
-//     same keys for both channels, so the limits hold across processes and
-//     one channel cannot be used to get around the other's.
 //   - No enumeration: the OTP is sent whether or not the mobile is
 //     registered; the registry is read only after a valid OTP, so the
 //     "send code" answer is the same in content and timing.

@@ -2,7 +2,6 @@ package consent
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,75 +18,40 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
 
-// Defaults follow DESIGN.md's policies (Co-WIN's published limits, with a
-// shorter resend wait). cmd/kycvs uses them as its flag defaults.
-const (
-	DefaultOTPTTL         = 3 * time.Minute
-	DefaultOTPMaxTries    = 3
-	DefaultResendInterval = 60 * time.Second
-	DefaultDailyLimit     = 50
-	DefaultHourlyLimit    = 10
-	DefaultIPLimit        = 100
-	DefaultClientLimit    = 600
-	DefaultSessionTTL     = 15 * time.Minute
-)
+// DefaultSessionTTL is how long a browser stays signed in after a valid
+// OTP (DESIGN.md, Policies).
+const DefaultSessionTTL = 15 * time.Minute
 
 // SessionCookie holds the browser session a valid OTP starts. Its value is
 // 32 random bytes, base64url; store.Session.ID is the hex SHA-256 of that
 // value, so a read of the database yields no usable cookie.
 const SessionCookie = "kycvs_session"
 
-// Config is what the flow needs; cmd/kycvs fills it from flags.
-//
-// OTPTTL and SessionTTL default when zero. OTPMaxTries, ResendInterval,
-// DailyLimit, HourlyLimit, IPLimit and ClientLimit are taken as given, and
-// 0 turns each off (for tests and load runs), as the flags do; their
-// defaults are the Default* constants.
+// Config is what the flow needs; cmd/kycvs fills it from flags. The OTP
+// policy is not here: it belongs to the otp.Service handed to New.
 type Config struct {
-	// Secret is the server secret. Separate keys are derived from it for
-	// OTP hashes and for the per-mobile limit keys. Required.
-	Secret []byte
-	// OTPTTL is how long a code is valid. Default DefaultOTPTTL.
-	OTPTTL time.Duration
-	// OTPMaxTries wrong codes kill the challenge; 0 = unlimited.
-	OTPMaxTries int
-	// ResendInterval is the least time between two codes for one
-	// challenge; 0 = no wait.
-	ResendInterval time.Duration
-	// DailyLimit caps codes sent to one mobile in 24 hours; 0 = off.
-	DailyLimit int
-	// HourlyLimit caps codes sent to one mobile in one hour; 0 = off.
-	HourlyLimit int
-	// IPLimit caps code requests from one client IP in 5 minutes; 0 = off.
-	IPLimit int
-	// ClientLimit caps codes sent for one verifying entity in a minute;
-	// 0 = off.
-	ClientLimit int
 	// SessionTTL is how long a browser stays signed in after an OTP.
 	// Default DefaultSessionTTL.
 	SessionTTL time.Duration
 	// SecureCookies sets the Secure flag on the session and CSRF cookies;
 	// false only for http:// development issuers.
 	SecureCookies bool
-	// ServiceName names this service in the SMS, e.g. "kycvs".
-	ServiceName string
 	// FinishURL is where the browser goes once a challenge is approved or
 	// denied; oauth serves it and answers the client. Required.
 	FinishURL func(challenge string) string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Rand is the randomness for OTPs and session cookies; default
+	// Rand is the randomness for session cookies; default
 	// crypto/rand.Reader.
 	Rand io.Reader
 	// Logger receives the flow's events, each with the request's
 	// request_id; nil means the engine's logger (web.Log).
 	Logger *slog.Logger
-	// Metrics counts OTP sends and checks; nil counts nothing.
-	Metrics Metrics
 }
 
 // Registry is what the flow needs from the vaccination registry
@@ -107,31 +71,24 @@ type Flow struct {
 	cfg Config
 	st  *store.Store
 	reg Registry
-	// otps issues and checks the codes, under the policy in Config; the
-	// KYC-VS API shares it (OTPs).
-	otps *OTPs
+	// otps issues and checks the codes; the other channels that send codes
+	// share it, and with it the policy and the send counters.
+	otps *otp.Service
 	// base is the path prefix of the router the pages are mounted on.
 	base string
 }
 
-// New returns the flow over st, reg and sender. It panics when
-// cfg.Secret is empty or cfg.FinishURL is nil: both are wiring mistakes
-// that cmd/kycvs's config validation rules out before this is called.
-func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
-	if len(cfg.Secret) == 0 {
-		panic("consent: Config.Secret is empty")
-	}
+// New returns the flow over st, reg and otps, or an error when cfg lacks
+// FinishURL or otps is nil (wiring mistakes cmd/kycvs never makes).
+func New(cfg Config, st *store.Store, reg Registry, otps *otp.Service) (*Flow, error) {
 	if cfg.FinishURL == nil {
-		panic("consent: Config.FinishURL is nil")
+		return nil, errors.New("consent: Config.FinishURL is nil")
 	}
-	if cfg.OTPTTL <= 0 {
-		cfg.OTPTTL = DefaultOTPTTL
+	if otps == nil {
+		return nil, errors.New("consent: no OTP service")
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.ServiceName == "" {
-		cfg.ServiceName = "kycvs"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -139,39 +96,7 @@ func New(cfg Config, st *store.Store, reg Registry, sender Sender) *Flow {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Flow{
-		cfg: cfg,
-		st:  st,
-		reg: reg,
-		otps: NewOTPs(OTPConfig{
-			Secret:         cfg.Secret,
-			TTL:            cfg.OTPTTL,
-			MaxTries:       cfg.OTPMaxTries,
-			ResendInterval: cfg.ResendInterval,
-			DailyLimit:     cfg.DailyLimit,
-			HourlyLimit:    cfg.HourlyLimit,
-			IPLimit:        cfg.IPLimit,
-			ClientLimit:    cfg.ClientLimit,
-			ServiceName:    cfg.ServiceName,
-			Now:            cfg.Now,
-			Rand:           cfg.Rand,
-			Metrics:        cfg.Metrics,
-		}, st, sender),
-	}
-}
-
-// OTPs returns the flow's OTP service, for the other channel that sends
-// codes (the KYC-VS compatible API): sharing the one service shares the
-// policy of Config and the send counters.
-func (f *Flow) OTPs() *OTPs { return f.otps }
-
-// deriveKey derives a key for one purpose from the server secret
-// (HMAC-SHA256 with a label), so a key that leaks from one use does not
-// unlock another.
-func deriveKey(secret []byte, label string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(label))
-	return m.Sum(nil)
+	return &Flow{cfg: cfg, st: st, reg: reg, otps: otps}, nil
 }
 
 // Register mounts the flow's pages under /login, behind web.CSRF:

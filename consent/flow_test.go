@@ -23,6 +23,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -58,13 +59,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 // fakeSender captures every SMS; SendFunc, when set, decides whether it
 // is accepted.
 type fakeSender struct {
-	SendFunc func(ctx context.Context, msg consent.SMS) error
+	SendFunc func(ctx context.Context, msg otp.SMS) error
 
 	mu   sync.Mutex
-	sent []consent.SMS
+	sent []otp.SMS
 }
 
-func (s *fakeSender) Send(ctx context.Context, msg consent.SMS) error {
+func (s *fakeSender) Send(ctx context.Context, msg otp.SMS) error {
 	if s.SendFunc != nil {
 		if err := s.SendFunc(ctx, msg); err != nil {
 			return err
@@ -76,10 +77,10 @@ func (s *fakeSender) Send(ctx context.Context, msg consent.SMS) error {
 	return nil
 }
 
-func (s *fakeSender) all() []consent.SMS {
+func (s *fakeSender) all() []otp.SMS {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]consent.SMS(nil), s.sent...)
+	return append([]otp.SMS(nil), s.sent...)
 }
 
 // fakeRegistry answers Match with MatchFunc; calls counts the calls.
@@ -133,36 +134,60 @@ type testServer struct {
 	t      *testing.T
 	st     *store.Store
 	flow   *consent.Flow
+	otps   *otp.Service
 	engine *gin.Engine
 	clock  *fakeClock
 	sms    *fakeSender
 	reg    *fakeRegistry
 	logs   *syncBuffer
-	cfg    consent.Config
+	cfg    testConfig
+}
+
+// testConfig is what a test may tweak: the flow's configuration and the
+// policy of the OTP service handed to it.
+type testConfig struct {
+	consent.Config
+	OTP otp.Config
+}
+
+// newFlow builds the flow over st with an OTP service of cfg.OTP.
+func newFlow(tb testing.TB, cfg testConfig, st *store.Store, reg consent.Registry, sender otp.Sender) (*consent.Flow, *otp.Service) {
+	tb.Helper()
+	otps := otp.New(cfg.OTP, st, sender)
+	flow, err := consent.New(cfg.Config, st, reg, otps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return flow, otps
 }
 
 func finishURL(ch string) string { return "/finish/" + ch }
 
 // newTestServer builds the real engine and flow over a fresh store of
 // dialect, with the default policies; tweak changes only what a test needs.
-func newTestServer(t *testing.T, dialect string, tweak func(*consent.Config)) *testServer {
+func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testServer {
 	t.Helper()
 	st := storetest.Open(t, dialect)
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	cfg := consent.Config{
-		Secret:         []byte("0123456789abcdef0123456789abcdef"),
-		OTPTTL:         consent.DefaultOTPTTL,
-		OTPMaxTries:    consent.DefaultOTPMaxTries,
-		ResendInterval: consent.DefaultResendInterval,
-		DailyLimit:     consent.DefaultDailyLimit,
-		IPLimit:        consent.DefaultIPLimit,
-		SessionTTL:     consent.DefaultSessionTTL,
-		ServiceName:    "kycvs",
-		FinishURL:      finishURL,
-		Now:            clock.Now,
-		Logger:         logger,
+	cfg := testConfig{
+		Config: consent.Config{
+			SessionTTL: consent.DefaultSessionTTL,
+			FinishURL:  finishURL,
+			Now:        clock.Now,
+			Logger:     logger,
+		},
+		OTP: otp.Config{
+			Secret:         []byte("0123456789abcdef0123456789abcdef"),
+			TTL:            otp.DefaultTTL,
+			MaxTries:       otp.DefaultMaxTries,
+			ResendInterval: otp.DefaultResendInterval,
+			DailyLimit:     otp.DefaultDailyLimit,
+			IPLimit:        otp.DefaultIPLimit,
+			ServiceName:    "kycvs",
+			Now:            clock.Now,
+		},
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -173,7 +198,7 @@ func newTestServer(t *testing.T, dialect string, tweak func(*consent.Config)) *t
 	}
 	sms := &fakeSender{}
 	reg := &fakeRegistry{MatchFunc: aRegistry}
-	flow := consent.New(cfg, st, reg, sms)
+	flow, otps := newFlow(t, cfg, st, reg, sms)
 	flow.Register(engine)
 
 	ctx := context.Background()
@@ -185,11 +210,11 @@ func newTestServer(t *testing.T, dialect string, tweak func(*consent.Config)) *t
 			t.Fatal(err)
 		}
 	}
-	return &testServer{t: t, st: st, flow: flow, engine: engine, clock: clock, sms: sms, reg: reg, logs: logs, cfg: cfg}
+	return &testServer{t: t, st: st, flow: flow, otps: otps, engine: engine, clock: clock, sms: sms, reg: reg, logs: logs, cfg: cfg}
 }
 
 // eachBackend runs fn on a fresh test server of every backend storetest offers.
-func eachBackend(t *testing.T, tweak func(*consent.Config), fn func(t *testing.T, ts *testServer)) {
+func eachBackend(t *testing.T, tweak func(*testConfig), fn func(t *testing.T, ts *testServer)) {
 	t.Helper()
 	for _, dialect := range storetest.Backends(t) {
 		t.Run(dialect, func(t *testing.T) {
@@ -235,7 +260,7 @@ func (ts *testServer) request(ch string) *store.LoginRequest {
 // lastOTP is the code in the latest SMS to mobile.
 func (ts *testServer) lastOTP(mobile string) string {
 	ts.t.Helper()
-	otp, ok := consent.LastOTP(ts.sms.all(), mobile)
+	otp, ok := otp.LastCode(ts.sms.all(), mobile)
 	if !ok {
 		ts.t.Fatalf("no SMS with a code to %s", mobile)
 	}
@@ -359,7 +384,7 @@ func wantState(t *testing.T, ts *testServer, ch, state string) *store.LoginReque
 func TestHappyPath(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
-			eachBackend(t, func(c *consent.Config) { c.SecureCookies = secure }, func(t *testing.T, ts *testServer) {
+			eachBackend(t, func(c *testConfig) { c.SecureCookies = secure }, func(t *testing.T, ts *testServer) {
 				ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.LoginHint = "98765 43210" })
 				b := ts.browser()
 
@@ -519,9 +544,9 @@ func TestOTPExpiry(t *testing.T) {
 		ch := ts.newChallenge()
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
-		otp := ts.lastOTP(mobileAsha)
-		ts.clock.Advance(consent.DefaultOTPTTL + time.Second)
-		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {otp}})
+		code := ts.lastOTP(mobileAsha)
+		ts.clock.Advance(otp.DefaultTTL + time.Second)
+		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {code}})
 		wantStatus(t, w, http.StatusBadRequest)
 		wantBody(t, w, "This code has expired. Ask for a new one.", `role="alert"`, `>Send a new code</button>`)
 		wantState(t, ts, ch, store.LoginOTPSent)
@@ -607,7 +632,7 @@ func TestResend(t *testing.T) {
 }
 
 func TestResendIntervalOff(t *testing.T) {
-	eachBackend(t, func(c *consent.Config) { c.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
+	eachBackend(t, func(c *testConfig) { c.OTP.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
 		ch := ts.newChallenge()
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
@@ -619,20 +644,20 @@ func TestResendIntervalOff(t *testing.T) {
 func TestSendLimits(t *testing.T) {
 	tests := []struct {
 		name  string
-		tweak func(*consent.Config)
+		tweak func(*testConfig)
 		// mobile and ip of the nth send
 		mobile func(n int) string
 		ip     func(n int) string
 	}{
 		{
 			name:   "daily limit per mobile",
-			tweak:  func(c *consent.Config) { c.DailyLimit = 2 },
+			tweak:  func(c *testConfig) { c.OTP.DailyLimit = 2 },
 			mobile: func(int) string { return mobileAsha },
 			ip:     func(n int) string { return fmt.Sprintf("203.0.113.%d", n+1) },
 		},
 		{
 			name:   "limit per IP",
-			tweak:  func(c *consent.Config) { c.IPLimit = 2 },
+			tweak:  func(c *testConfig) { c.OTP.IPLimit = 2 },
 			mobile: func(n int) string { return fmt.Sprintf("+91987654321%d", n) },
 			ip:     func(int) string { return "203.0.113.9" },
 		},
@@ -940,7 +965,7 @@ func TestSenderFailure(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		var mu sync.Mutex
 		failing := true
-		ts.sms.SendFunc = func(context.Context, consent.SMS) error {
+		ts.sms.SendFunc = func(context.Context, otp.SMS) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if failing {
@@ -966,7 +991,7 @@ func TestSenderFailure(t *testing.T) {
 		good := ts.lastOTP(mobileAsha)
 
 		// A failed resend keeps the code that did arrive.
-		ts.clock.Advance(consent.DefaultResendInterval)
+		ts.clock.Advance(otp.DefaultResendInterval)
 		setFailing(true)
 		w = b.post("/login/"+ch+"/resend", nil)
 		wantStatus(t, w, http.StatusServiceUnavailable)
@@ -1094,7 +1119,7 @@ func TestConcurrentResend(t *testing.T) {
 		ch := ts.newChallenge()
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
-		ts.clock.Advance(consent.DefaultResendInterval)
+		ts.clock.Advance(otp.DefaultResendInterval)
 		var wg sync.WaitGroup
 		for range 6 {
 			wg.Add(1)
@@ -1113,8 +1138,8 @@ func TestConcurrentResend(t *testing.T) {
 // TestOTPUniform checks the rejection sampling: 4 random bytes at or
 // above the largest multiple of 10^6 are drawn again.
 func TestOTPUniform(t *testing.T) {
-	tweak := func(c *consent.Config) {
-		c.Rand = io.MultiReader(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 42}), rand.Reader)
+	tweak := func(c *testConfig) {
+		c.OTP.Rand = io.MultiReader(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 42}), rand.Reader)
 	}
 	eachBackend(t, tweak, func(t *testing.T, ts *testServer) {
 		ch := ts.newChallenge()
@@ -1132,7 +1157,10 @@ func TestMountedUnderPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flow := consent.New(ts.cfg, ts.st, ts.reg, ts.sms)
+	flow, err := consent.New(ts.cfg.Config, ts.st, ts.reg, ts.otps)
+	if err != nil {
+		t.Fatal(err)
+	}
 	flow.Register(engine.Group("/id"))
 	ts.engine = engine
 	ch := ts.newChallenge()

@@ -19,6 +19,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/locale"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -59,10 +60,11 @@ func newFuzzFlow(tb testing.TB) *fuzzFlow {
 		tb.Fatal(err)
 	}
 	sms := &fakeSender{}
-	consent.New(consent.Config{
-		Secret: []byte("0123456789abcdef0123456789abcdef"), OTPMaxTries: 3, FinishURL: finishURL,
-		Rand: codeRand{}, Logger: logger,
-	}, st, &fakeRegistry{MatchFunc: aRegistry}, sms).Register(engine)
+	flow, _ := newFlow(tb, testConfig{
+		Config: consent.Config{FinishURL: finishURL, Rand: codeRand{}, Logger: logger},
+		OTP:    otp.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), MaxTries: 3, Rand: codeRand{}},
+	}, st, &fakeRegistry{MatchFunc: aRegistry}, sms)
+	flow.Register(engine)
 	if err := st.CreateClient(context.Background(), &store.Client{ID: clientRail, Name: "Indian <Rail>", RedirectURIs: store.StringList{"https://rail.example/cb"}}); err != nil {
 		tb.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func FuzzLoginForm(f *testing.F) {
 		w := ff.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
 		sent := ff.sms.all()[before:]
 		want, mobileErr := claims.NormalizeMobile(truncateRunes(mobile, 64))
-		nameOK := consent.ValidName(strings.TrimSpace(name))
+		nameOK := otp.ValidName(strings.TrimSpace(name))
 		switch w.Code {
 		case http.StatusSeeOther:
 			if mobileErr != nil || !nameOK {

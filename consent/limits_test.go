@@ -1,6 +1,7 @@
 package consent_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -28,7 +29,7 @@ func wantRetryAfter(t *testing.T, w *httptest.ResponseRecorder, lo, hi int) {
 // challenges, stop at the hourly limit long before the daily one; the
 // refusal says when to retry, and the window really ends then.
 func TestOTPBombing(t *testing.T) {
-	tweak := func(c *consent.Config) { c.HourlyLimit, c.DailyLimit, c.IPLimit = 3, 50, 100 }
+	tweak := func(c *testConfig) { c.OTP.HourlyLimit, c.OTP.DailyLimit, c.OTP.IPLimit = 3, 50, 100 }
 	eachBackend(t, tweak, func(t *testing.T, ts *testServer) {
 		for n := range 8 {
 			ch := ts.newChallenge()
@@ -65,7 +66,7 @@ func TestOTPBombing(t *testing.T) {
 // in a minute, whatever the mobiles and IPs; other entities are not held
 // up by it.
 func TestClientLimit(t *testing.T) {
-	eachBackend(t, func(c *consent.Config) { c.ClientLimit = 2 }, func(t *testing.T, ts *testServer) {
+	eachBackend(t, func(c *testConfig) { c.OTP.ClientLimit = 2 }, func(t *testing.T, ts *testServer) {
 		for n := range 3 {
 			ch := ts.newChallenge()
 			b := ts.browser()
@@ -90,7 +91,7 @@ func TestClientLimit(t *testing.T) {
 // TestRetryAfterOnEvery429: every answer of the sign-in pages that refuses
 // because of a limit says when to come back.
 func TestRetryAfterOnEvery429(t *testing.T) {
-	eachBackend(t, func(c *consent.Config) { c.IPLimit = 1 }, func(t *testing.T, ts *testServer) {
+	eachBackend(t, func(c *testConfig) { c.OTP.IPLimit = 1 }, func(t *testing.T, ts *testServer) {
 		ch := ts.newChallenge()
 		b := ts.browser()
 		wantRedirect(t, b.start(ch, mobileAsha, nameAsha), "/login/"+ch)
@@ -107,5 +108,26 @@ func TestRetryAfterOnEvery429(t *testing.T) {
 		w := b.start(ch2, mobileNobody, nameAsha)
 		wantStatus(t, w, http.StatusTooManyRequests)
 		wantRetryAfter(t, w, 280, 280)
+	})
+}
+
+// TestFlowSharesOTPs: codes sent through the OTP service handed to the flow count toward the limits
+// the browser flow enforces.
+func TestFlowSharesOTPs(t *testing.T) {
+	eachBackend(t, func(c *testConfig) { c.OTP.DailyLimit = 2 }, func(t *testing.T, ts *testServer) {
+		otps := ts.otps
+		for _, binding := range []string{"api-1", "api-2"} {
+			err := otps.Issue(context.Background(), otp.Request{Binding: binding, Mobile: mobileAsha, ClientIP: "192.0.2.1",
+				Entity: "Air", Notice: otp.NoticeShare, ResendScope: clientAir,
+				Save: func(context.Context, otp.State) error { return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts.clock.Advance(2 * time.Minute)
+		}
+		ch := ts.newChallenge()
+		w := ts.browser().start(ch, mobileAsha, nameAsha)
+		wantStatus(t, w, http.StatusTooManyRequests)
+		wantBody(t, w, "Too many codes")
 	})
 }

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -70,11 +70,11 @@ func (f *Flow) handleStart(c *gin.Context) {
 	name := strings.TrimSpace(c.PostForm("name"))
 	mobile, err := claims.NormalizeMobile(rawMobile)
 	if err != nil {
-		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, maxNameLen), msgBadMobile)
+		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, otp.MaxNameLen), msgBadMobile)
 		return
 	}
-	if !validName(name) {
-		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, maxNameLen), msgBadName)
+	if !otp.ValidName(name) {
+		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, otp.MaxNameLen), msgBadName)
 		return
 	}
 	f.send(c, lr, client, mobile, name)
@@ -115,15 +115,15 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		return
 	}
 	var before, seen store.LoginRequest
-	err := f.otps.Issue(ctx, OTPRequest{
+	err := f.otps.Issue(ctx, otp.Request{
 		Binding:  lr.ID,
 		Mobile:   mobile,
 		ClientIP: c.ClientIP(),
 		Client:   lr.ClientID,
 		Entity:   client,
-		Notice:   NoticeSignIn,
+		Notice:   otp.NoticeSignIn,
 		Lang:     web.Language(c),
-		Save: func(ctx context.Context, s OTPState) error {
+		Save: func(ctx context.Context, s otp.State) error {
 			_, err := f.st.UpdateLoginRequest(ctx, lr.ID, func(r *store.LoginRequest) error {
 				if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
 					return err
@@ -142,10 +142,10 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 			})
 			return err
 		},
-		Undo: func(ctx context.Context, s OTPState) { f.unsend(ctx, c, lr.ID, s.Hash, &before) },
+		Undo: func(ctx context.Context, s otp.State) { f.unsend(ctx, c, lr.ID, s.Hash, &before) },
 	})
-	var limited *LimitError
-	var unsent *SendError
+	var limited *otp.LimitError
+	var unsent *otp.SendError
 	switch {
 	case err == nil:
 	case errors.As(err, &limited):
@@ -160,9 +160,9 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	case errors.As(err, &unsent):
 		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "err", unsent.Err)
 		msg := msgSendFailed
-		if errors.Is(unsent.Err, ErrSenderBusy) {
+		if errors.Is(unsent.Err, otp.ErrSenderBusy) {
 			msg = msgSenderBusy
-			web.RetryAfter(c, SenderBusyRetry*time.Second)
+			web.RetryAfter(c, otp.SenderBusyRetry*time.Second)
 		}
 		if before.State == store.LoginOTPSent {
 			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, web.Msg{}, msg)
@@ -180,12 +180,12 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 }
 
 // loginOTP is the code state a login request holds.
-func loginOTP(r *store.LoginRequest) OTPState {
-	return OTPState{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
+func loginOTP(r *store.LoginRequest) otp.State {
+	return otp.State{Hash: r.OTPHash, SentAt: r.OTPSentAt, ExpiresAt: r.OTPExpiresAt, Tries: r.OTPTries}
 }
 
 // setLoginOTP writes a code state into a login request.
-func setLoginOTP(r *store.LoginRequest, s OTPState) {
+func setLoginOTP(r *store.LoginRequest, s otp.State) {
 	r.OTPHash, r.OTPSentAt, r.OTPExpiresAt, r.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
 }
 
@@ -218,20 +218,6 @@ func (f *Flow) resendWait(lr *store.LoginRequest, now time.Time) time.Duration {
 		return 0
 	}
 	return f.otps.ResendWait(loginOTP(lr), now)
-}
-
-// validName accepts 1 to 100 characters of valid UTF-8 without control
-// characters (already trimmed).
-func validName(name string) bool {
-	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLen {
-		return false
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // truncate cuts s to at most n characters, for echoing input into a form.

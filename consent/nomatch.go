@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -15,13 +16,13 @@ import (
 // OTP; no new code is needed.
 func (f *Flow) handleName(c *gin.Context) {
 	name := strings.TrimSpace(c.PostForm("name"))
-	if !validName(name) {
+	if !otp.ValidName(name) {
 		lr, ok := f.load(c, store.LoginVerified)
 		if !ok {
 			return
 		}
 		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusBadRequest, lr, client, truncate(name, maxNameLen), false, msgBadName)
+			f.renderNoMatch(c, http.StatusBadRequest, lr, client, truncate(name, otp.MaxNameLen), false, msgBadName)
 		}
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/locale"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -18,8 +19,8 @@ import (
 // the challenge dies at OTPMaxTries).
 func (f *Flow) handleOTP(c *gin.Context) {
 	// A code typed in the person's own digits (१२३४५६) is the same code.
-	otp := locale.ASCIIDigits(strings.TrimSpace(c.PostForm("otp")))
-	if !isOTP(otp) {
+	code := locale.ASCIIDigits(strings.TrimSpace(c.PostForm("otp")))
+	if !isOTP(code) {
 		lr, ok := f.load(c, store.LoginOTPSent)
 		if !ok {
 			return
@@ -40,12 +41,12 @@ func (f *Flow) handleOTP(c *gin.Context) {
 			return err
 		}
 		s := loginOTP(r)
-		err := f.otps.Verify(&s, r.ID, otp, now)
+		err := f.otps.Verify(&s, r.ID, code, now)
 		switch {
-		case errors.Is(err, ErrOTPExpired):
+		case errors.Is(err, otp.ErrExpired):
 			seen = *r
 			return err
-		case errors.Is(err, ErrOTPTooManyTries):
+		case errors.Is(err, otp.ErrTooManyTries):
 			setLoginOTP(r, s)
 			r.State = store.LoginDead
 			return &store.KeepChanges{Err: err}
@@ -65,12 +66,12 @@ func (f *Flow) handleOTP(c *gin.Context) {
 	switch {
 	case err == nil:
 		f.finish(c, lr, cookie)
-	case errors.Is(err, ErrOTPExpired):
+	case errors.Is(err, otp.ErrExpired):
 		f.renderOTPFor(c, &seen, http.StatusBadRequest, msgOTPExpired)
-	case errors.Is(err, ErrOTPWrong):
+	case errors.Is(err, otp.ErrWrong):
 		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
 		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
-	case errors.Is(err, ErrOTPTooManyTries):
+	case errors.Is(err, otp.ErrTooManyTries):
 		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
 	default:
@@ -87,10 +88,10 @@ func (f *Flow) renderOTPFor(c *gin.Context, lr *store.LoginRequest, status int, 
 }
 
 func (f *Flow) wrongOTPMessage(lr *store.LoginRequest) web.Msg {
-	if f.cfg.OTPMaxTries <= 0 {
+	if f.otps.MaxTries() <= 0 {
 		return web.M("alert.wrong_otp")
 	}
-	return web.M("alert.wrong_otp_left", "Count", f.cfg.OTPMaxTries-lr.OTPTries)
+	return web.M("alert.wrong_otp_left", "Count", f.otps.MaxTries()-lr.OTPTries)
 }
 
 // isOTP reports whether s is exactly six ASCII digits.

@@ -20,9 +20,6 @@ var (
 	msgResendTooSoon = web.M("alert.resend_too_soon")
 )
 
-// maxNameLen is the longest name accepted, in characters after trimming.
-const maxNameLen = 100
-
 // describeClaims lists the claims lr would disclose; the page describes
 // each in the person's language.
 func describeClaims(lr *store.LoginRequest) []string {

@@ -19,9 +19,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -75,17 +75,17 @@ type Metrics interface {
 
 var _ Metrics = (*web.Metrics)(nil)
 
-// OTPs is what the API needs of the shared OTP service
-// (consent.OTPs, the browser flow's own: Flow.OTPs).
+// OTPs is what the API needs of the shared OTP service (otp.Service, the
+// one the browser flow uses too).
 type OTPs interface {
-	Issue(ctx context.Context, req consent.OTPRequest) error
-	VerifyDigest(s *consent.OTPState, binding, hexDigest string, now time.Time) error
+	Issue(ctx context.Context, req otp.Request) error
+	VerifyDigest(s *otp.State, binding, hexDigest string, now time.Time) error
 	MaxTries() int
 	// LogTag is what logs say instead of a mobile number.
 	LogTag(mobile string) string
 }
 
-var _ OTPs = (*consent.OTPs)(nil)
+var _ OTPs = (*otp.Service)(nil)
 
 // Registry is what the API needs of the vaccination registry
 // (claims.Registry). Match returns an error wrapping claims.ErrNoMatch when
@@ -254,7 +254,7 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		return
 	}
 	name := body.Name.trimmed()
-	if !consent.ValidName(name) {
+	if !otp.ValidName(name) {
 		writeError(c, fail(http.StatusBadRequest, CodeInvalidFullName, "full_name must be the person's name as registered, 1 to 100 characters."))
 		return
 	}
@@ -271,17 +271,17 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 	txnID := newUUID()
 	now := a.now()
 	ctx := c.Request.Context()
-	err = a.otps.Issue(ctx, consent.OTPRequest{
+	err = a.otps.Issue(ctx, otp.Request{
 		Binding:     txnID,
 		Mobile:      mobile,
 		Name:        name,
 		ClientIP:    c.ClientIP(),
 		Client:      client.ID,
 		Entity:      displayName(client),
-		Notice:      consent.NoticeShare,
+		Notice:      otp.NoticeShare,
 		Lang:        lang,
 		ResendScope: client.ID,
-		Save: func(ctx context.Context, s consent.OTPState) error {
+		Save: func(ctx context.Context, s otp.State) error {
 			t := &store.APITransaction{
 				ID: txnID, ClientID: client.ID, APIKeyID: key.ID, State: store.TxnOTPSent,
 				Mobile: mobile, Name: name, CreatedAt: now, ExpiresAt: now.Add(a.cfg.TransactionTTL),
@@ -289,14 +289,14 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 			setTxnOTP(t, s)
 			return a.st.CreateAPITransaction(ctx, t)
 		},
-		Undo: func(ctx context.Context, _ consent.OTPState) {
+		Undo: func(ctx context.Context, _ otp.State) {
 			if err := a.st.DeleteAPITransaction(ctx, txnID); err != nil {
 				a.log(c).Error("kycvsapi: could not remove an unsent transaction", "err", err)
 			}
 		},
 	})
-	var limited *consent.LimitError
-	var unsent *consent.SendError
+	var limited *otp.LimitError
+	var unsent *otp.SendError
 	switch {
 	case err == nil:
 	case errors.As(err, &limited):
@@ -306,9 +306,9 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 	case errors.As(err, &unsent):
 		a.log(c).Error("kycvsapi: SMS not sent", "client_id", client.ID, "mobile_tag", a.otps.LogTag(mobile), "err", unsent.Err)
 		e := fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS could not be sent. Try again in a minute.")
-		if errors.Is(unsent.Err, consent.ErrSenderBusy) {
+		if errors.Is(unsent.Err, otp.ErrSenderBusy) {
 			e = fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS service is busy. Try again in a few seconds.")
-			e.retryAfter = consent.SenderBusyRetry * time.Second
+			e.retryAfter = otp.SenderBusyRetry * time.Second
 		}
 		writeError(c, e)
 		return
@@ -322,14 +322,14 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"txnId": txnID})
 }
 
-func limitError(l *consent.LimitError) *apiError {
+func limitError(l *otp.LimitError) *apiError {
 	var e *apiError
 	switch l.Limit {
-	case consent.LimitIP:
+	case otp.LimitIP:
 		e = fail(http.StatusTooManyRequests, CodeTooManyRequests, "Too many OTP requests from your network. Try again later.")
-	case consent.LimitResend:
+	case otp.LimitResend:
 		e = fail(http.StatusTooManyRequests, CodeResendTooSoon, "An OTP was sent to this mobile number a moment ago. Wait before asking for another.")
-	case consent.LimitClient:
+	case otp.LimitClient:
 		e = fail(http.StatusTooManyRequests, CodeTooManyRequests, "Too many OTP requests from this entity. Try again later.")
 	default:
 		e = fail(http.StatusTooManyRequests, CodeOTPLimitReached, "Too many OTPs were sent to this mobile number today. Try again later.")
@@ -365,12 +365,12 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
-	otp, txnID := body.OTP.trimmed(), body.TxnID.trimmed()
+	digest, txnID := body.OTP.trimmed(), body.TxnID.trimmed()
 	switch {
-	case otp == "":
+	case digest == "":
 		writeError(c, fail(http.StatusBadRequest, CodeOTPRequired, "otp is required: the hex SHA-256 of the 6-digit OTP."))
 		return
-	case !consent.IsDigest(otp):
+	case !otp.IsDigest(digest):
 		writeError(c, fail(http.StatusBadRequest, CodeInvalidOTPFormat, "otp must be the hex SHA-256 of the 6-digit OTP (64 hex digits)."))
 		return
 	case !isUUID(txnID):
@@ -419,11 +419,11 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 				return errTxnGone
 			}
 			s := txnOTP(r)
-			err := a.otps.VerifyDigest(&s, r.ID, otp, now)
+			err := a.otps.VerifyDigest(&s, r.ID, digest, now)
 			switch {
-			case errors.Is(err, consent.ErrOTPExpired):
+			case errors.Is(err, otp.ErrExpired):
 				return err
-			case errors.Is(err, consent.ErrOTPTooManyTries):
+			case errors.Is(err, otp.ErrTooManyTries):
 				setTxnOTP(r, s)
 				r.State = store.TxnDead
 				r.Mobile, r.Name = "", ""
@@ -472,12 +472,12 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"token": token})
 	case errors.Is(err, errTxnGone), errors.Is(err, store.ErrNotFound):
 		writeError(c, invalidTxn)
-	case errors.Is(err, consent.ErrOTPExpired):
+	case errors.Is(err, otp.ErrExpired):
 		writeError(c, fail(http.StatusUnauthorized, CodeOTPExpired, "The OTP has expired. Start again with generateOTP."))
-	case errors.Is(err, consent.ErrOTPWrong):
+	case errors.Is(err, otp.ErrWrong):
 		a.log(c).Info("kycvsapi: wrong OTP", "client_id", t.ClientID, "txn", t.ID, "tries", t.OTPTries)
 		writeError(c, fail(http.StatusUnauthorized, CodeWrongOTP, a.wrongOTPMessage(t.OTPTries)))
-	case errors.Is(err, consent.ErrOTPTooManyTries):
+	case errors.Is(err, otp.ErrTooManyTries):
 		a.log(c).Warn("kycvsapi: too many wrong OTPs, transaction dead", "client_id", t.ClientID, "txn", t.ID)
 		writeError(c, fail(http.StatusUnauthorized, CodeOTPTriesExceeded, "Too many wrong OTPs. Start again with generateOTP."))
 	case errors.Is(err, errNoRecord):
@@ -659,12 +659,12 @@ func wantsJWT(accept string) bool {
 }
 
 // txnOTP is the code state a transaction holds.
-func txnOTP(t *store.APITransaction) consent.OTPState {
-	return consent.OTPState{Hash: t.OTPHash, SentAt: t.OTPSentAt, ExpiresAt: t.OTPExpiresAt, Tries: t.OTPTries}
+func txnOTP(t *store.APITransaction) otp.State {
+	return otp.State{Hash: t.OTPHash, SentAt: t.OTPSentAt, ExpiresAt: t.OTPExpiresAt, Tries: t.OTPTries}
 }
 
 // setTxnOTP writes a code state into a transaction.
-func setTxnOTP(t *store.APITransaction, s consent.OTPState) {
+func setTxnOTP(t *store.APITransaction, s otp.State) {
 	t.OTPHash, t.OTPSentAt, t.OTPExpiresAt, t.OTPTries = s.Hash, s.SentAt, s.ExpiresAt, s.Tries
 }
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -308,7 +308,7 @@ func TestConfirmOTPErrors(t *testing.T) {
 
 		t.Run("expired OTP", func(t *testing.T) {
 			txn, code := h.txn(clientAir, "9999900003", "Meera Nair")
-			h.clock.Advance(consent.DefaultOTPTTL)
+			h.clock.Advance(otp.DefaultTTL)
 			want(t, h.confirm(txn, digest(code), nil), http.StatusUnauthorized, kycvsapi.CodeOTPExpired)
 			h.clock.Advance(kycvsapi.DefaultTransactionTTL)
 			want(t, h.confirm(txn, digest(code), nil), http.StatusUnauthorized, kycvsapi.CodeInvalidTransaction)
@@ -504,7 +504,7 @@ func TestLimits(t *testing.T) {
 	for _, dialect := range []string{string(store.SQLite)} {
 		tests := []struct {
 			name  string
-			tweak func(*consent.OTPConfig)
+			tweak func(*otp.Config)
 			// send runs the allowed calls; the next generate must be refused.
 			send  func(h *harness)
 			next  func(h *harness) response
@@ -527,7 +527,7 @@ func TestLimits(t *testing.T) {
 			},
 			{
 				name:  "daily per mobile",
-				tweak: func(c *consent.OTPConfig) { c.DailyLimit = 2; c.ResendInterval = 0 },
+				tweak: func(c *otp.Config) { c.DailyLimit = 2; c.ResendInterval = 0 },
 				send: func(h *harness) {
 					want(h.t, h.generate(clientAir, "9999900001", "Asha Verma"), http.StatusOK, "")
 					h.clock.Advance(time.Hour)
@@ -539,7 +539,7 @@ func TestLimits(t *testing.T) {
 			},
 			{
 				name:  "per IP",
-				tweak: func(c *consent.OTPConfig) { c.IPLimit = 2 },
+				tweak: func(c *otp.Config) { c.IPLimit = 2 },
 				send: func(h *harness) {
 					want(h.t, h.generate(clientAir, "9999900001", "Asha Verma"), http.StatusOK, "")
 					want(h.t, h.generate(clientRail, "9999900002", "Ravi Kumar"), http.StatusOK, "")

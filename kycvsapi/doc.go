@@ -11,7 +11,7 @@
 // by the server, shown once, stored as a keyed SHA-256, revocable.
 //
 // What it does not own, it borrows: the OTP policy (codes, hashes, TTL,
-// tries, resend wait, send limits and their counters) is consent.OTPs, the
+// tries, resend wait, send limits and their counters) is otp.Service, the
 // very instance the browser flow uses, so both channels count sends toward
 // the same per-mobile and per-IP limits; name and mobile matching, status
 // and pairwise subjects are claims'; signing is oauth's keys, published in
@@ -36,7 +36,7 @@
 //   - Consent is in the SMS. The person tells the OTP to the verifying
 //     entity, and kycvs shows them no page, so the SMS names the entity and
 //     what it will learn and says that sharing the OTP gives consent
-//     (consent.NoticeShare).
+//     (otp.NoticeShare).
 //   - The resend wait applies per verifying entity, mobile and person
 //     (the name, as matched): every generateOTP is a new transaction, so a
 //     wait per transaction would be no wait at all, and the people who

@@ -17,9 +17,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -53,11 +53,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 // inbox is an SMS gateway; fail, when set, refuses every message.
 type inbox struct {
 	mu   sync.Mutex
-	sent []consent.SMS
+	sent []otp.SMS
 	fail error
 }
 
-func (s *inbox) Send(_ context.Context, msg consent.SMS) error {
+func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -67,10 +67,10 @@ func (s *inbox) Send(_ context.Context, msg consent.SMS) error {
 	return nil
 }
 
-func (s *inbox) all() []consent.SMS {
+func (s *inbox) all() []otp.SMS {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]consent.SMS(nil), s.sent...)
+	return append([]otp.SMS(nil), s.sent...)
 }
 
 // registry is the real registry unless MatchFunc or BeneficiaryFunc say
@@ -104,31 +104,31 @@ type harness struct {
 	keys    *oauth.Keys
 	apiKeys *kycvsapi.APIKeys
 	engine  *gin.Engine
-	otps    *consent.OTPs
+	otps    *otp.Service
 	// key holds each client's API key.
 	key map[string]string
 }
 
 // newHarness wires the API as cmd/kycvs does, over a fresh store of
 // dialect with the demo registry, clients air and rail, and a key each.
-func newHarness(t *testing.T, dialect string, tweak func(*consent.OTPConfig)) *harness {
+func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, dialect)
 	clock := &fakeClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	ocfg := consent.OTPConfig{
+	ocfg := otp.Config{
 		Secret:         []byte(testSecret),
-		MaxTries:       consent.DefaultOTPMaxTries,
-		ResendInterval: consent.DefaultResendInterval,
-		DailyLimit:     consent.DefaultDailyLimit,
-		IPLimit:        consent.DefaultIPLimit,
+		MaxTries:       otp.DefaultMaxTries,
+		ResendInterval: otp.DefaultResendInterval,
+		DailyLimit:     otp.DefaultDailyLimit,
+		IPLimit:        otp.DefaultIPLimit,
 		Now:            clock.Now,
 	}
 	if tweak != nil {
 		tweak(&ocfg)
 	}
 	sms := &inbox{}
-	otps := consent.NewOTPs(ocfg, st, sms)
+	otps := otp.New(ocfg, st, sms)
 	keys, err := oauth.NewKeys(st, []byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func newHarness(t *testing.T, dialect string, tweak func(*consent.OTPConfig)) *h
 }
 
 // eachBackend runs fn on a fresh harness of every backend.
-func eachBackend(t *testing.T, tweak func(*consent.OTPConfig), fn func(t *testing.T, h *harness)) {
+func eachBackend(t *testing.T, tweak func(*otp.Config), fn func(t *testing.T, h *harness)) {
 	t.Helper()
 	for _, dialect := range storetest.Backends(t) {
 		t.Run(dialect, func(t *testing.T) { fn(t, newHarness(t, dialect, tweak)) })
@@ -239,7 +239,7 @@ func (h *harness) status(token string, headers map[string]string) response {
 // lastOTP is the code in the latest SMS to mobile (E.164).
 func (h *harness) lastOTP(mobile string) string {
 	h.t.Helper()
-	code, ok := consent.LastOTP(h.sms.all(), mobile)
+	code, ok := otp.LastCode(h.sms.all(), mobile)
 	if !ok {
 		h.t.Fatalf("no SMS with a code to %s", mobile)
 	}

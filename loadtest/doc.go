@@ -13,7 +13,7 @@
 //
 // The codes arrive the way a real SMS gateway receives them: the server's
 // webhook sender POSTs each SMS to a Gateway listening on loopback, which
-// checks the signature (consent.VerifyWebhookSignature) and hands the code
+// checks the signature (otp.VerifyWebhookSignature) and hands the code
 // to the virtual user whose mobile it was sent to. Every virtual user has a
 // mobile and a registry record of its own (see BenchUsers and Prepare), so
 // a code can never reach the wrong one.

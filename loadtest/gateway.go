@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 )
 
 // GatewayPath is the path the gateway receives SMS on; the server's
@@ -138,15 +138,15 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body unreadable or too large", http.StatusBadRequest)
 		return
 	}
-	err = consent.VerifyWebhookSignature(g.secret,
-		r.Header.Get(consent.WebhookTimestampHeader), r.Header.Get(consent.WebhookSignatureHeader),
+	err = otp.VerifyWebhookSignature(g.secret,
+		r.Header.Get(otp.WebhookTimestampHeader), r.Header.Get(otp.WebhookSignatureHeader),
 		body, time.Now(), 0)
 	if err != nil {
 		g.stats.BadSignature.Add(1)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	var msg consent.SMS
+	var msg otp.SMS
 	if err := json.Unmarshal(body, &msg); err != nil || msg.To == "" {
 		g.stats.Malformed.Add(1)
 		http.Error(w, "not an SMS", http.StatusBadRequest)
@@ -155,7 +155,7 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request) {
 	// The SMS is accepted from here on: what the load tool does with it is
 	// not the sender's concern.
 	w.WriteHeader(http.StatusNoContent)
-	code, ok := consent.LastOTP([]consent.SMS{msg}, msg.To)
+	code, ok := otp.LastCode([]otp.SMS{msg}, msg.To)
 	if !ok {
 		g.stats.NoCode.Add(1)
 		return

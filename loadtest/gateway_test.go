@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 )
 
 func newTestGateway(t *testing.T) *Gateway {
@@ -21,9 +21,9 @@ func newTestGateway(t *testing.T) *Gateway {
 }
 
 // send delivers msg through the server's own webhook sender.
-func send(t *testing.T, url, secret string, msg consent.SMS) error {
+func send(t *testing.T, url, secret string, msg otp.SMS) error {
 	t.Helper()
-	s, err := consent.NewWebhookSender(url, []byte(secret), time.Second, nil)
+	s, err := otp.NewWebhookSender(url, []byte(secret), time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func send(t *testing.T, url, secret string, msg consent.SMS) error {
 func TestGatewayDeliversTheCodeToItsMobile(t *testing.T) {
 	g := newTestGateway(t)
 	a, b := g.Inbox("+917000000001"), g.Inbox("+917000000002")
-	if err := send(t, g.URL(), "webhook-secret", consent.SMS{To: "+917000000002", Text: "Your kycvs code is 482913. Valid 3 minutes."}); err != nil {
+	if err := send(t, g.URL(), "webhook-secret", otp.SMS{To: "+917000000002", Text: "Your kycvs code is 482913. Valid 3 minutes."}); err != nil {
 		t.Fatal(err)
 	}
 	code, err := b.Wait(context.Background(), time.Second)
@@ -52,7 +52,7 @@ func TestGatewayKeepsOnlyTheNewestCode(t *testing.T) {
 	g := newTestGateway(t)
 	in := g.Inbox("+917000000001")
 	for _, text := range []string{"code 111111", "code 222222"} {
-		if err := send(t, g.URL(), "webhook-secret", consent.SMS{To: "+917000000001", Text: text}); err != nil {
+		if err := send(t, g.URL(), "webhook-secret", otp.SMS{To: "+917000000001", Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,14 +68,14 @@ func TestGatewayKeepsOnlyTheNewestCode(t *testing.T) {
 func TestGatewayRejects(t *testing.T) {
 	g := newTestGateway(t)
 	g.Inbox("+917000000001")
-	err := send(t, g.URL(), "wrong-secret", consent.SMS{To: "+917000000001", Text: "code 123456"})
+	err := send(t, g.URL(), "wrong-secret", otp.SMS{To: "+917000000001", Text: "code 123456"})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("bad signature: sender got %v, want a 401", err)
 	}
-	if err := send(t, g.URL(), "webhook-secret", consent.SMS{To: "+919999999999", Text: "code 123456"}); err != nil {
+	if err := send(t, g.URL(), "webhook-secret", otp.SMS{To: "+919999999999", Text: "code 123456"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(t, g.URL(), "webhook-secret", consent.SMS{To: "+917000000001", Text: "no code here"}); err != nil {
+	if err := send(t, g.URL(), "webhook-secret", otp.SMS{To: "+917000000001", Text: "no code here"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(g.URL())

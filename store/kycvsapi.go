@@ -52,7 +52,7 @@ type APITransaction struct {
 	// cleared once the registry has been asked.
 	Mobile string
 	Name   string
-	// OTPHash is the keyed hash of the OTP (see consent.OTPs); nil once
+	// OTPHash is the keyed hash of the OTP (see otp.Service); nil once
 	// used or dead.
 	OTPHash      []byte `gorm:"column:otp_hash"`
 	OTPSentAt    *time.Time

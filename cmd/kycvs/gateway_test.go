@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 )
 
 const gatewaySecret = "test-gateway-secret-0123456789"
@@ -68,13 +68,13 @@ func (g *smsGateway) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read", http.StatusBadRequest)
 		return
 	}
-	if err := consent.VerifyWebhookSignature([]byte(gatewaySecret), r.Header.Get(consent.WebhookTimestampHeader),
-		r.Header.Get(consent.WebhookSignatureHeader), body, time.Now(), 0); err != nil {
+	if err := otp.VerifyWebhookSignature([]byte(gatewaySecret), r.Header.Get(otp.WebhookTimestampHeader),
+		r.Header.Get(otp.WebhookSignatureHeader), body, time.Now(), 0); err != nil {
 		g.bad.Add(1)
 		http.Error(w, "signature", http.StatusUnauthorized)
 		return
 	}
-	var msg consent.SMS
+	var msg otp.SMS
 	if err := json.Unmarshal(body, &msg); err != nil {
 		g.bad.Add(1)
 		http.Error(w, "json", http.StatusBadRequest)
@@ -102,7 +102,7 @@ func (g *smsGateway) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "gateway down", http.StatusBadGateway)
 		return
 	}
-	if code, ok := consent.LastOTP([]consent.SMS{msg}, msg.To); ok {
+	if code, ok := otp.LastCode([]otp.SMS{msg}, msg.To); ok {
 		g.mu.Lock()
 		g.codes[msg.To] = append(g.codes[msg.To], code)
 		g.mu.Unlock()

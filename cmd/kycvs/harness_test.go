@@ -19,8 +19,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 )
@@ -218,15 +218,15 @@ func (b *browser) post(from page, path string, form url.Values) page {
 // lastOTP reads the code last sent to mobile from the SMS file.
 func (ts *testServer) lastOTP(mobile string) string {
 	ts.t.Helper()
-	msgs, err := consent.ReadSMSFile(ts.smsFile)
+	msgs, err := otp.ReadSMSFile(ts.smsFile)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	otp, ok := consent.LastOTP(msgs, mobile)
+	code, ok := otp.LastCode(msgs, mobile)
 	if !ok {
 		ts.t.Fatalf("no OTP sent to %s", mobile)
 	}
-	return otp
+	return code
 }
 
 // authorization is one authorization request the RP started.

@@ -18,9 +18,9 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/kycvs/kycvs/admin"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -302,7 +302,7 @@ func TestKYCVSAPIEndToEnd(t *testing.T) {
 // lastSMS is the text of the last SMS to mobile.
 func (ts *testServer) lastSMS(t *testing.T, mobile string) string {
 	t.Helper()
-	msgs, err := consent.ReadSMSFile(ts.smsFile)
+	msgs, err := otp.ReadSMSFile(ts.smsFile)
 	if err != nil {
 		t.Fatal(err)
 	}

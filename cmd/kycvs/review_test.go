@@ -15,8 +15,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/admin"
-	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -306,7 +306,7 @@ func TestConsoleSignInsDoNotLockOutAMobile(t *testing.T) {
 		}
 		// The console's own bucket per address still holds.
 		if _, status := consoleSignIn(t, ts, "9999900001"); status != http.StatusTooManyRequests {
-			t.Errorf("sign-in %d from one address in an hour: %d, want 429", consent.ConsoleIPLimit+1, status)
+			t.Errorf("sign-in %d from one address in an hour: %d, want 429", otp.ConsoleIPLimit+1, status)
 		}
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/kycvs/kycvs/demo"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -123,22 +124,30 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	sender = timedSender{sender, s.metrics}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	registry := claims.NewRegistry(st)
-	flow := consent.New(consent.Config{
+	// One OTP service for every channel that sends codes (the sign-in
+	// pages, the KYC-VS compatible API, the admin console), so they share
+	// its policy and send counters.
+	otps := otp.New(otp.Config{
 		Secret:         secret,
-		OTPTTL:         cfg.OTPTTL,
-		OTPMaxTries:    cfg.OTPMaxTries,
+		TTL:            cfg.OTPTTL,
+		MaxTries:       cfg.OTPMaxTries,
 		ResendInterval: cfg.OTPResendInterval,
 		DailyLimit:     cfg.OTPDailyLimit,
 		HourlyLimit:    cfg.OTPHourlyLimit,
 		IPLimit:        cfg.IPLimit,
 		ClientLimit:    cfg.ClientOTPLimit,
-		SessionTTL:     cfg.SessionTTL,
-		SecureCookies:  secure,
 		ServiceName:    "kycvs",
-		FinishURL:      oauth.ResumeURL,
-		Logger:         logger,
 		Metrics:        s.metrics,
-	}, st, registry, sender)
+	}, st, sender)
+	flow, err := consent.New(consent.Config{
+		SessionTTL:    cfg.SessionTTL,
+		SecureCookies: secure,
+		FinishURL:     oauth.ResumeURL,
+		Logger:        logger,
+	}, st, registry, otps)
+	if err != nil {
+		return nil, err
+	}
 	pairwise := claims.NewPairwise(secret)
 	jwksFetch := cfg.jwksFetch
 	if cfg.JWKSFetchTimeout > 0 {
@@ -162,10 +171,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	// The KYC-VS compatible API shares the flow's OTP service, and so its
-	// policy and send counters.
 	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger, Metrics: s.metrics},
-		st, kycvsapi.NewAPIKeys(st, secret), flow.OTPs(), registry, pairwise, keys)
+		st, kycvsapi.NewAPIKeys(st, secret), otps, registry, pairwise, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +180,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	adminHandler, err := wireAdmin(cfg, st, keys, flow.OTPs(), engine, logger, secure, s.metrics)
+	adminHandler, err := wireAdmin(cfg, st, keys, otps, engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -274,15 +281,15 @@ func redactURL(raw string) string {
 }
 
 // newSender builds the SMS sender; --dev defaults to a file and the log.
-func newSender(cfg serveConfig, logger *slog.Logger) (consent.Sender, error) {
+func newSender(cfg serveConfig, logger *slog.Logger) (otp.Sender, error) {
 	if cfg.SMS == "" && cfg.Dev {
-		file, err := consent.NewFileSender(filepath.Join(cfg.DataDir, "sms.jsonl"))
+		file, err := otp.NewFileSender(filepath.Join(cfg.DataDir, "sms.jsonl"))
 		if err != nil {
 			return nil, err
 		}
-		return teeSender{file, consent.NewLogSender(logger)}, nil
+		return teeSender{file, otp.NewLogSender(logger)}, nil
 	}
-	return consent.NewSender(consent.SenderConfig{
+	return otp.NewSender(otp.SenderConfig{
 		Spec:          cfg.SMS,
 		WebhookSecret: []byte(cfg.SMSWebhookSecret),
 		Timeout:       cfg.SMSTimeout,
@@ -294,11 +301,11 @@ func newSender(cfg serveConfig, logger *slog.Logger) (consent.Sender, error) {
 // timedSender times every SMS the sender takes or refuses, for the
 // kycvs_sms_send_duration_seconds histogram (the SMS gateway's latency).
 type timedSender struct {
-	next    consent.Sender
+	next    otp.Sender
 	metrics *web.Metrics
 }
 
-func (t timedSender) Send(ctx context.Context, msg consent.SMS) error {
+func (t timedSender) Send(ctx context.Context, msg otp.SMS) error {
 	start := time.Now()
 	err := t.next.Send(ctx, msg)
 	t.metrics.SMSSent(err == nil, time.Since(start))
@@ -306,9 +313,9 @@ func (t timedSender) Send(ctx context.Context, msg consent.SMS) error {
 }
 
 // teeSender sends through each sender in turn; the first failure wins.
-type teeSender []consent.Sender
+type teeSender []otp.Sender
 
-func (t teeSender) Send(ctx context.Context, msg consent.SMS) error {
+func (t teeSender) Send(ctx context.Context, msg otp.SMS) error {
 	for _, s := range t {
 		if err := s.Send(ctx, msg); err != nil {
 			return err
@@ -352,7 +359,7 @@ func (c *cleaner) run(ctx context.Context) {
 func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
 	// An hour beyond the longest window, so no clock skew between
 	// processes shortens a limit.
-	res, err := c.st.DeleteExpired(ctx, c.now(), consent.LongestLimitWindow+time.Hour)
+	res, err := c.st.DeleteExpired(ctx, c.now(), otp.LongestLimitWindow+time.Hour)
 	if err != nil {
 		return res, err
 	}
@@ -397,7 +404,7 @@ func ready(c *gin.Context, st *store.Store) {
 // the whole server: the admin API, on an engine of its own (JSON errors,
 // registry CSVs larger than the forms' limit), under admin.APIPrefix, and
 // engine for everything else.
-func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *consent.OTPs, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics) (http.Handler, error) {
+func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *otp.Service, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics) (http.Handler, error) {
 	secret := []byte(cfg.Secret)
 	loc, err := time.LoadLocation(cfg.AdminTimeZone)
 	if err != nil {

@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/claims"
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 )
 
 // Server is a running kycvs process.
@@ -144,15 +144,15 @@ func (s *Server) LastOTP(mobile string) string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	msgs, err := consent.ReadSMSFile(s.SMSFile)
+	msgs, err := otp.ReadSMSFile(s.SMSFile)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	otp, ok := consent.LastOTP(msgs, e164)
+	code, ok := otp.LastCode(msgs, e164)
 	if !ok {
 		s.t.Fatalf("no OTP was sent to %s", e164)
 	}
-	return otp
+	return code
 }
 
 // run runs a kycvs command against the server's database and returns its

@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ var _ Sender = (*FileSender)(nil)
 // start-up rather than on the first OTP.
 func NewFileSender(path string) (*FileSender, error) {
 	if path == "" {
-		return nil, errors.New("consent: SMS sender file needs a path: file:PATH")
+		return nil, errors.New("otp: SMS sender file needs a path: file:PATH")
 	}
 	s := &FileSender{path: path}
 	f, err := s.open()
@@ -36,7 +36,7 @@ func NewFileSender(path string) (*FileSender, error) {
 		return nil, err
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("consent: SMS file: %w", err)
+		return nil, fmt.Errorf("otp: SMS file: %w", err)
 	}
 	return s, nil
 }
@@ -44,7 +44,7 @@ func NewFileSender(path string) (*FileSender, error) {
 func (s *FileSender) open() (*os.File, error) {
 	f, err := os.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("consent: SMS file: %w", err)
+		return nil, fmt.Errorf("otp: SMS file: %w", err)
 	}
 	return f, nil
 }
@@ -58,7 +58,7 @@ func (s *FileSender) Send(ctx context.Context, msg SMS) error {
 	}
 	line, err := json.Marshal(stamped(msg))
 	if err != nil {
-		return fmt.Errorf("consent: SMS file: encode: %w", err)
+		return fmt.Errorf("otp: SMS file: encode: %w", err)
 	}
 	line = append(line, '\n')
 
@@ -71,7 +71,7 @@ func (s *FileSender) Send(ctx context.Context, msg SMS) error {
 	_, werr := f.Write(line) // one call: a short write returns an error
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
-		return fmt.Errorf("consent: SMS file: %w", err)
+		return fmt.Errorf("otp: SMS file: %w", err)
 	}
 	return nil
 }
@@ -80,11 +80,11 @@ func (s *FileSender) Send(ctx context.Context, msg SMS) error {
 // An error wrapping fs.ErrNotExist means nothing was sent yet; a malformed
 // line is an error naming its line number. A last line without its newline
 // is an append still in progress and is skipped if it does not parse yet.
-// Tests and the load tool use it with LastOTP.
+// Tests and the load tool use it with LastCode.
 func ReadSMSFile(path string) ([]SMS, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("consent: read SMS file: %w", err)
+		return nil, fmt.Errorf("otp: read SMS file: %w", err)
 	}
 	var msgs []SMS
 	for n := 1; len(data) > 0; n++ {
@@ -98,7 +98,7 @@ func ReadSMSFile(path string) ([]SMS, error) {
 			if !complete {
 				break
 			}
-			return nil, fmt.Errorf("consent: read SMS file: line %d: %w", n, err)
+			return nil, fmt.Errorf("otp: read SMS file: line %d: %w", n, err)
 		}
 		msgs = append(msgs, msg)
 	}

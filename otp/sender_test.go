@@ -1,4 +1,4 @@
-package consent_test
+package otp_test
 
 import (
 	"bytes"
@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 )
 
 var testSecret = []byte("test-webhook-secret-0123456789ab")
 
-func testSMS(to, code string) consent.SMS {
-	return consent.SMS{
+func testSMS(to, code string) otp.SMS {
+	return otp.SMS{
 		To:     to,
 		Text:   code + " is your kycvs OTP. Valid for 3 minutes.",
 		SentAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC),
@@ -34,30 +34,30 @@ func TestNewSender(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name    string
-		cfg     consent.SenderConfig
+		cfg     otp.SenderConfig
 		want    string // %T of the sender, or "" for an error
 		wantErr string
 	}{
-		{name: "log", cfg: consent.SenderConfig{Spec: "log"}, want: "*consent.LogSender"},
-		{name: "file", cfg: consent.SenderConfig{Spec: "file:" + filepath.Join(dir, "sms.jsonl")}, want: "*consent.FileSender"},
-		{name: "webhook", cfg: consent.SenderConfig{Spec: "webhook:https://sms.example/send", WebhookSecret: testSecret}, want: "*consent.WebhookSender"},
-		{name: "empty", cfg: consent.SenderConfig{}, wantErr: "empty SMS sender"},
-		{name: "unknown", cfg: consent.SenderConfig{Spec: "carrier-pigeon"}, wantErr: "unknown SMS sender"},
-		{name: "log with argument", cfg: consent.SenderConfig{Spec: "log:x"}, wantErr: "no argument"},
-		{name: "file without colon", cfg: consent.SenderConfig{Spec: "file"}, wantErr: "needs an argument"},
-		{name: "file empty path", cfg: consent.SenderConfig{Spec: "file:"}, wantErr: "needs a path"},
-		{name: "file unwritable", cfg: consent.SenderConfig{Spec: "file:" + filepath.Join(dir, "missing", "sms.jsonl")}, wantErr: "SMS file"},
-		{name: "webhook without URL", cfg: consent.SenderConfig{Spec: "webhook:", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
-		{name: "webhook ftp", cfg: consent.SenderConfig{Spec: "webhook:ftp://user:tok3n@sms.example/", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
-		{name: "webhook relative", cfg: consent.SenderConfig{Spec: "webhook:sms.example/send", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
-		{name: "webhook malformed", cfg: consent.SenderConfig{Spec: "webhook:http://sms.example/%zz?token=tok3n", WebhookSecret: testSecret}, wantErr: "malformed URL"},
-		{name: "webhook no host", cfg: consent.SenderConfig{Spec: "webhook:https:///send", WebhookSecret: testSecret}, wantErr: "no host"},
-		{name: "webhook no secret", cfg: consent.SenderConfig{Spec: "webhook:https://sms.example/send"}, wantErr: "secret"},
-		{name: "webhook negative timeout", cfg: consent.SenderConfig{Spec: "webhook:https://sms.example/send", WebhookSecret: testSecret, Timeout: -time.Second}, wantErr: "timeout"},
+		{name: "log", cfg: otp.SenderConfig{Spec: "log"}, want: "*otp.LogSender"},
+		{name: "file", cfg: otp.SenderConfig{Spec: "file:" + filepath.Join(dir, "sms.jsonl")}, want: "*otp.FileSender"},
+		{name: "webhook", cfg: otp.SenderConfig{Spec: "webhook:https://sms.example/send", WebhookSecret: testSecret}, want: "*otp.WebhookSender"},
+		{name: "empty", cfg: otp.SenderConfig{}, wantErr: "empty SMS sender"},
+		{name: "unknown", cfg: otp.SenderConfig{Spec: "carrier-pigeon"}, wantErr: "unknown SMS sender"},
+		{name: "log with argument", cfg: otp.SenderConfig{Spec: "log:x"}, wantErr: "no argument"},
+		{name: "file without colon", cfg: otp.SenderConfig{Spec: "file"}, wantErr: "needs an argument"},
+		{name: "file empty path", cfg: otp.SenderConfig{Spec: "file:"}, wantErr: "needs a path"},
+		{name: "file unwritable", cfg: otp.SenderConfig{Spec: "file:" + filepath.Join(dir, "missing", "sms.jsonl")}, wantErr: "SMS file"},
+		{name: "webhook without URL", cfg: otp.SenderConfig{Spec: "webhook:", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
+		{name: "webhook ftp", cfg: otp.SenderConfig{Spec: "webhook:ftp://user:tok3n@sms.example/", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
+		{name: "webhook relative", cfg: otp.SenderConfig{Spec: "webhook:sms.example/send", WebhookSecret: testSecret}, wantErr: "http:// or https://"},
+		{name: "webhook malformed", cfg: otp.SenderConfig{Spec: "webhook:http://sms.example/%zz?token=tok3n", WebhookSecret: testSecret}, wantErr: "malformed URL"},
+		{name: "webhook no host", cfg: otp.SenderConfig{Spec: "webhook:https:///send", WebhookSecret: testSecret}, wantErr: "no host"},
+		{name: "webhook no secret", cfg: otp.SenderConfig{Spec: "webhook:https://sms.example/send"}, wantErr: "secret"},
+		{name: "webhook negative timeout", cfg: otp.SenderConfig{Spec: "webhook:https://sms.example/send", WebhookSecret: testSecret, Timeout: -time.Second}, wantErr: "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := consent.NewSender(tt.cfg)
+			s, err := otp.NewSender(tt.cfg)
 			if tt.wantErr != "" {
 				if err == nil {
 					t.Fatalf("NewSender(%q) = %T, want error containing %q", tt.cfg.Spec, s, tt.wantErr)
@@ -82,7 +82,7 @@ func TestNewSender(t *testing.T) {
 
 func TestFileSenderConcurrentAppends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sms.jsonl")
-	s, err := consent.NewFileSender(path)
+	s, err := otp.NewFileSender(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestFileSenderConcurrentAppends(t *testing.T) {
 		t.Errorf("file mode %o, want 600", perm)
 	}
 
-	msgs, err := consent.ReadSMSFile(path)
+	msgs, err := otp.ReadSMSFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestFileSenderConcurrentAppends(t *testing.T) {
 	}
 	for i := range n {
 		to, want := fmt.Sprintf("+9198765%05d", i), fmt.Sprintf("%06d", i)
-		if got, ok := consent.LastOTP(msgs, to); !ok || got != want {
+		if got, ok := otp.LastCode(msgs, to); !ok || got != want {
 			t.Errorf("LastOTP(%s) = %q, %v; want %q", to, got, ok, want)
 		}
 	}
@@ -144,15 +144,15 @@ func TestFileSenderConcurrentAppends(t *testing.T) {
 
 func TestFileSenderStampsSentAt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sms.jsonl")
-	s, err := consent.NewFileSender(path)
+	s, err := otp.NewFileSender(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	if err := s.Send(context.Background(), consent.SMS{To: "+919876543210", Text: "123456"}); err != nil {
+	if err := s.Send(context.Background(), otp.SMS{To: "+919876543210", Text: "123456"}); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := consent.ReadSMSFile(path)
+	msgs, err := otp.ReadSMSFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestReadSMSFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			msgs, err := consent.ReadSMSFile(path)
+			msgs, err := otp.ReadSMSFile(path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -197,13 +197,13 @@ func TestReadSMSFile(t *testing.T) {
 		})
 	}
 
-	if _, err := consent.ReadSMSFile(filepath.Join(t.TempDir(), "none")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := otp.ReadSMSFile(filepath.Join(t.TempDir(), "none")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
 	}
 }
 
 func TestLastOTP(t *testing.T) {
-	msgs := []consent.SMS{
+	msgs := []otp.SMS{
 		testSMS("+919876543210", "111111"),
 		testSMS("+919999999999", "222222"),
 		testSMS("+919876543210", "333333"),
@@ -220,7 +220,7 @@ func TestLastOTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := consent.LastOTP(msgs, tt.to)
+			got, ok := otp.LastCode(msgs, tt.to)
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("LastOTP(%q) = %q, %v; want %q, %v", tt.to, got, ok, tt.want, tt.ok)
 			}
@@ -230,7 +230,7 @@ func TestLastOTP(t *testing.T) {
 
 func TestLogSender(t *testing.T) {
 	var buf bytes.Buffer
-	s, err := consent.NewSender(consent.SenderConfig{Spec: "log", Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	s, err := otp.NewSender(otp.SenderConfig{Spec: "log", Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +239,8 @@ func TestLogSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec struct {
-		Level string      `json:"level"`
-		SMS   consent.SMS `json:"sms"`
+		Level string  `json:"level"`
+		SMS   otp.SMS `json:"sms"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 		t.Fatalf("log output %q: %v", buf.String(), err)
@@ -255,7 +255,7 @@ type gateway struct {
 	t      *testing.T
 	status int
 	mu     sync.Mutex
-	got    []consent.SMS
+	got    []otp.SMS
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -266,13 +266,13 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); r.Method != http.MethodPost || ct != "application/json" {
 		g.t.Errorf("got %s with Content-Type %q, want POST application/json", r.Method, ct)
 	}
-	ts, sig := r.Header.Get(consent.WebhookTimestampHeader), r.Header.Get(consent.WebhookSignatureHeader)
-	if err := consent.VerifyWebhookSignature(testSecret, ts, sig, body, time.Now(), time.Minute); err != nil {
+	ts, sig := r.Header.Get(otp.WebhookTimestampHeader), r.Header.Get(otp.WebhookSignatureHeader)
+	if err := otp.VerifyWebhookSignature(testSecret, ts, sig, body, time.Now(), time.Minute); err != nil {
 		g.t.Errorf("signature: %v", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	var msg consent.SMS
+	var msg otp.SMS
 	if err := json.Unmarshal(body, &msg); err != nil {
 		g.t.Errorf("body %q: %v", body, err)
 	}
@@ -283,11 +283,11 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, strings.Repeat("x", 1<<20)) // more than the sender reads
 }
 
-func newWebhook(t *testing.T, h http.Handler, timeout time.Duration) (consent.Sender, *httptest.Server) {
+func newWebhook(t *testing.T, h http.Handler, timeout time.Duration) (otp.Sender, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	s, err := consent.NewSender(consent.SenderConfig{
+	s, err := otp.NewSender(otp.SenderConfig{
 		Spec:          "webhook:" + srv.URL + "/sms",
 		WebhookSecret: testSecret,
 		Timeout:       timeout,
@@ -300,7 +300,7 @@ func newWebhook(t *testing.T, h http.Handler, timeout time.Duration) (consent.Se
 }
 
 // assertNoLeak fails if err repeats the message text or the full number.
-func assertNoLeak(t *testing.T, err error, msg consent.SMS) {
+func assertNoLeak(t *testing.T, err error, msg otp.SMS) {
 	t.Helper()
 	if strings.Contains(err.Error(), msg.Text) || strings.Contains(err.Error(), msg.To) || strings.Contains(err.Error(), "123456") {
 		t.Errorf("error %q leaks the message", err)
@@ -382,7 +382,7 @@ func TestVerifyWebhookSignature(t *testing.T) {
 	var ts, sig string
 	var body []byte
 	capture := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ts, sig = r.Header.Get(consent.WebhookTimestampHeader), r.Header.Get(consent.WebhookSignatureHeader)
+		ts, sig = r.Header.Get(otp.WebhookTimestampHeader), r.Header.Get(otp.WebhookSignatureHeader)
 		body, _ = io.ReadAll(r.Body)
 	})
 	s, _ := newWebhook(t, capture, 0)
@@ -415,14 +415,14 @@ func TestVerifyWebhookSignature(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := consent.VerifyWebhookSignature(tt.secret, tt.ts, tt.sig, tt.body, tt.now, time.Minute)
+			err := otp.VerifyWebhookSignature(tt.secret, tt.ts, tt.sig, tt.body, tt.now, time.Minute)
 			if tt.wantValid {
 				if err != nil {
 					t.Fatalf("VerifyWebhookSignature: %v", err)
 				}
 				return
 			}
-			if !errors.Is(err, consent.ErrWebhookSignature) {
+			if !errors.Is(err, otp.ErrWebhookSignature) {
 				t.Fatalf("VerifyWebhookSignature = %v, want ErrWebhookSignature", err)
 			}
 		})

@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ const DefaultWebhookMaxSkew = 5 * time.Minute
 
 // ErrWebhookSignature is wrapped by every error VerifyWebhookSignature
 // returns.
-var ErrWebhookSignature = errors.New("consent: invalid webhook signature")
+var ErrWebhookSignature = errors.New("otp: invalid webhook signature")
 
 // maxWebhookResponse bounds how much of a gateway's response is read, so a
 // misbehaving gateway cannot make the server buffer without limit.
@@ -59,19 +59,19 @@ var _ Sender = (*WebhookSender)(nil)
 func NewWebhookSender(rawURL string, secret []byte, timeout time.Duration, client *http.Client) (*WebhookSender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, errors.New("consent: SMS sender webhook: malformed URL")
+		return nil, errors.New("otp: SMS sender webhook: malformed URL")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("consent: SMS sender webhook: URL must start with http:// or https://")
+		return nil, errors.New("otp: SMS sender webhook: URL must start with http:// or https://")
 	}
 	if u.Host == "" {
-		return nil, errors.New("consent: SMS sender webhook: URL has no host")
+		return nil, errors.New("otp: SMS sender webhook: URL has no host")
 	}
 	if len(secret) == 0 {
-		return nil, errors.New("consent: SMS sender webhook needs a webhook secret")
+		return nil, errors.New("otp: SMS sender webhook needs a webhook secret")
 	}
 	if timeout < 0 {
-		return nil, errors.New("consent: SMS sender webhook: negative timeout")
+		return nil, errors.New("otp: SMS sender webhook: negative timeout")
 	}
 	if timeout == 0 {
 		timeout = DefaultWebhookTimeout
@@ -99,13 +99,13 @@ func NewWebhookSender(rawURL string, secret []byte, timeout time.Duration, clien
 func (s *WebhookSender) Send(ctx context.Context, msg SMS) error {
 	body, err := json.Marshal(stamped(msg))
 	if err != nil {
-		return fmt.Errorf("consent: SMS webhook: encode: %w", err)
+		return fmt.Errorf("otp: SMS webhook: encode: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
-		return errors.New("consent: SMS webhook: cannot build request")
+		return errors.New("otp: SMS webhook: cannot build request")
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -119,12 +119,12 @@ func (s *WebhookSender) Send(ctx context.Context, msg SMS) error {
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return fmt.Errorf("consent: SMS webhook: %w", err)
+		return fmt.Errorf("otp: SMS webhook: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookResponse))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("consent: SMS webhook: gateway answered %s", resp.Status)
+		return fmt.Errorf("otp: SMS webhook: gateway answered %s", resp.Status)
 	}
 	return nil
 }

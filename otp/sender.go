@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func NewSender(cfg SenderConfig) (Sender, error) {
 	case kind == "log" && !hasArg:
 		return NewLogSender(cfg.Logger), nil
 	case kind == "log":
-		return nil, errors.New("consent: SMS sender log takes no argument")
+		return nil, errors.New("otp: SMS sender log takes no argument")
 	case kind == "file" && hasArg:
 		return NewFileSender(arg)
 	case kind == "webhook" && hasArg:
@@ -71,11 +71,11 @@ func NewSender(cfg SenderConfig) (Sender, error) {
 		}
 		return NewBoundedSender(w, cfg.MaxConcurrent), nil
 	case kind == "file" || kind == "webhook":
-		return nil, fmt.Errorf("consent: SMS sender %s needs an argument; want file:PATH or webhook:URL", kind)
+		return nil, fmt.Errorf("otp: SMS sender %s needs an argument; want file:PATH or webhook:URL", kind)
 	case cfg.Spec == "":
-		return nil, errors.New("consent: empty SMS sender; want file:PATH, log or webhook:URL")
+		return nil, errors.New("otp: empty SMS sender; want file:PATH, log or webhook:URL")
 	default:
-		return nil, fmt.Errorf("consent: unknown SMS sender %q; want file:PATH, log or webhook:URL", kind)
+		return nil, fmt.Errorf("otp: unknown SMS sender %q; want file:PATH, log or webhook:URL", kind)
 	}
 }
 
@@ -120,12 +120,12 @@ func stamped(msg SMS) SMS {
 
 var otpPattern = regexp.MustCompile(`\b\d{6}\b`)
 
-// LastOTP returns the 6-digit code in the latest message of msgs sent to
+// LastCode returns the 6-digit code in the latest message of msgs sent to
 // to (compared exactly, so use the same E.164 form the server sends to),
 // and false if no message to that number holds one. Messages are taken in
 // slice order, the order ReadSMSFile returns. Tests and the load tool use it
 // to read the OTP a person would have received.
-func LastOTP(msgs []SMS, to string) (string, bool) {
+func LastCode(msgs []SMS, to string) (string, bool) {
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i].To != to {
 			continue

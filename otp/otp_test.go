@@ -1,16 +1,15 @@
-package consent_test
+package otp_test
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 )
@@ -22,21 +21,21 @@ func sha256Hex(s string) string {
 
 // otpBench is an OTPs on a fresh store with a fake clock and sender.
 type otpBench struct {
-	otps  *consent.OTPs
+	otps  *otp.Service
 	clock *fakeClock
 	sms   *fakeSender
 	st    *store.Store
 }
 
-func newOTPs(t *testing.T, dialect string, tweak func(*consent.OTPConfig)) *otpBench {
+func newOTPs(t *testing.T, dialect string, tweak func(*otp.Config)) *otpBench {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	cfg := consent.OTPConfig{
+	cfg := otp.Config{
 		Secret:         []byte("0123456789abcdef0123456789abcdef"),
-		MaxTries:       consent.DefaultOTPMaxTries,
-		ResendInterval: consent.DefaultResendInterval,
-		DailyLimit:     consent.DefaultDailyLimit,
-		IPLimit:        consent.DefaultIPLimit,
+		MaxTries:       otp.DefaultMaxTries,
+		ResendInterval: otp.DefaultResendInterval,
+		DailyLimit:     otp.DefaultDailyLimit,
+		IPLimit:        otp.DefaultIPLimit,
 		Now:            clock.Now,
 	}
 	if tweak != nil {
@@ -44,20 +43,20 @@ func newOTPs(t *testing.T, dialect string, tweak func(*consent.OTPConfig)) *otpB
 	}
 	st := storetest.Open(t, dialect)
 	sms := &fakeSender{}
-	return &otpBench{otps: consent.NewOTPs(cfg, st, sms), clock: clock, sms: sms, st: st}
+	return &otpBench{otps: otp.New(cfg, st, sms), clock: clock, sms: sms, st: st}
 }
 
 // issue sends a code bound to binding and returns its stored state.
-func (b *otpBench) issue(t *testing.T, req consent.OTPRequest) (consent.OTPState, error) {
+func (b *otpBench) issue(t *testing.T, req otp.Request) (otp.State, error) {
 	t.Helper()
-	var saved consent.OTPState
+	var saved otp.State
 	if req.Mobile == "" {
 		req.Mobile = mobileAsha
 	}
 	if req.ClientIP == "" {
 		req.ClientIP = "203.0.113.1"
 	}
-	req.Save = func(_ context.Context, s consent.OTPState) error { saved = s; return nil }
+	req.Save = func(_ context.Context, s otp.State) error { saved = s; return nil }
 	err := b.otps.Issue(context.Background(), req)
 	return saved, err
 }
@@ -91,18 +90,18 @@ func TestOTPVerify(t *testing.T) {
 		{name: "typed code", tries: []try{{typed, false, nil}}, wantUsed: true},
 		{name: "hex SHA-256 of the code", tries: []try{{hexOf, true, nil}}, wantUsed: true},
 		{name: "upper-case hex", tries: []try{{upperHex, true, nil}}, wantUsed: true},
-		{name: "the code is used once", tries: []try{{typed, false, nil}, {typed, false, consent.ErrOTPExpired}}, wantUsed: true},
-		{name: "typed then digest share one count", tries: []try{{wrong, false, consent.ErrOTPWrong}, {wrongHex, true, consent.ErrOTPWrong}, {hexOf, true, nil}}, wantTries: 2, wantUsed: true},
-		{name: "three wrong kill it", tries: []try{{wrong, false, consent.ErrOTPWrong}, {wrongHex, true, consent.ErrOTPWrong}, {wrong, false, consent.ErrOTPTooManyTries}, {typed, false, consent.ErrOTPExpired}}, wantTries: 3, wantUsed: true},
-		{name: "the SHA-256 of the digest is not the code", tries: []try{{func(c string) string { return sha256Hex(sha256Hex(c)) }, true, consent.ErrOTPWrong}}, wantTries: 1},
-		{name: "bound to its challenge", binding: "other", tries: []try{{typed, false, consent.ErrOTPWrong}}, wantTries: 1},
-		{name: "expired", after: consent.DefaultOTPTTL, tries: []try{{typed, false, consent.ErrOTPExpired}}},
-		{name: "valid until the last instant", after: consent.DefaultOTPTTL - time.Microsecond, tries: []try{{typed, false, nil}}, wantUsed: true},
+		{name: "the code is used once", tries: []try{{typed, false, nil}, {typed, false, otp.ErrExpired}}, wantUsed: true},
+		{name: "typed then digest share one count", tries: []try{{wrong, false, otp.ErrWrong}, {wrongHex, true, otp.ErrWrong}, {hexOf, true, nil}}, wantTries: 2, wantUsed: true},
+		{name: "three wrong kill it", tries: []try{{wrong, false, otp.ErrWrong}, {wrongHex, true, otp.ErrWrong}, {wrong, false, otp.ErrTooManyTries}, {typed, false, otp.ErrExpired}}, wantTries: 3, wantUsed: true},
+		{name: "the SHA-256 of the digest is not the code", tries: []try{{func(c string) string { return sha256Hex(sha256Hex(c)) }, true, otp.ErrWrong}}, wantTries: 1},
+		{name: "bound to its challenge", binding: "other", tries: []try{{typed, false, otp.ErrWrong}}, wantTries: 1},
+		{name: "expired", after: otp.DefaultTTL, tries: []try{{typed, false, otp.ErrExpired}}},
+		{name: "valid until the last instant", after: otp.DefaultTTL - time.Microsecond, tries: []try{{typed, false, nil}}, wantUsed: true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			binding := "challenge-" + string(rune('a'+i))
-			s, err := b.issue(t, consent.OTPRequest{Binding: binding, ClientIP: "198.51.100." + string(rune('0'+i)), Entity: "Air"})
+			s, err := b.issue(t, otp.Request{Binding: binding, ClientIP: "198.51.100." + string(rune('0'+i)), Entity: "Air"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +109,7 @@ func TestOTPVerify(t *testing.T) {
 			if strings.Contains(string(s.Hash), code) || len(s.Hash) != sha256.Size {
 				t.Fatalf("state holds %x, want a keyed hash only", s.Hash)
 			}
-			if !s.ExpiresAt.Equal(now.Add(consent.DefaultOTPTTL)) || !s.SentAt.Equal(now) || s.Tries != 0 {
+			if !s.ExpiresAt.Equal(now.Add(otp.DefaultTTL)) || !s.SentAt.Equal(now) || s.Tries != 0 {
 				t.Fatalf("state %+v", s)
 			}
 			against := binding
@@ -145,7 +144,7 @@ func TestIsDigest(t *testing.T) {
 		sha256Hex("1")[:63] + "g":            false,
 		sha256Hex("1") + "00":                false,
 	} {
-		if got := consent.IsDigest(s); got != want {
+		if got := otp.IsDigest(s); got != want {
 			t.Errorf("IsDigest(%q) = %v, want %v", s, got, want)
 		}
 	}
@@ -156,32 +155,32 @@ func TestOTPLimits(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			tests := []struct {
 				name  string
-				tweak func(*consent.OTPConfig)
+				tweak func(*otp.Config)
 				// reqs are sent one minute apart; the last must be refused.
-				reqs      []consent.OTPRequest
-				wantLimit consent.Limit
+				reqs      []otp.Request
+				wantLimit otp.Limit
 				wantRetry time.Duration
 			}{
 				{
 					name:  "per IP",
-					tweak: func(c *consent.OTPConfig) { c.IPLimit = 2 },
-					reqs: []consent.OTPRequest{
+					tweak: func(c *otp.Config) { c.IPLimit = 2 },
+					reqs: []otp.Request{
 						{Binding: "a", Mobile: "+919876543211"}, {Binding: "b", Mobile: "+919876543212"}, {Binding: "c", Mobile: "+919876543213"},
 					},
-					wantLimit: consent.LimitIP, wantRetry: 3 * time.Minute, // the first ages out of 5 minutes
+					wantLimit: otp.LimitIP, wantRetry: 3 * time.Minute, // the first ages out of 5 minutes
 				},
 				{
 					name:  "per mobile, whatever the IP",
-					tweak: func(c *consent.OTPConfig) { c.DailyLimit = 2 },
-					reqs: []consent.OTPRequest{
+					tweak: func(c *otp.Config) { c.DailyLimit = 2 },
+					reqs: []otp.Request{
 						{Binding: "a", ClientIP: "203.0.113.1"}, {Binding: "b", ClientIP: "203.0.113.2"}, {Binding: "c", ClientIP: "203.0.113.3"},
 					},
-					wantLimit: consent.LimitMobile, wantRetry: 24*time.Hour - 2*time.Minute,
+					wantLimit: otp.LimitMobile, wantRetry: 24*time.Hour - 2*time.Minute,
 				},
 				{
 					name:  "resend wait per scope and mobile",
-					tweak: func(c *consent.OTPConfig) { c.ResendInterval = 90 * time.Second },
-					reqs: []consent.OTPRequest{
+					tweak: func(c *otp.Config) { c.ResendInterval = 90 * time.Second },
+					reqs: []otp.Request{
 						{Binding: "a", ResendScope: "air"},
 						{Binding: "b", ResendScope: "rail"},                         // another entity: no wait
 						{Binding: "c", ResendScope: "air", Mobile: "+919876543219"}, // another mobile: no wait
@@ -189,7 +188,7 @@ func TestOTPLimits(t *testing.T) {
 						{Binding: "e", ResendScope: "air"},                          // 4 minutes after "a": fine
 						{Binding: "f", ResendScope: "air"},                          // 1 minute after "e": too soon
 					},
-					wantLimit: consent.LimitResend, wantRetry: 30 * time.Second,
+					wantLimit: otp.LimitResend, wantRetry: 30 * time.Second,
 				},
 			}
 			for _, tc := range tests {
@@ -206,7 +205,7 @@ func TestOTPLimits(t *testing.T) {
 							}
 							continue
 						}
-						var le *consent.LimitError
+						var le *otp.LimitError
 						if !errors.As(err, &le) || !errors.Is(err, store.ErrLimited) {
 							t.Fatalf("last send: %v, want a *LimitError", err)
 						}
@@ -229,8 +228,8 @@ func TestOTPIssueFailures(t *testing.T) {
 
 	t.Run("Save fails: nothing sent", func(t *testing.T) {
 		errSave := errors.New("save failed")
-		err := b.otps.Issue(ctx, consent.OTPRequest{Binding: "s", Mobile: mobileAsha, ClientIP: "203.0.113.1",
-			Save: func(context.Context, consent.OTPState) error { return errSave }})
+		err := b.otps.Issue(ctx, otp.Request{Binding: "s", Mobile: mobileAsha, ClientIP: "203.0.113.1",
+			Save: func(context.Context, otp.State) error { return errSave }})
 		if !errors.Is(err, errSave) {
 			t.Fatalf("Issue: %v, want the Save error", err)
 		}
@@ -241,15 +240,15 @@ func TestOTPIssueFailures(t *testing.T) {
 
 	t.Run("sender fails: Undo runs, uncancelled", func(t *testing.T) {
 		errGateway := errors.New("gateway down")
-		b.sms.SendFunc = func(context.Context, consent.SMS) error { return errGateway }
+		b.sms.SendFunc = func(context.Context, otp.SMS) error { return errGateway }
 		defer func() { b.sms.SendFunc = nil }()
 		cctx, cancel := context.WithCancel(ctx)
-		var undone consent.OTPState
+		var undone otp.State
 		var undoCtxErr error
-		err := b.otps.Issue(cctx, consent.OTPRequest{Binding: "u", Mobile: mobileAsha, ClientIP: "203.0.113.1",
-			Save: func(context.Context, consent.OTPState) error { cancel(); return nil },
-			Undo: func(ctx context.Context, s consent.OTPState) { undone, undoCtxErr = s, ctx.Err() }})
-		var se *consent.SendError
+		err := b.otps.Issue(cctx, otp.Request{Binding: "u", Mobile: mobileAsha, ClientIP: "203.0.113.1",
+			Save: func(context.Context, otp.State) error { cancel(); return nil },
+			Undo: func(ctx context.Context, s otp.State) { undone, undoCtxErr = s, ctx.Err() }})
+		var se *otp.SendError
 		if !errors.As(err, &se) || !errors.Is(err, errGateway) {
 			t.Fatalf("Issue: %v, want a *SendError wrapping the gateway's", err)
 		}
@@ -262,12 +261,12 @@ func TestOTPIssueFailures(t *testing.T) {
 // TestOTPShareNotice: the API's SMS is the notice: who asks, what they
 // learn, that sharing the code is consent, how long it is valid.
 func TestOTPShareNotice(t *testing.T) {
-	b := newOTPs(t, string(store.SQLite), func(c *consent.OTPConfig) { c.ServiceName = "kycvs" })
-	if _, err := b.issue(t, consent.OTPRequest{Binding: "n", Entity: "Example Air 737800", Notice: consent.NoticeShare}); err != nil {
+	b := newOTPs(t, string(store.SQLite), func(c *otp.Config) { c.ServiceName = "kycvs" })
+	if _, err := b.issue(t, otp.Request{Binding: "n", Entity: "Example Air 737800", Notice: otp.NoticeShare}); err != nil {
 		t.Fatal(err)
 	}
 	msg := b.sms.all()[0]
-	code, ok := consent.LastOTP([]consent.SMS{msg}, mobileAsha)
+	code, ok := otp.LastCode([]otp.SMS{msg}, mobileAsha)
 	if !ok {
 		t.Fatalf("no code in %q", msg.Text)
 	}
@@ -277,33 +276,12 @@ func TestOTPShareNotice(t *testing.T) {
 	}
 }
 
-// TestFlowSharesOTPs: codes sent through Flow.OTPs count toward the limits
-// the browser flow enforces.
-func TestFlowSharesOTPs(t *testing.T) {
-	eachBackend(t, func(c *consent.Config) { c.DailyLimit = 2 }, func(t *testing.T, ts *testServer) {
-		otps := ts.flow.OTPs()
-		for _, binding := range []string{"api-1", "api-2"} {
-			err := otps.Issue(context.Background(), consent.OTPRequest{Binding: binding, Mobile: mobileAsha, ClientIP: "192.0.2.1",
-				Entity: "Air", Notice: consent.NoticeShare, ResendScope: clientAir,
-				Save: func(context.Context, consent.OTPState) error { return nil }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts.clock.Advance(2 * time.Minute)
-		}
-		ch := ts.newChallenge()
-		w := ts.browser().start(ch, mobileAsha, nameAsha)
-		wantStatus(t, w, http.StatusTooManyRequests)
-		wantBody(t, w, "Too many codes")
-	})
-}
-
 // A withheld code is charged and saved like any other, and its answers
 // are the same, but no SMS goes out and no code the person could know
 // matches.
 func TestOTPWithheld(t *testing.T) {
-	b := newOTPs(t, string(store.SQLite), func(c *consent.OTPConfig) { c.ResendInterval = time.Minute })
-	s, err := b.issue(t, consent.OTPRequest{Binding: "w1", Withhold: true, ResendScope: "admin"})
+	b := newOTPs(t, string(store.SQLite), func(c *otp.Config) { c.ResendInterval = time.Minute })
+	s, err := b.issue(t, otp.Request{Binding: "w1", Withhold: true, ResendScope: "admin"})
 	if err != nil || len(s.Hash) == 0 || s.SentAt == nil {
 		t.Fatalf("withheld issue: %+v %v", s, err)
 	}
@@ -311,12 +289,12 @@ func TestOTPWithheld(t *testing.T) {
 		t.Fatalf("%d SMS sent for a withheld code", n)
 	}
 	// The resend wait was charged, as for a code that went out.
-	var le *consent.LimitError
-	if _, err := b.issue(t, consent.OTPRequest{Binding: "w2", Withhold: true, ResendScope: "admin"}); !errors.As(err, &le) || le.Limit != consent.LimitResend {
+	var le *otp.LimitError
+	if _, err := b.issue(t, otp.Request{Binding: "w2", Withhold: true, ResendScope: "admin"}); !errors.As(err, &le) || le.Limit != otp.LimitResend {
 		t.Fatalf("second withheld code at once: %v", err)
 	}
 	for _, code := range []string{"000000", "123456"} {
-		if err := b.otps.Verify(&s, "w1", code, b.clock.Now()); !errors.Is(err, consent.ErrOTPWrong) {
+		if err := b.otps.Verify(&s, "w1", code, b.clock.Now()); !errors.Is(err, otp.ErrWrong) {
 			t.Fatalf("code %s: %v", code, err)
 		}
 	}

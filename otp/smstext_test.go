@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"strings"
@@ -37,16 +37,16 @@ func segments(text string) (n int, ucs2 bool) {
 // within two segments even for a long verifier name. The admin's code is
 // English whatever the language.
 func TestSMSTextPerLanguage(t *testing.T) {
-	o := &OTPs{cfg: OTPConfig{TTL: 3 * time.Minute, ServiceName: "kycvs"}}
+	o := &Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs"}}
 	const entity = "Indian Railway Catering Co Ltd" // 30 characters
 	for _, l := range locale.All() {
 		for _, notice := range []Notice{NoticeSignIn, NoticeShare} {
-			text := o.text(OTPRequest{Entity: entity, Notice: notice, Lang: l}, "123456")
+			text := o.text(Request{Entity: entity, Notice: notice, Lang: l}, "123456")
 			if !strings.HasPrefix(text, "123456 ") || !strings.Contains(text, entity) || !strings.Contains(text, "kycvs") ||
 				!strings.Contains(text, l.Text("time.minutes", "Count", 3)) {
 				t.Errorf("%s notice %d: %q", l.Code(), notice, text)
 			}
-			if l != locale.English && text == o.text(OTPRequest{Entity: entity, Notice: notice}, "123456") {
+			if l != locale.English && text == o.text(Request{Entity: entity, Notice: notice}, "123456") {
 				t.Errorf("%s notice %d is the English text", l.Code(), notice)
 			}
 			n, ucs2 := segments(text)
@@ -56,7 +56,7 @@ func TestSMSTextPerLanguage(t *testing.T) {
 			t.Logf("%s notice %d: %d segment(s), %d UTF-16 units, UCS-2 %v", l.Code(), notice, n, len(utf16.Encode([]rune(text))), ucs2)
 		}
 	}
-	admin := o.text(OTPRequest{Notice: NoticeAdmin, Lang: "hi"}, "123456")
+	admin := o.text(Request{Notice: NoticeAdmin, Lang: "hi"}, "123456")
 	if !strings.HasPrefix(admin, "123456 is your code to sign in to the kycvs admin console. Valid 3 minutes.") {
 		t.Errorf("admin SMS: %q", admin)
 	}

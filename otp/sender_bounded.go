@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 // ErrSenderBusy is what a BoundedSender returns when all its slots are
 // taken: the message was not sent, and the caller answers 503 at once.
-var ErrSenderBusy = errors.New("consent: SMS sender busy: too many messages in flight")
+var ErrSenderBusy = errors.New("otp: SMS sender busy: too many messages in flight")
 
 // SenderBusyRetry is how long a person or client refused with
 // ErrSenderBusy is asked to wait (Retry-After): a slot frees up within the
@@ -35,7 +35,7 @@ var _ Sender = (*BoundedSender)(nil)
 // wiring mistake: leave the sender unwrapped for no bound).
 func NewBoundedSender(next Sender, n int) *BoundedSender {
 	if n < 1 {
-		panic("consent: NewBoundedSender needs at least one slot")
+		panic("otp: NewBoundedSender needs at least one slot")
 	}
 	return &BoundedSender{next: next, slots: make(chan struct{}, n)}
 }

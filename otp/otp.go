@@ -1,4 +1,4 @@
-package consent
+package otp
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/locale"
@@ -19,14 +21,26 @@ import (
 	"github.com/kycvs/kycvs/web"
 )
 
-// OTPConfig is the OTP policy (DESIGN.md, Policies). TTL defaults when
+// Defaults follow DESIGN.md's policies (Co-WIN's published limits, with a
+// shorter resend wait); cmd/kycvs takes its flag defaults from them.
+const (
+	DefaultTTL            = 3 * time.Minute
+	DefaultMaxTries       = 3
+	DefaultResendInterval = 60 * time.Second
+	DefaultDailyLimit     = 50
+	DefaultHourlyLimit    = 10
+	DefaultIPLimit        = 100
+	DefaultClientLimit    = 600
+)
+
+// Config is the OTP policy (DESIGN.md, Policies). TTL defaults when
 // zero; MaxTries, ResendInterval, DailyLimit, HourlyLimit, IPLimit and
 // ClientLimit are taken as given, 0 turning each off.
-type OTPConfig struct {
+type Config struct {
 	// Secret is the server secret; the OTP-hash and limit keys derive from
 	// it. Required.
 	Secret []byte
-	// TTL is how long a code is valid. Default DefaultOTPTTL.
+	// TTL is how long a code is valid. Default DefaultTTL.
 	TTL time.Duration
 	// MaxTries wrong codes kill the code; 0 = unlimited.
 	MaxTries int
@@ -74,20 +88,21 @@ type noMetrics struct{}
 func (noMetrics) OTPSent(string)    {}
 func (noMetrics) OTPChecked(string) {}
 
-// OTPs issues and checks one-time codes. It is the one place the OTP
-// policy lives: how codes are made, hashed, sent, limited and checked. The
-// browser flow (Flow) and the KYC-VS compatible API (package kycvsapi) use
-// the same OTPs (Flow.OTPs), so both channels count sends under the same
+// Service issues and checks one-time codes. It is the one place the OTP
+// policy lives: how codes are made, hashed, sent, limited and checked.
+// cmd/kycvs builds one Service and hands it to every channel that sends
+// codes (the browser flow in package consent, the KYC-VS compatible API in
+// package kycvsapi, the admin console's sign-in), so all channels count sends under the same
 // keys in the same database table: codes sent through either count toward
 // one mobile's daily limit and one client IP's limit, and neither channel
 // can be used to get around the other's limits.
 //
-// OTPs stores nothing itself but the send counters: each channel keeps a
-// code's OTPState in its own row (a login request, an API transaction), and
+// A Service stores nothing itself but the send counters: each channel keeps
+// a code's State in its own row (a login request, an API transaction), and
 // Issue and Verify work on that state inside the channel's locked
 // read-modify-write. It is safe for concurrent use.
-type OTPs struct {
-	cfg    OTPConfig
+type Service struct {
+	cfg    Config
 	st     *store.Store
 	sender Sender
 	// otpKey keys the OTP hashes; mobileKey the per-mobile limit keys;
@@ -97,14 +112,14 @@ type OTPs struct {
 	logKey    []byte
 }
 
-// NewOTPs returns the OTP service over st (for the send counters) and
+// New returns the OTP service over st (for the send counters) and
 // sender. It panics when cfg.Secret is empty, a wiring mistake.
-func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
+func New(cfg Config, st *store.Store, sender Sender) *Service {
 	if len(cfg.Secret) == 0 {
-		panic("consent: OTPConfig.Secret is empty")
+		panic("otp: Config.Secret is empty")
 	}
 	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultOTPTTL
+		cfg.TTL = DefaultTTL
 	}
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = "kycvs"
@@ -118,12 +133,12 @@ func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	return &OTPs{
+	return &Service{
 		cfg:    cfg,
 		st:     st,
 		sender: sender,
-		// The labels predate OTPs: changing them would reset every
-		// running counter.
+		// The labels predate this package (the service lived in
+		// consent): changing them would reset every running counter.
 		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
 		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
 		logKey:    deriveKey(cfg.Secret, "kycvs/consent/log-tag/v1"),
@@ -136,18 +151,18 @@ func NewOTPs(cfg OTPConfig, st *store.Store, sender Sender) *OTPs {
 // caller's tag an admin computes), but a log holds no phone number, not
 // even in part, and without the server secret a tag cannot be traced back
 // by trying every number.
-func (o *OTPs) LogTag(mobile string) string {
+func (o *Service) LogTag(mobile string) string {
 	m := hmac.New(sha256.New, o.logKey)
 	m.Write([]byte(mobile))
 	return hex.EncodeToString(m.Sum(nil)[:6])
 }
 
 // MaxTries is how many wrong codes kill a code; 0 means no limit.
-func (o *OTPs) MaxTries() int { return o.cfg.MaxTries }
+func (o *Service) MaxTries() int { return o.cfg.MaxTries }
 
-// OTPState is one code as its channel stores it. The code itself is never
+// State is one code as its channel stores it. The code itself is never
 // stored, only Hash (see Issue).
-type OTPState struct {
+type State struct {
 	// Hash is nil when no code is outstanding: none sent, used, or dead.
 	Hash      []byte
 	SentAt    *time.Time
@@ -174,8 +189,8 @@ const (
 	NoticeAdmin
 )
 
-// OTPRequest is one code to issue.
-type OTPRequest struct {
+// Request is one code to issue.
+type Request struct {
 	// Binding is the ID of the challenge or transaction the code is good
 	// for; the stored hash is bound to it, so a code cannot be replayed on
 	// another.
@@ -208,11 +223,11 @@ type OTPRequest struct {
 	// Save writes the new code's state into the caller's row. It runs
 	// after the limits were charged and before the SMS goes out; its error
 	// is returned unchanged and nothing is sent.
-	Save func(ctx context.Context, s OTPState) error
+	Save func(ctx context.Context, s State) error
 	// Undo puts the row back as it was when the SMS could not be sent, so
 	// a previous code still works and no wait is imposed. Its context is
 	// not cancelled with the request's. Optional.
-	Undo func(ctx context.Context, s OTPState)
+	Undo func(ctx context.Context, s State)
 	// Withhold charges the limits and saves a code's state like any other
 	// but sends no SMS: for a recipient who must not get one (a mobile that
 	// belongs to no admin), so that the answer, the limits and the checks
@@ -256,7 +271,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("consent: OTP %s limit reached, retry after %s", e.Limit, e.RetryAfter)
+	return fmt.Sprintf("otp: OTP %s limit reached, retry after %s", e.Limit, e.RetryAfter)
 }
 
 // Is makes errors.Is(err, store.ErrLimited) hold.
@@ -267,7 +282,7 @@ func (e *LimitError) Is(target error) bool { return target == store.ErrLimited }
 // holds no code or full mobile number and may be logged.
 type SendError struct{ Err error }
 
-func (e *SendError) Error() string { return "consent: SMS not sent: " + e.Err.Error() }
+func (e *SendError) Error() string { return "otp: SMS not sent: " + e.Err.Error() }
 func (e *SendError) Unwrap() error { return e.Err }
 
 // Issue sends a new code for req.Binding to req.Mobile:
@@ -283,7 +298,7 @@ func (e *SendError) Unwrap() error { return e.Err }
 // the mobile is registered (no enumeration). The limits are charged even
 // when the SMS then fails, so a failing gateway cannot be used to probe
 // past them.
-func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
+func (o *Service) Issue(ctx context.Context, req Request) error {
 	now := o.now()
 	if err := o.st.RecordOTPSend(ctx, now, o.limits(req, now)...); err != nil {
 		var le *store.LimitError
@@ -297,10 +312,10 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 	}
 	code, err := o.newCode()
 	if err != nil {
-		return fmt.Errorf("consent: OTP randomness: %w", err)
+		return fmt.Errorf("otp: OTP randomness: %w", err)
 	}
 	sentAt, expires := now, now.Add(o.cfg.TTL)
-	state := OTPState{Hash: o.hash(req.Binding, digest(code)), SentAt: &sentAt, ExpiresAt: &expires}
+	state := State{Hash: o.hash(req.Binding, digest(code)), SentAt: &sentAt, ExpiresAt: &expires}
 	if err := req.Save(ctx, state); err != nil {
 		return err
 	}
@@ -318,7 +333,7 @@ func (o *OTPs) Issue(ctx context.Context, req OTPRequest) error {
 
 // send hands msg to the sender; when that fails it undoes req's code (see
 // Issue) and returns a *SendError.
-func (o *OTPs) send(ctx context.Context, req OTPRequest, msg SMS, state OTPState, now time.Time) error {
+func (o *Service) send(ctx context.Context, req Request, msg SMS, state State, now time.Time) error {
 	if err := o.sender.Send(ctx, msg); err != nil {
 		ctx := context.WithoutCancel(ctx)
 		if req.Undo != nil {
@@ -342,7 +357,7 @@ func (o *OTPs) send(ctx context.Context, req OTPRequest, msg SMS, state OTPState
 
 // ResendWait is how long until a new code may follow the one in s; 0 when
 // it may now (or no code was sent).
-func (o *OTPs) ResendWait(s OTPState, now time.Time) time.Duration {
+func (o *Service) ResendWait(s State, now time.Time) time.Duration {
 	if o.cfg.ResendInterval <= 0 || s.SentAt == nil {
 		return 0
 	}
@@ -351,20 +366,20 @@ func (o *OTPs) ResendWait(s OTPState, now time.Time) time.Duration {
 
 // Errors of Verify and VerifyDigest.
 var (
-	// ErrOTPExpired: no code is outstanding, or it is past its TTL.
-	ErrOTPExpired = errors.New("consent: code expired")
-	// ErrOTPWrong: a wrong code; the try was counted in the state.
-	ErrOTPWrong = errors.New("consent: wrong code")
-	// ErrOTPTooManyTries: a wrong code that was the last try allowed; the
+	// ErrExpired: no code is outstanding, or it is past its TTL.
+	ErrExpired = errors.New("otp: code expired")
+	// ErrWrong: a wrong code; the try was counted in the state.
+	ErrWrong = errors.New("otp: wrong code")
+	// ErrTooManyTries: a wrong code that was the last try allowed; the
 	// code is dead (its hash cleared).
-	ErrOTPTooManyTries = errors.New("consent: too many wrong codes")
+	ErrTooManyTries = errors.New("otp: too many wrong codes")
 )
 
 // Verify checks code, the six digits the person typed, against s at now,
 // changing s: a right code is used up (its hash cleared), a wrong one
 // counts a try and, at MaxTries, kills the code. The caller writes s back
-// on every answer but ErrOTPExpired, which changes nothing.
-func (o *OTPs) Verify(s *OTPState, binding, code string, now time.Time) error {
+// on every answer but ErrExpired, which changes nothing.
+func (o *Service) Verify(s *State, binding, code string, now time.Time) error {
 	return o.verify(s, binding, digest(code), now)
 }
 
@@ -372,24 +387,24 @@ func (o *OTPs) Verify(s *OTPState, binding, code string, now time.Time) error {
 // code instead of the code (the KYC-VS API's confirmOTP). Upper- and
 // lower-case hex are accepted; anything that is not 64 hex digits is a
 // wrong code.
-func (o *OTPs) VerifyDigest(s *OTPState, binding, hexDigest string, now time.Time) error {
+func (o *Service) VerifyDigest(s *State, binding, hexDigest string, now time.Time) error {
 	return o.verify(s, binding, strings.ToLower(hexDigest), now)
 }
 
-func (o *OTPs) verify(s *OTPState, binding, hexDigest string, now time.Time) error {
+func (o *Service) verify(s *State, binding, hexDigest string, now time.Time) error {
 	if len(s.Hash) == 0 || s.ExpiresAt == nil || !now.Before(*s.ExpiresAt) {
 		o.cfg.Metrics.OTPChecked("expired")
-		return ErrOTPExpired
+		return ErrExpired
 	}
 	if !hmac.Equal(s.Hash, o.hash(binding, hexDigest)) {
 		s.Tries++
 		if o.cfg.MaxTries > 0 && s.Tries >= o.cfg.MaxTries {
 			s.Hash = nil
 			o.cfg.Metrics.OTPChecked("too_many_tries")
-			return ErrOTPTooManyTries
+			return ErrTooManyTries
 		}
 		o.cfg.Metrics.OTPChecked("wrong")
-		return ErrOTPWrong
+		return ErrWrong
 	}
 	s.Hash = nil
 	o.cfg.Metrics.OTPChecked("ok")
@@ -422,7 +437,7 @@ func digest(code string) string {
 // digest a KYC-VS client sends; it adds or removes no secrecy, because
 // SHA-256 of a 6-digit code is no secret: anyone can invert it by trying
 // 10^6 codes. What keeps a code safe is the key, the TTL and MaxTries.
-func (o *OTPs) hash(binding, hexDigest string) []byte {
+func (o *Service) hash(binding, hexDigest string) []byte {
 	m := hmac.New(sha256.New, o.otpKey)
 	m.Write([]byte(binding + ":" + hexDigest))
 	return m.Sum(nil)
@@ -454,7 +469,7 @@ const (
 // an HMAC, so the counters table holds no phone numbers; the resend wait,
 // when the caller asks for it, comes first, so a send that is only too
 // soon is reported as such.
-func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
+func (o *Service) limits(req Request, now time.Time) []store.Limit {
 	var ls []store.Limit
 	if key := o.resendKey(req); key != "" {
 		ls = append(ls, store.Limit{Key: key, Max: 1, Since: now.Add(-o.cfg.ResendInterval)})
@@ -485,14 +500,14 @@ func (o *OTPs) limits(req OTPRequest, now time.Time) []store.Limit {
 // mobile and person (the name's claims.NameKey), so that the people who
 // share one mobile need not wait for each other; "" when the caller
 // enforces the wait itself or there is none.
-func (o *OTPs) resendKey(req OTPRequest) string {
+func (o *Service) resendKey(req Request) string {
 	if req.ResendScope == "" || o.cfg.ResendInterval <= 0 {
 		return ""
 	}
 	return keyResend + o.mobileMAC(req.ResendScope+"\x00"+req.Mobile+"\x00"+claims.NameKey(req.Name))
 }
 
-func (o *OTPs) mobileMAC(s string) string {
+func (o *Service) mobileMAC(s string) string {
 	m := hmac.New(sha256.New, o.mobileKey)
 	m.Write([]byte(s))
 	return hex.EncodeToString(m.Sum(nil))
@@ -500,7 +515,7 @@ func (o *OTPs) mobileMAC(s string) string {
 
 // limitError names the limit a store refusal came from and how long it
 // lasts, rounded up to whole seconds.
-func (o *OTPs) limitError(le *store.LimitError, now time.Time) *LimitError {
+func (o *Service) limitError(le *store.LimitError, now time.Time) *LimitError {
 	e := &LimitError{Limit: LimitMobile}
 	switch {
 	case strings.HasPrefix(le.Key, keyIP), strings.HasPrefix(le.Key, keyConsoleIP):
@@ -518,7 +533,7 @@ func (o *OTPs) limitError(le *store.LimitError, now time.Time) *LimitError {
 // newCode returns 6 uniformly random digits. Values of 4 random bytes at
 // or above the largest multiple of 10^6 are drawn again (rejection
 // sampling), so no code is likelier than another.
-func (o *OTPs) newCode() (string, error) {
+func (o *Service) newCode() (string, error) {
 	const n = 1_000_000
 	const limit = (1 << 32) / n * n
 	var b [4]byte
@@ -536,7 +551,7 @@ func (o *OTPs) newCode() (string, error) {
 // offer it for autofill and a digit run in an entity's name is never taken
 // for it. Each language's text stays within two Unicode SMS segments
 // (docs/translations.md).
-func (o *OTPs) text(req OTPRequest, code string) string {
+func (o *Service) text(req Request, code string) string {
 	l := o.smsLang(req)
 	valid := smsDuration(l, o.cfg.TTL)
 	if req.Notice == NoticeAdmin {
@@ -551,7 +566,7 @@ func (o *OTPs) text(req OTPRequest, code string) string {
 }
 
 // smsLang is the language req's SMS is written in.
-func (o *OTPs) smsLang(req OTPRequest) locale.Lang {
+func (o *Service) smsLang(req Request) locale.Lang {
 	if req.Notice == NoticeAdmin {
 		return locale.English
 	}
@@ -566,9 +581,32 @@ func smsDuration(l locale.Lang, d time.Duration) string {
 	return l.Text("time.seconds", "Count", int((d+time.Second-1)/time.Second))
 }
 
-func (o *OTPs) now() time.Time { return o.cfg.Now().UTC() }
+func (o *Service) now() time.Time { return o.cfg.Now().UTC() }
+
+// MaxNameLen is the longest name a person may give, in characters after
+// trimming.
+const MaxNameLen = 100
 
 // ValidName reports whether name (already trimmed) is acceptable as a
-// person's full name: 1 to 100 characters of valid UTF-8 without control
-// characters. Both channels accept the same names.
-func ValidName(name string) bool { return validName(name) }
+// person's full name: 1 to MaxNameLen characters of valid UTF-8 without
+// control characters. Both channels accept the same names.
+func ValidName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// deriveKey derives a key for one purpose from the server secret
+// (HMAC-SHA256 with a label), so a key that leaks from one use does not
+// unlock another.
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
