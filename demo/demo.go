@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,8 +98,11 @@ type booking struct {
 	nonce string
 	// state and verifier belong to the no-JavaScript flow in progress.
 	state, verifier string
-	result          *outcome
-	expires         time.Time
+	// passenger is the name typed on the booking form, kept across the
+	// full-page round trip to kycvs (the flow without JavaScript).
+	passenger string
+	result    *outcome
+	expires   time.Time
 }
 
 // outcome is what the badge shows.
@@ -106,6 +110,9 @@ type outcome struct {
 	State  string // verified, declined or error
 	Status int
 	Text   string // "fully vaccinated"
+	// Name is whose status it is, as kycvs signed it (scope profile);
+	// "" when the scope was not asked for.
+	Name   string
 	Claims string // the verified ID token's claims, for developers
 	At     time.Time
 	Error  string
@@ -131,6 +138,7 @@ func New(cfg Config) *Airline {
 	a.mux.HandleFunc("GET "+ButtonCallbackPath, a.buttonCallback)
 	a.mux.HandleFunc("POST "+VerifyPath, a.verify)
 	a.mux.HandleFunc("GET "+StartPath, a.start)
+	a.mux.HandleFunc("POST "+StartPath, a.start)
 	a.mux.HandleFunc("GET "+CallbackPath, a.callback)
 	a.mux.HandleFunc("POST "+BookPath, a.book)
 	return a
@@ -157,6 +165,7 @@ type page struct {
 	Nonce           string
 	Result          *outcome
 	Passenger       string
+	Scope           string
 	VerifyPath      string
 	StartPath       string
 	BookPath        string
@@ -176,10 +185,11 @@ func (a *Airline) page(title string, b *booking) page {
 		StartPath:       StartPath,
 		BookPath:        BookPath,
 		StaticPath:      staticPath,
+		Scope:           strings.Join(a.cfg.Scopes, " "),
 	}
 	if b != nil {
 		a.mu.Lock()
-		p.Nonce, p.Result = b.nonce, b.result
+		p.Nonce, p.Result, p.Passenger = b.nonce, b.result, b.passenger
 		a.mu.Unlock()
 	}
 	return p
@@ -237,11 +247,12 @@ func (a *Airline) verify(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadGateway, map[string]any{"error": o.Error})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": o.Status, "text": o.Text, "verified_at": o.At.Format(time.RFC3339)})
+	writeJSON(w, http.StatusOK, map[string]any{"status": o.Status, "text": o.Text, "name": o.Name, "verified_at": o.At.Format(time.RFC3339)})
 }
 
 // start sends a traveller without JavaScript to kycvs: state, nonce and
-// PKCE (S256), the classic redirect.
+// PKCE (S256), the classic redirect. Posted from the booking form, it
+// first keeps the passenger name for the way back.
 func (a *Airline) start(w http.ResponseWriter, r *http.Request) {
 	b := a.session(w, r, true)
 	if b == nil {
@@ -249,6 +260,14 @@ func (a *Airline) start(w http.ResponseWriter, r *http.Request) {
 		// state and PKCE in.
 		http.Error(w, "Demo Airlines is busy. Try again in a few minutes.", http.StatusServiceUnavailable)
 		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if name := passengerName(r.PostFormValue("passenger")); name != "" {
+			a.mu.Lock()
+			b.passenger = name
+			a.mu.Unlock()
+		}
 	}
 	p, err := a.discover(r.Context())
 	if err != nil {
@@ -302,8 +321,20 @@ func (a *Airline) book(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := a.page("Demo Airlines: booking confirmed", b)
-	p.Passenger = strings.TrimSpace(r.PostFormValue("passenger"))
+	if name := passengerName(r.PostFormValue("passenger")); name != "" {
+		p.Passenger = name
+	}
 	render(w, http.StatusOK, "confirm.html", p)
+}
+
+// passengerName is a typed passenger name, trimmed and cut to 100
+// characters.
+func passengerName(s string) string {
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:100])
+	}
+	return s
 }
 
 // redeem exchanges a code and verifies the ID token: signature (JWKS found
@@ -333,18 +364,32 @@ func (a *Airline) redeem(ctx context.Context, code, verifier, redirectURI, nonce
 		return fail("The ID token was issued for another booking (nonce mismatch).")
 	}
 	var c struct {
-		VaccinationStatus *int `json:"vaccination_status"`
+		VaccinationStatus *int   `json:"vaccination_status"`
+		Name              string `json:"name"`
 	}
 	var all map[string]any
 	if err := idt.Claims(&c); err != nil || c.VaccinationStatus == nil || idt.Claims(&all) != nil {
 		return fail("The ID token carries no vaccination_status.")
+	}
+	if c.Name == "" && slices.Contains(a.cfg.Scopes, oidc.ScopeProfile) {
+		// OIDC Core 5.4: with an access token, profile claims come from
+		// userinfo, not the ID token. Whose status it is, as kycvs signed
+		// it, not as typed here; the subject must match (OIDC Core 5.3.4).
+		if ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil && ui.Subject == idt.Subject {
+			var u struct {
+				Name string `json:"name"`
+			}
+			if ui.Claims(&u) == nil {
+				c.Name = u.Name
+			}
+		}
 	}
 	text, ok := statusText[*c.VaccinationStatus]
 	if !ok {
 		return fail(fmt.Sprintf("Unknown vaccination_status %d.", *c.VaccinationStatus))
 	}
 	pretty, _ := json.MarshalIndent(all, "", "  ")
-	return &outcome{State: "verified", Status: *c.VaccinationStatus, Text: text, Claims: string(pretty), At: time.Now().UTC()}
+	return &outcome{State: "verified", Status: *c.VaccinationStatus, Text: text, Name: c.Name, Claims: string(pretty), At: time.Now().UTC()}
 }
 
 // statusText says what each value of vaccination_status means.

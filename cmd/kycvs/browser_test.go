@@ -240,9 +240,9 @@ func TestButtonInBrowser(t *testing.T) {
 		name, mobile, person string
 		want                 string
 	}{
-		{"fully vaccinated", "9999900001", "Asha Verma", "verified|2|Vaccination status: fully vaccinated, verified by kycvs"},
-		{"partially vaccinated", "9999900002", "Ravi Kumar", "verified|1|Vaccination status: partially vaccinated, verified by kycvs"},
-		{"not vaccinated", "9999900003", "Meera Nair", "verified|0|Vaccination status: not vaccinated, verified by kycvs"},
+		{"fully vaccinated", "9999900001", "Asha Verma", "verified|2|Vaccination status of Asha Verma: fully vaccinated, verified by kycvs"},
+		{"partially vaccinated", "9999900002", "Ravi Kumar", "verified|1|Vaccination status of Ravi Kumar: partially vaccinated, verified by kycvs"},
+		{"not vaccinated", "9999900003", "Meera Nair", "verified|0|Vaccination status of Meera Nair: not vaccinated, verified by kycvs"},
 		{"declined", "", "", "declined||Vaccination status not shared. You can show your certificate at the airport instead."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,10 +266,11 @@ func TestButtonInBrowser(t *testing.T) {
 			chromedp.EmulateViewport(400, 800),
 			chromedp.Navigate(home),
 			chromedp.WaitVisible(chromedp.CSS("#kycvs-button button")),
+			chromedp.SendKeys(chromedp.CSS("#passenger"), "Ravi Kumar"),
 			chromedp.Click(chromedp.CSS("#kycvs-button button")),
 		)
 		tb.signIn(ts, "9999900002", "Ravi Kumar") // in this tab: no popup
-		if got := tb.waitFor(badgeJS, 20*time.Second); got != "verified|1|Vaccination status: partially vaccinated, verified by kycvs" {
+		if got := tb.waitFor(badgeJS, 20*time.Second); got != "verified|1|Vaccination status of Ravi Kumar: partially vaccinated, verified by kycvs" {
 			t.Fatalf("badge: got %q", got)
 		}
 		if loc := tb.eval(`location.href`); loc != home {
@@ -284,6 +285,26 @@ func TestButtonInBrowser(t *testing.T) {
 		}
 		if left := tb.eval(`Object.keys(sessionStorage).filter(function (k) { return k.indexOf('kycvs-button:') === 0; }).join(',') || 'none'`); left != "none" {
 			t.Fatalf("the finished flow is still in sessionStorage: %s", left)
+		}
+		// The passenger name survived the round trip.
+		if got := tb.eval(`document.getElementById('passenger').value`); got != "Ravi Kumar" {
+			t.Fatalf("passenger name after the round trip: %q", got)
+		}
+
+		// A shared phone: the next person presses the button. kycvs does
+		// not re-share Ravi's status: it names him, and "Not you?" lets
+		// Meera sign in without declining.
+		tb.do(
+			chromedp.Click(chromedp.CSS("#kycvs-button button")),
+			chromedp.WaitVisible(chromedp.CSS(`button[value="share"]`)),
+		)
+		if got := tb.eval(`document.querySelector('button[value="share"]').textContent`); !strings.HasPrefix(got, "Share as Ravi Kumar (") {
+			t.Fatalf("one-tap button: %q", got)
+		}
+		tb.do(chromedp.Click(chromedp.CSS(`form[action$="/switch"] button`)))
+		tb.signIn(ts, "9999900003", "Meera Nair")
+		if got := tb.waitFor(`(function () { var b = document.getElementById('vaccination-badge'); return b && b.dataset.status === '0' ? b.textContent : ''; })()`, 20*time.Second); got != "Vaccination status of Meera Nair: not vaccinated, verified by kycvs" {
+			t.Fatalf("badge after switching person: %q", got)
 		}
 	})
 }

@@ -27,9 +27,9 @@ func TestDevDemo(t *testing.T) {
 		t.Fatalf("/demo on kycvs: %d %q", p.Status, p.Location)
 	}
 	for _, tc := range []struct{ mobile, name, want string }{
-		{"9999900001", "Asha Verma", `data-status="2">Vaccination status: fully vaccinated, verified by kycvs`},
-		{"9999900002", "Ravi Kumar", `data-status="1">Vaccination status: partially vaccinated, verified by kycvs`},
-		{"9999900003", "Meera Nair", `data-status="0">Vaccination status: not vaccinated, verified by kycvs`},
+		{"9999900001", "Asha Verma", `data-status="2">Vaccination status of Asha Verma: fully vaccinated, verified by kycvs`},
+		{"9999900002", "Ravi Kumar", `data-status="1">Vaccination status of Ravi Kumar: partially vaccinated, verified by kycvs`},
+		{"9999900003", "Meera Nair", `data-status="0">Vaccination status of Meera Nair: not vaccinated, verified by kycvs`},
 		{"9999900003", "", `data-state="declined">Vaccination status not shared`},
 	} {
 		label := tc.name
@@ -42,7 +42,11 @@ func TestDevDemo(t *testing.T) {
 			if home.Status != http.StatusOK || !strings.Contains(home.Body, `class="kycvs-button"`) || !strings.Contains(home.Body, `integrity="sha384-`) {
 				t.Fatalf("booking page: %d %s", home.Status, home.Body)
 			}
-			login := b.get(ts.DemoURL + "/demo/start")
+			// The booking form itself goes to kycvs, passenger name and all.
+			passenger := "Passenger " + label
+			req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/start", strings.NewReader(url.Values{"passenger": {passenger}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			login := b.do(req)
 			if !strings.Contains(login.Body, "Demo Airlines") {
 				t.Fatalf("login page does not name the demo client: %s", login.Body)
 			}
@@ -62,8 +66,10 @@ func TestDevDemo(t *testing.T) {
 				t.Fatalf("callback: %d %q: %s", done.Status, done.Location, done.Body)
 			}
 			result := b.get(ts.DemoURL + "/demo")
-			if !strings.Contains(result.Body, tc.want) {
-				t.Fatalf("booking page lacks %s:\n%s", tc.want, result.Body)
+			for _, want := range []string{tc.want, `value="` + passenger + `"`} {
+				if !strings.Contains(result.Body, want) {
+					t.Fatalf("booking page lacks %s:\n%s", want, result.Body)
+				}
 			}
 		})
 	}

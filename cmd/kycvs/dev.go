@@ -75,7 +75,9 @@ func setupDev(ctx context.Context, cfg serveConfig, st *store.Store, stdout io.W
 		return nil, err
 	}
 	base := "http://" + net.JoinHostPort(iss.Hostname(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	airline := demo.Config{Issuer: cfg.Issuer, ClientID: demoClientID, BaseURL: base}
+	// profile too: the airline shows whose status it is, as kycvs signed it.
+	airline := demo.Config{Issuer: cfg.Issuer, ClientID: demoClientID, BaseURL: base,
+		Scopes: []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeProfile}}
 
 	clients := oauth.NewClients(st, []byte(cfg.Secret))
 	spec := oauth.ClientSpec{

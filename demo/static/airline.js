@@ -15,6 +15,16 @@
     badge.hidden = false;
   }
 
+  // On a phone the button leaves this page for kycvs and comes back to
+  // it: keep the passenger name for this tab meanwhile.
+  var passenger = document.getElementById('passenger');
+  var store = null;
+  try { store = window.sessionStorage; } catch (e) { store = null; }
+  if (passenger && store) {
+    if (!passenger.value) { passenger.value = store.getItem('demo-airlines:passenger') || ''; }
+    passenger.addEventListener('input', function () { store.setItem('demo-airlines:passenger', passenger.value); });
+  }
+
   button.addEventListener('kycvs:result', function (e) {
     var r = e.detail;
     if (r.outcome === 'declined') {
@@ -36,7 +46,8 @@
     }).then(function (resp) {
       return resp.json().then(function (body) {
         if (!resp.ok) { show('error', body.error || 'The check failed. Please try again.'); return; }
-        show('verified', 'Vaccination status: ' + body.text + ', verified by kycvs', body.status);
+        var whose = body.name ? 'Vaccination status of ' + body.name + ': ' : 'Vaccination status: ';
+        show('verified', whose + body.text + ', verified by kycvs', body.status);
       });
     }).catch(function () {
       show('error', 'Demo Airlines could not be reached. Please try again.');
