@@ -17,6 +17,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -72,13 +73,8 @@ func NewService(st *store.Store, secret []byte, clients *oauth.Clients, keys *oa
 	if now == nil {
 		now = time.Now
 	}
-	derive := func(label string) []byte {
-		m := hmac.New(sha256.New, secret)
-		m.Write([]byte(label))
-		return m.Sum(nil)
-	}
-	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: derive("kycvs/admin-key/v1"),
-		cursorKey: derive("kycvs/admin-cursor/v1"), now: now, newRandom: randomID}
+	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: secrets.Derive(secret, secrets.AdminKey),
+		cursorKey: secrets.Derive(secret, secrets.AdminCursor), now: now, newRandom: randomID}
 }
 
 // Store returns the store the service writes, for reads.

@@ -10,13 +10,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 )
-
-// pairwiseKeyLabel separates the pairwise-subject key from every other use
-// of the server secret (encryption at rest, OTP hashes, client secrets), so
-// one derived key reveals nothing about the others.
-const pairwiseKeyLabel = "kycvs/pairwise-subject/v1"
 
 // Pairwise computes pairwise subject identifiers (OIDC Core 8.1): the same
 // person gets a different, unlinkable sub at each sector, so two verifying
@@ -36,9 +32,7 @@ func NewPairwise(key []byte) *Pairwise {
 	if len(key) == 0 {
 		panic("claims: NewPairwise needs the server secret")
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(pairwiseKeyLabel))
-	return &Pairwise{key: m.Sum(nil)}
+	return &Pairwise{key: secrets.Derive(key, secrets.PairwiseSubject)}
 }
 
 // Subject returns the sub for a beneficiary at a sector (see Sector): the

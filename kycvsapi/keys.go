@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -42,9 +43,7 @@ type APIKeys struct {
 // NewAPIKeys returns the key service over st, hashing with a key derived
 // from the server secret (its own label, so it keys nothing else).
 func NewAPIKeys(st *store.Store, secret []byte) *APIKeys {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("kycvs/api-key/v1"))
-	return &APIKeys{st: st, key: m.Sum(nil), now: time.Now}
+	return &APIKeys{st: st, key: secrets.Derive(secret, secrets.APIKeyHash), now: time.Now}
 }
 
 // Create issues a key for the client and returns it, to be shown once, with

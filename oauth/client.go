@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -75,7 +76,7 @@ var _ fosite.Hasher = (*SecretHasher)(nil)
 
 // NewSecretHasher derives the hashing key from the server secret.
 func NewSecretHasher(secret []byte) *SecretHasher {
-	return &SecretHasher{key: deriveKey(secret, "client-secret")}
+	return &SecretHasher{key: secrets.Derive(secret, secrets.ClientSecretHash)}
 }
 
 // Hash returns HMAC-SHA256(key, secret).

@@ -7,10 +7,8 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -20,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -130,7 +129,7 @@ type SigningKey struct {
 // NewKeys returns a key cache over st whose keys are encrypted with a key
 // derived from secret. Call Load or Ensure before use.
 func NewKeys(st KeyStore, secret []byte) (*Keys, error) {
-	block, err := aes.NewCipher(deriveKey(secret, "signing-key-encryption"))
+	block, err := aes.NewCipher(secrets.Derive(secret, secrets.SigningKeyEncryption))
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +155,6 @@ func (k *Keys) WithRetireGrace(d time.Duration) *Keys {
 
 // RetireGrace is how long a key stays published after it stops signing.
 func (k *Keys) RetireGrace() time.Duration { return k.grace }
-
-// deriveKey returns a 32-byte key for one purpose, so the one server secret
-// never keys two different things.
-func deriveKey(secret []byte, label string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("kycvs/" + label))
-	return m.Sum(nil)
-}
 
 // Ensure creates a key for every supported algorithm that has none that
 // signs, then loads them all. Several processes starting at once may each

@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -152,7 +153,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		IDTokenIssuer:                  cfg.Issuer,
 		AccessTokenIssuer:              cfg.Issuer,
 		TokenURL:                       cfg.Issuer + PathToken,
-		GlobalSecret:                   deriveKey(cfg.Secret, "token-hmac"),
+		GlobalSecret:                   secrets.Derive(cfg.Secret, secrets.TokenHMAC),
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		EnforcePKCEForPublicClients:    true,
@@ -189,7 +190,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	)
 	p.fosite = p.oauth2.(*fosite.Fosite)
 	p.clientKeys = NewClientKeys(cfg.JWKSFetch, cfg.Now)
-	p.nonces = dpopNonces{key: deriveKey(cfg.Secret, "dpop-nonce"), now: cfg.Now}
+	p.nonces = dpopNonces{key: secrets.Derive(cfg.Secret, secrets.DPoPNonce), now: cfg.Now}
 	fc.ClientAuthenticationStrategy = p.authenticateClient
 	d, err := p.discoveryJSON()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/locale"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -139,9 +140,9 @@ func New(cfg Config, st *store.Store, sender Sender) *Service {
 		sender: sender,
 		// The labels predate this package (the service lived in
 		// consent): changing them would reset every running counter.
-		otpKey:    deriveKey(cfg.Secret, "kycvs/consent/otp-hash/v1"),
-		mobileKey: deriveKey(cfg.Secret, "kycvs/consent/mobile-limit/v1"),
-		logKey:    deriveKey(cfg.Secret, "kycvs/consent/log-tag/v1"),
+		otpKey:    secrets.Derive(cfg.Secret, secrets.OTPHash),
+		mobileKey: secrets.Derive(cfg.Secret, secrets.MobileLimit),
+		logKey:    secrets.Derive(cfg.Secret, secrets.LogTag),
 	}
 }
 
@@ -600,13 +601,4 @@ func ValidName(name string) bool {
 		}
 	}
 	return true
-}
-
-// deriveKey derives a key for one purpose from the server secret
-// (HMAC-SHA256 with a label), so a key that leaks from one use does not
-// unlock another.
-func deriveKey(secret []byte, label string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(label))
-	return m.Sum(nil)
 }
