@@ -64,6 +64,9 @@ type Service struct {
 	now       func() time.Time
 	newRandom func() string
 	imports   importTracker
+	// logouts tells clients, by back-channel logout, of sign-ins an
+	// admin ends.
+	logouts *oauth.Logouts
 }
 
 // NewService returns the admin service. keys may be nil for a caller that
@@ -74,7 +77,15 @@ func NewService(st *store.Store, secret []byte, clients *oauth.Clients, keys *oa
 		now = time.Now
 	}
 	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: secrets.Derive(secret, secrets.AdminKey),
-		cursorKey: secrets.Derive(secret, secrets.AdminCursor), now: now, newRandom: randomID}
+		cursorKey: secrets.Derive(secret, secrets.AdminCursor), now: now, newRandom: randomID, logouts: oauth.NewLogouts(st, now)}
+}
+
+// WithLogouts makes the service queue back-channel logout tokens through
+// l (the provider's, so the server delivers them at once) instead of a
+// queue producer of its own; the deliveries are the same rows either way.
+func (s *Service) WithLogouts(l *oauth.Logouts) *Service {
+	s.logouts = l
+	return s
 }
 
 // Store returns the store the service writes, for reads.
@@ -204,8 +215,10 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, change f
 // SetClientDisabled disables or enables a client. A disabled client is
 // unknown to the protocol: it gets no tokens, its tokens stop working, its
 // KYC-VS API keys are refused; enabling it brings back the tokens that
-// have not expired. Setting the state it has already is not an error and
-// is not audited.
+// have not expired. Disabling queues a back-channel logout token for each
+// of its live sign-ins (when it has a backchannel_logout_uri), in the same
+// transaction. Setting the state it has already is not an error and is
+// not audited.
 func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, disabled bool) (*store.Client, error) {
 	var out *store.Client
 	err := s.st.InTx(ctx, func(ctx context.Context) error {
@@ -223,10 +236,16 @@ func (s *Service) SetClientDisabled(ctx context.Context, a Actor, id string, dis
 			return nil
 		}
 		action := "client.enable"
+		changes := map[string]any{"disabled": map[string]any{"from": !disabled, "to": disabled}}
 		if disabled {
 			action = "client.disable"
+			n, err := s.logouts.EndClient(ctx, id)
+			if err != nil {
+				return err
+			}
+			changes["logout_tokens_queued"] = n
 		}
-		return s.audit(ctx, a, action, "client", id, map[string]any{"disabled": map[string]any{"from": !disabled, "to": disabled}})
+		return s.audit(ctx, a, action, "client", id, changes)
 	})
 	return out, err
 }

@@ -137,6 +137,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 			BeneficiaryID: sess.BeneficiaryID,
 			AuthTime:      sess.AuthTime,
 			RequestedAt:   now,
+			Session:       sess,
 		})
 		return
 	}
@@ -188,10 +189,15 @@ type approval struct {
 	AuthTime      time.Time
 	RequestedAt   time.Time
 	LoginRequest  string
+	// Session is the browser session the approval belongs to; its sid
+	// goes into the ID token and the client is remembered in it for
+	// back-channel logout. nil when there is none.
+	Session *store.Session
 }
 
-// finish issues the authorization code. The code, the disclosure record and
-// the login request's move to "used" commit in one transaction.
+// finish issues the authorization code. The code, the disclosure record,
+// the client's place in the session (for back-channel logout) and the login
+// request's move to "used" commit in one transaction.
 func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) {
 	ctx := c.Request.Context()
 	b, err := p.registry.Beneficiary(ctx, a.BeneficiaryID)
@@ -215,6 +221,12 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}
+	rp := p.rpSession(a.Session, client.ID, subject, b.ID, ar.GetGrantedScopes().Has(claims.ScopeOfflineAccess))
+	if rp != nil {
+		// Back-Channel Logout 1.0 2.4: the ID token names the session
+		// that a logout token will name.
+		sess.DefaultSession.Claims.Extra["sid"] = rp.SID
+	}
 	var resp fosite.AuthorizeResponder
 	disclosure := newDisclosure(client.ID, b.ID, subject, "authorize", "", plan.All(), values)
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
@@ -235,6 +247,11 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 			return err
 		}
 		disclosure.RequestID = ar.GetID()
+		if rp != nil {
+			if err := p.st.RecordRPSession(ctx, rp); err != nil {
+				return err
+			}
+		}
 		return p.st.CreateDisclosure(ctx, disclosure)
 	})
 	if errors.Is(err, store.ErrConflict) {

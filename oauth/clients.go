@@ -47,6 +47,12 @@ type ClientSpec struct {
 	// Profile is "" or ProfileFAPI2, which implies RequirePAR,
 	// private_key_jwt and DPoPBoundAccessTokens (see applyProfile).
 	Profile string
+	// BackchannelLogoutURI receives logout tokens (Back-Channel Logout 1.0
+	// 2.2): https (http only on localhost), no fragment; "" for none.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the client needs sid in logout
+	// and ID tokens (kycvs always sends it).
+	BackchannelLogoutSessionRequired bool
 }
 
 // SpecOf returns the spec a stored client was registered with, for an
@@ -59,7 +65,7 @@ func SpecOf(c *store.Client) ClientSpec {
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Contacts: slices.Clone(c.Contacts),
 		RequirePAR: c.RequirePushedAuthorizationRequests, JWKS: c.JWKS, JWKSURI: c.JWKSURI,
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
-		Profile: c.Profile,
+		Profile: c.Profile, BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 }
 
@@ -152,6 +158,11 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("contact %q: not an e-mail address", c))
 		}
 	}
+	if s.BackchannelLogoutURI != "" {
+		if msg := checkBackchannelURI(s.BackchannelLogoutURI); msg != "" {
+			p = append(p, fmt.Sprintf("backchannel logout URI %q: %s", s.BackchannelLogoutURI, msg))
+		}
+	}
 	if len(s.RedirectURIs) > 20 {
 		p = append(p, "redirect URIs: at most 20")
 	}
@@ -187,6 +198,24 @@ func checkRedirectURI(raw string) string {
 		return ""
 	}
 	return "must be https (http only on localhost)"
+}
+
+// checkBackchannelURI checks a backchannel_logout_uri (Back-Channel Logout
+// 1.0 2.2): absolute, no fragment, https (http only on a loopback host, for
+// development), and no user:password, which would travel in every request.
+// Where it may point is checked again at each delivery, on the address
+// dialled (see LogoutDeliveryConfig).
+func checkBackchannelURI(raw string) string {
+	if msg := checkRedirectURI(raw); msg != "" {
+		return msg
+	}
+	if u, _ := url.Parse(raw); u.User != nil {
+		return "must not carry a user name or password"
+	}
+	if len(raw) > 2000 {
+		return "at most 2000 characters"
+	}
+	return ""
 }
 
 // checkWebURI checks a logo or sector identifier URI: absolute, https (or
@@ -231,6 +260,8 @@ func (s ClientSpec) toStore() *store.Client {
 		TokenEndpointAuthSigningAlg:        s.TokenEndpointAuthSigningAlg,
 		DPoPBoundAccessTokens:              s.DPoPBoundAccessTokens,
 		Profile:                            s.Profile,
+		BackchannelLogoutURI:               s.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:   s.BackchannelLogoutSessionRequired,
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = store.StringList(DefaultScopes)

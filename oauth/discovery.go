@@ -15,14 +15,18 @@ import (
 func (p *Provider) discoveryJSON() ([]byte, error) {
 	iss := p.cfg.Issuer
 	m := map[string]any{
-		"issuer":                                                   iss,
-		"authorization_endpoint":                                   iss + PathAuth,
-		"token_endpoint":                                           iss + PathToken,
-		"userinfo_endpoint":                                        iss + PathUserinfo,
-		"jwks_uri":                                                 iss + PathJWKS,
-		"revocation_endpoint":                                      iss + PathRevoke,
-		"introspection_endpoint":                                   iss + PathIntrospect,
-		"end_session_endpoint":                                     iss + PathEndSession,
+		"issuer":                 iss,
+		"authorization_endpoint": iss + PathAuth,
+		"token_endpoint":         iss + PathToken,
+		"userinfo_endpoint":      iss + PathUserinfo,
+		"jwks_uri":               iss + PathJWKS,
+		"revocation_endpoint":    iss + PathRevoke,
+		"introspection_endpoint": iss + PathIntrospect,
+		"end_session_endpoint":   iss + PathEndSession,
+		// Back-Channel Logout 1.0 2.1: logout tokens are POSTed to the
+		// clients' backchannel_logout_uri, always with sid.
+		"backchannel_logout_supported":                             true,
+		"backchannel_logout_session_supported":                     true,
 		"pushed_authorization_request_endpoint":                    iss + PathPAR,
 		"require_pushed_authorization_requests":                    p.cfg.RequirePAR,
 		"scopes_supported":                                         []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess},
@@ -42,7 +46,7 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		"code_challenge_methods_supported":                         []string{"S256"},
 		"dpop_signing_alg_values_supported":                        DPoPAlgs,
 		"claims_supported": []string{
-			"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "rat",
+			"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "rat", "sid",
 			claims.ClaimVaccinationStatus, claims.ClaimFullyVaccinated, claims.ClaimName, claims.ClaimPhoneNumber, claims.ClaimPhoneNumberVerified,
 		},
 		"claims_parameter_supported": true,
@@ -60,7 +64,6 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		// claims_locales_supported: no claim value depends on a language.
 		"ui_locales_supported":          locale.Codes(),
 		"frontchannel_logout_supported": false,
-		"backchannel_logout_supported":  false,
 	}
 	return json.Marshal(m)
 }

@@ -52,6 +52,12 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 		}
 		target = uri
 	}
+	// Back-Channel Logout 1.0 2.3: every client that signed the person
+	// in within this session is told, the asking client included.
+	if _, err := p.logouts.EndSession(ctx, p.endingSID(c, form.Get("id_token_hint"))); err != nil {
+		p.renderStoreError(c, err)
+		return
+	}
 	if err := p.sessions.EndSession(c.Writer, c.Request); err != nil {
 		p.renderStoreError(c, err)
 		return
@@ -67,6 +73,28 @@ func (p *Provider) handleEndSession(c *gin.Context) {
 		return
 	}
 	web.RenderError(c, http.StatusOK, "signed_out")
+}
+
+// endingSID names the session a logout ends: the browser's current one,
+// or, when it has already expired here, the sid of a valid id_token_hint
+// (expired or not), so the clients it signed in are still told. "" for
+// neither.
+func (p *Provider) endingSID(c *gin.Context, hint string) string {
+	if sess, err := p.sessions.CurrentSession(c.Request); err == nil {
+		return p.sidFor(sess.ID)
+	}
+	if hint == "" {
+		return ""
+	}
+	tok, err := (&fositeSigner{keys: p.keys}).Decode(c.Request.Context(), hint)
+	if tok == nil || (err != nil && !expiredOnly(err)) {
+		return ""
+	}
+	if iss, _ := tok.Claims["iss"].(string); iss != p.cfg.Issuer {
+		return ""
+	}
+	sid, _ := tok.Claims["sid"].(string)
+	return sid
 }
 
 // expiredOnly reports a token whose only fault is its age; an expired ID

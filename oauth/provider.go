@@ -132,6 +132,10 @@ type Provider struct {
 	nonces     dpopNonces
 	storage    *Storage
 	discovery  []byte
+	// sidKey derives sessions' sid (sidFor).
+	sidKey []byte
+	// logouts queues back-channel logout tokens.
+	logouts *Logouts
 }
 
 // New composes the provider. keys must be loaded (Keys.Ensure).
@@ -191,6 +195,8 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	p.fosite = p.oauth2.(*fosite.Fosite)
 	p.clientKeys = NewClientKeys(cfg.JWKSFetch, cfg.Now)
 	p.nonces = dpopNonces{key: secrets.Derive(cfg.Secret, secrets.DPoPNonce), now: cfg.Now}
+	p.sidKey = secrets.Derive(cfg.Secret, secrets.SessionID)
+	p.logouts = NewLogouts(st, cfg.Now)
 	fc.ClientAuthenticationStrategy = p.authenticateClient
 	d, err := p.discoveryJSON()
 	if err != nil {

@@ -39,8 +39,9 @@ func (p *Provider) handleResume(c *gin.Context) {
 	}
 	// The code goes only to the browser that approved: a challenge seen in
 	// a log or a shared link cannot be finished elsewhere.
+	var sess *store.Session
 	if lr.State == store.LoginApproved && lr.SessionID != "" {
-		sess, err := p.sessions.CurrentSession(c.Request)
+		sess, err = p.sessions.CurrentSession(c.Request)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.renderStoreError(c, err)
 			return
@@ -97,5 +98,6 @@ func (p *Provider) handleResume(c *gin.Context) {
 		AuthTime:      authTime,
 		RequestedAt:   lr.CreatedAt,
 		LoginRequest:  lr.ID,
+		Session:       sess,
 	})
 }

@@ -33,6 +33,9 @@ const (
 	AdminKey Purpose = "kycvs/admin-key/v1"
 	// AdminCursor authenticates the admin API's paging cursors.
 	AdminCursor Purpose = "kycvs/admin-cursor/v1"
+	// SessionID derives the sid of browser sessions (ID and logout
+	// tokens) from their stored IDs.
+	SessionID Purpose = "kycvs/sid/v1"
 )
 
 // Derive returns the 32-byte key for purpose p: HMAC-SHA256 of its label

@@ -25,6 +25,7 @@ var golden = map[Purpose]string{
 	LogTag:               "9e1f4fb82ebba1962961ae1de3fb43c3386da1bd0f721be27d6f73df5699e257",
 	AdminKey:             "401db3e9bab17687670f81d845ab562f3237e5da1599badaee3f964196c197d7",
 	AdminCursor:          "0c5474036b5b764ba1bef88b9cbbe6f3c4b8ef1e52ee30de7d40299339ddc86f",
+	SessionID:            "c45c1d8d4b75db01d9ec3280f0f6555ba0ab29dc8023a167c08554824b9bd8e1",
 }
 
 func TestDeriveGolden(t *testing.T) {

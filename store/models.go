@@ -86,10 +86,16 @@ type Client struct {
 	// (RFC 9449 5.2).
 	DPoPBoundAccessTokens bool `gorm:"column:dpop_bound_access_tokens"`
 	// Profile names the rules the client is held to: "" or "fapi2".
-	Profile   string
-	Disabled  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Profile string
+	// BackchannelLogoutURI receives the client's logout tokens
+	// (Back-Channel Logout 1.0 2.2); "" for none.
+	BackchannelLogoutURI string `gorm:"column:backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: the client needs sid in logout
+	// tokens and ID tokens; kycvs always sends it.
+	BackchannelLogoutSessionRequired bool
+	Disabled                         bool
+	CreatedAt                        time.Time
+	UpdatedAt                        time.Time
 }
 
 // RotatedSecret is the keyed hash of a replaced client secret and the end
@@ -333,3 +339,38 @@ type JWTID struct {
 
 // TableName keeps the plural table name explicit.
 func (JWTID) TableName() string { return "jwt_ids" }
+
+// RPSession is one client's share of a browser session of kycvs: the
+// client received a code in the session named SID, for the person it
+// knows as Subject. Back-channel logout tells these clients when the
+// session, the grant or the client ends.
+type RPSession struct {
+	SID           string `gorm:"primaryKey;column:sid"`
+	ClientID      string `gorm:"primaryKey"`
+	Subject       string
+	BeneficiaryID string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// TableName keeps the table name explicit.
+func (RPSession) TableName() string { return "rp_sessions" }
+
+// LogoutDelivery is one logout token still to be delivered to a client's
+// backchannel_logout_uri. The token is signed afresh at each attempt (it
+// lives two minutes); the row holds what goes in it.
+type LogoutDelivery struct {
+	ID       int64 `gorm:"primaryKey;autoIncrement"`
+	ClientID string
+	Subject  string
+	SID      string `gorm:"column:sid"`
+	// CreatedAt is when the logout happened; the row is dropped once it
+	// is older than the worker's maximum age.
+	CreatedAt time.Time
+	Attempts  int
+	// NextAttemptAt is when the row is next due; a worker that takes it
+	// moves it ahead by its lease, so no other process takes it meanwhile.
+	NextAttemptAt time.Time
+	// LastError says why the last attempt failed (no personal data).
+	LastError string
+}

@@ -78,6 +78,7 @@ type CleanupResult struct {
 	LoginRequests, Sessions, Tokens, OTPEvents, APITransactions int64
 	AdminLogins, AdminSessions, OTPTallies                      int64
 	JWTIDs                                                      int64
+	RPSessions                                                  int64
 }
 
 // UseJWTID records that the JWT with kind and jti was used, until expires.
@@ -89,7 +90,8 @@ func (s *Store) UseJWTID(ctx context.Context, kind, jti string, expires time.Tim
 }
 
 // DeleteExpired removes login requests, sessions, tokens, API
-// transactions, admin sign-ins, admin sessions and used JWT IDs expired
+// transactions, admin sign-ins, admin sessions, used JWT IDs and
+// clients' shares of sessions (rp_sessions) expired
 // before now, OTP
 // events older than keepEvents (the longest limit window) and OTP tallies
 // older than OTPTallyRetention.
@@ -134,5 +136,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 		return res, translate(r.Error)
 	}
 	res.JWTIDs = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&RPSession{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.RPSessions = r.RowsAffected
 	return res, nil
 }
