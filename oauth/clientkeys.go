@@ -76,8 +76,21 @@ func NewClientKeys(cfg JWKSFetchConfig, now func() time.Time) *ClientKeys {
 	if now == nil {
 		now = time.Now
 	}
-	dialer := &net.Dialer{Timeout: cfg.Timeout}
-	if !cfg.AllowPrivateAddresses {
+	return &ClientKeys{
+		cfg:    cfg,
+		http:   guardedHTTPClient(cfg.Timeout, cfg.RootCAs, cfg.AllowPrivateAddresses, "jwks_uri"),
+		now:    now,
+		cached: map[string]*cachedSet{},
+	}
+}
+
+// guardedHTTPClient is the HTTP client for addresses a client registered
+// (jwks_uri, backchannel_logout_uri; what names them in errors): every
+// step within timeout, TLS 1.2 or later, no redirects, and, unless
+// allowPrivate, only publicly routable addresses.
+func guardedHTTPClient(timeout time.Duration, roots *x509.CertPool, allowPrivate bool, what string) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout}
+	if !allowPrivate {
 		// The check runs on the address actually dialled, after DNS, so
 		// a name that resolves to 127.0.0.1 or 169.254.169.254 is refused
 		// too (DNS rebinding included).
@@ -87,31 +100,26 @@ func NewClientKeys(cfg JWKSFetchConfig, now func() time.Time) *ClientKeys {
 				return err
 			}
 			if !isPublicAddr(ap.Addr()) {
-				return fmt.Errorf("jwks_uri resolves to a non-public address")
+				return fmt.Errorf("%s resolves to a non-public address", what)
 			}
 			return nil
 		}
 	}
 	transport := &http.Transport{
 		DialContext:           dialer.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       time.Minute,
 	}
-	return &ClientKeys{
-		cfg: cfg,
-		http: &http.Client{
-			Transport: transport,
-			Timeout:   cfg.Timeout,
-			// A redirect could lead anywhere the first check did not see.
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return errors.New("jwks_uri redirects are not followed")
-			},
+	return &http.Client{
+		Transport: transport,
+		Timeout:   timeout,
+		// A redirect could lead anywhere the first check did not see.
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return fmt.Errorf("%s redirects are not followed", what)
 		},
-		now:    now,
-		cached: map[string]*cachedSet{},
 	}
 }
 

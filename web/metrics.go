@@ -32,6 +32,7 @@ type Metrics struct {
 	otpChecks   *prometheus.CounterVec
 	disclosures *prometheus.CounterVec
 	smsDuration *prometheus.HistogramVec
+	logouts     *prometheus.CounterVec
 }
 
 // NewMetrics returns a registry with every kycvs metric and the Go runtime
@@ -72,8 +73,12 @@ func NewMetrics() *Metrics {
 			// webhook times out at --sms-timeout (5 s by default).
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"result"}),
+		logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kycvs_backchannel_logouts_total",
+			Help: "Back-channel logout token deliveries by result: delivered, failed (an attempt failed; retried later), dropped (too old, or the client is gone).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.otpChecks, m.disclosures, m.smsDuration,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.otpChecks, m.disclosures, m.smsDuration, m.logouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,6 +125,9 @@ func (m *Metrics) SMSSent(ok bool, d time.Duration) {
 	}
 	m.smsDuration.WithLabelValues(result).Observe(d.Seconds())
 }
+
+// LogoutDelivered counts one back-channel logout delivery outcome.
+func (m *Metrics) LogoutDelivered(result string) { m.logouts.WithLabelValues(result).Inc() }
 
 // Disclosed counts one recorded disclosure. status is the disclosed
 // vaccination status, or nil when the claim was not part of it.

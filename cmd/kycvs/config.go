@@ -73,6 +73,13 @@ type serveConfig struct {
 	JWKSFetchTimeout time.Duration
 	// jwksFetch lets tests fetch jwks_uri from loopback TLS servers.
 	jwksFetch oauth.JWKSFetchConfig
+	// BackchannelTimeout bounds one back-channel logout POST.
+	BackchannelTimeout time.Duration
+	// BackchannelAllowPrivate lets backchannel_logout_uri reach loopback
+	// and private addresses (on in --dev).
+	BackchannelAllowPrivate bool
+	// backchannel lets tests shorten the retry schedule and set the clock.
+	backchannel oauth.LogoutDeliveryConfig
 }
 
 // DefaultRetention keeps disclosures and personal audit entries for a
@@ -94,6 +101,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.RequirePAR, "require-par", false, "refuse authorization requests of every client that were not pushed to the PAR endpoint first (RFC 9126)")
 	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", true, "require a server nonce in DPoP proofs at the token and PAR endpoints (RFC 9449 8)")
 	fs.DurationVar(&c.JWKSFetchTimeout, "jwks-fetch-timeout", 5*time.Second, "time limit of one fetch of a private_key_jwt client's jwks_uri")
+	fs.DurationVar(&c.BackchannelTimeout, "backchannel-logout-timeout", 5*time.Second, "time limit of one back-channel logout token POST to a client")
+	fs.BoolVar(&c.BackchannelAllowPrivate, "backchannel-logout-allow-private", false, "let backchannel_logout_uri reach loopback and private addresses (closed networks; on in --dev)")
 	fs.StringVar(&c.SMS, "sms", "", "SMS sender: file:PATH, log, or webhook:URL (default in --dev: file:"+devDataDir+"/sms.jsonl and the log)")
 	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
 	fs.DurationVar(&c.SMSTimeout, "sms-timeout", 5*time.Second, "webhook SMS request timeout")

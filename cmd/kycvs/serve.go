@@ -180,7 +180,11 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	adminHandler, err := wireAdmin(cfg, st, keys, otps, engine, logger, secure, s.metrics)
+	delivery := cfg.backchannel
+	delivery.Timeout = cfg.BackchannelTimeout
+	delivery.AllowPrivateAddresses = delivery.AllowPrivateAddresses || cfg.BackchannelAllowPrivate || cfg.Dev
+	go oauth.NewLogoutSender(delivery, provider, s.metrics, logger).Run(bg)
+	adminHandler, err := wireAdmin(cfg, st, keys, otps, engine, logger, secure, s.metrics, provider.Logouts())
 	if err != nil {
 		return nil, err
 	}
@@ -404,13 +408,13 @@ func ready(c *gin.Context, st *store.Store) {
 // the whole server: the admin API, on an engine of its own (JSON errors,
 // registry CSVs larger than the forms' limit), under admin.APIPrefix, and
 // engine for everything else.
-func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *otp.Service, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics) (http.Handler, error) {
+func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *otp.Service, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics, logouts *oauth.Logouts) (http.Handler, error) {
 	secret := []byte(cfg.Secret)
 	loc, err := time.LoadLocation(cfg.AdminTimeZone)
 	if err != nil {
 		return nil, err
 	}
-	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil)
+	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(logouts)
 	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
 	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
 	if err != nil {
