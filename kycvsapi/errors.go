@@ -63,8 +63,6 @@ type apiError struct {
 	retryAfter time.Duration
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
 func fail(status int, code, message string) *apiError {
 	return &apiError{status: status, code: code, message: message}
 }

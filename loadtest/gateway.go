@@ -87,9 +87,6 @@ func NewGateway(addr string, secret []byte) (*Gateway, error) {
 // URL is the webhook URL to give the server: --sms webhook:URL.
 func (g *Gateway) URL() string { return "http://" + g.ln.Addr().String() + GatewayPath }
 
-// Addr is the address the gateway listens on.
-func (g *Gateway) Addr() string { return g.ln.Addr().String() }
-
 // Stats returns the gateway's counters.
 func (g *Gateway) Stats() *GatewayStats { return &g.stats }
 

@@ -34,9 +34,6 @@ var (
 	_ fosite.PARStorage                  = (*Storage)(nil)
 )
 
-// NewStorage returns the fosite storage adapter over st.
-func NewStorage(st *store.Store) *Storage { return &Storage{st: st, now: time.Now} }
-
 // GetClient returns an enabled client, or fosite.ErrNotFound: a disabled
 // client is as good as unknown to the protocol. The client's rotated
 // secrets are those still in their grace period at the storage's clock.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -50,9 +49,6 @@ func newSMSGateway(t testing.TB) *smsGateway {
 
 // Spec is the --sms value that sends to this gateway.
 func (g *smsGateway) Spec() string { return "webhook:" + g.srv.URL + "/sms" }
-
-// Addr is the gateway's host:port.
-func (g *smsGateway) Addr() string { return g.srv.Listener.Addr().(*net.TCPAddr).String() }
 
 func (g *smsGateway) serve(w http.ResponseWriter, r *http.Request) {
 	n := g.inFlight.Add(1)
