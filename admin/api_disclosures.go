@@ -17,16 +17,16 @@ import (
 
 // DisclosureJSON is one disclosure record.
 type DisclosureJSON struct {
-	ID                string    `json:"id"`
-	ClientID          string    `json:"client_id"`
-	BeneficiaryID     string    `json:"beneficiary_id"`
-	Subject           string    `json:"subject"`
-	Claims            []string  `json:"claims"`
-	VaccinationStatus *int      `json:"vaccination_status"`
-	FullyVaccinated   *bool     `json:"fully_vaccinated"`
-	Channel           string    `json:"channel"`
-	RequestID         string    `json:"request_id"`
-	CreatedAt         time.Time `json:"created_at"`
+	ID                string                  `json:"id"`
+	ClientID          string                  `json:"client_id"`
+	BeneficiaryID     string                  `json:"beneficiary_id"`
+	Subject           string                  `json:"subject"`
+	Claims            []string                `json:"claims"`
+	VaccinationStatus *int                    `json:"vaccination_status"`
+	FullyVaccinated   *bool                   `json:"fully_vaccinated"`
+	Channel           store.DisclosureChannel `json:"channel"`
+	RequestID         string                  `json:"request_id"`
+	CreatedAt         time.Time               `json:"created_at"`
 }
 
 // ToDisclosureJSON renders d.
@@ -128,7 +128,7 @@ func WriteDisclosuresCSV(ctx context.Context, st *store.Store, f store.Disclosur
 			fully = strconv.FormatBool(*d.FullyVaccinated)
 		}
 		return cw.Write([]string{d.ID, d.CreatedAt.UTC().Format(time.RFC3339), csvSafe(d.ClientID), csvSafe(d.BeneficiaryID), d.Subject,
-			strings.Join(d.Claims, " "), status, d.Channel, d.RequestID, fully})
+			strings.Join(d.Claims, " "), status, string(d.Channel), d.RequestID, fully})
 	})
 	if err != nil {
 		return err

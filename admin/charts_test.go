@@ -42,8 +42,8 @@ func TestDashboardCharts(t *testing.T) {
 				s := i % 3
 				status = &s
 			}
-			channel := []string{"authorize", store.ChannelAPI}[i%3/2]
-			for _, ch := range []string{channel, "userinfo"}[:1+i%2] {
+			channel := []store.DisclosureChannel{store.DisclosedAtAuthorize, store.DisclosedByAPI}[i%3/2]
+			for _, ch := range []store.DisclosureChannel{channel, store.DisclosedAtUserinfo}[:1+i%2] {
 				n++
 				if err := ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprint("d", n), ClientID: client, BeneficiaryID: "B",
 					Subject: "s", Channel: ch, RequestID: fmt.Sprint("r", i), VaccinationStatus: status, CreatedAt: at}); err != nil {
@@ -53,7 +53,7 @@ func TestDashboardCharts(t *testing.T) {
 			if i%7 == 0 { // the KYC-VS API's status read again
 				n++
 				if err := ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprint("d", n), ClientID: client, BeneficiaryID: "B",
-					Subject: "s", Channel: store.ChannelAPI, RequestID: fmt.Sprint("r", i), VaccinationStatus: status, CreatedAt: at}); err != nil {
+					Subject: "s", Channel: store.DisclosedByAPI, RequestID: fmt.Sprint("r", i), VaccinationStatus: status, CreatedAt: at}); err != nil {
 					t.Fatal(err)
 				}
 			}

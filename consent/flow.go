@@ -230,7 +230,7 @@ func (f *Flow) usePage(c *gin.Context, lr *store.LoginRequest) {
 // button). replyStep turns it into the right answer.
 type stepError struct {
 	challenge string
-	state     string
+	state     store.LoginState
 	expired   bool
 }
 
@@ -238,13 +238,13 @@ func (e *stepError) Error() string {
 	if e.expired {
 		return "consent: login request expired"
 	}
-	return "consent: login request is " + e.state
+	return "consent: login request is " + string(e.state)
 }
 
 // checkStep returns a *stepError unless r is unexpired at now and in one
 // of the states want. Updaters call it first, so every transition is
 // checked on the locked row.
-func checkStep(r *store.LoginRequest, now time.Time, want ...string) error {
+func checkStep(r *store.LoginRequest, now time.Time, want ...store.LoginState) error {
 	if !now.Before(r.ExpiresAt) {
 		return &stepError{challenge: r.ID, state: r.State, expired: true}
 	}
@@ -263,7 +263,7 @@ const maxChallengeLen = 128
 // load reads the request's challenge and returns it when it is at one of
 // the states want; otherwise it has answered (see replyStep) and returns
 // false.
-func (f *Flow) load(c *gin.Context, want ...string) (*store.LoginRequest, bool) {
+func (f *Flow) load(c *gin.Context, want ...store.LoginState) (*store.LoginRequest, bool) {
 	ch := c.Param("challenge")
 	if ch == "" || len(ch) > maxChallengeLen {
 		f.replyStep(c, store.ErrNotFound)

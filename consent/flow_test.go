@@ -372,7 +372,7 @@ func wantBody(t *testing.T, w *httptest.ResponseRecorder, parts ...string) {
 	}
 }
 
-func wantState(t *testing.T, ts *testServer, ch, state string) *store.LoginRequest {
+func wantState(t *testing.T, ts *testServer, ch string, state store.LoginState) *store.LoginRequest {
 	t.Helper()
 	lr := ts.request(ch)
 	if lr.State != state {

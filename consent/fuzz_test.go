@@ -75,7 +75,7 @@ func newFuzzFlow(tb testing.TB) *fuzzFlow {
 
 // challenge stores a fresh challenge at state, with a code sent when the
 // state is otp_sent.
-func (ff *fuzzFlow) challenge(state string) string {
+func (ff *fuzzFlow) challenge(state store.LoginState) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	now := time.Now().UTC()

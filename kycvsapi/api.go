@@ -36,9 +36,6 @@ const (
 // HeaderAPIKey carries the verifying entity's API key.
 const HeaderAPIKey = "x-api-key"
 
-// Channel marks this API's disclosure records.
-const Channel = "kycvs-api"
-
 // Defaults of Config.
 const (
 	DefaultTokenTTL       = 15 * time.Minute
@@ -62,7 +59,7 @@ type Config struct {
 	// Logger receives the API's events, with the request id; nil means
 	// the engine's logger (web.Log).
 	Logger *slog.Logger
-	// Metrics counts recorded disclosures (channel Channel); nil counts
+	// Metrics counts recorded disclosures (channel store.DisclosedByAPI); nil counts
 	// nothing.
 	Metrics Metrics
 }
@@ -613,7 +610,7 @@ func (a *API) handleStatus(c *gin.Context) {
 	if err := a.st.CreateDisclosure(ctx, &store.Disclosure{
 		ID: randomID(), ClientID: client.ID, BeneficiaryID: b.ID, Subject: tc.Subject,
 		Claims: store.StringList{claims.ClaimVaccinationStatus}, VaccinationStatus: &value,
-		Channel: Channel, RequestID: t.ID, CreatedAt: now,
+		Channel: store.DisclosedByAPI, RequestID: t.ID, CreatedAt: now,
 	}); err != nil {
 		// Nothing is disclosed that is not recorded.
 		a.log(c).Error("kycvsapi: disclosure not recorded", "err", err)
@@ -621,7 +618,7 @@ func (a *API) handleStatus(c *gin.Context) {
 		return
 	}
 	if a.cfg.Metrics != nil {
-		a.cfg.Metrics.Disclosed(Channel, &value)
+		a.cfg.Metrics.Disclosed(string(store.DisclosedByAPI), &value)
 	}
 	a.log(c).Info("kycvsapi: status disclosed", "client_id", client.ID, "txn", t.ID)
 	c.Header("Cache-Control", "no-store")

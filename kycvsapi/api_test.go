@@ -69,7 +69,7 @@ func TestThreeCalls(t *testing.T) {
 			t.Fatalf("%d disclosures, want %d", len(ds), 2*len(people))
 		}
 		for _, d := range ds {
-			if d.Channel != kycvsapi.Channel || d.VaccinationStatus == nil || d.RequestID == "" || d.Subject == "" {
+			if d.Channel != store.DisclosedByAPI || d.VaccinationStatus == nil || d.RequestID == "" || d.Subject == "" {
 				t.Errorf("disclosure %+v", d)
 			}
 		}

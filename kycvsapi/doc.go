@@ -59,7 +59,7 @@
 //     RS256 by default) of iss, aud (the entity's client ID), pairwise sub,
 //     iat, exp, vaccination_status and txn: Co-WIN promised a signed result
 //     but never published one; anyone can verify this one with the JWKS.
-//   - Every status answer is a disclosure, recorded with channel "kycvs-api"
+//   - Every status answer is a disclosure, recorded with channel store.DisclosedByAPI ("kycvs-api")
 //     before it is sent.
 //   - Errors are JSON {"errorCode", "error"} with stable codes (see the
 //     Code* constants), 429 with Retry-After.

@@ -228,7 +228,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		sess.DefaultSession.Claims.Extra["sid"] = rp.SID
 	}
 	var resp fosite.AuthorizeResponder
-	disclosure := newDisclosure(client.ID, b.ID, subject, "authorize", "", plan.All(), values)
+	disclosure := newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, "", plan.All(), values)
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
 		if a.LoginRequest != "" {
 			if _, err := p.st.UpdateLoginRequest(ctx, a.LoginRequest, func(lr *store.LoginRequest) error {
@@ -262,7 +262,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
-	p.cfg.Metrics.Disclosed(disclosure.Channel, disclosure.VaccinationStatus)
+	p.cfg.Metrics.Disclosed(string(disclosure.Channel), disclosure.VaccinationStatus)
 	p.writeAuthorizeResponse(c, ar, resp)
 }
 
@@ -305,7 +305,7 @@ var protectedClaims = map[string]bool{
 }
 
 // newDisclosure makes the record of one disclosure.
-func newDisclosure(clientID, beneficiaryID, subject, channel, requestID string, names []string, values map[string]any) *store.Disclosure {
+func newDisclosure(clientID, beneficiaryID, subject string, channel store.DisclosureChannel, requestID string, names []string, values map[string]any) *store.Disclosure {
 	d := &store.Disclosure{
 		ID:            newChallenge(),
 		ClientID:      clientID,

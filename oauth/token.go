@@ -186,10 +186,10 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, client fosite.Clien
 	}
 	// A fresh ID token, not the first one's times.
 	c.ExpiresAt, c.IssuedAt = time.Time{}, time.Time{}
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "refresh", requestID, names, values)
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtRefresh, requestID, names, values)
 	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		return err
 	}
-	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
+	p.cfg.Metrics.Disclosed(string(d.Channel), d.VaccinationStatus)
 	return nil
 }

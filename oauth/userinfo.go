@@ -83,13 +83,13 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		}
 	}
 	out["sub"] = sess.GetSubject()
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), "userinfo", ar.GetID(), names, values)
+	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtUserinfo, ar.GetID(), names, values)
 	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		// Nothing is disclosed that is not recorded.
 		p.writeUserinfoOutage(c, err)
 		return
 	}
-	p.cfg.Metrics.Disclosed(d.Channel, d.VaccinationStatus)
+	p.cfg.Metrics.Disclosed(string(d.Channel), d.VaccinationStatus)
 	c.Header("Cache-Control", "no-store")
 	if alg := client.UserinfoSignedResponseAlg; alg != "" {
 		out["iss"] = p.cfg.Issuer

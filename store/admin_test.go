@@ -167,7 +167,7 @@ func TestOTPTallies(t *testing.T) {
 
 		got, err := s.SumOTPTallies(ctx, start, time.Now().Add(time.Minute))
 		must(t, err)
-		want := map[string]store.OTPTotals{
+		want := map[store.OTPChannel]store.OTPTotals{
 			store.ChannelSignIn: {Sent: 3, Accepted: 1, Refused: 3, Locked: 1},
 			store.ChannelAPI:    {Sent: 1, Accepted: 1},
 			store.ChannelAdmin:  {Sent: 1, Refused: 1},
@@ -327,8 +327,8 @@ func TestDisclosureQueries(t *testing.T) {
 			{ID: "d1", ClientID: "air", BeneficiaryID: "B1", Channel: "authorize", RequestID: "r1", VaccinationStatus: st(2)},
 			{ID: "d2", ClientID: "air", BeneficiaryID: "B1", Channel: "userinfo", RequestID: "r1", VaccinationStatus: st(2)},
 			{ID: "d3", ClientID: "air", BeneficiaryID: "B2", Channel: "authorize", RequestID: "r2", VaccinationStatus: st(1)},
-			{ID: "d4", ClientID: "rail", BeneficiaryID: "B1", Channel: store.ChannelAPI, RequestID: "t1", VaccinationStatus: st(2)},
-			{ID: "d5", ClientID: "rail", BeneficiaryID: "B1", Channel: store.ChannelAPI, RequestID: "t1", VaccinationStatus: st(2)},
+			{ID: "d4", ClientID: "rail", BeneficiaryID: "B1", Channel: store.DisclosedByAPI, RequestID: "t1", VaccinationStatus: st(2)},
+			{ID: "d5", ClientID: "rail", BeneficiaryID: "B1", Channel: store.DisclosedByAPI, RequestID: "t1", VaccinationStatus: st(2)},
 			{ID: "d6", ClientID: "rail", BeneficiaryID: "B3", Channel: "authorize", RequestID: "r3"},
 		}
 		for i := range rows {

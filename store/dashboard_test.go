@@ -20,19 +20,19 @@ func TestCountVerificationsByHour(t *testing.T) {
 		h10 := time.Date(2024, 3, 1, 10, 0, 0, 0, ist)
 		two, one := 2, 1
 		n := 0
-		add := func(client, channel, request string, status *int, at time.Time) {
+		add := func(client string, channel store.DisclosureChannel, request string, status *int, at time.Time) {
 			n++
 			must(t, s.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprint("d", n), ClientID: client, BeneficiaryID: "B", Subject: "s",
 				Channel: channel, RequestID: request, VaccinationStatus: status, CreatedAt: at}))
 		}
-		add("air", "authorize", "r1", &two, h10)                           // 10:00 IST
-		add("air", "authorize", "r2", &two, h10.Add(59*time.Minute))       // still 10:00
-		add("air", "userinfo", "r2", &two, h10.Add(59*time.Minute))        // a re-read
-		add("rail", store.ChannelAPI, "r3", &one, h10.Add(31*time.Minute)) // 10:00: not 11:00, as UTC hours would have it
-		add("rail", store.ChannelAPI, "r3", &one, h10.Add(32*time.Minute)) // the same transaction read again
-		add("air", "authorize", "r4", nil, h10.Add(time.Hour))             // 11:00, no status
-		add("air", "authorize", "r5", &one, h10.Add(-time.Second))         // before the window
-		add("air", "authorize", "r6", &one, h10.Add(2*time.Hour))          // at its end: out
+		add("air", "authorize", "r1", &two, h10)                               // 10:00 IST
+		add("air", "authorize", "r2", &two, h10.Add(59*time.Minute))           // still 10:00
+		add("air", "userinfo", "r2", &two, h10.Add(59*time.Minute))            // a re-read
+		add("rail", store.DisclosedByAPI, "r3", &one, h10.Add(31*time.Minute)) // 10:00: not 11:00, as UTC hours would have it
+		add("rail", store.DisclosedByAPI, "r3", &one, h10.Add(32*time.Minute)) // the same transaction read again
+		add("air", "authorize", "r4", nil, h10.Add(time.Hour))                 // 11:00, no status
+		add("air", "authorize", "r5", &one, h10.Add(-time.Second))             // before the window
+		add("air", "authorize", "r6", &one, h10.Add(2*time.Hour))              // at its end: out
 
 		got, err := s.CountVerificationsByHour(ctx, h10, h10.Add(2*time.Hour), "", ist)
 		must(t, err)

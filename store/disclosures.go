@@ -117,7 +117,7 @@ type VerificationCount struct {
 // verificationChannels are the disclosures that complete a verification:
 // a sign-in's authorization and a KYC-VS API status call. Userinfo and
 // refresh are re-reads of a verification already counted.
-var verificationChannels = []string{"authorize", ChannelAPI}
+var verificationChannels = []DisclosureChannel{DisclosedAtAuthorize, DisclosedByAPI}
 
 // CountVerifications counts verifications in [since, until) by client and
 // status: distinct request IDs among the disclosures that complete one, so

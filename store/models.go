@@ -193,14 +193,17 @@ type Dose struct {
 // writes the row in one transaction, so two requests racing on one
 // challenge cannot both advance it.
 const (
-	LoginPending  = "pending"
-	LoginOTPSent  = "otp_sent"
-	LoginVerified = "verified"
-	LoginApproved = "approved"
-	LoginDenied   = "denied"
-	LoginDead     = "dead"
-	LoginUsed     = "used"
+	LoginPending  LoginState = "pending"
+	LoginOTPSent  LoginState = "otp_sent"
+	LoginVerified LoginState = "verified"
+	LoginApproved LoginState = "approved"
+	LoginDenied   LoginState = "denied"
+	LoginDead     LoginState = "dead"
+	LoginUsed     LoginState = "used"
 )
+
+// LoginState is where a LoginRequest stands (see the states above).
+type LoginState string
 
 // Reasons of a denied LoginRequest.
 const (
@@ -223,7 +226,7 @@ type LoginRequest struct {
 	Scopes StringList
 	// Claims are the claim names the person will disclose if approved.
 	Claims StringList
-	State  string
+	State  LoginState
 	// LoginHint pre-fills the mobile field.
 	LoginHint string
 	// ForceLogin asks for a new OTP even when a session exists.
@@ -304,6 +307,21 @@ type OAuthToken struct {
 // TableName keeps the plural table name explicit.
 func (OAuthToken) TableName() string { return "oauth_tokens" }
 
+// DisclosureChannel is how claims reached a client.
+type DisclosureChannel string
+
+// The four ways a client learns claims.
+const (
+	// DisclosedAtAuthorize: the ID token of an authorization (the code).
+	DisclosedAtAuthorize DisclosureChannel = "authorize"
+	// DisclosedAtUserinfo: the userinfo endpoint.
+	DisclosedAtUserinfo DisclosureChannel = "userinfo"
+	// DisclosedAtRefresh: the ID token of a refresh.
+	DisclosedAtRefresh DisclosureChannel = "refresh"
+	// DisclosedByAPI: a status answer of the KYC-VS compatible API.
+	DisclosedByAPI DisclosureChannel = "kycvs-api"
+)
+
 // Disclosure records that a client learned claims about a beneficiary:
 // which, when and the value of the status.
 type Disclosure struct {
@@ -317,10 +335,9 @@ type Disclosure struct {
 	// FullyVaccinated is nil unless the fully_vaccinated claim (a yes or
 	// no, without the status) was disclosed.
 	FullyVaccinated *bool
-	// Channel is how it was disclosed: "authorize" (the code), "userinfo".
-	Channel   string
-	RequestID string
-	CreatedAt time.Time
+	Channel         DisclosureChannel
+	RequestID       string
+	CreatedAt       time.Time
 }
 
 // JWT ID kinds stored in JWTID.Kind.

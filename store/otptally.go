@@ -5,12 +5,15 @@ import (
 	"time"
 )
 
-// Channels of OTPTally: the browser sign-in, the KYC-VS compatible API and
-// the admin console.
+// OTPChannel is where a one-time code was asked for, the key of OTPTally.
+type OTPChannel string
+
+// The channels that send codes: the browser sign-in, the KYC-VS compatible
+// API and the admin console.
 const (
-	ChannelSignIn = "signin"
-	ChannelAPI    = "kycvs-api"
-	ChannelAdmin  = "admin"
+	ChannelSignIn OTPChannel = "signin"
+	ChannelAPI    OTPChannel = "kycvs-api"
+	ChannelAdmin  OTPChannel = "admin"
 )
 
 // OTPTallyRetention is how long OTPTally rows are kept (DeleteExpired).
@@ -27,7 +30,7 @@ const OTPTallyRetention = 90 * 24 * time.Hour
 // from waiting on each other.
 type OTPTally struct {
 	ID      int64 `gorm:"primaryKey;autoIncrement"`
-	Channel string
+	Channel OTPChannel
 	// ClientID is the client of the sign-in or KYC-VS transaction; "" for
 	// the admin console's own sign-ins.
 	ClientID string
@@ -66,7 +69,7 @@ type otpStep struct {
 //   - declined: the row moved to a refusal by the person.
 //
 // clientID is the client the row belongs to ("" for none).
-func (s *Store) tallyOTP(ctx context.Context, channel, clientID string, before, after otpStep) error {
+func (s *Store) tallyOTP(ctx context.Context, channel OTPChannel, clientID string, before, after otpStep) error {
 	t := OTPTally{Channel: channel, ClientID: clientID}
 	if after.sentAt != nil && (before.sentAt == nil || after.sentAt.After(*before.sentAt)) {
 		t.Sent = 1
@@ -114,9 +117,9 @@ type OTPTotals struct {
 }
 
 // SumOTPTallies returns the counts recorded in [since, until), per channel.
-func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[string]OTPTotals, error) {
+func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[OTPChannel]OTPTotals, error) {
 	var rows []struct {
-		Channel string
+		Channel OTPChannel
 		OTPTotals
 	}
 	err := s.conn(ctx).Model(&OTPTally{}).
@@ -126,7 +129,7 @@ func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := make(map[string]OTPTotals, len(rows))
+	out := make(map[OTPChannel]OTPTotals, len(rows))
 	for _, r := range rows {
 		out[r.Channel] = r.OTPTotals
 	}
@@ -145,7 +148,7 @@ func (s *Store) SumOTPTalliesByClient(ctx context.Context, since, until time.Tim
 	}
 	err := s.conn(ctx).Model(&OTPTally{}).
 		Select("client_id, "+otpSums).
-		Where("created_at >= ? AND created_at < ? AND channel IN ?", since.UTC(), until.UTC(), []string{ChannelSignIn, ChannelAPI}).
+		Where("created_at >= ? AND created_at < ? AND channel IN ?", since.UTC(), until.UTC(), []OTPChannel{ChannelSignIn, ChannelAPI}).
 		Group("client_id").Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)

@@ -95,7 +95,8 @@ func checkConsistency(t *testing.T, st *store.Store) int {
 	}
 	defer lrows.Close()
 	for lrows.Next() {
-		var id, state string
+		var id string
+		var state store.LoginState
 		if err := lrows.Scan(&id, &state); err != nil {
 			t.Fatal(err)
 		}

@@ -286,7 +286,7 @@ func TestKYCVSAPIEndToEnd(t *testing.T) {
 		}
 		api := 0
 		for _, d := range ds {
-			if d.Channel == kycvsapi.Channel {
+			if d.Channel == store.DisclosedByAPI {
 				api++
 				if d.VaccinationStatus == nil || d.RequestID == "" {
 					t.Errorf("disclosure %+v", d)

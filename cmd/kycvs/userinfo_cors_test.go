@@ -128,7 +128,7 @@ func disclosuresOf(t *testing.T, ts *testServer, clientID string) []string {
 	}
 	var channels []string
 	for _, d := range ds {
-		channels = append(channels, d.Channel)
+		channels = append(channels, string(d.Channel))
 	}
 	return channels
 }
