@@ -93,9 +93,17 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client needs sid in logout
 	// tokens and ID tokens; kycvs always sends it.
 	BackchannelLogoutSessionRequired bool
-	Disabled                         bool
-	CreatedAt                        time.Time
-	UpdatedAt                        time.Time
+	// RegistrationTokenHash is the keyed SHA-256 of the registration
+	// access token with which a self-registered client reads, updates and
+	// deletes its own registration (RFC 7592); nil for a client an admin
+	// made. The token itself is never stored.
+	RegistrationTokenHash []byte
+	// RegisteredWith is the ID of the initial access token the client
+	// registered itself with (RFC 7591); "" for a client an admin made.
+	RegisteredWith string
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // RotatedSecret is the keyed hash of a replaced client secret and the end

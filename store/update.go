@@ -11,12 +11,13 @@ type row[T any] interface {
 	key() *string
 }
 
-func (r *Client) key() *string         { return &r.ID }
-func (r *LoginRequest) key() *string   { return &r.ID }
-func (r *Session) key() *string        { return &r.ID }
-func (r *AdminUser) key() *string      { return &r.ID }
-func (r *AdminLogin) key() *string     { return &r.ID }
-func (r *APITransaction) key() *string { return &r.ID }
+func (r *Client) key() *string             { return &r.ID }
+func (r *LoginRequest) key() *string       { return &r.ID }
+func (r *Session) key() *string            { return &r.ID }
+func (r *AdminUser) key() *string          { return &r.ID }
+func (r *AdminLogin) key() *string         { return &r.ID }
+func (r *APITransaction) key() *string     { return &r.ID }
+func (r *InitialAccessToken) key() *string { return &r.ID }
 
 // lockedUpdate is the read-modify-write behind every Update method: in one
 // transaction it reads the row with id locked (SELECT ... FOR UPDATE on
