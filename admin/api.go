@@ -93,6 +93,9 @@ func (a *API) Routes() []Route {
 		{http.MethodGet, p + "/clients/:id/api-keys", PermRead, a.handleListAPIKeys},
 		{http.MethodPost, p + "/clients/:id/api-keys", PermClients, a.handleCreateAPIKey},
 		{http.MethodPost, p + "/clients/:id/api-keys/:key_id/revoke", PermClients, a.handleRevokeAPIKey},
+		{http.MethodGet, p + "/initial-tokens", PermRead, a.handleListInitialTokens},
+		{http.MethodPost, p + "/initial-tokens", PermClients, a.handleCreateInitialToken},
+		{http.MethodPost, p + "/initial-tokens/:id/revoke", PermClients, a.handleRevokeInitialToken},
 		{http.MethodGet, p + "/beneficiaries", PermRead, a.handleSearchBeneficiaries},
 		{http.MethodPost, p + "/beneficiaries", PermRegistry, a.handleCreateBeneficiary},
 		{http.MethodPost, p + "/beneficiaries/import", PermRegistry, a.handleImport},
@@ -160,8 +163,10 @@ const (
 	CodeLastKey          = "last_key"
 	CodeKeyRetired       = "key_retired"
 	CodeAPIKeyRevoked    = "api_key_revoked"
-	CodeUnavailable      = "unavailable"
-	CodeInternal         = "internal_error"
+	// CodeInitialTokenRevoked: the initial access token is already revoked.
+	CodeInitialTokenRevoked = "initial_token_revoked"
+	CodeUnavailable         = "unavailable"
+	CodeInternal            = "internal_error"
 )
 
 // apiError is the body of every error.

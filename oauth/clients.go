@@ -90,7 +90,13 @@ func (cs *Clients) WithClock(now func() time.Time) *Clients {
 }
 
 // ValidationError lists every problem with a ClientSpec at once.
-type ValidationError struct{ Problems []string }
+type ValidationError struct {
+	Problems []string
+	// BadRedirectURI is true when a redirect URI is among the problems,
+	// which dynamic registration answers as invalid_redirect_uri (RFC 7591
+	// 3.2.2).
+	BadRedirectURI bool
+}
 
 func (e *ValidationError) Error() string { return "invalid client: " + strings.Join(e.Problems, "; ") }
 
@@ -108,6 +114,7 @@ func (s ClientSpec) Validate() error {
 	if s.ID != "" && (len(s.ID) > 64 || strings.ContainsAny(s.ID, " /?#%")) {
 		p = append(p, "id: up to 64 characters, no spaces or URL delimiters")
 	}
+	before := len(p)
 	if len(s.RedirectURIs) == 0 {
 		p = append(p, "redirect URI: at least one")
 	}
@@ -116,6 +123,10 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("redirect URI %q: %s", raw, msg))
 		}
 	}
+	if len(s.RedirectURIs) > 20 {
+		p = append(p, "redirect URIs: at most 20")
+	}
+	badRedirect := len(p) > before
 	if len(s.PostLogoutRedirectURIs) > 20 {
 		p = append(p, "post-logout redirect URIs: at most 20")
 	}
@@ -163,9 +174,6 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("backchannel logout URI %q: %s", s.BackchannelLogoutURI, msg))
 		}
 	}
-	if len(s.RedirectURIs) > 20 {
-		p = append(p, "redirect URIs: at most 20")
-	}
 	if s.SectorIdentifier != "" {
 		if msg := checkWebURI(s.SectorIdentifier); msg != "" {
 			p = append(p, fmt.Sprintf("sector identifier %q: %s", s.SectorIdentifier, msg))
@@ -178,7 +186,7 @@ func (s ClientSpec) Validate() error {
 	}
 	if len(p) > 0 {
 		slices.Sort(p)
-		return &ValidationError{Problems: p}
+		return &ValidationError{Problems: p, BadRedirectURI: badRedirect}
 	}
 	return nil
 }
@@ -409,6 +417,7 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 			n.SecretHash, _ = cs.hasher.Hash(ctx, []byte(secret))
 		}
 		n.Disabled, n.CreatedAt = c.Disabled, c.CreatedAt
+		n.RegistrationTokenHash, n.RegisteredWith = c.RegistrationTokenHash, c.RegisteredWith
 		*c = *n
 		return nil
 	})

@@ -28,6 +28,7 @@ func (p *Provider) discoveryJSON() ([]byte, error) {
 		"backchannel_logout_supported":                             true,
 		"backchannel_logout_session_supported":                     true,
 		"pushed_authorization_request_endpoint":                    iss + PathPAR,
+		"registration_endpoint":                                    iss + PathRegister,
 		"require_pushed_authorization_requests":                    p.cfg.RequirePAR,
 		"scopes_supported":                                         []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess},
 		"response_types_supported":                                 []string{"code"},

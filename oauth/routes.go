@@ -14,6 +14,10 @@ const (
 	PathIntrospect = "/oauth2/introspect"
 	PathEndSession = "/oauth2/logout"
 	PathPAR        = "/oauth2/par"
+	// PathRegister is the dynamic client registration endpoint (RFC 7591);
+	// a registered client's configuration endpoint is below it (RFC 7592).
+	// Package registration serves both.
+	PathRegister = "/oauth2/register"
 )
 
 // ResumeURL is where the sign-in flow sends the browser once a login

@@ -36,6 +36,9 @@ const (
 	// SessionID derives the sid of browser sessions (ID and logout
 	// tokens) from their stored IDs.
 	SessionID Purpose = "kycvs/sid/v1"
+	// RegistrationToken keys the stored hash of initial access tokens and
+	// registration access tokens (dynamic client registration).
+	RegistrationToken Purpose = "kycvs/registration-token/v1"
 )
 
 // Derive returns the 32-byte key for purpose p: HMAC-SHA256 of its label

@@ -26,6 +26,7 @@ var golden = map[Purpose]string{
 	AdminKey:             "401db3e9bab17687670f81d845ab562f3237e5da1599badaee3f964196c197d7",
 	AdminCursor:          "0c5474036b5b764ba1bef88b9cbbe6f3c4b8ef1e52ee30de7d40299339ddc86f",
 	SessionID:            "c45c1d8d4b75db01d9ec3280f0f6555ba0ab29dc8023a167c08554824b9bd8e1",
+	RegistrationToken:    "09e76544f48ed81b23837a2cef9337a15774e96e11cd892387c78badce671a3a",
 }
 
 func TestDeriveGolden(t *testing.T) {
