@@ -17,7 +17,7 @@ import (
 	"github.com/kycvs/kycvs/store"
 )
 
-const clientsUsage = "usage: kycvs clients create|list|show ID|update ID|disable ID|enable ID|delete ID|rotate-secret ID [--grace D]|api-keys ... [flags]"
+const clientsUsage = "usage: kycvs clients create|list|show ID|update ID|disable ID|enable ID|delete ID|rotate-secret ID [--grace D]|api-keys ...|initial-token ... [flags]"
 
 // clientJSON is the CLI's JSON view of a client; client_secret appears
 // only when a secret was just made.
@@ -79,8 +79,11 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{clientsUsage}
 	}
 	verb, rest := args[0], args[1:]
-	if verb == "api-keys" {
+	switch verb {
+	case "api-keys":
 		return runAPIKeys(ctx, rest, stdout, stderr)
+	case "initial-token":
+		return runInitialTokens(ctx, rest, stdout, stderr)
 	}
 	fs := newFlagSet("clients "+verb, stderr)
 	var d dbFlags

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/registration"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -40,14 +41,17 @@ type serveConfig struct {
 	OTPDailyLimit     int
 	OTPHourlyLimit    int
 	IPLimit           int
-	ClientOTPLimit    int
-	SessionTTL        time.Duration
-	LoginTTL          time.Duration
-	CodeTTL           time.Duration
-	AccessTokenTTL    time.Duration
-	IDTokenTTL        time.Duration
-	RefreshTokenTTL   time.Duration
-	CleanupInterval   time.Duration
+	// RegistrationIPLimit caps dynamic registration requests per client
+	// IP in an hour (0: off).
+	RegistrationIPLimit int
+	ClientOTPLimit      int
+	SessionTTL          time.Duration
+	LoginTTL            time.Duration
+	CodeTTL             time.Duration
+	AccessTokenTTL      time.Duration
+	IDTokenTTL          time.Duration
+	RefreshTokenTTL     time.Duration
+	CleanupInterval     time.Duration
 	// Retention is how long disclosures and the audit entries about
 	// people are kept; 0 keeps them.
 	Retention      time.Duration
@@ -113,6 +117,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.OTPDailyLimit, "otp-daily-limit", 50, "OTPs per mobile number in 24 hours (0: no limit)")
 	fs.IntVar(&c.OTPHourlyLimit, "otp-hourly-limit", 10, "OTPs per mobile number in one hour (0: no limit)")
 	fs.IntVar(&c.IPLimit, "ip-limit", 100, "OTP requests per client IP in 5 minutes (0: no limit)")
+	fs.IntVar(&c.RegistrationIPLimit, "registration-ip-limit", registration.DefaultIPLimit, "requests to the dynamic client registration endpoints per client IP in one hour (0: no limit)")
 	fs.IntVar(&c.ClientOTPLimit, "client-otp-limit", 600, "OTPs sent for one client (verifying entity) in one minute (0: no limit)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 15*time.Minute, "browser session length after an OTP sign-in")
 	fs.DurationVar(&c.LoginTTL, "login-ttl", 15*time.Minute, "time a person has to finish one sign-in (the login challenge's lifetime)")
@@ -220,7 +225,8 @@ func (c *serveConfig) validate() error {
 		}
 	}
 	for name, n := range map[string]int{"--otp-max-tries": c.OTPMaxTries, "--otp-daily-limit": c.OTPDailyLimit, "--otp-hourly-limit": c.OTPHourlyLimit,
-		"--ip-limit": c.IPLimit, "--client-otp-limit": c.ClientOTPLimit, "--sms-max-concurrent": c.SMSMaxConcurrent} {
+		"--ip-limit": c.IPLimit, "--client-otp-limit": c.ClientOTPLimit, "--sms-max-concurrent": c.SMSMaxConcurrent,
+		"--registration-ip-limit": c.RegistrationIPLimit} {
 		if n < 0 {
 			p = append(p, name+" must be 0 (off) or more")
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
+	"github.com/kycvs/kycvs/registration"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -184,7 +185,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	delivery.Timeout = cfg.BackchannelTimeout
 	delivery.AllowPrivateAddresses = delivery.AllowPrivateAddresses || cfg.BackchannelAllowPrivate || cfg.Dev
 	go oauth.NewLogoutSender(delivery, provider, s.metrics, logger).Run(bg)
-	adminHandler, err := wireAdmin(cfg, st, keys, otps, engine, logger, secure, s.metrics, provider.Logouts())
+	adminSvc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(provider.Logouts())
+	adminHandler, err := wireAdmin(cfg, adminSvc, otps, engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +194,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	provider.Register(engine)
 	flow.Register(engine)
 	api.Register(engine)
+	registration.New(registration.Config{Issuer: cfg.Issuer, IPLimit: cfg.RegistrationIPLimit, Logger: logger}, adminSvc).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
@@ -408,13 +411,12 @@ func ready(c *gin.Context, st *store.Store) {
 // the whole server: the admin API, on an engine of its own (JSON errors,
 // registry CSVs larger than the forms' limit), under admin.APIPrefix, and
 // engine for everything else.
-func wireAdmin(cfg serveConfig, st *store.Store, keys *oauth.Keys, otps *otp.Service, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics, logouts *oauth.Logouts) (http.Handler, error) {
+func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *gin.Engine, logger *slog.Logger, secure bool, metrics *web.Metrics) (http.Handler, error) {
 	secret := []byte(cfg.Secret)
 	loc, err := time.LoadLocation(cfg.AdminTimeZone)
 	if err != nil {
 		return nil, err
 	}
-	svc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(logouts)
 	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
 	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
 	if err != nil {
