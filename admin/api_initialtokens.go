@@ -55,7 +55,9 @@ func (a *API) handleCreateInitialToken(c *gin.Context, actor Actor) {
 		Uses      *int   `json:"uses"`
 		ExpiresIn *int64 `json:"expires_in_seconds"`
 	}{}
-	if !decodeJSON(c, &in, true) {
+	// A body is required ({} takes the defaults), so an empty request
+	// issues nothing.
+	if !decodeJSON(c, &in, false) {
 		return
 	}
 	uses, ttl := 1, DefaultInitialTokenTTL

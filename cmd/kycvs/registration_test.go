@@ -210,6 +210,7 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 			{"secret client with keys", func(m map[string]any) { m["jwks_uri"] = "https://air.example/jwks" }, "invalid_client_metadata"},
 			{"unknown alg", func(m map[string]any) { m["id_token_signed_response_alg"] = "none" }, "invalid_client_metadata"},
 			{"http logo", func(m map[string]any) { m["logo_uri"] = "http://air.example/logo.png" }, "invalid_client_metadata"},
+			{"another host's sector", func(m map[string]any) { m["sector_identifier_uri"] = "https://other-airline.example/sector.json" }, "invalid_client_metadata"},
 			{"bad contact", func(m map[string]any) { m["contacts"] = []string{"not an address"} }, "invalid_client_metadata"},
 			{"wrong type", func(m map[string]any) { m["redirect_uris"] = "https://air.example/cb" }, "invalid_client_metadata"},
 		}

@@ -214,15 +214,17 @@ func TestWebSecurity(t *testing.T) {
 // notForms are the POST endpoints that are not kycvs's own forms, and why
 // they need no CSRF token: nothing in them acts on a browser's cookies.
 var notForms = map[string]string{
-	oauth.PathAuth:                    "authorization requests may be posted cross-site by relying parties (OIDC Core 3.1.2.1); state, PKCE and redirect URI checks protect them",
-	oauth.PathToken:                   "client authentication, no cookies",
-	oauth.PathRevoke:                  "client authentication, no cookies",
-	oauth.PathIntrospect:              "client authentication, no cookies",
-	oauth.PathPAR:                     "client authentication, no cookies",
-	oauth.PathUserinfo:                "bearer token, no cookies",
-	oauth.PathEndSession:              "RP-initiated logout may be posted by relying parties; it only ends the session and redirects only to registered URIs",
-	"/api/v3/vaccination/generateOTP": "KYC-VS API: API key, no cookies",
-	"/api/v3/vaccination/confirmOTP":  "KYC-VS API: transaction ID and OTP, no cookies",
+	oauth.PathAuth:                     "authorization requests may be posted cross-site by relying parties (OIDC Core 3.1.2.1); state, PKCE and redirect URI checks protect them",
+	oauth.PathToken:                    "client authentication, no cookies",
+	oauth.PathRevoke:                   "client authentication, no cookies",
+	oauth.PathIntrospect:               "client authentication, no cookies",
+	oauth.PathPAR:                      "client authentication, no cookies",
+	oauth.PathUserinfo:                 "bearer token, no cookies",
+	oauth.PathRegister:                 "dynamic client registration: initial access token (bearer), no cookies",
+	oauth.PathRegister + "/:client_id": "client configuration: registration access token (bearer), no cookies",
+	oauth.PathEndSession:               "RP-initiated logout may be posted by relying parties; it only ends the session and redirects only to registered URIs",
+	"/api/v3/vaccination/generateOTP":  "KYC-VS API: API key, no cookies",
+	"/api/v3/vaccination/confirmOTP":   "KYC-VS API: transaction ID and OTP, no cookies",
 }
 
 // Every form kycvs serves checks the CSRF token: a POST to any route not
