@@ -38,8 +38,11 @@ type ClientJSON struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg"`
 	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
 	Profile                     string          `json:"profile"`
-	CreatedAt                   time.Time       `json:"created_at"`
-	UpdatedAt                   time.Time       `json:"updated_at"`
+	// RegisteredWith is the initial access token a self-registered
+	// client used (RFC 7591); "" for a client an admin made.
+	RegisteredWith string    `json:"registered_with"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // ToClientJSON renders c, with secret when one was just made, at now.
@@ -56,7 +59,7 @@ func ToClientJSON(c *store.Client, secret string, now time.Time) ClientJSON {
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, SectorIdentifierURI: c.SectorIdentifier, LogoURI: c.LogoURI,
 		Contacts: nonNil(c.Contacts), Disabled: c.Disabled, PreviousSecretsValidUntil: until, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
-		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile,
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile, RegisteredWith: c.RegisteredWith,
 	}
 	if c.JWKS != "" {
 		j.JWKS = json.RawMessage(c.JWKS)

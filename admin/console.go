@@ -272,7 +272,8 @@ var notices = map[string]string{
 	"updated": "Saved.", "disabled": "The client is disabled: it gets no tokens, and its tokens stop working.",
 	"enabled": "The client is enabled again.", "deleted": "Deleted.", "rotated": "The new key is published; it signs from the time shown.",
 	"retired": "The key is retired.", "signedout": "You are signed out.", "created": "Created.",
-	"api_key_revoked": "The API key is revoked: it authenticates no more calls.",
+	"api_key_revoked":       "The API key is revoked: it authenticates no more calls.",
+	"initial_token_revoked": "The initial access token is revoked: it registers no more clients.",
 }
 
 func (cn *Console) log(c *gin.Context) *slog.Logger {
@@ -332,6 +333,9 @@ func (cn *Console) routes() []consoleRoute {
 		{http.MethodPost, "/admin/clients/:id/delete", PermClients, cn.handleDeleteClient},
 		{http.MethodPost, "/admin/clients/:id/api-keys", PermClients, cn.handleCreateAPIKey},
 		{http.MethodPost, "/admin/clients/:id/api-keys/:key_id/revoke", PermClients, cn.handleRevokeAPIKey},
+		{http.MethodGet, "/admin/initial-tokens", PermRead, cn.handleInitialTokens},
+		{http.MethodPost, "/admin/initial-tokens", PermClients, cn.handleCreateInitialToken},
+		{http.MethodPost, "/admin/initial-tokens/:id/revoke", PermClients, cn.handleRevokeInitialToken},
 		{http.MethodGet, "/admin/registry", PermRead, cn.handleRegistry},
 		{http.MethodGet, "/admin/registry/new", PermRegistry, cn.handleNewBeneficiary},
 		{http.MethodPost, "/admin/registry", PermRegistry, cn.handleCreateBeneficiary},
