@@ -13,30 +13,33 @@ import (
 
 // Metadata is the client metadata a registration request may carry (RFC
 // 7591 2, OpenID Connect Dynamic Client Registration 1.0 2, RFC 9126 6,
-// RFC 9449 5.2, RP-Initiated Logout 1.0 3.1). Members kycvs does not
+// RFC 9449 5.2, RP-Initiated Logout 1.0 3.1, Back-Channel Logout 1.0
+// 2.2). Members kycvs does not
 // support are ignored, as RFC 7591 2 asks.
 type Metadata struct {
 	// ClientID is only read on a replacement, where it must name the
 	// client being replaced (RFC 7592 2.2).
-	ClientID                    string          `json:"client_id"`
-	RedirectURIs                []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs      []string        `json:"post_logout_redirect_uris"`
-	ClientName                  string          `json:"client_name"`
-	LogoURI                     string          `json:"logo_uri"`
-	Contacts                    []string        `json:"contacts"`
-	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
-	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg"`
-	GrantTypes                  []string        `json:"grant_types"`
-	ResponseTypes               []string        `json:"response_types"`
-	Scope                       string          `json:"scope"`
-	SectorIdentifierURI         string          `json:"sector_identifier_uri"`
-	SubjectType                 string          `json:"subject_type"`
-	IDTokenSignedResponseAlg    string          `json:"id_token_signed_response_alg"`
-	UserinfoSignedResponseAlg   string          `json:"userinfo_signed_response_alg"`
-	JWKS                        json.RawMessage `json:"jwks"`
-	JWKSURI                     string          `json:"jwks_uri"`
-	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
-	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
+	ClientID                         string          `json:"client_id"`
+	RedirectURIs                     []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs           []string        `json:"post_logout_redirect_uris"`
+	ClientName                       string          `json:"client_name"`
+	LogoURI                          string          `json:"logo_uri"`
+	Contacts                         []string        `json:"contacts"`
+	TokenEndpointAuthMethod          string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg      string          `json:"token_endpoint_auth_signing_alg"`
+	GrantTypes                       []string        `json:"grant_types"`
+	ResponseTypes                    []string        `json:"response_types"`
+	Scope                            string          `json:"scope"`
+	SectorIdentifierURI              string          `json:"sector_identifier_uri"`
+	SubjectType                      string          `json:"subject_type"`
+	IDTokenSignedResponseAlg         string          `json:"id_token_signed_response_alg"`
+	UserinfoSignedResponseAlg        string          `json:"userinfo_signed_response_alg"`
+	JWKS                             json.RawMessage `json:"jwks"`
+	JWKSURI                          string          `json:"jwks_uri"`
+	RequirePAR                       bool            `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens            bool            `json:"dpop_bound_access_tokens"`
+	BackchannelLogoutURI             string          `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 }
 
 // The grant and response types a registered client may name: those of the
@@ -54,20 +57,22 @@ var (
 // authorization_code grant, the code response type.
 func (m *Metadata) Spec() (oauth.ClientSpec, []string) {
 	spec := oauth.ClientSpec{
-		Name:                        strings.TrimSpace(m.ClientName),
-		RedirectURIs:                m.RedirectURIs,
-		PostLogoutRedirectURIs:      m.PostLogoutRedirectURIs,
-		Scopes:                      strings.Fields(m.Scope),
-		TokenEndpointAuthMethod:     strings.TrimSpace(m.TokenEndpointAuthMethod),
-		IDTokenSignedResponseAlg:    strings.TrimSpace(m.IDTokenSignedResponseAlg),
-		UserinfoSignedResponseAlg:   strings.TrimSpace(m.UserinfoSignedResponseAlg),
-		SectorIdentifier:            strings.TrimSpace(m.SectorIdentifierURI),
-		LogoURI:                     strings.TrimSpace(m.LogoURI),
-		Contacts:                    m.Contacts,
-		RequirePAR:                  m.RequirePAR,
-		JWKSURI:                     strings.TrimSpace(m.JWKSURI),
-		TokenEndpointAuthSigningAlg: strings.TrimSpace(m.TokenEndpointAuthSigningAlg),
-		DPoPBoundAccessTokens:       m.DPoPBoundAccessTokens,
+		Name:                             strings.TrimSpace(m.ClientName),
+		RedirectURIs:                     m.RedirectURIs,
+		PostLogoutRedirectURIs:           m.PostLogoutRedirectURIs,
+		Scopes:                           strings.Fields(m.Scope),
+		TokenEndpointAuthMethod:          strings.TrimSpace(m.TokenEndpointAuthMethod),
+		IDTokenSignedResponseAlg:         strings.TrimSpace(m.IDTokenSignedResponseAlg),
+		UserinfoSignedResponseAlg:        strings.TrimSpace(m.UserinfoSignedResponseAlg),
+		SectorIdentifier:                 strings.TrimSpace(m.SectorIdentifierURI),
+		LogoURI:                          strings.TrimSpace(m.LogoURI),
+		Contacts:                         m.Contacts,
+		RequirePAR:                       m.RequirePAR,
+		JWKSURI:                          strings.TrimSpace(m.JWKSURI),
+		TokenEndpointAuthSigningAlg:      strings.TrimSpace(m.TokenEndpointAuthSigningAlg),
+		DPoPBoundAccessTokens:            m.DPoPBoundAccessTokens,
+		BackchannelLogoutURI:             strings.TrimSpace(m.BackchannelLogoutURI),
+		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
 	}
 	if len(m.JWKS) > 0 && string(m.JWKS) != "null" {
 		spec.JWKS = string(m.JWKS)
@@ -136,26 +141,28 @@ type Information struct {
 	ClientSecretExpiresAt *int64 `json:"client_secret_expires_at,omitempty"`
 	// RegistrationAccessToken is only in the registration response: it
 	// is stored as a hash and cannot be shown again.
-	RegistrationAccessToken     string          `json:"registration_access_token,omitempty"`
-	RegistrationClientURI       string          `json:"registration_client_uri"`
-	RedirectURIs                []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs      []string        `json:"post_logout_redirect_uris,omitempty"`
-	ClientName                  string          `json:"client_name"`
-	LogoURI                     string          `json:"logo_uri,omitempty"`
-	Contacts                    []string        `json:"contacts,omitempty"`
-	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
-	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
-	GrantTypes                  []string        `json:"grant_types"`
-	ResponseTypes               []string        `json:"response_types"`
-	Scope                       string          `json:"scope"`
-	SectorIdentifierURI         string          `json:"sector_identifier_uri,omitempty"`
-	SubjectType                 string          `json:"subject_type"`
-	IDTokenSignedResponseAlg    string          `json:"id_token_signed_response_alg,omitempty"`
-	UserinfoSignedResponseAlg   string          `json:"userinfo_signed_response_alg,omitempty"`
-	JWKS                        json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                     string          `json:"jwks_uri,omitempty"`
-	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
-	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
+	RegistrationAccessToken          string          `json:"registration_access_token,omitempty"`
+	RegistrationClientURI            string          `json:"registration_client_uri"`
+	RedirectURIs                     []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs           []string        `json:"post_logout_redirect_uris,omitempty"`
+	ClientName                       string          `json:"client_name"`
+	LogoURI                          string          `json:"logo_uri,omitempty"`
+	Contacts                         []string        `json:"contacts,omitempty"`
+	TokenEndpointAuthMethod          string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg      string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	GrantTypes                       []string        `json:"grant_types"`
+	ResponseTypes                    []string        `json:"response_types"`
+	Scope                            string          `json:"scope"`
+	SectorIdentifierURI              string          `json:"sector_identifier_uri,omitempty"`
+	SubjectType                      string          `json:"subject_type"`
+	IDTokenSignedResponseAlg         string          `json:"id_token_signed_response_alg,omitempty"`
+	UserinfoSignedResponseAlg        string          `json:"userinfo_signed_response_alg,omitempty"`
+	JWKS                             json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                          string          `json:"jwks_uri,omitempty"`
+	RequirePAR                       bool            `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens            bool            `json:"dpop_bound_access_tokens"`
+	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 }
 
 // information renders c as registered, at the configuration endpoint
@@ -171,6 +178,7 @@ func information(c *store.Client, secret, token, clientURI string) Information {
 		SubjectType: "pairwise", IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg: c.UserinfoSignedResponseAlg, JWKSURI: c.JWKSURI,
 		RequirePAR: c.RequirePushedAuthorizationRequests, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 	if info.RedirectURIs == nil {
 		info.RedirectURIs = []string{}

@@ -150,11 +150,14 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		update := airline("Air India Express")
 		update["client_id"] = id
 		update["scope"] = "openid vaccination_status profile"
+		update["backchannel_logout_uri"] = "https://air.example/kycvs/logout"
+		update["backchannel_logout_session_required"] = true
 		status, got, _ = ts.registrationCall(http.MethodPut, clientURI, regToken, update)
-		if status != http.StatusOK || got["client_name"] != "Air India Express" || got["scope"] != "openid vaccination_status profile" {
+		if status != http.StatusOK || got["client_name"] != "Air India Express" || got["scope"] != "openid vaccination_status profile" ||
+			got["backchannel_logout_uri"] != "https://air.example/kycvs/logout" || got["backchannel_logout_session_required"] != true {
 			t.Fatalf("replace: %d %v", status, got)
 		}
-		if c, _ := ts.store().GetClient(ctx, id); c.Name != "Air India Express" || len(c.RegistrationTokenHash) == 0 {
+		if c, _ := ts.store().GetClient(ctx, id); c.Name != "Air India Express" || len(c.RegistrationTokenHash) == 0 || c.BackchannelLogoutURI != "https://air.example/kycvs/logout" {
 			t.Fatalf("stored after replace: %+v", c)
 		}
 		// A replacement is validated as a whole, as the admin's update is.
@@ -211,6 +214,7 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 			{"unknown alg", func(m map[string]any) { m["id_token_signed_response_alg"] = "none" }, "invalid_client_metadata"},
 			{"http logo", func(m map[string]any) { m["logo_uri"] = "http://air.example/logo.png" }, "invalid_client_metadata"},
 			{"another host's sector", func(m map[string]any) { m["sector_identifier_uri"] = "https://other-airline.example/sector.json" }, "invalid_client_metadata"},
+			{"http back-channel logout", func(m map[string]any) { m["backchannel_logout_uri"] = "http://air.example/logout" }, "invalid_client_metadata"},
 			{"bad contact", func(m map[string]any) { m["contacts"] = []string{"not an address"} }, "invalid_client_metadata"},
 			{"wrong type", func(m map[string]any) { m["redirect_uris"] = "https://air.example/cb" }, "invalid_client_metadata"},
 		}
