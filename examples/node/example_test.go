@@ -3,6 +3,7 @@
 package node_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -107,6 +108,40 @@ func TestNodeExampleAgainstKycvs(t *testing.T) {
 			t.Fatalf("got %d: %s", p.Status, p.Body)
 		}
 	})
+}
+
+// The example registered by dynamic client registration (register.js,
+// openid-client's dynamicClientRegistration with an initial access token)
+// instead of by an admin, then verifying a person with what it got.
+func TestNodeDynamicRegistrationAgainstKycvs(t *testing.T) {
+	node := nodePath(t)
+	kv := kycvstest.Start(t)
+	addr := kycvstest.FreeAddr(t)
+	base := "http://" + addr
+	cmd := exec.Command(node, "register.js")
+	cmd.Env = append(os.Environ(), "KYCVS_ISSUER="+kv.URL, "BASE_URL="+base, "INITIAL_ACCESS_TOKEN="+kv.InitialAccessToken(1))
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("register.js: %v\n%s%s", err, out, stderr)
+	}
+	var c struct {
+		ID                string `json:"client_id"`
+		Secret            string `json:"client_secret"`
+		RegistrationToken string `json:"registration_access_token"`
+		AuthMethod        string `json:"token_endpoint_auth_method"`
+	}
+	if err := json.Unmarshal(out, &c); err != nil || c.ID == "" || c.Secret == "" || c.RegistrationToken == "" || c.AuthMethod != "client_secret_post" {
+		t.Fatalf("register.js printed %s: %v", out, err)
+	}
+	startApp(t, node, "app.js", addr, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret)
+	p := kycvstest.NewBrowser(t).SignIn(kv, base+"/login", "9999900001", "Asha Verma")
+	if want := `data-status="2">Vaccination status: fully vaccinated, verified by kycvs.`; p.Status != http.StatusOK || !strings.Contains(p.Body, want) {
+		t.Fatalf("got %d %s: %s", p.Status, p.URL, p.Body)
+	}
 }
 
 // The FAPI 2.0 example (fapi2.js) against a real kycvs process: a client

@@ -137,6 +137,20 @@ func (s *Server) CreateClient(name string, redirectURIs []string, args ...string
 	return c
 }
 
+// InitialAccessToken issues an initial access token for dynamic client
+// registration through the command line, good for uses registrations.
+func (s *Server) InitialAccessToken(uses int) string {
+	s.t.Helper()
+	out := s.run("clients", "initial-token", "create", "--uses", strconv.Itoa(uses), "--json")
+	var tok struct {
+		Token string `json:"initial_access_token"`
+	}
+	if err := json.Unmarshal(out, &tok); err != nil || tok.Token == "" {
+		s.t.Fatalf("clients initial-token create printed %s: %v", out, err)
+	}
+	return tok.Token
+}
+
 // LastOTP returns the code last sent to mobile (any form claims accepts).
 func (s *Server) LastOTP(mobile string) string {
 	s.t.Helper()
