@@ -43,6 +43,9 @@ type clientJSON struct {
 	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
 	Profile                     string          `json:"profile,omitempty"`
 	Disabled                    bool            `json:"disabled"`
+	// RegisteredWith is the initial access token a self-registered
+	// client used (RFC 7591).
+	RegisteredWith string `json:"registered_with,omitempty"`
 	// PreviousSecretsValidUntil says when replaced secrets stop working.
 	PreviousSecretsValidUntil []time.Time `json:"previous_secrets_valid_until,omitempty"`
 }
@@ -56,6 +59,7 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 		LogoURI: c.LogoURI, Contacts: c.Contacts, PreviousSecretsValidUntil: validUntil(c),
 		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI,
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile,
+		RegisteredWith: c.RegisteredWith,
 	}
 	if c.JWKS != "" {
 		j.JWKS = json.RawMessage(c.JWKS)
@@ -290,6 +294,9 @@ func printClient(w io.Writer, c *store.Client, secret string) {
 	}
 	for _, t := range validUntil(c) {
 		fmt.Fprintf(tw, "previous secret\tworks until %s\n", t.Format(time.RFC3339))
+	}
+	if c.RegisteredWith != "" {
+		fmt.Fprintf(tw, "registered_with\t%s\t(self-registered)\n", c.RegisteredWith)
 	}
 	fmt.Fprintf(tw, "state\t%s\n", clientState(c))
 	tw.Flush()

@@ -252,6 +252,9 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		if c, _ := ts.store().GetClient(ctx, pubID); !c.Public || c.RegisteredWith != apiToken.ID {
 			t.Fatalf("stored public client: %+v", c)
 		}
+		if out, err := kycvs(t, "clients", "show", pubID); err != nil || !strings.Contains(out, apiToken.ID) {
+			t.Errorf("clients show: %q %v", out, err)
+		}
 
 		// Tokens that do not register: used up, expired, revoked, none,
 		// malformed.
