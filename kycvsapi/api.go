@@ -147,6 +147,16 @@ func (a *API) Register(r gin.IRouter) {
 	r.GET(PathStatus, a.handleStatus)
 }
 
+// TooLarge gives the engine's body limit (web.Config.TooLarge) the API's
+// own 413 for its calls, so a client reads the JSON error it reads for
+// every other refusal, not an HTML page.
+func TooLarge() map[string]gin.HandlerFunc {
+	h := func(c *gin.Context) { writeError(c, errTooLarge) }
+	return map[string]gin.HandlerFunc{PathGenerateOTP: h, PathConfirmOTP: h, PathStatus: h}
+}
+
+var errTooLarge = fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The request body is too large.")
+
 func (a *API) now() time.Time { return a.cfg.Now().UTC() }
 
 // log is the logger for the request c serves. Never give it an OTP, a key,
@@ -184,7 +194,7 @@ func decode(c *gin.Context, v any) *apiError {
 	body, err := io.ReadAll(c.Request.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The request body is too large.")
+		return errTooLarge
 	}
 	if err != nil {
 		return fail(http.StatusBadRequest, CodeInvalidRequest, "The request body could not be read.")

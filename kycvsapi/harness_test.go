@@ -143,7 +143,7 @@ func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness 
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := web.NewEngine(web.Config{Logger: slog.New(slog.DiscardHandler)})
+	engine, err := web.NewEngine(web.Config{Logger: slog.New(slog.DiscardHandler), TooLarge: kycvsapi.TooLarge()})
 	if err != nil {
 		t.Fatal(err)
 	}

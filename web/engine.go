@@ -47,6 +47,10 @@ type Config struct {
 	// NotFound answers unknown paths and paths no route can serve (see
 	// wellFormedPath); nil renders the "Page not found" page.
 	NotFound gin.HandlerFunc
+	// TooLarge answers a body over MaxBodyBytes for the routes it names
+	// (route templates, as registered), so an API answers in its own
+	// format; other routes get the "too large" page.
+	TooLarge map[string]gin.HandlerFunc
 }
 
 // Context keys under which the middleware leaves values for handlers.
@@ -120,7 +124,7 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 		accessLog(),
 		securityHeaders(cfg.HSTS),
 		wellFormedPath(notFound),
-		bodyLimit(cfg.MaxBodyBytes),
+		bodyLimit(cfg.MaxBodyBytes, cfg.TooLarge),
 	)
 	e.NoRoute(notFound)
 	e.NoMethod(func(c *gin.Context) {
@@ -303,13 +307,17 @@ func newCSPNonce() string {
 	return base64.RawStdEncoding.EncodeToString(b[:])
 }
 
-// bodyLimit refuses bodies above max: at once when Content-Length says so,
-// otherwise when reading passes it (ParseForm fails with
+// bodyLimit refuses bodies above max: at once when Content-Length says so
+// (with the route's answer from answers, if any), otherwise when reading passes it (ParseForm fails with
 // *http.MaxBytesError, which CSRF and FormTooLarge turn into 413).
-func bodyLimit(max int64) gin.HandlerFunc {
+func bodyLimit(max int64, answers map[string]gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > max {
-			RenderError(c, http.StatusRequestEntityTooLarge, "too_large")
+			if h, ok := answers[c.FullPath()]; ok {
+				h(c)
+			} else {
+				RenderError(c, http.StatusRequestEntityTooLarge, "too_large")
+			}
 			c.Abort()
 			return
 		}

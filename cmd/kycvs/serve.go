@@ -74,6 +74,7 @@ type server struct {
 	cancel  context.CancelFunc
 	cleaner *cleaner
 	metrics *web.Metrics
+	otps    *otp.Service
 	demo    *devDemo // --dev only
 }
 
@@ -140,6 +141,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		ServiceName:    "kycvs",
 		Metrics:        s.metrics,
 	}, st, sender)
+	s.otps = otps
 	flow, err := consent.New(consent.Config{
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: secure,
@@ -177,7 +179,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: s.metrics})
+	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: s.metrics, TooLarge: kycvsapi.TooLarge()})
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +276,7 @@ func (s *server) listenAndServe(ctx context.Context) error {
 	if metrics != nil {
 		_ = metrics.Shutdown(shutdown)
 	}
+	s.otps.Wait() // console codes still on their way to the gateway
 	s.logger.Info("kycvs stopped")
 	return nil
 }
