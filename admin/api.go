@@ -285,7 +285,8 @@ func (a *API) fail(c *gin.Context, err error, what string) {
 	}
 }
 
-// decodeJSON reads a JSON object body into v, refusing unknown fields.
+// decodeJSON reads a JSON object body into v, refusing unknown fields,
+// duplicate keys and keys in another case than documented (strictKeys).
 // An empty body is allowed when optional (v keeps its zero value).
 func decodeJSON(c *gin.Context, v any, optional bool) bool {
 	if c.Request.ContentLength > maxJSONBytes {
@@ -321,6 +322,10 @@ func decodeJSON(c *gin.Context, v any, optional bool) bool {
 	}
 	if err := dec.Decode(v); err != nil {
 		writeError(c, http.StatusBadRequest, CodeInvalidRequest, "The body is not valid: "+jsonProblem(err))
+		return false
+	}
+	if err := strictKeys(body, v); err != nil {
+		writeError(c, http.StatusBadRequest, CodeInvalidRequest, "The body is not valid: "+err.Error()+".")
 		return false
 	}
 	if dec.More() {
