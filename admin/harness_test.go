@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -67,6 +68,9 @@ func (noSessions) EndSession(http.ResponseWriter, *http.Request) error { return 
 type inbox struct {
 	mu   sync.Mutex
 	sent []otp.SMS
+	// otps sends the console's codes in the background; reads wait for
+	// them, so a test sees every code asked for so far and no later one.
+	otps *otp.Service
 }
 
 func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
@@ -76,20 +80,27 @@ func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
 	return nil
 }
 
-// lastCode is the code of the last SMS to mobile. The console sends its
-// codes in the background, so it waits a moment for one to arrive.
+// lastCode is the code of the last SMS to mobile, once the background
+// sends asked for so far are done.
 func (s *inbox) lastCode(t *testing.T, mobile string) string {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		s.mu.Lock()
-		code, ok := otp.LastCode(s.sent, mobile)
-		s.mu.Unlock()
-		if ok {
-			return code
-		}
+	s.otps.Wait()
+	s.mu.Lock()
+	code, ok := otp.LastCode(s.sent, mobile)
+	s.mu.Unlock()
+	if !ok {
+		t.Fatalf("no code sent to %s", mobile)
 	}
-	t.Fatalf("no code sent to %s", mobile)
-	return ""
+	return code
+}
+
+// all is every SMS sent, once the background sends asked for so far are
+// done.
+func (s *inbox) all() []otp.SMS {
+	s.otps.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sent)
 }
 
 // testServer is the admin API and console wired as cmd/kycvs wires them,
@@ -164,6 +175,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 
 	sms := &inbox{}
 	otps := otp.New(otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}, st, sms)
+	sms.otps = otps
 	console := admin.NewConsole(admin.ConsoleConfig{Secret: secret, Now: clock.Now, Logger: logger}, svc, otps)
 	site, err := web.NewEngine(web.Config{Logger: logger})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -111,6 +112,8 @@ type Service struct {
 	otpKey    []byte
 	mobileKey []byte
 	logKey    []byte
+	// background counts the console codes still being sent (Wait).
+	background sync.WaitGroup
 }
 
 // New returns the OTP service over st (for the send counters) and
@@ -326,11 +329,16 @@ func (o *Service) Issue(ctx context.Context, req Request) error {
 	}
 	msg := SMS{To: req.Mobile, Text: o.text(req, code), Language: o.smsLang(req).Code(), SentAt: now}
 	if req.Console {
-		go func() { _ = o.send(context.WithoutCancel(ctx), req, msg, state, now) }()
+		o.background.Go(func() { _ = o.send(context.WithoutCancel(ctx), req, msg, state, now) })
 		return nil
 	}
 	return o.send(ctx, req, msg, state, now)
 }
+
+// Wait blocks until every code sent in the background (Request.Console)
+// has been handed to the sender or failed: a shutdown calls it so a code
+// asked for a moment before still goes out.
+func (o *Service) Wait() { o.background.Wait() }
 
 // send hands msg to the sender; when that fails it undoes req's code (see
 // Issue) and returns a *SendError.
