@@ -290,7 +290,11 @@ const actorKey = "kycvs.admin.actor"
 // Register mounts the console under /admin, behind web.CSRF.
 func (cn *Console) Register(r gin.IRouter) {
 	r.GET("/admin/static/*filepath", serveConsoleStatic)
-	g := r.Group("/admin", web.CSRF(cn.cfg.SecureCookies), noFraming)
+	// The console's own CSRF cookie and tokens, bound to the admin's
+	// session and renewed at sign-in (handleOTP): a public page's token,
+	// or one from before the sign-in, does not pass here.
+	csrf := web.CSRF(web.CSRFConfig{Key: web.CSRFKey(cn.cfg.Secret), Cookie: web.ConsoleCSRFCookie, Session: SessionCookie, Secure: cn.cfg.SecureCookies})
+	g := r.Group("/admin", csrf, noFraming)
 	g.GET("/login", cn.handleLoginPage)
 	g.POST("/login", cn.handleLogin)
 	g.GET("/login/otp", cn.handleOTPPage)
@@ -643,6 +647,7 @@ func (cn *Console) handleOTP(c *gin.Context) {
 	}
 	cn.setCookie(c, LoginCookie, "", -1)
 	cn.setCookie(c, SessionCookie, cookie, int(cn.cfg.SessionTTL/time.Second))
+	web.RotateCSRF(c, cookie)
 	cn.log(c).Info("admin console: signed in", "user", user.ID, "role", user.Role)
 	c.Redirect(http.StatusSeeOther, "/admin")
 }

@@ -187,6 +187,22 @@ func TestConsoleSignIn(t *testing.T) {
 			}
 		})
 
+		t.Run("the CSRF token is renewed at sign-in", func(t *testing.T) {
+			b := ts.browser()
+			login := b.get("/admin/login")
+			dash := b.signIn(ts, "9999900010")
+			before, after := csrfField.FindStringSubmatch(login.Body)[1], csrfField.FindStringSubmatch(dash.Body)[1]
+			if before == after {
+				t.Fatal("the token of the sign-in page still works on the dashboard")
+			}
+			form := url.Values{"alg": {"RS256"}, "csrf_token": {before}}
+			req, _ := http.NewRequest(http.MethodPost, b.base+"/admin/keys/rotate", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if p := b.do(req); p.Status != http.StatusForbidden {
+				t.Errorf("the token from before the sign-in: %d", p.Status)
+			}
+		})
+
 		t.Run("cookies", func(t *testing.T) {
 			b := ts.browser()
 			b.signIn(ts, "9999900010")

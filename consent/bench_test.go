@@ -3,7 +3,6 @@ package consent_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -59,7 +58,8 @@ type benchFlow struct {
 	st     *store.Store
 	engine *gin.Engine
 	sms    *benchInbox
-	csrf   string
+	cookie string // the CSRF cookie's value
+	csrf   string // the pages' token for it
 }
 
 func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchFlow {
@@ -70,6 +70,7 @@ func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchF
 	cfg := testConfig{
 		Config: consent.Config{
 			FinishURL: func(ch string) string { return "/finish/" + ch },
+			CSRFKey:   testCSRFKey,
 			Logger:    logger,
 		},
 		OTP: otp.Config{
@@ -98,9 +99,9 @@ func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchF
 	if _, err := st.ReplaceBeneficiaries(ctx, []store.Beneficiary{person}); err != nil {
 		b.Fatal(err)
 	}
-	tok := make([]byte, 32)
-	_, _ = rand.Read(tok)
-	return &benchFlow{st: st, engine: engine, sms: sms, csrf: base64.RawURLEncoding.EncodeToString(tok)}
+	bf := &benchFlow{st: st, engine: engine, sms: sms}
+	bf.cookie, bf.csrf = csrfPair(b, engine, "/login/"+bf.challenge(b))
+	return bf
 }
 
 // challenge stores a login request as oauth would.
@@ -125,7 +126,7 @@ func (bf *benchFlow) post(path, ip string, form url.Values) *httptest.ResponseRe
 	form.Set(web.CSRFField, bf.csrf)
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: bf.csrf})
+	r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: bf.cookie})
 	r.RemoteAddr = ip + ":40000"
 	w := httptest.NewRecorder()
 	bf.engine.ServeHTTP(w, r)

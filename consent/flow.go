@@ -41,6 +41,9 @@ type Config struct {
 	// SecureCookies sets the Secure flag on the session and CSRF cookies;
 	// false only for http:// development issuers.
 	SecureCookies bool
+	// CSRFKey keys the pages' CSRF tokens (web.CSRFKey of the server
+	// secret). Required.
+	CSRFKey []byte
 	// FinishURL is where the browser goes once a challenge is approved or
 	// denied; oauth serves it and answers the client. Required.
 	FinishURL func(challenge string) string
@@ -87,6 +90,9 @@ func New(cfg Config, st *store.Store, reg Registry, otps *otp.Service) (*Flow, e
 	if otps == nil {
 		return nil, errors.New("consent: no OTP service")
 	}
+	if len(cfg.CSRFKey) == 0 {
+		return nil, errors.New("consent: Config.CSRFKey is empty")
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
@@ -113,7 +119,7 @@ func (f *Flow) Register(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		f.base = strings.TrimRight(g.BasePath(), "/")
 	}
-	g := r.Group("/login", web.CSRF(f.cfg.SecureCookies))
+	g := r.Group("/login", web.CSRF(web.CSRFConfig{Key: f.cfg.CSRFKey, Cookie: web.CSRFCookie, Secure: f.cfg.SecureCookies}))
 	g.GET("/:challenge", f.handleShow)
 	g.POST("/:challenge", f.handleStart)
 	g.POST("/:challenge/resend", f.handleResend)

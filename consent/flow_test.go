@@ -174,6 +174,7 @@ func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testS
 	cfg := testConfig{
 		Config: consent.Config{
 			SessionTTL: consent.DefaultSessionTTL,
+			CSRFKey:    testCSRFKey,
 			FinishURL:  finishURL,
 			Now:        clock.Now,
 			Logger:     logger,
@@ -273,6 +274,7 @@ type browser struct {
 	ip      string
 	mu      sync.Mutex
 	cookies map[string]*http.Cookie
+	csrf    string // the CSRF token of the last page with a form
 }
 
 func (ts *testServer) browser() *browser {
@@ -300,6 +302,9 @@ func (b *browser) do(method, path string, body io.Reader) *httptest.ResponseReco
 			b.cookies[c.Name] = c
 		}
 	}
+	if m := csrfTokenRe.FindStringSubmatch(w.Body.String()); m != nil {
+		b.csrf = m[1]
+	}
 	b.mu.Unlock()
 	if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
 		b.ts.t.Errorf("%s %s: status %d; logs:\n%s", method, path, w.Code, b.ts.logs.String())
@@ -309,6 +314,15 @@ func (b *browser) do(method, path string, body io.Reader) *httptest.ResponseReco
 
 func (b *browser) get(path string) *httptest.ResponseRecorder { return b.do(http.MethodGet, path, nil) }
 
+// token is the CSRF token of the last page with a form this browser got.
+func (b *browser) token() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.csrf
+}
+
+var csrfTokenRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
 // post submits form as the page's form would: with this browser's CSRF
 // token in csrf_token unless the form sets that field itself.
 func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
@@ -317,8 +331,8 @@ func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder 
 		f[k] = v
 	}
 	if _, set := f[web.CSRFField]; !set {
-		if c := b.cookie(web.CSRFCookie); c != nil {
-			f.Set(web.CSRFField, c.Value)
+		if tok := b.token(); tok != "" {
+			f.Set(web.CSRFField, tok)
 		}
 	}
 	return b.do(http.MethodPost, path, strings.NewReader(f.Encode()))
@@ -390,16 +404,16 @@ func TestHappyPath(t *testing.T) {
 
 				w := b.get("/login/" + ch)
 				wantStatus(t, w, http.StatusOK)
-				csrf := b.cookie(web.CSRFCookie)
-				if csrf == nil {
-					t.Fatal("no CSRF cookie")
+				csrf := b.cookie(web.CSRFCookieName(web.CSRFCookie, secure))
+				if csrf == nil || csrf.Secure != secure {
+					t.Fatalf("CSRF cookie %+v", csrf)
 				}
 				wantBody(t, w,
 					`<strong>Indian Rail</strong> wants to check your vaccination status`,
 					`type="tel" name="mobile" autocomplete="tel" required value="&#43;919876543210"`,
 					`name="name" autocomplete="name" required`,
 					`<label for="mobile">`, `<label for="name">`,
-					`<input type="hidden" name="csrf_token" value="`+csrf.Value+`">`,
+					`<input type="hidden" name="csrf_token" value="`+b.token()+`">`,
 					`action="/login/`+ch+`"`, `action="/login/`+ch+`/cancel"`,
 				)
 				if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
@@ -529,7 +543,7 @@ func TestCSRF(t *testing.T) {
 		t.Run("other browser's token", func(t *testing.T) {
 			other := ts.browser()
 			other.get("/login/" + ch)
-			w := b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}, web.CSRFField: {other.cookie(web.CSRFCookie).Value}})
+			w := b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}, web.CSRFField: {other.token()}})
 			wantStatus(t, w, http.StatusForbidden)
 		})
 		if n := len(ts.sms.all()); n != 0 {
@@ -711,7 +725,7 @@ func TestNoEnumeration(t *testing.T) {
 			page := b.get("/login/" + ch).Body.String()
 			norm := func(s string) string {
 				s = strings.ReplaceAll(s, ch, "CHALLENGE")
-				s = strings.ReplaceAll(s, b.cookie(web.CSRFCookie).Value, "CSRF")
+				s = strings.ReplaceAll(s, b.token(), "CSRF")
 				return s
 			}
 			return answer{w.Code, norm(w.Header().Get("Location")), norm(w.Body.String()), norm(page)}
@@ -1072,7 +1086,7 @@ func TestConcurrentOTP(t *testing.T) {
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
 		otp := ts.lastOTP(mobileAsha)
-		csrf := b.cookie(web.CSRFCookie)
+		csrf, token := b.cookie(web.CSRFCookie), b.token()
 
 		const n = 8
 		var wg sync.WaitGroup
@@ -1081,7 +1095,7 @@ func TestConcurrentOTP(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				form := url.Values{"otp": {otp}, web.CSRFField: {csrf.Value}}
+				form := url.Values{"otp": {otp}, web.CSRFField: {token}}
 				r := httptest.NewRequest(http.MethodPost, "/login/"+ch+"/otp", strings.NewReader(form.Encode()))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				r.AddCookie(&http.Cookie{Name: csrf.Name, Value: csrf.Value})
@@ -1169,4 +1183,24 @@ func TestMountedUnderPrefix(t *testing.T) {
 	if !regexp.MustCompile(`action="/id/login/` + ch + `"`).MatchString(w.Body.String()) {
 		t.Errorf("form action lacks the prefix:\n%s", w.Body.String())
 	}
+}
+
+var testCSRFKey = web.CSRFKey([]byte("0123456789abcdef0123456789abcdef"))
+
+// csrfPair GETs the page at path on engine and returns the CSRF cookie it
+// set and the token its form carries.
+func csrfPair(tb testing.TB, engine http.Handler, path string) (cookie, token string) {
+	tb.Helper()
+	w := httptest.NewRecorder()
+	engine.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	for _, c := range w.Result().Cookies() {
+		if c.Name == web.CSRFCookie {
+			cookie = c.Value
+		}
+	}
+	m := csrfTokenRe.FindStringSubmatch(w.Body.String())
+	if cookie == "" || m == nil {
+		tb.Fatalf("%s: no CSRF cookie or token: %d %.300s", path, w.Code, w.Body)
+	}
+	return cookie, m[1]
 }

@@ -3,7 +3,6 @@ package consent_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -48,7 +47,8 @@ type fuzzFlow struct {
 	st     *store.Store
 	engine *gin.Engine
 	sms    *fakeSender
-	csrf   string
+	cookie string // the CSRF cookie's value
+	csrf   string // the pages' token for it
 }
 
 func newFuzzFlow(tb testing.TB) *fuzzFlow {
@@ -61,16 +61,16 @@ func newFuzzFlow(tb testing.TB) *fuzzFlow {
 	}
 	sms := &fakeSender{}
 	flow, _ := newFlow(tb, testConfig{
-		Config: consent.Config{FinishURL: finishURL, Rand: codeRand{}, Logger: logger},
+		Config: consent.Config{FinishURL: finishURL, CSRFKey: testCSRFKey, Rand: codeRand{}, Logger: logger},
 		OTP:    otp.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), MaxTries: 3, Rand: codeRand{}},
 	}, st, &fakeRegistry{MatchFunc: aRegistry}, sms)
 	flow.Register(engine)
 	if err := st.CreateClient(context.Background(), &store.Client{ID: clientRail, Name: "Indian <Rail>", RedirectURIs: store.StringList{"https://rail.example/cb"}}); err != nil {
 		tb.Fatal(err)
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return &fuzzFlow{tb: tb, st: st, engine: engine, sms: sms, csrf: base64.RawURLEncoding.EncodeToString(b)}
+	ff := &fuzzFlow{tb: tb, st: st, engine: engine, sms: sms}
+	ff.cookie, ff.csrf = csrfPair(tb, engine, "/login/"+ff.challenge(store.LoginPending))
+	return ff
 }
 
 // challenge stores a fresh challenge at state, with a code sent when the
@@ -98,7 +98,7 @@ func (ff *fuzzFlow) post(path string, form url.Values) *httptest.ResponseRecorde
 	form.Set(web.CSRFField, ff.csrf)
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: ff.csrf})
+	r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: ff.cookie})
 	w := httptest.NewRecorder()
 	ff.engine.ServeHTTP(w, r)
 	return w

@@ -59,6 +59,7 @@ const (
 	secureCookiesKey = "kycvs.secure_cookies"
 	loggerKey        = "kycvs.logger"
 	csrfTokenKey     = "kycvs.csrf_token"
+	csrfConfigKey    = "kycvs.csrf_config"
 	cspNonceKey      = "kycvs.csp_nonce"
 )
 

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,13 +62,26 @@ func newTestEngine(t *testing.T, tweak func(*web.Config)) (*gin.Engine, *logBuff
 		}
 		c.String(http.StatusOK, c.PostForm("v"))
 	})
-	forms := e.Group("/form", web.CSRF(false)) // Secure comes from the engine config
-	forms.GET("", func(c *gin.Context) {
+	// Secure comes from the engine config.
+	forms := e.Group("/form", web.CSRF(web.CSRFConfig{Key: testCSRFKey, Cookie: web.CSRFCookie}))
+	page := func(c *gin.Context) {
 		web.Render(c, http.StatusOK, "login", web.LoginPage{
 			ClientName: "Air <India>", Action: "/form", CancelAction: "/form", CSRFToken: web.CSRFToken(c),
 		})
-	})
+	}
+	forms.GET("", page)
 	forms.POST("", func(c *gin.Context) { c.String(http.StatusOK, "accepted "+c.PostForm("name")) })
+	// A console: its own scope, bound to its session cookie, renewed at
+	// sign-in.
+	console := e.Group("/console", web.CSRF(web.CSRFConfig{Key: testCSRFKey, Cookie: web.ConsoleCSRFCookie, Session: testSession}))
+	console.GET("", page)
+	console.POST("", func(c *gin.Context) { c.String(http.StatusOK, "accepted "+c.PostForm("name")) })
+	console.POST("/sign-in", func(c *gin.Context) {
+		sess := strings.Repeat("s", 43)
+		http.SetCookie(c.Writer, &http.Cookie{Name: testSession, Value: sess, Path: "/"})
+		web.RotateCSRF(c, sess)
+		page(c)
+	})
 	return e, logs
 }
 
@@ -244,65 +258,102 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+var testCSRFKey = web.CSRFKey([]byte("0123456789abcdef0123456789abcdef"))
+
+const testSession = "test_session"
+
+// csrfGet GETs path with cookies and returns the CSRF cookie set (nil if
+// none) and the form's token.
+func csrfGet(t *testing.T, e http.Handler, path string, cookies ...*http.Cookie) (*http.Cookie, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := do(e, r)
+	var set *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		set = c
+	}
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(w.Body.String())
+	if m == nil {
+		t.Fatalf("%s: no token: %s", path, w.Body)
+	}
+	return set, m[1]
+}
+
+// csrfPost posts to path with the token as field and header, and cookies.
+func csrfPost(e http.Handler, path, field, header string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	form := url.Values{"name": {"x"}}
+	if field != "" {
+		form.Set(web.CSRFField, field)
+	}
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		if c != nil {
+			r.AddCookie(c)
+		}
+	}
+	if header != "" {
+		r.Header.Set(web.CSRFHeader, header)
+	}
+	return do(e, r)
+}
+
 func TestCSRF(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		// The engine's flag alone makes the CSRF cookie Secure.
+		// The engine's flag alone makes the CSRF cookie Secure, and __Host-.
 		e, _ := newTestEngine(t, func(c *web.Config) { c.SecureCookies = secure })
-		w := do(e, httptest.NewRequest(http.MethodGet, "/form", nil))
-		var cookie *http.Cookie
-		for _, c := range w.Result().Cookies() {
-			if c.Name == web.CSRFCookie {
-				cookie = c
-			}
+		cookie, token := csrfGet(t, e, "/form")
+		wantName := map[bool]string{false: "kycvs_csrf", true: "__Host-kycvs_csrf"}[secure]
+		if cookie == nil || cookie.Name != wantName || cookie.Name != web.CSRFCookieName(web.CSRFCookie, secure) {
+			t.Fatalf("secure=%v: CSRF cookie %+v, want %s", secure, cookie, wantName)
 		}
-		if cookie == nil {
-			t.Fatal("no CSRF cookie on the first GET")
-		}
-		if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Secure != secure {
+		if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Secure != secure || cookie.Domain != "" {
 			t.Errorf("cookie flags: %+v", cookie)
 		}
-		field := `<input type="hidden" name="csrf_token" value="` + cookie.Value + `">`
-		if !strings.Contains(w.Body.String(), field) {
-			t.Fatalf("page lacks %s", field)
+		if token == cookie.Value {
+			t.Error("the form's token is the cookie's value: a planted pair would pass")
 		}
 		// A second GET with the cookie keeps the same token and sets no new cookie.
-		r := httptest.NewRequest(http.MethodGet, "/form", nil)
-		r.AddCookie(cookie)
-		if w := do(e, r); len(w.Result().Cookies()) != 0 || !strings.Contains(w.Body.String(), field) {
+		if again, tok := csrfGet(t, e, "/form", cookie); again != nil || tok != token {
 			t.Errorf("token not stable across GETs")
 		}
 
 		other := strings.Repeat("A", 43)
+		plain := &http.Cookie{Name: "kycvs_csrf", Value: cookie.Value}
 		tests := []struct {
-			name   string
-			cookie string
-			field  string
-			header string
-			status int
+			name          string
+			cookie        *http.Cookie
+			field, header string
+			status        int
 		}{
-			{"field matches", cookie.Value, cookie.Value, "", 200},
-			{"header matches", cookie.Value, "", cookie.Value, 200},
-			{"missing field", cookie.Value, "", "", 403},
-			{"wrong field", cookie.Value, other, "", 403},
-			{"no cookie", "", cookie.Value, "", 403},
-			{"both empty", "", "", "", 403},
-			{"malformed cookie echoed", "short", "short", "", 403},
+			{"field matches", cookie, token, "", 200},
+			{"header matches", cookie, "", token, 200},
+			{"missing field", cookie, "", "", 403},
+			{"wrong field", cookie, other, "", 403},
+			{"no cookie", nil, token, "", 403},
+			{"both empty", nil, "", "", 403},
+			{"malformed cookie echoed", &http.Cookie{Name: cookie.Name, Value: "short"}, "short", "", 403},
+			// Double submit alone let any pair through: a cookie planted
+			// (a sibling host, plain http) and the same value in the field.
+			{"planted pair: the cookie's value as the field", cookie, cookie.Value, "", 403},
+			{"planted pair: a value of the attacker's", &http.Cookie{Name: cookie.Name, Value: other}, other, "", 403},
+		}
+		if secure {
+			// Over https only the __Host- cookie counts, which a browser
+			// takes only from this origin over https.
+			tests = append(tests, struct {
+				name          string
+				cookie        *http.Cookie
+				field, header string
+				status        int
+			}{"a cookie without the prefix", plain, token, "", 403})
 		}
 		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				form := url.Values{"name": {"x"}}
-				if tt.field != "" {
-					form.Set(web.CSRFField, tt.field)
-				}
-				r := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader(form.Encode()))
-				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				if tt.cookie != "" {
-					r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: tt.cookie})
-				}
-				if tt.header != "" {
-					r.Header.Set(web.CSRFHeader, tt.header)
-				}
-				w := do(e, r)
+			t.Run(fmt.Sprintf("secure=%v/%s", secure, tt.name), func(t *testing.T) {
+				w := csrfPost(e, "/form", tt.field, tt.header, tt.cookie)
 				if w.Code != tt.status {
 					t.Fatalf("status = %d, want %d", w.Code, tt.status)
 				}
@@ -314,6 +365,72 @@ func TestCSRF(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The console's token is its own, bound to its session and renewed at
+// sign-in.
+func TestCSRFConsole(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		e, _ := newTestEngine(t, func(c *web.Config) { c.SecureCookies = secure })
+		public, publicToken := csrfGet(t, e, "/form")
+		cookie, token := csrfGet(t, e, "/console")
+		if cookie == nil || cookie.Name != web.CSRFCookieName(web.ConsoleCSRFCookie, secure) || cookie.Path != "/" || cookie.Secure != secure || !cookie.HttpOnly {
+			t.Fatalf("secure=%v: console CSRF cookie %+v", secure, cookie)
+		}
+		if w := csrfPost(e, "/console", token, "", cookie); w.Code != 200 {
+			t.Fatalf("secure=%v: the console's own token: %d", secure, w.Code)
+		}
+		t.Run(fmt.Sprintf("secure=%v/the public pages' token does not pass", secure), func(t *testing.T) {
+			if w := csrfPost(e, "/console", publicToken, "", public, cookie); w.Code != 403 {
+				t.Errorf("public token with both cookies: %d", w.Code)
+			}
+			// Even with the public cookie's value in the console's cookie.
+			if w := csrfPost(e, "/console", publicToken, "", &http.Cookie{Name: cookie.Name, Value: public.Value}); w.Code != 403 {
+				t.Errorf("public pair under the console's name: %d", w.Code)
+			}
+		})
+
+		// Sign-in renews the cookie; the page after it has a new token, and
+		// the one from before no longer passes.
+		r := httptest.NewRequest(http.MethodPost, "/console/sign-in", strings.NewReader(url.Values{web.CSRFField: {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(cookie)
+		w := do(e, r)
+		var renewed, session *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			switch c.Name {
+			case cookie.Name:
+				renewed = c
+			case testSession:
+				session = c
+			}
+		}
+		m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(w.Body.String())
+		if w.Code != 200 || renewed == nil || session == nil || m == nil {
+			t.Fatalf("secure=%v: sign-in %d, cookies %v", secure, w.Code, w.Result().Cookies())
+		}
+		after := m[1]
+		t.Run(fmt.Sprintf("secure=%v/renewed at sign-in", secure), func(t *testing.T) {
+			if renewed.Value == cookie.Value || after == token {
+				t.Fatal("the console's CSRF cookie or token survived the sign-in")
+			}
+			if w := csrfPost(e, "/console", after, "", renewed, session); w.Code != 200 {
+				t.Errorf("the new token: %d", w.Code)
+			}
+			if w := csrfPost(e, "/console", token, "", cookie, session); w.Code != 403 {
+				t.Errorf("the token from before the sign-in, with its cookie: %d", w.Code)
+			}
+		})
+		t.Run(fmt.Sprintf("secure=%v/a pair from another browser is bound to no session", secure), func(t *testing.T) {
+			// An attacker's own valid pair, planted in a signed-in browser.
+			if w := csrfPost(e, "/console", token, "", cookie, session); w.Code != 403 {
+				t.Errorf("planted pair in a session: %d", w.Code)
+			}
+			if w := csrfPost(e, "/console", after, "", renewed); w.Code != 403 {
+				t.Errorf("a session's token without the session: %d", w.Code)
+			}
+		})
 	}
 }
 

@@ -145,6 +145,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	flow, err := consent.New(consent.Config{
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: secure,
+		CSRFKey:       web.CSRFKey(secret),
 		FinishURL:     oauth.ResumeURL,
 		Logger:        logger,
 	}, st, registry, otps)
