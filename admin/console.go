@@ -25,6 +25,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/otp"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -293,7 +294,7 @@ func (cn *Console) Register(r gin.IRouter) {
 	// The console's own CSRF cookie and tokens, bound to the admin's
 	// session and renewed at sign-in (handleOTP): a public page's token,
 	// or one from before the sign-in, does not pass here.
-	csrf := web.CSRF(web.CSRFConfig{Key: web.CSRFKey(cn.cfg.Secret), Cookie: web.ConsoleCSRFCookie, Session: SessionCookie, Secure: cn.cfg.SecureCookies})
+	csrf := web.CSRF(web.CSRFConfig{Key: secrets.Derive(cn.cfg.Secret, secrets.CSRF), Cookie: web.ConsoleCSRFCookie, Session: SessionCookie, Secure: cn.cfg.SecureCookies})
 	g := r.Group("/admin", csrf, noFraming)
 	g.GET("/login", cn.handleLoginPage)
 	g.POST("/login", cn.handleLogin)

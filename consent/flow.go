@@ -41,8 +41,8 @@ type Config struct {
 	// SecureCookies sets the Secure flag on the session and CSRF cookies;
 	// false only for http:// development issuers.
 	SecureCookies bool
-	// CSRFKey keys the pages' CSRF tokens (web.CSRFKey of the server
-	// secret). Required.
+	// CSRFKey keys the pages' CSRF tokens (secrets.Derive(secret,
+	// secrets.CSRF)). Required.
 	CSRFKey []byte
 	// FinishURL is where the browser goes once a challenge is approved or
 	// denied; oauth serves it and answers the client. Required.

@@ -24,6 +24,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/otp"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -1185,7 +1186,7 @@ func TestMountedUnderPrefix(t *testing.T) {
 	}
 }
 
-var testCSRFKey = web.CSRFKey([]byte("0123456789abcdef0123456789abcdef"))
+var testCSRFKey = secrets.Derive([]byte("0123456789abcdef0123456789abcdef"), secrets.CSRF)
 
 // csrfPair GETs the page at path on engine and returns the CSRF cookie it
 // set and the token its form carries.

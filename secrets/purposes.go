@@ -39,6 +39,9 @@ const (
 	// RegistrationToken keys the stored hash of initial access tokens and
 	// registration access tokens (dynamic client registration).
 	RegistrationToken Purpose = "kycvs/registration-token/v1"
+	// CSRF keys the forms' CSRF tokens (web.CSRF), the public pages' and
+	// the admin console's.
+	CSRF Purpose = "kycvs/web/csrf/v1"
 )
 
 // Derive returns the 32-byte key for purpose p: HMAC-SHA256 of its label

@@ -27,6 +27,7 @@ var golden = map[Purpose]string{
 	AdminCursor:          "0c5474036b5b764ba1bef88b9cbbe6f3c4b8ef1e52ee30de7d40299339ddc86f",
 	SessionID:            "c45c1d8d4b75db01d9ec3280f0f6555ba0ab29dc8023a167c08554824b9bd8e1",
 	RegistrationToken:    "09e76544f48ed81b23837a2cef9337a15774e96e11cd892387c78badce671a3a",
+	CSRF:                 "a932136cf2f709b9191f311782e278989cfbd776075360323d9913a1434b141b",
 }
 
 func TestDeriveGolden(t *testing.T) {

@@ -46,19 +46,10 @@ func CSRFCookieName(name string, secure bool) string {
 // base64url.
 const csrfTokenLen = 32
 
-// CSRFKey derives the key of CSRF tokens from the server secret, for
-// that use alone.
-func CSRFKey(secret []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("kycvs/web/csrf/v1"))
-	return m.Sum(nil)
-}
-
 // CSRFConfig configures one CSRF scope: its cookie, its key and the
 // session its tokens are bound to.
 type CSRFConfig struct {
-	// Key keys the tokens; derive it from the server secret for this use
-	// alone. Required.
+	// Key keys the tokens: secrets.Derive(secret, secrets.CSRF). Required.
 	Key []byte
 	// Cookie is the cookie's name over http (CSRFCookie or
 	// ConsoleCSRFCookie); it also separates the scopes' tokens.

@@ -258,7 +258,7 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-var testCSRFKey = web.CSRFKey([]byte("0123456789abcdef0123456789abcdef"))
+var testCSRFKey = []byte("0123456789abcdef0123456789abcdef")
 
 const testSession = "test_session"
 

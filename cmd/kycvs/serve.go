@@ -24,6 +24,7 @@ import (
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/registration"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
@@ -145,7 +146,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	flow, err := consent.New(consent.Config{
 		SessionTTL:    cfg.SessionTTL,
 		SecureCookies: secure,
-		CSRFKey:       web.CSRFKey(secret),
+		CSRFKey:       secrets.Derive(secret, secrets.CSRF),
 		FinishURL:     oauth.ResumeURL,
 		Logger:        logger,
 	}, st, registry, otps)
