@@ -373,7 +373,7 @@ func (f *Flow) challengeParam(c *gin.Context) (string, bool) {
 // the challenge is approved and a new session created (replacing this
 // browser's old one). It returns the challenge as written and the new
 // session's cookie value; the error is step's (nothing written, the
-// challenge nil unless step kept its changes with store.KeepChanges),
+// challenge nil, unless step kept its changes with store.KeepChanges),
 // errNoMatch or a *registryError (the challenge stays verified), or a store
 // error.
 func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step func(*store.LoginRequest) error) (*store.LoginRequest, string, error) {
@@ -383,7 +383,6 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 	}
 	oldID, hadOld := sessionIDFromRequest(c.Request)
 	var lr *store.LoginRequest
-	var outcome error
 	err = f.st.InTx(c.Request.Context(), func(ctx context.Context) error {
 		var b *store.Beneficiary
 		var err error
@@ -403,12 +402,8 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 			r.SessionID = sessID
 			return nil
 		})
-		switch {
-		case lr == nil:
-			return err // nothing to write: roll back
-		case err != nil:
-			outcome = err // the step's changes are kept: commit them
-			return nil
+		if err != nil {
+			return err // a *store.KeepChanges commits the step's changes
 		}
 		if hadOld {
 			if err := f.st.DeleteSession(ctx, oldID); err != nil {
@@ -426,11 +421,12 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 			ExpiresAt:     now.Add(f.cfg.SessionTTL),
 		})
 	})
-	if err != nil {
+	var kept *store.KeepChanges
+	switch {
+	case errors.As(err, &kept):
+		return lr, "", kept.Err
+	case err != nil:
 		return nil, "", err
-	}
-	if outcome != nil {
-		return lr, "", outcome
 	}
 	return lr, cookie, nil
 }

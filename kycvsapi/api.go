@@ -418,7 +418,6 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 
 	now := a.now()
 	var token string
-	var outcome error
 	err = a.st.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		t, err = a.st.UpdateAPITransaction(ctx, txnID, func(r *store.APITransaction) error {
@@ -460,17 +459,8 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 			token, err = a.signToken(r, a.pairwise.Subject(sector, b.ID), now)
 			return err
 		})
-		switch {
-		case t == nil:
-			return err // nothing to write
-		case err != nil:
-			outcome = err // the step's changes are kept: commit them
-		}
-		return nil
+		return err // a *store.KeepChanges commits the counted try
 	})
-	if err == nil {
-		err = outcome
-	}
 	var regErr *registryError
 	switch {
 	case err == nil:

@@ -40,8 +40,8 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 	})
 }
 
-// KeepChanges, returned by an updater, writes the updater's changes and
-// still reports Err to the caller.
+// KeepChanges, returned by an updater or by a function given to InTx,
+// writes the changes and still reports Err to the caller (see InTx).
 type KeepChanges struct{ Err error }
 
 func (k *KeepChanges) Error() string {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -132,6 +133,51 @@ func TestLoginRequests(t *testing.T) {
 				}
 			})
 		}
+		t.Run("KeepChanges inside InTx commits the whole transaction", func(t *testing.T) {
+			// A verification step: the counted try and another write in
+			// the same transaction are kept, and the caller learns why.
+			before, err := s.GetLoginRequest(ctx, "lr1")
+			must(t, err)
+			err = s.InTx(ctx, func(ctx context.Context) error {
+				if _, err := s.UpdateLoginRequest(ctx, "lr1", func(r *store.LoginRequest) error {
+					r.LoginHint = "kept in the transaction"
+					return nil
+				}); err != nil {
+					return err
+				}
+				_, err := s.UpdateLoginRequest(ctx, "lr1", func(r *store.LoginRequest) error {
+					r.OTPTries++
+					return &store.KeepChanges{Err: errWrongOTP}
+				})
+				return err
+			})
+			wantErr(t, "InTx", err, errWrongOTP)
+			var ke *store.KeepChanges
+			if !errors.As(err, &ke) {
+				t.Errorf("InTx: %v, want the *KeepChanges so the caller knows the writes stayed", err)
+			}
+			after, err := s.GetLoginRequest(ctx, "lr1")
+			must(t, err)
+			if after.OTPTries != before.OTPTries+1 || after.LoginHint != "kept in the transaction" {
+				t.Errorf("after InTx with KeepChanges: %+v, want both writes kept", after)
+			}
+			// Any other error still rolls everything back.
+			err = s.InTx(ctx, func(ctx context.Context) error {
+				if _, err := s.UpdateLoginRequest(ctx, "lr1", func(r *store.LoginRequest) error {
+					r.OTPTries++
+					return nil
+				}); err != nil {
+					return err
+				}
+				return errBoom
+			})
+			wantErr(t, "InTx rollback", err, errBoom)
+			again, err := s.GetLoginRequest(ctx, "lr1")
+			must(t, err)
+			if again.OTPTries != after.OTPTries {
+				t.Errorf("a failed InTx kept a write: tries %d, want %d", again.OTPTries, after.OTPTries)
+			}
+		})
 		_, err = s.UpdateLoginRequest(ctx, "nope", func(*store.LoginRequest) error {
 			t.Error("updater called for an unknown request")
 			return nil

@@ -154,17 +154,35 @@ func (s *Store) Ping(ctx context.Context) error {
 type txKey struct{}
 
 // InTx runs fn in one transaction. Every repository call made with the
-// context fn receives joins it; fn's error rolls everything back. Nested
-// calls join the outer transaction.
+// context fn receives joins it; nested calls join the outer transaction.
+// fn's error rolls everything back, unless it is (or wraps) a *KeepChanges:
+// then what was written is committed and the *KeepChanges returned, so the
+// caller still learns the error (errors.Is sees through it) and an
+// enclosing InTx keeps the changes too. A wrong OTP is the case: the
+// counted try must be written and the answer must still be "wrong".
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if inTx(ctx) {
 		return fn(ctx)
 	}
 	s.counts.transactions.Add(1)
+	var kept *KeepChanges
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+		err := fn(context.WithValue(ctx, txKey{}, tx))
+		if errors.As(err, &kept) {
+			return nil
+		}
+		return err
 	})
+	if err == nil && kept != nil {
+		return kept
+	}
 	return translate(err)
+}
+
+// inTx reports whether ctx carries a transaction of InTx.
+func inTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
 }
 
 // conn returns the transaction carried by ctx, or the pool.

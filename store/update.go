@@ -29,13 +29,15 @@ func (r *InitialAccessToken) key() *string { return &r.ID }
 // It returns ErrNotFound for an unknown id. update's error is returned
 // unchanged and nothing is written, unless it is (or wraps) a *KeepChanges:
 // then the changes are written and its Err is returned beside the row (a
-// wrong OTP counts the try and still fails). update cannot change the ID.
+// wrong OTP counts the try and still fails). Inside an enclosing InTx the
+// *KeepChanges itself is returned, so that handing it back to InTx keeps
+// the changes there too. update cannot change the ID.
 func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, update func(P) error, after func(ctx context.Context, before, now P) error) (P, error) {
 	if !wellFormedKey(id) {
 		return nil, ErrNotFound
 	}
+	nested := inTx(ctx)
 	out := P(new(T))
-	var kept error
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
 		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(out).Error; err != nil {
@@ -43,24 +45,32 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 		}
 		before := P(new(T))
 		*before = *out
-		if err := update(out); err != nil {
-			var k *KeepChanges
-			if !errors.As(err, &k) {
-				return err
-			}
-			kept = k.Err
+		var kept *KeepChanges
+		if err := update(out); err != nil && !errors.As(err, &kept) {
+			return err
 		}
 		*out.key() = id
 		if err := translate(tx.Save(out).Error); err != nil {
 			return err
 		}
 		if after != nil {
-			return after(ctx, before, out)
+			if err := after(ctx, before, out); err != nil {
+				return err
+			}
+		}
+		if kept != nil {
+			return kept
 		}
 		return nil
 	})
-	if err != nil {
+	var kept *KeepChanges
+	switch {
+	case err == nil:
+		return out, nil
+	case !errors.As(err, &kept):
 		return nil, err
+	case nested:
+		return out, kept
 	}
-	return out, kept
+	return out, kept.Err
 }
