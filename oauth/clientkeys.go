@@ -123,6 +123,37 @@ func guardedHTTPClient(timeout time.Duration, roots *x509.CertPool, allowPrivate
 	}
 }
 
+// fetchDocument GETs uri (https only) with client and returns its body,
+// refusing a status other than 200 and a body over maxBytes.
+func fetchDocument(ctx context.Context, client *http.Client, cfg JWKSFetchConfig, uri, accept string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme != "https" {
+		return nil, errors.New("not https")
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, cfg.MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > cfg.MaxBytes {
+		return nil, fmt.Errorf("larger than %d bytes", cfg.MaxBytes)
+	}
+	return body, nil
+}
+
 // isPublicAddr reports whether a is a globally routable unicast address.
 func isPublicAddr(a netip.Addr) bool {
 	a = a.Unmap()
@@ -184,34 +215,9 @@ func (k *ClientKeys) fetch(ctx context.Context, uri string) (*keySet, error) {
 }
 
 func (k *ClientKeys) get(ctx context.Context, uri string) (*keySet, error) {
-	ctx, cancel := context.WithTimeout(ctx, k.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	body, err := fetchDocument(ctx, k.http, k.cfg, uri, "application/jwk-set+json, application/json")
 	if err != nil {
 		return nil, err
 	}
-	if req.URL.Scheme != "https" {
-		return nil, errors.New("not https")
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := k.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, k.cfg.MaxBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > k.cfg.MaxBytes {
-		return nil, fmt.Errorf("larger than %d bytes", k.cfg.MaxBytes)
-	}
-	ks, err := parseKeySet(body)
-	if err != nil {
-		return nil, err
-	}
-	return ks, nil
+	return parseKeySet(body)
 }

@@ -71,15 +71,40 @@ func SpecOf(c *store.Client) ClientSpec {
 
 // Clients registers clients and manages their secrets.
 type Clients struct {
-	st     *store.Store
-	hasher *SecretHasher
-	now    func() time.Time
+	st      *store.Store
+	hasher  *SecretHasher
+	now     func() time.Time
+	sectors *sectorFetcher
 }
 
 // NewClients returns the registration service; secrets are hashed with a
 // key derived from the server secret.
 func NewClients(st *store.Store, secret []byte) *Clients {
-	return &Clients{st: st, hasher: NewSecretHasher(secret), now: time.Now}
+	return &Clients{st: st, hasher: NewSecretHasher(secret), now: time.Now, sectors: newSectorFetcher(JWKSFetchConfig{})}
+}
+
+// WithFetch fetches sector identifier documents with cfg's limits (the
+// server's jwks_uri limits; tests allow loopback there); it returns cs.
+func (cs *Clients) WithFetch(cfg JWKSFetchConfig) *Clients {
+	cs.sectors = newSectorFetcher(cfg)
+	return cs
+}
+
+// Check validates spec as a registration: Validate, then its
+// sector_identifier_uri fetched and checked (OIDC Core 8.1). Every way of
+// registering a client goes through it.
+func (cs *Clients) Check(ctx context.Context, spec ClientSpec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	spec.applyProfile()
+	if spec.SectorIdentifier == "" {
+		return nil
+	}
+	if msg := cs.sectors.check(ctx, spec.SectorIdentifier, spec.RedirectURIs); msg != "" {
+		return &ValidationError{Problems: []string{msg}}
+	}
+	return nil
 }
 
 // WithClock makes the service read time from now (the grace periods of
@@ -177,6 +202,9 @@ func (s ClientSpec) Validate() error {
 	if s.SectorIdentifier != "" {
 		if msg := checkWebURI(s.SectorIdentifier); msg != "" {
 			p = append(p, fmt.Sprintf("sector identifier %q: %s", s.SectorIdentifier, msg))
+		} else if u, _ := url.Parse(s.SectorIdentifier); u.Scheme != "https" {
+			// It is fetched (Clients.Check): over https only.
+			p = append(p, fmt.Sprintf("sector identifier %q: must be https", s.SectorIdentifier))
 		}
 	}
 	if len(p) == 0 {
@@ -285,7 +313,7 @@ func (s ClientSpec) toStore() *store.Client {
 // hash. It returns a *ValidationError for a bad spec and
 // store.ErrAlreadyExists for a taken ID.
 func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, string, error) {
-	if err := spec.Validate(); err != nil {
+	if err := cs.Check(ctx, spec); err != nil {
 		return nil, "", err
 	}
 	c := spec.toStore()
@@ -387,7 +415,27 @@ func (cs *Clients) RotateSecretWithGrace(ctx context.Context, id string, grace t
 // shown once; a confidential client made public loses its secrets. It
 // returns the client before and after. store.ErrNotFound for an unknown
 // client; change's own error unchanged.
+//
+// A new sector identifier, or new redirect URIs under one, is fetched and
+// checked (Check) outside the transaction: change then runs a second time.
 func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpec) error) (before, after *store.Client, secret string, err error) {
+	before, after, secret, err = cs.update(ctx, id, change, nil)
+	var unchecked *errSectorUnchecked
+	if !errors.As(err, &unchecked) {
+		return before, after, secret, err
+	}
+	if msg := cs.sectors.check(ctx, unchecked.key.uri, unchecked.key.redirects); msg != "" {
+		return nil, nil, "", &ValidationError{Problems: []string{msg}}
+	}
+	before, after, secret, err = cs.update(ctx, id, change, &unchecked.key)
+	if errors.As(err, &unchecked) {
+		// Changed again in between: let the caller try again.
+		return nil, nil, "", store.ErrConflict
+	}
+	return before, after, secret, err
+}
+
+func (cs *Clients) update(ctx context.Context, id string, change func(*ClientSpec) error, checked *sectorKey) (before, after *store.Client, secret string, err error) {
 	after, err = cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
 		old := *c
 		before = &old
@@ -406,6 +454,10 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 		}
 		if err := spec.Validate(); err != nil {
 			return err
+		}
+		spec.applyProfile()
+		if needsSectorCheck(spec, SpecOf(c)) && !checked.covers(spec) {
+			return &errSectorUnchecked{sectorKey{spec.SectorIdentifier, slices.Clone(spec.RedirectURIs)}}
 		}
 		n := spec.toStore()
 		n.SecretHash, n.RotatedSecrets = c.SecretHash, c.RotatedSecrets

@@ -154,10 +154,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		return nil, err
 	}
 	pairwise := claims.NewPairwise(secret)
-	jwksFetch := cfg.jwksFetch
-	if cfg.JWKSFetchTimeout > 0 {
-		jwksFetch.Timeout = cfg.JWKSFetchTimeout
-	}
+	jwksFetch := cfg.fetchConfig()
 	provider, err := oauth.New(oauth.Config{
 		Issuer:          cfg.Issuer,
 		Secret:          secret,
@@ -189,7 +186,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	delivery.Timeout = cfg.BackchannelTimeout
 	delivery.AllowPrivateAddresses = delivery.AllowPrivateAddresses || cfg.BackchannelAllowPrivate || cfg.Dev
 	go oauth.NewLogoutSender(delivery, provider, s.metrics, logger).Run(bg)
-	adminSvc := admin.NewService(st, secret, oauth.NewClients(st, secret), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(provider.Logouts())
+	adminSvc := admin.NewService(st, secret, oauth.NewClients(st, secret).WithFetch(jwksFetch), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(provider.Logouts())
 	adminHandler, err := wireAdmin(cfg, adminSvc, otps, engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
@@ -433,4 +430,14 @@ func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *g
 	mux.Handle(admin.APIPrefix+"/", apiEngine)
 	mux.Handle("/", engine)
 	return mux, nil
+}
+
+// fetchConfig is the limits of fetching documents at URLs clients
+// register: jwks_uri and sector_identifier_uri.
+func (c serveConfig) fetchConfig() oauth.JWKSFetchConfig {
+	f := c.jwksFetch
+	if c.JWKSFetchTimeout > 0 {
+		f.Timeout = c.JWKSFetchTimeout
+	}
+	return f
 }
