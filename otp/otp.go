@@ -191,6 +191,11 @@ const (
 	// NoticeAdmin: the code signs an administrator in to the admin
 	// console; the SMS says so and that it must not be shared.
 	NoticeAdmin
+	// NoticeOwnPage: the code signs a person in to their own page (/me),
+	// which shares nothing with anyone; the SMS says what it opens and
+	// that it must not be shared. It is short, without a link (a link in
+	// an SMS is a phishing pattern people are taught to distrust).
+	NoticeOwnPage
 )
 
 // Request is one code to issue.
@@ -568,8 +573,11 @@ func (o *Service) text(req Request, code string) string {
 			code, o.cfg.ServiceName, valid, o.cfg.ServiceName)
 	}
 	id := "sms.sign_in"
-	if req.Notice == NoticeShare {
+	switch req.Notice {
+	case NoticeShare:
 		id = "sms.share"
+	case NoticeOwnPage:
+		id = "sms.me"
 	}
 	return l.Text(id, "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
 }

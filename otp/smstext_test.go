@@ -56,6 +56,15 @@ func TestSMSTextPerLanguage(t *testing.T) {
 			t.Logf("%s notice %d: %d segment(s), %d UTF-16 units, UCS-2 %v", l.Code(), notice, n, len(utf16.Encode([]rune(text))), ucs2)
 		}
 	}
+	for _, l := range locale.All() {
+		text := o.text(Request{Notice: NoticeOwnPage, Lang: l}, "123456")
+		if !strings.HasPrefix(text, "123456 ") || !strings.Contains(text, "kycvs") || !strings.Contains(text, l.Text("time.minutes", "Count", 3)) {
+			t.Errorf("%s own page: %q", l.Code(), text)
+		}
+		if n, ucs2 := segments(text); n > 2 {
+			t.Errorf("%s own page takes %d segments (UCS-2 %v): %q", l.Code(), n, ucs2, text)
+		}
+	}
 	admin := o.text(Request{Notice: NoticeAdmin, Lang: "hi"}, "123456")
 	if !strings.HasPrefix(admin, "123456 is your code to sign in to the kycvs admin console. Valid 3 minutes.") {
 		t.Errorf("admin SMS: %q", admin)

@@ -19,7 +19,10 @@ func (s *Store) CreateDisclosure(ctx context.Context, d *Disclosure) error {
 type DisclosureFilter struct {
 	ClientID      string
 	BeneficiaryID string
-	Since, Until  time.Time
+	// BeneficiaryIDs, when not empty, matches disclosures about any of
+	// them (the people registered on one mobile, for their own page).
+	BeneficiaryIDs []string
+	Since, Until   time.Time
 	// Status, when set, matches the disclosed vaccination status; a
 	// negative value matches disclosures without a status.
 	Status *int
@@ -31,7 +34,7 @@ type DisclosureFilter struct {
 
 func (s *Store) disclosureQuery(ctx context.Context, f DisclosureFilter) *gorm.DB {
 	q := s.conn(ctx).Model(&Disclosure{})
-	if !wellFormedKey(f.ClientID, f.BeneficiaryID) || (f.After != nil && !wellFormedKey(f.After.ID)) {
+	if !wellFormedKey(f.ClientID, f.BeneficiaryID) || !wellFormedKey(f.BeneficiaryIDs...) || (f.After != nil && !wellFormedKey(f.After.ID)) {
 		return q.Where("1 = 0") // matches nothing, as no stored ID is ill-formed
 	}
 	if f.ClientID != "" {
@@ -39,6 +42,9 @@ func (s *Store) disclosureQuery(ctx context.Context, f DisclosureFilter) *gorm.D
 	}
 	if f.BeneficiaryID != "" {
 		q = q.Where("beneficiary_id = ?", f.BeneficiaryID)
+	}
+	if len(f.BeneficiaryIDs) > 0 {
+		q = q.Where("beneficiary_id IN ?", f.BeneficiaryIDs)
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("created_at >= ?", f.Since.UTC())

@@ -79,6 +79,7 @@ type CleanupResult struct {
 	AdminLogins, AdminSessions, OTPTallies                      int64
 	JWTIDs                                                      int64
 	RPSessions                                                  int64
+	MeSessions                                                  int64
 }
 
 // UseJWTID records that the JWT with kind and jti was used, until expires.
@@ -90,10 +91,9 @@ func (s *Store) UseJWTID(ctx context.Context, kind, jti string, expires time.Tim
 }
 
 // DeleteExpired removes login requests, sessions, tokens, API
-// transactions, admin sign-ins, admin sessions, used JWT IDs and
-// clients' shares of sessions (rp_sessions) expired
-// before now, OTP
-// events older than keepEvents (the longest limit window) and OTP tallies
+// transactions, admin sign-ins, admin sessions, /me sign-ins and
+// sessions, used JWT IDs and clients' shares of sessions (rp_sessions)
+// expired before now, OTP events older than keepEvents (the longest limit window) and OTP tallies
 // older than OTPTallyRetention.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
 	now = now.UTC()
@@ -140,5 +140,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 		return res, translate(r.Error)
 	}
 	res.RPSessions = r.RowsAffected
+	if r = db.Where("expires_at < ?", now).Delete(&MeSession{}); r.Error != nil {
+		return res, translate(r.Error)
+	}
+	res.MeSessions = r.RowsAffected
 	return res, nil
 }

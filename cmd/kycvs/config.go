@@ -62,8 +62,12 @@ type serveConfig struct {
 	// TrustFramework and RegistryName are what verified_claims state.
 	TrustFramework string
 	RegistryName   string
-	// AdminTimeZone is the admin console's time zone ("" is UTC).
+	// AdminTimeZone is the admin console's time zone ("" is UTC), and
+	// that of the times on /me.
 	AdminTimeZone string
+	// GrievanceContact is whom a person writes to with a complaint, as
+	// /me states it; "" says "the operator of this service".
+	GrievanceContact string
 	// AdminIdleTimeout ends an admin console session nobody used for
 	// that long (0: the default, 15 minutes).
 	AdminIdleTimeout time.Duration
@@ -135,6 +139,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RegistryName, "registry-name", oauth.DefaultAssurance.RegistryName, "the vaccination registry's name in verified_claims evidence")
 	fs.StringVar(&c.AdminTimeZone, "admin-time-zone", "Asia/Kolkata", "time zone of the admin console's times and of \"today\" on its dashboard")
 	fs.DurationVar(&c.AdminIdleTimeout, "admin-idle-timeout", 15*time.Minute, "admin console sessions end after this long without a request")
+	fs.StringVar(&c.GrievanceContact, "grievance-contact", "", "whom people write to with a complaint about their data (an e-mail or postal address), stated on /me")
 }
 
 // resolveDev fills --dev's defaults: database, generated secret and SMS

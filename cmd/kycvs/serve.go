@@ -21,6 +21,7 @@ import (
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/demo"
 	"github.com/kycvs/kycvs/kycvsapi"
+	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/registration"
@@ -196,6 +197,11 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	flow.Register(engine)
 	api.Register(engine)
 	registration.New(registration.Config{Issuer: cfg.Issuer, IPLimit: cfg.RegistrationIPLimit, Logger: logger}, adminSvc).Register(engine)
+	loc, err := time.LoadLocation(cfg.AdminTimeZone)
+	if err != nil {
+		return nil, err
+	}
+	me.New(me.Config{SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant(st)).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
@@ -385,6 +391,19 @@ func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// endGrant is how /me withdraws an OAuth grant: the grant's refresh and
+// access tokens are made inactive at once, so the relying party's next
+// refresh fails with invalid_grant and its access token with invalid_token
+// at userinfo.
+func endGrant(st *store.Store) me.GrantEnder {
+	return func(ctx context.Context, requestID string) error {
+		if err := st.DeactivateTokensByRequest(ctx, store.KindRefreshToken, requestID); err != nil {
+			return err
+		}
+		return st.DeactivateTokensByRequest(ctx, store.KindAccessToken, requestID)
+	}
 }
 
 // alive is the liveness check: 200 while the process serves requests. It
