@@ -198,6 +198,9 @@ func (p *Page) handleCode(c *gin.Context) {
 		p.serverError(c, err)
 		return
 	}
+	// A wrong code's try must be kept: the transaction commits then, and
+	// the verdict comes back in wrong.
+	var wrong error
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
 		r, err := p.st.UpdateMeSession(ctx, row.ID, func(r *store.MeSession) error {
 			if r.State != store.MeOTPSent || !now.Before(r.ExpiresAt) {
@@ -215,6 +218,10 @@ func (p *Page) handleCode(c *gin.Context) {
 			}
 			return err
 		})
+		if errors.Is(err, otp.ErrWrong) || errors.Is(err, otp.ErrTooManyTries) {
+			wrong = err
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -225,6 +232,9 @@ func (p *Page) handleCode(c *gin.Context) {
 			ID: sessID, State: store.MeSignedIn, Mobile: r.Mobile, CreatedAt: now, ExpiresAt: now.Add(p.cfg.SessionTTL),
 		})
 	})
+	if err == nil {
+		err = wrong
+	}
 	switch {
 	case errors.Is(err, otp.ErrWrong):
 		c.Redirect(http.StatusSeeOther, pathCode+"?m=wrong")
