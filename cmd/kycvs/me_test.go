@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -279,4 +280,44 @@ func mustE164(t *testing.T, mobile string) string {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// A KYC-VS API status token is a standing grant too: /me lists it, with
+// the disclosure its status call made, and Withdraw ends it at once.
+func TestOwnPageWithdrawsKYCVSToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		id, _ := ts.client(oauth.ClientSpec{Name: "Example Air"})
+		c := ts.legacy(ts.apiKey(t, id))
+		txnID, err := c.GenerateOTP("9999900003", "Meera Nair", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := c.ConfirmOTP(txnID, ts.lastOTP("+919999900003"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Status(token); err != nil {
+			t.Fatal(err)
+		}
+		b := ts.newBrowser()
+		p := b.meSignIn("9999900003")
+		grants := grantRe.FindAllStringSubmatch(p.Body, -1)
+		if len(grants) != 1 || !strings.Contains(section(p.Body, "grants"), "holds a status token (KYC-VS API)") ||
+			!strings.Contains(section(p.Body, "disclosures"), "code shared with the service (KYC-VS API)") {
+			t.Fatalf("want the API token and its disclosure: %s", p.Body)
+		}
+		done := b.post(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}})
+		if !strings.Contains(done.Body, "The service can no longer read your status") {
+			t.Fatalf("withdraw: %s", done.Body)
+		}
+		var le *legacyError
+		if _, err := c.Status(token); !errors.As(err, &le) || le.HTTPStatus != http.StatusUnauthorized {
+			t.Fatalf("status after the withdrawal: %v", err)
+		}
+		entries, _, err := ts.store().ListAuditEntries(context.Background(), store.AuditFilter{Action: me.ActionWithdraw})
+		if err != nil || len(entries) != 1 || entries[0].Changes["grant"] != "kycvs_api_token" || entries[0].TargetID != "demo-meera" {
+			t.Fatalf("audit: %+v %v", entries, err)
+		}
+	})
 }
