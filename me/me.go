@@ -74,11 +74,12 @@ type OTPs interface {
 
 var _ OTPs = (*otp.Service)(nil)
 
-// GrantEnder ends the standing grant of one authorization (its fosite
-// request ID) at once: its refresh and access tokens stop working. It is
-// called inside the transaction that records the withdrawal, with that
-// transaction's context; an error rolls both back.
-type GrantEnder func(ctx context.Context, requestID string) error
+// GrantEnder withdraws at once everything the person (beneficiaryID)
+// granted the client: its refresh and access tokens stop working, and the
+// client is told (oauth.Provider.EndGrant, through back-channel logout).
+// It is called inside the transaction that records the withdrawal, with
+// that transaction's context; an error rolls both back.
+type GrantEnder func(ctx context.Context, clientID, beneficiaryID string) error
 
 // Page serves /me. It is safe for concurrent use.
 type Page struct {

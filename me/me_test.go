@@ -80,7 +80,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	me.New(me.Config{Now: h.clock.Now}, st, otps, func(context.Context, string) error { return nil }).Register(engine)
+	me.New(me.Config{Now: h.clock.Now}, st, otps, func(context.Context, string, string) error { return nil }).Register(engine)
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL

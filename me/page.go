@@ -90,13 +90,16 @@ func (p *Page) grants(ctx context.Context, d *mobileData, now time.Time) ([]gran
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	// Withdraw ends everything one person granted one client, so the
+	// client's grants of that person are listed once, the oldest.
+	seen := map[[2]string]bool{}
 	for _, rg := range tokens {
 		t := rg.Token
-		if seen[t.RequestID] {
+		key := [2]string{t.ClientID, rg.BeneficiaryID}
+		if seen[key] {
 			continue
 		}
-		seen[t.RequestID] = true
+		seen[key] = true
 		out = append(out, grant{
 			ID: prefixOAuth + t.RequestID, Kind: grantRefresh, ClientID: t.ClientID, BeneficiaryID: rg.BeneficiaryID,
 			Scopes: t.GrantedScopes, Since: rg.GrantedAt, Until: t.ExpiresAt,
@@ -321,7 +324,7 @@ func (p *Page) handleWithdraw(c *gin.Context) {
 		g = &gs[i]
 		switch g.Kind {
 		case grantRefresh:
-			err = p.endGrant(ctx, strings.TrimPrefix(g.ID, prefixOAuth))
+			err = p.endGrant(ctx, g.ClientID, g.BeneficiaryID)
 		case grantAPI:
 			_, err = p.st.UpdateAPITransaction(ctx, strings.TrimPrefix(g.ID, prefixAPI), func(t *store.APITransaction) error {
 				if t.State != store.TxnVerified {

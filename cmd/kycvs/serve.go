@@ -201,7 +201,13 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	me.New(me.Config{SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant(st)).Register(engine)
+	// Withdraw on /me revokes the person's grant to the client and tells
+	// the client by back-channel logout.
+	endGrant := func(ctx context.Context, clientID, beneficiaryID string) error {
+		_, err := provider.EndGrant(ctx, clientID, beneficiaryID)
+		return err
+	}
+	me.New(me.Config{SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
@@ -391,19 +397,6 @@ func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
 		}
 	}
 	return res, nil
-}
-
-// endGrant is how /me withdraws an OAuth grant: the grant's refresh and
-// access tokens are made inactive at once, so the relying party's next
-// refresh fails with invalid_grant and its access token with invalid_token
-// at userinfo.
-func endGrant(st *store.Store) me.GrantEnder {
-	return func(ctx context.Context, requestID string) error {
-		if err := st.DeactivateTokensByRequest(ctx, store.KindRefreshToken, requestID); err != nil {
-			return err
-		}
-		return st.DeactivateTokensByRequest(ctx, store.KindAccessToken, requestID)
-	}
 }
 
 // alive is the liveness check: 200 while the process serves requests. It
