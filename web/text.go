@@ -15,7 +15,7 @@ import (
 //	{{msg .Error}}                                        a Msg
 //	{{claim "vaccination_status"}}                        what a claim shares
 //	{{wait .ResendWait}}                                  a duration, "45 seconds"
-//	{{strong .X}}, {{nowrap .X}}, {{mobile .X}}, {{code .X}}  markup around an argument
+//	{{strong .X}}, {{nowrap .X}}, {{mobile .X}}, {{ltr .X}}, {{code .X}}  markup around an argument
 //	{{static "style.css"}}                                a static file's URL
 //
 // Messages are plain text; an argument may carry markup (strong, nowrap,
@@ -29,7 +29,10 @@ func pageFuncs(l locale.Lang) template.FuncMap {
 		"wait":   func(d time.Duration) string { return DurationText(l, d) },
 		"strong": func(s string) template.HTML { return wrap("<strong>", s, "</strong>") },
 		"nowrap": func(s string) template.HTML { return wrap(`<span class="nowrap">`, s, "</span>") },
-		"mobile": func(s string) template.HTML { return wrap(`<strong class="nowrap">`, s, "</strong>") },
+		// A number or a time stays left to right in an Urdu sentence (dir
+		// isolates it), so "+91******3210" is not shown as "3210******91+".
+		"mobile": func(s string) template.HTML { return wrap(`<strong class="nowrap" dir="ltr">`, s, "</strong>") },
+		"ltr":    func(s string) template.HTML { return wrap(`<span class="nowrap" dir="ltr">`, s, "</span>") },
 		"code":   func(s string) template.HTML { return wrap("<code>", s, "</code>") },
 	}
 }
