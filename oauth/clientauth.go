@@ -108,7 +108,7 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, r *http.Request, f
 	case errors.As(err, &fetchErr):
 		// The detail (addresses, statuses) stays in the log: echoed to the
 		// caller it would map the network behind kycvs.
-		p.cfg.Logger.WarnContext(ctx, "client keys unavailable", "client_id", id, "error", err)
+		p.cfg.Logger.WarnContext(ctx, "client keys unavailable", "client_id", id, "err", err)
 		return nil, fosite.ErrInvalidClient.WithHint("The client's jwks_uri could not be fetched within kycvs's limits (https, public address, 5 seconds, 64 KiB).")
 	case err != nil:
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion could not be verified: " + err.Error() + ".")

@@ -27,7 +27,7 @@ func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeReques
 	status, key := http.StatusBadRequest, "link_rejected"
 	if errors.As(err, &rfc) {
 		status = rfc.CodeField
-		web.Log(c).Info("authorization request refused", "error", rfc.ErrorField, "hint", rfc.HintField)
+		web.Log(c).Info("authorization request refused", "oauth_error", rfc.ErrorField, "hint", rfc.HintField)
 		switch {
 		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
 			key = "client_unknown"
@@ -47,22 +47,22 @@ func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeReques
 // so it becomes temporarily_unavailable (503) whatever fosite called it.
 func (p *Provider) protocolError(c *gin.Context, err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
-		web.Log(c).Error("database unavailable", "error", err)
+		web.Log(c).Error("database unavailable", "err", err)
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) {
 		if rfc.CodeField >= 500 {
-			web.Log(c).Error("protocol error", "error", rfc.ErrorField, "debug", rfc.DebugField, "cause", rfc.Unwrap())
+			web.Log(c).Error("protocol error", "oauth_error", rfc.ErrorField, "debug", rfc.DebugField, "cause", rfc.Unwrap())
 		}
 		return err
 	}
-	web.Log(c).Error("request failed", "error", err)
+	web.Log(c).Error("request failed", "err", err)
 	return fosite.ErrServerError.WithWrap(err)
 }
 
 func (p *Provider) renderStoreError(c *gin.Context, err error) {
-	web.Log(c).Error("store error", "error", err)
+	web.Log(c).Error("store error", "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
 		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
 		return

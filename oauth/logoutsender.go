@@ -150,7 +150,7 @@ func (s *LogoutSender) Run(ctx context.Context) {
 		for {
 			n, err := s.RunOnce(ctx)
 			if err != nil && ctx.Err() == nil {
-				s.log.Error("back-channel logout: read the queue", "error", err)
+				s.log.Error("back-channel logout: read the queue", "err", err)
 			}
 			// A full batch may mean more is due.
 			if err != nil || n < s.cfg.Batch {
@@ -203,7 +203,7 @@ func (s *LogoutSender) attempt(ctx context.Context, d store.LogoutDelivery) {
 	}
 	if err == nil {
 		if err := s.st.DeleteLogoutDelivery(ctx, d.ID); err != nil {
-			log.Error("back-channel logout delivered, but not removed from the queue", "error", err)
+			log.Error("back-channel logout delivered, but not removed from the queue", "err", err)
 		}
 		s.metrics.LogoutDelivered("delivered")
 		log.Info("back-channel logout delivered")
@@ -212,22 +212,22 @@ func (s *LogoutSender) attempt(ctx context.Context, d store.LogoutDelivery) {
 	now := s.cfg.Now()
 	next := now.Add(s.wait(d.Attempts))
 	if next.Sub(d.CreatedAt) > s.cfg.MaxAge {
-		log.Warn("back-channel logout dropped: not delivered in time", "error", err, "age", now.Sub(d.CreatedAt).Round(time.Second))
+		log.Warn("back-channel logout dropped: not delivered in time", "err", err, "age", now.Sub(d.CreatedAt).Round(time.Second))
 		s.metrics.LogoutDelivered("failed")
 		s.drop(ctx, d, log)
 		return
 	}
 	s.metrics.LogoutDelivered("failed")
-	log.Warn("back-channel logout failed; will retry", "error", err, "next_attempt", next.UTC().Format(time.RFC3339))
+	log.Warn("back-channel logout failed; will retry", "err", err, "next_attempt", next.UTC().Format(time.RFC3339))
 	if err := s.st.RetryLogoutDelivery(ctx, d.ID, next, truncate(err.Error(), 500)); err != nil {
-		log.Error("back-channel logout: record the failed attempt", "error", err)
+		log.Error("back-channel logout: record the failed attempt", "err", err)
 	}
 }
 
 func (s *LogoutSender) drop(ctx context.Context, d store.LogoutDelivery, log *slog.Logger) {
 	s.metrics.LogoutDelivered("dropped")
 	if err := s.st.DeleteLogoutDelivery(ctx, d.ID); err != nil {
-		log.Error("back-channel logout: remove a dropped delivery", "error", err)
+		log.Error("back-channel logout: remove a dropped delivery", "err", err)
 	}
 }
 

@@ -116,7 +116,7 @@ func isTokenError(err error) bool {
 }
 
 func (p *Provider) writeUserinfoOutage(c *gin.Context, err error) {
-	web.Log(c).Error("userinfo failed", "error", err)
+	web.Log(c).Error("userinfo failed", "err", err)
 	if errors.Is(err, store.ErrUnavailable) {
 		writeJSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The registry cannot be read right now.")
 		return

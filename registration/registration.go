@@ -132,11 +132,11 @@ func (e *Endpoint) fail(c *gin.Context, err error) {
 	case errors.Is(err, admin.ErrSectorChange):
 		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "The change would move the client to another pairwise sector, which changes every person's sub; ask the operator.")
 	case errors.Is(err, store.ErrUnavailable):
-		e.log(c).Error("registration: database unavailable", "error", err)
+		e.log(c).Error("registration: database unavailable", "err", err)
 		c.Header("Retry-After", "5")
 		writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is briefly unavailable; try again shortly.")
 	default:
-		e.log(c).Error("registration: request failed", "error", err)
+		e.log(c).Error("registration: request failed", "err", err)
 		writeError(c, http.StatusInternalServerError, "server_error", "Something went wrong on our side.")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -211,25 +212,57 @@ func translate(err error) error {
 	case lostConnection(err):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch {
+		case pg.Code == pgUniqueViolation:
+			return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+		case PoolerMisconfigured(err):
+			return WithPoolerHint(err)
+		case strings.HasPrefix(pg.Code, pgClassAuthorization), pg.Code == pgInvalidCatalogName:
+			// Bad credentials or an unknown database: the server answered,
+			// so this is configuration, not unavailability.
+			return err
+		case strings.HasPrefix(pg.Code, pgClassOperatorIntervention):
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		return err
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		switch lite.Code() {
+		case sqliteConstraintUnique, sqliteConstraintPrimaryKey:
+			return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
+		}
+		return err
+	}
+	// Errors with no code of either driver: a connection that could not be
+	// made or was closed under a statement, reported by pgx or database/sql
+	// as text only.
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
-		return fmt.Errorf("%w: %v", ErrAlreadyExists, err)
-	case PoolerMisconfigured(err):
-		return WithPoolerHint(err)
-	case strings.Contains(msg, "SQLSTATE 28"), strings.Contains(msg, "SQLSTATE 3D000"):
-		// Bad credentials or an unknown database: the server answered, so
-		// this is configuration, not unavailability.
-		return err
-	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "failed to connect"),
-		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "SQLSTATE 57P"),
-		strings.Contains(msg, "conn closed"), strings.Contains(msg, "database is closed"),
-		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "connection reset by peer"),
-		strings.Contains(msg, "bad connection"):
+	case strings.Contains(msg, "failed to connect"), strings.Contains(msg, "conn closed"),
+		strings.Contains(msg, "database is closed"), strings.Contains(msg, "connection refused"),
+		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "unexpected EOF"),
+		strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "bad connection"):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err
 }
+
+// The driver error codes translate knows: PostgreSQL's SQLSTATEs
+// (Appendix A of its manual) and SQLite's extended result codes
+// (sqlite.org/rescode.html), which the SQLite driver reports.
+const (
+	pgUniqueViolation           = "23505"
+	pgClassAuthorization        = "28" // invalid_authorization_specification, invalid_password
+	pgInvalidCatalogName        = "3D000"
+	pgClassOperatorIntervention = "57P" // admin_shutdown, crash_shutdown, cannot_connect_now, ...
+	pgInvalidSQLStatementName   = "26000"
+	pgDuplicatePreparedStmt     = "42P05"
+	sqliteConstraintPrimaryKey  = 1555
+	sqliteConstraintUnique      = 2067
+)
 
 // poolerHint tells an operator how to fix PoolerMisconfigured.
 const poolerHint = "behind PgBouncer in transaction mode, add default_query_exec_mode=cache_describe to the database URL; see docs/operations.md"
@@ -240,9 +273,9 @@ const poolerHint = "behind PgBouncer in transaction mode, add default_query_exec
 // max_prepared_statements): a statement prepared on one server connection
 // is used, or prepared again, on another.
 func PoolerMisconfigured(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, `prepared statement "stmtcache_`) &&
-		(strings.Contains(msg, "SQLSTATE 26000") || strings.Contains(msg, "SQLSTATE 42P05"))
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == pgInvalidSQLStatementName || pg.Code == pgDuplicatePreparedStmt) &&
+		strings.Contains(pg.Message, `prepared statement "stmtcache_`)
 }
 
 // WithPoolerHint adds to err, when PoolerMisconfigured, how to configure

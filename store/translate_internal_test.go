@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,15 +100,19 @@ func TestTranslate(t *testing.T) {
 		{"refused", errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), ErrUnavailable},
 		{"closed", errors.New("sql: database is closed"), ErrUnavailable},
 		{"other kept", other, other},
+		{"postgres unique violation", &pgconn.PgError{Code: "23505", Message: "duplicate key value violates unique constraint"}, ErrAlreadyExists},
+		{"postgres shutting down", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, ErrUnavailable},
 	}
 	// A server that answers "bad password" or "no such database" is
 	// reachable: configuration, not ErrUnavailable.
-	for _, msg := range []string{
-		"failed to connect to `user=x database=test`: server error: FATAL: password authentication failed for user \"x\" (SQLSTATE 28P01)",
-		"failed to connect to `user=postgres database=nope`: server error: FATAL: database \"nope\" does not exist (SQLSTATE 3D000)",
+	// pgx reports them as a connect error wrapping the server's answer.
+	for _, pg := range []*pgconn.PgError{
+		{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "x"`},
+		{Severity: "FATAL", Code: "3D000", Message: `database "nope" does not exist`},
 	} {
-		if err := translate(errors.New(msg)); errors.Is(err, ErrUnavailable) {
-			t.Errorf("translate(%q) = ErrUnavailable", msg)
+		in := fmt.Errorf("failed to connect to `user=x database=test`: server error: %w", pg)
+		if err := translate(in); errors.Is(err, ErrUnavailable) {
+			t.Errorf("translate(%v) = ErrUnavailable", in)
 		}
 	}
 	for _, tc := range tests {

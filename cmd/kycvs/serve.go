@@ -117,7 +117,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { logger.Error("reload signing keys", "error", err) })
+	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { logger.Error("reload signing keys", "err", err) })
 	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: time.Now}
 	go s.cleaner.run(bg)
 
@@ -251,7 +251,7 @@ func (s *server) listenAndServe(ctx context.Context) error {
 		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 		go func() {
 			if err := metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.logger.Error("metrics listener failed", "error", err)
+				s.logger.Error("metrics listener failed", "err", err)
 			}
 		}()
 		s.logger.Info("metrics listening", "addr", ln.Addr().String())
@@ -370,7 +370,7 @@ func (c *cleaner) run(ctx context.Context) {
 			return
 		case <-t.C:
 			if _, err := c.once(ctx); err != nil && ctx.Err() == nil {
-				c.logger.Error("clean-up of expired rows failed", "error", err)
+				c.logger.Error("clean-up of expired rows failed", "err", err)
 			}
 		}
 	}
