@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,6 +35,9 @@ const (
 
 // Config is what the page needs; cmd/kycvs fills it from flags.
 type Config struct {
+	// CSRFKey keys the forms' CSRF tokens (secrets.Derive(secret,
+	// secrets.CSRF), the sign-in pages' key). Required.
+	CSRFKey []byte
 	// SecureCookies: Secure and __Host- cookies (false only for http://
 	// development issuers).
 	SecureCookies bool
@@ -92,8 +94,8 @@ type Page struct {
 // New returns the page over st and otps; endGrant ends OAuth grants. It
 // panics when otps or endGrant is nil, a wiring mistake.
 func New(cfg Config, st *store.Store, otps OTPs, endGrant GrantEnder) *Page {
-	if otps == nil || endGrant == nil {
-		panic("me: no OTP service or no GrantEnder")
+	if otps == nil || endGrant == nil || len(cfg.CSRFKey) == 0 {
+		panic("me: no OTP service, GrantEnder or CSRF key")
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
@@ -129,7 +131,7 @@ const (
 
 // Register mounts the page (see the package comment), behind web.CSRF.
 func (p *Page) Register(r gin.IRouter) {
-	g := r.Group(Path, web.CSRF(p.cfg.SecureCookies), noStore)
+	g := r.Group(Path, web.CSRF(web.CSRFConfig{Key: p.cfg.CSRFKey, Cookie: web.CSRFCookie, Secure: p.cfg.SecureCookies}), noStore)
 	g.GET("", p.handleShow)
 	g.POST("/signin", p.handleSignIn)
 	g.GET("/code", p.handleCodePage)
@@ -219,12 +221,7 @@ func (p *Page) log(c *gin.Context) *slog.Logger {
 
 // serverError answers a store failure with the error page.
 func (p *Page) serverError(c *gin.Context, err error) {
-	p.log(c).Error("me: failed", "err", err)
-	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
-		return
-	}
-	web.RenderError(c, http.StatusInternalServerError, "internal")
+	web.Fail(c, p.log(c), err)
 }
 
 // back answers a form with 303 to /me, with a message code (never text

@@ -16,6 +16,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/otp"
+	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
@@ -80,7 +81,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	me.New(me.Config{Now: h.clock.Now}, st, otps, func(context.Context, string, string) error { return nil }).Register(engine)
+	me.New(me.Config{CSRFKey: secrets.Derive([]byte("0123456789abcdef0123456789abcdef"), secrets.CSRF), Now: h.clock.Now}, st, otps, func(context.Context, string, string) error { return nil }).Register(engine)
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL

@@ -207,7 +207,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		_, err := provider.EndGrant(ctx, clientID, beneficiaryID)
 		return err
 	}
-	me.New(me.Config{SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
+	me.New(me.Config{CSRFKey: secrets.Derive(secret, secrets.CSRF), SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
