@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -236,13 +235,13 @@ func (a *API) authenticate(perm Permission, h func(*gin.Context, Actor)) gin.Han
 
 // storeError answers an error no handler expected.
 func (a *API) storeError(c *gin.Context, err error) {
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		a.log(c).Error("admin API: database unavailable", "err", err)
-		writeError(c, http.StatusServiceUnavailable, CodeUnavailable, "The database cannot be reached right now. Try again in a minute.")
-		return
+	f := web.FailureOf(err)
+	f.Answer(c, a.log(c), err)
+	code := CodeInternal
+	if f.Outage {
+		code = CodeUnavailable
 	}
-	a.log(c).Error("admin API: failed", "err", err)
-	writeError(c, http.StatusInternalServerError, CodeInternal, "Something went wrong on our side.")
+	writeError(c, f.Status, code, f.Message)
 }
 
 // fail answers the errors every write may meet; anything else is a store

@@ -452,12 +452,7 @@ func (cn *Console) toLogin(c *gin.Context) {
 }
 
 func (cn *Console) serverError(c *gin.Context, err error) {
-	cn.log(c).Error("admin console: failed", "err", err)
-	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
-	} else {
-		web.RenderError(c, http.StatusInternalServerError, "internal")
-	}
+	web.Fail(c, cn.log(c), err)
 	c.Abort()
 }
 

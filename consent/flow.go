@@ -316,12 +316,7 @@ func (f *Flow) replyStep(c *gin.Context, err error) {
 
 // serverError logs err and shows a page that asks to try again.
 func (f *Flow) serverError(c *gin.Context, err error) {
-	f.log(c).Error("consent: store error", "err", err)
-	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
-		return
-	}
-	web.RenderError(c, http.StatusInternalServerError, "internal")
+	web.Fail(c, f.log(c), err)
 }
 
 // clientName returns the display name of the client behind lr; on failure

@@ -1,14 +1,12 @@
 package kycvsapi
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // Error codes, the errorCode of every error answer. They are part of the
@@ -85,9 +83,11 @@ func writeError(c *gin.Context, e *apiError) {
 }
 
 // internal turns a store or registry failure into 503 or 500.
+// The callers log err themselves, with the transaction's context.
 func internal(err error) *apiError {
-	if errors.Is(err, store.ErrUnavailable) {
-		return fail(http.StatusServiceUnavailable, CodeServiceUnavailable, "The service cannot reach its database right now. Try again in a minute.")
+	f := web.FailureOf(err)
+	if f.Outage {
+		return fail(f.Status, CodeServiceUnavailable, f.Message)
 	}
-	return fail(http.StatusInternalServerError, CodeServerError, "Something went wrong on our side. Try again in a minute.")
+	return fail(f.Status, CodeServerError, f.Message)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
-	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/web"
 )
 
@@ -46,8 +45,8 @@ func (p *Provider) writeAuthorizeError(c *gin.Context, ar fosite.AuthorizeReques
 // invalid_client; an unreachable database is an outage, not a bad client,
 // so it becomes temporarily_unavailable (503) whatever fosite called it.
 func (p *Provider) protocolError(c *gin.Context, err error) error {
-	if errors.Is(err, store.ErrUnavailable) {
-		web.Log(c).Error("database unavailable", "err", err)
+	if f := web.FailureOf(err); f.Outage {
+		f.Answer(c, web.Log(c), err)
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	var rfc *fosite.RFC6749Error
@@ -62,12 +61,7 @@ func (p *Provider) protocolError(c *gin.Context, err error) error {
 }
 
 func (p *Provider) renderStoreError(c *gin.Context, err error) {
-	web.Log(c).Error("store error", "err", err)
-	if errors.Is(err, store.ErrUnavailable) {
-		web.RenderError(c, http.StatusServiceUnavailable, "unavailable")
-		return
-	}
-	web.RenderError(c, http.StatusInternalServerError, "internal")
+	web.Fail(c, nil, err)
 }
 
 // writeJSONError writes an OAuth2-style error body, headers first.

@@ -131,13 +131,14 @@ func (e *Endpoint) fail(c *gin.Context, err error) {
 		writeError(c, http.StatusBadRequest, code, strings.Join(ve.Problems, "; "))
 	case errors.Is(err, admin.ErrSectorChange):
 		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "The change would move the client to another pairwise sector, which changes every person's sub; ask the operator.")
-	case errors.Is(err, store.ErrUnavailable):
-		e.log(c).Error("registration: database unavailable", "err", err)
-		c.Header("Retry-After", "5")
-		writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is briefly unavailable; try again shortly.")
 	default:
-		e.log(c).Error("registration: request failed", "err", err)
-		writeError(c, http.StatusInternalServerError, "server_error", "Something went wrong on our side.")
+		f := web.FailureOf(err)
+		f.Answer(c, e.log(c), err)
+		code := "server_error"
+		if f.Outage {
+			code = "temporarily_unavailable"
+		}
+		writeError(c, f.Status, code, f.Message)
 	}
 }
 

@@ -29,9 +29,15 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrLimited: a rate limit was reached; nothing was recorded.
 	ErrLimited = errors.New("store: limit reached")
-	// ErrUnavailable: the database could not be reached.
-	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrUnavailable: the database could not be reached. Its Outage
+	// method tells web to answer 503, not 500.
+	ErrUnavailable error = unavailable{}
 )
+
+type unavailable struct{}
+
+func (unavailable) Error() string { return "store: database unavailable" }
+func (unavailable) Outage() bool  { return true }
 
 // Dialect names the SQL dialect behind a Store.
 type Dialect string
