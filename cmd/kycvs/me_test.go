@@ -96,6 +96,10 @@ func TestOwnPage(t *testing.T) {
 		if !strings.Contains(first, "the service read it again (userinfo)") {
 			t.Error("first page does not say the channel")
 		}
+		t.Logf("/me with %d disclosures a page: %d bytes of HTML", me.DefaultPageSize, len(p.Body))
+		if len(p.Body) > 24<<10 {
+			t.Errorf("/me is %d bytes: keep it small for phones", len(p.Body))
+		}
 		seen := strings.Count(first, "<li><strong>")
 		older := regexp.MustCompile(`href="(/me\?after=[^"]+)"`).FindStringSubmatch(first)
 		if seen != me.DefaultPageSize || older == nil {
