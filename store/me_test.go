@@ -102,7 +102,10 @@ func TestMeSessions(t *testing.T) {
 			t.Fatalf("before expiry: %v", err)
 		}
 		for name, get := range map[string]func() error{
-			"at expiry":     func() error { _, err := s.GetMeSession(ctx, "m1", store.MeSignedIn, base.Add(15*time.Minute)); return err },
+			"at expiry": func() error {
+				_, err := s.GetMeSession(ctx, "m1", store.MeSignedIn, base.Add(15*time.Minute))
+				return err
+			},
 			"another state": func() error { _, err := s.GetMeSession(ctx, "m1", store.MeOTPSent, base); return err },
 			"unknown":       func() error { _, err := s.GetMeSession(ctx, "nope", store.MeSignedIn, base); return err },
 		} {
