@@ -40,9 +40,12 @@ type ClientJSON struct {
 	Profile                     string          `json:"profile"`
 	// RegisteredWith is the initial access token a self-registered
 	// client used (RFC 7591); "" for a client an admin made.
-	RegisteredWith string    `json:"registered_with"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	RegisteredWith string `json:"registered_with"`
+	// Back-Channel Logout 1.0.
+	BackchannelLogoutURI             string    `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool      `json:"backchannel_logout_session_required"`
+	CreatedAt                        time.Time `json:"created_at"`
+	UpdatedAt                        time.Time `json:"updated_at"`
 }
 
 // ToClientJSON renders c, with secret when one was just made, at now.
@@ -60,6 +63,7 @@ func ToClientJSON(c *store.Client, secret string, now time.Time) ClientJSON {
 		Contacts: nonNil(c.Contacts), Disabled: c.Disabled, PreviousSecretsValidUntil: until, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile, RegisteredWith: c.RegisteredWith,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 	if c.JWKS != "" {
 		j.JWKS = json.RawMessage(c.JWKS)
@@ -76,25 +80,27 @@ func nonNil(l []string) []string {
 
 // clientInput is a create or update body; absent fields are nil.
 type clientInput struct {
-	ClientID                    *string         `json:"client_id"`
-	Name                        *string         `json:"name"`
-	RedirectURIs                *[]string       `json:"redirect_uris"`
-	PostLogoutRedirectURIs      *[]string       `json:"post_logout_redirect_uris"`
-	Scopes                      *[]string       `json:"scopes"`
-	Public                      *bool           `json:"public"`
-	TokenEndpointAuthMethod     *string         `json:"token_endpoint_auth_method"`
-	IDTokenSignedResponseAlg    *string         `json:"id_token_signed_response_alg"`
-	UserinfoSignedResponseAlg   *string         `json:"userinfo_signed_response_alg"`
-	SectorIdentifierURI         *string         `json:"sector_identifier_uri"`
-	LogoURI                     *string         `json:"logo_uri"`
-	Contacts                    *[]string       `json:"contacts"`
-	AllowSectorChange           bool            `json:"allow_sector_change"`
-	RequirePAR                  *bool           `json:"require_pushed_authorization_requests"`
-	JWKS                        json.RawMessage `json:"jwks"`
-	JWKSURI                     *string         `json:"jwks_uri"`
-	TokenEndpointAuthSigningAlg *string         `json:"token_endpoint_auth_signing_alg"`
-	DPoPBoundAccessTokens       *bool           `json:"dpop_bound_access_tokens"`
-	Profile                     *string         `json:"profile"`
+	ClientID                         *string         `json:"client_id"`
+	Name                             *string         `json:"name"`
+	RedirectURIs                     *[]string       `json:"redirect_uris"`
+	PostLogoutRedirectURIs           *[]string       `json:"post_logout_redirect_uris"`
+	Scopes                           *[]string       `json:"scopes"`
+	Public                           *bool           `json:"public"`
+	TokenEndpointAuthMethod          *string         `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg         *string         `json:"id_token_signed_response_alg"`
+	UserinfoSignedResponseAlg        *string         `json:"userinfo_signed_response_alg"`
+	SectorIdentifierURI              *string         `json:"sector_identifier_uri"`
+	LogoURI                          *string         `json:"logo_uri"`
+	Contacts                         *[]string       `json:"contacts"`
+	AllowSectorChange                bool            `json:"allow_sector_change"`
+	RequirePAR                       *bool           `json:"require_pushed_authorization_requests"`
+	JWKS                             json.RawMessage `json:"jwks"`
+	JWKSURI                          *string         `json:"jwks_uri"`
+	TokenEndpointAuthSigningAlg      *string         `json:"token_endpoint_auth_signing_alg"`
+	DPoPBoundAccessTokens            *bool           `json:"dpop_bound_access_tokens"`
+	Profile                          *string         `json:"profile"`
+	BackchannelLogoutURI             *string         `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired *bool           `json:"backchannel_logout_session_required"`
 }
 
 // apply sets the fields present in in on spec.
@@ -138,6 +144,10 @@ func (in *clientInput) apply(spec *oauth.ClientSpec) {
 	}
 	if in.DPoPBoundAccessTokens != nil {
 		spec.DPoPBoundAccessTokens = *in.DPoPBoundAccessTokens
+	}
+	set(&spec.BackchannelLogoutURI, in.BackchannelLogoutURI)
+	if in.BackchannelLogoutSessionRequired != nil {
+		spec.BackchannelLogoutSessionRequired = *in.BackchannelLogoutSessionRequired
 	}
 }
 

@@ -146,6 +146,7 @@ func TestClientsAPI(t *testing.T) {
 			"post_logout_redirect_uris": []string{"https://air.example/signed-out"},
 			"scopes":                    []string{"openid", "vaccination_status", "profile"}, "contacts": []string{"ops@air.example"},
 			"logo_uri": "https://air.example/logo.png", "token_endpoint_auth_method": "client_secret_basic",
+			"backchannel_logout_uri": "https://air.example/bc-logout", "backchannel_logout_session_required": true,
 		})
 		if resp.Status != http.StatusCreated {
 			t.Fatalf("create: %d %s", resp.Status, resp.Body)
@@ -153,6 +154,7 @@ func TestClientsAPI(t *testing.T) {
 		resp.json(t, &created)
 		secret := created.ClientSecret
 		if len(secret) < 43 || created.LogoURI != "https://air.example/logo.png" || !slices.Equal(created.Contacts, []string{"ops@air.example"}) ||
+			created.BackchannelLogoutURI != "https://air.example/bc-logout" || !created.BackchannelLogoutSessionRequired ||
 			!slices.Equal(created.PostLogoutRedirectURIs, []string{"https://air.example/signed-out"}) || !slices.Equal(created.RedirectURIs, []string{"https://air.example/cb"}) {
 			t.Fatalf("created %+v", created)
 		}
@@ -224,12 +226,14 @@ func TestClientsAPI(t *testing.T) {
 			if resp.Status != http.StatusOK {
 				t.Errorf("allowed sector change: %d %s", resp.Status, resp.Body)
 			}
-			resp = ts.call(http.MethodPatch, p+"/clients/air", ts.owner, map[string]any{"redirect_uris": []string{"ftp://x"}, "contacts": []string{"not-mail"}, "scopes": []string{"email"}})
+			resp = ts.call(http.MethodPatch, p+"/clients/air", ts.owner, map[string]any{"redirect_uris": []string{"ftp://x"}, "contacts": []string{"not-mail"}, "scopes": []string{"email"},
+				"backchannel_logout_uri": "http://air.example/bc#frag"})
 			var e struct {
 				Details []string `json:"details"`
 			}
 			resp.json(t, &e)
-			if resp.Status != http.StatusUnprocessableEntity || resp.errorCode(t) != admin.CodeValidation || len(e.Details) < 3 {
+			if resp.Status != http.StatusUnprocessableEntity || resp.errorCode(t) != admin.CodeValidation || len(e.Details) < 4 ||
+				!strings.Contains(strings.Join(e.Details, ";"), "backchannel logout URI") {
 				t.Errorf("invalid update: %d %s", resp.Status, resp.Body)
 			}
 			// Public and back: the secret goes, and a new one comes.

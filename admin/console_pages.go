@@ -129,6 +129,9 @@ type clientForm struct {
 	// The high-assurance settings.
 	Profile, JWKS, JWKSURI, AssertionAlg string
 	RequirePAR, DPoP                     bool
+	// Back-Channel Logout 1.0.
+	BackchannelLogoutURI       string
+	BackchannelSessionRequired bool
 }
 
 type clientPage struct {
@@ -159,7 +162,8 @@ func formOf(c *store.Client) clientForm {
 		SectorIdentifier: c.SectorIdentifier, LogoURI: c.LogoURI, Public: c.Public, AuthMethod: c.TokenEndpointAuthMethod,
 		IDTokenAlg: c.IDTokenSignedResponseAlg, UserinfoAlg: c.UserinfoSignedResponseAlg, Scopes: map[string]bool{},
 		Profile: c.Profile, JWKS: c.JWKS, JWKSURI: c.JWKSURI, AssertionAlg: c.TokenEndpointAuthSigningAlg,
-		RequirePAR: c.RequirePushedAuthorizationRequests, DPoP: c.DPoPBoundAccessTokens}
+		RequirePAR: c.RequirePushedAuthorizationRequests, DPoP: c.DPoPBoundAccessTokens,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSessionRequired: c.BackchannelLogoutSessionRequired}
 	for _, s := range c.Scopes {
 		f.Scopes[s] = true
 	}
@@ -177,6 +181,8 @@ func readClientForm(c *gin.Context) clientForm {
 		Profile: c.PostForm("profile"), JWKS: strings.TrimSpace(c.PostForm("jwks")), JWKSURI: strings.TrimSpace(c.PostForm("jwks_uri")),
 		AssertionAlg: c.PostForm("token_endpoint_auth_signing_alg"),
 		RequirePAR:   c.PostForm("require_pushed_authorization_requests") == "on", DPoP: c.PostForm("dpop_bound_access_tokens") == "on",
+		BackchannelLogoutURI:       strings.TrimSpace(c.PostForm("backchannel_logout_uri")),
+		BackchannelSessionRequired: c.PostForm("backchannel_logout_session_required") == "on",
 	}
 	for _, s := range c.PostFormArray("scopes") {
 		f.Scopes[s] = true
@@ -202,6 +208,7 @@ func (f clientForm) apply(spec *oauth.ClientSpec) {
 	spec.TokenEndpointAuthMethod, spec.IDTokenSignedResponseAlg, spec.UserinfoSignedResponseAlg = f.AuthMethod, f.IDTokenAlg, f.UserinfoAlg
 	spec.Profile, spec.JWKS, spec.JWKSURI, spec.TokenEndpointAuthSigningAlg = f.Profile, f.JWKS, f.JWKSURI, f.AssertionAlg
 	spec.RequirePAR, spec.DPoPBoundAccessTokens = f.RequirePAR, f.DPoP
+	spec.BackchannelLogoutURI, spec.BackchannelLogoutSessionRequired = f.BackchannelLogoutURI, f.BackchannelSessionRequired
 	spec.Scopes = nil
 	for _, s := range formScopes {
 		if f.Scopes[s] {

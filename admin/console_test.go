@@ -264,7 +264,8 @@ func TestConsoleWork(t *testing.T) {
 
 	form := b.get("/admin/clients/new")
 	created := b.post(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
-		"post_logout_redirect_uris": {"https://air.example/bye\n"}, "scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"}})
+		"post_logout_redirect_uris": {"https://air.example/bye\n"}, "scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"},
+		"backchannel_logout_uri": {" https://air.example/bc "}, "backchannel_logout_session_required": {"on"}})
 	m := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(created.Body)
 	if created.Status != http.StatusCreated || m == nil || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
@@ -273,6 +274,7 @@ func TestConsoleWork(t *testing.T) {
 		t.Fatal("the secret shown does not authenticate")
 	}
 	if c, err := ts.st.GetClient(context.Background(), "air"); err != nil || !slices.Equal(c.PostLogoutRedirectURIs, []string{"https://air.example/bye"}) ||
+		c.BackchannelLogoutURI != "https://air.example/bc" || !c.BackchannelLogoutSessionRequired ||
 		!slices.Equal(c.RedirectURIs, []string{"https://air.example/cb"}) {
 		t.Fatalf("stored client: %+v %v", c, err)
 	}

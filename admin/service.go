@@ -125,7 +125,8 @@ func clientView(c *store.Client) map[string]any {
 		"logo_uri": c.LogoURI, "contacts": []string(c.Contacts), "disabled": c.Disabled,
 		"require_pushed_authorization_requests": c.RequirePushedAuthorizationRequests, "jwks": c.JWKS, "jwks_uri": c.JWKSURI,
 		"token_endpoint_auth_signing_alg": c.TokenEndpointAuthSigningAlg, "dpop_bound_access_tokens": c.DPoPBoundAccessTokens,
-		"profile": c.Profile,
+		"profile": c.Profile, "backchannel_logout_uri": c.BackchannelLogoutURI,
+		"backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
 	}
 }
 

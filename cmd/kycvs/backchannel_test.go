@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,5 +214,31 @@ func TestBackchannelLogoutWhenClientDisabled(t *testing.T) {
 			}
 			delete(subs, sid)
 		}
+
+		t.Run("registered from the CLI, bad addresses refused", func(t *testing.T) {
+			db := []string{"--database-url", ts.cfg.DatabaseURL, "--secret", testSecret}
+			out, err := kycvs(t, append([]string{"clients", "create", "--name", "CLI Air", "--redirect-uri", "https://cli.example/cb",
+				"--backchannel-logout-uri", "https://cli.example/bc", "--backchannel-logout-session-required", "--json"}, db...)...)
+			var got struct {
+				ID       string `json:"client_id"`
+				URI      string `json:"backchannel_logout_uri"`
+				Required bool   `json:"backchannel_logout_session_required"`
+			}
+			if err != nil || json.Unmarshal([]byte(out), &got) != nil || got.URI != "https://cli.example/bc" || !got.Required {
+				t.Fatalf("clients create: %v %s", err, out)
+			}
+			for _, bad := range []string{"http://cli.example/bc", "https://cli.example/bc#x", "https://u:p@cli.example/bc", "bc"} {
+				_, err := kycvs(t, append([]string{"clients", "update", got.ID, "--backchannel-logout-uri", bad}, db...)...)
+				if err == nil || !strings.Contains(err.Error(), "backchannel logout URI") {
+					t.Errorf("%q: %v", bad, err)
+				}
+			}
+			if _, err := kycvs(t, append([]string{"clients", "update", got.ID, "--backchannel-logout-uri", ""}, db...)...); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := ts.store().GetClient(context.Background(), got.ID); err != nil || c.BackchannelLogoutURI != "" || !c.BackchannelLogoutSessionRequired {
+				t.Fatalf("after removing the URI: %+v %v", c, err)
+			}
+		})
 	})
 }

@@ -42,7 +42,10 @@ type clientJSON struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	DPoPBoundAccessTokens       bool            `json:"dpop_bound_access_tokens"`
 	Profile                     string          `json:"profile,omitempty"`
-	Disabled                    bool            `json:"disabled"`
+	// Back-Channel Logout 1.0.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+	Disabled                         bool   `json:"disabled"`
 	// RegisteredWith is the initial access token a self-registered
 	// client used (RFC 7591).
 	RegisteredWith string `json:"registered_with,omitempty"`
@@ -59,7 +62,8 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 		LogoURI: c.LogoURI, Contacts: c.Contacts, PreviousSecretsValidUntil: validUntil(c),
 		RequirePAR: c.RequirePushedAuthorizationRequests, JWKSURI: c.JWKSURI,
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, Profile: c.Profile,
-		RegisteredWith: c.RegisteredWith,
+		RegisteredWith:       c.RegisteredWith,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 	if c.JWKS != "" {
 		j.JWKS = json.RawMessage(c.JWKS)
@@ -119,6 +123,8 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "private_key_jwt: https URL of the client's public JWK Set")
 		fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "private_key_jwt: the only algorithm its assertions may use (ES256, PS256, RS256; default any)")
 		fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop", false, "refuse token requests without a DPoP proof (dpop_bound_access_tokens)")
+		fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where signed logout tokens are POSTed (Back-Channel Logout 1.0; https, http only on localhost; update: \"\" removes it)")
+		fs.BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
 		if verb == "update" {
 			fs.BoolVar(&allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
 		}
@@ -214,6 +220,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				"jwks-uri":                        func() { s.JWKSURI, s.JWKS = spec.JWKSURI, "" },
 				"token-endpoint-auth-signing-alg": func() { s.TokenEndpointAuthSigningAlg = spec.TokenEndpointAuthSigningAlg },
 				"dpop":                            func() { s.DPoPBoundAccessTokens = spec.DPoPBoundAccessTokens },
+				"backchannel-logout-uri":          func() { s.BackchannelLogoutURI = spec.BackchannelLogoutURI },
+				"backchannel-logout-session-required": func() {
+					s.BackchannelLogoutSessionRequired = spec.BackchannelLogoutSessionRequired
+				},
 			} {
 				if given[name] {
 					apply()
@@ -291,6 +301,9 @@ func printClient(w io.Writer, c *store.Client, secret string) {
 	}
 	if c.DPoPBoundAccessTokens {
 		fmt.Fprintf(tw, "dpop_bound_access_tokens\ttrue\n")
+	}
+	if c.BackchannelLogoutURI != "" {
+		fmt.Fprintf(tw, "backchannel_logout_uri\t%s\n", c.BackchannelLogoutURI)
 	}
 	for _, t := range validUntil(c) {
 		fmt.Fprintf(tw, "previous secret\tworks until %s\n", t.Format(time.RFC3339))
