@@ -103,6 +103,7 @@ func (a *API) Routes() []Route {
 		{http.MethodGet, p + "/beneficiaries/:id", PermRead, a.handleGetBeneficiary},
 		{http.MethodPut, p + "/beneficiaries/:id", PermRegistry, a.handleUpdateBeneficiary},
 		{http.MethodDelete, p + "/beneficiaries/:id", PermRegistry, a.handleDeleteBeneficiary},
+		{http.MethodPost, p + "/beneficiaries/:id/end-sessions", PermRegistry, a.handleEndSessions},
 		{http.MethodGet, p + "/disclosures", PermRead, a.handleListDisclosures},
 		{http.MethodGet, p + "/disclosures.csv", PermRead, a.handleExportDisclosures},
 		{http.MethodGet, p + "/keys", PermRead, a.handleListKeys},

@@ -150,6 +150,21 @@ func (a *API) handleDeleteBeneficiary(c *gin.Context, actor Actor) {
 	c.Status(http.StatusNoContent)
 }
 
+// handleEndSessions signs the person out of every browser session and
+// tells the clients they signed in to (back-channel logout).
+func (a *API) handleEndSessions(c *gin.Context, actor Actor) {
+	id, ok := validID(c, "id")
+	if !ok {
+		return
+	}
+	ended, err := a.svc.EndSessions(c.Request.Context(), actor, id)
+	if err != nil {
+		a.fail(c, err, "beneficiary")
+		return
+	}
+	c.JSON(http.StatusOK, ended)
+}
+
 func (a *API) handleImport(c *gin.Context, actor Actor) {
 	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "text/csv" {
 		writeError(c, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Send the registry CSV as text/csv.")

@@ -900,3 +900,55 @@ func TestImportLargerThanForms(t *testing.T) {
 		t.Fatalf("import of %d bytes: %d %s", b.Len(), resp.Status, resp.Body)
 	}
 }
+
+// An admin ends a person's sessions: every browser session of theirs goes,
+// each client with a backchannel_logout_uri that signed them in within one
+// gets a logout token queued, and the audit log says so. Viewers cannot.
+func TestEndSessionsAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		p := admin.APIPrefix
+		ts.call(http.MethodPost, p+"/beneficiaries", ts.owner, map[string]any{"beneficiary_id": "B-1", "mobile": "9876543210", "name": "Asha", "year_of_birth": 1985})
+		if resp := ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{"client_id": "air", "name": "Air", "redirect_uris": []string{"https://air.example/cb"},
+			"backchannel_logout_uri": "https://air.example/bc"}); resp.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", resp.Status, resp.Body)
+		}
+		now := ts.clock.Now()
+		for _, sid := range []string{"s1", "s2"} {
+			if err := ts.st.CreateSession(ctx, &store.Session{ID: "session-" + sid, BeneficiaryID: "B-1", Mobile: "+919876543210", Name: "Asha",
+				AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ts.st.RecordRPSession(ctx, &store.RPSession{SID: sid, ClientID: "air", Subject: "sub", BeneficiaryID: "B-1",
+				CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if resp := ts.call(http.MethodPost, p+"/beneficiaries/B-1/end-sessions", ts.adminKey(admin.RoleViewer), nil); resp.Status != http.StatusForbidden {
+			t.Fatalf("viewer: %d", resp.Status)
+		}
+		resp := ts.call(http.MethodPost, p+"/beneficiaries/B-1/end-sessions", ts.owner, nil)
+		var ended admin.EndedSessions
+		resp.json(t, &ended)
+		if resp.Status != http.StatusOK || ended.Sessions != 2 || ended.LogoutTokens != 2 {
+			t.Fatalf("end sessions: %d %s", resp.Status, resp.Body)
+		}
+		if _, err := ts.st.GetSession(ctx, "session-s1", now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the session survived: %v", err)
+		}
+		if q, err := ts.st.LogoutDeliveries(ctx); err != nil || len(q) != 2 {
+			t.Fatalf("queued %+v %v", q, err)
+		}
+		if resp := ts.call(http.MethodPost, p+"/beneficiaries/B-1/end-sessions", ts.owner, nil); resp.Status != http.StatusOK ||
+			!strings.Contains(string(resp.Body), `"sessions_ended":0`) {
+			t.Fatalf("again: %d %s", resp.Status, resp.Body)
+		}
+		if resp := ts.call(http.MethodPost, p+"/beneficiaries/nobody/end-sessions", ts.owner, nil); resp.Status != http.StatusNotFound {
+			t.Fatalf("unknown: %d %s", resp.Status, resp.Body)
+		}
+		entries, _, err := ts.st.ListAuditEntries(ctx, store.AuditFilter{Action: "beneficiary.end_sessions", Limit: 10})
+		if err != nil || len(entries) != 2 || entries[len(entries)-1].TargetID != "B-1" {
+			t.Fatalf("audit %+v %v", entries, err)
+		}
+	})
+}

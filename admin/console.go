@@ -275,6 +275,7 @@ var notices = map[string]string{
 	"retired": "The key is retired.", "signedout": "You are signed out.", "created": "Created.",
 	"api_key_revoked":       "The API key is revoked: it authenticates no more calls.",
 	"initial_token_revoked": "The initial access token is revoked: it registers no more clients.",
+	"sessions_ended":        "The person is signed out everywhere; the clients they signed in to are told.",
 }
 
 func (cn *Console) log(c *gin.Context) *slog.Logger {
@@ -346,6 +347,7 @@ func (cn *Console) routes() []consoleRoute {
 		{http.MethodPost, "/admin/registry", PermRegistry, cn.handleCreateBeneficiary},
 		{http.MethodGet, "/admin/registry/:id", PermRead, cn.handleBeneficiary},
 		{http.MethodPost, "/admin/registry/:id", PermRegistry, cn.handleUpdateBeneficiary},
+		{http.MethodPost, "/admin/registry/:id/end-sessions", PermRegistry, cn.handleEndSessions},
 		{http.MethodGet, "/admin/disclosures", PermRead, cn.handleDisclosures},
 		{http.MethodGet, "/admin/disclosures.csv", PermRead, cn.handleDisclosuresCSV},
 		{http.MethodGet, "/admin/keys", PermRead, cn.handleKeys},

@@ -542,6 +542,21 @@ func (cn *Console) handleBeneficiary(c *gin.Context) {
 		Data: beneficiaryPage{Beneficiary: ToBeneficiaryJSON(b), Form: beneficiaryFormOf(b)}})
 }
 
+// handleEndSessions signs the person out of every browser session
+// (Service.EndSessions).
+func (cn *Console) handleEndSessions(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := cn.svc.EndSessions(c.Request.Context(), actorOf(c), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			cn.render(c, http.StatusNotFound, "notfound", page{Title: "No such beneficiary", Nav: "registry"})
+			return
+		}
+		cn.serverError(c, err)
+		return
+	}
+	back(c, "/admin/registry/"+url.PathEscape(id), "sessions_ended")
+}
+
 // Disclosures.
 
 type disclosuresData struct {

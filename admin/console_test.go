@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -431,5 +432,33 @@ func TestConsoleAPIKeys(t *testing.T) {
 	v.signIn(ts, "9999900020")
 	if p := v.get("/admin/clients/air"); !strings.Contains(p.Body, rec.ID) || strings.Contains(p.Body, "/api-keys\"") || strings.Contains(p.Body, "Make a new API key") {
 		t.Errorf("a viewer's client page: %s", p.Body)
+	}
+}
+
+// The beneficiary page ends a person's sessions with one button, behind
+// CSRF, and says it did.
+func TestConsoleEndSessions(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.addUser("9999900010", admin.RoleOwner)
+	b := ts.browser()
+	b.signIn(ts, "9999900010")
+	ctx := context.Background()
+	if _, err := ts.svc.PutBeneficiary(ctx, admin.CLIActor("t", "h"), admin.BeneficiaryInput{ID: "B-1", Mobile: "9876543210", Name: "Asha", YearOfBirth: 1985}, true); err != nil {
+		t.Fatal(err)
+	}
+	now := ts.clock.Now()
+	if err := ts.st.CreateSession(ctx, &store.Session{ID: "session-1", BeneficiaryID: "B-1", Mobile: "+919876543210", Name: "Asha", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/admin/registry/B-1")
+	if !strings.Contains(page.Body, `action="/admin/registry/B-1/end-sessions"`) {
+		t.Fatalf("no end-sessions form: %s", page.Body)
+	}
+	done := b.post(page, "/admin/registry/B-1/end-sessions", url.Values{})
+	if done.Status != http.StatusOK || !strings.Contains(done.Body, "signed out everywhere") {
+		t.Fatalf("end sessions: %d %s", done.Status, done.Body)
+	}
+	if _, err := ts.st.GetSession(ctx, "session-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the session survived: %v", err)
 	}
 }

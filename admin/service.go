@@ -444,6 +444,38 @@ func (s *Service) DeleteBeneficiary(ctx context.Context, a Actor, id string) err
 	})
 }
 
+// EndedSessions is what ending a person's sessions did.
+type EndedSessions struct {
+	// Sessions is how many browser sessions at kycvs were ended.
+	Sessions int `json:"sessions_ended"`
+	// LogoutTokens is how many back-channel logout tokens were queued for
+	// the clients the person had signed in to within them.
+	LogoutTokens int `json:"logout_tokens_queued"`
+}
+
+// EndSessions signs a person out everywhere (a lost phone, a complaint):
+// it ends every browser session of the beneficiary at kycvs and queues a
+// back-channel logout token for each client that signed them in within
+// one (see oauth.Logouts.EndPerson), with its audit entry, in one
+// transaction. Grants of offline_access stay; the person withdraws those
+// on their own page. store.ErrNotFound for an unknown beneficiary.
+func (s *Service) EndSessions(ctx context.Context, a Actor, beneficiaryID string) (EndedSessions, error) {
+	var out EndedSessions
+	err := s.st.InTx(ctx, func(ctx context.Context) error {
+		if _, err := s.st.GetBeneficiary(ctx, beneficiaryID); err != nil {
+			return err
+		}
+		sessions, queued, err := s.logouts.EndPerson(ctx, beneficiaryID)
+		if err != nil {
+			return err
+		}
+		out = EndedSessions{Sessions: sessions, LogoutTokens: queued}
+		return s.audit(ctx, a, "beneficiary.end_sessions", "beneficiary", beneficiaryID,
+			map[string]any{"sessions_ended": sessions, "logout_tokens_queued": queued})
+	})
+	return out, err
+}
+
 // DefaultMaxDeleteFraction is the share of the registry an import that
 // deletes the beneficiaries its file does not name may delete without
 // being forced: 1%, so a truncated or wrong file cannot empty it.

@@ -209,6 +209,11 @@ func (s *LogoutSender) attempt(ctx context.Context, d store.LogoutDelivery) {
 		log.Info("back-channel logout delivered")
 		return
 	}
+	if ctx.Err() != nil {
+		// The process is stopping: the row stays claimed until its lease
+		// ends, then this or another process tries again.
+		return
+	}
 	now := s.cfg.Now()
 	next := now.Add(s.wait(d.Attempts))
 	if next.Sub(d.CreatedAt) > s.cfg.MaxAge {

@@ -15,6 +15,7 @@ import (
 	josev4 "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 )
 
@@ -240,5 +241,45 @@ func TestBackchannelLogoutWhenClientDisabled(t *testing.T) {
 				t.Fatalf("after removing the URI: %+v %v", c, err)
 			}
 		})
+	})
+}
+
+// An admin ending a person's sessions from the command line signs them
+// out at kycvs (prompt=none now needs a login) and the relying party is
+// told by the server's worker.
+func TestBackchannelLogoutWhenAdminEndsSessions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := backchannelServer(t, dialect)
+		bc, uri := newBackchannelRP(t, 0)
+		id, secret := ts.client(oauth.ClientSpec{BackchannelLogoutURI: uri})
+		r := ts.newRP(id, secret)
+		b := ts.newBrowser()
+		a := r.authorize()
+		v := r.finish(a, b.signIn(a, "9999900001", "Asha Verma"))
+		beneficiary := ""
+		for _, p := range claims.DemoRegistry() {
+			if p.Mobile == "+919999900001" && p.Name == "Asha Verma" {
+				beneficiary = p.ID
+			}
+		}
+		out, err := kycvs(t, "registry", "end-sessions", beneficiary, "--database-url", ts.cfg.DatabaseURL, "--json")
+		var ended struct {
+			Sessions int `json:"sessions_ended"`
+			Queued   int `json:"logout_tokens_queued"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &ended) != nil || ended.Sessions != 1 || ended.Queued != 1 {
+			t.Fatalf("end-sessions: %v %s", err, out)
+		}
+		c := r.logoutClaims(bc.next(t))
+		if c["sid"] != v.Claims["sid"] || c["sub"] != v.IDToken.Subject {
+			t.Fatalf("logout token %v", c)
+		}
+		silent := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
+		if back := b.redirected(b.get(silent.URL)); back.Query().Get("error") != "login_required" {
+			t.Fatalf("prompt=none after the sessions ended: %s", back)
+		}
+		if _, err := kycvs(t, "registry", "end-sessions", "nobody", "--database-url", ts.cfg.DatabaseURL); err == nil || !strings.Contains(err.Error(), "no beneficiary") {
+			t.Fatalf("unknown beneficiary: %v", err)
+		}
 	})
 }

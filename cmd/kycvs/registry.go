@@ -17,12 +17,53 @@ import (
 	"github.com/kycvs/kycvs/store"
 )
 
-const registryUsage = "usage: kycvs registry import FILE.csv|FILE.csv.gz|- [--delete-missing [--max-delete-fraction F] [--force]]"
+const registryUsage = "usage: kycvs registry import FILE.csv|FILE.csv.gz|- [--delete-missing [--max-delete-fraction F] [--force]] | registry end-sessions BENEFICIARY_ID"
+
+// runEndSessions signs a person out everywhere (admin.Service.EndSessions):
+// their browser sessions end and the clients they signed in to are sent
+// logout tokens by the running servers, which read the queue.
+func runEndSessions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("registry end-sessions", stderr)
+	var d dbFlags
+	d.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	id := first(pos)
+	if id == "" {
+		return usageError{registryUsage}
+	}
+	if err := d.resolve(false); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, d.DatabaseURL, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := checkSchema(ctx, st); err != nil {
+		return err
+	}
+	ended, err := cliService(st, d.Secret, nil).EndSessions(ctx, cliActor(), id)
+	if err != nil {
+		return notFoundAs(err, "beneficiary", id)
+	}
+	if *asJSON {
+		return writeJSON(stdout, ended)
+	}
+	fmt.Fprintf(stdout, "ended %d sessions of beneficiary %s; %d logout tokens queued for its clients\n", ended.Sessions, id, ended.LogoutTokens)
+	return nil
+}
 
 // stdin is the standard input `registry import -` reads; tests replace it.
 var stdin io.Reader = os.Stdin
 
 func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "end-sessions" {
+		return runEndSessions(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "import" {
 		return usageError{registryUsage}
 	}
