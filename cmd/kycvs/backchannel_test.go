@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
 )
 
 // backchannelRP is a relying party's backchannel_logout_uri that is down
@@ -280,6 +282,58 @@ func TestBackchannelLogoutWhenAdminEndsSessions(t *testing.T) {
 		}
 		if _, err := kycvs(t, "registry", "end-sessions", "nobody", "--database-url", ts.cfg.DatabaseURL); err == nil || !strings.Contains(err.Error(), "no beneficiary") {
 			t.Fatalf("unknown beneficiary: %v", err)
+		}
+	})
+}
+
+// Provider.EndGrant, what the person's "Withdraw" calls: the client's
+// refresh and access tokens stop working at once, the client is told by a
+// logout token, the browser session no longer shares with it silently, and
+// another client's grant is untouched.
+func TestEndGrant(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := backchannelServer(t, dialect)
+		ctx := context.Background()
+		bc, uri := newBackchannelRP(t, 1)
+		id, secret := ts.client(oauth.ClientSpec{Scopes: offlineScopes, BackchannelLogoutURI: uri})
+		r := ts.newRP(id, secret, offlineScopes...)
+		b := ts.newBrowser()
+		a := r.authorize()
+		v := r.finish(a, b.signIn(a, "9999900001", "Asha Verma"))
+		otherID, otherSecret, other := refreshGrant(t, ts)
+
+		beneficiary := ""
+		for _, p := range claims.DemoRegistry() {
+			if p.Mobile == "+919999900001" && p.Name == "Asha Verma" {
+				beneficiary = p.ID
+			}
+		}
+		revoked, err := ts.srv.provider.EndGrant(ctx, id, beneficiary)
+		if err != nil || revoked < 2 {
+			t.Fatalf("EndGrant: %d %v", revoked, err)
+		}
+		if status, body := refresh(t, ts, id, secret, v.Token.RefreshToken); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("refresh after withdrawal: %d %v", status, body)
+		}
+		if got := userinfoStatus(t, ts, v.Token.AccessToken); got != http.StatusUnauthorized {
+			t.Fatalf("userinfo after withdrawal: %d", got)
+		}
+		c := r.logoutClaims(bc.next(t))
+		if c["sid"] != v.Claims["sid"] || c["sub"] != v.IDToken.Subject {
+			t.Fatalf("logout token %v", c)
+		}
+		silent := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
+		if back := b.redirected(b.get(silent.URL)); back.Query().Get("error") != "consent_required" {
+			t.Fatalf("prompt=none after the withdrawal: %s", back)
+		}
+		if status, body := refresh(t, ts, otherID, otherSecret, other.Token.RefreshToken); status != http.StatusOK {
+			t.Fatalf("another client's grant: %d %v", status, body)
+		}
+		if n, err := ts.srv.provider.EndGrant(ctx, id, beneficiary); err != nil || n != 0 {
+			t.Fatalf("a second withdrawal: %d %v", n, err)
+		}
+		if _, err := ts.srv.provider.EndGrant(ctx, "no-such-client", beneficiary); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown client: %v", err)
 		}
 	})
 }

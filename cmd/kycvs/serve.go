@@ -78,6 +78,8 @@ type server struct {
 	metrics *web.Metrics
 	otps    *otp.Service
 	demo    *devDemo // --dev only
+	// provider is the OpenID provider, whose EndGrant withdraws grants.
+	provider *oauth.Provider
 }
 
 // newServer opens the database, migrates it, loads the keys and wires every
@@ -192,7 +194,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	s.engine = engine
+	s.engine, s.provider = engine, provider
 	provider.Register(engine)
 	flow.Register(engine)
 	api.Register(engine)
