@@ -319,9 +319,15 @@ func (f *Flow) serverError(c *gin.Context, err error) {
 	web.Fail(c, f.log(c), err)
 }
 
-// clientName returns the display name of the client behind lr; on failure
-// it has answered and returns false.
+// clientName returns the display name of the client behind lr: the one
+// oauth stored with the request, so the pages read no client row; for a
+// request stored without it, the client's, and on failure it has answered
+// and returns false. A client disabled or deleted meanwhile gets nothing:
+// oauth checks it again when the sign-in finishes.
 func (f *Flow) clientName(c *gin.Context, lr *store.LoginRequest) (string, bool) {
+	if lr.ClientName != "" {
+		return lr.ClientName, true
+	}
 	cl, err := f.st.GetClient(c.Request.Context(), lr.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -144,6 +144,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 	lr := &store.LoginRequest{
 		ID:         newChallenge(),
 		ClientID:   client.ID,
+		ClientName: client.displayName(),
 		Form:       form.Encode(),
 		Scopes:     plan.Grants,
 		Claims:     plan.All(),

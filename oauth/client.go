@@ -97,3 +97,12 @@ func (h *SecretHasher) Compare(ctx context.Context, hash, data []byte) error {
 	}
 	return nil
 }
+
+// displayName is what a person is shown as the client's name: its
+// registered name, or its ID when it has none.
+func (c *Client) displayName() string {
+	if c.Name == "" {
+		return c.ID
+	}
+	return c.Name
+}

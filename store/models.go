@@ -227,6 +227,10 @@ const (
 type LoginRequest struct {
 	ID       string `gorm:"primaryKey"`
 	ClientID string
+	// ClientName is the client's display name when the request was made
+	// (its ID when it has none), shown on the sign-in pages; "" on rows
+	// from before migration 00017.
+	ClientName string
 	// Form holds the validated authorization request's parameters,
 	// URL-encoded; oauth replays them to finish.
 	Form string

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/kycvs/kycvs/oauth"
+)
+
+// statementBudget is the most SQL statements one whole verification may
+// send to the database (BENCHMARKS.md, "SQL statements per verification"):
+// every statement is a round trip at national scale, so a change that adds
+// one has to say why.
+const statementBudget = 43
+
+// One verification through go-oidc and x/oauth2, step by step, with the
+// store's own statement counter: the total stays within statementBudget
+// on both databases, and each step's count is logged (go test -v) for
+// BENCHMARKS.md.
+func TestStatementsPerVerification(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, func(c *serveConfig) { c.CleanupInterval = time.Hour })
+		id, secret := ts.client(oauth.ClientSpec{})
+		r := ts.newRP(id, secret)
+		a := r.authorize()
+		jar, _ := cookiejar.New(nil)
+		// Redirects are followed by hand, so each request is a step of its own.
+		hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		b := &browser{t: t, ts: ts, client: hc}
+
+		var steps []string
+		var counts []uint64
+		total := uint64(0)
+		measure := func(step string, do func()) {
+			t.Helper()
+			before, _ := ts.store().Counts()
+			do()
+			after, _ := ts.store().Counts()
+			steps = append(steps, step)
+			counts = append(counts, after-before)
+			total += after - before
+		}
+		var login, otpPage, done page
+		var back *url.URL
+		measure("authorize", func() {
+			p := b.get(a.URL)
+			if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/login/") {
+				t.Fatalf("authorize: want a redirect to sign in, got %d %s", p.Status, p.Location)
+			}
+			login.Location = p.Location
+		})
+		path := login.Location
+		measure("sign-in page", func() { login = b.get(ts.URL + path) })
+		measure("send OTP", func() {
+			p := b.post(login, path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+			if p.Status != http.StatusSeeOther {
+				t.Fatalf("send OTP: want 303, got %d: %s", p.Status, p.Body)
+			}
+		})
+		measure("OTP page", func() {
+			otpPage = b.get(ts.URL + path)
+			if !strings.Contains(otpPage.Body, `name="otp"`) {
+				t.Fatalf("OTP page: got %d: %s", otpPage.Status, otpPage.Body)
+			}
+		})
+		code := ts.lastOTP("+919999900001")
+		measure("verify OTP", func() {
+			done = b.post(otpPage, path+"/otp", url.Values{"otp": {code}})
+			if done.Status != http.StatusSeeOther || !strings.HasPrefix(done.Location, "/oauth2/") {
+				t.Fatalf("verify OTP: want a redirect to resume, got %d %s", done.Status, done.Location)
+			}
+		})
+		measure("resume", func() { back = b.redirected(b.get(ts.URL + done.Location)) })
+		if back.Query().Get("code") == "" {
+			t.Fatalf("resume: no code in %s", back)
+		}
+		ctx := context.Background()
+		var tok *oauth2.Token
+		measure("token", func() {
+			var err error
+			if tok, err = r.conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(a.verifier)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		measure("userinfo", func() {
+			if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		for i, s := range steps {
+			t.Logf("%-14s %2d statements", s, counts[i])
+		}
+		t.Logf("%-14s %2d statements", "verification", total)
+		if total > statementBudget {
+			t.Errorf("one verification sent %d SQL statements, budget %d", total, statementBudget)
+		}
+	})
+}
