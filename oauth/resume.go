@@ -30,7 +30,10 @@ func (p *Provider) handleResume(c *gin.Context) {
 	case lr.State == store.LoginUsed:
 		web.RenderError(c, http.StatusConflict, "already_complete")
 		return
-	case lr.State == store.LoginDead || now.After(lr.ExpiresAt):
+	case lr.State == store.LoginDead || (now.After(lr.ExpiresAt) && lr.State != store.LoginDenied):
+		// A denial is answered even after the sign-in expired: "Back to
+		// {verifier}" on the expired page denies it, and the relying party
+		// must still learn the outcome.
 		web.RenderError(c, http.StatusGone, "expired")
 		return
 	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
@@ -78,9 +81,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 			p.writeAuthorizeError(c, ar, err)
 			return
 		}
-		// One answer for "declined" and "no record": the client learns
-		// nothing about whether the person is registered.
-		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person did not share their vaccination status."))
+		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint(denialHint(lr.DenyReason)))
 		return
 	}
 	client := ar.GetClient().(*Client)
@@ -100,4 +101,17 @@ func (p *Provider) handleResume(c *gin.Context) {
 		LoginRequest:  lr.ID,
 		Session:       sess,
 	})
+}
+
+// denialHint is the error_description's words for why a sign-in was
+// denied. One answer for "declined" and "no record": the client learns
+// nothing about whether the person is registered.
+func denialHint(reason string) string {
+	switch reason {
+	case store.DenyExpired:
+		return "The sign-in expired before the person finished it."
+	case store.DenyLocked:
+		return "The sign-in was stopped after too many wrong codes."
+	}
+	return "The person did not share their vaccination status."
 }

@@ -219,6 +219,12 @@ const (
 	DenyCancelled = "cancelled"
 	// DenyNoRecord: the person has no record in the registry.
 	DenyNoRecord = "no_record"
+	// DenyExpired: the sign-in expired, then the person went back to the
+	// relying party.
+	DenyExpired = "expired"
+	// DenyLocked: too many wrong codes stopped the sign-in, then the
+	// person went back to the relying party.
+	DenyLocked = "locked"
 )
 
 // LoginRequest is the stored half of an authorization request while the
@@ -253,8 +259,8 @@ type LoginRequest struct {
 	OTPSends      int `gorm:"column:otp_sends"`
 	BeneficiaryID string
 	SessionID     string
-	// DenyReason says why a request was denied: DenyCancelled or
-	// DenyNoRecord.
+	// DenyReason says why a request was denied: DenyCancelled,
+	// DenyNoRecord, DenyExpired or DenyLocked.
 	DenyReason string
 	AuthTime   *time.Time
 	CreatedAt  time.Time

@@ -119,7 +119,8 @@ func TestTimeZones(t *testing.T) {
 
 		t.Run("cleanup", func(t *testing.T) {
 			// Expired at 10:30 UTC (16:00 IST); live until 11:30 UTC (06:30 New York).
-			must(t, s.CreateLoginRequest(ctx, newLoginRequest("tz-old", in(ist, 30*time.Minute))))
+			// Login requests are deleted LoginRequestKeep after they expired.
+			must(t, s.CreateLoginRequest(ctx, newLoginRequest("tz-old", in(ist, 30*time.Minute-store.LoginRequestKeep))))
 			must(t, s.CreateLoginRequest(ctx, newLoginRequest("tz-live", in(nyc, 90*time.Minute))))
 			must(t, s.RecordOTPSend(ctx, in(ist, -25*time.Hour), store.Limit{Key: "tz"}))
 			must(t, s.RecordOTPSend(ctx, in(nyc, -23*time.Hour), store.Limit{Key: "tz"}))

@@ -90,20 +90,35 @@ func (s *Store) UseJWTID(ctx context.Context, kind, jti string, expires time.Tim
 	return translate(s.conn(ctx).Create(&JWTID{Kind: kind, JTI: jti, ExpiresAt: expires.UTC()}).Error)
 }
 
-// DeleteExpired removes login requests, sessions, tokens, API
-// transactions, admin sign-ins, admin sessions, /me sign-ins and
-// sessions, used JWT IDs and clients' shares of sessions (rp_sessions)
-// expired before now, OTP events older than keepEvents (the longest limit window) and OTP tallies
+// LoginRequestKeep is how long a login request is kept after it expired:
+// long enough for a person who comes back to an expired sign-in page to
+// press "Back to {verifier}", which needs the client, its validated
+// redirect URI, the state and the response mode (the stored form). What
+// identifies the person (mobile, name, login hint, the code's hash) is
+// cleared as soon as the request expires.
+const LoginRequestKeep = 24 * time.Hour
+
+// DeleteExpired removes login requests LoginRequestKeep past their expiry
+// (and clears the mobile, name, login hint and code hash of those expired
+// sooner), sessions, tokens, API transactions, admin sign-ins, admin
+// sessions, /me sign-ins and sessions, used JWT IDs and clients' shares of
+// sessions (rp_sessions) expired before now, OTP events older than
+// keepEvents (the longest limit window) and OTP tallies
 // older than OTPTallyRetention.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents time.Duration) (CleanupResult, error) {
 	now = now.UTC()
 	var res CleanupResult
 	db := s.conn(ctx)
-	r := db.Where("expires_at < ?", now).Delete(&LoginRequest{})
+	r := db.Where("expires_at < ?", now.Add(-LoginRequestKeep)).Delete(&LoginRequest{})
 	if r.Error != nil {
 		return res, translate(r.Error)
 	}
 	res.LoginRequests = r.RowsAffected
+	r = db.Model(&LoginRequest{}).Where("expires_at < ? AND (mobile <> '' OR name <> '' OR login_hint <> '' OR otp_hash IS NOT NULL)", now).
+		Updates(map[string]any{"mobile": "", "name": "", "login_hint": "", "otp_hash": nil})
+	if r.Error != nil {
+		return res, translate(r.Error)
+	}
 	if r = db.Where("expires_at < ?", now).Delete(&Session{}); r.Error != nil {
 		return res, translate(r.Error)
 	}

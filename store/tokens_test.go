@@ -128,8 +128,13 @@ func TestDeleteExpired(t *testing.T) {
 		ctx := testCtx(t)
 		now := base
 		past, future := now.Add(-time.Second), now.Add(time.Second)
-		for id, exp := range map[string]time.Time{"lr-old1": past, "lr-old2": now.Add(-time.Hour), "lr-live": future, "lr-now": now} {
-			must(t, s.CreateLoginRequest(ctx, newLoginRequest(id, exp)))
+		// Login requests are kept a day past expiry, for "Back to
+		// {verifier}", without the person's mobile, name or code.
+		for id, exp := range map[string]time.Time{"lr-old1": past.Add(-store.LoginRequestKeep), "lr-old2": now.Add(-time.Hour - store.LoginRequestKeep),
+			"lr-kept": now.Add(-time.Hour), "lr-live": future, "lr-now": now} {
+			lr := newLoginRequest(id, exp)
+			lr.Mobile, lr.Name, lr.OTPHash = "+919876543210", "Asha", []byte{1, 2, 3}
+			must(t, s.CreateLoginRequest(ctx, lr))
 		}
 		for id, exp := range map[string]time.Time{"s-old": past, "s-live": future} {
 			must(t, s.CreateSession(ctx, &store.Session{ID: id, AuthTime: exp.Add(-time.Minute), ExpiresAt: exp}))
@@ -147,6 +152,16 @@ func TestDeleteExpired(t *testing.T) {
 		must(t, err)
 		if want := (store.CleanupResult{LoginRequests: 2, Sessions: 1, Tokens: 3, OTPEvents: 2}); got != want {
 			t.Errorf("DeleteExpired = %+v, want %+v", got, want)
+		}
+		kept, err := s.GetLoginRequest(ctx, "lr-kept")
+		must(t, err)
+		if kept.Mobile != "" || kept.Name != "" || kept.LoginHint != "" || kept.OTPHash != nil || kept.ClientID == "" || kept.Form == "" {
+			t.Errorf("expired login request kept as %+v, want client and form only", kept)
+		}
+		for _, id := range []string{"lr-live", "lr-now"} {
+			if lr, err := s.GetLoginRequest(ctx, id); err != nil || lr.Mobile == "" {
+				t.Errorf("%s: %v %+v, want it untouched", id, err, lr)
+			}
 		}
 		got, err = s.DeleteExpired(ctx, now, keep)
 		must(t, err)
