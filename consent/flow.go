@@ -115,6 +115,13 @@ func New(cfg Config, st *store.Store, reg Registry, otps *otp.Service) (*Flow, e
 //	POST /login/:challenge/cancel   decline
 //	POST /login/:challenge/consent  Share / Don't share, when signed in
 //	POST /login/:challenge/switch   "Not you?": sign in afresh, without declining
+//	POST /login/:challenge/change   "Change mobile or name": back to the first form, without declining
+//	POST /login/:challenge/back     "Back to {verifier}" from a page that ends the sign-in
+//
+// Every POST is answered by a redirect (303) to a GET page, with an
+// outcome code when the page has something to say (pageMessages), except
+// a first form whose input is refused: it is shown again with the input,
+// and a reload only checks it again (nothing was sent or stored).
 func (f *Flow) Register(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		f.base = strings.TrimRight(g.BasePath(), "/")
@@ -128,6 +135,8 @@ func (f *Flow) Register(r gin.IRouter) {
 	g.POST("/:challenge/cancel", f.handleCancel)
 	g.POST("/:challenge/consent", f.handleConsent)
 	g.POST("/:challenge/switch", f.handleSwitch)
+	g.POST("/:challenge/change", f.handleChange)
+	g.POST("/:challenge/back", f.handleBack)
 }
 
 // CurrentSession returns this browser's session from its kycvs_session
@@ -236,6 +245,7 @@ func (f *Flow) usePage(c *gin.Context, lr *store.LoginRequest) {
 // button). replyStep turns it into the right answer.
 type stepError struct {
 	challenge string
+	clientID  string
 	state     store.LoginState
 	expired   bool
 }
@@ -252,14 +262,14 @@ func (e *stepError) Error() string {
 // checked on the locked row.
 func checkStep(r *store.LoginRequest, now time.Time, want ...store.LoginState) error {
 	if !now.Before(r.ExpiresAt) {
-		return &stepError{challenge: r.ID, state: r.State, expired: true}
+		return &stepError{challenge: r.ID, clientID: r.ClientID, state: r.State, expired: true}
 	}
 	for _, w := range want {
 		if r.State == w {
 			return nil
 		}
 	}
-	return &stepError{challenge: r.ID, state: r.State}
+	return &stepError{challenge: r.ID, clientID: r.ClientID, state: r.State}
 }
 
 // maxChallengeLen bounds the challenge a URL may carry; oauth's are 43
@@ -288,18 +298,21 @@ func (f *Flow) load(c *gin.Context, want ...store.LoginState) (*store.LoginReque
 }
 
 // replyStep answers a request whose challenge is unknown, finished or at
-// another step: unknown 404; expired, dead or used 410; approved or
-// denied, the finish URL (oauth answers the client once, whichever
-// redirect arrives first); any other step, its page.
+// another step: unknown 404 (nothing to go back to: no redirect URI is
+// known); expired or dead 410 with "Back to {verifier}"; used 410;
+// approved or denied, the finish URL (oauth answers the client once,
+// whichever redirect arrives first); any other step, its page.
 func (f *Flow) replyStep(c *gin.Context, err error) {
 	var se *stepError
 	switch {
 	case errors.As(err, &se):
 		switch {
+		case se.state == store.LoginDead:
+			f.renderEnd(c, http.StatusGone, "too_many_wrong", se.challenge, se.clientID)
+		case se.expired && se.state != store.LoginApproved && se.state != store.LoginDenied && se.state != store.LoginUsed:
+			f.renderEnd(c, http.StatusGone, "expired", se.challenge, se.clientID)
 		case se.expired:
 			web.RenderError(c, http.StatusGone, "expired")
-		case se.state == store.LoginDead:
-			web.RenderError(c, http.StatusGone, "too_many_wrong")
 		case se.state == store.LoginApproved || se.state == store.LoginDenied:
 			c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(se.challenge))
 		case se.state == store.LoginUsed:
@@ -312,6 +325,27 @@ func (f *Flow) replyStep(c *gin.Context, err error) {
 	default:
 		f.serverError(c, err)
 	}
+}
+
+// renderEnd shows the error page key for a sign-in that cannot go on,
+// with "Back to {verifier}", which ends it and tells the relying party
+// (handleBack). A client that is gone gets the page without the button:
+// oauth could not answer it.
+func (f *Flow) renderEnd(c *gin.Context, status int, key, challenge, clientID string) {
+	page := web.ErrorPage{Key: key, RequestID: web.RequestID(c)}
+	cl, err := f.st.GetClient(c.Request.Context(), clientID)
+	switch {
+	case err == nil && !cl.Disabled:
+		page.ClientName = cl.Name
+		if page.ClientName == "" {
+			page.ClientName = cl.ID
+		}
+		page.BackAction = f.path(challenge, "back")
+		page.CSRFToken = web.CSRFToken(c)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		f.log(c).Error("consent: store error", "err", err)
+	}
+	web.Render(c, status, "error", page)
 }
 
 // serverError logs err and shows a page that asks to try again.

@@ -378,6 +378,18 @@ func wantRedirect(t *testing.T, w *httptest.ResponseRecorder, location string) {
 	}
 }
 
+// follow checks that w is a 303 to the challenge's page with outcome
+// code m ("" for none) and returns that page as this browser gets it.
+func (b *browser) follow(w *httptest.ResponseRecorder, ch, m string) *httptest.ResponseRecorder {
+	b.ts.t.Helper()
+	want := "/login/" + ch
+	if m != "" {
+		want += "?m=" + m
+	}
+	wantRedirect(b.ts.t, w, want)
+	return b.get(want)
+}
+
 func wantBody(t *testing.T, w *httptest.ResponseRecorder, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
@@ -447,7 +459,7 @@ func TestHappyPath(t *testing.T) {
 					`By entering the code you agree to share with <strong>Indian Rail</strong>:`,
 					`<li>your vaccination status (not, partially or fully vaccinated)</li>`,
 					`+91******3210`,
-					`disabled>New code in 60 seconds`,
+					`data-wait="60"`, `>New code in 60 seconds</button>`, `>Change mobile or name</button>`,
 					`Don't share`,
 				)
 				if strings.Contains(w.Body.String(), "revoke") {
@@ -561,12 +573,12 @@ func TestOTPExpiry(t *testing.T) {
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
 		code := ts.lastOTP(mobileAsha)
 		ts.clock.Advance(otp.DefaultTTL + time.Second)
-		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {code}})
-		wantStatus(t, w, http.StatusBadRequest)
-		wantBody(t, w, "This code has expired. Ask for a new one.", `role="alert"`, `>Send a new code</button>`)
+		w := b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {code}}), ch, "expired")
+		wantStatus(t, w, http.StatusOK)
+		wantBody(t, w, "This code has expired. Ask for a new one.", `role="alert"`, `>Send a new code</button>`, `<title>Error: `)
 		wantState(t, ts, ch, store.LoginOTPSent)
 
-		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch+"?m=sent")
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}}), finishURL(ch))
 	})
 }
@@ -579,17 +591,19 @@ func TestWrongTries(t *testing.T) {
 		otp := ts.lastOTP(mobileAsha)
 		wrong := fmt.Sprintf("%06d", (atoi(otp)+1)%1_000_000)
 
-		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
-		wantStatus(t, w, http.StatusBadRequest)
-		wantBody(t, w, "That code is not right. You have 2 tries left.")
-		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
+		w := b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}}), ch, "wrong")
+		wantStatus(t, w, http.StatusOK)
+		wantBody(t, w, "That code is not right. You have 2 tries left.", `aria-invalid="true"`, `<title>Error: Enter the code`)
+		// A reload shows the same page and submits nothing.
+		wantBody(t, b.get("/login/"+ch+"?m=wrong"), "You have 2 tries left.")
+		w = b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}}), ch, "wrong")
 		wantBody(t, w, "You have 1 try left.")
 		if lr := wantState(t, ts, ch, store.LoginOTPSent); lr.OTPTries != 2 {
 			t.Errorf("tries = %d, want 2", lr.OTPTries)
 		}
-		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}})
+		w = b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {wrong}}), ch, "")
 		wantStatus(t, w, http.StatusGone)
-		wantBody(t, w, "Too many wrong codes", "start again")
+		wantBody(t, w, "Too many wrong codes", "start again", `action="/login/`+ch+`/back"`, ">Back to Indian Rail</button>")
 		wantState(t, ts, ch, store.LoginDead)
 
 		// The right code no longer helps, nor does a new one.
@@ -619,24 +633,27 @@ func TestResend(t *testing.T) {
 		first := ts.lastOTP(mobileAsha)
 
 		ts.clock.Advance(59 * time.Second)
-		w := b.post("/login/"+ch+"/resend", nil)
-		wantStatus(t, w, http.StatusTooManyRequests)
-		wantBody(t, w, "disabled>New code in 1 second", "ask for a new one when the wait is over")
+		w := b.follow(b.post("/login/"+ch+"/resend", nil), ch, "wait")
+		wantBody(t, w, `data-wait="1"`, ">New code in 1 second</button>", "ask for a new one when the wait is over")
 		// The form on the first page, resubmitted (Back button), waits too.
-		wantStatus(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), http.StatusTooManyRequests)
+		wantRedirect(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), "/login/"+ch+"?m=wait")
 		if n := len(ts.sms.all()); n != 1 {
 			t.Fatalf("%d SMS, want 1", n)
 		}
 
 		ts.clock.Advance(time.Second)
-		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+		// The wait is over: "wait" in the URL shows nothing any more.
+		if body := b.get("/login/" + ch + "?m=wait").Body.String(); strings.Contains(body, "wait is over") || strings.Contains(body, "data-wait") {
+			t.Error("the wait is shown after it ended")
+		}
+		w = b.follow(b.post("/login/"+ch+"/resend", nil), ch, "sent")
+		wantBody(t, w, `<p class="notice" role="status">We sent a new code.</p>`)
 		if n := len(ts.sms.all()); n != 2 {
 			t.Fatalf("%d SMS, want 2", n)
 		}
 		second := ts.lastOTP(mobileAsha)
 		if first != second {
-			w := b.post("/login/"+ch+"/otp", url.Values{"otp": {first}})
-			wantStatus(t, w, http.StatusBadRequest)
+			w := b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {first}}), ch, "wrong")
 			wantBody(t, w, "That code is not right")
 		}
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {second}}), finishURL(ch))
@@ -652,7 +669,7 @@ func TestResendIntervalOff(t *testing.T) {
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
 		wantBody(t, b.get("/login/"+ch), ">Send a new code</button>")
-		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch)
+		wantRedirect(t, b.post("/login/"+ch+"/resend", nil), "/login/"+ch+"?m=sent")
 	})
 }
 
@@ -727,6 +744,7 @@ func TestNoEnumeration(t *testing.T) {
 			norm := func(s string) string {
 				s = strings.ReplaceAll(s, ch, "CHALLENGE")
 				s = strings.ReplaceAll(s, b.token(), "CSRF")
+				s = regexp.MustCompile(`nonce="[^"]*"`).ReplaceAllString(s, `nonce="NONCE"`)
 				return s
 			}
 			return answer{w.Code, norm(w.Header().Get("Location")), norm(w.Body.String()), norm(page)}
@@ -751,12 +769,12 @@ func TestNameMismatch(t *testing.T) {
 		ch := ts.newChallenge()
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, "Asha K"), http.StatusSeeOther)
-		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
+		w := b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}}), ch, "")
 		wantStatus(t, w, http.StatusOK)
 		nomatch := []string{
 			`No vaccination record matches this name for <span class="nowrap">+91******3210</span>`,
 			`name="name" autocomplete="name" required maxlength="100" value="Asha K"`,
-			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`,
+			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`, `>Back to Indian Rail</button>`,
 		}
 		wantBody(t, w, nomatch...)
 		lr := wantState(t, ts, ch, store.LoginVerified)
@@ -766,7 +784,7 @@ func TestNameMismatch(t *testing.T) {
 		wantBody(t, b.get("/login/"+ch), nomatch...)
 
 		ts.clock.Advance(5 * time.Minute) // the code's life does not matter any more
-		w = b.post("/login/"+ch+"/name", url.Values{"name": {"Asha Kumar"}})
+		w = b.follow(b.post("/login/"+ch+"/name", url.Values{"name": {"Asha Kumar"}}), ch, "")
 		wantStatus(t, w, http.StatusOK)
 		wantBody(t, w, `value="Asha Kumar"`, "No vaccination record matches")
 		wantStatus(t, b.post("/login/"+ch+"/name", url.Values{"name": {" "}}), http.StatusBadRequest)
@@ -992,8 +1010,7 @@ func TestSenderFailure(t *testing.T) {
 
 		ch := ts.newChallenge()
 		b := ts.browser()
-		w := b.start(ch, mobileAsha, nameAsha)
-		wantStatus(t, w, http.StatusServiceUnavailable)
+		w := b.follow(b.start(ch, mobileAsha, nameAsha), ch, "unsent")
 		wantBody(t, w, "We could not send the SMS, try again.", `value="&#43;919876543210"`, `value="Asha Kumari"`)
 		lr := wantState(t, ts, ch, store.LoginPending)
 		if lr.OTPSentAt != nil || len(lr.OTPHash) != 0 || lr.OTPSends != 0 {
@@ -1008,8 +1025,7 @@ func TestSenderFailure(t *testing.T) {
 		// A failed resend keeps the code that did arrive.
 		ts.clock.Advance(otp.DefaultResendInterval)
 		setFailing(true)
-		w = b.post("/login/"+ch+"/resend", nil)
-		wantStatus(t, w, http.StatusServiceUnavailable)
+		w = b.follow(b.post("/login/"+ch+"/resend", nil), ch, "unsent")
 		wantBody(t, w, "We could not send the SMS, try again.", `name="otp"`, `>Send a new code</button>`)
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {good}}), finishURL(ch))
 	})
@@ -1037,7 +1053,7 @@ func TestBadInputs(t *testing.T) {
 			{"long challenge", "GET", "/login/" + long, nil, 404, ""},
 			{"unknown challenge post", "POST", "/login/nope/otp", url.Values{"otp": {"123456"}}, 404, ""},
 			{"unknown challenge cancel", "POST", "/login/nope/cancel", nil, 404, ""},
-			{"expired challenge", "GET", "/login/" + expired, nil, 410, "This sign-in has expired"},
+			{"expired challenge", "GET", "/login/" + expired, nil, 410, `action="/login/` + expired + `/back"`},
 			{"expired challenge send", "POST", "/login/" + expired, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}, 410, ""},
 			{"expired challenge cancel", "POST", "/login/" + expired + "/cancel", nil, 410, ""},
 			{"used challenge", "GET", "/login/" + used, nil, 410, ""},
@@ -1047,9 +1063,15 @@ func TestBadInputs(t *testing.T) {
 			{"empty name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"   "}}, 400, "Enter your full name"},
 			{"long name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {strings.Repeat("n", 101)}}, 400, "Enter your full name"},
 			{"control character in name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}, 400, "Enter your full name"},
-			{"non-digit OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12a456"}}, 400, "Enter the 6-digit code"},
-			{"short OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12345"}}, 400, "Enter the 6-digit code"},
-			{"five unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥"}}, 400, "Enter the 6-digit code"},
+			{"non-digit OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12a456"}}, 303, ""},
+			{"short OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12345"}}, 303, ""},
+			{"five unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥"}}, 303, ""},
+			{"OTP format page", "GET", "/login/" + sent + "?m=format", nil, 200, "Enter the 6-digit code"},
+			{"unknown outcome code", "GET", "/login/" + sent + "?m=%3Cscript%3E", nil, 200, ""},
+			{"wrong without a wrong try", "GET", "/login/" + sent + "?m=wrong", nil, 200, ""},
+			{"unknown challenge back", "POST", "/login/nope/back", nil, 404, "This sign-in link is not valid"},
+			{"used challenge back", "POST", "/login/" + used + "/back", nil, 410, ""},
+			{"change before any code", "POST", "/login/" + pending + "/change", nil, 303, ""},
 			{"OTP before any code", "POST", "/login/" + pending + "/otp", url.Values{"otp": {"123456"}}, 303, ""},
 			{"resend before any code", "POST", "/login/" + pending + "/resend", nil, 303, ""},
 			{"name before the code", "POST", "/login/" + sent + "/name", url.Values{"name": {nameAsha}}, 303, ""},

@@ -171,8 +171,9 @@ func FuzzLoginForm(f *testing.F) {
 // FuzzOTPForm posts any OTP to the real code form of a challenge whose
 // code is fuzzCode. Only that code (surrounding space allowed, in any
 // script's digits) approves
-// the challenge; anything else is a 400 that counts a try when it is six
-// digits, and approves nothing. Never a 5xx or a panic. Seeds:
+// the challenge; anything else is a 303 back to the code page (with the
+// outcome "wrong" or "format", never the input) that counts a try when it
+// is six digits, and approves nothing. Never a 5xx or a panic. Seeds:
 // testdata/fuzz/FuzzOTPForm.
 func FuzzOTPForm(f *testing.F) {
 	for _, s := range []string{fuzzCode, " 123456 ", "000000", "12345", "1234567", "١٢٣٤٥٦", "12345a", "", "<b>123456</b>"} {
@@ -191,8 +192,8 @@ func FuzzOTPForm(f *testing.F) {
 		switch {
 		case right && (w.Code != http.StatusSeeOther || lr.State != store.LoginApproved):
 			t.Fatalf("the right code %q: %d, state %s", otp, w.Code, lr.State)
-		case !right && w.Code != http.StatusBadRequest:
-			t.Fatalf("wrong code %q: %d: %s", otp, w.Code, w.Body.String())
+		case !right && (w.Code != http.StatusSeeOther || (w.Header().Get("Location") != "/login/"+ch+"?m=wrong" && w.Header().Get("Location") != "/login/"+ch+"?m=format")):
+			t.Fatalf("wrong code %q: %d to %q", otp, w.Code, w.Header().Get("Location"))
 		case !right && lr.State != store.LoginOTPSent:
 			t.Fatalf("wrong code %q moved the challenge to %s", otp, lr.State)
 		case !right && lr.OTPTries > 1:

@@ -44,11 +44,11 @@ func TestSignInLanguage(t *testing.T) {
 		}
 		// The SMS is in the page's language, and says which.
 		sms := ts.sms.all()
-		if last := sms[len(sms)-1]; last.Language != "ur" || !strings.Contains(last.Text, "آپ کا کوڈ ہے") || !strings.Contains(last.Text, "Indian Rail") {
+		if last := sms[len(sms)-1]; last.Language != "ur" || !strings.Contains(last.Text, "کوڈ:") || !strings.Contains(last.Text, "Indian Rail") {
 			t.Errorf("SMS = %+v", last)
 		}
-		w = b.post("/login/"+ch+"/otp", url.Values{"otp": {"000000"}})
-		wantBody(t, w, `<html lang="ur" dir="rtl">`, "یہ کوڈ درست نہیں ہے")
+		w = b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {"000000"}}), ch, "wrong")
+		wantBody(t, w, `<html lang="ur" dir="rtl">`, "یہ کوڈ درست نہیں ہے", "<title>خرابی: ")
 
 		otp := ts.lastOTP(mobileAsha)
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {devanagari(otp)}}), finishURL(ch))

@@ -97,10 +97,11 @@ func TestRetryAfterOnEvery429(t *testing.T) {
 		wantRedirect(t, b.start(ch, mobileAsha, nameAsha), "/login/"+ch)
 		ts.clock.Advance(20 * time.Second)
 
-		// The resend wait, from the resend button and the first form again.
+		// The resend wait, from the resend button and the first form again:
+		// a redirect to the code page, which shows the wait.
 		for _, path := range []string{"/login/" + ch + "/resend", "/login/" + ch} {
 			w := b.post(path, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}})
-			wantStatus(t, w, http.StatusTooManyRequests)
+			wantRedirect(t, w, "/login/"+ch+"?m=wait")
 			wantRetryAfter(t, w, 40, 40)
 		}
 		// The per-IP limit, on another challenge from the same browser.

@@ -29,6 +29,7 @@ func (f *Flow) handleShow(c *gin.Context) {
 	if !ok {
 		return
 	}
+	notice, msg := f.pageMessages(c, lr, f.now())
 	switch lr.State {
 	case store.LoginPending:
 		if !lr.ForceLogin {
@@ -42,13 +43,18 @@ func (f *Flow) handleShow(c *gin.Context) {
 				return
 			}
 		}
-		mobile, err := claims.NormalizeMobile(lr.LoginHint)
-		if err != nil {
-			mobile = "" // a hint that is not a mobile number pre-fills nothing
+		// What the person gave before an SMS failed or "Change mobile or
+		// name", else the relying party's hint.
+		mobile, name := lr.Mobile, lr.Name
+		if mobile == "" {
+			var err error
+			if mobile, err = claims.NormalizeMobile(lr.LoginHint); err != nil {
+				mobile = "" // a hint that is not a mobile number pre-fills nothing
+			}
 		}
-		f.renderLogin(c, http.StatusOK, lr, client, mobile, "", web.Msg{})
+		f.renderLogin(c, http.StatusOK, lr, client, mobile, name, msg)
 	case store.LoginOTPSent:
-		f.renderOTP(c, http.StatusOK, lr, client, web.Msg{}, web.Msg{})
+		f.renderOTP(c, http.StatusOK, lr, client, notice, msg)
 	case store.LoginVerified:
 		f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, web.Msg{})
 	}
@@ -93,6 +99,34 @@ func (f *Flow) handleResend(c *gin.Context) {
 	f.send(c, lr, client, lr.Mobile, lr.Name)
 }
 
+// handleChange is "Change mobile or name" on the code page: the challenge
+// goes back to the first form, pre-filled, without declining. The code
+// sent is voided (no one can use it any more) and nothing is charged: the
+// limits count only the codes already sent, and the next code is charged
+// when the person asks for it. A session on this browser does not take
+// over: the person asked to type a mobile and name.
+func (f *Flow) handleChange(c *gin.Context) {
+	ch, ok := f.challengeParam(c)
+	if !ok {
+		return
+	}
+	now := f.now()
+	_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+		if err := checkStep(r, now, store.LoginOTPSent); err != nil {
+			return err
+		}
+		r.State = store.LoginPending
+		r.OTPHash = nil
+		r.ForceLogin = true
+		return nil
+	})
+	if err != nil {
+		f.replyStep(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, f.path(ch, ""))
+}
+
 // errTooSoon: a code was sent less than ResendInterval ago.
 var errTooSoon = errors.New("consent: resend too soon")
 
@@ -110,10 +144,10 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	ctx := c.Request.Context()
 	now := f.now()
 	if wait := f.resendWait(lr, now); wait > 0 {
-		web.RetryAfter(c, wait)
-		f.renderOTP(c, http.StatusTooManyRequests, lr, client, web.Msg{}, msgResendTooSoon)
+		f.tooSoon(c, lr.ID, wait)
 		return
 	}
+	resend := lr.State == store.LoginOTPSent
 	var before, seen store.LoginRequest
 	err := f.otps.Issue(ctx, otp.Request{
 		Binding:  lr.ID,
@@ -151,24 +185,19 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	case errors.As(err, &limited):
 		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "limit", limited.Limit)
 		web.RetryAfter(c, limited.RetryAfter)
-		web.RenderError(c, http.StatusTooManyRequests, "too_many_codes")
+		f.renderEnd(c, http.StatusTooManyRequests, "too_many_codes", lr.ID, lr.ClientID)
 		return
 	case errors.Is(err, errTooSoon):
-		web.RetryAfter(c, f.resendWait(&seen, now))
-		f.renderOTP(c, http.StatusTooManyRequests, &seen, client, web.Msg{}, msgResendTooSoon)
+		f.tooSoon(c, lr.ID, f.resendWait(&seen, now))
 		return
 	case errors.As(err, &unsent):
 		f.log(c).Error("consent: SMS not sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "err", unsent.Err)
-		msg := msgSendFailed
+		m := outcomeUnsent
 		if errors.Is(unsent.Err, otp.ErrSenderBusy) {
-			msg = msgSenderBusy
+			m = outcomeBusy
 			web.RetryAfter(c, otp.SenderBusyRetry*time.Second)
 		}
-		if before.State == store.LoginOTPSent {
-			f.renderOTP(c, http.StatusServiceUnavailable, &before, client, web.Msg{}, msg)
-		} else {
-			f.renderLogin(c, http.StatusServiceUnavailable, lr, client, mobile, name, msg)
-		}
+		c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, m))
 		return
 	default:
 		f.replyStep(c, err)
@@ -176,7 +205,19 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	}
 	f.log(c).Info("consent: OTP sent", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile))
 	// Post/Redirect/Get: reloading the OTP page does not send another code.
-	c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
+	m := ""
+	if resend {
+		m = outcomeSent
+	}
+	c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, m))
+}
+
+// tooSoon answers a code asked for before the resend wait is over: the
+// code page, which shows the wait as the server counts it; Retry-After
+// says it to programs.
+func (f *Flow) tooSoon(c *gin.Context, challenge string, wait time.Duration) {
+	web.RetryAfter(c, wait)
+	c.Redirect(http.StatusSeeOther, f.pageWith(challenge, outcomeWait))
 }
 
 // loginOTP is the code state a login request holds.
@@ -198,8 +239,12 @@ func (f *Flow) unsend(ctx context.Context, c *gin.Context, id string, hash []byt
 			return errMovedOn
 		}
 		r.State = before.State
-		r.Mobile = before.Mobile
-		r.Name = before.Name
+		if before.State != store.LoginPending {
+			// The code sent before still works, for the mobile it went to.
+			// Back at the first form, what the person typed stays in it.
+			r.Mobile = before.Mobile
+			r.Name = before.Name
+		}
 		setLoginOTP(r, loginOTP(before))
 		r.OTPSends = before.OTPSends
 		return nil

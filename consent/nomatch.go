@@ -52,10 +52,9 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 	var regErr *registryError
 	switch {
 	case errors.Is(err, errNoMatch):
+		// The challenge's page is the "no match" form while it is verified.
 		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
-		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, web.Msg{})
-		}
+		c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 	case errors.As(err, &regErr):
 		f.log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
 		if client, ok := f.clientName(c, lr); ok {

@@ -16,17 +16,15 @@ import (
 // handleOTP checks the code. Right: the person is verified, and when the
 // registry has them under this name the challenge is approved and the
 // session started, all in one transaction. Wrong: the try is counted (and
-// the challenge dies at OTPMaxTries).
+// the challenge dies at OTPMaxTries). Every other answer is a 303 to the
+// challenge's page with an outcome code (pageMessages), so a reload shows
+// the page again and never re-submits a code.
 func (f *Flow) handleOTP(c *gin.Context) {
 	// A code typed in the person's own digits (१२३४५६) is the same code.
 	code := locale.ASCIIDigits(strings.TrimSpace(c.PostForm("otp")))
 	if !isOTP(code) {
-		lr, ok := f.load(c, store.LoginOTPSent)
-		if !ok {
-			return
-		}
-		if client, ok := f.clientName(c, lr); ok {
-			f.renderOTP(c, http.StatusBadRequest, lr, client, web.Msg{}, msgBadOTP)
+		if lr, ok := f.load(c, store.LoginOTPSent); ok {
+			c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, outcomeFormat))
 		}
 		return
 	}
@@ -35,7 +33,6 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		return
 	}
 	now := f.now()
-	var seen store.LoginRequest
 	lr, cookie, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
 		if err := checkStep(r, now, store.LoginOTPSent); err != nil {
 			return err
@@ -44,7 +41,6 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		err := f.otps.Verify(&s, r.ID, code, now)
 		switch {
 		case errors.Is(err, otp.ErrExpired):
-			seen = *r
 			return err
 		case errors.Is(err, otp.ErrTooManyTries):
 			setLoginOTP(r, s)
@@ -67,23 +63,16 @@ func (f *Flow) handleOTP(c *gin.Context) {
 	case err == nil:
 		f.finish(c, lr, cookie)
 	case errors.Is(err, otp.ErrExpired):
-		f.renderOTPFor(c, &seen, http.StatusBadRequest, msgOTPExpired)
+		c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeExpired))
 	case errors.Is(err, otp.ErrWrong):
 		f.log(c).Info("consent: wrong code", "client_id", lr.ClientID, "tries", lr.OTPTries)
-		f.renderOTPFor(c, lr, http.StatusBadRequest, f.wrongOTPMessage(lr))
+		c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeWrong))
 	case errors.Is(err, otp.ErrTooManyTries):
+		// The page of a dead challenge says so and offers the way back.
 		f.log(c).Warn("consent: too many wrong codes, challenge dead", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
-		f.replyStep(c, &stepError{challenge: lr.ID, state: lr.State})
+		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
 	default:
 		f.replyMatch(c, lr, err)
-	}
-}
-
-// renderOTPFor renders the OTP page for lr with an error, reading the
-// client's name.
-func (f *Flow) renderOTPFor(c *gin.Context, lr *store.LoginRequest, status int, msg web.Msg) {
-	if client, ok := f.clientName(c, lr); ok {
-		f.renderOTP(c, status, lr, client, web.Msg{}, msg)
 	}
 }
 

@@ -1,6 +1,8 @@
 package consent
 
 import (
+	"time"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
@@ -18,7 +20,79 @@ var (
 	msgSendFailed    = web.M("alert.send_failed")
 	msgSenderBusy    = web.M("alert.sender_busy")
 	msgResendTooSoon = web.M("alert.resend_too_soon")
+	msgNewCodeSent   = web.M("otp.new_code_sent")
 )
+
+// Message codes a form's redirect carries to its page (?m=...), so the
+// outcome of a POST survives the redirect and a reload re-submits nothing.
+// The URL names the outcome only: the page recomputes the tries left and
+// the wait from the challenge (see pageMessages), and an unknown code or
+// one the challenge no longer bears out shows nothing.
+const (
+	outcomeWrong   = "wrong"   // a wrong code; the page says how many tries are left
+	outcomeExpired = "expired" // the code had expired
+	outcomeFormat  = "format"  // not six digits
+	outcomeWait    = "wait"    // a new code was asked for too soon
+	outcomeSent    = "sent"    // a new code went out
+	outcomeUnsent  = "unsent"  // the SMS could not be sent
+	outcomeBusy    = "busy"    // the SMS service is busy
+)
+
+// pageMessages turns the outcome code of c's URL into the notice and the
+// error of lr's page at now, from the challenge's own state: "wrong" shows
+// the tries left only while a wrong try is counted, "wait" only while the
+// wait lasts, "sent" only after a resend. A code that has expired shows so
+// whatever the URL says.
+func (f *Flow) pageMessages(c *gin.Context, lr *store.LoginRequest, now time.Time) (notice, msg web.Msg) {
+	switch c.Query("m") {
+	case outcomeWrong:
+		if lr.State == store.LoginOTPSent && lr.OTPTries > 0 {
+			msg = f.wrongOTPMessage(lr)
+		}
+	case outcomeFormat:
+		if lr.State == store.LoginOTPSent {
+			msg = msgBadOTP
+		}
+	case outcomeWait:
+		if f.resendWait(lr, now) > 0 {
+			msg = msgResendTooSoon
+		}
+	case outcomeSent:
+		if lr.State == store.LoginOTPSent && lr.OTPSends > 1 {
+			notice = msgNewCodeSent
+		}
+	case outcomeUnsent:
+		msg = msgSendFailed
+	case outcomeBusy:
+		msg = msgSenderBusy
+	}
+	if lr.State == store.LoginOTPSent && (len(lr.OTPHash) == 0 || lr.OTPExpiresAt == nil || !now.Before(*lr.OTPExpiresAt)) {
+		msg = msgOTPExpired
+	}
+	return notice, msg
+}
+
+// pageWith is the challenge's page with outcome code m for its next GET.
+func (f *Flow) pageWith(challenge, m string) string {
+	p := f.path(challenge, "")
+	if m != "" {
+		p += "?m=" + m
+	}
+	return p
+}
+
+// fieldOf names the form field msg is about, "" when it is about none.
+func fieldOf(msg web.Msg) string {
+	switch msg.ID {
+	case msgBadMobile.ID:
+		return "mobile"
+	case msgBadName.ID:
+		return "name"
+	case msgBadOTP.ID, msgOTPExpired.ID, "alert.wrong_otp", "alert.wrong_otp_left":
+		return "otp"
+	}
+	return ""
+}
 
 // describeClaims lists the claims lr would disclose; the page describes
 // each in the person's language.
@@ -40,6 +114,7 @@ func (f *Flow) renderLogin(c *gin.Context, status int, lr *store.LoginRequest, c
 		Mobile:       mobile,
 		Name:         name,
 		Error:        msg,
+		ErrorField:   fieldOf(msg),
 	})
 }
 
@@ -53,11 +128,14 @@ func (f *Flow) renderOTP(c *gin.Context, status int, lr *store.LoginRequest, cli
 		Name:         lr.Name,
 		Action:       f.path(lr.ID, "otp"),
 		ResendAction: f.path(lr.ID, "resend"),
+		ChangeAction: f.path(lr.ID, "change"),
 		CancelAction: f.path(lr.ID, "cancel"),
 		CSRFToken:    web.CSRFToken(c),
+		Nonce:        web.CSPNonce(c),
 		ResendWait:   f.resendWait(lr, f.now()),
 		Notice:       notice,
 		Error:        msg,
+		CodeInvalid:  fieldOf(msg) == "otp",
 	})
 }
 

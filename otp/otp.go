@@ -63,6 +63,11 @@ type Config struct {
 	ClientLimit int
 	// ServiceName names this service in the SMS. Default "kycvs".
 	ServiceName string
+	// WebOTPHost is the host (and port, if any) of the pages where the
+	// codes are typed: the issuer's. When set, the sign-in and admin SMS
+	// end with the WebOTP line "@host #code", so a browser on that origin
+	// can offer the code (WebOTP API, "origin-bound one-time codes").
+	WebOTPHost string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Rand is the randomness for codes; default crypto/rand.Reader.
@@ -565,21 +570,34 @@ func (o *Service) newCode() (string, error) {
 // offer it for autofill and a digit run in an entity's name is never taken
 // for it. Each language's text stays within two Unicode SMS segments
 // (docs/translations.md).
+//
+// A code typed into kycvs's own pages (sign-in, admin console) ends with
+// the WebOTP line on its own last line; a code told to a verifier
+// (NoticeShare) does not, since no page of this origin waits for it.
 func (o *Service) text(req Request, code string) string {
 	l := o.smsLang(req)
 	valid := smsDuration(l, o.cfg.TTL)
-	if req.Notice == NoticeAdmin {
-		return fmt.Sprintf("%s is your code to sign in to the %s admin console. Valid %s. Never share it: %s staff will not ask for it.",
-			code, o.cfg.ServiceName, valid, o.cfg.ServiceName)
-	}
-	id := "sms.sign_in"
 	switch req.Notice {
+	case NoticeAdmin:
+		return fmt.Sprintf("%s is your code to sign in to the %s admin console. Valid %s. Never share it: %s staff will not ask for it.",
+			code, o.cfg.ServiceName, valid, o.cfg.ServiceName) + o.webOTPLine(code)
 	case NoticeShare:
-		id = "sms.share"
+		return l.Text("sms.share", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
 	case NoticeOwnPage:
-		id = "sms.me"
+		// The person's own page's SMS has no WebOTP line yet: its texts
+		// were sized for two segments without it.
+		return l.Text("sms.me", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
 	}
-	return l.Text(id, "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
+	return l.Text("sms.sign_in", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid) + o.webOTPLine(code)
+}
+
+// webOTPLine is "\n@host #code", the last line the WebOTP API reads, or ""
+// without a WebOTPHost.
+func (o *Service) webOTPLine(code string) string {
+	if o.cfg.WebOTPHost == "" {
+		return ""
+	}
+	return "\n@" + o.cfg.WebOTPHost + " #" + code
 }
 
 // smsLang is the language req's SMS is written in.

@@ -32,12 +32,18 @@ func segments(text string) (n int, ucs2 bool) {
 	return (units + multi - 1) / multi, ucs2
 }
 
+// webOTPHost is the issuer host the segment counts assume: 20 characters.
+const webOTPHost = "kycvs.example.gov.in"
+
 // TestSMSTextPerLanguage: the SMS is in the request's language, carries
 // the code first, the verifier, the service and the validity, and stays
-// within two segments even for a long verifier name. The admin's code is
-// English whatever the language.
+// within two segments even for a long verifier name and the WebOTP line
+// of a 20-character host. The code page's SMS ends with that line, the one
+// told to a verifier does not. The admin's code is English whatever the
+// language, and ends with the WebOTP line too.
 func TestSMSTextPerLanguage(t *testing.T) {
-	o := &Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs"}}
+	o := &Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs", WebOTPHost: webOTPHost}}
+	webOTP := "\n@" + webOTPHost + " #123456"
 	const entity = "Indian Railway Catering Co Ltd" // 30 characters
 	for _, l := range locale.All() {
 		for _, notice := range []Notice{NoticeSignIn, NoticeShare} {
@@ -45,6 +51,9 @@ func TestSMSTextPerLanguage(t *testing.T) {
 			if !strings.HasPrefix(text, "123456 ") || !strings.Contains(text, entity) || !strings.Contains(text, "kycvs") ||
 				!strings.Contains(text, l.Text("time.minutes", "Count", 3)) {
 				t.Errorf("%s notice %d: %q", l.Code(), notice, text)
+			}
+			if got := strings.HasSuffix(text, webOTP); got != (notice == NoticeSignIn) || strings.Count(text, "\n") != map[bool]int{true: 1}[got] {
+				t.Errorf("%s notice %d: WebOTP line %v, want %v: %q", l.Code(), notice, got, notice == NoticeSignIn, text)
 			}
 			if l != locale.English && text == o.text(Request{Entity: entity, Notice: notice}, "123456") {
 				t.Errorf("%s notice %d is the English text", l.Code(), notice)
@@ -68,7 +77,13 @@ func TestSMSTextPerLanguage(t *testing.T) {
 		t.Logf("%s own page: %d segment(s), %d UTF-16 units, UCS-2 %v", l.Code(), n, len(utf16.Encode([]rune(text))), ucs2)
 	}
 	admin := o.text(Request{Notice: NoticeAdmin, Lang: "hi"}, "123456")
-	if !strings.HasPrefix(admin, "123456 is your code to sign in to the kycvs admin console. Valid 3 minutes.") {
+	if !strings.HasPrefix(admin, "123456 is your code to sign in to the kycvs admin console. Valid 3 minutes.") || !strings.HasSuffix(admin, webOTP) {
 		t.Errorf("admin SMS: %q", admin)
+	}
+	if n, _ := segments(admin); n > 2 {
+		t.Errorf("admin SMS takes %d segments", n)
+	}
+	if text := (&Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs"}}).text(Request{Entity: entity}, "123456"); strings.Contains(text, "\n") {
+		t.Errorf("SMS without a WebOTP host: %q", text)
 	}
 }

@@ -79,7 +79,18 @@ type layoutData struct {
 	Page   any
 	Lang   locale.Lang
 	Switch []LangLink
+	// Error: the page shows a form error, so its title starts with
+	// "Error:" (WCAG 3.3.1: a screen reader hears it first).
+	Error bool
 }
+
+// formError is a page that may show a form error.
+type formError interface{ hasError() bool }
+
+func (p LoginPage) hasError() bool   { return p.Error.ID != "" }
+func (p OTPPage) hasError() bool     { return p.Error.ID != "" }
+func (p NoMatchPage) hasError() bool { return p.Error.ID != "" }
+func (p ConsentPage) hasError() bool { return p.Error.ID != "" }
 
 // Render writes the page called name ("login", "otp", "consent",
 // "nomatch", "error") with data, which must be the page's struct
@@ -96,7 +107,8 @@ func Render(c *gin.Context, status int, name string, data any) {
 		return
 	}
 	var buf bytes.Buffer
-	err := t.ExecuteTemplate(&buf, "layout", layoutData{Page: data, Lang: lang, Switch: langLinks(lang, switchReturn(c))})
+	fe, ok := data.(formError)
+	err := t.ExecuteTemplate(&buf, "layout", layoutData{Page: data, Lang: lang, Switch: langLinks(lang, switchReturn(c)), Error: ok && fe.hasError()})
 	if err != nil {
 		Log(c).Error("render: template failed", "page", name, "err", err)
 		writeFallback(c)
@@ -163,6 +175,13 @@ type ErrorPage struct {
 	// error.<Key>.title and error.<Key>.message.
 	Key       string
 	RequestID string
+	// BackAction, when set, is the form of "Back to ClientName": it ends
+	// the sign-in and returns the person to the relying party with the
+	// outcome. Only a page whose sign-in has a validated redirect URI
+	// sets it; others offer nothing that redirects.
+	BackAction string
+	ClientName string
+	CSRFToken  string
 }
 
 // Msg is a message for people, by catalogue ID (see package locale) with
@@ -188,8 +207,10 @@ type LoginPage struct {
 	// Mobile and Name pre-fill the fields (after an error, or from a hint).
 	Mobile string
 	Name   string
-	// Error, when set, explains what to correct.
-	Error Msg
+	// Error, when set, explains what to correct; ErrorField names the
+	// field in error ("mobile" or "name"), which gets the focus.
+	Error      Msg
+	ErrorField string
 }
 
 // OTPPage is the data of the "otp" page. Its consent statement is the
@@ -210,14 +231,23 @@ type OTPPage struct {
 	Name         string
 	Action       string
 	ResendAction string
+	// ChangeAction is "Change mobile or name": back to the first form.
+	ChangeAction string
 	CancelAction string
 	CSRFToken    string
+	// Nonce is the response's CSP nonce (CSPNonce), for the page's one
+	// script: the resend countdown and the WebOTP autofill.
+	Nonce string
 	// ResendWait, when positive, is how long until a new code may be asked
-	// for; the resend button is disabled until then.
+	// for. The button says so and still submits (the server answers with
+	// the exact wait); the script counts down and disables it meanwhile.
 	ResendWait time.Duration
 	// Notice is a neutral status line, e.g. "We sent a new code."
 	Notice Msg
-	Error  Msg
+	// Error is shown above the form; CodeInvalid says it is about the
+	// code typed (the field gets aria-invalid).
+	Error       Msg
+	CodeInvalid bool
 }
 
 // ConsentPage is the data of the "consent" page, the one-tap screen for a
@@ -264,4 +294,24 @@ type FormPostPage struct {
 // FormField is one hidden input of a FormPostPage.
 type FormField struct {
 	Name, Value string
+}
+
+// HomePage is the data of the "home" page, the root: what kycvs is, for
+// whom, and the privacy notice with the lifetimes in force.
+type HomePage struct {
+	// Retention is how long disclosures are kept; 0 keeps them.
+	Retention       time.Duration
+	LoginTTL        time.Duration
+	SessionTTL      time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// MePath is the person's own page; GuidePath the integration guide.
+	MePath    string
+	GuidePath string
+}
+
+// GuidePage is the data of the "guide" page: a guide's Markdown, shown as
+// preformatted text.
+type GuidePage struct {
+	Text string
 }

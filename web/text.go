@@ -15,6 +15,8 @@ import (
 //	{{msg .Error}}                                        a Msg
 //	{{claim "vaccination_status"}}                        what a claim shares
 //	{{wait .ResendWait}}                                  a duration, "45 seconds"
+//	{{span .Retention}}                                   a long duration, "365 days"
+//	{{secs .ResendWait}}                                  a duration in whole seconds, rounded up
 //	{{strong .X}}, {{nowrap .X}}, {{mobile .X}}, {{ltr .X}}, {{code .X}}  markup around an argument
 //	{{static "style.css"}}                                a static file's URL
 //
@@ -27,6 +29,8 @@ func pageFuncs(l locale.Lang) template.FuncMap {
 		"msg":    func(m Msg) template.HTML { return textHTML(l, m.ID, m.Args) },
 		"claim":  func(name string) string { return ClaimText(l, name) },
 		"wait":   func(d time.Duration) string { return DurationText(l, d) },
+		"span":   func(d time.Duration) string { return SpanText(l, d) },
+		"secs":   func(d time.Duration) int { return int((d + time.Second - 1) / time.Second) },
 		"strong": func(s string) template.HTML { return wrap("<strong>", s, "</strong>") },
 		"nowrap": func(s string) template.HTML { return wrap(`<span class="nowrap">`, s, "</span>") },
 		// A number or a time stays left to right in an Urdu sentence (dir
@@ -95,4 +99,18 @@ func DurationText(l locale.Lang, d time.Duration) string {
 		return l.Text("time.seconds", "Count", s)
 	}
 	return l.Text("time.minutes", "Count", (s+59)/60)
+}
+
+// SpanText writes a lifetime for people in l: whole days from two days on
+// ("365 days"), whole hours from two hours on ("24 hours"), else as
+// DurationText. Days and hours are rounded down: a lifetime is never
+// shown longer than it is.
+func SpanText(l locale.Lang, d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return l.Text("time.days", "Count", int(d/(24*time.Hour)))
+	case d >= 2*time.Hour:
+		return l.Text("time.hours", "Count", int(d/time.Hour))
+	}
+	return DurationText(l, d)
 }

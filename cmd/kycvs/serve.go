@@ -20,6 +20,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/demo"
+	"github.com/kycvs/kycvs/home"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/oauth"
@@ -143,6 +144,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		IPLimit:        cfg.IPLimit,
 		ClientLimit:    cfg.ClientOTPLimit,
 		ServiceName:    "kycvs",
+		WebOTPHost:     issuerHost(cfg.Issuer),
 		Metrics:        s.metrics,
 	}, st, sender)
 	s.otps = otps
@@ -210,6 +212,13 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		return err
 	}
 	me.New(me.Config{CSRFKey: secrets.Derive(secret, secrets.CSRF), SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
+	home.New(home.Config{
+		Retention:       cfg.Retention,
+		LoginTTL:        cfg.LoginTTL,
+		SessionTTL:      cfg.SessionTTL,
+		AccessTokenTTL:  cfg.AccessTokenTTL,
+		RefreshTokenTTL: cfg.RefreshTokenTTL,
+	}).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
@@ -454,4 +463,14 @@ func (c serveConfig) fetchConfig() oauth.JWKSFetchConfig {
 		f.Timeout = c.JWKSFetchTimeout
 	}
 	return f
+}
+
+// issuerHost is the host (with its port, if any) of the issuer URL, where
+// people type their codes; "" when the issuer is not a URL.
+func issuerHost(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
