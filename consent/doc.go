@@ -17,8 +17,13 @@
 //	   |                      |                                  \--(name corrected, still no match: stays verified)
 //	   \----------------------+-------------+--(person cancels / no record)--> denied --(error sent)--> used
 //	pending --(signed-in person clicks Share)--> approved
+//	otp_sent --(Change mobile or name: the code is voided)--> pending
+//	pending, otp_sent, verified, dead, or any of them expired --(Back to the verifier)--> denied
 //
-// A request past ExpiresAt is dead whatever its state. Every transition is
+// A request past ExpiresAt is dead whatever its state, except that "Back
+// to {verifier}" may still deny it, so the relying party learns the
+// outcome: the row outlives its expiry by store.LoginRequestKeep, without
+// the person's mobile, name or code. Every transition is
 // made inside a store.UpdateLoginRequest updater, which holds the row for
 // the whole read-check-write, so a double submit or a second tab cannot
 // advance one challenge twice; a valid OTP whose name matches goes from
@@ -33,5 +38,13 @@
 //   - Entering the OTP is the consent: the OTP page states what is shared
 //     with whom. A signed-in person asked by another client, or for more,
 //     sees the Share / Don't share screen instead.
+//   - Every form is answered by a redirect to a GET page (Post/Redirect/
+//     Get), so a reload never re-submits a code; the outcome travels as a
+//     code in the URL (?m=wrong), never as text, and the page recomputes
+//     the tries left and the wait from the challenge.
+//   - Every page that ends a sign-in offers "Back to {verifier}", which
+//     tells the relying party (access_denied); a page with no validated
+//     redirect URI behind it offers nothing that redirects.
+//   - "Change mobile or name" voids the code sent and charges nothing.
 //   - Logs never hold an OTP, a cookie or a full mobile number.
 package consent

@@ -29,6 +29,9 @@
 //     depend on whether the mobile is registered; a code for a recipient who
 //     must not get one is withheld, not refused.
 //   - The SMS is the notice where no page is shown (NoticeShare).
+//   - A code typed into kycvs's own pages (sign-in, admin console) ends
+//     with the WebOTP line "@host #code" (Config.WebOTPHost), within the
+//     two-segment budget of every language.
 //   - Logs never hold a code or a full mobile number: LogTag stands in for
 //     the number.
 package otp
