@@ -121,7 +121,13 @@ func TestBackToVerifier(t *testing.T) {
 		q := u.Query()
 		tests := []struct{ name, url, words string }{
 			{"unknown link", ts.URL + "/login/no-such-challenge", "This sign-in link is not valid"},
-			{"unknown client", func() string { q := u.Query(); q.Set("client_id", "nobody"); u2 := *u; u2.RawQuery = q.Encode(); return u2.String() }(),
+			{"unknown client", func() string {
+				q := u.Query()
+				q.Set("client_id", "nobody")
+				u2 := *u
+				u2.RawQuery = q.Encode()
+				return u2.String()
+			}(),
 				"The service that sent you here is not registered with kycvs."},
 			{"unregistered redirect URI", func() string {
 				q.Set("redirect_uri", "https://evil.example/cb")
