@@ -772,7 +772,7 @@ func TestNameMismatch(t *testing.T) {
 		w := b.follow(b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}}), ch, "")
 		wantStatus(t, w, http.StatusOK)
 		nomatch := []string{
-			`No vaccination record matches this name for <span class="nowrap">+91******3210</span>`,
+			`No vaccination record matches this name for <span class="nowrap" dir="ltr">+91******3210</span>`,
 			`name="name" autocomplete="name" required maxlength="100" value="Asha K"`,
 			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`, `>Back to Indian Rail</button>`,
 		}
@@ -881,7 +881,7 @@ func TestSignedInConsent(t *testing.T) {
 				`may keep reading them until you revoke its access`,
 				`name="decision" value="share"`, `name="decision" value="deny"`,
 				`Checking the record of <strong>Asha Kumari</strong>`,
-				`>Share as Asha Kumari (<span class="nowrap">+91******3210</span>)</button>`,
+				`>Share as Asha Kumari (<span class="nowrap" dir="ltr">+91******3210</span>)</button>`,
 				`>Not you? Use another mobile or name</button>`,
 			)
 			wantRedirect(t, b.post("/login/"+ch+"/consent", url.Values{"decision": {"share"}}), finishURL(ch))

@@ -506,10 +506,10 @@ func TestPagesRender(t *testing.T) {
 		}},
 		{"consent", web.ConsentPage{ClientName: "Rail", Claims: nil, Name: "Asha", MaskedMobile: "+91******3210"}, []string{
 			`Rail</strong> asks for:`, `name="decision" value="share"`, `name="decision" value="deny"`, `<li>that you signed in with this mobile number</li>`,
-			`Checking the record of <strong>Asha</strong> (<span class="nowrap">+91******3210</span>)`,
+			`Checking the record of <strong>Asha</strong> (<span class="nowrap" dir="ltr">+91******3210</span>)`,
 		}},
 		{"nomatch", web.NoMatchPage{MaskedMobile: "+91******3210", Name: "Asha K"}, []string{
-			`No vaccination record matches this name for <span class="nowrap">+91******3210</span>`, `name="name" autocomplete="name"`, `value="Asha K"`,
+			`No vaccination record matches this name for <span class="nowrap" dir="ltr">+91******3210</span>`, `name="name" autocomplete="name"`, `value="Asha K"`,
 		}},
 		{"error", web.ErrorPage{Key: "expired", RequestID: "<b>rid"}, []string{"This sign-in has expired", "<code>&lt;b&gt;rid</code>"}},
 		{"error", web.ErrorPage{Key: "too_many_wrong", BackAction: "/login/x/back", ClientName: "Demo <Air>", CSRFToken: "tok"}, []string{
