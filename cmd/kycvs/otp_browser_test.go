@@ -25,7 +25,13 @@ func (tb *tab) shot(name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	// A page that fits the screen is taken as the screen: Chromium's
+	// capture beyond the viewport shifts a short right-to-left page.
+	capture := chromedp.FullScreenshot(100)
+	if tb.eval(`String(document.documentElement.scrollHeight <= window.innerHeight)`) == "true" {
+		capture = chromedp.CaptureScreenshot()
+	}
+	png, err := chromedp.Run(tb.ctx, capture)
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -118,13 +124,24 @@ func TestOTPPageInBrowser(t *testing.T) {
 			if later := tb.eval(`document.getElementById('resend').textContent`); later == first || !regexp.MustCompile(`0:5\d`).MatchString(later) {
 				t.Errorf("countdown did not move: %q then %q", first, later)
 			}
-			if got := tb.eval(`document.activeElement.id`); got != "otp" {
+			if got := tb.waitFor(`document.activeElement.id`, 5*time.Second); got != "otp" {
 				t.Errorf("focus on %q, want the code field", got)
+			}
+			// The masked mobile reads left to right, also inside Urdu.
+			ltr := tb.eval(`(function () {
+  var n = document.querySelector('.lead strong[dir=ltr]').firstChild, r = document.createRange();
+  r.setStart(n, 0); r.setEnd(n, 1); var plus = r.getBoundingClientRect().left;
+  r.setStart(n, n.length - 1); r.setEnd(n, n.length); return String(plus < r.getBoundingClientRect().left);
+})()`)
+			if ltr != "true" {
+				t.Errorf("the masked mobile does not read left to right")
 			}
 			tb.shot(lang + "-2-code")
 
 			wrongCode(tb, ts, "+91"+mobile)
 			left := map[string]string{"en": "You have 2 tries left.", "hi": "2", "ur": "2"}[lang]
+			// autofocus applies at the page's first rendering: wait for it.
+			tb.waitFor(`document.activeElement.id === 'otp' ? 'y' : ''`, 5*time.Second)
 			page := tb.eval(`document.title + '|' + document.getElementById('error').textContent + '|' + location.search + '|' + document.getElementById('otp').getAttribute('aria-invalid') + '|' + document.activeElement.id`)
 			if !strings.Contains(page, left) || !strings.Contains(page, "?m=wrong|true|otp") {
 				t.Fatalf("after a wrong code: %q", page)
@@ -135,6 +152,7 @@ func TestOTPPageInBrowser(t *testing.T) {
 			tb.shot(lang + "-3-wrong-code")
 			// Reload: the same message, no second try counted.
 			tb.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#otp")))
+			tb.waitFor(`document.activeElement.id === 'otp' ? 'y' : ''`, 5*time.Second)
 			if again := tb.eval(`document.title + '|' + document.getElementById('error').textContent + '|' + location.search + '|' + document.getElementById('otp').getAttribute('aria-invalid') + '|' + document.activeElement.id`); again != page {
 				t.Fatalf("after reload: %q, want %q", again, page)
 			}
@@ -147,6 +165,9 @@ func TestOTPPageInBrowser(t *testing.T) {
 			back := map[string]string{"en": "Back to Demo Airlines", "hi": "Demo Airlines पर वापस जाएँ", "ur": "Demo Airlines پر واپس جائیں"}[lang]
 			if got := tb.eval(`document.querySelector('form[action$="/back"] button').textContent`); got != back {
 				t.Fatalf("lockout page button: %q, want %q; page: %s", got, back, tb.eval(`document.body.innerText`))
+			}
+			if w := tb.eval(`document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + window.scrollX + ' ' + Math.round(document.querySelector('main').getBoundingClientRect().left)`); w != "390 390 0 0" {
+				t.Errorf("the lockout page: scroll width, width, scrollX %s", w)
 			}
 			tb.shot(lang + "-4-locked")
 			tb.do(chromedp.Click(chromedp.CSS(`form[action$="/back"] button`)))
@@ -174,6 +195,7 @@ func TestOTPPageInBrowser(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS("#error")),
 			)
 			errorWord := map[string]string{"hi": "त्रुटि: ", "ur": "خرابی: "}[lang]
+			tb.waitFor(`document.activeElement.id === 'mobile' ? 'y' : ''`, 5*time.Second)
 			if got := tb.eval(`document.title + '|' + document.getElementById('mobile').getAttribute('aria-invalid') + '|' + document.getElementById('mobile').getAttribute('aria-describedby') + '|' + document.activeElement.id`); !strings.HasPrefix(got, errorWord) || !strings.HasSuffix(got, "|true|error mobile-hint|mobile") {
 				t.Errorf("bad mobile: %q", got)
 			}
@@ -192,10 +214,18 @@ func TestOTPPageInBrowser(t *testing.T) {
 			tb.do(
 				chromedp.Click(chromedp.CSS("form button.primary")),
 				chromedp.WaitVisible(chromedp.CSS("#otp")),
+			)
+			// The code sent after the change (the one before it is void);
+			// Asha Verma has no record on this mobile.
+			tb.do(
 				chromedp.SendKeys(chromedp.CSS("#otp"), ts.lastOTP("+919999900005")),
 				chromedp.Click(chromedp.CSS("#otp-form button.primary")),
-				chromedp.WaitVisible(chromedp.CSS(`form[action$="/cancel"] button`)),
+				chromedp.WaitVisible(chromedp.CSS(`form[action$="/name"]`)),
 			)
+			back := map[string]string{"hi": "Demo Airlines पर वापस जाएँ", "ur": "Demo Airlines پر واپس جائیں"}[lang]
+			if got := tb.eval(`document.querySelector('form[action$="/cancel"] button').textContent`); got != back {
+				t.Errorf("no-record page button %q, want %q", got, back)
+			}
 			tb.shot(lang + "-8-no-record")
 			tb.do(chromedp.Click(chromedp.CSS(`form[action$="/cancel"] button`)))
 			if got := tb.waitFor(badgeJS, 20*time.Second); !strings.HasPrefix(got, "declined|") {
