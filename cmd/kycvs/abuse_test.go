@@ -235,9 +235,17 @@ func TestCleanupJob(t *testing.T) {
 		})
 		st, ctx := ts.store(), context.Background()
 		now := time.Now().UTC()
+		// A sign-in is deleted a day after it expired; its mobile and
+		// name are cleared at once.
+		must(t, st.CreateLoginRequest(ctx, &store.LoginRequest{ID: "expired-kept", ClientID: "c", Form: "x", State: store.LoginPending, Mobile: "+919999900001", Name: "n",
+			CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}))
 		for i, exp := range []time.Time{now.Add(-time.Minute), now.Add(time.Hour)} {
 			name := []string{"expired", "live"}[i]
-			must(t, st.CreateLoginRequest(ctx, &store.LoginRequest{ID: name, ClientID: "c", Form: "x", State: store.LoginPending, CreatedAt: now.Add(-time.Hour), ExpiresAt: exp}))
+			lrExp := exp
+			if name == "expired" {
+				lrExp = exp.Add(-store.LoginRequestKeep)
+			}
+			must(t, st.CreateLoginRequest(ctx, &store.LoginRequest{ID: name, ClientID: "c", Form: "x", State: store.LoginPending, CreatedAt: lrExp.Add(-time.Hour), ExpiresAt: lrExp}))
 			must(t, st.CreateSession(ctx, &store.Session{ID: name, BeneficiaryID: "b", Mobile: "+919999900001", Name: "n", AuthTime: now, CreatedAt: now.Add(-time.Hour), ExpiresAt: exp}))
 			must(t, st.CreateToken(ctx, &store.OAuthToken{Kind: store.KindAccessToken, Signature: name, RequestID: name, ClientID: "c", RequestedAt: now.Add(-time.Hour), ExpiresAt: exp, Session: []byte("{}"), Active: true}))
 		}
@@ -258,7 +266,9 @@ func TestCleanupJob(t *testing.T) {
 			_, e1 := st.GetLoginRequest(ctx, "expired")
 			_, e2 := st.GetToken(ctx, store.KindAccessToken, "expired")
 			n, _ := st.CountOTPEvents(ctx, "cleanup:old", now.Add(-30*time.Hour))
-			return errors.Is(e1, store.ErrNotFound) && errors.Is(e2, store.ErrNotFound) && n == 0 && disclosures() == 1
+			kept, e3 := st.GetLoginRequest(ctx, "expired-kept")
+			return errors.Is(e1, store.ErrNotFound) && errors.Is(e2, store.ErrNotFound) && n == 0 && disclosures() == 1 &&
+				e3 == nil && kept.Mobile == "" && kept.Name == ""
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for !gone() {

@@ -229,22 +229,28 @@ func TestSeveralProcesses(t *testing.T) {
 		var wg sync.WaitGroup
 		statuses := make([]int, guesses)
 		bodies := make([]string, guesses)
+		locations := make([]string, guesses)
 		for i := range guesses {
 			wrong := fmt.Sprintf("%06d", (n+1+i)%1_000_000)
 			wg.Go(func() {
 				statuses[i], bodies[i] = s.postTo(t, s.url+"/otp", url.Values{"otp": {wrong}}, i%2)
+				if statuses[i] == http.StatusSeeOther {
+					locations[i] = bodies[i]
+				}
 			})
 		}
 		wg.Wait()
 		// Tries are counted on the locked row in the database: the first
-		// maxTries-1 guesses are told they are wrong, the next kills the
-		// challenge, and every other one finds it dead (410).
+		// maxTries-1 guesses are sent to the page that says they are wrong
+		// (303 to ?m=wrong), the next kills the challenge (303 to its page,
+		// which says so), and every other one finds it dead (410).
 		wrong, gone := 0, 0
 		for i, st := range statuses {
 			switch {
-			case st == http.StatusBadRequest && strings.Contains(bodies[i], "That code is not right"):
+			case st == http.StatusSeeOther && strings.HasSuffix(locations[i], "?m=wrong"):
 				wrong++
-			case st == http.StatusGone && strings.Contains(bodies[i], "Too many wrong codes"):
+			case st == http.StatusSeeOther && strings.HasPrefix(locations[i], "/login/") && !strings.Contains(locations[i], "?"),
+				st == http.StatusGone && strings.Contains(bodies[i], "Too many wrong codes"):
 				gone++
 			default:
 				t.Errorf("wrong guess answered %d: %.200s", st, bodies[i])
@@ -334,7 +340,7 @@ func TestSeveralProcesses(t *testing.T) {
 
 // postTo posts form to u on the given backend (through the balancer),
 // with this sign-in's cookies and CSRF token, and returns the status and
-// body of the answer (redirects not followed).
+// body of the answer, or for a redirect (not followed) its Location.
 func (p *pendingSend) postTo(t *testing.T, u string, form url.Values, backend int) (int, string) {
 	form.Set("csrf_token", p.form.Get("csrf_token"))
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
@@ -348,6 +354,10 @@ func (p *pendingSend) postTo(t *testing.T, u string, form url.Values, backend in
 		return 0, ""
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSeeOther {
+		// A redirect's body is empty; where it points is the answer.
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
 	return resp.StatusCode, readAll(resp)
 }
 

@@ -64,8 +64,8 @@ func TestMetricsAndLogs(t *testing.T) {
 	if status, _, err := s.post(); err != nil || status != http.StatusSeeOther {
 		t.Fatalf("send: %d %v", status, err)
 	}
-	if status, _ := s.postTo(t, s.url+"/otp", url.Values{"otp": {"000000"}}, 0); status != http.StatusBadRequest {
-		t.Fatalf("wrong code: %d", status)
+	if status, loc := s.postTo(t, s.url+"/otp", url.Values{"otp": {"000000"}}, 0); status != http.StatusSeeOther || !strings.HasSuffix(loc, "?m=wrong") {
+		t.Fatalf("wrong code: %d to %q", status, loc)
 	}
 	req, _ := http.NewRequest(http.MethodGet, p.URL+"/no/such/"+people[1].Mobile, nil)
 	req.Header.Set("X-Request-ID", "ops-test-request-1")

@@ -163,7 +163,7 @@ func TestOTPPageInBrowser(t *testing.T) {
 			wrongCode(tb, ts, "+91"+mobile)
 			wrongCode(tb, ts, "+91"+mobile)
 			back := map[string]string{"en": "Back to Demo Airlines", "hi": "Demo Airlines पर वापस जाएँ", "ur": "Demo Airlines پر واپس جائیں"}[lang]
-			if got := tb.eval(`document.querySelector('form[action$="/back"] button').textContent`); got != back {
+			if got := tb.waitFor(`(function () { var b = document.querySelector('form[action$="/back"] button'); return b ? b.textContent : ''; })()`, 5*time.Second); got != back {
 				t.Fatalf("lockout page button: %q, want %q; page: %s", got, back, tb.eval(`document.body.innerText`))
 			}
 			if w := tb.eval(`document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + window.scrollX + ' ' + Math.round(document.querySelector('main').getBoundingClientRect().left)`); w != "390 390 0 0" {
@@ -223,7 +223,7 @@ func TestOTPPageInBrowser(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`form[action$="/name"]`)),
 			)
 			back := map[string]string{"hi": "Demo Airlines पर वापस जाएँ", "ur": "Demo Airlines پر واپس جائیں"}[lang]
-			if got := tb.eval(`document.querySelector('form[action$="/cancel"] button').textContent`); got != back {
+			if got := tb.waitFor(`(function () { var b = document.querySelector('form[action$="/cancel"] button'); return b ? b.textContent : ''; })()`, 5*time.Second); got != back {
 				t.Errorf("no-record page button %q, want %q", got, back)
 			}
 			tb.shot(lang + "-8-no-record")

@@ -59,15 +59,22 @@ func openSignIn(t *testing.T, issuer, clientID string, person store.Beneficiary)
 // post submits the form and returns the status of the first answer
 // (redirects are not followed) and how long it took.
 func (p *pendingSend) post() (int, time.Duration, error) {
+	status, _, took, err := p.send()
+	return status, took, err
+}
+
+// send is post that also returns where a redirect points: a send the SMS
+// gateway refused is a 303 to the form's page with ?m=unsent or ?m=busy.
+func (p *pendingSend) send() (status int, location string, took time.Duration, err error) {
 	hc := *p.client
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	start := time.Now()
 	resp, err := hc.PostForm(p.url, p.form)
 	if err != nil {
-		return 0, time.Since(start), err
+		return 0, "", time.Since(start), err
 	}
 	resp.Body.Close()
-	return resp.StatusCode, time.Since(start), nil
+	return resp.StatusCode, resp.Header.Get("Location"), time.Since(start), nil
 }
 
 // SIGTERM while a request is in flight: the server stops taking new
