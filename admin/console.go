@@ -61,7 +61,17 @@ type ConsoleConfig struct {
 	Location *time.Location
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Lockouts counts locked-out sign-ins for alerting (web.Metrics);
+	// nil counts nothing.
+	Lockouts Lockouts
 }
+
+// Lockouts is told of every console sign-in locked out, by reason:
+// "codes" (wrong SMS codes), "totp" (wrong authenticator codes), "limit"
+// (the mobile's console code limit).
+type Lockouts interface{ ConsoleLockout(reason string) }
+
+var _ Lockouts = (*web.Metrics)(nil)
 
 // OTPs is what the console needs of the OTP service (otp.Service, the one
 // the sign-in flow uses too: the same policy, limits and counters).
@@ -301,6 +311,8 @@ func (cn *Console) Register(r gin.IRouter) {
 	g.POST("/login", cn.handleLogin)
 	g.GET("/login/otp", cn.handleOTPPage)
 	g.POST("/login/otp", cn.handleOTP)
+	g.GET("/login/totp", cn.handleTOTPPage)
+	g.POST("/login/totp", cn.handleTOTP)
 	g.POST("/logout", cn.handleLogout)
 
 	for _, rt := range cn.routes() {
@@ -523,6 +535,9 @@ func (cn *Console) handleLogin(c *gin.Context) {
 	var unsent *otp.SendError
 	switch {
 	case errors.As(err, &limited):
+		if limited.Limit == otp.LimitConsole {
+			cn.lockout(c, &store.AdminLogin{UserID: l.UserID, Mobile: mobile}, "limit")
+		}
 		msg := fmt.Sprintf("Too many codes were asked for. Try again in %d minute(s).", (limited.RetryAfter+time.Minute-1)/time.Minute)
 		if limited.Limit == otp.LimitResend {
 			msg = fmt.Sprintf("A code was sent a moment ago. Wait %d seconds before asking for another.", limited.RetryAfter/time.Second)
@@ -542,13 +557,13 @@ func (cn *Console) handleLogin(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/admin/login/otp")
 }
 
-// login returns the sign-in this browser started, or has redirected to
-// the start.
-func (cn *Console) login(c *gin.Context) (*store.AdminLogin, bool) {
+// login returns the sign-in this browser started, in state, or has
+// redirected to the start.
+func (cn *Console) login(c *gin.Context, state string) (*store.AdminLogin, bool) {
 	id, err := c.Cookie(LoginCookie)
 	if err == nil && len(id) == 43 {
 		l, err := cn.svc.st.GetAdminLogin(c.Request.Context(), id)
-		if err == nil && l.State == store.AdminLoginOTPSent && cn.now().Before(l.ExpiresAt) {
+		if err == nil && l.State == state && cn.now().Before(l.ExpiresAt) {
 			return l, true
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -562,7 +577,7 @@ func (cn *Console) login(c *gin.Context) (*store.AdminLogin, bool) {
 }
 
 func (cn *Console) handleOTPPage(c *gin.Context) {
-	l, ok := cn.login(c)
+	l, ok := cn.login(c, store.AdminLoginOTPSent)
 	if !ok {
 		return
 	}
@@ -571,14 +586,31 @@ func (cn *Console) handleOTPPage(c *gin.Context) {
 
 var errNoCode = errors.New("admin: no code for this mobile")
 
+// errOwnerWithoutTOTP: an owner signs in only with an authenticator.
+var errOwnerWithoutTOTP = errors.New("admin: an owner without an authenticator")
+
 func (cn *Console) handleOTP(c *gin.Context) {
-	l, ok := cn.login(c)
+	l, ok := cn.login(c, store.AdminLoginOTPSent)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	code := strings.TrimSpace(c.PostForm("otp"))
 	now := cn.now()
+	var user *store.AdminUser
+	if l.UserID != "" {
+		u, err := cn.svc.st.GetAdminUser(ctx, l.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			cn.setCookie(c, LoginCookie, "", -1)
+			cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "This admin was removed.", Data: loginData{}})
+			return
+		case err != nil:
+			cn.serverError(c, err)
+			return
+		}
+		user = u
+	}
 	l, err := cn.svc.st.UpdateAdminLogin(ctx, l.ID, func(r *store.AdminLogin) error {
 		if r.State != store.AdminLoginOTPSent || !now.Before(r.ExpiresAt) {
 			return otp.ErrExpired
@@ -600,7 +632,19 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		case err != nil:
 			return err
 		}
-		r.State = store.AdminLoginDone
+		// The SMS code is right: an enrolled authenticator is the next
+		// step; an owner without one goes no further.
+		switch {
+		case user == nil:
+			return otp.ErrExpired
+		case len(user.TOTPSecret) > 0:
+			r.State = store.AdminLoginTOTP
+		case Role(user.Role) == RoleOwner:
+			r.State = store.AdminLoginDead
+			return &store.KeepChanges{Err: errOwnerWithoutTOTP}
+		default:
+			r.State = store.AdminLoginDone
+		}
 		return nil
 	})
 	data := loginData{}
@@ -614,8 +658,14 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		return
 	case errors.Is(err, otp.ErrTooManyTries):
 		cn.setCookie(c, LoginCookie, "", -1)
-		cn.log(c).Warn("admin console: sign-in locked after wrong codes", "user", l.UserID, "mobile_tag", cn.otps.LogTag(l.Mobile))
+		cn.lockout(c, l, "codes")
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "Too many wrong codes. Start again.", Data: loginData{}})
+		return
+	case errors.Is(err, errOwnerWithoutTOTP):
+		cn.setCookie(c, LoginCookie, "", -1)
+		cn.log(c).Warn("admin console: an owner without an authenticator refused", "user", l.UserID)
+		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "An owner signs in with an authenticator app as well as the SMS code. " +
+			"Enrol one on the server first: kycvs admin totp enroll " + claims.MaskMobile(l.Mobile) + " (your mobile number or admin ID), then sign in again.", Data: loginData{}})
 		return
 	case errors.Is(err, otp.ErrExpired):
 		cn.setCookie(c, LoginCookie, "", -1)
@@ -625,15 +675,105 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		cn.serverError(c, err)
 		return
 	}
-	user, err := cn.svc.st.GetAdminUser(ctx, l.UserID)
-	if err != nil {
-		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "This admin was removed.", Data: loginData{}})
+	if l.State == store.AdminLoginTOTP {
+		c.Redirect(http.StatusSeeOther, "/admin/login/totp")
 		return
 	}
+	cn.signIn(c, user, now)
+}
+
+func (cn *Console) handleTOTPPage(c *gin.Context) {
+	if _, ok := cn.login(c, store.AdminLoginTOTP); !ok {
+		return
+	}
+	cn.render(c, http.StatusOK, "totp", page{Title: "Enter the authenticator code", Data: loginData{}})
+}
+
+// handleTOTP checks the authenticator code, the second step of an admin
+// with one enrolled. Wrong codes, and a code already used, count as tries
+// on the sign-in; the last one locks it.
+func (cn *Console) handleTOTP(c *gin.Context) {
+	l, ok := cn.login(c, store.AdminLoginTOTP)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	code := strings.TrimSpace(c.PostForm("totp"))
+	now := cn.now()
+	checked := cn.svc.checkTOTP(ctx, l.UserID, code, now)
+	l, err := cn.svc.st.UpdateAdminLogin(ctx, l.ID, func(r *store.AdminLogin) error {
+		if r.State != store.AdminLoginTOTP || !now.Before(r.ExpiresAt) {
+			return otp.ErrExpired
+		}
+		switch {
+		case errors.Is(checked, ErrTOTPWrong), errors.Is(checked, ErrTOTPReplayed):
+			r.TOTPTries++
+			if r.TOTPTries >= cn.otps.MaxTries() {
+				r.State = store.AdminLoginDead
+				return &store.KeepChanges{Err: otp.ErrTooManyTries}
+			}
+			return &store.KeepChanges{Err: checked}
+		case checked != nil:
+			return checked
+		}
+		r.State = store.AdminLoginDone
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrTOTPWrong), errors.Is(err, ErrTOTPReplayed):
+		msg := "That code is not right."
+		if errors.Is(err, ErrTOTPReplayed) {
+			msg = "That code was used already. Wait for the next one."
+		}
+		left := cn.otps.MaxTries() - l.TOTPTries
+		cn.render(c, http.StatusBadRequest, "totp", page{Title: "Enter the authenticator code", Error: fmt.Sprintf("%s %d tries left.", msg, left), Data: loginData{}})
+		return
+	case errors.Is(err, otp.ErrTooManyTries):
+		cn.setCookie(c, LoginCookie, "", -1)
+		cn.lockout(c, l, "totp")
+		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "Too many wrong codes. Start again.", Data: loginData{}})
+		return
+	case errors.Is(err, otp.ErrExpired), errors.Is(err, ErrNoTOTP), errors.Is(err, store.ErrNotFound):
+		// Expired, or the authenticator or the admin removed meanwhile.
+		cn.setCookie(c, LoginCookie, "", -1)
+		cn.render(c, http.StatusBadRequest, "login", page{Title: "Admin sign-in", Error: "The sign-in has expired. Start again.", Data: loginData{}})
+		return
+	case err != nil:
+		cn.serverError(c, err)
+		return
+	}
+	user, err := cn.svc.st.GetAdminUser(ctx, l.UserID)
+	if err != nil {
+		cn.serverError(c, err)
+		return
+	}
+	cn.signIn(c, user, now)
+}
+
+// lockout raises the alarm for a sign-in locked out for reason: a WARN
+// line (the keyed mobile tag, never the number), an audit entry when the
+// mobile is an admin's, and the lockout counter an alert watches.
+func (cn *Console) lockout(c *gin.Context, l *store.AdminLogin, reason string) {
+	cn.log(c).Warn("admin console: sign-in locked out", "reason", reason, "user", l.UserID, "mobile_tag", cn.otps.LogTag(l.Mobile))
+	if cn.cfg.Lockouts != nil {
+		cn.cfg.Lockouts.ConsoleLockout(reason)
+	}
+	if l.UserID != "" {
+		actor := Actor{Type: ActorUser, ID: l.UserID, IP: c.ClientIP(), RequestID: web.RequestID(c)}
+		if err := cn.svc.Audit(c.Request.Context(), actor, "console.lockout", "admin_user", l.UserID, map[string]any{"reason": reason}); err != nil {
+			cn.log(c).Error("admin console: lockout not audited", "err", err)
+		}
+	}
+}
+
+// signIn starts a console session for user, now that every factor is
+// checked, with a new CSRF cookie bound to it.
+func (cn *Console) signIn(c *gin.Context, user *store.AdminUser, now time.Time) {
+	ctx := c.Request.Context()
 	cookie := randomToken()
 	sess := &store.AdminSession{ID: hashCookie(cookie), UserID: user.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(cn.cfg.SessionTTL)}
 	actor := Actor{Type: ActorUser, ID: user.ID, Name: user.Name, Role: Role(user.Role), IP: c.ClientIP(), RequestID: web.RequestID(c)}
-	err = cn.svc.st.InTx(ctx, func(ctx context.Context) error {
+	err := cn.svc.st.InTx(ctx, func(ctx context.Context) error {
 		if err := cn.svc.st.CreateAdminSession(ctx, sess); err != nil {
 			return err
 		}

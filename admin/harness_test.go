@@ -115,8 +115,12 @@ type testServer struct {
 	site    http.Handler // the provider and the console
 	sms     *inbox
 	console *admin.Console
-	doc     *openapi3.T
-	router  routers.Router
+	// lockouts counts the console's lockout alerts; totp holds the
+	// authenticator secrets enrolled, by mobile.
+	lockouts *lockoutCounter
+	totp     map[string]string
+	doc      *openapi3.T
+	router   routers.Router
 	// owner is an owner's admin API key.
 	owner string
 	// logs holds everything the servers logged, from level info.
@@ -142,6 +146,14 @@ func (b *logBuffer) String() string {
 }
 
 func newTestServer(t *testing.T, dialect string) *testServer {
+	// Tests sign the same admins in many times a simulated hour; the
+	// console's limits per mobile have their own test (TestConsoleLimits).
+	return newTestServerWith(t, dialect, func(c *otp.Config) { c.ConsoleHourlyLimit, c.ConsoleDailyLimit = 1000, 1000 })
+}
+
+// newTestServerWith is newTestServer with tweak applied to the OTP
+// service's config.
+func newTestServerWith(t *testing.T, dialect string, tweak func(*otp.Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, dialect)
@@ -174,9 +186,12 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	admin.NewAPI(admin.APIConfig{Logger: logger}, svc).Register(apiEngine)
 
 	sms := &inbox{}
-	otps := otp.New(otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}, st, sms)
+	otpCfg := otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}
+	tweak(&otpCfg)
+	otps := otp.New(otpCfg, st, sms)
 	sms.otps = otps
-	console := admin.NewConsole(admin.ConsoleConfig{Secret: secret, Now: clock.Now, Logger: logger}, svc, otps)
+	lockouts := &lockoutCounter{n: map[string]int{}}
+	console := admin.NewConsole(admin.ConsoleConfig{Secret: secret, Now: clock.Now, Logger: logger, Lockouts: lockouts}, svc, otps)
 	site, err := web.NewEngine(web.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +213,7 @@ func newTestServer(t *testing.T, dialect string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, st: st, clock: clock, svc: svc, keys: keys, api: apiEngine, site: site, sms: sms, console: console, doc: doc, router: router, logs: logs}
+	ts := &testServer{t: t, st: st, clock: clock, svc: svc, keys: keys, api: apiEngine, site: site, sms: sms, console: console, lockouts: lockouts, totp: map[string]string{}, doc: doc, router: router, logs: logs}
 	ts.owner = ts.adminKey(admin.RoleOwner)
 	return ts
 }
@@ -412,4 +427,23 @@ func testLogOutput() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
+}
+
+// lockoutCounter is the console's lockout counter (web.Metrics in the
+// server).
+type lockoutCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (l *lockoutCounter) ConsoleLockout(reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n[reason]++
+}
+
+func (l *lockoutCounter) count(reason string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n[reason]
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// client ID) in one minute; 0 = off. It bounds what a compromised or
 	// misbehaving client can spend on SMS and send to people.
 	ClientLimit int
+	// ConsoleHourlyLimit and ConsoleDailyLimit cap admin console codes per
+	// mobile; 0 means the defaults, ConsoleHourlyLimit and
+	// ConsoleDailyLimit (always on: the console has no "off").
+	ConsoleHourlyLimit, ConsoleDailyLimit int
 	// ServiceName names this service in the SMS. Default "kycvs".
 	ServiceName string
 	// WebOTPHost is the host (and port, if any) of the pages where the
@@ -126,6 +130,12 @@ type Service struct {
 func New(cfg Config, st *store.Store, sender Sender) *Service {
 	if len(cfg.Secret) == 0 {
 		panic("otp: Config.Secret is empty")
+	}
+	if cfg.ConsoleHourlyLimit <= 0 {
+		cfg.ConsoleHourlyLimit = ConsoleHourlyLimit
+	}
+	if cfg.ConsoleDailyLimit <= 0 {
+		cfg.ConsoleDailyLimit = ConsoleDailyLimit
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
@@ -266,6 +276,17 @@ type Request struct {
 // start in an hour, whether or not the mobile is an admin's.
 const ConsoleIPLimit = 20
 
+// Console codes per mobile, whether or not it is an admin's (so the
+// limits tell nobody who is), apart from the verification counters: at
+// most ConsoleHourlyLimit an hour and ConsoleDailyLimit a day. With 3
+// tries a code, that is at most 30 guesses at an admin's codes a day, and
+// the console asks an owner for an authenticator code too.
+// Config.ConsoleHourlyLimit and ConsoleDailyLimit replace them (tests).
+const (
+	ConsoleHourlyLimit = 3
+	ConsoleDailyLimit  = 10
+)
+
 // Limit names one send limit.
 type Limit string
 
@@ -274,6 +295,9 @@ const (
 	LimitMobile Limit = "mobile" // HourlyLimit per hour, DailyLimit per 24 hours, per mobile
 	LimitResend Limit = "resend" // ResendInterval between two codes
 	LimitClient Limit = "client" // ClientLimit codes per verifying entity in a minute
+	// LimitConsole: ConsoleHourlyLimit or ConsoleDailyLimit console codes
+	// for one mobile.
+	LimitConsole Limit = "console"
 )
 
 // LimitError is Issue's answer when a send limit is reached; nothing was
@@ -482,6 +506,8 @@ const (
 	keyClient = "client:"
 	// keyConsoleIP counts admin console sign-ins per client IP.
 	keyConsoleIP = "console-ip:"
+	// keyConsoleMobile counts admin console codes per mobile.
+	keyConsoleMobile = "console-mobile:"
 )
 
 // limits are the send limits charged for one code. The mobile is keyed by
@@ -498,6 +524,10 @@ func (o *Service) limits(req Request, now time.Time) []store.Limit {
 	}
 	if req.Console {
 		ls = append(ls, store.Limit{Key: keyConsoleIP + req.ClientIP, Max: ConsoleIPLimit, Since: now.Add(-time.Hour)})
+		// Withheld or not, so the answers are the same for every mobile.
+		mobile := keyConsoleMobile + o.mobileMAC(req.Mobile)
+		ls = append(ls, store.Limit{Key: mobile, Max: o.cfg.ConsoleHourlyLimit, Since: now.Add(-time.Hour)},
+			store.Limit{Key: mobile, Max: o.cfg.ConsoleDailyLimit, Since: now.Add(-24 * time.Hour)})
 	}
 	if req.Withhold {
 		return ls // never the mobile's counters: see OTPRequest.Withhold
@@ -543,6 +573,8 @@ func (o *Service) limitError(le *store.LimitError, now time.Time) *LimitError {
 		e.Limit = LimitResend
 	case strings.HasPrefix(le.Key, keyClient):
 		e.Limit = LimitClient
+	case strings.HasPrefix(le.Key, keyConsoleMobile):
+		e.Limit = LimitConsole
 	}
 	wait := le.RetryAt.Sub(now)
 	e.RetryAfter = max((wait+time.Second-1)/time.Second*time.Second, time.Second)

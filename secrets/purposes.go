@@ -42,6 +42,9 @@ const (
 	// CSRF keys the forms' CSRF tokens (web.CSRF), the public pages' and
 	// the admin console's.
 	CSRF Purpose = "kycvs/web/csrf/v1"
+	// AdminTOTP encrypts the console admins' TOTP secrets at rest
+	// (AES-256-GCM).
+	AdminTOTP Purpose = "kycvs/admin-totp/v1"
 )
 
 // Derive returns the 32-byte key for purpose p: HMAC-SHA256 of its label

@@ -35,6 +35,12 @@ type AdminUser struct {
 	Role      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// TOTPSecret is the second factor's shared secret, encrypted by the
+	// caller (admin); nil when none is enrolled. Never marshalled.
+	TOTPSecret []byte `gorm:"column:totp_secret" json:"-"`
+	// TOTPLastStep is the last time step a TOTP code was accepted for: a
+	// code of that step or before is a replay.
+	TOTPLastStep int64 `gorm:"column:totp_last_step" json:"-"`
 }
 
 // TableName keeps the table name explicit.
@@ -43,11 +49,14 @@ func (AdminUser) TableName() string { return "admin_users" }
 // Admin sign-in states, one way:
 //
 //	otp_sent --(right OTP)--> done
-//	    \--(OTPMaxTries wrong OTPs)--> dead
+//	    |   \--(OTPMaxTries wrong OTPs)--> dead
+//	    \--(right OTP, TOTP enrolled)--> totp --(right TOTP)--> done
+//	                                        \--(wrong TOTPs)--> dead
 //
 // A sign-in past ExpiresAt is dead whatever its state.
 const (
 	AdminLoginOTPSent = "otp_sent"
+	AdminLoginTOTP    = "totp"
 	AdminLoginDone    = "done"
 	AdminLoginDead    = "dead"
 )
@@ -64,6 +73,7 @@ type AdminLogin struct {
 	OTPSentAt    *time.Time
 	OTPExpiresAt *time.Time
 	OTPTries     int `gorm:"column:otp_tries"`
+	TOTPTries    int `gorm:"column:totp_tries"`
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	inFlight    prometheus.Gauge
 	otpSends    *prometheus.CounterVec
+	lockouts    *prometheus.CounterVec
 	otpChecks   *prometheus.CounterVec
 	disclosures *prometheus.CounterVec
 	smsDuration *prometheus.HistogramVec
@@ -58,6 +59,10 @@ func NewMetrics() *Metrics {
 			Name: "kycvs_otp_sends_total",
 			Help: "OTP send attempts by result: sent, failed (the SMS sender refused), busy (all SMS slots taken), limited_ip, limited_mobile, limited_resend, limited_client, error (database).",
 		}, []string{"result"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kycvs_admin_console_lockouts_total",
+			Help: "Admin console sign-ins locked out, by reason: codes (wrong SMS codes), totp (wrong authenticator codes), limit (a mobile's console code limit reached).",
+		}, []string{"reason"}),
 		otpChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kycvs_otp_verifications_total",
 			Help: "OTPs checked, by result: ok, wrong, too_many_tries (the wrong code that killed the challenge), expired.",
@@ -78,7 +83,7 @@ func NewMetrics() *Metrics {
 			Help: "Back-channel logout token deliveries by result: delivered, failed (an attempt failed; retried later), dropped (too old, or the client is gone).",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.otpChecks, m.disclosures, m.smsDuration, m.logouts,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.otpSends, m.lockouts, m.otpChecks, m.disclosures, m.smsDuration, m.logouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,6 +118,9 @@ func (m *Metrics) Handler() http.Handler {
 
 // OTPSent counts one OTP send attempt with its result.
 func (m *Metrics) OTPSent(result string) { m.otpSends.WithLabelValues(result).Inc() }
+
+// ConsoleLockout counts one admin console sign-in locked out for reason.
+func (m *Metrics) ConsoleLockout(reason string) { m.lockouts.WithLabelValues(reason).Inc() }
 
 // OTPChecked counts one OTP checked with its result.
 func (m *Metrics) OTPChecked(result string) { m.otpChecks.WithLabelValues(result).Inc() }

@@ -24,6 +24,8 @@ const adminUsage = `usage:
   kycvs admin users list [--json]
   kycvs admin users set-role MOBILE|ID --role R
   kycvs admin users remove MOBILE|ID
+  kycvs admin totp enroll MOBILE|ID [--json]   an authenticator for the console (secret shown once)
+  kycvs admin totp remove MOBILE|ID
 roles: viewer, client-admin, registry-admin, owner`
 
 // cliActor is who the audit log says made a command-line change: the
@@ -79,7 +81,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", "", "a name for the key or the user")
 	role := fs.String("role", "", "viewer, client-admin, registry-admin or owner")
 	mobile := fs.String("mobile", "", "the user's mobile number (10 digits, or + and the country code)")
-	takesID := verb == "set-role" || verb == "revoke" || verb == "remove"
+	takesID := verb == "set-role" || verb == "revoke" || verb == "remove" || what == "totp"
 	pos, err := parseFlags(fs, rest, btoi(takesID))
 	if err != nil {
 		return err
@@ -99,7 +101,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if id == "" || !roleOK {
 			return usageError{"usage: kycvs admin users set-role MOBILE|ID --role viewer|client-admin|registry-admin|owner"}
 		}
-	case "keys revoke", "users remove":
+	case "keys revoke", "users remove", "totp enroll", "totp remove":
 		if id == "" {
 			return usageError{fmt.Sprintf("usage: kycvs admin %s %s ID", what, verb)}
 		}
@@ -107,7 +109,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usageError{adminUsage}
 	}
-	st, err := openCLIStore(ctx, &d, what+" "+verb == "keys create")
+	st, err := openCLIStore(ctx, &d, what+" "+verb == "keys create" || what+" "+verb == "totp enroll")
 	if err != nil {
 		return err
 	}
@@ -201,6 +203,28 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return notFoundAs(err, "admin user", id)
 		}
 		fmt.Fprintf(stdout, "%s is %s now\n", u.Name, u.Role)
+		return nil
+	case "totp enroll":
+		e, err := svc.EnrollTOTP(ctx, actor, id)
+		if err != nil {
+			return notFoundAs(err, "admin user", id)
+		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"id": e.User.ID, "name": e.User.Name, "otpauth_uri": e.URI, "secret": e.Secret})
+		}
+		fmt.Fprintf(stdout, "authenticator enrolled for %s (%s)\n", e.User.Name, e.User.ID)
+		fmt.Fprintf(stdout, "add it to an authenticator app, by this URI (as a QR code) or the secret; neither is shown again:\n")
+		fmt.Fprintf(stdout, "  uri:    %s\n  secret: %s\n", e.URI, e.Secret)
+		return nil
+	case "totp remove":
+		err := svc.RemoveTOTP(ctx, actor, id)
+		if errors.Is(err, admin.ErrNoTOTP) {
+			return fmt.Errorf("admin user %s has no authenticator", id)
+		}
+		if err != nil {
+			return notFoundAs(err, "admin user", id)
+		}
+		fmt.Fprintf(stdout, "authenticator removed for %s\n", id)
 		return nil
 	case "users remove":
 		if err := svc.RemoveAdminUser(ctx, actor, id); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/kycvs/kycvs/admin"
 )
@@ -23,6 +24,11 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	ts := newTestServer(t, "sqlite", nil)
 	const adminMobile = "9999900010"
 	if _, err := cliService(ts.store(), testSecret, nil).AddAdminUser(context.Background(), cliActor(), adminMobile, "Zoya Khan", admin.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	// An owner signs in with an authenticator too.
+	enrolled, err := cliService(ts.store(), testSecret, nil).EnrollTOTP(context.Background(), cliActor(), adminMobile)
+	if err != nil {
 		t.Fatal(err)
 	}
 	tb := br.newTab(t)
@@ -40,6 +46,15 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	)
 	tb.do(
 		chromedp.SendKeys(chromedp.CSS("#otp"), ts.lastOTP("+91"+adminMobile)),
+		chromedp.Click(chromedp.CSS("form button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("#totp")),
+	)
+	code, err := totp.GenerateCode(enrolled.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.do(
+		chromedp.SendKeys(chromedp.CSS("#totp"), code),
 		chromedp.Click(chromedp.CSS("form button.primary")),
 		chromedp.WaitVisible(chromedp.CSS("nav.sections")),
 	)

@@ -58,6 +58,45 @@ func TestAdminCLI(t *testing.T) {
 			if list, _ := kycvs(t, "admin", "users", "list"); !strings.Contains(list, "Zoya Khan") || !strings.Contains(list, "client-admin") {
 				t.Errorf("users list: %q", list)
 			}
+			// An authenticator for the console: the URI and secret once, the
+			// secret stored sealed; enrolled again, a new secret; removed.
+			out, err = kycvs(t, "admin", "totp", "enroll", "9999900010", "--json")
+			var enrolled struct {
+				URI    string `json:"otpauth_uri"`
+				Secret string `json:"secret"`
+			}
+			if err := json.Unmarshal([]byte(out), &enrolled); err != nil || !strings.HasPrefix(enrolled.URI, "otpauth://totp/kycvs:") || len(enrolled.Secret) < 16 ||
+				!strings.Contains(enrolled.URI, "secret="+enrolled.Secret) {
+				t.Fatalf("totp enroll: %q %v", out, err)
+			}
+			users, err := store.Open(dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer users.Close()
+			u, err := users.AdminUserByMobile(context.Background(), "+919999900010")
+			if err != nil || len(u.TOTPSecret) == 0 || strings.Contains(string(u.TOTPSecret), enrolled.Secret) {
+				t.Fatalf("stored authenticator: %v (sealed: %v)", err, u != nil && !strings.Contains(string(u.TOTPSecret), enrolled.Secret))
+			}
+			if again, _ := kycvs(t, "admin", "totp", "enroll", "9999900010"); !strings.Contains(again, "otpauth://") || strings.Contains(again, enrolled.Secret) {
+				t.Errorf("enroll again: %q", again)
+			}
+			if _, err := kycvs(t, "admin", "totp", "enroll", "9999900077"); err == nil || !strings.Contains(err.Error(), "no admin user") {
+				t.Errorf("enroll for nobody: %v", err)
+			}
+			if _, err := kycvs(t, "admin", "totp", "remove", "9999900010"); err != nil {
+				t.Fatal(err)
+			}
+			if u, _ := users.AdminUserByMobile(context.Background(), "+919999900010"); u == nil || len(u.TOTPSecret) != 0 {
+				t.Error("the authenticator is still stored")
+			}
+			if _, err := kycvs(t, "admin", "totp", "remove", "9999900010"); err == nil || !strings.Contains(err.Error(), "no authenticator") {
+				t.Errorf("remove twice: %v", err)
+			}
+			if _, err := kycvs(t, "admin", "totp", "enroll"); exitCode(err) != 2 {
+				t.Errorf("enroll without an admin: %v", err)
+			}
+
 			if _, err := kycvs(t, "admin", "users", "remove", "9999900010"); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -267,7 +268,7 @@ func TestConsoleSignInTiming(t *testing.T) {
 	}
 	median := func(mobile string) time.Duration {
 		var ds []time.Duration
-		for range 5 {
+		for range otp.ConsoleHourlyLimit { // each mobile's console codes in an hour
 			d, status := consoleSignIn(t, ts, mobile)
 			if status != http.StatusSeeOther {
 				t.Fatalf("%s: %d", mobile, status)
@@ -281,7 +282,7 @@ func TestConsoleSignInTiming(t *testing.T) {
 	if diff := (adminTime - otherTime).Abs(); diff >= 20*time.Millisecond {
 		t.Errorf("an admin's mobile answers in %s, another in %s", adminTime, otherTime)
 	}
-	if !gw.WaitArrived(5, 5*time.Second) {
+	if !gw.WaitArrived(otp.ConsoleHourlyLimit, 5*time.Second) {
 		t.Error("the admin's codes never reached the gateway")
 	}
 }
@@ -293,8 +294,18 @@ func TestConsoleSignInTiming(t *testing.T) {
 func TestConsoleSignInsDoNotLockOutAMobile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.OTPResendInterval = 0 })
-		for i := range 20 {
+		for i := range otp.ConsoleHourlyLimit {
 			if _, status := consoleSignIn(t, ts, "9999900001"); status != http.StatusSeeOther {
+				t.Fatalf("console sign-in %d: %d", i+1, status)
+			}
+		}
+		// The console's own limit per mobile, charged whether or not the
+		// mobile is an admin's, apart from the verification's counters.
+		if _, status := consoleSignIn(t, ts, "9999900001"); status != http.StatusTooManyRequests {
+			t.Fatalf("console sign-in %d for one mobile in an hour: %d, want 429", otp.ConsoleHourlyLimit+1, status)
+		}
+		for i := otp.ConsoleHourlyLimit; i < otp.ConsoleIPLimit; i++ {
+			if _, status := consoleSignIn(t, ts, fmt.Sprintf("99999001%02d", i)); status != http.StatusSeeOther {
 				t.Fatalf("console sign-in %d: %d", i+1, status)
 			}
 		}

@@ -442,7 +442,7 @@ func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *g
 	if err != nil {
 		return nil, err
 	}
-	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger}, svc, otps).Register(engine)
+	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger, Lockouts: metrics}, svc, otps).Register(engine)
 	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
 	if err != nil {
 		return nil, err
