@@ -447,3 +447,13 @@ func (l *lockoutCounter) count(reason string) int {
 	defer l.mu.Unlock()
 	return l.n[reason]
 }
+
+// auditActions returns the audit entries with action, newest first.
+func (ts *testServer) auditActions(action string) []store.AuditEntry {
+	ts.t.Helper()
+	es, _, err := ts.st.ListAuditEntries(context.Background(), store.AuditFilter{Action: action, Limit: 1000})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return es
+}
