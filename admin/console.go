@@ -665,7 +665,7 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.log(c).Warn("admin console: an owner without an authenticator refused", "user", l.UserID)
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "An owner signs in with an authenticator app as well as the SMS code. " +
-			"Enrol one on the server first: kycvs admin totp enroll " + claims.MaskMobile(l.Mobile) + " (your mobile number or admin ID), then sign in again.", Data: loginData{}})
+			"Enrol one from the server's command line first (kycvs admin totp enroll " + l.UserID + "), then sign in again.", Data: loginData{}})
 		return
 	case errors.Is(err, otp.ErrExpired):
 		cn.setCookie(c, LoginCookie, "", -1)

@@ -192,9 +192,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return writeJSON(stdout, out)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER ID\tNAME\tMOBILE\tROLE")
+		fmt.Fprintln(tw, "USER ID\tNAME\tMOBILE\tROLE\tAUTHENTICATOR")
 		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Mobile, u.Role)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Mobile, u.Role, map[bool]string{true: "enrolled", false: "-"}[len(u.TOTPSecret) > 0])
 		}
 		return tw.Flush()
 	case "users set-role":
@@ -237,5 +237,5 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func userJSON(u *store.AdminUser) map[string]any {
-	return map[string]any{"id": u.ID, "mobile": u.Mobile, "name": u.Name, "role": u.Role, "created_at": u.CreatedAt}
+	return map[string]any{"id": u.ID, "mobile": u.Mobile, "name": u.Name, "role": u.Role, "created_at": u.CreatedAt, "authenticator": len(u.TOTPSecret) > 0}
 }

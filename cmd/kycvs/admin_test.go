@@ -78,6 +78,9 @@ func TestAdminCLI(t *testing.T) {
 			if err != nil || len(u.TOTPSecret) == 0 || strings.Contains(string(u.TOTPSecret), enrolled.Secret) {
 				t.Fatalf("stored authenticator: %v (sealed: %v)", err, u != nil && !strings.Contains(string(u.TOTPSecret), enrolled.Secret))
 			}
+			if list, _ := kycvs(t, "admin", "users", "list"); !strings.Contains(list, "enrolled") || strings.Contains(list, enrolled.Secret) {
+				t.Errorf("users list: %q", list)
+			}
 			if again, _ := kycvs(t, "admin", "totp", "enroll", "9999900010"); !strings.Contains(again, "otpauth://") || strings.Contains(again, enrolled.Secret) {
 				t.Errorf("enroll again: %q", again)
 			}
