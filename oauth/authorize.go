@@ -232,13 +232,8 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 	disclosure := newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, "", plan.All(), values)
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
 		if a.LoginRequest != "" {
-			if _, err := p.st.UpdateLoginRequest(ctx, a.LoginRequest, func(lr *store.LoginRequest) error {
-				if lr.State != store.LoginApproved {
-					return store.ErrConflict
-				}
-				lr.State = store.LoginUsed
-				return nil
-			}); err != nil {
+			// One conditional UPDATE: of two resumes racing, one issues.
+			if err := p.st.UseApprovedLoginRequest(ctx, a.LoginRequest); err != nil {
 				return err
 			}
 		}

@@ -51,3 +51,22 @@ func (k *KeepChanges) Error() string {
 	return k.Err.Error()
 }
 func (k *KeepChanges) Unwrap() error { return k.Err }
+
+// UseApprovedLoginRequest moves the request with id from approved to used
+// in one conditional UPDATE, so the code is issued once per approval: when
+// the request is not (or no longer) approved, or does not exist, it
+// returns ErrConflict and changes nothing. oauth calls it in the
+// transaction that issues the code, having read the request already;
+// approved to used changes no OTP tally.
+func (s *Store) UseApprovedLoginRequest(ctx context.Context, id string) error {
+	res := s.conn(ctx).Model(&LoginRequest{}).
+		Where("id = ? AND state = ?", id, LoginApproved).
+		Update("state", LoginUsed)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrConflict
+	}
+	return nil
+}

@@ -321,3 +321,31 @@ func TestSessions(t *testing.T) {
 		})
 	})
 }
+
+// An approved request is used once: a second use, a request at another
+// state and an unknown one are ErrConflict and change nothing; the client's
+// display name round-trips.
+func TestUseApprovedLoginRequest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		approved := newLoginRequest("approved", base.Add(time.Hour))
+		approved.State, approved.ClientName = store.LoginApproved, "Indian Rail"
+		must(t, s.CreateLoginRequest(ctx, approved))
+		must(t, s.CreateLoginRequest(ctx, newLoginRequest("pending", base.Add(time.Hour))))
+
+		must(t, s.UseApprovedLoginRequest(ctx, "approved"))
+		wantErr(t, "second use", s.UseApprovedLoginRequest(ctx, "approved"), store.ErrConflict)
+		wantErr(t, "pending", s.UseApprovedLoginRequest(ctx, "pending"), store.ErrConflict)
+		wantErr(t, "unknown", s.UseApprovedLoginRequest(ctx, "nope"), store.ErrConflict)
+		for id, want := range map[string]store.LoginState{"approved": store.LoginUsed, "pending": store.LoginPending} {
+			got, err := s.GetLoginRequest(ctx, id)
+			must(t, err)
+			if got.State != want {
+				t.Errorf("%s: state %s, want %s", id, got.State, want)
+			}
+			if id == "approved" && got.ClientName != "Indian Rail" {
+				t.Errorf("ClientName %q", got.ClientName)
+			}
+		}
+	})
+}
