@@ -396,7 +396,7 @@ func (c *cleaner) once(ctx context.Context) (store.CleanupResult, error) {
 		return res, err
 	}
 	if res != (store.CleanupResult{}) {
-		c.logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions)
+		c.logger.Debug("expired rows deleted", "login_requests", res.LoginRequests, "sessions", res.Sessions, "tokens", res.Tokens, "otp_events", res.OTPEvents, "api_transactions", res.APITransactions, "rp_sessions", res.RPSessions)
 	}
 	if c.retention > 0 {
 		old, err := c.st.DeletePersonalData(ctx, c.now().Add(-c.retention))
