@@ -112,12 +112,18 @@ func (l *consoleLog) problems() []string {
 
 func (c *chrome) newTab(t *testing.T) *tab {
 	t.Helper()
+	return c.newTabFor(t, 60*time.Second)
+}
+
+// newTabFor is newTab for a tab that may live up to d.
+func (c *chrome) newTabFor(t *testing.T, d time.Duration) *tab {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(c.ctx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		t.Fatalf("open tab: %v", err)
 	}
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, d)
 	tb := &tab{t: t, ctx: ctx, log: &consoleLog{}}
 	tb.watch()
 	t.Cleanup(func() {
