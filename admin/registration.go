@@ -216,20 +216,28 @@ func (s *Service) RegisteredClient(ctx context.Context, clientID, token string) 
 	return c, nil
 }
 
+// ErrSecretMismatch: a replacement names a client_secret that is not the
+// client's; a client cannot choose its secret (RFC 7592 2.2).
+var ErrSecretMismatch = errors.New("admin: client_secret does not match the client's secret")
+
 // UpdateRegisteredClient replaces a self-registered client's metadata with
 // spec (RFC 7592 2.2), validated as a whole like any update, and audited
 // as the client's own "client.update". What the registration cannot set
 // stays as the admin left it (the profile); the pairwise sector cannot
 // change (ErrSectorChange), since every person's sub would. A client made
-// confidential gets a secret, returned to be shown once. Errors as
-// RegisteredClient, then as Service.UpdateClient.
-func (s *Service) UpdateRegisteredClient(ctx context.Context, clientID, token string, from Registrant, spec oauth.ClientSpec) (*store.Client, string, error) {
+// confidential gets a secret, returned to be shown once. sentSecret, when
+// not "", must be the client's current secret (ErrSecretMismatch). Errors
+// as RegisteredClient, then as Service.UpdateClient.
+func (s *Service) UpdateRegisteredClient(ctx context.Context, clientID, token string, from Registrant, spec oauth.ClientSpec, sentSecret string) (*store.Client, string, error) {
 	var out *store.Client
 	var secret string
 	err := s.st.InTx(ctx, func(ctx context.Context) error {
 		c, err := s.RegisteredClient(ctx, clientID, token)
 		if err != nil {
 			return err
+		}
+		if sentSecret != "" && !s.clients.SecretMatches(ctx, c, sentSecret) {
+			return ErrSecretMismatch
 		}
 		out, secret, err = s.UpdateClient(ctx, registrantActor(c, from), clientID, func(cur *oauth.ClientSpec) error {
 			next := spec

@@ -166,13 +166,13 @@ func TestRegisteredClientManagement(t *testing.T) {
 		}
 		next := spec("A renamed")
 		next.TokenEndpointAuthMethod, next.JWKSURI = oauth.AuthPrivateKeyJWT, "https://air.example/jwks"
-		got, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, next)
+		got, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, next, "")
 		if err != nil || got.Name != "A renamed" || got.Profile != oauth.ProfileFAPI2 || got.RegisteredWith == "" {
 			t.Fatalf("replace: %+v %v", got, err)
 		}
 		moved := next
 		moved.RedirectURIs = []string{"https://elsewhere.example/callback"}
-		if _, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, moved); !errors.Is(err, admin.ErrSectorChange) {
+		if _, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, moved, ""); !errors.Is(err, admin.ErrSectorChange) {
 			t.Fatalf("sector change: %v", err)
 		}
 		if _, err := ts.svc.SetClientDisabled(ctx, cliActor, a.ID, true); err != nil {

@@ -333,6 +333,13 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (*store.Client, 
 	return c, secret, nil
 }
 
+// SecretMatches reports, in constant time, whether secret is the client's
+// current secret (not a rotated one still in its grace period). A client
+// without a secret matches nothing.
+func (cs *Clients) SecretMatches(ctx context.Context, c *store.Client, secret string) bool {
+	return len(c.SecretHash) > 0 && cs.hasher.Compare(ctx, c.SecretHash, []byte(secret)) == nil
+}
+
 // ErrPublicClient: public clients, and clients that authenticate with
 // private_key_jwt, have no secret to rotate.
 var ErrPublicClient = errors.New("this client has no secret")

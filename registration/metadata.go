@@ -19,7 +19,10 @@ import (
 type Metadata struct {
 	// ClientID is only read on a replacement, where it must name the
 	// client being replaced (RFC 7592 2.2).
-	ClientID                         string          `json:"client_id"`
+	ClientID string `json:"client_id"`
+	// ClientSecret is only read on a replacement, where it must be the
+	// client's current secret if sent (RFC 7592 2.2).
+	ClientSecret                     string          `json:"client_secret"`
 	RedirectURIs                     []string        `json:"redirect_uris"`
 	PostLogoutRedirectURIs           []string        `json:"post_logout_redirect_uris"`
 	ClientName                       string          `json:"client_name"`

@@ -129,6 +129,8 @@ func (e *Endpoint) fail(c *gin.Context, err error) {
 			code = "invalid_redirect_uri"
 		}
 		writeError(c, http.StatusBadRequest, code, strings.Join(ve.Problems, "; "))
+	case errors.Is(err, admin.ErrSecretMismatch):
+		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "client_secret: not the client's secret; a client cannot choose its secret.")
 	case errors.Is(err, admin.ErrSectorChange):
 		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "The change would move the client to another pairwise sector, which changes every person's sub; ask the operator.")
 	default:
@@ -265,7 +267,7 @@ func (e *Endpoint) handleReplace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	cl, secret, err := e.svc.UpdateRegisteredClient(c.Request.Context(), id, token, e.from(c), s)
+	cl, secret, err := e.svc.UpdateRegisteredClient(c.Request.Context(), id, token, e.from(c), s, m.ClientSecret)
 	if err != nil {
 		e.fail(c, err)
 		return

@@ -152,6 +152,7 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		update["scope"] = "openid vaccination_status profile"
 		update["backchannel_logout_uri"] = "https://air.example/kycvs/logout"
 		update["backchannel_logout_session_required"] = true
+		update["client_secret"] = secret // may be sent; must then be the client's (RFC 7592 2.2)
 		status, got, _ = ts.registrationCall(http.MethodPut, clientURI, regToken, update)
 		if status != http.StatusOK || got["client_name"] != "Air India Express" || got["scope"] != "openid vaccination_status profile" ||
 			got["backchannel_logout_uri"] != "https://air.example/kycvs/logout" || got["backchannel_logout_session_required"] != true {
@@ -166,6 +167,11 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		bad["redirect_uris"] = []string{"http://air.example/callback"}
 		if status, got, _ := ts.registrationCall(http.MethodPut, clientURI, regToken, bad); status != http.StatusBadRequest || got["error"] != "invalid_redirect_uri" {
 			t.Errorf("replace with a bad redirect URI: %d %v", status, got)
+		}
+		chosen := airline("Air India Express")
+		chosen["client_id"], chosen["client_secret"] = id, "my-own-secret"
+		if status, got, _ := ts.registrationCall(http.MethodPut, clientURI, regToken, chosen); status != http.StatusBadRequest || got["error"] != "invalid_client_metadata" {
+			t.Errorf("replace with a secret of its choosing: %d %v", status, got)
 		}
 		other := airline("Other")
 		other["client_id"] = "someone-else"
