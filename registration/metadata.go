@@ -3,7 +3,6 @@ package registration
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -103,33 +102,7 @@ func (m *Metadata) Spec() (oauth.ClientSpec, []string) {
 	if m.SubjectType != "" && m.SubjectType != "pairwise" {
 		p = append(p, fmt.Sprintf("subject_type: %q is not supported (supported: pairwise)", m.SubjectType))
 	}
-	if msg := unverifiedSector(spec); msg != "" {
-		p = append(p, msg)
-	}
 	return spec, p
-}
-
-// unverifiedSector refuses a sector_identifier_uri that would put a
-// registered client in a sector other than its redirect URIs' host. kycvs
-// does not fetch the URI to check that it lists the client's redirect
-// URIs (OIDC Core 8.1), so without this a self-registered client could
-// name another client's host as its sector and receive the same pairwise
-// sub for each person as that client: the correlation pairwise subjects
-// exist to prevent. An admin may still register such a client.
-func unverifiedSector(spec oauth.ClientSpec) string {
-	if spec.SectorIdentifier == "" {
-		return ""
-	}
-	sector, err := url.Parse(spec.SectorIdentifier)
-	if err != nil {
-		return "" // ClientSpec.Validate names the problem
-	}
-	for _, raw := range spec.RedirectURIs {
-		if u, err := url.Parse(raw); err == nil && !strings.EqualFold(u.Hostname(), sector.Hostname()) {
-			return "sector_identifier_uri: its host must be the host of every redirect URI (an operator registers clients whose redirect URIs span several hosts)"
-		}
-	}
-	return ""
 }
 
 // Information is a client information response (RFC 7591 3.2.1, RFC 7592
