@@ -131,6 +131,10 @@ func (e *Endpoint) fail(c *gin.Context, err error) {
 		writeError(c, http.StatusBadRequest, code, strings.Join(ve.Problems, "; "))
 	case errors.Is(err, admin.ErrSecretMismatch):
 		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "client_secret: not the client's secret; a client cannot choose its secret.")
+	case errors.Is(err, store.ErrConflict):
+		// The sector identifier or redirect URIs changed while the
+		// document was fetched (oauth.Clients.Update).
+		writeError(c, http.StatusConflict, "invalid_client_metadata", "The registration changed meanwhile; read it and try again.")
 	case errors.Is(err, admin.ErrSectorChange):
 		writeError(c, http.StatusBadRequest, "invalid_client_metadata", "The change would move the client to another pairwise sector, which changes every person's sub; ask the operator.")
 	default:
