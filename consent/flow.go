@@ -219,6 +219,10 @@ func (f *Flow) log(c *gin.Context) *slog.Logger {
 	return f.cfg.Logger.With("request_id", web.RequestID(c))
 }
 
+// LoginURL is the address of a challenge's sign-in page, where oauth
+// sends the browser (its Config.LoginURL); valid once Register has run.
+func (f *Flow) LoginURL(challenge string) string { return f.path(challenge, "") }
+
 // path is the address of a challenge's page or one of its forms.
 func (f *Flow) path(challenge, action string) string {
 	p := f.base + "/login/" + url.PathEscape(challenge)

@@ -18,8 +18,8 @@ import (
 	"github.com/kycvs/kycvs/web"
 )
 
-// LoginPath is where a person signs in for a stored login request; the
-// consent package serves it.
+// LoginPath is consent's sign-in page at the root of the engine, the
+// default of Config.LoginURL.
 func LoginPath(challenge string) string { return "/login/" + challenge }
 
 // handleAuthorize is the authorization endpoint (OIDC Core 3.1.2), by GET
@@ -158,7 +158,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
+	c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
 }
 
 // exactRedirect enforces exact string matching of redirect_uri against the

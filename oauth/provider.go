@@ -30,6 +30,10 @@ type Config struct {
 	AccessTokenTTL  time.Duration // default 15m
 	IDTokenTTL      time.Duration // default 15m
 	RefreshTokenTTL time.Duration // default 30 days
+	// LoginURL is where a person signs in for a stored login request
+	// (consent's Flow.LoginURL), as consent's FinishURL is oauth's
+	// ResumeURL; default LoginPath.
+	LoginURL func(challenge string) string
 	// LoginTTL bounds how long a person has to finish signing in.
 	LoginTTL time.Duration // default 15m
 	Now      func() time.Time
@@ -84,6 +88,9 @@ func (c *Config) defaults() {
 	}
 	if c.LoginTTL == 0 {
 		c.LoginTTL = 15 * time.Minute
+	}
+	if c.LoginURL == nil {
+		c.LoginURL = LoginPath
 	}
 	if c.Now == nil {
 		c.Now = time.Now

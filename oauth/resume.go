@@ -37,7 +37,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 		web.RenderError(c, http.StatusGone, "expired")
 		return
 	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
-		c.Redirect(http.StatusSeeOther, LoginPath(lr.ID))
+		c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
 		return
 	}
 	// The code goes only to the browser that approved: a challenge seen in

@@ -167,6 +167,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		AccessTokenTTL:  cfg.AccessTokenTTL,
 		IDTokenTTL:      cfg.IDTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL,
+		LoginURL:        flow.LoginURL,
 		LoginTTL:        cfg.LoginTTL,
 		Assurance:       claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
 		Logger:          logger,
