@@ -73,21 +73,30 @@ type noMetrics struct{}
 
 func (noMetrics) Disclosed(string, *int) {}
 
+// The default lifetimes; cmd/kycvs's flags start from them.
+const (
+	DefaultCodeTTL         = 5 * time.Minute
+	DefaultAccessTokenTTL  = 15 * time.Minute
+	DefaultIDTokenTTL      = 15 * time.Minute
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultLoginTTL        = 15 * time.Minute
+)
+
 func (c *Config) defaults() {
 	if c.CodeTTL == 0 {
-		c.CodeTTL = 5 * time.Minute
+		c.CodeTTL = DefaultCodeTTL
 	}
 	if c.AccessTokenTTL == 0 {
-		c.AccessTokenTTL = 15 * time.Minute
+		c.AccessTokenTTL = DefaultAccessTokenTTL
 	}
 	if c.IDTokenTTL == 0 {
-		c.IDTokenTTL = 15 * time.Minute
+		c.IDTokenTTL = DefaultIDTokenTTL
 	}
 	if c.RefreshTokenTTL == 0 {
-		c.RefreshTokenTTL = 30 * 24 * time.Hour
+		c.RefreshTokenTTL = DefaultRefreshTokenTTL
 	}
 	if c.LoginTTL == 0 {
-		c.LoginTTL = 15 * time.Minute
+		c.LoginTTL = DefaultLoginTTL
 	}
 	if c.LoginURL == nil {
 		c.LoginURL = LoginPath

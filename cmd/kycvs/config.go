@@ -16,7 +16,10 @@ import (
 	_ "time/tzdata" // --admin-time-zone works on images without a zone database
 	"unicode"
 
+	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/registration"
 	"github.com/kycvs/kycvs/store"
 )
@@ -115,20 +118,20 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMSWebhookSecret, "sms-webhook-secret", "", "HMAC key for webhook SMS signatures")
 	fs.DurationVar(&c.SMSTimeout, "sms-timeout", 5*time.Second, "webhook SMS request timeout")
 	fs.IntVar(&c.SMSMaxConcurrent, "sms-max-concurrent", 64, "webhook SMS requests in flight per process; more are refused at once with 503 (0: no limit)")
-	fs.DurationVar(&c.OTPTTL, "otp-ttl", 3*time.Minute, "how long an OTP is valid")
-	fs.IntVar(&c.OTPMaxTries, "otp-max-tries", 3, "wrong OTP tries before the sign-in is dead (0: no limit)")
-	fs.DurationVar(&c.OTPResendInterval, "otp-resend-interval", time.Minute, "minimum wait between two OTPs for one sign-in (0: none)")
-	fs.IntVar(&c.OTPDailyLimit, "otp-daily-limit", 50, "OTPs per mobile number in 24 hours (0: no limit)")
-	fs.IntVar(&c.OTPHourlyLimit, "otp-hourly-limit", 10, "OTPs per mobile number in one hour (0: no limit)")
-	fs.IntVar(&c.IPLimit, "ip-limit", 100, "OTP requests per client IP in 5 minutes (0: no limit)")
+	fs.DurationVar(&c.OTPTTL, "otp-ttl", otp.DefaultTTL, "how long an OTP is valid")
+	fs.IntVar(&c.OTPMaxTries, "otp-max-tries", otp.DefaultMaxTries, "wrong OTP tries before the sign-in is dead (0: no limit)")
+	fs.DurationVar(&c.OTPResendInterval, "otp-resend-interval", otp.DefaultResendInterval, "minimum wait between two OTPs for one sign-in (0: none)")
+	fs.IntVar(&c.OTPDailyLimit, "otp-daily-limit", otp.DefaultDailyLimit, "OTPs per mobile number in 24 hours (0: no limit)")
+	fs.IntVar(&c.OTPHourlyLimit, "otp-hourly-limit", otp.DefaultHourlyLimit, "OTPs per mobile number in one hour (0: no limit)")
+	fs.IntVar(&c.IPLimit, "ip-limit", otp.DefaultIPLimit, "OTP requests per client IP in 5 minutes (0: no limit)")
 	fs.IntVar(&c.RegistrationIPLimit, "registration-ip-limit", registration.DefaultIPLimit, "requests to the dynamic client registration endpoints per client IP in one hour (0: no limit)")
-	fs.IntVar(&c.ClientOTPLimit, "client-otp-limit", 600, "OTPs sent for one client (verifying entity) in one minute (0: no limit)")
-	fs.DurationVar(&c.SessionTTL, "session-ttl", 15*time.Minute, "browser session length after an OTP sign-in")
-	fs.DurationVar(&c.LoginTTL, "login-ttl", 15*time.Minute, "time a person has to finish one sign-in (the login challenge's lifetime)")
-	fs.DurationVar(&c.CodeTTL, "code-ttl", 5*time.Minute, "authorization code lifetime")
-	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "access token lifetime")
-	fs.DurationVar(&c.IDTokenTTL, "id-token-ttl", 15*time.Minute, "ID token lifetime")
-	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "refresh token lifetime (offline_access)")
+	fs.IntVar(&c.ClientOTPLimit, "client-otp-limit", otp.DefaultClientLimit, "OTPs sent for one client (verifying entity) in one minute (0: no limit)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", consent.DefaultSessionTTL, "browser session length after an OTP sign-in")
+	fs.DurationVar(&c.LoginTTL, "login-ttl", oauth.DefaultLoginTTL, "time a person has to finish one sign-in (the login challenge's lifetime)")
+	fs.DurationVar(&c.CodeTTL, "code-ttl", oauth.DefaultCodeTTL, "authorization code lifetime")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", oauth.DefaultAccessTokenTTL, "access token lifetime")
+	fs.DurationVar(&c.IDTokenTTL, "id-token-ttl", oauth.DefaultIDTokenTTL, "ID token lifetime")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", oauth.DefaultRefreshTokenTTL, "refresh token lifetime (offline_access)")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Minute, "how often expired sign-ins, sessions, tokens and old OTP counters are deleted")
 	fs.DurationVar(&c.Retention, "retention", DefaultRetention, "how long disclosures and the audit entries about people are kept before the clean-up deletes them (0: kept for ever)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of the Prometheus /metrics endpoint, apart from --addr (\"off\": none)")
@@ -138,7 +141,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustFramework, "trust-framework", oauth.DefaultAssurance.TrustFramework, "trust_framework that verified_claims state (OpenID Connect for Identity Assurance)")
 	fs.StringVar(&c.RegistryName, "registry-name", oauth.DefaultAssurance.RegistryName, "the vaccination registry's name in verified_claims evidence")
 	fs.StringVar(&c.AdminTimeZone, "admin-time-zone", "Asia/Kolkata", "time zone of the admin console's times and of \"today\" on its dashboard")
-	fs.DurationVar(&c.AdminIdleTimeout, "admin-idle-timeout", 15*time.Minute, "admin console sessions end after this long without a request")
+	fs.DurationVar(&c.AdminIdleTimeout, "admin-idle-timeout", admin.DefaultIdleTimeout, "admin console sessions end after this long without a request")
 	fs.StringVar(&c.GrievanceContact, "grievance-contact", "", "whom people write to with a complaint about their data (an e-mail or postal address), stated on /me")
 }
 

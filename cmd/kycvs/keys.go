@@ -26,7 +26,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	alg := fs.String("alg", "", "algorithm to rotate: RS256 or ES256 (default: both)")
 	immediate := fs.Bool("immediate", false, "rotate: the new key signs at once (after a leak) instead of after relying parties' cached key sets know it")
 	withdraw := fs.Bool("withdraw", false, "retire: take the key out of the JWKS now; tokens it signed stop verifying (a key that leaked)")
-	idTokenTTL := fs.Duration("id-token-ttl", 15*time.Minute, "the servers' --id-token-ttl: a key that stops signing stays published until the ID tokens it signed have expired")
+	idTokenTTL := fs.Duration("id-token-ttl", oauth.DefaultIDTokenTTL, "the servers' --id-token-ttl: a key that stops signing stays published until the ID tokens it signed have expired")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseFlags(fs, rest, btoi(verb == "retire"))
 	if err != nil {
@@ -46,7 +46,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		keys.WithRetireGrace(oauth.RetireGraceFor(max(*idTokenTTL, kycvsapi.DefaultTokenTTL)))
+		keys.WithRetireGrace(retireGrace(*idTokenTTL))
 		// Loading first proves the secret decrypts the existing keys.
 		if err := keys.Load(ctx); err != nil {
 			return err
@@ -104,4 +104,11 @@ func timeOrDash(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// retireGrace is how long a key that stops signing stays published: until
+// the last ID token or KYC-VS API token it signed has expired. serve and
+// keys must agree on it, so both call this.
+func retireGrace(idTokenTTL time.Duration) time.Duration {
+	return oauth.RetireGraceFor(max(idTokenTTL, kycvsapi.DefaultTokenTTL))
 }

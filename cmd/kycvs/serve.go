@@ -116,7 +116,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	}
 	// A key that stops signing stays published until everything it signed
 	// has expired.
-	keys.WithRetireGrace(oauth.RetireGraceFor(max(cfg.IDTokenTTL, kycvsapi.DefaultTokenTTL)))
+	keys.WithRetireGrace(retireGrace(cfg.IDTokenTTL))
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
