@@ -158,11 +158,13 @@ const (
 	CodeInvalidChanges   = "invalid_changes"
 	CodeAlreadyExists    = "already_exists"
 	CodePublicClient     = "public_client"
-	CodeSectorChange     = "sector_change"
-	CodeSameName         = "same_name_on_mobile"
-	CodeLastKey          = "last_key"
-	CodeKeyRetired       = "key_retired"
-	CodeAPIKeyRevoked    = "api_key_revoked"
+	// CodeKeyClient: a private_key_jwt client has no secret to rotate.
+	CodeKeyClient     = "private_key_jwt_client"
+	CodeSectorChange  = "sector_change"
+	CodeSameName      = "same_name_on_mobile"
+	CodeLastKey       = "last_key"
+	CodeKeyRetired    = "key_retired"
+	CodeAPIKeyRevoked = "api_key_revoked"
 	// CodeInitialTokenRevoked: the initial access token is already revoked.
 	CodeInitialTokenRevoked = "initial_token_revoked"
 	CodeUnavailable         = "unavailable"
@@ -270,6 +272,8 @@ func (a *API) fail(c *gin.Context, err error, what string) {
 		writeError(c, http.StatusConflict, CodeAlreadyExists, "A "+what+" with this ID already exists.")
 	case errors.Is(err, oauth.ErrPublicClient):
 		writeError(c, http.StatusConflict, CodePublicClient, "A public client has no secret to rotate.")
+	case errors.Is(err, oauth.ErrKeyClient):
+		writeError(c, http.StatusConflict, CodeKeyClient, "This client authenticates with private_key_jwt and has no secret to rotate; change its keys instead.")
 	case errors.Is(err, oauth.ErrBadGrace):
 		writeError(c, http.StatusUnprocessableEntity, CodeValidation, "The grace period is not valid.", "grace_period_seconds: 0 to 2592000 (30 days)")
 	case errors.Is(err, ErrSectorChange):

@@ -73,6 +73,8 @@ func message(err error) (string, []string, bool) {
 		return "One with this ID already exists.", nil, true
 	case errors.Is(err, oauth.ErrPublicClient):
 		return "A public client has no secret.", nil, true
+	case errors.Is(err, oauth.ErrKeyClient):
+		return "This client authenticates with private_key_jwt and has no secret: its registered keys are its credentials.", nil, true
 	case errors.Is(err, oauth.ErrBadGrace):
 		return oauth.ErrBadGrace.Error() + ".", nil, true
 	case errors.Is(err, ErrSectorChange):

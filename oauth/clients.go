@@ -340,9 +340,12 @@ func (cs *Clients) SecretMatches(ctx context.Context, c *store.Client, secret st
 	return len(c.SecretHash) > 0 && cs.hasher.Compare(ctx, c.SecretHash, []byte(secret)) == nil
 }
 
-// ErrPublicClient: public clients, and clients that authenticate with
-// private_key_jwt, have no secret to rotate.
-var ErrPublicClient = errors.New("this client has no secret")
+// ErrPublicClient: a public client has no secret to rotate.
+var ErrPublicClient = errors.New("a public client has no secret")
+
+// ErrKeyClient: a client that authenticates with private_key_jwt has no
+// secret to rotate; its keys are its credentials.
+var ErrKeyClient = errors.New("this client authenticates with private_key_jwt and has no secret")
 
 // usesSecret reports whether the client authenticates with a secret.
 func usesSecret(c *store.Client) bool {
@@ -365,7 +368,8 @@ var ErrBadGrace = errors.New("grace period must be between 0 and 30 days")
 
 // RotateSecret replaces a confidential client's secret and returns the new
 // one; the old one stops working at once (RotateSecretWithGrace with 0).
-// store.ErrNotFound for an unknown client, ErrPublicClient for a public one.
+// store.ErrNotFound for an unknown client, ErrPublicClient for a public one,
+// ErrKeyClient for a private_key_jwt one.
 func (cs *Clients) RotateSecret(ctx context.Context, id string) (string, error) {
 	secret, _, err := cs.RotateSecretWithGrace(ctx, id, 0)
 	return secret, err
@@ -379,7 +383,8 @@ func (cs *Clients) RotateSecret(ctx context.Context, id string) (string, error) 
 // grace periods (at most 5 work at once). A grace of 0 is for a secret that
 // leaked: the old secret and every earlier one stop working at once.
 // store.ErrNotFound for an unknown client, ErrPublicClient for a public
-// one, ErrBadGrace for a grace period out of bounds.
+// one, ErrKeyClient for a private_key_jwt one, ErrBadGrace for a grace
+// period out of bounds.
 func (cs *Clients) RotateSecretWithGrace(ctx context.Context, id string, grace time.Duration) (string, *store.Client, error) {
 	if grace < 0 || grace > MaxSecretGrace {
 		return "", nil, ErrBadGrace
@@ -388,8 +393,11 @@ func (cs *Clients) RotateSecretWithGrace(ctx context.Context, id string, grace t
 	hash, _ := cs.hasher.Hash(ctx, []byte(secret))
 	now := cs.now().UTC()
 	c, err := cs.st.UpdateClient(ctx, id, func(c *store.Client) error {
-		if !usesSecret(c) {
+		if c.Public {
 			return ErrPublicClient
+		}
+		if !usesSecret(c) {
+			return ErrKeyClient
 		}
 		var kept store.RotatedSecrets
 		if grace > 0 {

@@ -157,6 +157,10 @@ func TestCLIFAPI2Client(t *testing.T) {
 	if c.Profile != "fapi2" || !c.RequirePAR || !c.DPoPBoundAccessTokens || c.TokenEndpointAuthMethod != "private_key_jwt" || c.ClientSecret != "" || len(c.JWKS) == 0 {
 		t.Fatalf("fapi2 client: %s", out)
 	}
+	// It has no secret to rotate, and is told why in words that are true.
+	if _, err := kycvs(t, "clients", "rotate-secret", c.ClientID); err == nil || !strings.Contains(err.Error(), "authenticates with private_key_jwt and has no secret") {
+		t.Errorf("rotate-secret of a private_key_jwt client: %v", err)
+	}
 	for name, args := range map[string][]string{
 		"public":          {"--public", "--jwks", file},
 		"no keys":         {},
