@@ -84,7 +84,7 @@ func (b *browser) signIn(ts *testServer, mobile string) consolePage {
 	if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, `name="otp"`) {
 		b.t.Fatalf("after the mobile: %d %s %s", otp.Status, otp.Path, otp.Body)
 	}
-	dash := b.post(otp, "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(b.t, "+91"+mobile)}})
+	dash := b.post(otp, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(b.t, "+91"+mobile)}})
 	if dash.Path == "/admin/login/totp" {
 		dash = b.post(dash, "/admin/login/totp", url.Values{"totp": {ts.totpCode(mobile)}})
 	}
@@ -141,7 +141,7 @@ func TestConsoleSignIn(t *testing.T) {
 			if !strings.Contains(dash.Body, "Admin owner · owner") {
 				t.Errorf("dashboard does not say who: %s", dash.Body)
 			}
-			if sent := ts.sms.all(); !strings.Contains(sent[len(sent)-1].Text, "admin console") {
+			if sent := ts.sms.All(); !strings.Contains(sent[len(sent)-1].Text, "admin console") {
 				t.Errorf("SMS: %q", sent[len(sent)-1].Text)
 			}
 			// The idle timeout ends the session; a request within it keeps it.
@@ -184,12 +184,12 @@ func TestConsoleSignIn(t *testing.T) {
 			for _, mobile := range []string{"9999900010", "9999900099"} {
 				ts.clock.Advance(time.Minute)
 				b := ts.browser()
-				sent := len(ts.sms.all()) // the previous admin's code included, sent in the background
+				sent := len(ts.sms.All()) // the previous admin's code included, sent in the background
 				otp := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
 				if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, "******"+mobile[6:]) {
 					t.Fatalf("%s: %s", mobile, otp.Body)
 				}
-				if mobile == "9999900099" && len(ts.sms.all()) != sent {
+				if mobile == "9999900099" && len(ts.sms.All()) != sent {
 					t.Error("an SMS went to a mobile that is no admin's")
 				}
 				p := b.post(otp, "/admin/login/otp", url.Values{"otp": {"000000"}})

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
@@ -37,25 +37,6 @@ const (
 	issuer     = "https://kycvs.test"
 )
 
-// fakeClock is a clock tests advance by hand. It starts at the real time,
-// so rows the database stamps itself (OTP tallies) fall in the same days.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // noSessions is the sign-in flow as oauth sees it when nobody is signed in.
 type noSessions struct{}
 
@@ -64,56 +45,17 @@ func (noSessions) CurrentSession(*http.Request) (*store.Session, error) {
 }
 func (noSessions) EndSession(http.ResponseWriter, *http.Request) error { return nil }
 
-// inbox is an SMS gateway that keeps what it was given.
-type inbox struct {
-	mu   sync.Mutex
-	sent []otp.SMS
-	// otps sends the console's codes in the background; reads wait for
-	// them, so a test sees every code asked for so far and no later one.
-	otps *otp.Service
-}
-
-func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent = append(s.sent, msg)
-	return nil
-}
-
-// lastCode is the code of the last SMS to mobile, once the background
-// sends asked for so far are done.
-func (s *inbox) lastCode(t *testing.T, mobile string) string {
-	t.Helper()
-	s.otps.Wait()
-	s.mu.Lock()
-	code, ok := otp.LastCode(s.sent, mobile)
-	s.mu.Unlock()
-	if !ok {
-		t.Fatalf("no code sent to %s", mobile)
-	}
-	return code
-}
-
-// all is every SMS sent, once the background sends asked for so far are
-// done.
-func (s *inbox) all() []otp.SMS {
-	s.otps.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sent)
-}
-
 // testServer is the admin API and console wired as cmd/kycvs wires them,
 // beside the OAuth provider (for the token endpoint), on one database.
 type testServer struct {
 	t       *testing.T
 	st      *store.Store
-	clock   *fakeClock
+	clock   *kycvstest.Clock
 	svc     *admin.Service
 	keys    *oauth.Keys
 	api     http.Handler // the admin API's engine
 	site    http.Handler // the provider and the console
-	sms     *inbox
+	sms     *kycvstest.Inbox
 	console *admin.Console
 	// lockouts counts the console's lockout alerts; totp holds the
 	// authenticator secrets enrolled, by mobile.
@@ -157,7 +99,9 @@ func newTestServerWith(t *testing.T, dialect string, tweak func(*otp.Config)) *t
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, dialect)
-	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+	// The clock starts at the real time, so rows the database stamps
+	// itself (OTP tallies) fall in the same days.
+	clock := kycvstest.NewClock(time.Now().UTC().Truncate(time.Second))
 	secret := []byte(testSecret)
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testLogOutput(), logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -185,11 +129,11 @@ func newTestServerWith(t *testing.T, dialect string, tweak func(*otp.Config)) *t
 	}
 	admin.NewAPI(admin.APIConfig{Logger: logger}, svc).Register(apiEngine)
 
-	sms := &inbox{}
+	sms := &kycvstest.Inbox{}
 	otpCfg := otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}
 	tweak(&otpCfg)
 	otps := otp.New(otpCfg, st, sms)
-	sms.otps = otps
+	sms.Settle = otps.Wait
 	lockouts := &lockoutCounter{n: map[string]int{}}
 	console := admin.NewConsole(admin.ConsoleConfig{Secret: secret, Now: clock.Now, Logger: logger, Lockouts: lockouts}, svc, otps)
 	site, err := web.NewEngine(web.Config{Logger: logger})

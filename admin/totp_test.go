@@ -111,7 +111,7 @@ func TestConsoleTOTP(t *testing.T) {
 			t.Cleanup(func() { ts.enrollTOTP("9999900010") })
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(t, "+919999900010")}})
+			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
 			if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "kycvs admin totp enroll") {
 				t.Fatalf("owner without TOTP: %d %s", p.Status, p.Body)
 			}
@@ -125,7 +125,7 @@ func TestConsoleTOTP(t *testing.T) {
 			ts.enrollTOTP("9999900020")
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900020"), "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(t, "+919999900020")}})
+			p := b.post(b.startSignIn(ts, "9999900020"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900020")}})
 			if p.Path != "/admin/login/totp" || !strings.Contains(p.Body, `name="totp"`) {
 				t.Fatalf("after the SMS code: %s %s", p.Path, p.Body)
 			}
@@ -153,11 +153,11 @@ func TestConsoleTOTP(t *testing.T) {
 			ts.clock.Advance(time.Minute)
 			first := ts.browser()
 			p1 := first.startSignIn(ts, "9999900010")
-			code1 := ts.sms.lastCode(t, "+919999900010")
+			code1 := ts.sms.LastCode(t, "+919999900010")
 			ts.clock.Advance(time.Minute)
 			second := ts.browser()
 			p2 := second.startSignIn(ts, "9999900010")
-			p2 = second.post(p2, "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(t, "+919999900010")}})
+			p2 = second.post(p2, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
 			p1 = first.post(p1, "/admin/login/otp", url.Values{"otp": {code1}})
 			if p1.Path != "/admin/login/totp" || p2.Path != "/admin/login/totp" {
 				t.Fatalf("authenticator steps: %s, %s", p1.Path, p2.Path)
@@ -175,7 +175,7 @@ func TestConsoleTOTP(t *testing.T) {
 		t.Run("wrong codes lock the sign-in", func(t *testing.T) {
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.lastCode(t, "+919999900010")}})
+			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
 			before := ts.lockouts.count("totp")
 			p = b.post(p, "/admin/login/totp", url.Values{"totp": {"000000"}})
 			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "2 tries left") {

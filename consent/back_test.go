@@ -33,7 +33,7 @@ func TestChangeMobile(t *testing.T) {
 
 		// The corrected name, at once: no resend wait, one more send.
 		wantRedirect(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), "/login/"+ch)
-		if n := len(ts.sms.all()); n != 2 {
+		if n := len(ts.sms.All()); n != 2 {
 			t.Fatalf("%d SMS, want 2", n)
 		}
 		wantState(t, ts, ch, store.LoginOTPSent)

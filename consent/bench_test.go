@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -32,32 +32,12 @@ const (
 	benchClient = "bench-rail"
 )
 
-// benchInbox is an SMS gateway that keeps the last code per mobile.
-type benchInbox struct {
-	mu   sync.Mutex
-	last map[string]string
-}
-
-func (s *benchInbox) Send(_ context.Context, msg otp.SMS) error {
-	code, _ := otp.LastCode([]otp.SMS{msg}, msg.To)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.last[msg.To] = code
-	return nil
-}
-
-func (s *benchInbox) code(mobile string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last[mobile]
-}
-
 // benchFlow is the real flow on the real engine over a fresh store of
 // dialect, with the real registry holding one person.
 type benchFlow struct {
 	st     *store.Store
 	engine *gin.Engine
-	sms    *benchInbox
+	sms    *kycvstest.Inbox
 	cookie string // the CSRF cookie's value
 	csrf   string // the pages' token for it
 }
@@ -88,7 +68,7 @@ func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchF
 	if err != nil {
 		b.Fatal(err)
 	}
-	sms := &benchInbox{last: map[string]string{}}
+	sms := &kycvstest.Inbox{}
 	flow, _ := newFlow(b, cfg, st, claims.NewRegistry(st), sms)
 	flow.Register(engine)
 	if err := st.CreateClient(ctx, &store.Client{ID: benchClient, Name: "Indian Rail", RedirectURIs: store.StringList{"https://rail.example/cb"}}); err != nil {
@@ -141,7 +121,7 @@ func (bf *benchFlow) sendOTP(b *testing.B, ch, mobile, ip string) string {
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login/"+ch {
 		b.Fatalf("send code: %d %q", w.Code, w.Header().Get("Location"))
 	}
-	return bf.sms.code(mobile)
+	return bf.sms.LastCode(b, mobile)
 }
 
 // verifyOTP submits the right code; the challenge must be approved.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/secrets"
 	"github.com/kycvs/kycvs/store"
@@ -38,51 +39,6 @@ const (
 	clientRail   = "rail"
 	clientAir    = "air"
 )
-
-// fakeClock is a clock tests advance by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// fakeSender captures every SMS; SendFunc, when set, decides whether it
-// is accepted.
-type fakeSender struct {
-	SendFunc func(ctx context.Context, msg otp.SMS) error
-
-	mu   sync.Mutex
-	sent []otp.SMS
-}
-
-func (s *fakeSender) Send(ctx context.Context, msg otp.SMS) error {
-	if s.SendFunc != nil {
-		if err := s.SendFunc(ctx, msg); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent = append(s.sent, msg)
-	return nil
-}
-
-func (s *fakeSender) all() []otp.SMS {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]otp.SMS(nil), s.sent...)
-}
 
 // fakeRegistry answers Match with MatchFunc; calls counts the calls.
 type fakeRegistry struct {
@@ -137,8 +93,8 @@ type testServer struct {
 	flow   *consent.Flow
 	otps   *otp.Service
 	engine *gin.Engine
-	clock  *fakeClock
-	sms    *fakeSender
+	clock  *kycvstest.Clock
+	sms    *kycvstest.Inbox
 	reg    *fakeRegistry
 	logs   *syncBuffer
 	cfg    testConfig
@@ -169,7 +125,7 @@ func finishURL(ch string) string { return "/finish/" + ch }
 func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testServer {
 	t.Helper()
 	st := storetest.Open(t, dialect)
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := kycvstest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	cfg := testConfig{
@@ -198,7 +154,7 @@ func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testS
 	if err != nil {
 		t.Fatal(err)
 	}
-	sms := &fakeSender{}
+	sms := &kycvstest.Inbox{}
 	reg := &fakeRegistry{MatchFunc: aRegistry}
 	flow, otps := newFlow(t, cfg, st, reg, sms)
 	flow.Register(engine)
@@ -262,7 +218,7 @@ func (ts *testServer) request(ch string) *store.LoginRequest {
 // lastOTP is the code in the latest SMS to mobile.
 func (ts *testServer) lastOTP(mobile string) string {
 	ts.t.Helper()
-	otp, ok := otp.LastCode(ts.sms.all(), mobile)
+	otp, ok := otp.LastCode(ts.sms.All(), mobile)
 	if !ok {
 		ts.t.Fatalf("no SMS with a code to %s", mobile)
 	}
@@ -435,7 +391,7 @@ func TestHappyPath(t *testing.T) {
 
 				w = b.post("/login/"+ch, url.Values{"mobile": {"98765 43210"}, "name": {"  " + nameAsha + " "}})
 				wantRedirect(t, w, "/login/"+ch)
-				sms := ts.sms.all()
+				sms := ts.sms.All()
 				if len(sms) != 1 || sms[0].To != mobileAsha || !sms[0].SentAt.Equal(ts.clock.Now()) {
 					t.Fatalf("SMS = %+v", sms)
 				}
@@ -559,7 +515,7 @@ func TestCSRF(t *testing.T) {
 			w := b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}, web.CSRFField: {other.token()}})
 			wantStatus(t, w, http.StatusForbidden)
 		})
-		if n := len(ts.sms.all()); n != 0 {
+		if n := len(ts.sms.All()); n != 0 {
 			t.Errorf("%d SMS sent past a failed CSRF check", n)
 		}
 		wantState(t, ts, ch, store.LoginPending)
@@ -637,7 +593,7 @@ func TestResend(t *testing.T) {
 		wantBody(t, w, `data-wait="1"`, ">New code in 1 second</button>", "ask for a new one when the wait is over")
 		// The form on the first page, resubmitted (Back button), waits too.
 		wantRedirect(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), "/login/"+ch+"?m=wait")
-		if n := len(ts.sms.all()); n != 1 {
+		if n := len(ts.sms.All()); n != 1 {
 			t.Fatalf("%d SMS, want 1", n)
 		}
 
@@ -648,7 +604,7 @@ func TestResend(t *testing.T) {
 		}
 		w = b.follow(b.post("/login/"+ch+"/resend", nil), ch, "sent")
 		wantBody(t, w, `<p class="notice" role="status">We sent a new code.</p>`)
-		if n := len(ts.sms.all()); n != 2 {
+		if n := len(ts.sms.All()); n != 2 {
 			t.Fatalf("%d SMS, want 2", n)
 		}
 		second := ts.lastOTP(mobileAsha)
@@ -710,7 +666,7 @@ func TestSendLimits(t *testing.T) {
 					wantBody(t, w, "Too many codes")
 					wantState(t, ts, ch, store.LoginPending)
 				}
-				if n := len(ts.sms.all()); n != 2 {
+				if n := len(ts.sms.All()); n != 2 {
 					t.Errorf("%d SMS sent, want 2", n)
 				}
 				// The limit's window ends.
@@ -754,7 +710,7 @@ func TestNoEnumeration(t *testing.T) {
 		if registered != unregistered {
 			t.Errorf("answers differ:\nregistered:   %+v\nunregistered: %+v", registered, unregistered)
 		}
-		sms := ts.sms.all()
+		sms := ts.sms.All()
 		if len(sms) != 2 || sms[0].To != mobileAsha || sms[1].To != mobileNobody {
 			t.Errorf("SMS = %+v, want one to each", sms)
 		}
@@ -795,7 +751,7 @@ func TestNameMismatch(t *testing.T) {
 		if lr.BeneficiaryID != "ben-asha" || lr.Name != nameAsha {
 			t.Errorf("approved request: %+v", lr)
 		}
-		if n := len(ts.sms.all()); n != 1 {
+		if n := len(ts.sms.All()); n != 1 {
 			t.Errorf("%d SMS, want 1: no new code for a corrected name", n)
 		}
 		if b.cookie(consent.SessionCookie) == nil {
@@ -898,7 +854,7 @@ func TestSignedInConsent(t *testing.T) {
 			if len(sess.Grants[clientRail]) != 2 || len(sess.Grants[clientAir]) != 4 {
 				t.Errorf("grants = %v", sess.Grants)
 			}
-			if n := len(ts.sms.all()); n != 1 {
+			if n := len(ts.sms.All()); n != 1 {
 				t.Errorf("%d SMS: a signed-in person needs no new code", n)
 			}
 		})
@@ -1166,7 +1122,7 @@ func TestConcurrentResend(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if n := len(ts.sms.all()); n != 2 {
+		if n := len(ts.sms.All()); n != 2 {
 			t.Errorf("%d SMS, want 2 (the first and one resend)", n)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
@@ -46,7 +47,7 @@ type fuzzFlow struct {
 	tb     testing.TB
 	st     *store.Store
 	engine *gin.Engine
-	sms    *fakeSender
+	sms    *kycvstest.Inbox
 	cookie string // the CSRF cookie's value
 	csrf   string // the pages' token for it
 }
@@ -59,7 +60,7 @@ func newFuzzFlow(tb testing.TB) *fuzzFlow {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sms := &fakeSender{}
+	sms := &kycvstest.Inbox{}
 	flow, _ := newFlow(tb, testConfig{
 		Config: consent.Config{FinishURL: finishURL, CSRFKey: testCSRFKey, Rand: codeRand{}, Logger: logger},
 		OTP:    otp.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), MaxTries: 3, Rand: codeRand{}},
@@ -133,9 +134,9 @@ func FuzzLoginForm(f *testing.F) {
 	ff := newFuzzFlow(f)
 	f.Fuzz(func(t *testing.T, mobile, name string) {
 		ch := ff.challenge(store.LoginPending)
-		before := len(ff.sms.all())
+		before := len(ff.sms.All())
 		w := ff.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
-		sent := ff.sms.all()[before:]
+		sent := ff.sms.All()[before:]
 		want, mobileErr := claims.NormalizeMobile(truncateRunes(mobile, 64))
 		nameOK := otp.ValidName(strings.TrimSpace(name))
 		switch w.Code {

@@ -43,7 +43,7 @@ func TestSignInLanguage(t *testing.T) {
 			t.Fatalf("start: %d", w.Code)
 		}
 		// The SMS is in the page's language, and says which.
-		sms := ts.sms.all()
+		sms := ts.sms.All()
 		if last := sms[len(sms)-1]; last.Language != "ur" || !strings.Contains(last.Text, "کوڈ:") || !strings.Contains(last.Text, "Indian Rail") {
 			t.Errorf("SMS = %+v", last)
 		}

@@ -47,7 +47,7 @@ func TestOTPBombing(t *testing.T) {
 			wantRetryAfter(t, w, 57*60, 57*60)
 			wantState(t, ts, ch, store.LoginPending)
 		}
-		if n := len(ts.sms.all()); n != 3 {
+		if n := len(ts.sms.All()); n != 3 {
 			t.Errorf("%d SMS reached the mobile, want 3", n)
 		}
 		// Another mobile is not held up.

@@ -35,7 +35,7 @@ func TestThreeCalls(t *testing.T) {
 		for _, p := range people {
 			t.Run(p.name, func(t *testing.T) {
 				tok, txn := h.token(clientAir, p.mobile, p.name)
-				sms := h.sms.all()
+				sms := h.sms.All()
 				text := sms[len(sms)-1].Text
 				if !strings.Contains(text, "Example Air asks to see your vaccination status") || !strings.Contains(text, "Sharing this OTP with them gives consent") {
 					t.Errorf("SMS %q lacks the notice", text)
@@ -160,7 +160,7 @@ func TestGenerateOTPErrors(t *testing.T) {
 				want(t, r, tc.status, tc.code)
 			})
 		}
-		if n := len(h.sms.all()); n != 0 {
+		if n := len(h.sms.All()); n != 0 {
 			t.Errorf("%d SMS sent for refused requests", n)
 		}
 
@@ -173,7 +173,7 @@ func TestGenerateOTPErrors(t *testing.T) {
 				h.clock.Advance(2 * time.Minute)
 				r := h.call(http.MethodPost, kycvsapi.PathGenerateOTP, body, callerIP, map[string]string{kycvsapi.HeaderAPIKey: h.key[clientAir]})
 				want(t, r, http.StatusOK, "")
-				if len(h.sms.all()) != i+1 {
+				if len(h.sms.All()) != i+1 {
 					t.Fatalf("body %d: no SMS", i)
 				}
 			}
@@ -209,7 +209,7 @@ func TestGenerateOTPLanguage(t *testing.T) {
 			}
 			r := h.call(http.MethodPost, kycvsapi.PathGenerateOTP, body+"}", callerIP, map[string]string{kycvsapi.HeaderAPIKey: h.key[clientAir]})
 			want(t, r, http.StatusOK, "")
-			sms := h.sms.all()
+			sms := h.sms.All()
 			last := sms[len(sms)-1]
 			if last.Language != tc.want || !strings.Contains(last.Text, tc.phrase) {
 				t.Errorf("lang %s: SMS %+v, want language %s with %q", tc.lang, last, tc.want, tc.phrase)
@@ -242,8 +242,8 @@ func TestNoEnumeration(t *testing.T) {
 		if calls != 0 {
 			t.Errorf("generateOTP read the registry %d times", calls)
 		}
-		if len(h.sms.all()) != 2 {
-			t.Errorf("%d SMS, want one to each number", len(h.sms.all()))
+		if len(h.sms.All()) != 2 {
+			t.Errorf("%d SMS, want one to each number", len(h.sms.All()))
 		}
 		// The unknown mobile's right OTP is where the truth comes out, to
 		// the holder of that phone only.
@@ -546,13 +546,13 @@ func TestLimits(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				h := newHarness(t, dialect, tc.tweak)
 				tc.send(h)
-				sent := len(h.sms.all())
+				sent := len(h.sms.All())
 				r := tc.next(h)
 				want(t, r, http.StatusTooManyRequests, tc.code)
 				if got := r.Header.Get("Retry-After"); got != tc.retry {
 					t.Errorf("Retry-After = %q, want %q", got, tc.retry)
 				}
-				if len(h.sms.all()) != sent {
+				if len(h.sms.All()) != sent {
 					t.Error("a refused request sent an SMS")
 				}
 				// Another IP is not held by the per-IP limit.
@@ -569,7 +569,7 @@ func TestLimits(t *testing.T) {
 // TestSMSNotSent: a gateway failure is a 503 and leaves no transaction.
 func TestSMSNotSent(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, h *harness) {
-		h.sms.fail = errors.New("gateway down")
+		h.sms.SendFunc = func(context.Context, otp.SMS) error { return errors.New("gateway down") }
 		r := h.generate(clientAir, "9999900001", "Asha Verma")
 		want(t, r, http.StatusServiceUnavailable, kycvsapi.CodeSMSNotSent)
 		res, err := h.st.DeleteExpired(context.Background(), h.clock.Now().Add(time.Hour), time.Hour)
@@ -580,7 +580,7 @@ func TestSMSNotSent(t *testing.T) {
 			t.Errorf("%d transactions left behind", res.APITransactions)
 		}
 		// Nothing blocks a retry once the gateway is back.
-		h.sms.fail = nil
+		h.sms.SendFunc = nil
 		want(t, h.generate(clientAir, "9999900001", "Asha Verma"), http.StatusOK, "")
 	})
 }

@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
@@ -31,47 +31,6 @@ const (
 	clientAir  = "air"
 	clientRail = "rail"
 )
-
-// fakeClock is a clock tests advance by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// inbox is an SMS gateway; fail, when set, refuses every message.
-type inbox struct {
-	mu   sync.Mutex
-	sent []otp.SMS
-	fail error
-}
-
-func (s *inbox) Send(_ context.Context, msg otp.SMS) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	s.sent = append(s.sent, msg)
-	return nil
-}
-
-func (s *inbox) all() []otp.SMS {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]otp.SMS(nil), s.sent...)
-}
 
 // registry is the real registry unless MatchFunc or BeneficiaryFunc say
 // otherwise.
@@ -98,8 +57,8 @@ func (r *registry) Beneficiary(ctx context.Context, id string) (*store.Beneficia
 type harness struct {
 	t       *testing.T
 	st      *store.Store
-	clock   *fakeClock
-	sms     *inbox
+	clock   *kycvstest.Clock
+	sms     *kycvstest.Inbox
 	reg     *registry
 	keys    *oauth.Keys
 	apiKeys *kycvsapi.APIKeys
@@ -115,7 +74,7 @@ func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness 
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, dialect)
-	clock := &fakeClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+	clock := kycvstest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 	ocfg := otp.Config{
 		Secret:         []byte(testSecret),
 		MaxTries:       otp.DefaultMaxTries,
@@ -127,7 +86,7 @@ func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness 
 	if tweak != nil {
 		tweak(&ocfg)
 	}
-	sms := &inbox{}
+	sms := &kycvstest.Inbox{}
 	otps := otp.New(ocfg, st, sms)
 	keys, err := oauth.NewKeys(st, []byte(testSecret))
 	if err != nil {
@@ -239,11 +198,7 @@ func (h *harness) status(token string, headers map[string]string) response {
 // lastOTP is the code in the latest SMS to mobile (E.164).
 func (h *harness) lastOTP(mobile string) string {
 	h.t.Helper()
-	code, ok := otp.LastCode(h.sms.all(), mobile)
-	if !ok {
-		h.t.Fatalf("no SMS with a code to %s", mobile)
-	}
-	return code
+	return h.sms.LastCode(h.t, mobile)
 }
 
 func digest(code string) string {

@@ -9,11 +9,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/secrets"
@@ -22,47 +22,11 @@ import (
 	"github.com/kycvs/kycvs/web"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// inbox is a Sender that keeps the SMS.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []otp.SMS
-}
-
-func (b *inbox) Send(_ context.Context, m otp.SMS) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.msgs = append(b.msgs, m)
-	return nil
-}
-
-func (b *inbox) last(t *testing.T) otp.SMS {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.msgs) == 0 {
-		t.Fatal("no SMS sent")
-	}
-	return b.msgs[len(b.msgs)-1]
-}
-
 type harness struct {
 	t      *testing.T
 	url    string
-	clock  *clock
-	inbox  *inbox
+	clock  *kycvstest.Clock
+	inbox  *kycvstest.Inbox
 	st     *store.Store
 	client *http.Client
 }
@@ -75,7 +39,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 	if _, err := st.ReplaceBeneficiaries(context.Background(), claims.DemoRegistry()); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}, inbox: &inbox{}, st: st}
+	h := &harness{t: t, clock: kycvstest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)), inbox: &kycvstest.Inbox{}, st: st}
 	otps := otp.New(otp.Config{Secret: []byte("test-secret-0123456789-0123456789"), MaxTries: 3, ResendInterval: time.Minute, Now: h.clock.Now}, st, h.inbox)
 	engine, err := web.NewEngine(web.Config{})
 	if err != nil {
@@ -144,7 +108,7 @@ func (h *harness) sendCode(c *http.Client, mobile string) resp {
 	return p
 }
 
-func (h *harness) code(t *testing.T) string { return h.inbox.last(t).Text[:6] }
+func (h *harness) code(t *testing.T) string { return h.inbox.Last(t).Text[:6] }
 
 func TestSignIn(t *testing.T) {
 	for _, dialect := range storetest.Backends(t) {
@@ -152,18 +116,18 @@ func TestSignIn(t *testing.T) {
 			t.Run("the session lasts 15 minutes, not a second more", func(t *testing.T) {
 				h := newHarness(t, dialect)
 				p := h.sendCode(h.client, "9999900001")
-				if sms := h.inbox.last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
+				if sms := h.inbox.Last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
 					t.Errorf("SMS: %+v", sms)
 				}
 				in := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
 				if in.path != "/me" || !strings.Contains(in.body, "Asha Verma") {
 					t.Fatalf("sign-in: %s %s", in.path, in.body)
 				}
-				h.clock.Add(me.DefaultSessionTTL - time.Second)
+				h.clock.Advance(me.DefaultSessionTTL - time.Second)
 				if got := h.do(h.client, http.MethodGet, "/me", nil); !strings.Contains(got.body, "Asha Verma") {
 					t.Fatal("the session ended early")
 				}
-				h.clock.Add(time.Second)
+				h.clock.Advance(time.Second)
 				got := h.do(h.client, http.MethodGet, "/me", nil)
 				if strings.Contains(got.body, "Asha Verma") || !strings.Contains(got.body, "Your session has ended") || !strings.Contains(got.body, `name="mobile"`) {
 					t.Fatalf("after 15 minutes: %s", got.body)
@@ -204,7 +168,7 @@ func TestSignIn(t *testing.T) {
 			t.Run("the sign-in expires", func(t *testing.T) {
 				h := newHarness(t, dialect)
 				p := h.sendCode(h.client, "9999900003")
-				h.clock.Add(otp.DefaultTTL + time.Second)
+				h.clock.Advance(otp.DefaultTTL + time.Second)
 				got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
 				if got.path != "/me" || strings.Contains(got.body, "Meera Nair") || !strings.Contains(got.body, "Start again") {
 					t.Fatalf("expired code: %s %s", got.path, got.body)
@@ -218,7 +182,7 @@ func TestSignIn(t *testing.T) {
 					!strings.Contains(got.body, "Enter a valid mobile number") {
 					t.Fatalf("bad mobile: %d %s", got.status, got.body)
 				}
-				if len(h.inbox.msgs) != 0 {
+				if len(h.inbox.All()) != 0 {
 					t.Error("a code was sent to a bad mobile")
 				}
 			})
@@ -245,7 +209,7 @@ func TestSignIn(t *testing.T) {
 						t.Errorf("POST %s without the token: %d", path, got.status)
 					}
 				}
-				if len(h.inbox.msgs) != 0 {
+				if len(h.inbox.All()) != 0 {
 					t.Error("a code was sent without the token")
 				}
 			})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -151,12 +152,6 @@ func TestSignedTokensVerifyByKID(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func kidsOf(keys []*SigningKey) []string {
 	var out []string
 	for _, k := range keys {
@@ -171,10 +166,10 @@ func kidsOf(keys []*SigningKey) []string {
 // once; the last key of an algorithm cannot be retired.
 func TestKeyLifecycle(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
+	clock := kycvstest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
 	st := &memKeys{}
 	keys, _ := NewKeys(st, []byte(strings.Repeat("s", 32)))
-	keys.WithClock(clock.now)
+	keys.WithClock(clock.Now)
 	if err := keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +182,7 @@ func TestKeyLifecycle(t *testing.T) {
 	}
 	state := func(kid string) string {
 		rows, _ := st.ListSigningKeys(ctx)
-		for _, s := range KeyStates(rows, clock.now()) {
+		for _, s := range KeyStates(rows, clock.Now()) {
 			if s.KID == kid {
 				return s.State
 			}
@@ -206,16 +201,16 @@ func TestKeyLifecycle(t *testing.T) {
 	if state(cancelled) != "retired" || state(old) != "signing" {
 		t.Fatalf("after cancelling: %s %s", state(cancelled), state(old))
 	}
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	if keys.Current(RS256) == nil || keys.Current(RS256).KID != old {
 		t.Fatal("the old key stopped signing after a cancelled rotation")
 	}
-	clock.advance(-time.Hour)
+	clock.Advance(-time.Hour)
 	kid, activates, err = keys.RotateAfter(ctx, RS256, DefaultActivationDelay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !activates.Equal(clock.now().Add(DefaultActivationDelay)) {
+	if !activates.Equal(clock.Now().Add(DefaultActivationDelay)) {
 		t.Fatalf("activates %v", activates)
 	}
 	if keys.Current(RS256).KID != old || !slices.Contains(kidsOf(keys.Published()), kid) {
@@ -225,18 +220,18 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("states %s %s", state(kid), state(old))
 	}
 
-	clock.advance(DefaultActivationDelay)
+	clock.Advance(DefaultActivationDelay)
 	if keys.Current(RS256).KID != kid || state(old) != "retiring" || state(kid) != "signing" {
 		t.Fatalf("after activation: signer %s, old %s", keys.Current(RS256).KID, state(old))
 	}
 	if (&fositeSigner{keys: keys}).Validate(ctx, token); keys.ByKID(old) == nil {
 		t.Fatal("the old key no longer verifies during its grace period")
 	}
-	clock.advance(DefaultRetireGrace - time.Second)
+	clock.Advance(DefaultRetireGrace - time.Second)
 	if keys.ByKID(old) == nil {
 		t.Fatal("the old key left before the grace period ended")
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if keys.ByKID(old) != nil || slices.Contains(kidsOf(keys.Published()), old) || state(old) != "retired" {
 		t.Fatal("the old key is still published after the grace period")
 	}

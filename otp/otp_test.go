@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 )
+
+// mobileAsha is the number the tests send codes to.
+const mobileAsha = "+919876543210"
 
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -22,14 +26,14 @@ func sha256Hex(s string) string {
 // otpBench is an OTPs on a fresh store with a fake clock and sender.
 type otpBench struct {
 	otps  *otp.Service
-	clock *fakeClock
-	sms   *fakeSender
+	clock *kycvstest.Clock
+	sms   *kycvstest.Inbox
 	st    *store.Store
 }
 
 func newOTPs(t *testing.T, dialect string, tweak func(*otp.Config)) *otpBench {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := kycvstest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	cfg := otp.Config{
 		Secret:         []byte("0123456789abcdef0123456789abcdef"),
 		MaxTries:       otp.DefaultMaxTries,
@@ -42,7 +46,7 @@ func newOTPs(t *testing.T, dialect string, tweak func(*otp.Config)) *otpBench {
 		tweak(&cfg)
 	}
 	st := storetest.Open(t, dialect)
-	sms := &fakeSender{}
+	sms := &kycvstest.Inbox{}
 	return &otpBench{otps: otp.New(cfg, st, sms), clock: clock, sms: sms, st: st}
 }
 
@@ -105,7 +109,7 @@ func TestOTPVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code := b.sms.all()[len(b.sms.all())-1].Text[:6]
+			code := b.sms.All()[len(b.sms.All())-1].Text[:6]
 			if strings.Contains(string(s.Hash), code) || len(s.Hash) != sha256.Size {
 				t.Fatalf("state holds %x, want a keyed hash only", s.Hash)
 			}
@@ -213,7 +217,7 @@ func TestOTPLimits(t *testing.T) {
 							t.Errorf("limit %s retry after %s, want %s after %s", le.Limit, le.RetryAfter, tc.wantLimit, tc.wantRetry)
 						}
 					}
-					if n := len(b.sms.all()); n != len(tc.reqs)-1 {
+					if n := len(b.sms.All()); n != len(tc.reqs)-1 {
 						t.Errorf("%d SMS sent, want %d", n, len(tc.reqs)-1)
 					}
 				})
@@ -233,7 +237,7 @@ func TestOTPIssueFailures(t *testing.T) {
 		if !errors.Is(err, errSave) {
 			t.Fatalf("Issue: %v, want the Save error", err)
 		}
-		if n := len(b.sms.all()); n != 0 {
+		if n := len(b.sms.All()); n != 0 {
 			t.Fatalf("%d SMS sent", n)
 		}
 	})
@@ -265,7 +269,7 @@ func TestOTPShareNotice(t *testing.T) {
 	if _, err := b.issue(t, otp.Request{Binding: "n", Entity: "Example Air 737800", Notice: otp.NoticeShare}); err != nil {
 		t.Fatal(err)
 	}
-	msg := b.sms.all()[0]
+	msg := b.sms.All()[0]
 	code, ok := otp.LastCode([]otp.SMS{msg}, mobileAsha)
 	if !ok {
 		t.Fatalf("no code in %q", msg.Text)
@@ -285,7 +289,7 @@ func TestOTPWithheld(t *testing.T) {
 	if err != nil || len(s.Hash) == 0 || s.SentAt == nil {
 		t.Fatalf("withheld issue: %+v %v", s, err)
 	}
-	if n := len(b.sms.all()); n != 0 {
+	if n := len(b.sms.All()); n != 0 {
 		t.Fatalf("%d SMS sent for a withheld code", n)
 	}
 	// The resend wait was charged, as for a code that went out.

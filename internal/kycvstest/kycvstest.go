@@ -8,6 +8,9 @@
 //
 // Browser plays a person without JavaScript: cookies kept, redirects
 // followed, kycvs's forms filled, the OTP read from the SMS file.
+//
+// The fakes every package's tests share live here too: Clock, a clock
+// advanced by hand, and Inbox, an SMS gateway that keeps what it is sent.
 package kycvstest
 
 import (
