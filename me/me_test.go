@@ -40,7 +40,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: kycvstest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)), inbox: &kycvstest.Inbox{}, st: st}
-	otps := otp.New(otp.Config{Secret: []byte("test-secret-0123456789-0123456789"), MaxTries: 3, ResendInterval: time.Minute, Now: h.clock.Now}, st, h.inbox)
+	otps := otp.New(otp.Config{Secret: []byte("test-secret-0123456789-0123456789"), MaxTries: 3, ResendInterval: time.Minute, WebOTPHost: "kycvs.example", Now: h.clock.Now}, st, h.inbox)
 	engine, err := web.NewEngine(web.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +118,15 @@ func TestSignIn(t *testing.T) {
 				p := h.sendCode(h.client, "9999900001")
 				if sms := h.inbox.Last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
 					t.Errorf("SMS: %+v", sms)
+				}
+				// The SMS ends with the WebOTP line, which the code page's
+				// script (allowed by the CSP nonce) reads into the field.
+				if sms := h.inbox.Last(t); !strings.HasSuffix(sms.Text, "\n@kycvs.example #"+h.code(t)) {
+					t.Errorf("SMS lacks the WebOTP line: %q", sms.Text)
+				}
+				if !strings.Contains(p.body, `autocomplete="one-time-code"`) || !strings.Contains(p.body, `id="otp-form"`) ||
+					!strings.Contains(p.body, "OTPCredential") || !regexp.MustCompile(`<script nonce="[A-Za-z0-9+/]{22}">`).MatchString(p.body) {
+					t.Errorf("the code page lacks the WebOTP autofill: %s", p.body)
 				}
 				in := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
 				if in.path != "/me" || !strings.Contains(in.body, "Asha Verma") {

@@ -170,7 +170,7 @@ func (p *Page) handleCodePage(c *gin.Context) {
 }
 
 func (p *Page) renderCode(c *gin.Context, page web.MeCodePage) {
-	page.Action, page.RestartAction, page.CSRFToken = pathCode, pathRestart, web.CSRFToken(c)
+	page.Action, page.RestartAction, page.CSRFToken, page.Nonce = pathCode, pathRestart, web.CSRFToken(c), web.CSPNonce(c)
 	status := http.StatusOK
 	if page.Error.ID != "" {
 		status = http.StatusBadRequest

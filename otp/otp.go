@@ -603,7 +603,8 @@ func (o *Service) newCode() (string, error) {
 // for it. Each language's text stays within two Unicode SMS segments
 // (docs/translations.md).
 //
-// A code typed into kycvs's own pages (sign-in, admin console) ends with
+// A code typed into kycvs's own pages (sign-in, the person's own page,
+// admin console) ends with
 // the WebOTP line on its own last line; a code told to a verifier
 // (NoticeShare) does not, since no page of this origin waits for it.
 func (o *Service) text(req Request, code string) string {
@@ -616,9 +617,7 @@ func (o *Service) text(req Request, code string) string {
 	case NoticeShare:
 		return l.Text("sms.share", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
 	case NoticeOwnPage:
-		// The person's own page's SMS has no WebOTP line yet: its texts
-		// were sized for two segments without it.
-		return l.Text("sms.me", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid)
+		return l.Text("sms.me", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid) + o.webOTPLine(code)
 	}
 	return l.Text("sms.sign_in", "Code", code, "Client", req.Entity, "Service", o.cfg.ServiceName, "Valid", valid) + o.webOTPLine(code)
 }

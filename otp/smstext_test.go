@@ -38,8 +38,8 @@ const webOTPHost = "kycvs.example.gov.in"
 // TestSMSTextPerLanguage: the SMS is in the request's language, carries
 // the code first, the verifier, the service and the validity, and stays
 // within two segments even for a long verifier name and the WebOTP line
-// of a 20-character host. The code page's SMS ends with that line, the one
-// told to a verifier does not. The admin's code is English whatever the
+// of a 20-character host. The code page's and the person's own page's SMS
+// end with that line, the one told to a verifier does not. The admin's code is English whatever the
 // language, and ends with the WebOTP line too.
 func TestSMSTextPerLanguage(t *testing.T) {
 	o := &Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs", WebOTPHost: webOTPHost}}
@@ -67,7 +67,8 @@ func TestSMSTextPerLanguage(t *testing.T) {
 	}
 	for _, l := range locale.All() {
 		text := o.text(Request{Notice: NoticeOwnPage, Lang: l}, "123456")
-		if !strings.HasPrefix(text, "123456 ") || !strings.Contains(text, "kycvs") || !strings.Contains(text, l.Text("time.minutes", "Count", 3)) {
+		if !strings.HasPrefix(text, "123456 ") || !strings.Contains(text, "kycvs") || !strings.Contains(text, l.Text("time.minutes", "Count", 3)) ||
+			!strings.HasSuffix(text, webOTP) || strings.Count(text, "\n") != 1 {
 			t.Errorf("%s own page: %q", l.Code(), text)
 		}
 		n, ucs2 := segments(text)

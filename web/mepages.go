@@ -22,7 +22,10 @@ type MeCodePage struct {
 	Action        string
 	RestartAction string
 	CSRFToken     string
-	Error         Msg
+	// Nonce is the response's CSP nonce (CSPNonce), for the page's one
+	// script: the WebOTP autofill.
+	Nonce string
+	Error Msg
 }
 
 // MePage is the data of the "me" page: what the signed-in mobile's people
