@@ -148,3 +148,62 @@ func TestClientProfileFieldsConsole(t *testing.T) {
 		t.Errorf("stored after clearing: %+v %v", c, err)
 	}
 }
+
+// A fapi2 client's redirect URIs are https, even on localhost (FAPI 2.0
+// Security Profile 5.3.2.2): the admin API refuses http ones at creation,
+// at an update, and when a client with one is made fapi2.
+func TestFAPI2RedirectURIsAPI(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	p := admin.APIPrefix
+	const httpsOnly = "must be https for profile fapi2"
+	refused := func(name string, resp response) {
+		t.Helper()
+		if resp.Status != http.StatusUnprocessableEntity || resp.errorCode(t) != admin.CodeValidation || !strings.Contains(string(resp.Body), httpsOnly) {
+			t.Errorf("%s: %d %s", name, resp.Status, resp.Body)
+		}
+	}
+	refused("create", ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{
+		"client_id": "gov", "name": "Gov Air", "redirect_uris": []string{"http://localhost:9002/cb"},
+		"profile": "fapi2", "jwks_uri": "https://gov.example/jwks"}))
+	if resp := ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{
+		"client_id": "gov", "name": "Gov Air", "redirect_uris": []string{"https://gov.example/cb"},
+		"profile": "fapi2", "jwks_uri": "https://gov.example/jwks"}); resp.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.Status, resp.Body)
+	}
+	refused("update", ts.call(http.MethodPatch, p+"/clients/gov", ts.owner, map[string]any{"redirect_uris": []string{"http://127.0.0.1:9002/cb"}}))
+	if resp := ts.call(http.MethodPost, p+"/clients", ts.owner, map[string]any{
+		"client_id": "dev", "name": "Dev", "redirect_uris": []string{"http://localhost:9002/cb"},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://gov.example/jwks"}); resp.Status != http.StatusCreated {
+		t.Fatalf("create a non-fapi2 client with a loopback URI: %d %s", resp.Status, resp.Body)
+	}
+	refused("made fapi2", ts.call(http.MethodPatch, p+"/clients/dev", ts.owner, map[string]any{"profile": "fapi2"}))
+	if c, _ := ts.st.GetClient(t.Context(), "gov"); c.RedirectURIs[0] != "https://gov.example/cb" {
+		t.Errorf("a refused update changed the client: %v", c.RedirectURIs)
+	}
+}
+
+// The console refuses the same, with the same words.
+func TestFAPI2RedirectURIsConsole(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.addUser("9999900010", admin.RoleOwner)
+	b := ts.browser()
+	b.signIn(ts, "9999900010")
+	form := b.get("/admin/clients/new")
+	fields := url.Values{"client_id": {"gov"}, "name": {"Gov Air"}, "redirect_uris": {"http://localhost:9002/cb"},
+		"scopes": {"openid", "vaccination_status"}, "profile": {"fapi2"}, "jwks_uri": {"https://gov.example/jwks"}}
+	got := b.post(form, "/admin/clients", fields)
+	if !strings.Contains(got.Body, "Please correct") || !strings.Contains(got.Body, "must be https for profile fapi2") {
+		t.Fatalf("create: %d %s", got.Status, got.Body)
+	}
+	fields.Set("redirect_uris", "https://gov.example/cb")
+	if created := b.post(form, "/admin/clients", fields); created.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.Status, created.Body)
+	}
+	page := b.get("/admin/clients/gov")
+	fields.Del("client_id")
+	fields.Set("redirect_uris", "http://127.0.0.1:9002/cb")
+	got = b.post(page, "/admin/clients/gov", fields)
+	if !strings.Contains(got.Body, "Please correct") || !strings.Contains(got.Body, "must be https for profile fapi2") {
+		t.Errorf("update: %d %s", got.Status, got.Body)
+	}
+}

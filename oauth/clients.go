@@ -128,7 +128,8 @@ func (e *ValidationError) Error() string { return "invalid client: " + strings.J
 var knownScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, claims.ScopeFullyVaccinated, claims.ScopeProfile, claims.ScopePhone, claims.ScopeOfflineAccess}
 
 // Validate checks a spec: redirect URIs absolute, without fragment, https
-// (or http on a loopback host, for development); known scopes including
+// (or http on a loopback host, for development, except for a fapi2
+// client: see checkRedirectURI); known scopes including
 // openid; supported algorithms; a pairwise sector that can be derived.
 func (s ClientSpec) Validate() error {
 	s.applyProfile()
@@ -144,7 +145,7 @@ func (s ClientSpec) Validate() error {
 		p = append(p, "redirect URI: at least one")
 	}
 	for _, raw := range s.RedirectURIs {
-		if msg := checkRedirectURI(raw); msg != "" {
+		if msg := s.checkRedirectURI(raw); msg != "" {
 			p = append(p, fmt.Sprintf("redirect URI %q: %s", raw, msg))
 		}
 	}
@@ -217,6 +218,23 @@ func (s ClientSpec) Validate() error {
 		return &ValidationError{Problems: p, BadRedirectURI: badRedirect}
 	}
 	return nil
+}
+
+// checkRedirectURI checks one of the spec's redirect URIs. A fapi2 client
+// gets https only, loopback included: FAPI 2.0 Security Profile 5.3.2.2
+// allows http redirect URIs only for native clients on the loopback
+// interface (RFC 8252 7.3), and a fapi2 client is a confidential web
+// client. Post-logout and back-channel logout URIs carry no authorization
+// response, which is what the rule protects, so they keep the general rule.
+func (s ClientSpec) checkRedirectURI(raw string) string {
+	msg := checkRedirectURI(raw)
+	if msg != "" || s.Profile != ProfileFAPI2 {
+		return msg
+	}
+	if u, _ := url.Parse(raw); u.Scheme != "https" {
+		return "must be https for profile fapi2, even on localhost (FAPI 2.0 Security Profile 5.3.2.2)"
+	}
+	return ""
 }
 
 func checkRedirectURI(raw string) string {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -145,6 +146,35 @@ func TestClientSpecValidate(t *testing.T) {
 	loopback := ClientSpec{Name: "Dev", RedirectURIs: []string{"http://localhost:3000/cb"}}
 	if err := loopback.Validate(); err != nil {
 		t.Fatalf("http on localhost: %v", err)
+	}
+}
+
+// A fapi2 client gets https redirect URIs only, loopback included (FAPI
+// 2.0 Security Profile 5.3.2.2); its post-logout and back-channel logout
+// URIs keep the general rule, as they carry no authorization response.
+func TestFAPI2RedirectURIs(t *testing.T) {
+	fapi2 := ClientSpec{Name: "Gov Air", Profile: ProfileFAPI2, JWKSURI: "https://gov.example/jwks", RedirectURIs: []string{"https://gov.example/cb"}}
+	if err := fapi2.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, uri := range []string{"http://localhost:3000/cb", "http://127.0.0.1:9/cb", "http://[::1]:9/cb"} {
+		s := fapi2
+		s.RedirectURIs = []string{uri}
+		var ve *ValidationError
+		if err := s.Validate(); !errors.As(err, &ve) || !ve.BadRedirectURI || !strings.Contains(err.Error(), "must be https for profile fapi2") {
+			t.Errorf("%s: %v", uri, err)
+		}
+		s.Profile = ""
+		s.TokenEndpointAuthMethod = AuthPrivateKeyJWT
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s without the profile: %v", uri, err)
+		}
+	}
+	s := fapi2
+	s.PostLogoutRedirectURIs = []string{"http://localhost:3000/bye"}
+	s.BackchannelLogoutURI = "http://localhost:3000/bc"
+	if err := s.Validate(); err != nil {
+		t.Errorf("loopback post-logout and back-channel URIs: %v", err)
 	}
 }
 

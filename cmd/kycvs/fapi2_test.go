@@ -25,7 +25,10 @@ func TestFAPI2Profile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.DPoPNonce = true })
 		key, dpopKey := newClientKey(t, "sig-1"), newClientKey(t, "")
-		id, secret := ts.client(oauth.ClientSpec{Profile: oauth.ProfileFAPI2, JWKS: jwks(t, key)})
+		// https, as FAPI 2.0 requires of a web client's redirect URIs; the
+		// test browser stops at the redirect and never fetches it.
+		const callback = "https://gov-air.example/callback"
+		id, secret := ts.client(oauth.ClientSpec{Profile: oauth.ProfileFAPI2, JWKS: jwks(t, key), RedirectURIs: []string{callback}})
 		if secret != "" {
 			t.Fatal("a fapi2 client got a secret")
 		}
@@ -34,11 +37,15 @@ func TestFAPI2Profile(t *testing.T) {
 			for k, v := range assertionForm(key.assertion(t, id, aud)) {
 				f[k] = v
 			}
+			if f.Has("redirect_uri") {
+				f.Set("redirect_uri", callback)
+			}
 			return f
 		}
 
 		// Refusals at the authorization and PAR endpoints.
 		r := ts.newRP(id, "")
+		r.conf.RedirectURL = callback
 		if back := ts.newBrowser().get(r.authorize().URL); !strings.Contains(back.Location, "error=invalid_request") {
 			t.Fatalf("not pushed: %d %s", back.Status, back.Location)
 		}
@@ -75,7 +82,7 @@ func TestFAPI2Profile(t *testing.T) {
 			t.Fatalf("authorization response: %s", back)
 		}
 		code := back.Query().Get("code")
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {a.verifier}, "redirect_uri": {"http://127.0.0.1:9/callback"}}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {a.verifier}, "redirect_uri": {callback}}
 
 		if status, body, _ := postForm(t, tokenURL, withAssertion(cloneForm(form), ts.URL), "", "", nil); status != http.StatusBadRequest || body["error"] != "invalid_dpop_proof" {
 			t.Fatalf("token without DPoP: %d %v", status, body)
@@ -156,6 +163,24 @@ func TestCLIFAPI2Client(t *testing.T) {
 	}
 	if c.Profile != "fapi2" || !c.RequirePAR || !c.DPoPBoundAccessTokens || c.TokenEndpointAuthMethod != "private_key_jwt" || c.ClientSecret != "" || len(c.JWKS) == 0 {
 		t.Fatalf("fapi2 client: %s", out)
+	}
+	// Its redirect URIs are https, even on localhost (FAPI 2.0 Security
+	// Profile 5.3.2.2), at creation and at every update.
+	const httpsOnly = "must be https for profile fapi2"
+	if _, err := kycvs(t, "clients", "create", "--name", "X", "--redirect-uri", "http://localhost:9002/cb", "--profile", "fapi2", "--jwks", file); err == nil || !strings.Contains(err.Error(), httpsOnly) {
+		t.Errorf("create with an http loopback redirect URI: %v", err)
+	}
+	if _, err := kycvs(t, "clients", "update", c.ClientID, "--redirect-uri", "http://localhost:9002/cb"); err == nil || !strings.Contains(err.Error(), httpsOnly) {
+		t.Errorf("update to an http loopback redirect URI: %v", err)
+	}
+	dev, err := kycvs(t, "clients", "create", "--name", "Dev", "--redirect-uri", "http://localhost:9002/cb", "--token-endpoint-auth-method", "private_key_jwt", "--jwks", file, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devClient clientJSON
+	json.Unmarshal([]byte(dev), &devClient)
+	if _, err := kycvs(t, "clients", "update", devClient.ClientID, "--profile", "fapi2"); err == nil || !strings.Contains(err.Error(), httpsOnly) {
+		t.Errorf("an http loopback client made fapi2: %v", err)
 	}
 	// It has no secret to rotate, and is told why in words that are true.
 	if _, err := kycvs(t, "clients", "rotate-secret", c.ClientID); err == nil || !strings.Contains(err.Error(), "authenticates with private_key_jwt and has no secret") {

@@ -368,3 +368,40 @@ func TestDynamicRegistrationLimits(t *testing.T) {
 		t.Errorf("fourth request in the hour: %d %v %v", status, got, hdr)
 	}
 }
+
+// A registered client an operator made fapi2 cannot replace its redirect
+// URIs with http ones, loopback included (FAPI 2.0 Security Profile
+// 5.3.2.2): the replacement is invalid_redirect_uri, as at registration.
+func TestDynamicRegistrationFAPI2RedirectURIs(t *testing.T) {
+	ts := newTestServer(t, "sqlite", nil)
+	ctx := context.Background()
+	svc := cliService(ts.store(), testSecret, nil)
+	initial, _, err := svc.CreateInitialToken(ctx, admin.CLIActor("test", "host"), "", 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := airline("Gov Air")
+	m["redirect_uris"] = []string{"https://gov.example/cb"}
+	m["token_endpoint_auth_method"] = "private_key_jwt"
+	m["jwks_uri"] = "https://gov.example/jwks"
+	status, reg, _ := ts.registrationCall(http.MethodPost, ts.URL+oauth.PathRegister, initial, m)
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	id, regToken := reg["client_id"].(string), reg["registration_access_token"].(string)
+	if _, _, err := svc.UpdateClient(ctx, admin.CLIActor("test", "host"), id, func(s *oauth.ClientSpec) error {
+		s.Profile = oauth.ProfileFAPI2
+		return nil
+	}, false); err != nil {
+		t.Fatal(err)
+	}
+	m["client_id"] = id
+	m["redirect_uris"] = []string{"http://localhost:9002/cb"}
+	status, got, _ := ts.registrationCall(http.MethodPut, reg["registration_client_uri"].(string), regToken, m)
+	if status != http.StatusBadRequest || got["error"] != "invalid_redirect_uri" || !strings.Contains(got["error_description"].(string), "must be https for profile fapi2") {
+		t.Fatalf("replace with an http loopback redirect URI: %d %v", status, got)
+	}
+	if c, _ := ts.store().GetClient(ctx, id); c.Profile != oauth.ProfileFAPI2 || c.RedirectURIs[0] != "https://gov.example/cb" {
+		t.Errorf("stored: %+v", c)
+	}
+}

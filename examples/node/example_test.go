@@ -3,7 +3,16 @@
 package node_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,8 +46,13 @@ func nodePath(t *testing.T) string {
 // answers.
 func startApp(t *testing.T, node, script, addr string, env ...string) {
 	t.Helper()
-	_, port, _ := strings.Cut(addr, ":")
-	base := "http://" + addr
+	startAppAt(t, http.DefaultClient, node, script, "http://"+addr, env...)
+}
+
+// startAppAt runs script at base (http or https), probed through client.
+func startAppAt(t *testing.T, client *http.Client, node, script, base string, env ...string) {
+	t.Helper()
+	_, port, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://"), ":")
 	cmd := exec.Command(node, script)
 	cmd.Env = append(os.Environ(), append(env, "PORT="+port, "BASE_URL="+base)...)
 	var out lockedBuffer
@@ -56,7 +70,7 @@ func startApp(t *testing.T, node, script, addr string, env ...string) {
 		}
 	})
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(base + "/"); err == nil {
+		if resp, err := client.Get(base + "/"); err == nil {
 			resp.Body.Close()
 			return
 		}
@@ -147,13 +161,15 @@ func TestNodeDynamicRegistrationAgainstKycvs(t *testing.T) {
 // The FAPI 2.0 example (fapi2.js) against a real kycvs process: a client
 // made with --profile fapi2 and the example's own public key, PAR with
 // private_key_jwt and a DPoP proof (kycvs asks for a nonce first), the iss
-// check, a DPoP-bound token and userinfo through it.
+// check, a DPoP-bound token and userinfo through it. The example serves
+// https, as a fapi2 client's redirect URI must be.
 func TestNodeFAPI2ExampleAgainstKycvs(t *testing.T) {
 	node := nodePath(t)
 	kv := kycvstest.Start(t)
 	addr := kycvstest.FreeAddr(t)
-	base := "http://" + addr
+	base := "https://" + addr
 	dir := t.TempDir()
+	certFile, keyFile, trusting := selfSigned(t, dir)
 	priv, pub := filepath.Join(dir, "private.jwk"), filepath.Join(dir, "public.jwks.json")
 	if out, err := exec.Command(node, "fapi2.js", "--new-key", priv, pub).CombinedOutput(); err != nil {
 		t.Fatalf("fapi2.js --new-key: %v\n%s", err, out)
@@ -162,18 +178,49 @@ func TestNodeFAPI2ExampleAgainstKycvs(t *testing.T) {
 	if c.Secret != "" {
 		t.Fatal("a fapi2 client got a secret")
 	}
-	startApp(t, node, "fapi2.js", addr, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "PRIVATE_JWK_FILE="+priv)
-	p := kycvstest.NewBrowser(t).SignIn(kv, base+"/login", "9999900001", "Asha Verma")
+	startAppAt(t, trusting, node, "fapi2.js", base, "KYCVS_ISSUER="+kv.URL, "CLIENT_ID="+c.ID, "PRIVATE_JWK_FILE="+priv,
+		"TLS_CERT_FILE="+certFile, "TLS_KEY_FILE="+keyFile)
+	browser := func() *kycvstest.Browser {
+		b := kycvstest.NewBrowser(t)
+		b.Client.Transport = trusting.Transport
+		return b
+	}
+	p := browser().SignIn(kv, base+"/login", "9999900001", "Asha Verma")
 	want := `data-status="2" data-dpop-bound="true">Vaccination status: fully vaccinated, verified by kycvs.`
 	if p.Status != http.StatusOK || !strings.HasPrefix(p.URL.String(), base+"/callback") || !strings.Contains(p.Body, want) {
 		t.Fatalf("got %d %s: %s", p.Status, p.URL, p.Body)
 	}
 	t.Run("declined", func(t *testing.T) {
-		p := kycvstest.NewBrowser(t).Decline(base + "/login")
+		p := browser().Decline(base + "/login")
 		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You did not share your vaccination status") {
 			t.Fatalf("got %d %s: %s", p.Status, p.URL, p.Body)
 		}
 	})
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir and
+// returns their files and a client that trusts the certificate.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, client *http.Client) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
 type lockedBuffer struct {

@@ -9,12 +9,16 @@
 //
 //   node fapi2.js --new-key private.jwk public.jwks.json
 //   kycvs clients create --name "Gov Air" --profile fapi2 --jwks public.jwks.json \
-//     --redirect-uri http://localhost:9002/callback --json
+//     --redirect-uri https://localhost:9002/callback --json
 //   KYCVS_ISSUER=http://localhost:8080 CLIENT_ID=... PRIVATE_JWK_FILE=private.jwk \
-//     BASE_URL=http://localhost:9002 PORT=9002 node fapi2.js
+//     TLS_CERT_FILE=localhost.pem TLS_KEY_FILE=localhost-key.pem \
+//     BASE_URL=https://localhost:9002 PORT=9002 node fapi2.js
 //
-// and open http://localhost:9002/.
+// and open https://localhost:9002/. FAPI 2.0 allows a web client https
+// redirect URIs only, even on localhost, so this app serves https: give it
+// a certificate your browser trusts for localhost (mkcert makes one).
 import http from 'node:http';
+import https from 'node:https';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as client from 'openid-client';
@@ -149,7 +153,10 @@ async function callback(req, res) {
   page(res, 200, 'Verified', `<p id="status" data-status="${status}" data-dpop-bound="true">Vaccination status: ${statusText[status]}, verified by kycvs.</p>`);
 }
 
-const server = http.createServer((req, res) => {
+// https with the certificate given, else plain http (behind a proxy that
+// terminates TLS, BASE_URL then being its https address).
+const tls = process.env.TLS_CERT_FILE && { cert: readFileSync(process.env.TLS_CERT_FILE), key: readFileSync(required('TLS_KEY_FILE')) };
+const handler = (req, res) => {
   const path = new URL(req.url, baseURL).pathname;
   const routes = {
     '/': (q, s) => page(s, 200, 'Check your vaccination status', '<p><a href="/login">Share my vaccination status with kycvs</a></p>'),
@@ -165,7 +172,8 @@ const server = http.createServer((req, res) => {
     console.error(err);
     if (!res.headersSent) page(res, 500, 'Something went wrong', '');
   });
-});
+};
+const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
 
 server.listen(port, '127.0.0.1', () => console.log(`FAPI 2.0 relying party on ${baseURL}`));
 
