@@ -216,6 +216,52 @@ func (s *Service) RegisteredClient(ctx context.Context, clientID, token string) 
 	return c, nil
 }
 
+// ReadRegisteredClient answers a client read request (RFC 7592 2.1): the
+// client whose registration the token manages, with a new registration
+// access token to be shown once. RFC 7592 3 puts the token in every client
+// information response, and kycvs keeps only a hash of it, so the answer
+// carries a new one; the one presented stops working in the same
+// transaction (the client MUST then discard it, RFC 7592 3). The rotation
+// is audited as the client's own "client.registration_token.rotate".
+// Errors as RegisteredClient.
+func (s *Service) ReadRegisteredClient(ctx context.Context, clientID, token string, from Registrant) (*store.Client, string, error) {
+	next := newRegistrationToken()
+	var c *store.Client
+	err := s.st.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if c, err = s.rotateRegistrationToken(ctx, clientID, token, next); err != nil {
+			return err
+		}
+		return s.audit(ctx, registrantActor(c, from), "client.registration_token.rotate", "client", c.ID, map[string]any{"on": "read"})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return c, next, nil
+}
+
+// rotateRegistrationToken replaces the client's registration access token
+// by next if token is the current one, in one read-modify-write under the
+// row's lock: of two requests racing with one token, the second finds it
+// replaced (ErrInvalidRegistrationToken), so never both tokens work.
+// Errors as RegisteredClient.
+func (s *Service) rotateRegistrationToken(ctx context.Context, clientID, token, next string) (*store.Client, error) {
+	want := s.registrationHash(token)
+	c, err := s.st.UpdateClient(ctx, clientID, func(c *store.Client) error {
+		// hmac.Equal compares in constant time; a nil stored hash never
+		// matches (admin-made clients have no registration access token).
+		if len(c.RegistrationTokenHash) == 0 || !hmac.Equal(c.RegistrationTokenHash, want) || c.Disabled {
+			return ErrInvalidRegistrationToken
+		}
+		c.RegistrationTokenHash = s.registrationHash(next)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidRegistrationToken
+	}
+	return c, err
+}
+
 // ErrSecretMismatch: a replacement names a client_secret that is not the
 // client's; a client cannot choose its secret (RFC 7592 2.2).
 var ErrSecretMismatch = errors.New("admin: client_secret does not match the client's secret")
@@ -226,13 +272,19 @@ var ErrSecretMismatch = errors.New("admin: client_secret does not match the clie
 // stays as the admin left it (the profile); the pairwise sector cannot
 // change (ErrSectorChange), since every person's sub would. A client made
 // confidential gets a secret, returned to be shown once. sentSecret, when
-// not "", must be the client's current secret (ErrSecretMismatch). Errors
-// as RegisteredClient, then as Service.UpdateClient.
-func (s *Service) UpdateRegisteredClient(ctx context.Context, clientID, token string, from Registrant, spec oauth.ClientSpec, sentSecret string) (*store.Client, string, error) {
+// not "", must be the client's current secret (ErrSecretMismatch). A
+// successful update replaces the registration access token as
+// ReadRegisteredClient does and returns the new one; a refused one leaves
+// the token as it was. Errors as RegisteredClient, then as
+// Service.UpdateClient.
+func (s *Service) UpdateRegisteredClient(ctx context.Context, clientID, token string, from Registrant, spec oauth.ClientSpec, sentSecret string) (*store.Client, string, string, error) {
 	var out *store.Client
 	var secret string
+	next := newRegistrationToken()
 	err := s.st.InTx(ctx, func(ctx context.Context) error {
-		c, err := s.RegisteredClient(ctx, clientID, token)
+		// The token is replaced first, so the row is locked before
+		// anything else is read.
+		c, err := s.rotateRegistrationToken(ctx, clientID, token, next)
 		if err != nil {
 			return err
 		}
@@ -248,9 +300,9 @@ func (s *Service) UpdateRegisteredClient(ctx context.Context, clientID, token st
 		return err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return out, secret, nil
+	return out, secret, next, nil
 }
 
 // DeleteRegisteredClient deletes a self-registered client with its tokens

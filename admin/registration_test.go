@@ -166,14 +166,22 @@ func TestRegisteredClientManagement(t *testing.T) {
 		}
 		next := spec("A renamed")
 		next.TokenEndpointAuthMethod, next.JWKSURI = oauth.AuthPrivateKeyJWT, "https://air.example/jwks"
-		got, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, next, "")
-		if err != nil || got.Name != "A renamed" || got.Profile != oauth.ProfileFAPI2 || got.RegisteredWith == "" {
+		got, _, newA, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, next, "")
+		if err != nil || got.Name != "A renamed" || got.Profile != oauth.ProfileFAPI2 || got.RegisteredWith == "" || newA == tokA || newA == "" {
 			t.Fatalf("replace: %+v %v", got, err)
 		}
+		if _, err := ts.svc.RegisteredClient(ctx, a.ID, tokA); !errors.Is(err, admin.ErrInvalidRegistrationToken) {
+			t.Fatalf("the replaced token still works: %v", err)
+		}
+		tokA = newA
 		moved := next
 		moved.RedirectURIs = []string{"https://elsewhere.example/callback"}
-		if _, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, moved, ""); !errors.Is(err, admin.ErrSectorChange) {
+		if _, _, _, err := ts.svc.UpdateRegisteredClient(ctx, a.ID, tokA, admin.Registrant{}, moved, ""); !errors.Is(err, admin.ErrSectorChange) {
 			t.Fatalf("sector change: %v", err)
+		}
+		// A refused replacement keeps the token.
+		if _, err := ts.svc.RegisteredClient(ctx, a.ID, tokA); err != nil {
+			t.Fatalf("the token after a refused replacement: %v", err)
 		}
 		if _, err := ts.svc.SetClientDisabled(ctx, cliActor, a.ID, true); err != nil {
 			t.Fatal(err)

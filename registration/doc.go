@@ -18,11 +18,16 @@
 //     invalid_client_metadata, 400 with a JSON body naming every problem.
 //   - The response carries a registration access token, shown once and
 //     stored as a keyed hash; with it the client reads, replaces and
-//     deletes its own registration. A wrong token, an unknown client and a
-//     disabled one get the same 401 invalid_token, so the endpoint never
-//     tells whether a client exists.
-//   - Every registration, update and deletion is in the audit log, with
-//     the initial access token or the client as its actor.
+//     deletes its own registration. Since only the hash is kept, every
+//     successful read and replacement answers with a new token (RFC 7592
+//     3 requires one in each answer) and the one presented stops working
+//     in the same transaction; of two requests racing with one token, one
+//     fails. A refused replacement keeps the token. A wrong token, an
+//     unknown client and a disabled one get the same 401 invalid_token,
+//     so the endpoint never tells whether a client exists.
+//   - Every registration, update, deletion and token replacement on a
+//     read is in the audit log, with the initial access token or the
+//     client as its actor.
 //   - Bodies are held to MaxBodyBytes, and every request counts against a
 //     per-IP limit in the database (store.RecordOTPSend), so several
 //     server processes share it.

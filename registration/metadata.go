@@ -115,9 +115,10 @@ type Information struct {
 	// ClientSecretExpiresAt is 0: secrets do not expire (admins rotate
 	// them). Present for every client that authenticates with a secret.
 	ClientSecretExpiresAt *int64 `json:"client_secret_expires_at,omitempty"`
-	// RegistrationAccessToken is only in the registration response: it
-	// is stored as a hash and cannot be shown again.
-	RegistrationAccessToken          string          `json:"registration_access_token,omitempty"`
+	// RegistrationAccessToken is in every response (RFC 7592 3). It is
+	// stored as a hash and cannot be shown again, so each read and update
+	// answers with a new one, which replaces the one presented.
+	RegistrationAccessToken          string          `json:"registration_access_token"`
 	RegistrationClientURI            string          `json:"registration_client_uri"`
 	RedirectURIs                     []string        `json:"redirect_uris"`
 	PostLogoutRedirectURIs           []string        `json:"post_logout_redirect_uris,omitempty"`
@@ -142,7 +143,8 @@ type Information struct {
 }
 
 // information renders c as registered, at the configuration endpoint
-// clientURI; secret and token only when they were just made.
+// clientURI, with its registration access token token, just made; secret
+// only when it was just made.
 func information(c *store.Client, secret, token, clientURI string) Information {
 	info := Information{
 		ClientID: c.ID, ClientSecret: secret, ClientIDIssuedAt: c.CreatedAt.Unix(),

@@ -241,18 +241,22 @@ func (e *Endpoint) handleRegister(c *gin.Context) {
 	c.JSON(http.StatusCreated, information(cl, secret, regToken, e.ClientURI(cl.ID)))
 }
 
-// handleRead is the client read request (RFC 7592 2.1).
+// handleRead is the client read request (RFC 7592 2.1). The answer carries
+// a new registration access token (RFC 7592 3); the one presented is
+// replaced.
 func (e *Endpoint) handleRead(c *gin.Context) {
-	cl, err := e.svc.RegisteredClient(c.Request.Context(), c.Param("client_id"), bearer(c))
+	cl, regToken, err := e.svc.ReadRegisteredClient(c.Request.Context(), c.Param("client_id"), bearer(c), e.from(c))
 	if err != nil {
 		e.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, information(cl, "", "", e.ClientURI(cl.ID)))
+	e.log(c).Info("registration: client read, registration access token replaced", "client_id", cl.ID)
+	c.JSON(http.StatusOK, information(cl, "", regToken, e.ClientURI(cl.ID)))
 }
 
 // handleReplace is the client update request (RFC 7592 2.2): the body
-// replaces every metadata value, omitted ones included.
+// replaces every metadata value, omitted ones included, and the answer
+// carries a new registration access token (RFC 7592 3).
 func (e *Endpoint) handleReplace(c *gin.Context) {
 	id, token := c.Param("client_id"), bearer(c)
 	if _, err := e.svc.RegisteredClient(c.Request.Context(), id, token); err != nil {
@@ -271,13 +275,13 @@ func (e *Endpoint) handleReplace(c *gin.Context) {
 	if !ok {
 		return
 	}
-	cl, secret, err := e.svc.UpdateRegisteredClient(c.Request.Context(), id, token, e.from(c), s, m.ClientSecret)
+	cl, secret, regToken, err := e.svc.UpdateRegisteredClient(c.Request.Context(), id, token, e.from(c), s, m.ClientSecret)
 	if err != nil {
 		e.fail(c, err)
 		return
 	}
-	e.log(c).Info("registration: client updated", "client_id", id)
-	c.JSON(http.StatusOK, information(cl, secret, "", e.ClientURI(cl.ID)))
+	e.log(c).Info("registration: client updated, registration access token replaced", "client_id", id)
+	c.JSON(http.StatusOK, information(cl, secret, regToken, e.ClientURI(cl.ID)))
 }
 
 // handleDelete is the client delete request (RFC 7592 2.3): the client and

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,9 +145,13 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		// Read and replace with the registration access token.
 		clientURI := endpoint + "/" + id
 		status, got, _ := ts.registrationCall(http.MethodGet, clientURI, regToken, nil)
-		if status != http.StatusOK || got["client_id"] != id || got["client_name"] != "Air India" || got["client_secret"] != nil || got["registration_access_token"] != nil {
+		if status != http.StatusOK || got["client_id"] != id || got["client_name"] != "Air India" || got["client_secret"] != nil ||
+			got["registration_access_token"] == nil || got["registration_access_token"] == regToken || got["registration_client_uri"] != clientURI {
 			t.Fatalf("read: %d %v", status, got)
 		}
+		regTokens := []string{regToken} // every one made, for the audit check
+		regToken = got["registration_access_token"].(string)
+		regTokens = append(regTokens, regToken)
 		update := airline("Air India Express")
 		update["client_id"] = id
 		update["scope"] = "openid vaccination_status profile"
@@ -155,9 +160,12 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		update["client_secret"] = secret // may be sent; must then be the client's (RFC 7592 2.2)
 		status, got, _ = ts.registrationCall(http.MethodPut, clientURI, regToken, update)
 		if status != http.StatusOK || got["client_name"] != "Air India Express" || got["scope"] != "openid vaccination_status profile" ||
-			got["backchannel_logout_uri"] != "https://air.example/kycvs/logout" || got["backchannel_logout_session_required"] != true {
+			got["backchannel_logout_uri"] != "https://air.example/kycvs/logout" || got["backchannel_logout_session_required"] != true ||
+			got["registration_access_token"] == nil || got["registration_access_token"] == regToken {
 			t.Fatalf("replace: %d %v", status, got)
 		}
+		regToken = got["registration_access_token"].(string)
+		regTokens = append(regTokens, regToken)
 		if c, _ := ts.store().GetClient(ctx, id); c.Name != "Air India Express" || len(c.RegistrationTokenHash) == 0 || c.BackchannelLogoutURI != "https://air.example/kycvs/logout" {
 			t.Fatalf("stored after replace: %+v", c)
 		}
@@ -325,7 +333,7 @@ func TestDynamicRegistrationEndToEnd(t *testing.T) {
 		for _, e := range entries {
 			actions = append(actions, e.ActorType+" "+e.Action)
 			b, _ := json.Marshal(e)
-			for _, s := range []string{cliToken.InitialAccessToken, apiToken.InitialAccessToken, regToken, secret} {
+			for _, s := range append([]string{cliToken.InitialAccessToken, apiToken.InitialAccessToken, secret}, regTokens...) {
 				if strings.Contains(string(b), s) {
 					t.Errorf("a token or secret in the audit log: %s", b)
 				}
@@ -404,4 +412,116 @@ func TestDynamicRegistrationFAPI2RedirectURIs(t *testing.T) {
 	if c, _ := ts.store().GetClient(ctx, id); c.Profile != oauth.ProfileFAPI2 || c.RedirectURIs[0] != "https://gov.example/cb" {
 		t.Errorf("stored: %+v", c)
 	}
+}
+
+// The registration access token is replaced at every successful read and
+// replacement (RFC 7592 3: each answer carries one, and kycvs keeps only
+// its hash): the answer's token works, the one presented is refused with
+// 401 invalid_token at once, and of requests racing with one token only
+// one succeeds, so never two tokens work.
+func TestRegistrationAccessTokenRotation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		ctx := context.Background()
+		svc := cliService(ts.store(), testSecret, nil)
+		initial, _, err := svc.CreateInitialToken(ctx, admin.CLIActor("test", "host"), "", 1, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, reg, _ := ts.registrationCall(http.MethodPost, ts.URL+oauth.PathRegister, initial, airline("Air India"))
+		if status != http.StatusCreated {
+			t.Fatalf("register: %d %v", status, reg)
+		}
+		id, clientURI, token := reg["client_id"].(string), reg["registration_client_uri"].(string), reg["registration_access_token"].(string)
+		refused := func(step, old string) {
+			t.Helper()
+			for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+				body := map[string]any(nil)
+				if method == http.MethodPut {
+					body = airline("Air India")
+					body["client_id"] = id
+				}
+				status, got, hdr := ts.registrationCall(method, clientURI, old, body)
+				if status != http.StatusUnauthorized || got["error"] != "invalid_token" || !strings.Contains(hdr.Get("WWW-Authenticate"), "invalid_token") {
+					t.Errorf("after %s, the old token at %s: %d %v", step, method, status, got)
+				}
+			}
+		}
+		next := func(step string, got map[string]any, old string) string {
+			t.Helper()
+			tok, _ := got["registration_access_token"].(string)
+			if !strings.HasPrefix(tok, "kycvsrat_") || tok == old || got["registration_client_uri"] != clientURI {
+				t.Fatalf("%s: %v", step, got)
+			}
+			return tok
+		}
+
+		status, got, _ := ts.registrationCall(http.MethodGet, clientURI, token, nil)
+		if status != http.StatusOK {
+			t.Fatalf("read: %d %v", status, got)
+		}
+		old := token
+		token = next("read", got, old)
+		refused("a read", old)
+
+		update := airline("Air India Express")
+		update["client_id"] = id
+		status, got, _ = ts.registrationCall(http.MethodPut, clientURI, token, update)
+		if status != http.StatusOK || got["client_name"] != "Air India Express" {
+			t.Fatalf("replace: %d %v", status, got)
+		}
+		old = token
+		token = next("replace", got, old)
+		refused("a replacement", old)
+
+		// A refused replacement keeps the token.
+		bad := airline("Air India Express")
+		bad["client_id"] = id
+		bad["scope"] = "openid admin"
+		if status, got, _ := ts.registrationCall(http.MethodPut, clientURI, token, bad); status != http.StatusBadRequest {
+			t.Fatalf("bad replacement: %d %v", status, got)
+		}
+
+		// Eight reads race with one token: one wins, and only its token works.
+		const racers = 8
+		var wg sync.WaitGroup
+		statuses := make([]int, racers)
+		answers := make([]map[string]any, racers)
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i], answers[i], _ = ts.registrationCall(http.MethodGet, clientURI, token, nil)
+			}()
+		}
+		wg.Wait()
+		var winners []string
+		for i, s := range statuses {
+			switch s {
+			case http.StatusOK:
+				winners = append(winners, answers[i]["registration_access_token"].(string))
+			case http.StatusUnauthorized:
+			default:
+				t.Errorf("racing read: %d %v", s, answers[i])
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("%d racing reads succeeded with one token", len(winners))
+		}
+		refused("the race", token)
+		if status, got, _ := ts.registrationCall(http.MethodGet, clientURI, winners[0], nil); status != http.StatusOK {
+			t.Fatalf("the winner's token: %d %v", status, got)
+		}
+		// Every rotation is in the audit log as the client's own.
+		n := 0
+		entries, _, _ := ts.store().ListAuditEntries(ctx, store.AuditFilter{Limit: 1000})
+		for _, e := range entries {
+			if e.Action == "client.registration_token.rotate" && e.ActorType == admin.ActorClient && e.TargetID == id {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Errorf("%d rotations audited on reads, want 3", n)
+		}
+	})
 }
