@@ -148,6 +148,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		Form:       form.Encode(),
 		Scopes:     plan.Grants,
 		Claims:     plan.All(),
+		Plan:       plan.stored(),
 		State:      store.LoginPending,
 		LoginHint:  form.Get("login_hint"),
 		ForceLogin: forceLogin,

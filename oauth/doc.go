@@ -4,6 +4,14 @@
 // validation path for every way a client is registered) and the signing
 // keys.
 //
+// An interactive authorization is validated by fosite, its disclosure plan
+// worked out once (planDisclosure: which claims, in the ID token or in
+// userinfo) and stored with the login request that package consent shows
+// and approves; the resume (handleResume) releases exactly that stored
+// plan. It replays the stored request through fosite as a check: a client
+// disabled meanwhile gets nothing, and a replay that disagrees with the
+// plan is a server_error, never a wider release.
+//
 // Back-channel logout (OpenID Connect Back-Channel Logout 1.0) is here too:
 //
 //   - every authorization finished in a browser session puts that

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -33,6 +34,50 @@ func (d disclosure) All() []string {
 		}
 	}
 	return out
+}
+
+// stored is the plan as the login request keeps it; Grants and All go
+// into its Scopes and Claims.
+func (d disclosure) stored() *store.DisclosurePlan {
+	return &store.DisclosurePlan{IDToken: store.StringList(d.IDToken), Userinfo: store.StringList(d.Userinfo)}
+}
+
+// approvedPlan is what the resume releases: the plan stored with lr when
+// the authorization began, whose claims the sign-in pages showed
+// (lr.Claims). ar, the stored request replayed through fosite, is the
+// check: when the plan's claims are not what was shown, ar asks for a scope
+// the plan lacks, or the client may no longer receive one of its claims,
+// the answer is server_error and nothing is released. A request stored
+// before migration 00018 has no plan: it is worked out from ar, as it was
+// then.
+func approvedPlan(lr *store.LoginRequest, ar fosite.AuthorizeRequester, client *Client, trustFramework string) (disclosure, error) {
+	if lr.Plan == nil {
+		return planDisclosure(ar, client, trustFramework)
+	}
+	plan := disclosure{Grants: lr.Scopes, IDToken: lr.Plan.IDToken, Userinfo: lr.Plan.Userinfo}
+	if err := plan.matches(ar, client, lr.Claims); err != nil {
+		return disclosure{}, fosite.ErrServerError.WithHint("The authorization request no longer matches what the person agreed to.").WithDebug(err.Error())
+	}
+	return plan, nil
+}
+
+// matches reports why the plan disagrees with the replayed request ar,
+// the claims shown and the client's registration as it is now; nil when
+// it agrees.
+func (d disclosure) matches(ar fosite.AuthorizeRequester, client *Client, shown []string) error {
+	all := d.All()
+	if !slices.Equal(all, shown) {
+		return fmt.Errorf("stored plan %v, shown %v", all, shown)
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		if !slices.Contains(d.Grants, s) {
+			return fmt.Errorf("replayed request asks for scope %q, not in the stored grants %v", s, d.Grants)
+		}
+	}
+	if allowed := allowedNow(client, all); len(allowed) != len(all) {
+		return fmt.Errorf("client %s may now receive only %v of %v", client.ID, allowed, all)
+	}
+	return nil
 }
 
 // claimsRequest is the "claims" request parameter (OIDC Core 5.5); only the

@@ -115,6 +115,59 @@ func TestPlanDisclosure(t *testing.T) {
 	}
 }
 
+// The resume releases the plan stored at authorize, whatever the replayed
+// request would work out now; when the replay disagrees with it, the
+// answer is server_error and no plan at all.
+func TestApprovedPlan(t *testing.T) {
+	client := &Client{Client: &store.Client{ID: "air", Scopes: store.StringList{"openid", "vaccination_status", "profile"}}}
+	replay := func(scope, claims string) fosite.AuthorizeRequester {
+		ar := fosite.NewAuthorizeRequest()
+		ar.RequestedScope = fosite.Arguments(strings.Fields(scope))
+		ar.Form = url.Values{"claims": {claims}}
+		return ar
+	}
+	stored := func(grants, idToken, userinfo []string) *store.LoginRequest {
+		d := disclosure{Grants: grants, IDToken: idToken, Userinfo: userinfo}
+		return &store.LoginRequest{Scopes: grants, Claims: d.All(), Plan: d.stored()}
+	}
+	status := []string{"vaccination_status"}
+	for _, tc := range []struct {
+		name              string
+		lr                *store.LoginRequest
+		ar                fosite.AuthorizeRequester
+		client            *Client
+		idToken, userinfo []string
+		wantServerError   bool
+	}{
+		{"the stored plan, not the replay's", stored([]string{"openid", "vaccination_status"}, status, nil),
+			replay("openid vaccination_status", ""), client, status, nil, false},
+		{"a claims request kept as stored", stored([]string{"openid", "name"}, []string{"name"}, nil),
+			replay("openid", `{"id_token":{"name":null}}`), client, []string{"name"}, nil, false},
+		{"before migration 00018: worked out from the replay", &store.LoginRequest{Scopes: []string{"openid", "vaccination_status", "profile"}},
+			replay("openid vaccination_status profile", ""), client, status, []string{"vaccination_status", "name"}, false},
+		{"shown differs from the plan", &store.LoginRequest{Scopes: []string{"openid", "vaccination_status"}, Claims: []string{"name"}, Plan: &store.DisclosurePlan{IDToken: status}},
+			replay("openid vaccination_status", ""), client, nil, nil, true},
+		{"the replay asks for a scope the plan lacks", stored([]string{"openid", "vaccination_status"}, status, status),
+			replay("openid vaccination_status profile", ""), client, nil, nil, true},
+		{"the client lost a claim's scope", stored([]string{"openid", "name"}, nil, []string{"name"}),
+			replay("openid", `{"userinfo":{"name":null}}`), &Client{Client: &store.Client{ID: "air", Scopes: store.StringList{"openid", "vaccination_status"}}}, nil, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := approvedPlan(tc.lr, tc.ar, tc.client, "in_cowin")
+			if tc.wantServerError {
+				var rfc *fosite.RFC6749Error
+				if !errors.As(err, &rfc) || rfc.ErrorField != fosite.ErrServerError.ErrorField || got.All() != nil {
+					t.Fatalf("want server_error and no plan, got %+v, %v", got, err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got.IDToken, tc.idToken) || !slices.Equal(got.Userinfo, tc.userinfo) {
+				t.Fatalf("got id_token %v userinfo %v, %v", got.IDToken, got.Userinfo, err)
+			}
+		})
+	}
+}
+
 func TestClientSpecValidate(t *testing.T) {
 	ok := ClientSpec{Name: "Air", RedirectURIs: []string{"https://air.example/cb"}}
 	if err := ok.Validate(); err != nil {

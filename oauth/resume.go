@@ -85,7 +85,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 		return
 	}
 	client := ar.GetClient().(*Client)
-	plan, err := planDisclosure(ar, client, p.cfg.Assurance.TrustFramework)
+	plan, err := approvedPlan(lr, ar, client, p.cfg.Assurance.TrustFramework)
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return

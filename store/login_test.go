@@ -349,3 +349,44 @@ func TestUseApprovedLoginRequest(t *testing.T) {
 		}
 	})
 }
+
+// The disclosure plan round-trips as written, through an update too; a
+// request stored without one (as before migration 00018) reads back nil,
+// not an empty plan, so oauth can tell the two apart.
+func TestLoginRequestDisclosurePlan(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		withPlan := newLoginRequest("planned", base.Add(time.Hour))
+		withPlan.Plan = &store.DisclosurePlan{
+			IDToken:  store.StringList{"vaccination_status", "name"},
+			Userinfo: store.StringList{"vaccination_status", "phone_number"},
+		}
+		must(t, s.CreateLoginRequest(ctx, withPlan))
+		empty := newLoginRequest("empty-plan", base.Add(time.Hour))
+		empty.Plan = &store.DisclosurePlan{}
+		must(t, s.CreateLoginRequest(ctx, empty))
+		must(t, s.CreateLoginRequest(ctx, newLoginRequest("no-plan", base.Add(time.Hour))))
+
+		got, err := s.UpdateLoginRequest(ctx, "planned", func(r *store.LoginRequest) error {
+			r.State = store.LoginOTPSent
+			return nil
+		})
+		must(t, err)
+		if got, err = s.GetLoginRequest(ctx, "planned"); err != nil {
+			t.Fatal(err)
+		}
+		if got.Plan == nil || !slices.Equal(got.Plan.IDToken, withPlan.Plan.IDToken) || !slices.Equal(got.Plan.Userinfo, withPlan.Plan.Userinfo) {
+			t.Fatalf("Plan = %+v, want %+v", got.Plan, withPlan.Plan)
+		}
+		got, err = s.GetLoginRequest(ctx, "empty-plan")
+		must(t, err)
+		if got.Plan == nil || len(got.Plan.IDToken) != 0 || len(got.Plan.Userinfo) != 0 {
+			t.Fatalf("empty plan read back as %+v", got.Plan)
+		}
+		got, err = s.GetLoginRequest(ctx, "no-plan")
+		must(t, err)
+		if got.Plan != nil {
+			t.Fatalf("no plan read back as %+v", got.Plan)
+		}
+	})
+}

@@ -242,9 +242,14 @@ type LoginRequest struct {
 	Form string
 	// Scopes are the scopes the client asked for and is allowed.
 	Scopes StringList
-	// Claims are the claim names the person will disclose if approved.
+	// Claims are the claim names the person will disclose if approved:
+	// Plan's ID token and userinfo names together, what the pages show.
 	Claims StringList
-	State  LoginState
+	// Plan is where each claim goes, fixed when oauth made the request;
+	// the resume releases exactly it. nil on rows from before migration
+	// 00018.
+	Plan  *DisclosurePlan `gorm:"column:disclosure_plan"`
+	State LoginState
 	// LoginHint pre-fills the mobile field.
 	LoginHint string
 	// ForceLogin asks for a new OTP even when a session exists.
@@ -266,6 +271,26 @@ type LoginRequest struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 }
+
+// DisclosurePlan is what an approved login request releases: the claim
+// names the ID token carries and those userinfo answers with. It is kept
+// as a JSON object in a text column.
+type DisclosurePlan struct {
+	IDToken  StringList `json:"id_token"`
+	Userinfo StringList `json:"userinfo"`
+}
+
+// Value implements driver.Valuer; a nil plan is NULL.
+func (p *DisclosurePlan) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(p)
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (p *DisclosurePlan) Scan(src any) error { return scanJSON(src, p) }
 
 // Session is a person's short sign-in in one browser. ID is the SHA-256 of
 // the cookie value, so a database read does not yield usable cookies.

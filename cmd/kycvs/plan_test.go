@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
+)
+
+// approveOnly signs in with mobile and name and enters the code, but stops
+// at the redirect to the resume URL, so a test can change things before
+// the authorization finishes. It returns the browser's resume path and the
+// approved login request.
+func (b *browser) approveOnly(a authorization, mobile, name string) (string, *store.LoginRequest) {
+	b.t.Helper()
+	login := b.get(a.URL)
+	if login.Status != http.StatusOK || !strings.Contains(login.URL.Path, "/login/") {
+		b.t.Fatalf("authorize: want the login page, got %d %s: %s", login.Status, login.URL, login.Body)
+	}
+	otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
+	e164, _ := claims.NormalizeMobile(mobile)
+	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	approved := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {b.ts.lastOTP(e164)}})
+	if !strings.HasPrefix(approved.Location, oauth.PathResume) {
+		b.t.Fatalf("want a redirect to resume, got %d %q: %s", approved.Status, approved.Location, approved.Body)
+	}
+	lr, err := b.ts.store().GetLoginRequest(context.Background(), strings.TrimPrefix(login.URL.Path, "/login/"))
+	if err != nil || lr.State != store.LoginApproved {
+		b.t.Fatalf("login request after the code: %+v, %v", lr, err)
+	}
+	return approved.Location, lr
+}
+
+// What the person was shown is what is released: the resume releases the
+// plan stored when the authorization began, and when the replayed request
+// disagrees with it (the client lost the scope of a claim the person
+// agreed to share), the relying party gets server_error and no code,
+// never more than was shown. A record deleted between the code and the
+// resume is access_denied, as a missing record always is.
+func TestResumeReleasesTheStoredPlan(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		ctx := context.Background()
+		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status", "profile"}})
+		r := ts.newRP(id, secret)
+		nameInUserinfo := oauth2.SetAuthURLParam("claims", `{"userinfo":{"name":null}}`)
+
+		t.Run("the stored plan", func(t *testing.T) {
+			b := ts.newBrowser()
+			a := r.authorize(nameInUserinfo)
+			resume, lr := b.approveOnly(a, "9999900001", "Asha Verma")
+			if lr.Plan == nil || !lr.Plan.IDToken.Contains("vaccination_status") || !lr.Plan.Userinfo.Contains("name") ||
+				lr.Plan.IDToken.Contains("name") || !lr.Claims.Contains("name") {
+				t.Fatalf("stored plan %+v, claims shown %v", lr.Plan, lr.Claims)
+			}
+			// The same claims, placed otherwise than the request would
+			// place them now: the resume follows the stored plan.
+			if _, err := ts.store().UpdateLoginRequest(ctx, lr.ID, func(l *store.LoginRequest) error {
+				l.Plan = &store.DisclosurePlan{IDToken: store.StringList{"vaccination_status", "name"}, Userinfo: store.StringList{"vaccination_status"}}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			v := r.finish(a, b.redirected(b.get(ts.URL+resume)))
+			if v.Claims["name"] != "Asha Verma" || v.Userinfo["name"] != nil || v.Status != 2 {
+				t.Fatalf("ID token %v, userinfo %v", v.Claims, v.Userinfo)
+			}
+		})
+
+		t.Run("the replay disagrees", func(t *testing.T) {
+			b := ts.newBrowser()
+			a := r.authorize(nameInUserinfo)
+			resume, _ := b.approveOnly(a, "9999900001", "Asha Verma")
+			if _, err := ts.store().UpdateClient(ctx, id, func(c *store.Client) error {
+				c.Scopes = store.StringList{"openid", "vaccination_status"}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				ts.store().UpdateClient(ctx, id, func(c *store.Client) error {
+					c.Scopes = store.StringList{"openid", "vaccination_status", "profile"}
+					return nil
+				})
+			})
+			back := b.redirected(b.get(ts.URL + resume))
+			if back.Query().Get("error") != "server_error" || back.Query().Get("code") != "" || back.Query().Get("state") != a.state {
+				t.Fatalf("got %s", back)
+			}
+		})
+
+		t.Run("the record deleted before the resume", func(t *testing.T) {
+			b := ts.newBrowser()
+			a := r.authorize()
+			resume, lr := b.approveOnly(a, "9999900002", "Ravi Kumar")
+			if err := ts.store().DeleteBeneficiary(ctx, lr.BeneficiaryID); err != nil {
+				t.Fatal(err)
+			}
+			back := b.redirected(b.get(ts.URL + resume))
+			if back.Query().Get("error") != "access_denied" || back.Query().Get("code") != "" ||
+				!strings.Contains(back.Query().Get("error_description"), "no longer in the registry") {
+				t.Fatalf("got %s", back)
+			}
+		})
+	})
+}
