@@ -39,7 +39,7 @@ func TestChangeMobile(t *testing.T) {
 		wantState(t, ts, ch, store.LoginOTPSent)
 		// A third send is over the daily limit of 2: the change was free.
 		wantRedirect(t, b.post("/login/"+ch+"/change", nil), "/login/"+ch)
-		w = b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}})
+		w = b.follow(b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), ch, "limit")
 		wantStatus(t, w, http.StatusTooManyRequests)
 		wantBody(t, w, "Too many codes", `action="/login/`+ch+`/back"`)
 

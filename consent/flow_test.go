@@ -662,6 +662,7 @@ func TestSendLimits(t *testing.T) {
 						wantRedirect(t, w, "/login/"+ch)
 						continue
 					}
+					w = b.follow(w, ch, "limit")
 					wantStatus(t, w, http.StatusTooManyRequests)
 					wantBody(t, w, "Too many codes")
 					wantState(t, ts, ch, store.LoginPending)
@@ -743,7 +744,9 @@ func TestNameMismatch(t *testing.T) {
 		w = b.follow(b.post("/login/"+ch+"/name", url.Values{"name": {"Asha Kumar"}}), ch, "")
 		wantStatus(t, w, http.StatusOK)
 		wantBody(t, w, `value="Asha Kumar"`, "No vaccination record matches")
-		wantStatus(t, b.post("/login/"+ch+"/name", url.Values{"name": {" "}}), http.StatusBadRequest)
+		w = b.follow(b.post("/login/"+ch+"/name", url.Values{"name": {" "}}), ch, "name")
+		wantStatus(t, w, http.StatusBadRequest)
+		wantBody(t, w, "Enter your full name", `aria-invalid="true"`)
 
 		w = b.post("/login/"+ch+"/name", url.Values{"name": {nameAsha}})
 		wantRedirect(t, w, finishURL(ch))
@@ -769,9 +772,17 @@ func TestRegistryUnavailable(t *testing.T) {
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
 		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
+		// A redirect to the page that says so: 503 and Retry-After for
+		// programs, and a reload asks nothing of the registry.
+		wantRetryAfter(t, w, 30, 30)
+		w = b.follow(w, ch, "registry")
 		wantStatus(t, w, http.StatusServiceUnavailable)
+		wantRetryAfter(t, w, 30, 30)
 		wantBody(t, w, "We could not check the registry")
 		wantState(t, ts, ch, store.LoginVerified)
+		if got := b.get("/login/" + ch); got.Code != http.StatusOK || strings.Contains(got.Body.String(), "We could not check the registry") {
+			t.Errorf("the page without the outcome: %d", got.Code)
+		}
 
 		ts.reg.MatchFunc = aRegistry
 		wantRedirect(t, b.post("/login/"+ch+"/name", url.Values{"name": {nameAsha}}), finishURL(ch))
@@ -987,6 +998,52 @@ func TestSenderFailure(t *testing.T) {
 	})
 }
 
+// TestSignInFormPRG: the first form's refusals follow post/redirect/get,
+// as the code page does: the POST answers 303 to the challenge's page with
+// an outcome code only (what was typed stays with the challenge, never in
+// the URL), and that page shows the error on the field (aria-invalid,
+// focused, "Error:" title) with what was typed. Reloading it sends nothing.
+// A form sent back from the code page (Back button) voids that code.
+func TestSignInFormPRG(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		ch := ts.newChallenge()
+		b := ts.browser()
+		b.get("/login/" + ch)
+		w := b.post("/login/"+ch, url.Values{"mobile": {"98765 4321"}, "name": {nameAsha}})
+		wantRedirect(t, w, "/login/"+ch+"?m=mobile")
+		for range 2 { // the page, then a reload of it
+			w = b.get("/login/" + ch + "?m=mobile")
+			wantStatus(t, w, http.StatusBadRequest)
+			wantBody(t, w, "<title>Error: ", "Enter a valid mobile number", `value="98765 4321"`, `value="`+nameAsha+`"`,
+				`aria-describedby="error mobile-hint" aria-invalid="true" autofocus`)
+		}
+		if n := len(ts.sms.All()); n != 0 {
+			t.Fatalf("%d SMS sent for a refused form", n)
+		}
+		// Without the outcome code the page is the plain form, still filled in.
+		w = b.get("/login/" + ch)
+		wantStatus(t, w, http.StatusOK)
+		wantBody(t, w, `value="98765 4321"`)
+		if strings.Contains(w.Body.String(), "aria-invalid") {
+			t.Error("the plain form shows an error")
+		}
+
+		w = b.follow(b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}), ch, "name")
+		wantStatus(t, w, http.StatusBadRequest)
+		wantBody(t, w, "Enter your full name", `919876543210"`, `value="Asha"`, `aria-invalid="true" autofocus`)
+
+		// From the code page's Back button: a refused form voids the code.
+		wantRedirect(t, b.post("/login/"+ch, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}), "/login/"+ch)
+		code := ts.lastOTP(mobileAsha)
+		w = b.follow(b.post("/login/"+ch, url.Values{"mobile": {"12"}, "name": {nameAsha}}), ch, "mobile")
+		wantStatus(t, w, http.StatusBadRequest)
+		wantBody(t, w, `value="12"`, "Enter a valid mobile number")
+		wantState(t, ts, ch, store.LoginPending)
+		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {code}}), "/login/"+ch)
+		wantState(t, ts, ch, store.LoginPending)
+	})
+}
+
 func TestBadInputs(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		pending := ts.newChallenge()
@@ -1013,12 +1070,12 @@ func TestBadInputs(t *testing.T) {
 			{"expired challenge send", "POST", "/login/" + expired, url.Values{"mobile": {mobileAsha}, "name": {nameAsha}}, 410, ""},
 			{"expired challenge cancel", "POST", "/login/" + expired + "/cancel", nil, 410, ""},
 			{"used challenge", "GET", "/login/" + used, nil, 410, ""},
-			{"malformed mobile", "POST", "/login/" + pending, url.Values{"mobile": {"12ab"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
-			{"empty mobile", "POST", "/login/" + pending, url.Values{"name": {nameAsha}}, 400, "Enter a valid mobile number"},
-			{"landline", "POST", "/login/" + pending, url.Values{"mobile": {"+911123456789"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
-			{"empty name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"   "}}, 400, "Enter your full name"},
-			{"long name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {strings.Repeat("n", 101)}}, 400, "Enter your full name"},
-			{"control character in name", "POST", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}, 400, "Enter your full name"},
+			{"malformed mobile", "SUBMIT", "/login/" + pending, url.Values{"mobile": {"12ab"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"empty mobile", "SUBMIT", "/login/" + pending, url.Values{"name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"landline", "SUBMIT", "/login/" + pending, url.Values{"mobile": {"+911123456789"}, "name": {nameAsha}}, 400, "Enter a valid mobile number"},
+			{"empty name", "SUBMIT", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"   "}}, 400, "Enter your full name"},
+			{"long name", "SUBMIT", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {strings.Repeat("n", 101)}}, 400, "Enter your full name"},
+			{"control character in name", "SUBMIT", "/login/" + pending, url.Values{"mobile": {mobileAsha}, "name": {"Asha\x00"}}, 400, "Enter your full name"},
 			{"non-digit OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12a456"}}, 303, ""},
 			{"short OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"12345"}}, 303, ""},
 			{"five unicode digits OTP", "POST", "/login/" + sent + "/otp", url.Values{"otp": {"١٢٣٤٥"}}, 303, ""},
@@ -1037,11 +1094,22 @@ func TestBadInputs(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				var w *httptest.ResponseRecorder
-				if tt.method == "GET" {
+				switch tt.method {
+				case "GET":
 					w = b.get(tt.path)
-				} else if tt.method == "POST" {
+				case "POST":
 					w = b.post(tt.path, tt.form)
-				} else {
+				case "SUBMIT":
+					// A refused form: 303 to its page with the outcome
+					// code (nothing typed in the URL), which shows it.
+					w = b.post(tt.path, tt.form)
+					wantStatus(t, w, http.StatusSeeOther)
+					loc := w.Header().Get("Location")
+					if loc != tt.path+"?m=mobile" && loc != tt.path+"?m=name" {
+						t.Fatalf("Location = %q", loc)
+					}
+					w = b.get(loc)
+				default:
 					w = b.do(tt.method, tt.path, nil)
 				}
 				wantStatus(t, w, tt.status)

@@ -124,7 +124,8 @@ func sameMarkup(a, b string) bool {
 // FuzzLoginForm posts any mobile and name to the real sign-in form. The
 // answer is a redirect to the code page, with one SMS to the number the
 // mobile normalises to, exactly when the mobile is a valid number and the
-// name a valid name; otherwise a 400 that sends nothing. Never a 5xx, a
+// name a valid name; otherwise a redirect to the form's page, a 400 that
+// sends nothing. Never a 5xx, a
 // panic, or the input echoed unescaped. Seeds: testdata/fuzz/FuzzLoginForm.
 func FuzzLoginForm(f *testing.F) {
 	for _, s := range [][2]string{{"9876543210", "Asha Kumari"}, {"+91 98765 43210", "  asha   KUMARI "}, {"", ""},
@@ -135,7 +136,7 @@ func FuzzLoginForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, mobile, name string) {
 		ch := ff.challenge(store.LoginPending)
 		before := len(ff.sms.All())
-		w := ff.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
+		w := ff.submit("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
 		sent := ff.sms.All()[before:]
 		want, mobileErr := claims.NormalizeMobile(truncateRunes(mobile, 64))
 		nameOK := otp.ValidName(strings.TrimSpace(name))
@@ -161,12 +162,28 @@ func FuzzLoginForm(f *testing.F) {
 			t.Fatalf("status %d for mobile %q name %q: %s", w.Code, mobile, name, w.Body.String())
 		}
 		if strings.ContainsAny(mobile+name, `<>"'&`) {
-			plain := ff.post("/login/"+ff.challenge(store.LoginPending), url.Values{"mobile": {defang.Replace(mobile)}, "name": {defang.Replace(name)}})
+			plain := ff.submit("/login/"+ff.challenge(store.LoginPending), url.Values{"mobile": {defang.Replace(mobile)}, "name": {defang.Replace(name)}})
 			if plain.Code == w.Code && !sameMarkup(plain.Body.String(), w.Body.String()) {
 				t.Fatalf("input changed the page's markup:\n%s\n---\n%s", w.Body.String(), plain.Body.String())
 			}
 		}
 	})
+}
+
+// submit posts the sign-in form; a refusal (a 303 to the page with an
+// outcome code, the only kind of redirect a refusal makes) is followed,
+// and the page it shows returned.
+func (ff *fuzzFlow) submit(path string, form url.Values) *httptest.ResponseRecorder {
+	w := ff.post(path, form)
+	loc := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || (loc != path+"?m=mobile" && loc != path+"?m=name") {
+		return w
+	}
+	r := httptest.NewRequest(http.MethodGet, loc, nil)
+	r.AddCookie(&http.Cookie{Name: web.CSRFCookie, Value: ff.cookie})
+	page := httptest.NewRecorder()
+	ff.engine.ServeHTTP(page, r)
+	return page
 }
 
 // FuzzOTPForm posts any OTP to the real code form of a challenge whose

@@ -30,7 +30,7 @@ func TestSignInLanguage(t *testing.T) {
 		wantBody(t, w, `<html lang="hi" dir="ltr">`, "अपनी टीकाकरण स्थिति साझा करें", `href="/lang/ur?next=%2Flogin%2F`+ch+`"`)
 
 		// A wrong mobile: the answer to the POST is in Hindi too.
-		w = b.post("/login/"+ch, url.Values{"mobile": {"12"}, "name": {nameAsha}})
+		w = b.follow(b.post("/login/"+ch, url.Values{"mobile": {"12"}, "name": {nameAsha}}), ch, "mobile")
 		wantStatus(t, w, http.StatusBadRequest)
 		wantBody(t, w, `<html lang="hi"`, "सही मोबाइल नंबर दर्ज करें")
 

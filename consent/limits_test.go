@@ -41,10 +41,15 @@ func TestOTPBombing(t *testing.T) {
 				ts.clock.Advance(time.Minute)
 				continue
 			}
+			// The refusal is a redirect to the page that says so, both
+			// with the time left (a reload sends nothing).
+			wantRetryAfter(t, w, 57*60, 57*60)
+			w = b.follow(w, ch, "limit")
 			wantStatus(t, w, http.StatusTooManyRequests)
 			wantBody(t, w, "Too many codes")
 			// The first send was 3 minutes ago and frees the window an hour after it.
 			wantRetryAfter(t, w, 57*60, 57*60)
+			wantBody(t, b.get("/login/"+ch+"?m=limit"), "Too many codes")
 			wantState(t, ts, ch, store.LoginPending)
 		}
 		if n := len(ts.sms.All()); n != 3 {
@@ -76,6 +81,7 @@ func TestClientLimit(t *testing.T) {
 				wantRedirect(t, w, "/login/"+ch)
 				continue
 			}
+			w = b.follow(w, ch, "limit")
 			wantStatus(t, w, http.StatusTooManyRequests)
 			wantRetryAfter(t, w, 60, 60)
 		}
@@ -107,6 +113,8 @@ func TestRetryAfterOnEvery429(t *testing.T) {
 		// The per-IP limit, on another challenge from the same browser.
 		ch2 := ts.newChallenge()
 		w := b.start(ch2, mobileNobody, nameAsha)
+		wantRetryAfter(t, w, 280, 280)
+		w = b.follow(w, ch2, "limit")
 		wantStatus(t, w, http.StatusTooManyRequests)
 		wantRetryAfter(t, w, 280, 280)
 	})
@@ -127,7 +135,8 @@ func TestFlowSharesOTPs(t *testing.T) {
 			ts.clock.Advance(2 * time.Minute)
 		}
 		ch := ts.newChallenge()
-		w := ts.browser().start(ch, mobileAsha, nameAsha)
+		b := ts.browser()
+		w := b.follow(b.start(ch, mobileAsha, nameAsha), ch, "limit")
 		wantStatus(t, w, http.StatusTooManyRequests)
 		wantBody(t, w, "Too many codes")
 	})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -29,7 +30,19 @@ func (f *Flow) handleShow(c *gin.Context) {
 	if !ok {
 		return
 	}
-	notice, msg := f.pageMessages(c, lr, f.now())
+	now := f.now()
+	if wait := f.limitWait(c, lr, now); wait > 0 {
+		// A code refused by a send limit: the page says so for as long
+		// as the limit holds (429 and Retry-After for programs).
+		web.RetryAfter(c, wait)
+		f.renderEnd(c, http.StatusTooManyRequests, "too_many_codes", lr.ID, lr.ClientID)
+		return
+	}
+	notice, msg := f.pageMessages(c, lr, now)
+	status := http.StatusOK
+	if fieldOf(msg) == "mobile" || fieldOf(msg) == "name" {
+		status = http.StatusBadRequest // the form's own input was refused
+	}
 	switch lr.State {
 	case store.LoginPending:
 		if !lr.ForceLogin {
@@ -46,17 +59,24 @@ func (f *Flow) handleShow(c *gin.Context) {
 		// What the person gave before an SMS failed or "Change mobile or
 		// name", else the relying party's hint.
 		mobile, name := lr.Mobile, lr.Name
-		if mobile == "" {
+		if mobile == "" && msg.ID == "" {
 			var err error
 			if mobile, err = claims.NormalizeMobile(lr.LoginHint); err != nil {
 				mobile = "" // a hint that is not a mobile number pre-fills nothing
 			}
 		}
-		f.renderLogin(c, http.StatusOK, lr, client, mobile, name, msg)
+		f.renderLogin(c, status, lr, client, mobile, name, msg)
 	case store.LoginOTPSent:
 		f.renderOTP(c, http.StatusOK, lr, client, notice, msg)
 	case store.LoginVerified:
-		f.renderNoMatch(c, http.StatusOK, lr, client, lr.Name, false, web.Msg{})
+		if c.Query("m") == outcomeRegistry {
+			// The registry did not answer the last try: the page says so
+			// (503 and Retry-After for programs) and its form tries again.
+			web.RetryAfter(c, registryRetry)
+			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, web.Msg{})
+			return
+		}
+		f.renderNoMatch(c, status, lr, client, lr.Name, false, msg)
 	}
 }
 
@@ -75,15 +95,50 @@ func (f *Flow) handleStart(c *gin.Context) {
 	rawMobile := truncate(c.PostForm("mobile"), 64)
 	name := strings.TrimSpace(c.PostForm("name"))
 	mobile, err := claims.NormalizeMobile(rawMobile)
+	switch {
+	case err != nil:
+		f.refuseTyped(c, lr.ID, rawMobile, name, outcomeBadMobile)
+	case !otp.ValidName(name):
+		f.refuseTyped(c, lr.ID, rawMobile, name, outcomeBadName)
+	default:
+		f.send(c, lr, client, mobile, name)
+	}
+}
+
+// refuseTyped answers a first form whose mobile or name is refused:
+// what was typed is kept with the challenge (never in the URL) and the
+// form's page shows it again with the error (outcome m), so a reload
+// re-submits nothing. A form sent back from the code page (the Back
+// button) voids that code, as "Change mobile or name" does: the person
+// is at the first form again.
+func (f *Flow) refuseTyped(c *gin.Context, ch, mobile, name, m string) {
+	now := f.now()
+	_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+		if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
+			return err
+		}
+		if r.State == store.LoginOTPSent {
+			r.State = store.LoginPending
+			r.OTPHash = nil
+			r.ForceLogin = true
+		}
+		r.Mobile, r.Name = printable(mobile), printable(truncate(name, otp.MaxNameLen))
+		return nil
+	})
 	if err != nil {
-		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, otp.MaxNameLen), msgBadMobile)
+		f.replyStep(c, err)
 		return
 	}
-	if !otp.ValidName(name) {
-		f.renderLogin(c, http.StatusBadRequest, lr, client, rawMobile, truncate(name, otp.MaxNameLen), msgBadName)
-		return
+	c.Redirect(http.StatusSeeOther, f.pageWith(ch, m))
+}
+
+// limitWait is how long the send limit that refused lr's last code still
+// holds, when c's page asks to show it (outcomeLimit); 0 otherwise.
+func (f *Flow) limitWait(c *gin.Context, lr *store.LoginRequest, now time.Time) time.Duration {
+	if c.Query("m") != outcomeLimit || lr.LimitedUntil == nil || lr.State == store.LoginVerified {
+		return 0
 	}
-	f.send(c, lr, client, mobile, name)
+	return max(lr.LimitedUntil.Sub(now), 0)
 }
 
 // handleResend sends a new code to the mobile and name already given.
@@ -184,8 +239,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	case err == nil:
 	case errors.As(err, &limited):
 		f.log(c).Warn("consent: OTP send limit reached", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(mobile), "limit", limited.Limit)
-		web.RetryAfter(c, limited.RetryAfter)
-		f.renderEnd(c, http.StatusTooManyRequests, "too_many_codes", lr.ID, lr.ClientID)
+		f.refuseLimited(c, lr.ID, mobile, name, now.Add(limited.RetryAfter))
 		return
 	case errors.Is(err, errTooSoon):
 		f.tooSoon(c, lr.ID, f.resendWait(&seen, now))
@@ -210,6 +264,29 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		m = outcomeSent
 	}
 	c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, m))
+}
+
+// refuseLimited answers a code a send limit refused: the challenge keeps
+// until when the limit holds (and, at the first form, what was typed),
+// and its page says so (outcomeLimit); Retry-After tells programs. The
+// challenge stays at its step, so the code sent before, if any, works.
+func (f *Flow) refuseLimited(c *gin.Context, ch, mobile, name string, until time.Time) {
+	_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+		if err := checkStep(r, f.now(), store.LoginPending, store.LoginOTPSent); err != nil {
+			return err
+		}
+		if r.State == store.LoginPending {
+			r.Mobile, r.Name = mobile, name
+		}
+		r.LimitedUntil = &until
+		return nil
+	})
+	if err != nil {
+		f.replyStep(c, err)
+		return
+	}
+	web.RetryAfter(c, until.Sub(f.now()))
+	c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeLimit))
 }
 
 // tooSoon answers a code asked for before the resend wait is over: the
@@ -263,6 +340,17 @@ func (f *Flow) resendWait(lr *store.LoginRequest, now time.Time) time.Duration {
 		return 0
 	}
 	return f.otps.ResendWait(loginOTP(lr), now)
+}
+
+// printable is s without invalid UTF-8 and control characters: refused
+// input is kept to be shown again, and no database takes a NUL byte.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 }
 
 // truncate cuts s to at most n characters, for echoing input into a form.

@@ -16,21 +16,28 @@ import (
 // OTP; no new code is needed.
 func (f *Flow) handleName(c *gin.Context) {
 	name := strings.TrimSpace(c.PostForm("name"))
-	if !otp.ValidName(name) {
-		lr, ok := f.load(c, store.LoginVerified)
-		if !ok {
-			return
-		}
-		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusBadRequest, lr, client, truncate(name, otp.MaxNameLen), false, msgBadName)
-		}
-		return
-	}
 	ch, ok := f.challengeParam(c)
 	if !ok {
 		return
 	}
 	now := f.now()
+	if !otp.ValidName(name) {
+		// Kept with the challenge, shown again by its page (outcome
+		// "name"), so a reload re-submits nothing.
+		_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+			if err := checkStep(r, now, store.LoginVerified); err != nil {
+				return err
+			}
+			r.Name = printable(truncate(name, otp.MaxNameLen))
+			return nil
+		})
+		if err != nil {
+			f.replyStep(c, err)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeBadName))
+		return
+	}
 	lr, cookie, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
 		if err := checkStep(r, now, store.LoginVerified); err != nil {
 			return err
@@ -57,9 +64,8 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 		c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 	case errors.As(err, &regErr):
 		f.log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
-		if client, ok := f.clientName(c, lr); ok {
-			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, web.Msg{})
-		}
+		web.RetryAfter(c, registryRetry)
+		c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, outcomeRegistry))
 	default:
 		f.replyStep(c, err)
 	}

@@ -36,7 +36,18 @@ const (
 	outcomeSent    = "sent"    // a new code went out
 	outcomeUnsent  = "unsent"  // the SMS could not be sent
 	outcomeBusy    = "busy"    // the SMS service is busy
+	// outcomeBadMobile and outcomeBadName: the first form's mobile or
+	// name (or the no-match form's name) was refused; the challenge keeps
+	// what was typed.
+	outcomeBadMobile = "mobile"
+	outcomeBadName   = "name"
+	outcomeLimit     = "limit"    // a send limit refused the code (see Flow.limitWait)
+	outcomeRegistry  = "registry" // the registry did not answer after a right code
 )
+
+// registryRetry is the Retry-After of the page saying the registry did
+// not answer: its text asks to try again in a moment.
+const registryRetry = 30 * time.Second
 
 // pageMessages turns the outcome code of c's URL into the notice and the
 // error of lr's page at now, from the challenge's own state: "wrong" shows
@@ -65,6 +76,16 @@ func (f *Flow) pageMessages(c *gin.Context, lr *store.LoginRequest, now time.Tim
 		msg = msgSendFailed
 	case outcomeBusy:
 		msg = msgSenderBusy
+	case outcomeBadMobile:
+		// Not re-checked against what is kept: the input refused may have
+		// held characters that are not kept (see printable).
+		if lr.State == store.LoginPending {
+			msg = msgBadMobile
+		}
+	case outcomeBadName:
+		if lr.State == store.LoginPending || lr.State == store.LoginVerified {
+			msg = msgBadName
+		}
 	}
 	if lr.State == store.LoginOTPSent && (len(lr.OTPHash) == 0 || lr.OTPExpiresAt == nil || !now.Before(*lr.OTPExpiresAt)) {
 		msg = msgOTPExpired

@@ -254,10 +254,14 @@ type LoginRequest struct {
 	LoginHint string
 	// ForceLogin asks for a new OTP even when a session exists.
 	ForceLogin bool
-	Mobile     string
-	Name       string
-	OTPHash    []byte `gorm:"column:otp_hash"`
-	OTPSentAt  *time.Time
+	// Mobile and Name are what the person typed. While pending they are
+	// kept as typed, even when refused, to fill the form in again after
+	// its redirect; from otp_sent on, Mobile is the E.164 number the code
+	// went to.
+	Mobile    string
+	Name      string
+	OTPHash   []byte `gorm:"column:otp_hash"`
+	OTPSentAt *time.Time
 	// OTPExpiresAt ends the OTP's validity (3 minutes by default).
 	OTPExpiresAt  *time.Time
 	OTPTries      int `gorm:"column:otp_tries"`
@@ -268,8 +272,11 @@ type LoginRequest struct {
 	// DenyNoRecord, DenyExpired or DenyLocked.
 	DenyReason string
 	AuthTime   *time.Time
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// LimitedUntil is when the OTP send limit that last refused a code
+	// for this request ends; nil when none did (migration 00019).
+	LimitedUntil *time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 }
 
 // DisclosurePlan is what an approved login request releases: the claim

@@ -375,6 +375,18 @@ func (p *pendingSend) postSend(t *testing.T, backend int, clientIP string) (stat
 		return 0, ""
 	}
 	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && strings.HasSuffix(loc, "?m=limit") {
+		// A refusal redirects to the page that says so: a 429 (read
+		// through the other process, as a reload may be).
+		req, _ = http.NewRequest(http.MethodGet, resp.Request.URL.ResolveReference(mustParse(t, loc)).String(), nil)
+		req.Header.Set(headerBackend, strconv.Itoa(1-backend))
+		req.Header.Set(headerClientIP, clientIP)
+		if resp, err = hc.Do(req); err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		resp.Body.Close()
+	}
 	return resp.StatusCode, resp.Header.Get("Retry-After")
 }
 
