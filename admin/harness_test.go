@@ -130,7 +130,7 @@ func newTestServerWith(t *testing.T, dialect string, tweak func(*otp.Config)) *t
 	admin.NewAPI(admin.APIConfig{Logger: logger}, svc).Register(apiEngine)
 
 	sms := &kycvstest.Inbox{}
-	otpCfg := otp.Config{Secret: secret, MaxTries: 3, ResendInterval: time.Minute, Now: clock.Now}
+	otpCfg := otp.Config{Secret: secret, Limits: otp.Limits{MaxTries: 3, ResendInterval: time.Minute}, Now: clock.Now}
 	tweak(&otpCfg)
 	otps := otp.New(otpCfg, st, sms)
 	sms.Settle = otps.Wait

@@ -54,11 +54,13 @@ func newBenchFlow(b *testing.B, dialect string, tweak func(*testConfig)) *benchF
 			Logger:    logger,
 		},
 		OTP: otp.Config{
-			Secret:         []byte("bench-secret-0123456789abcdef0123456789abcdef"),
-			MaxTries:       otp.DefaultMaxTries,
-			ResendInterval: otp.DefaultResendInterval,
-			DailyLimit:     otp.DefaultDailyLimit,
-			IPLimit:        otp.DefaultIPLimit,
+			Secret: []byte("bench-secret-0123456789abcdef0123456789abcdef"),
+			Limits: otp.Limits{
+				MaxTries:       otp.DefaultMaxTries,
+				ResendInterval: otp.DefaultResendInterval,
+				DailyLimit:     otp.DefaultDailyLimit,
+				IPLimit:        otp.DefaultIPLimit,
+			},
 		},
 	}
 	if tweak != nil {

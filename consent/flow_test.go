@@ -137,14 +137,16 @@ func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testS
 			Logger:     logger,
 		},
 		OTP: otp.Config{
-			Secret:         []byte("0123456789abcdef0123456789abcdef"),
-			TTL:            otp.DefaultTTL,
-			MaxTries:       otp.DefaultMaxTries,
-			ResendInterval: otp.DefaultResendInterval,
-			DailyLimit:     otp.DefaultDailyLimit,
-			IPLimit:        otp.DefaultIPLimit,
-			ServiceName:    "kycvs",
-			Now:            clock.Now,
+			Secret: []byte("0123456789abcdef0123456789abcdef"),
+			Limits: otp.Limits{
+				TTL:            otp.DefaultTTL,
+				MaxTries:       otp.DefaultMaxTries,
+				ResendInterval: otp.DefaultResendInterval,
+				DailyLimit:     otp.DefaultDailyLimit,
+				IPLimit:        otp.DefaultIPLimit,
+			},
+			ServiceName: "kycvs",
+			Now:         clock.Now,
 		},
 	}
 	if tweak != nil {

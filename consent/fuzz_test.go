@@ -63,7 +63,7 @@ func newFuzzFlow(tb testing.TB) *fuzzFlow {
 	sms := &kycvstest.Inbox{}
 	flow, _ := newFlow(tb, testConfig{
 		Config: consent.Config{FinishURL: finishURL, CSRFKey: testCSRFKey, Rand: codeRand{}, Logger: logger},
-		OTP:    otp.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), MaxTries: 3, Rand: codeRand{}},
+		OTP:    otp.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), Limits: otp.Limits{MaxTries: 3}, Rand: codeRand{}},
 	}, st, &fakeRegistry{MatchFunc: aRegistry}, sms)
 	flow.Register(engine)
 	if err := st.CreateClient(context.Background(), &store.Client{ID: clientRail, Name: "Indian <Rail>", RedirectURIs: store.StringList{"https://rail.example/cb"}}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/docs"
+	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/web"
 )
 
@@ -15,15 +16,13 @@ import (
 type Config struct {
 	// Retention is how long disclosures are kept; 0 keeps them.
 	Retention time.Duration
-	// LoginTTL is how long one sign-in may take; the mobile and name it
-	// holds are cleared once it expires.
-	LoginTTL time.Duration
+	// Lifetimes are the provider's: how long one sign-in may take (the
+	// mobile and name it holds are cleared once it expires), and how long
+	// a relying party may read the claims it was given (the access and
+	// refresh tokens').
+	Lifetimes oauth.Lifetimes
 	// SessionTTL is how long a browser stays signed in after a code.
 	SessionTTL time.Duration
-	// AccessTokenTTL and RefreshTokenTTL are how long a relying party may
-	// read the claims it was given.
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
 }
 
 // Pages serves the root page, the guide and the icon.
@@ -51,10 +50,10 @@ func (p *Pages) Register(r gin.IRouter) {
 func (p *Pages) handleRoot(c *gin.Context) {
 	web.Render(c, http.StatusOK, "home", web.HomePage{
 		Retention:       p.cfg.Retention,
-		LoginTTL:        p.cfg.LoginTTL,
+		LoginTTL:        p.cfg.Lifetimes.LoginTTL,
 		SessionTTL:      p.cfg.SessionTTL,
-		AccessTokenTTL:  p.cfg.AccessTokenTTL,
-		RefreshTokenTTL: p.cfg.RefreshTokenTTL,
+		AccessTokenTTL:  p.cfg.Lifetimes.AccessTokenTTL,
+		RefreshTokenTTL: p.cfg.Lifetimes.RefreshTokenTTL,
 		MePath:          PathMe,
 		GuidePath:       PathGuide,
 	})

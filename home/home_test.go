@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/home"
+	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/web"
 )
 
@@ -21,8 +22,8 @@ func TestPrivacyNotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home.New(home.Config{Retention: 365 * 24 * time.Hour, LoginTTL: 10 * time.Minute, SessionTTL: time.Hour,
-		AccessTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour}).Register(engine)
+	home.New(home.Config{Retention: 365 * 24 * time.Hour, SessionTTL: time.Hour,
+		Lifetimes: oauth.Lifetimes{LoginTTL: 10 * time.Minute, AccessTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour}}).Register(engine)
 	for _, tc := range []struct {
 		lang string
 		want []string
@@ -55,5 +56,29 @@ func TestPrivacyNotice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The notice states the session and token lifetimes it was given, not the
+// defaults.
+func TestPrivacyNoticeStatesConfiguredLifetimes(t *testing.T) {
+	engine, err := web.NewEngine(web.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home.New(home.Config{
+		Retention:  90 * 24 * time.Hour,
+		Lifetimes:  oauth.Lifetimes{LoginTTL: 7 * time.Minute, AccessTokenTTL: 20 * time.Minute, RefreshTokenTTL: 2 * 24 * time.Hour},
+		SessionTTL: 11 * time.Minute,
+	}).Register(engine)
+	w := httptest.NewRecorder()
+	engine.ServeHTTP(w, httptest.NewRequest(http.MethodGet, home.PathRoot, nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	for _, want := range []string{"7 minutes after it began", "signed in for 11 minutes", "deleted after 90 days", "for 20 minutes; if you let it keep reading, for up to 2 days"} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("the notice lacks %q", want)
+		}
 	}
 }

@@ -76,12 +76,14 @@ func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness 
 	st := storetest.Open(t, dialect)
 	clock := kycvstest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 	ocfg := otp.Config{
-		Secret:         []byte(testSecret),
-		MaxTries:       otp.DefaultMaxTries,
-		ResendInterval: otp.DefaultResendInterval,
-		DailyLimit:     otp.DefaultDailyLimit,
-		IPLimit:        otp.DefaultIPLimit,
-		Now:            clock.Now,
+		Secret: []byte(testSecret),
+		Limits: otp.Limits{
+			MaxTries:       otp.DefaultMaxTries,
+			ResendInterval: otp.DefaultResendInterval,
+			DailyLimit:     otp.DefaultDailyLimit,
+			IPLimit:        otp.DefaultIPLimit,
+		},
+		Now: clock.Now,
 	}
 	if tweak != nil {
 		tweak(&ocfg)

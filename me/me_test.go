@@ -40,7 +40,7 @@ func newHarness(t *testing.T, dialect string) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: kycvstest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)), inbox: &kycvstest.Inbox{}, st: st}
-	otps := otp.New(otp.Config{Secret: []byte("test-secret-0123456789-0123456789"), MaxTries: 3, ResendInterval: time.Minute, WebOTPHost: "kycvs.example", Now: h.clock.Now}, st, h.inbox)
+	otps := otp.New(otp.Config{Secret: []byte("test-secret-0123456789-0123456789"), Limits: otp.Limits{MaxTries: 3, ResendInterval: time.Minute}, WebOTPHost: "kycvs.example", Now: h.clock.Now}, st, h.inbox)
 	engine, err := web.NewEngine(web.Config{})
 	if err != nil {
 		t.Fatal(err)

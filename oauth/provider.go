@@ -25,17 +25,14 @@ type Config struct {
 	// Issuer is the exact issuer URL, e.g. https://kycvs.example.
 	Issuer string
 	// Secret is the server secret (32 bytes or more).
-	Secret          []byte
-	CodeTTL         time.Duration // default 5m
-	AccessTokenTTL  time.Duration // default 15m
-	IDTokenTTL      time.Duration // default 15m
-	RefreshTokenTTL time.Duration // default 30 days
+	Secret []byte
+	// Lifetimes are the sign-in's and the tokens'; zero fields take the
+	// defaults.
+	Lifetimes
 	// LoginURL is where a person signs in for a stored login request
 	// (consent's Flow.LoginURL), as consent's FinishURL is oauth's
 	// ResumeURL; default LoginPath.
 	LoginURL func(challenge string) string
-	// LoginTTL bounds how long a person has to finish signing in.
-	LoginTTL time.Duration // default 15m
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// Assurance names the trust framework and registry that verified_claims
@@ -73,6 +70,27 @@ type noMetrics struct{}
 
 func (noMetrics) Disclosed(string, *int) {}
 
+// Lifetimes are how long a person has to sign in and how long what the
+// provider issues is good for. cmd/kycvs fills them once from its flags and
+// hands them whole to the provider and to the pages that state them
+// (package home's privacy notice). A zero field takes its default.
+type Lifetimes struct {
+	// LoginTTL bounds how long a person has to finish signing in (the
+	// login challenge's lifetime). Default DefaultLoginTTL.
+	LoginTTL time.Duration
+	// CodeTTL is the authorization code's. Default DefaultCodeTTL.
+	CodeTTL time.Duration
+	// AccessTokenTTL is the access token's, and so how long a client may
+	// read userinfo with it. Default DefaultAccessTokenTTL.
+	AccessTokenTTL time.Duration
+	// IDTokenTTL is the ID token's; a retired signing key stays
+	// published that long. Default DefaultIDTokenTTL.
+	IDTokenTTL time.Duration
+	// RefreshTokenTTL is the refresh token's (offline_access). Default
+	// DefaultRefreshTokenTTL.
+	RefreshTokenTTL time.Duration
+}
+
 // The default lifetimes; cmd/kycvs's flags start from them.
 const (
 	DefaultCodeTTL         = 5 * time.Minute
@@ -82,22 +100,27 @@ const (
 	DefaultLoginTTL        = 15 * time.Minute
 )
 
+// defaults fills the zero lifetimes with the defaults.
+func (l *Lifetimes) defaults() {
+	if l.CodeTTL == 0 {
+		l.CodeTTL = DefaultCodeTTL
+	}
+	if l.AccessTokenTTL == 0 {
+		l.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if l.IDTokenTTL == 0 {
+		l.IDTokenTTL = DefaultIDTokenTTL
+	}
+	if l.RefreshTokenTTL == 0 {
+		l.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if l.LoginTTL == 0 {
+		l.LoginTTL = DefaultLoginTTL
+	}
+}
+
 func (c *Config) defaults() {
-	if c.CodeTTL == 0 {
-		c.CodeTTL = DefaultCodeTTL
-	}
-	if c.AccessTokenTTL == 0 {
-		c.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if c.IDTokenTTL == 0 {
-		c.IDTokenTTL = DefaultIDTokenTTL
-	}
-	if c.RefreshTokenTTL == 0 {
-		c.RefreshTokenTTL = DefaultRefreshTokenTTL
-	}
-	if c.LoginTTL == 0 {
-		c.LoginTTL = DefaultLoginTTL
-	}
+	c.Lifetimes.defaults()
 	if c.LoginURL == nil {
 		c.LoginURL = LoginPath
 	}

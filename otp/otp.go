@@ -35,13 +35,12 @@ const (
 	DefaultClientLimit    = 600
 )
 
-// Config is the OTP policy (DESIGN.md, Policies). TTL defaults when
-// zero; MaxTries, ResendInterval, DailyLimit, HourlyLimit, IPLimit and
-// ClientLimit are taken as given, 0 turning each off.
-type Config struct {
-	// Secret is the server secret; the OTP-hash and limit keys derive from
-	// it. Required.
-	Secret []byte
+// Limits are the code policy an operator sets (DESIGN.md, Policies): a
+// code's lifetime and tries, the wait before another, and the send limits
+// by mobile, client IP and client. cmd/kycvs fills them once from its
+// flags. TTL defaults when zero; the others are taken as given, 0 turning
+// each off.
+type Limits struct {
 	// TTL is how long a code is valid. Default DefaultTTL.
 	TTL time.Duration
 	// MaxTries wrong codes kill the code; 0 = unlimited.
@@ -61,6 +60,15 @@ type Config struct {
 	// client ID) in one minute; 0 = off. It bounds what a compromised or
 	// misbehaving client can spend on SMS and send to people.
 	ClientLimit int
+}
+
+// Config is the OTP service's configuration: the policy's Limits and what
+// the service needs besides.
+type Config struct {
+	// Secret is the server secret; the OTP-hash and limit keys derive from
+	// it. Required.
+	Secret []byte
+	Limits
 	// ConsoleHourlyLimit and ConsoleDailyLimit cap admin console codes per
 	// mobile; 0 means the defaults, ConsoleHourlyLimit and
 	// ConsoleDailyLimit (always on: the console has no "off").

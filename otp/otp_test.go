@@ -35,12 +35,14 @@ func newOTPs(t *testing.T, dialect string, tweak func(*otp.Config)) *otpBench {
 	t.Helper()
 	clock := kycvstest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	cfg := otp.Config{
-		Secret:         []byte("0123456789abcdef0123456789abcdef"),
-		MaxTries:       otp.DefaultMaxTries,
-		ResendInterval: otp.DefaultResendInterval,
-		DailyLimit:     otp.DefaultDailyLimit,
-		IPLimit:        otp.DefaultIPLimit,
-		Now:            clock.Now,
+		Secret: []byte("0123456789abcdef0123456789abcdef"),
+		Limits: otp.Limits{
+			MaxTries:       otp.DefaultMaxTries,
+			ResendInterval: otp.DefaultResendInterval,
+			DailyLimit:     otp.DefaultDailyLimit,
+			IPLimit:        otp.DefaultIPLimit,
+		},
+		Now: clock.Now,
 	}
 	if tweak != nil {
 		tweak(&cfg)

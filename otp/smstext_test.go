@@ -42,7 +42,7 @@ const webOTPHost = "kycvs.example.gov.in"
 // end with that line, the one told to a verifier does not. The admin's code is English whatever the
 // language, and ends with the WebOTP line too.
 func TestSMSTextPerLanguage(t *testing.T) {
-	o := &Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs", WebOTPHost: webOTPHost}}
+	o := &Service{cfg: Config{Limits: Limits{TTL: 3 * time.Minute}, ServiceName: "kycvs", WebOTPHost: webOTPHost}}
 	webOTP := "\n@" + webOTPHost + " #123456"
 	const entity = "Indian Railway Catering Co Ltd" // 30 characters
 	for _, l := range locale.All() {
@@ -84,7 +84,7 @@ func TestSMSTextPerLanguage(t *testing.T) {
 	if n, _ := segments(admin); n > 2 {
 		t.Errorf("admin SMS takes %d segments", n)
 	}
-	if text := (&Service{cfg: Config{TTL: 3 * time.Minute, ServiceName: "kycvs"}}).text(Request{Entity: entity}, "123456"); strings.Contains(text, "\n") {
+	if text := (&Service{cfg: Config{Limits: Limits{TTL: 3 * time.Minute}, ServiceName: "kycvs"}}).text(Request{Entity: entity}, "123456"); strings.Contains(text, "\n") {
 		t.Errorf("SMS without a WebOTP host: %q", text)
 	}
 }

@@ -257,6 +257,32 @@ func (c *serveConfig) validate() error {
 	return nil
 }
 
+// lifetimes are --login-ttl, --code-ttl and the token lifetimes, filled
+// once for the provider and for the privacy notice that states them.
+func (c serveConfig) lifetimes() oauth.Lifetimes {
+	return oauth.Lifetimes{
+		LoginTTL:        c.LoginTTL,
+		CodeTTL:         c.CodeTTL,
+		AccessTokenTTL:  c.AccessTokenTTL,
+		IDTokenTTL:      c.IDTokenTTL,
+		RefreshTokenTTL: c.RefreshTokenTTL,
+	}
+}
+
+// otpLimits are the --otp-* settings, --ip-limit and --client-otp-limit:
+// the policy of the one OTP service every channel shares.
+func (c serveConfig) otpLimits() otp.Limits {
+	return otp.Limits{
+		TTL:            c.OTPTTL,
+		MaxTries:       c.OTPMaxTries,
+		ResendInterval: c.OTPResendInterval,
+		DailyLimit:     c.OTPDailyLimit,
+		HourlyLimit:    c.OTPHourlyLimit,
+		IPLimit:        c.IPLimit,
+		ClientLimit:    c.ClientOTPLimit,
+	}
+}
+
 // nextPort is addr with its port plus one (port 0 stays 0: any free port).
 func nextPort(addr string) string {
 	host, port, err := net.SplitHostPort(addr)

@@ -116,7 +116,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	}
 	// A key that stops signing stays published until everything it signed
 	// has expired.
-	keys.WithRetireGrace(retireGrace(cfg.IDTokenTTL))
+	lifetimes := cfg.lifetimes()
+	keys.WithRetireGrace(retireGrace(lifetimes.IDTokenTTL))
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -135,17 +136,11 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	// pages, the KYC-VS compatible API, the admin console), so they share
 	// its policy and send counters.
 	otps := otp.New(otp.Config{
-		Secret:         secret,
-		TTL:            cfg.OTPTTL,
-		MaxTries:       cfg.OTPMaxTries,
-		ResendInterval: cfg.OTPResendInterval,
-		DailyLimit:     cfg.OTPDailyLimit,
-		HourlyLimit:    cfg.OTPHourlyLimit,
-		IPLimit:        cfg.IPLimit,
-		ClientLimit:    cfg.ClientOTPLimit,
-		ServiceName:    "kycvs",
-		WebOTPHost:     issuerHost(cfg.Issuer),
-		Metrics:        s.metrics,
+		Secret:      secret,
+		Limits:      cfg.otpLimits(),
+		ServiceName: "kycvs",
+		WebOTPHost:  issuerHost(cfg.Issuer),
+		Metrics:     s.metrics,
 	}, st, sender)
 	s.otps = otps
 	flow, err := consent.New(consent.Config{
@@ -161,20 +156,16 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	pairwise := claims.NewPairwise(secret)
 	jwksFetch := cfg.fetchConfig()
 	provider, err := oauth.New(oauth.Config{
-		Issuer:          cfg.Issuer,
-		Secret:          secret,
-		CodeTTL:         cfg.CodeTTL,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		IDTokenTTL:      cfg.IDTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		LoginURL:        flow.LoginURL,
-		LoginTTL:        cfg.LoginTTL,
-		Assurance:       claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
-		Logger:          logger,
-		Metrics:         s.metrics,
-		RequirePAR:      cfg.RequirePAR,
-		DPoPNonce:       cfg.DPoPNonce,
-		JWKSFetch:       jwksFetch,
+		Issuer:     cfg.Issuer,
+		Secret:     secret,
+		Lifetimes:  lifetimes,
+		LoginURL:   flow.LoginURL,
+		Assurance:  claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
+		Logger:     logger,
+		Metrics:    s.metrics,
+		RequirePAR: cfg.RequirePAR,
+		DPoPNonce:  cfg.DPoPNonce,
+		JWKSFetch:  jwksFetch,
 	}, st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, err
@@ -213,13 +204,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 		return err
 	}
 	me.New(me.Config{CSRFKey: secrets.Derive(secret, secrets.CSRF), SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
-	home.New(home.Config{
-		Retention:       cfg.Retention,
-		LoginTTL:        cfg.LoginTTL,
-		SessionTTL:      cfg.SessionTTL,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-	}).Register(engine)
+	home.New(home.Config{Retention: cfg.Retention, Lifetimes: lifetimes, SessionTTL: cfg.SessionTTL}).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
 	if cfg.Dev {
