@@ -29,5 +29,7 @@
 // Policies: no token, secret or sub in logs; a client-chosen URL is never
 // followed through a redirect nor dialled at a non-public address unless
 // the operator allows it; protocol errors are written by fosite, and go to
-// a redirect_uri only once it is validated.
+// a redirect_uri only once it is validated. Refresh tokens rotate on every
+// use, except a fapi2 client's, which are kept (refreshGrant, FAPI 2.0
+// Security Profile 5.3.2.1); a fapi2 client's redirect URIs are https.
 package oauth

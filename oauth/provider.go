@@ -223,7 +223,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	p.fcfg = fc
 	p.oauth2 = compose.Compose(fc, p.storage, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
+		refreshGrantFactory(p.storage),
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2PKCEFactory,

@@ -47,6 +47,33 @@ func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) err
 	return nil
 }
 
+// HoldActiveToken locks an active row until the transaction of ctx ends,
+// so a deactivation racing it waits for the transaction: what is written
+// in it on the strength of the token (an access token from a refresh
+// token that is kept) cannot outlive a revocation that started first, nor
+// escape one that started after. ErrNotFound when no row matches,
+// ErrConflict when the row is inactive.
+func (s *Store) HoldActiveToken(ctx context.Context, kind, signature string) error {
+	if !wellFormedKey(kind, signature) {
+		return ErrNotFound
+	}
+	// An UPDATE that changes nothing takes the row lock on PostgreSQL and
+	// the write lock on SQLite, which SELECT does not.
+	res := s.conn(ctx).Model(&OAuthToken{}).
+		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
+		Update("active", true)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.GetToken(ctx, kind, signature); err != nil {
+			return err
+		}
+		return ErrConflict
+	}
+	return nil
+}
+
 // DeleteToken removes one row; a missing row is ErrNotFound.
 func (s *Store) DeleteToken(ctx context.Context, kind, signature string) error {
 	if !wellFormedKey(kind, signature) {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -89,6 +90,44 @@ func TestTokens(t *testing.T) {
 			}
 			if won != 1 {
 				t.Errorf("%d concurrent deactivations won, want 1", won)
+			}
+		})
+
+		t.Run("hold an active token", func(t *testing.T) {
+			must(t, s.CreateToken(ctx, newToken(store.KindRefreshToken, "held", "held-grant", "c1")))
+			must(t, s.InTx(ctx, func(ctx context.Context) error { return s.HoldActiveToken(ctx, store.KindRefreshToken, "held") }))
+			if tok, err := s.GetToken(ctx, store.KindRefreshToken, "held"); err != nil || !tok.Active {
+				t.Errorf("held token: %+v, %v: want it unchanged, active", tok, err)
+			}
+			wantErr(t, "unknown", s.HoldActiveToken(ctx, store.KindRefreshToken, "nope"), store.ErrNotFound)
+			must(t, s.DeactivateTokensByRequest(ctx, store.KindRefreshToken, "held-grant"))
+			wantErr(t, "inactive", s.HoldActiveToken(ctx, store.KindRefreshToken, "held"), store.ErrConflict)
+		})
+
+		t.Run("a revocation waits for the holder", func(t *testing.T) {
+			must(t, s.CreateToken(ctx, newToken(store.KindRefreshToken, "held2", "held2-grant", "c1")))
+			held, revoked := make(chan struct{}), make(chan error, 1)
+			err := s.InTx(ctx, func(txCtx context.Context) error {
+				if err := s.HoldActiveToken(txCtx, store.KindRefreshToken, "held2"); err != nil {
+					return err
+				}
+				go func() {
+					<-held
+					revoked <- s.InTx(ctx, func(ctx context.Context) error {
+						if err := s.DeactivateTokensByRequest(ctx, store.KindRefreshToken, "held2-grant"); err != nil {
+							return err
+						}
+						return s.DeactivateTokensByRequest(ctx, store.KindAccessToken, "held2-grant")
+					})
+				}()
+				close(held)
+				time.Sleep(100 * time.Millisecond) // the revocation is waiting now
+				return s.CreateToken(txCtx, newToken(store.KindAccessToken, "held2-at", "held2-grant", "c1"))
+			})
+			must(t, err)
+			must(t, <-revoked)
+			if tok, err := s.GetToken(ctx, store.KindAccessToken, "held2-at"); err != nil || tok.Active {
+				t.Errorf("an access token written under the hold outlived the revocation: %+v, %v", tok, err)
 			}
 		})
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	josev4 "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -215,4 +216,110 @@ func testRSAKey(t *testing.T) *rsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// A fapi2 client's refresh token is not rotated (FAPI 2.0 Security Profile
+// 5.3.2.1): a refresh answers with the same refresh token, which keeps
+// working, so a client that lost an answer can simply retry; each new
+// access token is DPoP-bound to the refresh request's key and retires the
+// one before; a revocation ends the refresh token at once. A client
+// without the profile still gets a new refresh token each time.
+func TestFAPI2RefreshTokenKept(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		const callback = "https://gov-air.example/callback"
+		key, dpopKey := newClientKey(t, "sig-1"), newClientKey(t, "")
+		scopes := []string{"openid", "vaccination_status", "offline_access"}
+		id, _ := ts.client(oauth.ClientSpec{Profile: oauth.ProfileFAPI2, JWKS: jwks(t, key), RedirectURIs: []string{callback}, Scopes: scopes})
+		tokenURL, userinfoURL := ts.URL+oauth.PathToken, ts.URL+oauth.PathUserinfo
+		signed := func(f url.Values) url.Values {
+			for k, v := range assertionForm(key.assertion(t, id, ts.URL)) {
+				f[k] = v
+			}
+			return f
+		}
+		a := newAuthorization()
+		push := signed(parForm(id, a))
+		push.Set("redirect_uri", callback)
+		push.Set("scope", strings.Join(scopes, " "))
+		push.Set("prompt", "consent")
+		status, body, _ := postForm(t, ts.URL+oauth.PathPAR, push, "", "", dpopHeader(dpopKey.dpopProof(t, "POST", ts.URL+oauth.PathPAR, "", "")))
+		if status != http.StatusCreated {
+			t.Fatalf("PAR: %d %v", status, body)
+		}
+		a.URL = ts.URL + oauth.PathAuth + "?" + url.Values{"client_id": {id}, "request_uri": {body["request_uri"].(string)}}.Encode()
+		code := ts.newBrowser().signIn(a, "9999900001", "Asha Verma").Query().Get("code")
+		status, body, _ = postForm(t, tokenURL, signed(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {a.verifier}, "redirect_uri": {callback}}),
+			"", "", dpopHeader(dpopKey.dpopProof(t, "POST", tokenURL, "", "")))
+		refreshToken, _ := body["refresh_token"].(string)
+		if status != http.StatusOK || refreshToken == "" {
+			t.Fatalf("token: %d %v", status, body)
+		}
+		firstAT := body["access_token"].(string)
+
+		refresh := func(k *clientKey) (int, map[string]any) {
+			t.Helper()
+			status, body, _ := postForm(t, tokenURL, signed(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}),
+				"", "", dpopHeader(k.dpopProof(t, "POST", tokenURL, "", "")))
+			return status, body
+		}
+		userinfo := func(at string, k *clientKey) int {
+			t.Helper()
+			status, _, _ := ts.userinfo(t, "DPoP "+at, k.dpopProof(t, "GET", userinfoURL, at, ""))
+			return status
+		}
+		var lastAT string
+		for i := range 3 {
+			// The answer of the first refresh is "lost": the client retries
+			// with the same token, as FAPI 2.0 says it must be able to.
+			status, body := refresh(dpopKey)
+			if status != http.StatusOK || body["refresh_token"] != refreshToken || body["token_type"] != "DPoP" || body["id_token"] == nil ||
+				body["expires_in"] == nil || body["expires_in"].(float64) <= 0 {
+				t.Fatalf("refresh %d: %d %v", i+1, status, body)
+			}
+			at := body["access_token"].(string)
+			if userinfo(at, dpopKey) != http.StatusOK {
+				t.Fatalf("refresh %d: the new access token at userinfo", i+1)
+			}
+			if userinfo(at, newClientKey(t, "")) != http.StatusUnauthorized {
+				t.Fatalf("refresh %d: the new access token works with another key's proof", i+1)
+			}
+			for _, old := range []string{firstAT, lastAT} {
+				if old != "" && userinfo(old, dpopKey) != http.StatusUnauthorized {
+					t.Fatalf("refresh %d: an earlier access token still works", i+1)
+				}
+			}
+			lastAT = at
+		}
+		// The refresh token of a confidential client is bound to its
+		// authentication, so the client may move to a new DPoP key; the
+		// access token follows the proof.
+		moved := newClientKey(t, "")
+		status, body = refresh(moved)
+		if status != http.StatusOK || body["refresh_token"] != refreshToken || userinfo(body["access_token"].(string), moved) != http.StatusOK {
+			t.Fatalf("refresh with a new DPoP key: %d %v", status, body)
+		}
+		// Revoked: the next refresh is refused.
+		revoke := signed(url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}})
+		if status, body, _ := postForm(t, ts.URL+oauth.PathRevoke, revoke, "", "", nil); status != http.StatusOK {
+			t.Fatalf("revoke: %d %v", status, body)
+		}
+		if status, body := refresh(dpopKey); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("refresh after revocation: %d %v", status, body)
+		}
+
+		// Without the profile, refresh tokens rotate as before.
+		plain, secret := ts.client(oauth.ClientSpec{Scopes: scopes})
+		r := ts.newRP(plain, secret, scopes...)
+		pa := r.authorize(oauth2.SetAuthURLParam("prompt", "consent"))
+		v := r.finish(pa, ts.newBrowser().signIn(pa, "9999900001", "Asha Verma"))
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {v.Token.RefreshToken}}
+		status, body, _ = postForm(t, tokenURL, form, plain, secret, nil)
+		if status != http.StatusOK || body["refresh_token"] == v.Token.RefreshToken || body["refresh_token"] == nil {
+			t.Fatalf("a client without the profile: %d %v", status, body)
+		}
+		if status, body, _ := postForm(t, tokenURL, form, plain, secret, nil); status == http.StatusOK {
+			t.Fatalf("a rotated refresh token still works: %v", body)
+		}
+	})
 }
