@@ -24,12 +24,11 @@ import (
 
 // forEachBackend runs fn on a fresh test server per backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, ts *testServer)) {
-	for _, d := range storetest.Backends(t) {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, newTestServer(t, d))
-		})
-	}
+	t.Helper()
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		t.Parallel()
+		fn(t, newTestServer(t, dialect))
+	})
 }
 
 // ginPath turns an OpenAPI path into the router's (":id").

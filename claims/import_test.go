@@ -34,17 +34,6 @@ func registryCSV(n int, change func(i int) string) string {
 	return b.String()
 }
 
-// forEachBackend runs fn on each database, PgBouncer in transaction mode
-// included: imports run behind it in production.
-func forEachBackend(t *testing.T, fn func(t *testing.T, st *store.Store)) {
-	for _, dialect := range storetest.PooledBackends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			fn(t, storetest.Open(t, dialect))
-		})
-	}
-}
-
 func importCSV(t *testing.T, st *store.Store, csv string, opts claims.ImportOptions) (store.ImportResult, error) {
 	t.Helper()
 	return claims.Import(context.Background(), st, strings.NewReader(csv), opts)
@@ -61,7 +50,7 @@ func count(t *testing.T, st *store.Store) int64 {
 
 func TestImportStreaming(t *testing.T) {
 	const n = 3000
-	forEachBackend(t, func(t *testing.T, st *store.Store) {
+	storetest.RunPooled(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 
 		t.Run("a bad line near the end of a large file leaves nothing", func(t *testing.T) {

@@ -176,11 +176,7 @@ func newTestServer(t *testing.T, dialect string, tweak func(*testConfig)) *testS
 // eachBackend runs fn on a fresh test server of every backend storetest offers.
 func eachBackend(t *testing.T, tweak func(*testConfig), fn func(t *testing.T, ts *testServer)) {
 	t.Helper()
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			fn(t, newTestServer(t, dialect, tweak))
-		})
-	}
+	storetest.ForEach(t, func(t *testing.T, dialect string) { fn(t, newTestServer(t, dialect, tweak)) })
 }
 
 // newChallenge stores a login request as oauth would and returns its ID.

@@ -132,9 +132,7 @@ func newHarness(t *testing.T, dialect string, tweak func(*otp.Config)) *harness 
 // eachBackend runs fn on a fresh harness of every backend.
 func eachBackend(t *testing.T, tweak func(*otp.Config), fn func(t *testing.T, h *harness)) {
 	t.Helper()
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) { fn(t, newHarness(t, dialect, tweak)) })
-	}
+	storetest.ForEach(t, func(t *testing.T, dialect string) { fn(t, newHarness(t, dialect, tweak)) })
 }
 
 // response is one answer, its JSON body decoded when it has one.

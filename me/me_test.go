@@ -111,117 +111,115 @@ func (h *harness) sendCode(c *http.Client, mobile string) resp {
 func (h *harness) code(t *testing.T) string { return h.inbox.Last(t).Text[:6] }
 
 func TestSignIn(t *testing.T) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			t.Run("the session lasts 15 minutes, not a second more", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				p := h.sendCode(h.client, "9999900001")
-				if sms := h.inbox.Last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
-					t.Errorf("SMS: %+v", sms)
-				}
-				// The SMS ends with the WebOTP line, which the code page's
-				// script (allowed by the CSP nonce) reads into the field.
-				if sms := h.inbox.Last(t); !strings.HasSuffix(sms.Text, "\n@kycvs.example #"+h.code(t)) {
-					t.Errorf("SMS lacks the WebOTP line: %q", sms.Text)
-				}
-				if !strings.Contains(p.body, `autocomplete="one-time-code"`) || !strings.Contains(p.body, `id="otp-form"`) ||
-					!strings.Contains(p.body, "OTPCredential") || !regexp.MustCompile(`<script nonce="[A-Za-z0-9+/]{22}">`).MatchString(p.body) {
-					t.Errorf("the code page lacks the WebOTP autofill: %s", p.body)
-				}
-				in := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
-				if in.path != "/me" || !strings.Contains(in.body, "Asha Verma") {
-					t.Fatalf("sign-in: %s %s", in.path, in.body)
-				}
-				h.clock.Advance(me.DefaultSessionTTL - time.Second)
-				if got := h.do(h.client, http.MethodGet, "/me", nil); !strings.Contains(got.body, "Asha Verma") {
-					t.Fatal("the session ended early")
-				}
-				h.clock.Advance(time.Second)
-				got := h.do(h.client, http.MethodGet, "/me", nil)
-				if strings.Contains(got.body, "Asha Verma") || !strings.Contains(got.body, "Your session has ended") || !strings.Contains(got.body, `name="mobile"`) {
-					t.Fatalf("after 15 minutes: %s", got.body)
-				}
-				if got := h.do(h.client, http.MethodGet, "/me/data.json", nil); got.path != "/me" || strings.Contains(got.body, "Asha") {
-					t.Errorf("download after the session: %s %s", got.path, got.body)
-				}
-			})
-			t.Run("wrong codes: tries left from the server, then locked", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				p := h.sendCode(h.client, "9999900002")
-				wrong := "000000"
-				if h.code(t) == wrong {
-					wrong = "111111"
-				}
-				got := h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-				if got.status != http.StatusBadRequest || got.query != "m=wrong" || !strings.Contains(got.body, "You have 2 tries left") ||
-					!strings.Contains(got.body, `aria-invalid="true"`) || !strings.Contains(got.body, "<title>Error:") {
-					t.Fatalf("first wrong code: %d %s: %s", got.status, got.query, got.body)
-				}
-				// Reloading the page does not count a try.
-				if again := h.do(h.client, http.MethodGet, "/me/code?m=wrong", nil); !strings.Contains(again.body, "You have 2 tries left") {
-					t.Errorf("reload: %s", again.body)
-				}
-				if got := h.post(h.client, p, "/me/code", url.Values{"otp": {"12ab"}}); got.query != "m=format" || !strings.Contains(got.body, "Enter the 6-digit code") {
-					t.Errorf("malformed code: %s %s", got.query, got.body)
-				}
-				h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-				got = h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-				if got.path != "/me" || !strings.Contains(got.body, "Too many wrong codes") {
-					t.Fatalf("third wrong code: %s %s", got.path, got.body)
-				}
-				// The right code is dead now.
-				if got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}}); strings.Contains(got.body, "Ravi Kumar") {
-					t.Fatal("the right code worked after the lock")
-				}
-			})
-			t.Run("the sign-in expires", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				p := h.sendCode(h.client, "9999900003")
-				h.clock.Advance(otp.DefaultTTL + time.Second)
-				got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
-				if got.path != "/me" || strings.Contains(got.body, "Meera Nair") || !strings.Contains(got.body, "Start again") {
-					t.Fatalf("expired code: %s %s", got.path, got.body)
-				}
-			})
-			t.Run("bad mobile", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				start := h.do(h.client, http.MethodGet, "/me", nil)
-				got := h.post(h.client, start, "/me/signin", url.Values{"mobile": {"12<b>"}})
-				if got.status != http.StatusBadRequest || !strings.Contains(got.body, `aria-invalid="true"`) || strings.Contains(got.body, "<b>") ||
-					!strings.Contains(got.body, "Enter a valid mobile number") {
-					t.Fatalf("bad mobile: %d %s", got.status, got.body)
-				}
-				if len(h.inbox.All()) != 0 {
-					t.Error("a code was sent to a bad mobile")
-				}
-			})
-			t.Run("another number drops the sign-in; a second code waits", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				p := h.sendCode(h.client, "9999900001")
-				back := h.post(h.client, p, "/me/restart", url.Values{})
-				if back.path != "/me" || !strings.Contains(back.body, `name="mobile"`) {
-					t.Fatalf("restart: %s %s", back.path, back.body)
-				}
-				if got := h.do(h.client, http.MethodGet, "/me/code", nil); got.path != "/me" {
-					t.Errorf("the code page after restart: %s", got.path)
-				}
-				got := h.post(h.client, back, "/me/signin", url.Values{"mobile": {"9999900001"}})
-				if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "We sent you a code a moment ago") {
-					t.Errorf("a second code at once: %d %s", got.status, got.body)
-				}
-			})
-			t.Run("forms need the CSRF token", func(t *testing.T) {
-				h := newHarness(t, dialect)
-				h.do(h.client, http.MethodGet, "/me", nil)
-				for _, path := range []string{"/me/signin", "/me/code", "/me/restart", "/me/withdraw", "/me/signout"} {
-					if got := h.do(h.client, http.MethodPost, path, url.Values{"mobile": {"9999900001"}}); got.status != http.StatusForbidden {
-						t.Errorf("POST %s without the token: %d", path, got.status)
-					}
-				}
-				if len(h.inbox.All()) != 0 {
-					t.Error("a code was sent without the token")
-				}
-			})
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		t.Run("the session lasts 15 minutes, not a second more", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			p := h.sendCode(h.client, "9999900001")
+			if sms := h.inbox.Last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
+				t.Errorf("SMS: %+v", sms)
+			}
+			// The SMS ends with the WebOTP line, which the code page's
+			// script (allowed by the CSP nonce) reads into the field.
+			if sms := h.inbox.Last(t); !strings.HasSuffix(sms.Text, "\n@kycvs.example #"+h.code(t)) {
+				t.Errorf("SMS lacks the WebOTP line: %q", sms.Text)
+			}
+			if !strings.Contains(p.body, `autocomplete="one-time-code"`) || !strings.Contains(p.body, `id="otp-form"`) ||
+				!strings.Contains(p.body, "OTPCredential") || !regexp.MustCompile(`<script nonce="[A-Za-z0-9+/]{22}">`).MatchString(p.body) {
+				t.Errorf("the code page lacks the WebOTP autofill: %s", p.body)
+			}
+			in := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
+			if in.path != "/me" || !strings.Contains(in.body, "Asha Verma") {
+				t.Fatalf("sign-in: %s %s", in.path, in.body)
+			}
+			h.clock.Advance(me.DefaultSessionTTL - time.Second)
+			if got := h.do(h.client, http.MethodGet, "/me", nil); !strings.Contains(got.body, "Asha Verma") {
+				t.Fatal("the session ended early")
+			}
+			h.clock.Advance(time.Second)
+			got := h.do(h.client, http.MethodGet, "/me", nil)
+			if strings.Contains(got.body, "Asha Verma") || !strings.Contains(got.body, "Your session has ended") || !strings.Contains(got.body, `name="mobile"`) {
+				t.Fatalf("after 15 minutes: %s", got.body)
+			}
+			if got := h.do(h.client, http.MethodGet, "/me/data.json", nil); got.path != "/me" || strings.Contains(got.body, "Asha") {
+				t.Errorf("download after the session: %s %s", got.path, got.body)
+			}
 		})
-	}
+		t.Run("wrong codes: tries left from the server, then locked", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			p := h.sendCode(h.client, "9999900002")
+			wrong := "000000"
+			if h.code(t) == wrong {
+				wrong = "111111"
+			}
+			got := h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
+			if got.status != http.StatusBadRequest || got.query != "m=wrong" || !strings.Contains(got.body, "You have 2 tries left") ||
+				!strings.Contains(got.body, `aria-invalid="true"`) || !strings.Contains(got.body, "<title>Error:") {
+				t.Fatalf("first wrong code: %d %s: %s", got.status, got.query, got.body)
+			}
+			// Reloading the page does not count a try.
+			if again := h.do(h.client, http.MethodGet, "/me/code?m=wrong", nil); !strings.Contains(again.body, "You have 2 tries left") {
+				t.Errorf("reload: %s", again.body)
+			}
+			if got := h.post(h.client, p, "/me/code", url.Values{"otp": {"12ab"}}); got.query != "m=format" || !strings.Contains(got.body, "Enter the 6-digit code") {
+				t.Errorf("malformed code: %s %s", got.query, got.body)
+			}
+			h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
+			got = h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
+			if got.path != "/me" || !strings.Contains(got.body, "Too many wrong codes") {
+				t.Fatalf("third wrong code: %s %s", got.path, got.body)
+			}
+			// The right code is dead now.
+			if got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}}); strings.Contains(got.body, "Ravi Kumar") {
+				t.Fatal("the right code worked after the lock")
+			}
+		})
+		t.Run("the sign-in expires", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			p := h.sendCode(h.client, "9999900003")
+			h.clock.Advance(otp.DefaultTTL + time.Second)
+			got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
+			if got.path != "/me" || strings.Contains(got.body, "Meera Nair") || !strings.Contains(got.body, "Start again") {
+				t.Fatalf("expired code: %s %s", got.path, got.body)
+			}
+		})
+		t.Run("bad mobile", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			start := h.do(h.client, http.MethodGet, "/me", nil)
+			got := h.post(h.client, start, "/me/signin", url.Values{"mobile": {"12<b>"}})
+			if got.status != http.StatusBadRequest || !strings.Contains(got.body, `aria-invalid="true"`) || strings.Contains(got.body, "<b>") ||
+				!strings.Contains(got.body, "Enter a valid mobile number") {
+				t.Fatalf("bad mobile: %d %s", got.status, got.body)
+			}
+			if len(h.inbox.All()) != 0 {
+				t.Error("a code was sent to a bad mobile")
+			}
+		})
+		t.Run("another number drops the sign-in; a second code waits", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			p := h.sendCode(h.client, "9999900001")
+			back := h.post(h.client, p, "/me/restart", url.Values{})
+			if back.path != "/me" || !strings.Contains(back.body, `name="mobile"`) {
+				t.Fatalf("restart: %s %s", back.path, back.body)
+			}
+			if got := h.do(h.client, http.MethodGet, "/me/code", nil); got.path != "/me" {
+				t.Errorf("the code page after restart: %s", got.path)
+			}
+			got := h.post(h.client, back, "/me/signin", url.Values{"mobile": {"9999900001"}})
+			if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "We sent you a code a moment ago") {
+				t.Errorf("a second code at once: %d %s", got.status, got.body)
+			}
+		})
+		t.Run("forms need the CSRF token", func(t *testing.T) {
+			h := newHarness(t, dialect)
+			h.do(h.client, http.MethodGet, "/me", nil)
+			for _, path := range []string{"/me/signin", "/me/code", "/me/restart", "/me/withdraw", "/me/signout"} {
+				if got := h.do(h.client, http.MethodPost, path, url.Values{"mobile": {"9999900001"}}); got.status != http.StatusForbidden {
+					t.Errorf("POST %s without the token: %d", path, got.status)
+				}
+			}
+			if len(h.inbox.All()) != 0 {
+				t.Error("a code was sent without the token")
+			}
+		})
+	})
 }

@@ -183,64 +183,62 @@ func verifyLogoutToken(t *testing.T, set josev4.JSONWebKeySet, token string, alg
 }
 
 func TestLogoutDelivery(t *testing.T) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			h := newLogoutHarness(t, dialect)
-			rp := &logoutRP{fail: []int{http.StatusServiceUnavailable, http.StatusFound}}
-			srv := httptest.NewServer(rp)
-			defer srv.Close()
-			h.client(t, "air", srv.URL+"/backchannel?tenant=1", "", "sid-1")
-			h.client(t, "rail", srv.URL+"/rail", oauth.ES256, "sid-2")
-			ctx := context.Background()
-			if n, err := h.p.Logouts().EndClient(ctx, "air"); err != nil || n != 1 {
-				t.Fatalf("EndClient: %d, %v", n, err)
-			}
-			s := h.sender(oauth.LogoutDeliveryConfig{AllowPrivateAddresses: true})
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		h := newLogoutHarness(t, dialect)
+		rp := &logoutRP{fail: []int{http.StatusServiceUnavailable, http.StatusFound}}
+		srv := httptest.NewServer(rp)
+		defer srv.Close()
+		h.client(t, "air", srv.URL+"/backchannel?tenant=1", "", "sid-1")
+		h.client(t, "rail", srv.URL+"/rail", oauth.ES256, "sid-2")
+		ctx := context.Background()
+		if n, err := h.p.Logouts().EndClient(ctx, "air"); err != nil || n != 1 {
+			t.Fatalf("EndClient: %d, %v", n, err)
+		}
+		s := h.sender(oauth.LogoutDeliveryConfig{AllowPrivateAddresses: true})
 
-			// 503, then a redirect (never followed), then delivered: each
-			// failure waits its turn in the schedule.
-			for i, step := range []struct {
-				advance time.Duration
-				claimed int
-			}{{0, 1}, {0, 0}, {9 * time.Second, 0}, {time.Second, 1}, {29 * time.Second, 0}, {time.Second, 1}} {
-				h.now = h.now.Add(step.advance)
-				n, err := s.RunOnce(ctx)
-				if err != nil || n != step.claimed {
-					t.Fatalf("step %d: claimed %d, %v", i, n, err)
-				}
+		// 503, then a redirect (never followed), then delivered: each
+		// failure waits its turn in the schedule.
+		for i, step := range []struct {
+			advance time.Duration
+			claimed int
+		}{{0, 1}, {0, 0}, {9 * time.Second, 0}, {time.Second, 1}, {29 * time.Second, 0}, {time.Second, 1}} {
+			h.now = h.now.Add(step.advance)
+			n, err := s.RunOnce(ctx)
+			if err != nil || n != step.claimed {
+				t.Fatalf("step %d: claimed %d, %v", i, n, err)
 			}
-			if q := h.queue(t); len(q) != 0 {
-				t.Fatalf("left in the queue: %+v", q)
-			}
-			if len(rp.tokens) != 1 || len(rp.forms) != 3 {
-				t.Fatalf("tokens %d, requests %d", len(rp.tokens), len(rp.forms))
-			}
-			if h.metrics.get("failed") != 2 || h.metrics.get("delivered") != 1 {
-				t.Fatalf("metrics %v", h.metrics.n)
-			}
-			c := verifyLogoutToken(t, h.jwks(t), rp.tokens[0], josev4.RS256)
-			events, _ := c["events"].(map[string]any)
-			ev, ok := events[oauth.LogoutEvent].(map[string]any)
-			iat, _ := c["iat"].(float64)
-			exp, _ := c["exp"].(float64)
-			if c["iss"] != benchIssuer || c["aud"] != "air" || c["sub"] != "sub-air" || c["sid"] != "sid-1" || !ok || len(ev) != 0 ||
-				int64(iat) != h.now.Unix() || int64(exp) != h.now.Add(oauth.LogoutTokenTTL).Unix() || c["jti"] == "" || c["nonce"] != nil {
-				t.Fatalf("claims %v", c)
-			}
-			// The other client's sign-in was not ended; ending it signs
-			// with the client's ID token algorithm.
-			if n, err := h.p.Logouts().EndSession(ctx, "sid-2"); err != nil || n != 1 {
-				t.Fatalf("EndSession: %d, %v", n, err)
-			}
-			if _, err := s.RunOnce(ctx); err != nil {
-				t.Fatal(err)
-			}
-			c = verifyLogoutToken(t, h.jwks(t), rp.tokens[1], josev4.ES256)
-			if c["aud"] != "rail" || c["sid"] != "sid-2" {
-				t.Fatalf("claims %v", c)
-			}
-		})
-	}
+		}
+		if q := h.queue(t); len(q) != 0 {
+			t.Fatalf("left in the queue: %+v", q)
+		}
+		if len(rp.tokens) != 1 || len(rp.forms) != 3 {
+			t.Fatalf("tokens %d, requests %d", len(rp.tokens), len(rp.forms))
+		}
+		if h.metrics.get("failed") != 2 || h.metrics.get("delivered") != 1 {
+			t.Fatalf("metrics %v", h.metrics.n)
+		}
+		c := verifyLogoutToken(t, h.jwks(t), rp.tokens[0], josev4.RS256)
+		events, _ := c["events"].(map[string]any)
+		ev, ok := events[oauth.LogoutEvent].(map[string]any)
+		iat, _ := c["iat"].(float64)
+		exp, _ := c["exp"].(float64)
+		if c["iss"] != benchIssuer || c["aud"] != "air" || c["sub"] != "sub-air" || c["sid"] != "sid-1" || !ok || len(ev) != 0 ||
+			int64(iat) != h.now.Unix() || int64(exp) != h.now.Add(oauth.LogoutTokenTTL).Unix() || c["jti"] == "" || c["nonce"] != nil {
+			t.Fatalf("claims %v", c)
+		}
+		// The other client's sign-in was not ended; ending it signs
+		// with the client's ID token algorithm.
+		if n, err := h.p.Logouts().EndSession(ctx, "sid-2"); err != nil || n != 1 {
+			t.Fatalf("EndSession: %d, %v", n, err)
+		}
+		if _, err := s.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c = verifyLogoutToken(t, h.jwks(t), rp.tokens[1], josev4.ES256)
+		if c["aud"] != "rail" || c["sid"] != "sid-2" {
+			t.Fatalf("claims %v", c)
+		}
+	})
 }
 
 // An address the client registered is not a way into the private network:

@@ -157,75 +157,73 @@ func TestIsDigest(t *testing.T) {
 }
 
 func TestOTPLimits(t *testing.T) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			tests := []struct {
-				name  string
-				tweak func(*otp.Config)
-				// reqs are sent one minute apart; the last must be refused.
-				reqs      []otp.Request
-				wantLimit otp.Limit
-				wantRetry time.Duration
-			}{
-				{
-					name:  "per IP",
-					tweak: func(c *otp.Config) { c.IPLimit = 2 },
-					reqs: []otp.Request{
-						{Binding: "a", Mobile: "+919876543211"}, {Binding: "b", Mobile: "+919876543212"}, {Binding: "c", Mobile: "+919876543213"},
-					},
-					wantLimit: otp.LimitIP, wantRetry: 3 * time.Minute, // the first ages out of 5 minutes
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		tests := []struct {
+			name  string
+			tweak func(*otp.Config)
+			// reqs are sent one minute apart; the last must be refused.
+			reqs      []otp.Request
+			wantLimit otp.Limit
+			wantRetry time.Duration
+		}{
+			{
+				name:  "per IP",
+				tweak: func(c *otp.Config) { c.IPLimit = 2 },
+				reqs: []otp.Request{
+					{Binding: "a", Mobile: "+919876543211"}, {Binding: "b", Mobile: "+919876543212"}, {Binding: "c", Mobile: "+919876543213"},
 				},
-				{
-					name:  "per mobile, whatever the IP",
-					tweak: func(c *otp.Config) { c.DailyLimit = 2 },
-					reqs: []otp.Request{
-						{Binding: "a", ClientIP: "203.0.113.1"}, {Binding: "b", ClientIP: "203.0.113.2"}, {Binding: "c", ClientIP: "203.0.113.3"},
-					},
-					wantLimit: otp.LimitMobile, wantRetry: 24*time.Hour - 2*time.Minute,
+				wantLimit: otp.LimitIP, wantRetry: 3 * time.Minute, // the first ages out of 5 minutes
+			},
+			{
+				name:  "per mobile, whatever the IP",
+				tweak: func(c *otp.Config) { c.DailyLimit = 2 },
+				reqs: []otp.Request{
+					{Binding: "a", ClientIP: "203.0.113.1"}, {Binding: "b", ClientIP: "203.0.113.2"}, {Binding: "c", ClientIP: "203.0.113.3"},
 				},
-				{
-					name:  "resend wait per scope and mobile",
-					tweak: func(c *otp.Config) { c.ResendInterval = 90 * time.Second },
-					reqs: []otp.Request{
-						{Binding: "a", ResendScope: "air"},
-						{Binding: "b", ResendScope: "rail"},                         // another entity: no wait
-						{Binding: "c", ResendScope: "air", Mobile: "+919876543219"}, // another mobile: no wait
-						{Binding: "d", ResendScope: ""},                             // no scope: the caller's business
-						{Binding: "e", ResendScope: "air"},                          // 4 minutes after "a": fine
-						{Binding: "f", ResendScope: "air"},                          // 1 minute after "e": too soon
-					},
-					wantLimit: otp.LimitResend, wantRetry: 30 * time.Second,
+				wantLimit: otp.LimitMobile, wantRetry: 24*time.Hour - 2*time.Minute,
+			},
+			{
+				name:  "resend wait per scope and mobile",
+				tweak: func(c *otp.Config) { c.ResendInterval = 90 * time.Second },
+				reqs: []otp.Request{
+					{Binding: "a", ResendScope: "air"},
+					{Binding: "b", ResendScope: "rail"},                         // another entity: no wait
+					{Binding: "c", ResendScope: "air", Mobile: "+919876543219"}, // another mobile: no wait
+					{Binding: "d", ResendScope: ""},                             // no scope: the caller's business
+					{Binding: "e", ResendScope: "air"},                          // 4 minutes after "a": fine
+					{Binding: "f", ResendScope: "air"},                          // 1 minute after "e": too soon
 				},
-			}
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					b := newOTPs(t, dialect, tc.tweak)
-					for i, req := range tc.reqs {
-						if i > 0 {
-							b.clock.Advance(time.Minute)
-						}
-						_, err := b.issue(t, req)
-						if i < len(tc.reqs)-1 {
-							if err != nil {
-								t.Fatalf("send %d: %v", i+1, err)
-							}
-							continue
-						}
-						var le *otp.LimitError
-						if !errors.As(err, &le) || !errors.Is(err, store.ErrLimited) {
-							t.Fatalf("last send: %v, want a *LimitError", err)
-						}
-						if le.Limit != tc.wantLimit || le.RetryAfter != tc.wantRetry {
-							t.Errorf("limit %s retry after %s, want %s after %s", le.Limit, le.RetryAfter, tc.wantLimit, tc.wantRetry)
-						}
+				wantLimit: otp.LimitResend, wantRetry: 30 * time.Second,
+			},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				b := newOTPs(t, dialect, tc.tweak)
+				for i, req := range tc.reqs {
+					if i > 0 {
+						b.clock.Advance(time.Minute)
 					}
-					if n := len(b.sms.All()); n != len(tc.reqs)-1 {
-						t.Errorf("%d SMS sent, want %d", n, len(tc.reqs)-1)
+					_, err := b.issue(t, req)
+					if i < len(tc.reqs)-1 {
+						if err != nil {
+							t.Fatalf("send %d: %v", i+1, err)
+						}
+						continue
 					}
-				})
-			}
-		})
-	}
+					var le *otp.LimitError
+					if !errors.As(err, &le) || !errors.Is(err, store.ErrLimited) {
+						t.Fatalf("last send: %v, want a *LimitError", err)
+					}
+					if le.Limit != tc.wantLimit || le.RetryAfter != tc.wantRetry {
+						t.Errorf("limit %s retry after %s, want %s after %s", le.Limit, le.RetryAfter, tc.wantLimit, tc.wantRetry)
+					}
+				}
+				if n := len(b.sms.All()); n != len(tc.reqs)-1 {
+					t.Errorf("%d SMS sent, want %d", n, len(tc.reqs)-1)
+				}
+			})
+		}
+	})
 }
 
 func TestOTPIssueFailures(t *testing.T) {

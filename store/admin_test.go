@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func TestAdminKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		k := &store.AdminKey{ID: "kycvsadm_01", Name: "ci", Role: "viewer", Hash: []byte{1, 2, 3}, CreatedAt: base, CreatedBy: "cli:root@host"}
 		must(t, s.CreateAdminKey(ctx, k))
@@ -46,7 +47,7 @@ func TestAdminKeys(t *testing.T) {
 }
 
 func TestAdminUsersAndSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateAdminUser(ctx, &store.AdminUser{ID: "u1", Mobile: "+919876543210", Name: "Zoya", Role: "owner"}))
 		must(t, s.CreateAdminUser(ctx, &store.AdminUser{ID: "u2", Mobile: "+919876543211", Name: "Arun", Role: "viewer"}))
@@ -102,7 +103,7 @@ func TestAdminUsersAndSessions(t *testing.T) {
 // codes, lockouts and accepted codes, and nothing for a rolled-back change
 // or an SMS that was undone.
 func TestOTPTallies(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		start := time.Now().Add(-time.Minute)
 		sent := base
@@ -187,7 +188,7 @@ func TestOTPTallies(t *testing.T) {
 }
 
 func TestAuditLog(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		for i, a := range []string{"client.create", "client.update", "registry.import", "key.rotate", "client_x.update"} {
 			must(t, s.CreateAuditEntry(ctx, &store.AuditEntry{
@@ -259,7 +260,7 @@ func TestAuditLog(t *testing.T) {
 }
 
 func TestClientSearchAndNewFields(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		for i, name := range []string{"Zeta Air", "alpha rail", "Alpha Rail", "Beta_Bus", "Beta%Bus"} {
 			c := newClient(fmt.Sprintf("c%d", i), name)
@@ -320,7 +321,7 @@ func TestClientSearchAndNewFields(t *testing.T) {
 }
 
 func TestDisclosureQueries(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		st := func(v int) *int { return &v }
 		rows := []store.Disclosure{
@@ -396,7 +397,7 @@ func TestDisclosureQueries(t *testing.T) {
 }
 
 func TestUpdateSigningKeysAndDeleteBeneficiary(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateSigningKey(ctx, &store.SigningKey{KID: "old", Alg: "RS256", Ciphertext: []byte("x"), CreatedAt: base}))
 		must(t, s.CreateSigningKey(ctx, &store.SigningKey{KID: "es", Alg: "ES256", Ciphertext: []byte("y"), CreatedAt: base}))
@@ -440,7 +441,7 @@ func TestUpdateSigningKeysAndDeleteBeneficiary(t *testing.T) {
 }
 
 func TestDeleteExpiredAdminRows(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateAdminUser(ctx, &store.AdminUser{ID: "u1", Mobile: "+919876543210", Name: "Zoya", Role: "owner"}))
 		must(t, s.CreateAdminLogin(ctx, &store.AdminLogin{ID: "l1", Mobile: "+919876543210", State: store.AdminLoginOTPSent, ExpiresAt: base}))

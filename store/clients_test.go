@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func newClient(id, name string) *store.Client {
@@ -23,7 +24,7 @@ func newClient(id, name string) *store.Client {
 }
 
 func TestClients(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateClient(ctx, newClient("c1", "Zeta Airlines")))
 		must(t, s.CreateClient(ctx, newClient("c2", "Alpha Rail")))
@@ -176,7 +177,7 @@ func TestClients(t *testing.T) {
 }
 
 func TestSigningKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		for i, kid := range []string{"k1", "k2", "k3"} {
 			must(t, s.CreateSigningKey(ctx, &store.SigningKey{

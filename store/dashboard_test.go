@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // TestCountVerificationsByHour: verifications fall into the hours of the
@@ -14,7 +15,7 @@ import (
 // verifications; the window's ends hold.
 func TestCountVerificationsByHour(t *testing.T) {
 	ist := time.FixedZone("IST", 5*3600+1800)
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		// 10:00 IST on 1 March 2024 is 04:30 UTC.
 		h10 := time.Date(2024, 3, 1, 10, 0, 0, 0, ist)
@@ -66,7 +67,7 @@ func TestCountVerificationsByHour(t *testing.T) {
 // TestSumOTPTalliesByClient: the funnel's counts per client, declines
 // included; the admin console's sign-ins are nobody's client.
 func TestSumOTPTalliesByClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		start := time.Now().Add(-time.Minute)
 		sent := base.Add(time.Minute)

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func TestDisclosures(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		rows := []struct{ client, beneficiary string }{
 			{"c1", "b1"}, {"c2", "b1"}, {"c1", "b1"}, {"c2", "b2"}, {"c1", "b2"},

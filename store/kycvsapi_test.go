@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func TestAPIKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateClient(ctx, newClient("air", "Air")))
 		must(t, s.CreateClient(ctx, newClient("rail", "Rail")))
@@ -96,7 +97,7 @@ func newTxn(id string, expires time.Time) *store.APITransaction {
 }
 
 func TestAPITransactions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		ist := zone(t, "Asia/Kolkata")
 		must(t, s.CreateAPITransaction(ctx, newTxn("t1", base.In(ist))))
@@ -194,7 +195,7 @@ func TestAPITransactions(t *testing.T) {
 // TestAPITransactionConcurrentUse: of many racing uses of one OTP, one wins.
 func TestAPITransactionConcurrentUse(t *testing.T) {
 	const n = 10
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateAPITransaction(ctx, newTxn("race", base.Add(time.Hour))))
 		errUsed := errors.New("used")
@@ -230,7 +231,7 @@ func TestAPITransactionConcurrentUse(t *testing.T) {
 }
 
 func TestDeleteExpiredAPITransactions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		for id, exp := range map[string]time.Time{"old1": base.Add(-time.Second), "old2": base.Add(-time.Hour), "live": base.Add(time.Second)} {
 			must(t, s.CreateAPITransaction(ctx, newTxn(id, exp)))
@@ -248,7 +249,7 @@ func TestDeleteExpiredAPITransactions(t *testing.T) {
 
 // TestLimitRetryAt: a refusal says when the limit frees up again.
 func TestLimitRetryAt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		const window = time.Hour
 		send := func(key string, max int, at time.Time) error {

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func TestRecordOTPSend(t *testing.T) {
 	const window = 24 * time.Hour
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		count := func(t *testing.T, key string, since time.Time) int64 {
 			t.Helper()

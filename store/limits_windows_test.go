@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // TestRecordOTPSendWindows: two limits on one key (per mobile: an hour and
 // a day) count the same events; a send records one event, not one per
 // window, and the refusing window says when it frees up.
 func TestRecordOTPSendWindows(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		send := func(at time.Time) error {
 			return s.RecordOTPSend(ctx, at,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func newLoginRequest(id string, expires time.Time) *store.LoginRequest {
@@ -29,7 +30,7 @@ func newLoginRequest(id string, expires time.Time) *store.LoginRequest {
 var errWrongOTP = errors.New("wrong OTP")
 
 func TestLoginRequests(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateLoginRequest(ctx, newLoginRequest("lr1", base.Add(time.Hour))))
 		wantErr(t, "duplicate", s.CreateLoginRequest(ctx, newLoginRequest("lr1", base)), store.ErrAlreadyExists)
@@ -193,7 +194,7 @@ func TestLoginRequests(t *testing.T) {
 // serialised, so none is lost and only one of racing transitions wins.
 func TestLoginRequestConcurrentUpdates(t *testing.T) {
 	const n = 10
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateLoginRequest(ctx, newLoginRequest("lr", base.Add(time.Hour))))
 
@@ -257,7 +258,7 @@ func TestLoginRequestConcurrentUpdates(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		expires := base.Add(15 * time.Minute)
 		must(t, s.CreateSession(ctx, &store.Session{
@@ -326,7 +327,7 @@ func TestSessions(t *testing.T) {
 // state and an unknown one are ErrConflict and change nothing; the client's
 // display name round-trips.
 func TestUseApprovedLoginRequest(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		approved := newLoginRequest("approved", base.Add(time.Hour))
 		approved.State, approved.ClientName = store.LoginApproved, "Indian Rail"
@@ -354,7 +355,7 @@ func TestUseApprovedLoginRequest(t *testing.T) {
 // request stored without one (as before migration 00018) reads back nil,
 // not an empty plan, so oauth can tell the two apart.
 func TestLoginRequestDisclosurePlan(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		withPlan := newLoginRequest("planned", base.Add(time.Hour))
 		withPlan.Plan = &store.DisclosurePlan{

@@ -33,7 +33,7 @@ func logoutFixture(t *testing.T, s *store.Store) {
 }
 
 func TestEndRPSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		logoutFixture(t, s)
 		// The same client signing in again in the same session is one row.
@@ -66,7 +66,7 @@ func TestEndRPSessions(t *testing.T) {
 }
 
 func TestEndRPSessionsByPersonAndGrant(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		logoutFixture(t, s)
 		q, err := s.EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc", BeneficiaryID: "p2"}, base)
@@ -91,115 +91,111 @@ func TestEndRPSessionsByPersonAndGrant(t *testing.T) {
 // is due at its retry time with the attempt counted; a delivered one is
 // gone. A new store on the same database (a restart) sees what is left.
 func TestLogoutDeliveryQueue(t *testing.T) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			ctx := testCtx(t)
-			url := storetest.URL(t, dialect)
-			s := openMigrated(t, url, dialect)
-			logoutFixture(t, s)
-			q, err := s.EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc"}, base)
-			must(t, err)
-			if len(q) != 2 {
-				t.Fatalf("queued %+v", q)
-			}
-			got, err := s.ClaimLogoutDeliveries(ctx, base, time.Minute, 10)
-			must(t, err)
-			if len(got) != 2 || !got[0].NextAttemptAt.Equal(base.Add(time.Minute)) {
-				t.Fatalf("claimed %+v", got)
-			}
-			if again, err := s.ClaimLogoutDeliveries(ctx, base.Add(30*time.Second), time.Minute, 10); err != nil || len(again) != 0 {
-				t.Fatalf("claimed during the lease: %+v, %v", again, err)
-			}
-			must(t, s.DeleteLogoutDelivery(ctx, got[0].ID))
-			must(t, s.RetryLogoutDelivery(ctx, got[1].ID, base.Add(10*time.Second), "status 503"))
-			must(t, s.Close())
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ctx := testCtx(t)
+		url := storetest.URL(t, dialect)
+		s := openMigrated(t, url, dialect)
+		logoutFixture(t, s)
+		q, err := s.EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc"}, base)
+		must(t, err)
+		if len(q) != 2 {
+			t.Fatalf("queued %+v", q)
+		}
+		got, err := s.ClaimLogoutDeliveries(ctx, base, time.Minute, 10)
+		must(t, err)
+		if len(got) != 2 || !got[0].NextAttemptAt.Equal(base.Add(time.Minute)) {
+			t.Fatalf("claimed %+v", got)
+		}
+		if again, err := s.ClaimLogoutDeliveries(ctx, base.Add(30*time.Second), time.Minute, 10); err != nil || len(again) != 0 {
+			t.Fatalf("claimed during the lease: %+v, %v", again, err)
+		}
+		must(t, s.DeleteLogoutDelivery(ctx, got[0].ID))
+		must(t, s.RetryLogoutDelivery(ctx, got[1].ID, base.Add(10*time.Second), "status 503"))
+		must(t, s.Close())
 
-			s2 := openMigrated(t, url, dialect)
-			left, err := s2.LogoutDeliveries(ctx)
-			must(t, err)
-			if len(left) != 1 || left[0].ID != got[1].ID || left[0].Attempts != 1 || left[0].LastError != "status 503" ||
-				!left[0].NextAttemptAt.Equal(base.Add(10*time.Second)) || !left[0].CreatedAt.Equal(base) {
-				t.Fatalf("after restart %+v", left)
-			}
-			if early, err := s2.ClaimLogoutDeliveries(ctx, base.Add(9*time.Second), time.Minute, 10); err != nil || len(early) != 0 {
-				t.Fatalf("claimed before its retry time: %+v, %v", early, err)
-			}
-			due, err := s2.ClaimLogoutDeliveries(ctx, base.Add(10*time.Second), time.Minute, 10)
-			must(t, err)
-			if len(due) != 1 || due[0].Attempts != 1 {
-				t.Fatalf("due %+v", due)
-			}
-		})
-	}
+		s2 := openMigrated(t, url, dialect)
+		left, err := s2.LogoutDeliveries(ctx)
+		must(t, err)
+		if len(left) != 1 || left[0].ID != got[1].ID || left[0].Attempts != 1 || left[0].LastError != "status 503" ||
+			!left[0].NextAttemptAt.Equal(base.Add(10*time.Second)) || !left[0].CreatedAt.Equal(base) {
+			t.Fatalf("after restart %+v", left)
+		}
+		if early, err := s2.ClaimLogoutDeliveries(ctx, base.Add(9*time.Second), time.Minute, 10); err != nil || len(early) != 0 {
+			t.Fatalf("claimed before its retry time: %+v, %v", early, err)
+		}
+		due, err := s2.ClaimLogoutDeliveries(ctx, base.Add(10*time.Second), time.Minute, 10)
+		must(t, err)
+		if len(due) != 1 || due[0].Attempts != 1 {
+			t.Fatalf("due %+v", due)
+		}
+	})
 }
 
 // Two processes claiming at once never take the same delivery: on
 // PostgreSQL SKIP LOCKED hands them disjoint rows, on SQLite the single
 // writer serialises them.
 func TestLogoutDeliveryClaimsAreDisjoint(t *testing.T) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) {
-			ctx := testCtx(t)
-			url := storetest.URL(t, dialect)
-			var stores []*store.Store
-			for range 2 {
-				stores = append(stores, openMigrated(t, url, dialect))
-			}
-			bc := newClient("bc", "Told Air")
-			bc.BackchannelLogoutURI = "https://bc.example/logout"
-			must(t, stores[0].CreateClient(ctx, bc))
-			const n = 200
-			for i := range n {
-				must(t, stores[0].RecordRPSession(ctx, &store.RPSession{SID: fmt.Sprint("s", i), ClientID: "bc", Subject: "x",
-					BeneficiaryID: "p", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
-			}
-			if q, err := stores[0].EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc"}, base); err != nil || len(q) != n {
-				t.Fatalf("queued %d, %v", len(q), err)
-			}
-			var mu sync.Mutex
-			seen := map[int64]int{}
-			var wg sync.WaitGroup
-			errs := make(chan error, 2*4)
-			for _, s := range stores {
-				for range 4 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							rows, err := s.ClaimLogoutDeliveries(ctx, base, time.Hour, 7)
-							if err != nil {
-								errs <- err
-								return
-							}
-							if len(rows) == 0 {
-								return
-							}
-							mu.Lock()
-							for _, r := range rows {
-								seen[r.ID]++
-							}
-							mu.Unlock()
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ctx := testCtx(t)
+		url := storetest.URL(t, dialect)
+		var stores []*store.Store
+		for range 2 {
+			stores = append(stores, openMigrated(t, url, dialect))
+		}
+		bc := newClient("bc", "Told Air")
+		bc.BackchannelLogoutURI = "https://bc.example/logout"
+		must(t, stores[0].CreateClient(ctx, bc))
+		const n = 200
+		for i := range n {
+			must(t, stores[0].RecordRPSession(ctx, &store.RPSession{SID: fmt.Sprint("s", i), ClientID: "bc", Subject: "x",
+				BeneficiaryID: "p", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
+		}
+		if q, err := stores[0].EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc"}, base); err != nil || len(q) != n {
+			t.Fatalf("queued %d, %v", len(q), err)
+		}
+		var mu sync.Mutex
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*4)
+		for _, s := range stores {
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						rows, err := s.ClaimLogoutDeliveries(ctx, base, time.Hour, 7)
+						if err != nil {
+							errs <- err
+							return
 						}
-					}()
-				}
+						if len(rows) == 0 {
+							return
+						}
+						mu.Lock()
+						for _, r := range rows {
+							seen[r.ID]++
+						}
+						mu.Unlock()
+					}
+				}()
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if !errors.Is(err, context.Canceled) {
-					t.Fatal(err)
-				}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
 			}
-			if len(seen) != n {
-				t.Fatalf("claimed %d of %d", len(seen), n)
+		}
+		if len(seen) != n {
+			t.Fatalf("claimed %d of %d", len(seen), n)
+		}
+		for id, k := range seen {
+			if k != 1 {
+				t.Fatalf("delivery %d claimed %d times", id, k)
 			}
-			for id, k := range seen {
-				if k != 1 {
-					t.Fatalf("delivery %d claimed %d times", id, k)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // openMigrated opens url and applies the migrations (a second time is a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // The grants /me lists: a refresh token counts for a person only through
@@ -15,7 +16,7 @@ import (
 // client's under the same request ID, and a token whose subject differs
 // are not theirs.
 func TestStandingRefreshTokens(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		disclose := func(id, client, beneficiary, subject, channel, request string, at time.Duration) {
 			must(t, s.CreateDisclosure(ctx, &store.Disclosure{
@@ -67,7 +68,7 @@ func TestStandingRefreshTokens(t *testing.T) {
 }
 
 func TestLiveAPITransactions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateClient(ctx, &store.Client{ID: "c1", Name: "C1", CreatedAt: base, UpdatedAt: base}))
 		must(t, s.CreateAPIKey(ctx, &store.APIKey{ID: "k1", ClientID: "c1", Hash: []byte("h"), CreatedAt: base}))
@@ -95,7 +96,7 @@ func TestLiveAPITransactions(t *testing.T) {
 // A /me row is found only in its state and before its expiry; the clean-up
 // deletes it after.
 func TestMeSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateMeSession(ctx, &store.MeSession{ID: "m1", State: store.MeSignedIn, Mobile: "+919999900001", CreatedAt: base, ExpiresAt: base.Add(15 * time.Minute)}))
 		if _, err := s.GetMeSession(ctx, "m1", store.MeSignedIn, base.Add(15*time.Minute-time.Second)); err != nil {

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func TestInitialAccessTokens(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		tok := &store.InitialAccessToken{ID: "kycvsiat_01", Name: "rail", Hash: []byte{1, 2}, MaxUses: 2, ExpiresAt: base.Add(time.Hour), CreatedAt: base, CreatedBy: "cli:root@host"}
 		must(t, s.CreateInitialAccessToken(ctx, tok))

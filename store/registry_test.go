@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func dose(n, total int, date string) store.Dose {
@@ -32,7 +33,7 @@ func doseNumbers(b store.Beneficiary) string {
 
 func TestReplaceBeneficiaries(t *testing.T) {
 	const mobile = "+919876543210"
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		res, err := s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
 			person("b1", mobile, "Asha", dose(2, 2, "2021-08-01"), dose(1, 2, "2021-05-01")),

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // TestDeletePersonalData: disclosures and the audit entries about people
 // older than the cut-off go; newer ones, and entries about clients, stay.
 func TestDeletePersonalData(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		cut := base.Add(-365 * 24 * time.Hour)
 		for id, at := range map[string]time.Time{"old": cut.Add(-time.Second), "older": cut.Add(-48 * time.Hour), "kept": cut.Add(time.Second), "new": base} {

@@ -11,25 +11,9 @@ import (
 	"github.com/kycvs/kycvs/store/storetest"
 )
 
-// The conformance suite: every test runs once per backend, on a fresh
-// database each time (a new SQLite file; a new PostgreSQL schema when
-// KYCVS_TEST_POSTGRES_URL is set, and always in CI).
-
-// backends are the dialects forEachBackend runs; storetest skips
-// "postgres" without KYCVS_TEST_POSTGRES_URL, and fails it in CI.
-var backends = []string{string(store.SQLite), string(store.Postgres)}
-
-// forEachBackend runs fn as a subtest per backend, each with its own fresh,
-// migrated store. The backends run in parallel with each other.
-func forEachBackend(t *testing.T, fn func(t *testing.T, s *store.Store)) {
-	t.Helper()
-	for _, dialect := range backends {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			fn(t, storetest.Open(t, dialect))
-		})
-	}
-}
+// The conformance suite: every test goes through storetest.Run, so it runs
+// once per backend, on a fresh database each time (a new SQLite file; a new
+// PostgreSQL schema when KYCVS_TEST_POSTGRES_URL is set, and always in CI).
 
 // testCtx is a context that ends with the test, so a hung database fails
 // the test instead of the whole run.

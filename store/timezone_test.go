@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // TestTimeZones stores instants expressed in other zones than UTC. Each
 // must read back as the same instant, and every comparison and ordering
 // the store does in SQL must follow instants, not how they were written.
 func TestTimeZones(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		ist, nyc := zone(t, "Asia/Kolkata"), zone(t, "America/New_York")
 		in := func(loc *time.Location, d time.Duration) time.Time { return base.Add(d).In(loc) }

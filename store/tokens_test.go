@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 func newToken(kind, signature, requestID, clientID string) *store.OAuthToken {
@@ -29,7 +30,7 @@ func newToken(kind, signature, requestID, clientID string) *store.OAuthToken {
 }
 
 func TestTokens(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "sig1", "r1", "c1")))
 		// One signature may exist once per kind.
@@ -163,7 +164,7 @@ func TestTokens(t *testing.T) {
 
 func TestDeleteExpired(t *testing.T) {
 	const keep = 24 * time.Hour
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		now := base
 		past, future := now.Add(-time.Second), now.Add(time.Second)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 var offlineScopes = []string{"openid", "vaccination_status", "offline_access"}
@@ -42,7 +43,7 @@ func refresh(t *testing.T, ts *testServer, id, secret, token string) (int, map[s
 // whole family: the refresh and access tokens issued since, not only the
 // token reused.
 func TestRefreshReuseRevokesFamily(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret, v := refreshGrant(t, ts)
 
@@ -78,7 +79,7 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 // Refreshes racing with one refresh token: at most one gets tokens, and
 // the grant never has two live refresh tokens.
 func TestConcurrentRefresh(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret, v := refreshGrant(t, ts)
 		const n = 12
@@ -123,7 +124,7 @@ func TestConcurrentRefresh(t *testing.T) {
 // (fosite takes a missing challenge as "PKCE not used" for confidential
 // clients).
 func TestPKCECannotBeDropped(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{})
 		r := ts.newRP(id, secret)
@@ -159,7 +160,7 @@ func TestPKCECannotBeDropped(t *testing.T) {
 // challenge (--login-ttl), the OTP (--otp-ttl), the code (--code-ttl),
 // access, ID and refresh tokens.
 func TestConfiguredLifetimes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.LoginTTL = 4 * time.Minute
 			c.OTPTTL = 90 * time.Second
@@ -228,7 +229,7 @@ func near(t *testing.T, what string, got, want time.Duration) {
 // entries about people past --retention, on its interval, and leaves
 // everything else.
 func TestCleanupJob(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.CleanupInterval = 50 * time.Millisecond
 			c.Retention = 30 * 24 * time.Hour

@@ -19,6 +19,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // backchannelRP is a relying party's backchannel_logout_uri that is down
@@ -129,7 +130,7 @@ func backchannelServer(t *testing.T, dialect string) *testServer {
 // endpoint, down for the first two deliveries, receives a logout token
 // whose sid and sub are its ID token's.
 func TestBackchannelLogoutAtSignOut(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := backchannelServer(t, dialect)
 		bc, uri := newBackchannelRP(t, 2)
 		id, secret := ts.client(oauth.ClientSpec{BackchannelLogoutURI: uri, BackchannelLogoutSessionRequired: true})
@@ -194,7 +195,7 @@ func TestBackchannelLogoutAtSignOut(t *testing.T) {
 // process) tells it of every sign-in it holds; the server's worker
 // delivers what the command queued.
 func TestBackchannelLogoutWhenClientDisabled(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := backchannelServer(t, dialect)
 		bc, uri := newBackchannelRP(t, 0)
 		id, secret := ts.client(oauth.ClientSpec{BackchannelLogoutURI: uri})
@@ -250,7 +251,7 @@ func TestBackchannelLogoutWhenClientDisabled(t *testing.T) {
 // out at kycvs (prompt=none now needs a login) and the relying party is
 // told by the server's worker.
 func TestBackchannelLogoutWhenAdminEndsSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := backchannelServer(t, dialect)
 		bc, uri := newBackchannelRP(t, 0)
 		id, secret := ts.client(oauth.ClientSpec{BackchannelLogoutURI: uri})
@@ -291,7 +292,7 @@ func TestBackchannelLogoutWhenAdminEndsSessions(t *testing.T) {
 // logout token, the browser session no longer shares with it silently, and
 // another client's grant is untouched.
 func TestEndGrant(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := backchannelServer(t, dialect)
 		ctx := context.Background()
 		bc, uri := newBackchannelRP(t, 1)

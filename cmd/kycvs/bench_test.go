@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kycvs/kycvs/loadtest"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 const benchWebhookSecret = "bench-webhook-secret"
@@ -32,7 +33,7 @@ func freeLoopbackAddr(t *testing.T) string {
 // `kycvs bench --setup` prepares the server's database, receives every
 // code through the webhook, and completes every flow it starts.
 func TestBenchAgainstServer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		gateway := freeLoopbackAddr(t)
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.SMS = "webhook:http://" + gateway + loadtest.GatewayPath

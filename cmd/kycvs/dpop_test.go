@@ -15,6 +15,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // dpopProof makes a DPoP proof (RFC 9449 4.2) with k for a request.
@@ -78,7 +79,7 @@ func (ts *testServer) userinfo(t *testing.T, authorization, proof string) (int, 
 // way: no proof, no nonce, the wrong key, the token as a bearer token, a
 // replayed proof.
 func TestDPoP(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.DPoPNonce = true })
 		id, secret := ts.client(oauth.ClientSpec{DPoPBoundAccessTokens: true})
 		key, other := newClientKey(t, ""), newClientKey(t, "")
@@ -174,7 +175,7 @@ func (r *rp) authorizeAndSignIn(ts *testServer) (authorization, *url.URL) {
 
 // A proof is used once, whichever process sees it first.
 func TestDPoPProofReplayAcrossProcesses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		one := newTestServer(t, dialect, nil)
 		two := newTestServer(t, dialect, func(c *serveConfig) { c.DatabaseURL, c.Issuer = one.cfg.DatabaseURL, one.URL })
 		id, secret := one.client(oauth.ClientSpec{DPoPBoundAccessTokens: true})

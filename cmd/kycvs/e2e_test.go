@@ -17,27 +17,10 @@ import (
 	"github.com/kycvs/kycvs/store/storetest"
 )
 
-// forEachBackend runs a test on SQLite, and on PostgreSQL when configured
-// (always in CI).
-func forEachBackend(t *testing.T, test func(t *testing.T, dialect string)) {
-	for _, dialect := range storetest.Backends(t) {
-		t.Run(dialect, func(t *testing.T) { test(t, dialect) })
-	}
-}
-
-// forEachPooledBackend runs a test as forEachBackend does, and also on
-// PostgreSQL through PgBouncer in transaction mode when configured (always
-// in CI).
-func forEachPooledBackend(t *testing.T, test func(t *testing.T, dialect string)) {
-	for _, dialect := range storetest.PooledBackends(t) {
-		t.Run(dialect, func(t *testing.T) { test(t, dialect) })
-	}
-}
-
 // The whole verification through go-oidc, once per status value; also
 // behind PgBouncer in transaction mode, where production runs.
 func TestVerificationEndToEnd(t *testing.T) {
-	forEachPooledBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEachPooled(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{})
 		people := []struct {

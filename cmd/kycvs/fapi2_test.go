@@ -23,7 +23,7 @@ import (
 // code bound to the key, a 60-second code, and every shortcut refused with
 // the error the profile names.
 func TestFAPI2Profile(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.DPoPNonce = true })
 		key, dpopKey := newClientKey(t, "sig-1"), newClientKey(t, "")
 		// https, as FAPI 2.0 requires of a web client's redirect URIs; the
@@ -225,7 +225,7 @@ func testRSAKey(t *testing.T) *rsa.PrivateKey {
 // one before; a revocation ends the refresh token at once. A client
 // without the profile still gets a new refresh token each time.
 func TestFAPI2RefreshTokenKept(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		const callback = "https://gov-air.example/callback"
 		key, dpopKey := newClientKey(t, "sig-1"), newClientKey(t, "")

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // clientKey is a private_key_jwt client's signing key, as the client
@@ -147,7 +148,7 @@ func (ts *testServer) push(t *testing.T, clientID string, form url.Values, basic
 // A client that must push gets its code only through PAR; the pushed
 // request is the whole request, used once.
 func TestPushedAuthorizationRequests(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{RequirePAR: true})
 		r := ts.newRP(id, secret)
@@ -289,7 +290,7 @@ func (s *jwksServer) trusting(c *serveConfig) {
 // private_key_jwt at the token endpoint through x/oauth2, after PAR with
 // an assertion.
 func TestPrivateKeyJWT(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		key := newClientKey(t, "k1")
 		id, secret := ts.client(oauth.ClientSpec{TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jwks(t, key)})
@@ -399,7 +400,7 @@ func withPAR(form url.Values, clientID string) url.Values {
 
 // A client assertion is used once, whichever process sees it first.
 func TestClientAssertionReplayAcrossProcesses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		one := newTestServer(t, dialect, nil)
 		two := newTestServer(t, dialect, func(c *serveConfig) {
 			c.DatabaseURL, c.Issuer = one.cfg.DatabaseURL, one.URL

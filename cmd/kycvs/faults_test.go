@@ -12,6 +12,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // loadPeople registers n people of status 2 for load-style tests, each
@@ -180,7 +181,7 @@ func lastBody(r flowRun) string {
 // as it was. Sends hold no database connection, so more hanging sends
 // than the pool has connections change nothing.
 func TestSlowSMSGateway(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		gw := newSMSGateway(t)
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.SMS, c.SMSWebhookSecret = gw.Spec(), gatewaySecret

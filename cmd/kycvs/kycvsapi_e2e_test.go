@@ -22,6 +22,7 @@ import (
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // legacyClient calls the KYC-VS API the way integrations written for
@@ -217,7 +218,7 @@ func verifyResult(t *testing.T, ts *testServer, jws, clientID string) resultClai
 // each status value from kycvs with only the base URL and the key
 // changed, and a result it verifies against the JWKS.
 func TestKYCVSAPIEndToEnd(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{Name: "Example Air"})
 		key := ts.apiKey(t, id)
@@ -318,7 +319,7 @@ func (ts *testServer) lastSMS(t *testing.T, mobile string) string {
 // TestKYCVSAPITokenBinding: a token reads only the person and for only the
 // entity it was issued to, and is no OAuth token (nor the reverse).
 func TestKYCVSAPITokenBinding(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		air, airSecret := ts.client(oauth.ClientSpec{Name: "Example Air"})
 		rail, _ := ts.client(oauth.ClientSpec{Name: "Rail", RedirectURIs: []string{"http://localhost:9/cb"}})
@@ -435,7 +436,7 @@ func startOIDCSend(t *testing.T, ts *testServer, r *rp, mobile, name string) pag
 // TestKYCVSAPISharedLimits: the API and the OIDC flow count OTP sends
 // under the same keys, so neither gets around the other's limits.
 func TestKYCVSAPISharedLimits(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		t.Run("API sends count toward the mobile's daily limit the OIDC flow sees", func(t *testing.T) {
 			ts := newTestServer(t, dialect, func(c *serveConfig) { c.OTPDailyLimit = 2 })
 			id, secret := ts.client(oauth.ClientSpec{Name: "Example Air"})
@@ -528,7 +529,7 @@ func atoi(s string) int {
 // TestKYCVSAPIKeysCLI: keys are created, listed and revoked from the
 // command line; a revoked key stops working at once.
 func TestKYCVSAPIKeysCLI(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, _ := ts.client(oauth.ClientSpec{Name: "Example Air"})
 		key := ts.apiKey(t, id) // sets the CLI's environment
@@ -579,7 +580,7 @@ func TestKYCVSAPIKeysCLI(t *testing.T) {
 // KYC-VS API like the command line's, and the two doors see each other's
 // keys; a key revoked through the admin API stops at once.
 func TestKYCVSAPIKeysAdminAPI(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, _ := ts.client(oauth.ClientSpec{Name: "Example Air"})
 		cliKey := ts.apiKey(t, id) // sets the CLI's environment

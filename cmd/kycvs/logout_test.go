@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // RP-Initiated Logout returns the person only to a post-logout redirect
@@ -16,7 +17,7 @@ import (
 // its redirect URIs (which can receive codes), and checks that a client_id
 // sent beside the hint is the hint's audience.
 func TestPostLogoutRedirectURIs(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		const landing = "http://127.0.0.1:9/signed-out"
 		id, secret := ts.client(oauth.ClientSpec{PostLogoutRedirectURIs: []string{landing}})

@@ -17,6 +17,7 @@ import (
 	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // meSignIn signs in to /me with mobile through the HTML forms, reading the
@@ -55,7 +56,7 @@ var grantRe = regexp.MustCompile(`name="grant" value="([^"]+)"`)
 // audited without the number; another mobile sees none of it; the
 // download holds the record, the disclosures and the grants.
 func TestOwnPage(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		ctx := context.Background()
 		skyID, skySecret := ts.client(oauth.ClientSpec{Name: "Sky Air", Scopes: offlineScopes})
@@ -289,7 +290,7 @@ func mustE164(t *testing.T, mobile string) string {
 // A KYC-VS API status token is a standing grant too: /me lists it, with
 // the disclosure its status call made, and Withdraw ends it at once.
 func TestOwnPageWithdrawsKYCVSToken(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, _ := ts.client(oauth.ClientSpec{Name: "Example Air"})
 		c := ts.legacy(ts.apiKey(t, id))

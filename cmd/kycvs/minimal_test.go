@@ -9,13 +9,14 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // The fully_vaccinated scope through go-oidc and x/oauth2: the ID token and
 // userinfo carry a yes or no and nothing of the status; the person is told
 // exactly that; the disclosure record keeps the boolean, not the status.
 func TestFullyVaccinatedEndToEnd(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{claims.ScopeOpenID, claims.ScopeFullyVaccinated}})
 		r := ts.newRP(id, secret, claims.ScopeOpenID, claims.ScopeFullyVaccinated)

@@ -12,6 +12,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // approveOnly signs in with mobile and name and enters the code, but stops
@@ -45,7 +46,7 @@ func (b *browser) approveOnly(a authorization, mobile, name string) (string, *st
 // never more than was shown. A record deleted between the code and the
 // resume is access_denied, as a missing record always is.
 func TestResumeReleasesTheStoredPlan(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		ctx := context.Background()
 		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status", "profile"}})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // tokenRequest posts to the token endpoint with Basic auth (or none).
@@ -56,7 +57,7 @@ func userinfoStatus(t *testing.T, ts *testServer, accessToken string) int {
 }
 
 func TestCodeReuseRevokesTokens(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{})
 		r := ts.newRP(id, secret)
@@ -231,7 +232,7 @@ func TestTokenEndpointClientAuth(t *testing.T) {
 }
 
 func TestRefreshTokensBoundToClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		scopes := []string{"openid", "vaccination_status", "offline_access"}
 		id, secret := ts.client(oauth.ClientSpec{Scopes: scopes})

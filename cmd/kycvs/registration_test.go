@@ -19,6 +19,7 @@ import (
 	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // registrationCall sends a request to the registration endpoints with a
@@ -74,7 +75,7 @@ func airline(name string) map[string]any {
 // client it got, reads, replaces and deletes its registration with its
 // registration access token; every refusal on the way; all of it audited.
 func TestDynamicRegistrationEndToEnd(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		ctx := context.Background()
 		endpoint := ts.URL + oauth.PathRegister
@@ -420,7 +421,7 @@ func TestDynamicRegistrationFAPI2RedirectURIs(t *testing.T) {
 // 401 invalid_token at once, and of requests racing with one token only
 // one succeeds, so never two tokens work.
 func TestRegistrationAccessTokenRotation(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		ctx := context.Background()
 		svc := cliService(ts.store(), testSecret, nil)

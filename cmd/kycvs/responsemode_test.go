@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 var (
@@ -45,7 +46,7 @@ func formPostResponse(t *testing.T, p page) (string, url.Values) {
 // both work through go-oidc and x/oauth2, every response (success and
 // error) carries iss, and discovery says so.
 func TestResponseModesAndIssuer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{})
 		r := ts.newRP(id, secret)

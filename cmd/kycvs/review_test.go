@@ -19,6 +19,7 @@ import (
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // regexpParam matches a route's parameters (":id", "*filepath").
@@ -28,7 +29,7 @@ var regexpParam = regexp.MustCompile(`[:*][a-z_]+`)
 // UTF-8 text or holds a control character, and IDs elsewhere in a request
 // (query, form) never reach PostgreSQL either: no 500 (SQLSTATE 22021).
 func TestIllFormedIDs(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret := ts.client(oauth.ClientSpec{})
 		b := newRawBrowser(t, ts.URL)
@@ -120,7 +121,7 @@ func countRows(t *testing.T, ts *testServer, table string) int {
 // client's redirect URI and nothing is stored; unknown ones are dropped.
 // A nonce too short to be random is refused too.
 func TestAuthorizeParameterLimits(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, _ := ts.client(oauth.ClientSpec{})
 		refused := map[string]func(url.Values){
@@ -178,7 +179,7 @@ func TestAuthorizeParameterLimits(t *testing.T) {
 // admin takes profile and phone from the client, its tokens no longer
 // carry name or phone_number.
 func TestClaimsFollowTheClientsScopes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		ctx := context.Background()
 		scopes := []string{"openid", "vaccination_status", "profile", "phone", "offline_access"}
@@ -292,7 +293,7 @@ func TestConsoleSignInTiming(t *testing.T) {
 // leave the person's own verification unaffected. Once, ten an hour from
 // one address kept anyone locked out, silently.
 func TestConsoleSignInsDoNotLockOutAMobile(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.OTPResendInterval = 0 })
 		for i := range otp.ConsoleHourlyLimit {
 			if _, status := consoleSignIn(t, ts, "9999900001"); status != http.StatusSeeOther {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // statementBudget is the most SQL statements one whole verification may
@@ -25,7 +26,7 @@ const statementBudget = 42
 // on both databases, and each step's count is logged (go test -v) for
 // BENCHMARKS.md.
 func TestStatementsPerVerification(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) { c.CleanupInterval = time.Hour })
 		id, secret := ts.client(oauth.ClientSpec{})
 		r := ts.newRP(id, secret)

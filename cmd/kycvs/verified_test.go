@@ -13,6 +13,7 @@ import (
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // verifiedClaims is the part of verified_claims a relying party reads.
@@ -40,7 +41,7 @@ type verifiedClaims struct {
 // confirmed the record, and the registry's electronic record dated by the
 // last dose; in the ID token and in userinfo, each where it was asked for.
 func TestVerifiedClaimsEndToEnd(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, dialect string) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
 			c.TrustFramework = "in_test_framework"
 			c.RegistryName = "Test Vaccination Registry"

@@ -80,6 +80,50 @@ func Backends(t testing.TB) []string {
 	return []string{string(store.SQLite), string(store.Postgres)}
 }
 
+// ForEach runs test as a subtest per backend Backends returns, named after
+// the dialect, one after another; a test that may run beside the others
+// calls t.Parallel itself. This is the one loop over the backends every
+// package's tests use.
+func ForEach(t *testing.T, test func(t *testing.T, dialect string)) {
+	t.Helper()
+	eachOf(t, Backends(t), test)
+}
+
+// ForEachPooled is ForEach over PooledBackends: also PostgreSQL through
+// PgBouncer in transaction mode, for the code that runs behind it in
+// production.
+func ForEachPooled(t *testing.T, test func(t *testing.T, dialect string)) {
+	t.Helper()
+	eachOf(t, PooledBackends(t), test)
+}
+
+func eachOf(t *testing.T, dialects []string, test func(t *testing.T, dialect string)) {
+	t.Helper()
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) { test(t, dialect) })
+	}
+}
+
+// Run is the conformance entry the store's tests go through: test runs as
+// a subtest per backend (ForEach), the backends in parallel with each
+// other, each on a fresh, migrated store (Open).
+func Run(t *testing.T, test func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	ForEach(t, func(t *testing.T, dialect string) {
+		t.Parallel()
+		test(t, Open(t, dialect))
+	})
+}
+
+// RunPooled is Run over PooledBackends.
+func RunPooled(t *testing.T, test func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	ForEachPooled(t, func(t *testing.T, dialect string) {
+		t.Parallel()
+		test(t, Open(t, dialect))
+	})
+}
+
 // postgresURL returns the PostgreSQL URL from the environment, or "" when it
 // is unset outside CI. In CI an unset URL fails the test.
 func postgresURL(t testing.TB) string {
