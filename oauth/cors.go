@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
 // allowTokenOrigin applies the token endpoint's cross-origin rule, so a
@@ -25,10 +26,13 @@ import (
 // is looked at, so a page that could not read the answer cannot spend the
 // code either. It returns false when it has written that refusal.
 //
-// Preflight (OPTIONS) is deliberately not answered: the script's request
-// is a CORS-safelisted form POST, and a browser page that wants to send
-// HTTP Basic client credentials is a confidential client leaking its
-// secret, which a failing preflight stops.
+// The answer exposes DPoP-Nonce, so a browser app using DPoP (RFC 9449)
+// can read the nonce kycvs asks for and the next one it sends.
+//
+// A preflight (handleTokenPreflight) is answered only for the DPoP and
+// Content-Type headers: a browser page that wants to send HTTP Basic
+// client credentials is a confidential client leaking its secret, which a
+// failing preflight stops.
 func (p *Provider) allowTokenOrigin(c *gin.Context) bool {
 	c.Writer.Header().Add("Vary", "Origin")
 	origin := c.GetHeader("Origin")
@@ -41,6 +45,7 @@ func (p *Provider) allowTokenOrigin(c *gin.Context) bool {
 	}
 	if err == nil && !client.Disabled && originAllowed(client.RedirectURIs, origin) {
 		c.Header("Access-Control-Allow-Origin", origin)
+		c.Header("Access-Control-Expose-Headers", "DPoP-Nonce")
 		return true
 	}
 	writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept token requests from this web origin. Register a redirect URI on it.")
@@ -148,6 +153,60 @@ func (p *Provider) handleUserinfoPreflight(c *gin.Context) {
 	}
 	c.Header("Access-Control-Allow-Methods", "GET, POST")
 	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
+	c.Header("Access-Control-Max-Age", "600")
+	c.Status(http.StatusNoContent)
+}
+
+// tokenPreflightHeaders are the request headers a browser may send to the
+// token endpoint beyond the CORS-safelisted ones: the form's Content-Type
+// and a DPoP proof (RFC 9449), never Authorization.
+var tokenPreflightHeaders = []string{"content-type", "dpop"}
+
+// handleTokenPreflight answers CORS preflight for the token endpoint, which
+// a browser sends before a request with a DPoP header (oidc-client-ts and
+// other single-page apps with DPoP, redeeming a code or refreshing). A
+// preflight names no client, so its origin is checked against the redirect
+// URIs of every enabled public client, as userinfo's is; the actual
+// request is then held to its own client's (allowTokenOrigin). A preflight
+// asking for any header but Content-Type and DPoP (Authorization: client
+// credentials in a page) gets no CORS headers, so the browser sends
+// nothing. Browsers may cache the answer for ten minutes.
+func (p *Provider) handleTokenPreflight(c *gin.Context) {
+	c.Header("Allow", "POST, OPTIONS")
+	c.Writer.Header().Add("Vary", "Origin")
+	origin := c.GetHeader("Origin")
+	if origin == "" {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	if c.GetHeader("Access-Control-Request-Method") != http.MethodPost {
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "The token endpoint answers POST only.")
+		return
+	}
+	for _, h := range strings.Split(c.GetHeader("Access-Control-Request-Headers"), ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" && !slices.Contains(tokenPreflightHeaders, h) {
+			writeJSONError(c, http.StatusForbidden, "invalid_request", "A browser may send the token endpoint Content-Type and DPoP headers only; a client with credentials belongs on a server.")
+			return
+		}
+	}
+	uris, err := p.st.PublicRedirectURIs(c.Request.Context())
+	if err != nil {
+		f := web.FailureOf(err)
+		f.Answer(c, web.Log(c), err)
+		code := "server_error"
+		if f.Outage {
+			code = "temporarily_unavailable"
+		}
+		writeJSONError(c, f.Status, code, f.Message)
+		return
+	}
+	if !originAllowed(uris, origin) {
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "No public client is registered with a redirect URI on this web origin.")
+		return
+	}
+	c.Header("Access-Control-Allow-Origin", origin)
+	c.Header("Access-Control-Allow-Methods", "POST")
+	c.Header("Access-Control-Allow-Headers", "Content-Type, DPoP")
 	c.Header("Access-Control-Max-Age", "600")
 	c.Status(http.StatusNoContent)
 }

@@ -37,6 +37,7 @@ func (p *Provider) Register(router gin.IRouter) {
 	r.GET(PathResume+":challenge", p.handleResume)
 	r.POST(PathPAR, p.handlePAR)
 	r.POST(PathToken, p.handleToken)
+	r.OPTIONS(PathToken, p.handleTokenPreflight)
 	r.GET(PathUserinfo, p.handleUserinfo)
 	r.POST(PathUserinfo, p.handleUserinfo)
 	r.OPTIONS(PathUserinfo, p.handleUserinfoPreflight)

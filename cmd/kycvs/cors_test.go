@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/kycvs/kycvs/oauth"
 )
 
@@ -105,7 +107,7 @@ func TestTokenEndpointCORS(t *testing.T) {
 			t.Fatalf("%d %v", resp.StatusCode, body)
 		}
 	})
-	t.Run("no preflight: a browser cannot send client credentials in a header", func(t *testing.T) {
+	t.Run("no preflight for client credentials in a header", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodOptions, ts.URL+oauth.PathToken, nil)
 		req.Header.Set("Origin", site)
 		req.Header.Set("Access-Control-Request-Method", "POST")
@@ -119,6 +121,95 @@ func TestTokenEndpointCORS(t *testing.T) {
 			t.Fatalf("preflight answered: %d %v", resp.StatusCode, resp.Header)
 		}
 	})
+}
+
+// A single-page app using DPoP (oidc-client-ts can) redeems its code and
+// refreshes from the browser: the token endpoint answers the preflight the
+// DPoP header causes, for the origins of public clients' redirect URIs
+// only, and exposes DPoP-Nonce so the app can read the nonce it is asked
+// for (RFC 9449 8) and the next one.
+func TestTokenEndpointCORSForDPoP(t *testing.T) {
+	ts := newTestServer(t, "sqlite", func(c *serveConfig) { c.DPoPNonce = true })
+	const site = "http://127.0.0.1:9"
+	scopes := []string{"openid", "vaccination_status", "offline_access"}
+	id, _ := ts.client(oauth.ClientSpec{Public: true, RedirectURIs: []string{site + "/callback"}, Scopes: scopes})
+	ts.client(oauth.ClientSpec{RedirectURIs: []string{"http://127.0.0.1:8/callback"}})
+	tokenURL := ts.URL + oauth.PathToken
+
+	preflight := func(origin, headers string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodOptions, tokenURL, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		if headers != "" {
+			req.Header.Set("Access-Control-Request-Headers", headers)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	t.Run("preflight", func(t *testing.T) {
+		resp := preflight(site, "dpop, content-type")
+		allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != site ||
+			!strings.Contains(allowed, "dpop") || !strings.Contains(allowed, "content-type") || strings.Contains(allowed, "authorization") ||
+			resp.Header.Get("Access-Control-Allow-Methods") != "POST" || resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
+			!strings.Contains(resp.Header.Get("Vary"), "Origin") {
+			t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+		}
+		for name, origin := range map[string]string{
+			"another origin": "https://evil.example",
+			// A confidential client's page has no business at the token
+			// endpoint from a browser.
+			"a confidential client's origin": "http://127.0.0.1:8",
+		} {
+			if resp := preflight(origin, "dpop, content-type"); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Headers") != "" {
+				t.Errorf("%s: %d %v", name, resp.StatusCode, resp.Header)
+			}
+		}
+		if resp := preflight(site, "dpop, authorization"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("Authorization asked for: %d %v", resp.StatusCode, resp.Header)
+		}
+	})
+
+	// The requests a browser then sends, with Origin and a DPoP proof.
+	key := newClientKey(t, "")
+	fromPage := func(form url.Values, nonce string) (int, map[string]any, http.Header) {
+		t.Helper()
+		h := dpopHeader(key.dpopProof(t, "POST", tokenURL, "", nonce))
+		h.Set("Origin", site)
+		return postForm(t, tokenURL, form, "", "", h)
+	}
+	readable := func(step string, h http.Header) {
+		t.Helper()
+		if h.Get("Access-Control-Allow-Origin") != site || !strings.Contains(h.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") || h.Get("DPoP-Nonce") == "" {
+			t.Errorf("%s: the page cannot read DPoP-Nonce: %v", step, h)
+		}
+	}
+	r := ts.newRP(id, "", scopes...)
+	r.conf.RedirectURL = site + "/callback"
+	a := r.authorize(oauth2.SetAuthURLParam("prompt", "consent"))
+	code := ts.newBrowser().signIn(a, "9999900001", "Asha Verma").Query().Get("code")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {id}, "redirect_uri": {site + "/callback"}, "code_verifier": {a.verifier}}
+	status, body, h := fromPage(form, "")
+	if status != http.StatusBadRequest || body["error"] != "use_dpop_nonce" {
+		t.Fatalf("without a nonce: %d %v", status, body)
+	}
+	readable("the nonce challenge", h)
+	status, body, h = fromPage(form, h.Get("DPoP-Nonce"))
+	if status != http.StatusOK || body["token_type"] != "DPoP" || body["refresh_token"] == nil {
+		t.Fatalf("exchange: %d %v", status, body)
+	}
+	readable("the exchange", h)
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}, "client_id": {id}}
+	status, body, h = fromPage(refresh, h.Get("DPoP-Nonce"))
+	if status != http.StatusOK || body["token_type"] != "DPoP" {
+		t.Fatalf("refresh: %d %v", status, body)
+	}
+	readable("the refresh", h)
 }
 
 // kycvs's pages refuse to be framed; the button never frames them.
