@@ -54,71 +54,79 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case verb == "revoke" && id == "":
 		return usageError{"usage: kycvs clients api-keys revoke KEY_ID"}
 	}
-	if err := d.resolve(verb == "create"); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, d.DatabaseURL, false)
+	st, err := openCLIStore(ctx, &d, verb == "create")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := checkSchema(ctx, st); err != nil {
-		return err
-	}
-	// Listing and revoking need no secret; the hashing key is unused then.
-	keys := kycvsapi.NewAPIKeys(st, []byte(d.Secret))
-
+	c := newCLICommand(st, d.Secret, id, *asJSON, stdout)
 	switch verb {
 	case "create":
-		full, rec, err := cliService(st, d.Secret, nil).CreateAPIKey(ctx, cliActor(), id)
-		if err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		if *asJSON {
-			return writeJSON(stdout, toAPIKeyJSON(rec, full))
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "api_key\t%s\t(shown once: store it now)\n", full)
-		fmt.Fprintf(tw, "id\t%s\n", rec.ID)
-		fmt.Fprintf(tw, "client_id\t%s\n", rec.ClientID)
-		return tw.Flush()
+		return c.apiKeysCreate(ctx)
 	case "list":
-		if id != "" {
-			if _, err := st.GetClient(ctx, id); err != nil {
-				return notFoundAs(err, "client", id)
-			}
-		}
-		ks, err := keys.List(ctx, id)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			out := make([]apiKeyJSON, len(ks))
-			for i := range ks {
-				out[i] = toAPIKeyJSON(&ks[i], "")
-			}
-			return writeJSON(stdout, out)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY ID\tCLIENT ID\tCREATED\tSTATE")
-		for _, k := range ks {
-			state := "active"
-			if k.RevokedAt != nil {
-				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.ClientID, k.CreatedAt.Format(time.RFC3339), state)
-		}
-		return tw.Flush()
+		// Listing needs no secret; the hashing key is unused then.
+		return c.apiKeysList(ctx, kycvsapi.NewAPIKeys(st, []byte(d.Secret)))
 	case "revoke":
-		_, err := cliService(st, d.Secret, nil).RevokeAPIKey(ctx, cliActor(), "", id)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return fmt.Errorf("API key %s is already revoked", id)
-		case err != nil:
-			return notFoundAs(err, "API key", id)
-		}
-		fmt.Fprintf(stdout, "revoked API key %s: it authenticates no more calls, and tokens of transactions it started stop working\n", id)
-		return nil
+		return c.apiKeysRevoke(ctx)
 	}
 	return usageError{apiKeysUsage}
+}
+
+// apiKeysCreate makes a key for the client c.id and prints it, once.
+func (c cliCommand) apiKeysCreate(ctx context.Context) error {
+	full, rec, err := c.svc.CreateAPIKey(ctx, c.actor, c.id)
+	if err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	if c.asJSON {
+		return writeJSON(c.stdout, toAPIKeyJSON(rec, full))
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "api_key\t%s\t(shown once: store it now)\n", full)
+	fmt.Fprintf(tw, "id\t%s\n", rec.ID)
+	fmt.Fprintf(tw, "client_id\t%s\n", rec.ClientID)
+	return tw.Flush()
+}
+
+// apiKeysList lists the keys of the client c.id, or every key when c.id
+// is empty.
+func (c cliCommand) apiKeysList(ctx context.Context, keys *kycvsapi.APIKeys) error {
+	if c.id != "" {
+		if _, err := c.st.GetClient(ctx, c.id); err != nil {
+			return notFoundAs(err, "client", c.id)
+		}
+	}
+	ks, err := keys.List(ctx, c.id)
+	if err != nil {
+		return err
+	}
+	if c.asJSON {
+		out := make([]apiKeyJSON, len(ks))
+		for i := range ks {
+			out[i] = toAPIKeyJSON(&ks[i], "")
+		}
+		return writeJSON(c.stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY ID\tCLIENT ID\tCREATED\tSTATE")
+	for _, k := range ks {
+		state := "active"
+		if k.RevokedAt != nil {
+			state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.ClientID, k.CreatedAt.Format(time.RFC3339), state)
+	}
+	return tw.Flush()
+}
+
+func (c cliCommand) apiKeysRevoke(ctx context.Context) error {
+	_, err := c.svc.RevokeAPIKey(ctx, c.actor, "", c.id)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("API key %s is already revoked", c.id)
+	case err != nil:
+		return notFoundAs(err, "API key", c.id)
+	}
+	fmt.Fprintf(c.stdout, "revoked API key %s: it authenticates no more calls, and tokens of transactions it started stop working\n", c.id)
+	return nil
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,26 +65,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
 	}
-	c.db.register(fs)
-	fs.BoolVar(&c.Setup, "setup", false, "register the bench client and the virtual users' registry records in the server's database (--database-url and --secret, or --dev) before the run")
-	fs.StringVar(&c.Issuer, "issuer", "", "the server's issuer URL, on loopback (default http://127.0.0.1:8080; with --dev http://localhost:8080)")
-	fs.IntVar(&c.Users, "users", 32, fmt.Sprintf("concurrent virtual users, 1 to %d", loadtest.MaxUsers))
-	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to start new verifications, at most "+loadtest.MaxDuration.String())
-	fs.IntVar(&c.Flows, "flows", 0, "stop after this many verifications (0: only --duration bounds the run)")
-	fs.StringVar(&c.WebhookListen, "webhook-listen", "127.0.0.1:9099", "loopback address where bench receives the server's webhook SMS at /sms")
-	fs.StringVar(&c.WebhookSecret, "sms-webhook-secret", "", "the server's --sms-webhook-secret, to check the SMS signatures")
-	fs.StringVar(&c.ClientID, "client-id", "", "a registered confidential client (not with --setup)")
-	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret (not with --setup)")
-	fs.StringVar(&c.RedirectURI, "redirect-uri", loadtest.DefaultRedirectURI, "the client's loopback redirect URI; nothing needs to listen there")
-	fs.StringVar(&c.IDTokenAlg, "id-token-alg", "", "with --setup: the bench client's ID token algorithm, RS256 or ES256 (default: the server's, RS256)")
-	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process ID, to report its CPU time per verification and its memory")
-	fs.StringVar(&c.DBProcess, "db-process", "", "command name of the database's processes on this machine (e.g. postgres), to report their CPU time per verification too")
-	fs.StringVar(&c.ServerMetrics, "server-metrics", "http://127.0.0.1:9464/metrics", "the server's Prometheus endpoint (its --metrics-addr), on loopback, for the SQL statements and transactions per verification (\"off\": not measured)")
-	fs.DurationVar(&c.OTPTimeout, "otp-timeout", loadtest.DefaultOTPTimeout, "how long to wait for an SMS")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", loadtest.DefaultRequestTimeout, "timeout of every HTTP request")
-	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
-	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile (go tool pprof) to this file")
+	c.flags(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -110,6 +91,54 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer gw.Close()
 	fmt.Fprintf(stderr, "kycvs bench: %d virtual users for %s against %s; SMS gateway at %s\n", len(users), c.Duration, c.Issuer, gw.URL())
 
+	if c.CPUProfile != "" {
+		stop, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	res, err := loadtest.Run(ctx, c.runConfig(users, gw, stderr))
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		err = writeJSON(stdout, res)
+	} else {
+		err = loadtest.WriteText(stdout, res)
+	}
+	if err != nil {
+		return err
+	}
+	return benchOutcome(res)
+}
+
+func (c *benchConfig) flags(fs *flag.FlagSet) {
+	c.db.register(fs)
+	fs.BoolVar(&c.Setup, "setup", false, "register the bench client and the virtual users' registry records in the server's database (--database-url and --secret, or --dev) before the run")
+	fs.StringVar(&c.Issuer, "issuer", "", "the server's issuer URL, on loopback (default http://127.0.0.1:8080; with --dev http://localhost:8080)")
+	fs.IntVar(&c.Users, "users", 32, fmt.Sprintf("concurrent virtual users, 1 to %d", loadtest.MaxUsers))
+	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to start new verifications, at most "+loadtest.MaxDuration.String())
+	fs.IntVar(&c.Flows, "flows", 0, "stop after this many verifications (0: only --duration bounds the run)")
+	fs.StringVar(&c.WebhookListen, "webhook-listen", "127.0.0.1:9099", "loopback address where bench receives the server's webhook SMS at /sms")
+	fs.StringVar(&c.WebhookSecret, "sms-webhook-secret", "", "the server's --sms-webhook-secret, to check the SMS signatures")
+	fs.StringVar(&c.ClientID, "client-id", "", "a registered confidential client (not with --setup)")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret (not with --setup)")
+	fs.StringVar(&c.RedirectURI, "redirect-uri", loadtest.DefaultRedirectURI, "the client's loopback redirect URI; nothing needs to listen there")
+	fs.StringVar(&c.IDTokenAlg, "id-token-alg", "", "with --setup: the bench client's ID token algorithm, RS256 or ES256 (default: the server's, RS256)")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process ID, to report its CPU time per verification and its memory")
+	fs.StringVar(&c.DBProcess, "db-process", "", "command name of the database's processes on this machine (e.g. postgres), to report their CPU time per verification too")
+	fs.StringVar(&c.ServerMetrics, "server-metrics", "http://127.0.0.1:9464/metrics", "the server's Prometheus endpoint (its --metrics-addr), on loopback, for the SQL statements and transactions per verification (\"off\": not measured)")
+	fs.DurationVar(&c.OTPTimeout, "otp-timeout", loadtest.DefaultOTPTimeout, "how long to wait for an SMS")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", loadtest.DefaultRequestTimeout, "timeout of every HTTP request")
+	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
+	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile (go tool pprof) to this file")
+}
+
+// runConfig is the load run the flags describe, for users, with the codes
+// arriving at gw and progress on stderr.
+func (c *benchConfig) runConfig(users []loadtest.User, gw *loadtest.Gateway, stderr io.Writer) loadtest.Config {
 	cfg := loadtest.Config{
 		Issuer:         c.Issuer,
 		ClientID:       c.ClientID,
@@ -130,27 +159,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.Progress > 0 {
 		cfg.Progress, cfg.ProgressEvery = stderr, c.Progress
 	}
-	if c.CPUProfile != "" {
-		stop, err := startCPUProfile(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	res, err := loadtest.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
-	} else {
-		err = loadtest.WriteText(stdout, res)
-	}
-	if err != nil {
-		return err
-	}
+	return cfg
+}
+
+// benchOutcome is the error bench exits with after printing res: none
+// when every verification completed.
+func benchOutcome(res *loadtest.Result) error {
 	switch {
 	case res.Interrupted:
 		return errors.New("interrupted")
@@ -233,16 +247,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 // prepare registers the bench client and registry records in the
 // server's database.
 func (c *benchConfig) prepare(ctx context.Context) (*loadtest.Prepared, error) {
-	if err := c.db.resolve(true); err != nil {
-		return nil, err
-	}
-	st, err := openStore(ctx, c.db.DatabaseURL, false)
+	st, err := openCLIStore(ctx, &c.db, true)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	if err := checkSchema(ctx, st); err != nil {
-		return nil, err
-	}
 	return loadtest.Prepare(ctx, st, []byte(c.db.Secret), c.Users, c.RedirectURI, c.IDTokenAlg)
 }

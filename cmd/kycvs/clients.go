@@ -97,37 +97,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var d dbFlags
 	d.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	var spec oauth.ClientSpec
-	var redirects, postLogout, scopes, contacts stringList
-	var public, allowSector bool
-	var jwksFile string
+	var sf clientSpecFlags
 	grace := fs.Duration("grace", oauth.DefaultSecretGrace, "rotate-secret: how long the old secret keeps working (0: stops now, for a secret that leaked; at most 720h)")
 	if verb == "create" || verb == "update" {
-		if verb == "create" {
-			fs.StringVar(&spec.ID, "id", "", "client ID (default: generated)")
-		}
-		fs.StringVar(&spec.Name, "name", "", "the verifying entity's name, shown to people")
-		fs.Var(&redirects, "redirect-uri", "redirect URI, matched exactly (repeatable)")
-		fs.Var(&postLogout, "post-logout-redirect-uri", "where sign-out may return the person, matched exactly (repeatable; apart from redirect URIs)")
-		fs.BoolVar(&public, "public", false, "public client (browser or app, no secret, PKCE required); update: --public=false makes it confidential")
-		fs.Var(&scopes, "scope", "scope the client may ask for (repeatable; default openid and vaccination_status)")
-		fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
-		fs.StringVar(&spec.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default) or ES256")
-		fs.StringVar(&spec.UserinfoSignedResponseAlg, "userinfo-alg", "", "sign userinfo responses with RS256 or ES256 (default: plain JSON)")
-		fs.StringVar(&spec.SectorIdentifier, "sector-identifier", "", "sector identifier URI for pairwise subjects (needed when redirect URIs span several hosts)")
-		fs.StringVar(&spec.LogoURI, "logo-uri", "", "the verifying entity's logo (https)")
-		fs.Var(&contacts, "contact", "e-mail address of someone responsible for the client (repeatable)")
-		fs.StringVar(&spec.Profile, "profile", "", "fapi2: a FAPI 2.0 client (PAR, PKCE S256, private_key_jwt, DPoP, 60-second codes); needs --jwks or --jwks-uri")
-		fs.BoolVar(&spec.RequirePAR, "require-par", false, "refuse authorization requests not pushed to the PAR endpoint first")
-		fs.StringVar(&jwksFile, "jwks", "", "private_key_jwt: file with the client's public keys as a JWK Set")
-		fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "private_key_jwt: https URL of the client's public JWK Set")
-		fs.StringVar(&spec.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "private_key_jwt: the only algorithm its assertions may use (ES256, PS256, RS256; default any)")
-		fs.BoolVar(&spec.DPoPBoundAccessTokens, "dpop", false, "refuse token requests without a DPoP proof (dpop_bound_access_tokens)")
-		fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where signed logout tokens are POSTed (Back-Channel Logout 1.0; https, http only on localhost; update: \"\" removes it)")
-		fs.BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
-		if verb == "update" {
-			fs.BoolVar(&allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
-		}
+		sf.register(fs, verb)
 	}
 	needsID := verb == "show" || verb == "delete" || verb == "rotate-secret" || verb == "update" || verb == "disable" || verb == "enable"
 	// Flags may stand on either side of the client ID.
@@ -139,133 +112,217 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if needsID && id == "" {
 		return usageError{"usage: kycvs clients " + verb + " CLIENT_ID"}
 	}
-	if err := d.resolve(verb == "create" || verb == "rotate-secret" || verb == "update"); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, d.DatabaseURL, false)
+	st, err := openCLIStore(ctx, &d, verb == "create" || verb == "rotate-secret" || verb == "update")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := checkSchema(ctx, st); err != nil {
+	if err := sf.readJWKS(); err != nil {
 		return err
 	}
-	if jwksFile != "" {
-		b, err := os.ReadFile(jwksFile)
-		if err != nil {
-			return fmt.Errorf("--jwks: %w", err)
-		}
-		spec.JWKS = string(b)
-	}
-	svc := cliService(st, d.Secret, nil)
-	actor := cliActor()
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	print := func(c *store.Client, secret string) error {
-		if *asJSON {
-			return writeJSON(stdout, toClientJSON(c, secret))
-		}
-		printClient(stdout, c, secret)
-		return nil
-	}
+	c := newCLICommand(st, d.Secret, id, *asJSON, stdout)
 	switch verb {
 	case "create":
-		spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.Scopes, spec.Contacts, spec.Public = redirects, postLogout, scopes, contacts, public
-		c, secret, err := svc.CreateClient(ctx, actor, spec)
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("a client with ID %q already exists", spec.ID)
-		}
-		if err != nil {
-			return err
-		}
-		return print(c, secret)
+		return c.clientsCreate(ctx, sf.spec())
 	case "list":
-		cs, err := st.ListClients(ctx)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			out := make([]clientJSON, len(cs))
-			for i := range cs {
-				out[i] = toClientJSON(&cs[i], "")
-			}
-			return writeJSON(stdout, out)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tSCOPES\tREDIRECT URIS\tSTATE")
-		for _, c := range cs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, clientType(&c), strings.Join(c.Scopes, " "), strings.Join(c.RedirectURIs, " "), clientState(&c))
-		}
-		return tw.Flush()
+		return c.clientsList(ctx)
 	case "show":
-		c, err := st.GetClient(ctx, id)
-		if err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		return print(c, "")
+		return c.clientsShow(ctx)
 	case "update":
-		c, secret, err := svc.UpdateClient(ctx, actor, id, func(s *oauth.ClientSpec) error {
-			for name, apply := range map[string]func(){
-				"name": func() { s.Name = spec.Name }, "redirect-uri": func() { s.RedirectURIs = redirects },
-				"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout },
-				"scope":                    func() { s.Scopes = scopes }, "contact": func() { s.Contacts = contacts }, "public": func() { s.Public = public },
-				"token-endpoint-auth-method":      func() { s.TokenEndpointAuthMethod = spec.TokenEndpointAuthMethod },
-				"id-token-alg":                    func() { s.IDTokenSignedResponseAlg = spec.IDTokenSignedResponseAlg },
-				"userinfo-alg":                    func() { s.UserinfoSignedResponseAlg = spec.UserinfoSignedResponseAlg },
-				"sector-identifier":               func() { s.SectorIdentifier = spec.SectorIdentifier },
-				"logo-uri":                        func() { s.LogoURI = spec.LogoURI },
-				"profile":                         func() { s.Profile = spec.Profile },
-				"require-par":                     func() { s.RequirePAR = spec.RequirePAR },
-				"jwks":                            func() { s.JWKS, s.JWKSURI = spec.JWKS, "" },
-				"jwks-uri":                        func() { s.JWKSURI, s.JWKS = spec.JWKSURI, "" },
-				"token-endpoint-auth-signing-alg": func() { s.TokenEndpointAuthSigningAlg = spec.TokenEndpointAuthSigningAlg },
-				"dpop":                            func() { s.DPoPBoundAccessTokens = spec.DPoPBoundAccessTokens },
-				"backchannel-logout-uri":          func() { s.BackchannelLogoutURI = spec.BackchannelLogoutURI },
-				"backchannel-logout-session-required": func() {
-					s.BackchannelLogoutSessionRequired = spec.BackchannelLogoutSessionRequired
-				},
-			} {
-				if given[name] {
-					apply()
-				}
-			}
-			return nil
-		}, allowSector)
-		if errors.Is(err, admin.ErrSectorChange) {
-			return fmt.Errorf("%v; add --allow-sector-change to do it anyway", err)
-		}
-		if err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		return print(c, secret)
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		return c.clientsUpdate(ctx, &sf, given)
 	case "disable", "enable":
-		c, err := svc.SetClientDisabled(ctx, actor, id, verb == "disable")
-		if err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		if !*asJSON {
-			if c.Disabled {
-				fmt.Fprintf(stdout, "disabled client %s: it gets no tokens, and its tokens and API keys stop working until it is enabled\n", id)
-			} else {
-				fmt.Fprintf(stdout, "enabled client %s\n", id)
-			}
-			return nil
-		}
-		return print(c, "")
+		return c.clientsSetDisabled(ctx, verb == "disable")
 	case "delete":
-		if err := svc.DeleteClient(ctx, actor, id); err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		fmt.Fprintf(stdout, "deleted client %s and its tokens\n", id)
-		return nil
+		return c.clientsDelete(ctx)
 	case "rotate-secret":
-		secret, c, err := svc.RotateClientSecret(ctx, actor, id, *grace)
-		if err != nil {
-			return notFoundAs(err, "client", id)
-		}
-		return print(c, secret)
+		return c.clientsRotateSecret(ctx, *grace)
 	}
 	return usageError{clientsUsage}
+}
+
+// clientSpecFlags are the flags of `clients create` and `clients update`
+// that describe a client.
+type clientSpecFlags struct {
+	oauth.ClientSpec
+	redirects, postLogout, scopes, contacts stringList
+	public, allowSector                     bool
+	jwksFile                                string
+}
+
+// register adds the flags of verb, create or update, to fs.
+func (f *clientSpecFlags) register(fs *flag.FlagSet, verb string) {
+	if verb == "create" {
+		fs.StringVar(&f.ID, "id", "", "client ID (default: generated)")
+	}
+	fs.StringVar(&f.Name, "name", "", "the verifying entity's name, shown to people")
+	fs.Var(&f.redirects, "redirect-uri", "redirect URI, matched exactly (repeatable)")
+	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-out may return the person, matched exactly (repeatable; apart from redirect URIs)")
+	fs.BoolVar(&f.public, "public", false, "public client (browser or app, no secret, PKCE required); update: --public=false makes it confidential")
+	fs.Var(&f.scopes, "scope", "scope the client may ask for (repeatable; default openid and vaccination_status)")
+	fs.StringVar(&f.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
+	fs.StringVar(&f.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default) or ES256")
+	fs.StringVar(&f.UserinfoSignedResponseAlg, "userinfo-alg", "", "sign userinfo responses with RS256 or ES256 (default: plain JSON)")
+	fs.StringVar(&f.SectorIdentifier, "sector-identifier", "", "sector identifier URI for pairwise subjects (needed when redirect URIs span several hosts)")
+	fs.StringVar(&f.LogoURI, "logo-uri", "", "the verifying entity's logo (https)")
+	fs.Var(&f.contacts, "contact", "e-mail address of someone responsible for the client (repeatable)")
+	fs.StringVar(&f.Profile, "profile", "", "fapi2: a FAPI 2.0 client (PAR, PKCE S256, private_key_jwt, DPoP, 60-second codes); needs --jwks or --jwks-uri")
+	fs.BoolVar(&f.RequirePAR, "require-par", false, "refuse authorization requests not pushed to the PAR endpoint first")
+	fs.StringVar(&f.jwksFile, "jwks", "", "private_key_jwt: file with the client's public keys as a JWK Set")
+	fs.StringVar(&f.JWKSURI, "jwks-uri", "", "private_key_jwt: https URL of the client's public JWK Set")
+	fs.StringVar(&f.TokenEndpointAuthSigningAlg, "token-endpoint-auth-signing-alg", "", "private_key_jwt: the only algorithm its assertions may use (ES256, PS256, RS256; default any)")
+	fs.BoolVar(&f.DPoPBoundAccessTokens, "dpop", false, "refuse token requests without a DPoP proof (dpop_bound_access_tokens)")
+	fs.StringVar(&f.BackchannelLogoutURI, "backchannel-logout-uri", "", "where signed logout tokens are POSTed (Back-Channel Logout 1.0; https, http only on localhost; update: \"\" removes it)")
+	fs.BoolVar(&f.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens (always sent)")
+	if verb == "update" {
+		fs.BoolVar(&f.allowSector, "allow-sector-change", false, "allow a change of the pairwise sector (every person's sub changes for this client)")
+	}
+}
+
+// readJWKS reads the file --jwks names into the spec.
+func (f *clientSpecFlags) readJWKS() error {
+	if f.jwksFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(f.jwksFile)
+	if err != nil {
+		return fmt.Errorf("--jwks: %w", err)
+	}
+	f.JWKS = string(b)
+	return nil
+}
+
+// spec is the client the flags describe, for create.
+func (f *clientSpecFlags) spec() oauth.ClientSpec {
+	spec := f.ClientSpec
+	spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.Scopes, spec.Contacts, spec.Public = f.redirects, f.postLogout, f.scopes, f.contacts, f.public
+	return spec
+}
+
+// applyGiven changes in s what the flags given on the command line say,
+// for update; the rest of s stays.
+func (f *clientSpecFlags) applyGiven(s *oauth.ClientSpec, given map[string]bool) {
+	for name, apply := range map[string]func(){
+		"name": func() { s.Name = f.Name }, "redirect-uri": func() { s.RedirectURIs = f.redirects },
+		"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = f.postLogout },
+		"scope":                    func() { s.Scopes = f.scopes }, "contact": func() { s.Contacts = f.contacts }, "public": func() { s.Public = f.public },
+		"token-endpoint-auth-method":      func() { s.TokenEndpointAuthMethod = f.TokenEndpointAuthMethod },
+		"id-token-alg":                    func() { s.IDTokenSignedResponseAlg = f.IDTokenSignedResponseAlg },
+		"userinfo-alg":                    func() { s.UserinfoSignedResponseAlg = f.UserinfoSignedResponseAlg },
+		"sector-identifier":               func() { s.SectorIdentifier = f.SectorIdentifier },
+		"logo-uri":                        func() { s.LogoURI = f.LogoURI },
+		"profile":                         func() { s.Profile = f.Profile },
+		"require-par":                     func() { s.RequirePAR = f.RequirePAR },
+		"jwks":                            func() { s.JWKS, s.JWKSURI = f.JWKS, "" },
+		"jwks-uri":                        func() { s.JWKSURI, s.JWKS = f.JWKSURI, "" },
+		"token-endpoint-auth-signing-alg": func() { s.TokenEndpointAuthSigningAlg = f.TokenEndpointAuthSigningAlg },
+		"dpop":                            func() { s.DPoPBoundAccessTokens = f.DPoPBoundAccessTokens },
+		"backchannel-logout-uri":          func() { s.BackchannelLogoutURI = f.BackchannelLogoutURI },
+		"backchannel-logout-session-required": func() {
+			s.BackchannelLogoutSessionRequired = f.BackchannelLogoutSessionRequired
+		},
+	} {
+		if given[name] {
+			apply()
+		}
+	}
+}
+
+// print prints client, and secret when one was just made, as JSON or a
+// table.
+func (c cliCommand) print(client *store.Client, secret string) error {
+	if c.asJSON {
+		return writeJSON(c.stdout, toClientJSON(client, secret))
+	}
+	printClient(c.stdout, client, secret)
+	return nil
+}
+
+func (c cliCommand) clientsCreate(ctx context.Context, spec oauth.ClientSpec) error {
+	client, secret, err := c.svc.CreateClient(ctx, c.actor, spec)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("a client with ID %q already exists", spec.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return c.print(client, secret)
+}
+
+func (c cliCommand) clientsList(ctx context.Context) error {
+	cs, err := c.st.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	if c.asJSON {
+		out := make([]clientJSON, len(cs))
+		for i := range cs {
+			out[i] = toClientJSON(&cs[i], "")
+		}
+		return writeJSON(c.stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tSCOPES\tREDIRECT URIS\tSTATE")
+	for _, cl := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, clientType(&cl), strings.Join(cl.Scopes, " "), strings.Join(cl.RedirectURIs, " "), clientState(&cl))
+	}
+	return tw.Flush()
+}
+
+func (c cliCommand) clientsShow(ctx context.Context) error {
+	client, err := c.st.GetClient(ctx, c.id)
+	if err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	return c.print(client, "")
+}
+
+// clientsUpdate changes what the given flags say, and nothing else.
+func (c cliCommand) clientsUpdate(ctx context.Context, f *clientSpecFlags, given map[string]bool) error {
+	client, secret, err := c.svc.UpdateClient(ctx, c.actor, c.id, func(s *oauth.ClientSpec) error {
+		f.applyGiven(s, given)
+		return nil
+	}, f.allowSector)
+	if errors.Is(err, admin.ErrSectorChange) {
+		return fmt.Errorf("%v; add --allow-sector-change to do it anyway", err)
+	}
+	if err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	return c.print(client, secret)
+}
+
+func (c cliCommand) clientsSetDisabled(ctx context.Context, disabled bool) error {
+	client, err := c.svc.SetClientDisabled(ctx, c.actor, c.id, disabled)
+	if err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	if !c.asJSON {
+		if client.Disabled {
+			fmt.Fprintf(c.stdout, "disabled client %s: it gets no tokens, and its tokens and API keys stop working until it is enabled\n", c.id)
+		} else {
+			fmt.Fprintf(c.stdout, "enabled client %s\n", c.id)
+		}
+		return nil
+	}
+	return c.print(client, "")
+}
+
+func (c cliCommand) clientsDelete(ctx context.Context) error {
+	if err := c.svc.DeleteClient(ctx, c.actor, c.id); err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	fmt.Fprintf(c.stdout, "deleted client %s and its tokens\n", c.id)
+	return nil
+}
+
+func (c cliCommand) clientsRotateSecret(ctx context.Context, grace time.Duration) error {
+	secret, client, err := c.svc.RotateClientSecret(ctx, c.actor, c.id, grace)
+	if err != nil {
+		return notFoundAs(err, "client", c.id)
+	}
+	return c.print(client, secret)
 }
 
 func printClient(w io.Writer, c *store.Client, secret string) {

@@ -66,51 +66,64 @@ func runInitialTokens(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer st.Close()
-	svc := cliService(st, d.Secret, nil)
+	c := newCLICommand(st, d.Secret, id, *asJSON, stdout)
 	now := time.Now()
 	switch verb {
 	case "create":
-		full, rec, err := svc.CreateInitialToken(ctx, cliActor(), *name, *uses, *expires)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeJSON(stdout, toInitialTokenJSON(rec, full, now))
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "initial_access_token\t%s\t(shown once: hand it over now)\n", full)
-		fmt.Fprintf(tw, "id\t%s\n", rec.ID)
-		fmt.Fprintf(tw, "uses\t%d\n", rec.MaxUses)
-		fmt.Fprintf(tw, "expires_at\t%s\n", rec.ExpiresAt.Format(time.RFC3339))
-		return tw.Flush()
+		return c.initialTokensCreate(ctx, *name, *uses, *expires, now)
 	case "list":
-		ts, err := svc.ListInitialTokens(ctx)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			out := make([]initialTokenJSON, len(ts))
-			for i := range ts {
-				out[i] = toInitialTokenJSON(&ts[i], "", now)
-			}
-			return writeJSON(stdout, out)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TOKEN ID\tNAME\tUSES\tEXPIRES\tSTATE")
-		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.Name, t.Uses, t.MaxUses, t.ExpiresAt.Format(time.RFC3339), admin.InitialTokenState(&t, now))
-		}
-		return tw.Flush()
+		return c.initialTokensList(ctx, now)
 	case "revoke":
-		_, err := svc.RevokeInitialToken(ctx, cliActor(), id)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return fmt.Errorf("initial access token %s is already revoked", id)
-		case err != nil:
-			return notFoundAs(err, "initial access token", id)
-		}
-		fmt.Fprintf(stdout, "revoked initial access token %s: it registers no more clients; clients it registered stay\n", id)
-		return nil
+		return c.initialTokensRevoke(ctx)
 	}
 	return usageError{initialTokensUsage}
+}
+
+// initialTokensCreate makes a token and prints it, once.
+func (c cliCommand) initialTokensCreate(ctx context.Context, name string, uses int, expires time.Duration, now time.Time) error {
+	full, rec, err := c.svc.CreateInitialToken(ctx, c.actor, name, uses, expires)
+	if err != nil {
+		return err
+	}
+	if c.asJSON {
+		return writeJSON(c.stdout, toInitialTokenJSON(rec, full, now))
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "initial_access_token\t%s\t(shown once: hand it over now)\n", full)
+	fmt.Fprintf(tw, "id\t%s\n", rec.ID)
+	fmt.Fprintf(tw, "uses\t%d\n", rec.MaxUses)
+	fmt.Fprintf(tw, "expires_at\t%s\n", rec.ExpiresAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+func (c cliCommand) initialTokensList(ctx context.Context, now time.Time) error {
+	ts, err := c.svc.ListInitialTokens(ctx)
+	if err != nil {
+		return err
+	}
+	if c.asJSON {
+		out := make([]initialTokenJSON, len(ts))
+		for i := range ts {
+			out[i] = toInitialTokenJSON(&ts[i], "", now)
+		}
+		return writeJSON(c.stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOKEN ID\tNAME\tUSES\tEXPIRES\tSTATE")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.Name, t.Uses, t.MaxUses, t.ExpiresAt.Format(time.RFC3339), admin.InitialTokenState(&t, now))
+	}
+	return tw.Flush()
+}
+
+func (c cliCommand) initialTokensRevoke(ctx context.Context) error {
+	_, err := c.svc.RevokeInitialToken(ctx, c.actor, c.id)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("initial access token %s is already revoked", c.id)
+	case err != nil:
+		return notFoundAs(err, "initial access token", c.id)
+	}
+	fmt.Fprintf(c.stdout, "revoked initial access token %s: it registers no more clients; clients it registered stay\n", c.id)
+	return nil
 }

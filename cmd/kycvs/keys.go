@@ -11,6 +11,7 @@ import (
 	"github.com/kycvs/kycvs/admin"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
 )
 
 const keysUsage = "usage: kycvs keys list | rotate [--alg RS256|ES256] [--immediate] | retire KID [--withdraw]"
@@ -41,54 +42,35 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	if verb != "list" {
-		keys, err := oauth.NewKeys(st, []byte(d.Secret))
-		if err != nil {
-			return err
-		}
-		keys.WithRetireGrace(retireGrace(*idTokenTTL))
-		// Loading first proves the secret decrypts the existing keys.
-		if err := keys.Load(ctx); err != nil {
-			return err
-		}
-		svc := cliService(st, d.Secret, keys)
-		if verb == "retire" {
-			err := svc.RetireKey(ctx, cliActor(), kid, *withdraw)
-			switch {
-			case errors.Is(err, oauth.ErrLastKey), errors.Is(err, oauth.ErrKeyRetired):
-				return fmt.Errorf("key %s: %w", kid, err)
-			case err != nil:
-				return notFoundAs(err, "signing key", kid)
-			}
-			if *withdraw {
-				fmt.Fprintf(stdout, "key %s is withdrawn: it no longer signs and has left the JWKS (running servers follow within a minute)\n", kid)
-			} else {
-				fmt.Fprintf(stdout, "key %s is retired: it no longer signs and stays published for %s, until the tokens it signed have expired\n", kid, keys.RetireGrace())
-			}
-			return nil
-		}
-		algs := oauth.SupportedAlgs
-		if *alg != "" {
-			algs = []string{*alg}
-		}
-		for _, a := range algs {
-			kid, at, err := svc.RotateKey(ctx, cliActor(), a, *immediate)
-			if err != nil {
-				return err
-			}
-			if !at.After(time.Now()) {
-				fmt.Fprintf(stdout, "new %s key %s signs from now on (running servers pick it up within a minute); the previous key stays published for %s\n", a, kid, keys.RetireGrace())
-			} else {
-				fmt.Fprintf(stdout, "new %s key %s is published now and signs from %s; the previous key signs until then and stays published %s more\n", a, kid, at.Format(time.RFC3339), keys.RetireGrace())
-			}
-		}
-		return nil
+	if verb == "list" {
+		return keysList(ctx, st, *asJSON, stdout)
 	}
+	keys, err := oauth.NewKeys(st, []byte(d.Secret))
+	if err != nil {
+		return err
+	}
+	keys.WithRetireGrace(retireGrace(*idTokenTTL))
+	// Loading first proves the secret decrypts the existing keys.
+	if err := keys.Load(ctx); err != nil {
+		return err
+	}
+	svc := cliService(st, d.Secret, keys)
+	if verb == "retire" {
+		return keysRetire(ctx, svc, keys, kid, *withdraw, stdout)
+	}
+	algs := oauth.SupportedAlgs
+	if *alg != "" {
+		algs = []string{*alg}
+	}
+	return keysRotate(ctx, svc, keys, algs, *immediate, stdout)
+}
+
+func keysList(ctx context.Context, st *store.Store, asJSON bool, stdout io.Writer) error {
 	ks, err := admin.KeyList(ctx, st, time.Now())
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(stdout, ks)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -97,6 +79,40 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.CreatedAt.Format(time.RFC3339), k.State, timeOrDash(k.ActivatesAt), timeOrDash(k.PublishUntil))
 	}
 	return tw.Flush()
+}
+
+// keysRetire stops key kid signing; withdraw takes it out of the JWKS too.
+func keysRetire(ctx context.Context, svc *admin.Service, keys *oauth.Keys, kid string, withdraw bool, stdout io.Writer) error {
+	err := svc.RetireKey(ctx, cliActor(), kid, withdraw)
+	switch {
+	case errors.Is(err, oauth.ErrLastKey), errors.Is(err, oauth.ErrKeyRetired):
+		return fmt.Errorf("key %s: %w", kid, err)
+	case err != nil:
+		return notFoundAs(err, "signing key", kid)
+	}
+	if withdraw {
+		fmt.Fprintf(stdout, "key %s is withdrawn: it no longer signs and has left the JWKS (running servers follow within a minute)\n", kid)
+	} else {
+		fmt.Fprintf(stdout, "key %s is retired: it no longer signs and stays published for %s, until the tokens it signed have expired\n", kid, keys.RetireGrace())
+	}
+	return nil
+}
+
+// keysRotate makes a new key of each of algs; immediate makes it sign at
+// once.
+func keysRotate(ctx context.Context, svc *admin.Service, keys *oauth.Keys, algs []string, immediate bool, stdout io.Writer) error {
+	for _, a := range algs {
+		kid, at, err := svc.RotateKey(ctx, cliActor(), a, immediate)
+		if err != nil {
+			return err
+		}
+		if !at.After(time.Now()) {
+			fmt.Fprintf(stdout, "new %s key %s signs from now on (running servers pick it up within a minute); the previous key stays published for %s\n", a, kid, keys.RetireGrace())
+		} else {
+			fmt.Fprintf(stdout, "new %s key %s is published now and signs from %s; the previous key signs until then and stays published %s more\n", a, kid, at.Format(time.RFC3339), keys.RetireGrace())
+		}
+	}
+	return nil
 }
 
 func timeOrDash(t *time.Time) string {

@@ -35,17 +35,11 @@ func runEndSessions(ctx context.Context, args []string, stdout, stderr io.Writer
 	if id == "" {
 		return usageError{registryUsage}
 	}
-	if err := d.resolve(false); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, d.DatabaseURL, false)
+	st, err := openCLIStore(ctx, &d, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := checkSchema(ctx, st); err != nil {
-		return err
-	}
 	ended, err := cliService(st, d.Secret, nil).EndSessions(ctx, cliActor(), id)
 	if err != nil {
 		return notFoundAs(err, "beneficiary", id)
@@ -67,6 +61,12 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) == 0 || args[0] != "import" {
 		return usageError{registryUsage}
 	}
+	return runImport(ctx, args[1:], stdout, stderr)
+}
+
+// runImport is `kycvs registry import`: the registry from a CSV file,
+// through the admin service, so the import is in the audit log.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("registry import", stderr)
 	var d dbFlags
 	d.register(fs)
@@ -74,8 +74,7 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	maxDelete := fs.Float64("max-delete-fraction", admin.DefaultMaxDeleteFraction, "with --delete-missing, refuse to delete more than this fraction of the registry")
 	force := fs.Bool("force", false, "with --delete-missing, delete however many the file leaves out")
 	progressEvery := fs.Duration("progress-every", 10*time.Second, "when standard error is not a terminal, print a progress line this often (0: never)")
-	rest := args[1:]
-	pos, err := parseFlags(fs, rest, 1)
+	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -92,36 +91,11 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := d.resolve(false); err != nil {
 		return err
 	}
-
-	// raw counts the bytes of the file as stored, compressed or not, for
-	// the share done and the time left.
-	raw := &byteCounter{}
-	var size int64
-	var in io.Reader
-	name := file
-	if file == "-" {
-		name = "standard input"
-		in = io.TeeReader(stdin, raw)
-	} else {
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		in = io.TeeReader(f, raw)
+	src, err := openImportSource(file)
+	if err != nil {
+		return err
 	}
-	if strings.HasSuffix(file, ".gz") {
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return fmt.Errorf("%s: not a gzip file: %w", name, err)
-		}
-		defer zr.Close()
-		in = zr
-	}
-
+	defer src.close()
 	st, err := openStore(ctx, d.DatabaseURL, false)
 	if err != nil {
 		return err
@@ -132,31 +106,84 @@ func runRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 
 	prog := &claims.Progress{}
-	stopProgress := showProgress(stderr, prog, raw, size, *progressEvery)
-	// Through the admin service, so the import is in the audit log.
-	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), in, claims.ImportOptions{
+	stopProgress := showProgress(stderr, prog, src.raw, src.size, *progressEvery)
+	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), src.Reader, claims.ImportOptions{
 		DeleteMissing: *deleteMissing, MaxDeleteFraction: *maxDelete, Force: *force, Progress: prog,
 	})
 	stopProgress()
 	var ie *claims.ImportError
 	if errors.As(err, &ie) {
-		return fmt.Errorf("%s: nothing was imported:\n%v", name, err)
+		return fmt.Errorf("%s: nothing was imported:\n%v", src.name, err)
 	}
 	if errors.Is(err, store.ErrTooManyDeletes) {
-		return fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %v", src.name, err)
 	}
 	if err != nil {
 		return err
 	}
-	snap := prog.Snapshot()
+	printImported(stdout, src.name, res, prog.Snapshot())
+	return nil
+}
+
+// importSource is the file `registry import` reads (standard input for
+// "-"), decompressed when its name ends in .gz.
+type importSource struct {
+	io.Reader
+	// name is the file's, as messages say it.
+	name string
+	// raw counts the bytes of the file as stored, compressed or not, and
+	// size is the file's size (0: unknown), for the share done and the
+	// time left.
+	raw     *byteCounter
+	size    int64
+	closers []io.Closer
+}
+
+// openImportSource opens file; the caller closes it.
+func openImportSource(file string) (*importSource, error) {
+	src := &importSource{name: file, raw: &byteCounter{}}
+	if file == "-" {
+		src.name = "standard input"
+		src.Reader = io.TeeReader(stdin, src.raw)
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		src.closers = append(src.closers, f)
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			src.size = fi.Size()
+		}
+		src.Reader = io.TeeReader(f, src.raw)
+	}
+	if strings.HasSuffix(file, ".gz") {
+		zr, err := gzip.NewReader(src.Reader)
+		if err != nil {
+			src.close()
+			return nil, fmt.Errorf("%s: not a gzip file: %w", src.name, err)
+		}
+		src.closers = append(src.closers, zr)
+		src.Reader = zr
+	}
+	return src, nil
+}
+
+// close closes the decompressor, then the file.
+func (s *importSource) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i].Close()
+	}
+}
+
+// printImported prints an import's counts and speed.
+func printImported(w io.Writer, name string, res store.ImportResult, snap claims.ProgressSnapshot) {
 	rate := 0.0
 	if s := snap.Elapsed.Seconds(); s > 0 {
 		rate = float64(snap.Records) / s
 	}
-	fmt.Fprintf(stdout, "imported %s: %d beneficiaries created, %d updated, %d unchanged, %d deleted, %d doses written; %d rows in %s (%.0f beneficiaries/s)\n",
+	fmt.Fprintf(w, "imported %s: %d beneficiaries created, %d updated, %d unchanged, %d deleted, %d doses written; %d rows in %s (%.0f beneficiaries/s)\n",
 		name, res.Created, res.Updated, res.Unchanged, res.Deleted, res.Doses,
 		max(snap.Lines-1, 0), snap.Elapsed.Round(100*time.Millisecond), rate)
-	return nil
 }
 
 // byteCounter counts the bytes written to it.
