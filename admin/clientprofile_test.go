@@ -110,7 +110,7 @@ func TestClientProfileFieldsConsole(t *testing.T) {
 		"scopes": {"openid", "vaccination_status"}, "profile": {"fapi2"}, "jwks_uri": {"https://gov.example/jwks"},
 		"post_logout_redirect_uris": {"https://gov.example/bye"},
 		"backchannel_logout_uri":    {"https://gov.example/bc"}, "backchannel_logout_session_required": {"on"}})
-	if created.Status != http.StatusCreated || strings.Contains(created.Body, "Please correct") {
+	if created.RedirectedBy != http.StatusSeeOther || created.Status != http.StatusOK || created.Path != "/admin/clients/gov" || strings.Contains(created.Body, "Please correct") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
 	shown := func(body string) map[string]bool {
@@ -196,7 +196,7 @@ func TestFAPI2RedirectURIsConsole(t *testing.T) {
 		t.Fatalf("create: %d %s", got.Status, got.Body)
 	}
 	fields.Set("redirect_uris", "https://gov.example/cb")
-	if created := b.post(form, "/admin/clients", fields); created.Status != http.StatusCreated {
+	if created := b.post(form, "/admin/clients", fields); created.RedirectedBy != http.StatusSeeOther || created.Path != "/admin/clients/gov" {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
 	page := b.get("/admin/clients/gov")

@@ -92,6 +92,8 @@ type Console struct {
 	cfg  ConsoleConfig
 	svc  *Service
 	otps OTPs
+	// reveals seals the secrets waiting to be shown once (console_reveal.go).
+	reveals *sealedBox
 }
 
 // NewConsole returns the console. It panics without cfg.Secret, a wiring
@@ -115,7 +117,7 @@ func NewConsole(cfg ConsoleConfig, svc *Service, otps OTPs) *Console {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Console{cfg: cfg, svc: svc, otps: otps}
+	return &Console{cfg: cfg, svc: svc, otps: otps, reveals: newSealedBox(secrets.Derive(cfg.Secret, secrets.AdminReveal))}
 }
 
 //go:embed templates/*.html
@@ -283,6 +285,7 @@ var notices = map[string]string{
 	"updated": "Saved.", "disabled": "The client is disabled: it gets no tokens, and its tokens stop working.",
 	"enabled": "The client is enabled again.", "deleted": "Deleted.", "rotated": "The new key is published; it signs from the time shown.",
 	"retired": "The key is retired.", "signedout": "You are signed out.", "created": "Created.",
+	"registered":            "The client is registered.",
 	"api_key_revoked":       "The API key is revoked: it authenticates no more calls.",
 	"initial_token_revoked": "The initial access token is revoked: it registers no more clients.",
 	"sessions_ended":        "The person is signed out everywhere; the clients they signed in to are told.",
@@ -457,6 +460,7 @@ func (cn *Console) session(c *gin.Context) (Actor, bool) {
 		return Actor{}, false
 	}
 	_ = cn.svc.st.TouchAdminSession(ctx, id, now, now.Add(-time.Minute))
+	c.Set(sessionIDKey, id)
 	return Actor{Type: ActorUser, ID: user.ID, Name: user.Name, Role: Role(user.Role), IP: c.ClientIP(), RequestID: web.RequestID(c)}, true
 }
 

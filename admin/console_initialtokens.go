@@ -38,7 +38,16 @@ type initialTokensData struct {
 }
 
 func (cn *Console) handleInitialTokens(c *gin.Context) {
-	cn.showInitialTokens(c, http.StatusOK, page{}, initialTokensData{Uses: "1"})
+	r, asked, ok := cn.takeReveal(c, "")
+	switch {
+	case !ok:
+	case r.Kind == revealInitialToken:
+		cn.showInitialTokens(c, http.StatusOK, page{Notice: r.Notice}, initialTokensData{New: r.Secret, Uses: "1"})
+	case asked:
+		cn.showInitialTokens(c, http.StatusOK, page{Notice: shownAlready + ": revoke the token if it is not needed, and issue another."}, initialTokensData{Uses: "1"})
+	default:
+		cn.showInitialTokens(c, http.StatusOK, page{}, initialTokensData{Uses: "1"})
+	}
 }
 
 // showInitialTokens renders the page with p's messages and d's form.
@@ -77,7 +86,7 @@ func (cn *Console) handleCreateInitialToken(c *gin.Context) {
 		cn.showInitialTokens(c, http.StatusUnprocessableEntity, page{Error: msg, Problems: problems}, d)
 		return
 	}
-	cn.showInitialTokens(c, http.StatusOK, page{Notice: "New initial access token made."}, initialTokensData{New: full, Uses: "1"})
+	cn.revealOnce(c, "/admin/initial-tokens", reveal{Kind: revealInitialToken, Secret: full, Notice: "New initial access token made."})
 }
 
 func (cn *Console) handleRevokeInitialToken(c *gin.Context) {

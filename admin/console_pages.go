@@ -239,7 +239,12 @@ func (cn *Console) handleCreateClient(c *gin.Context) {
 			Data: clientPage{New: true, Form: f, Scopes: formScopes}})
 		return
 	}
-	cn.showClient(c, http.StatusCreated, cl, secret, "The client is registered.")
+	page := "/admin/clients/" + url.PathEscape(cl.ID)
+	if secret == "" {
+		back(c, page, "registered")
+		return
+	}
+	cn.revealOnce(c, page, reveal{Kind: revealClientSecret, Target: cl.ID, Secret: secret, Notice: "The client is registered."})
 }
 
 func (cn *Console) showClient(c *gin.Context, status int, cl *store.Client, secret, notice string) {
@@ -282,7 +287,18 @@ func (cn *Console) handleClient(c *gin.Context) {
 		cn.serverError(c, err)
 		return
 	}
-	cn.showClient(c, http.StatusOK, cl, "", "")
+	r, asked, ok := cn.takeReveal(c, cl.ID)
+	switch {
+	case !ok:
+	case r.Kind == revealClientSecret:
+		cn.showClient(c, http.StatusOK, cl, r.Secret, r.Notice)
+	case r.Kind == revealAPIKey:
+		cn.showClientWithKey(c, http.StatusOK, cl, "", r.Secret, r.Notice)
+	case asked:
+		cn.showClient(c, http.StatusOK, cl, "", shownAlready+": rotate the client's secret, or make a new API key.")
+	default:
+		cn.showClient(c, http.StatusOK, cl, "", "")
+	}
 }
 
 func (cn *Console) clientError(c *gin.Context, id string, err error, f *clientForm) {
@@ -320,7 +336,8 @@ func (cn *Console) handleUpdateClient(c *gin.Context) {
 		return
 	}
 	if secret != "" {
-		cn.showClient(c, http.StatusOK, cl, secret, "Saved. The client is confidential now: here is its secret.")
+		cn.revealOnce(c, "/admin/clients/"+url.PathEscape(id), reveal{Kind: revealClientSecret, Target: cl.ID, Secret: secret,
+			Notice: "Saved. The client is confidential now: here is its secret."})
 		return
 	}
 	back(c, "/admin/clients/"+url.PathEscape(id), "updated")
@@ -356,7 +373,7 @@ func (cn *Console) handleRotateSecret(c *gin.Context) {
 	if grace > 0 {
 		notice = "New secret made. The old one keeps working until the time shown below."
 	}
-	cn.showClient(c, http.StatusOK, cl, secret, notice)
+	cn.revealOnce(c, "/admin/clients/"+url.PathEscape(id), reveal{Kind: revealClientSecret, Target: cl.ID, Secret: secret, Notice: notice})
 }
 
 // errNotConfirmed: a delete form sent without its confirmation box ticked.
@@ -385,12 +402,7 @@ func (cn *Console) handleCreateAPIKey(c *gin.Context) {
 		cn.clientError(c, id, err, nil)
 		return
 	}
-	cl, err := cn.svc.st.GetClient(c.Request.Context(), id)
-	if err != nil {
-		cn.clientError(c, id, err, nil)
-		return
-	}
-	cn.showClientWithKey(c, http.StatusOK, cl, "", full, "New API key made.")
+	cn.revealOnce(c, "/admin/clients/"+url.PathEscape(id), reveal{Kind: revealAPIKey, Target: id, Secret: full, Notice: "New API key made."})
 }
 
 func (cn *Console) handleRevokeAPIKey(c *gin.Context) {

@@ -40,8 +40,12 @@ func (ts *testServer) browser() *browser {
 type consolePage struct {
 	Status int
 	Path   string
-	Body   string
-	Header http.Header
+	// Query is the final URL's query; RedirectedBy the status of the
+	// answer that redirected to it (0 when none did).
+	Query        string
+	RedirectedBy int
+	Body         string
+	Header       http.Header
 }
 
 func (b *browser) do(req *http.Request) consolePage {
@@ -52,7 +56,11 @@ func (b *browser) do(req *http.Request) consolePage {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return consolePage{Status: resp.StatusCode, Path: resp.Request.URL.Path, Body: string(body), Header: resp.Header}
+	p := consolePage{Status: resp.StatusCode, Path: resp.Request.URL.Path, Query: resp.Request.URL.RawQuery, Body: string(body), Header: resp.Header}
+	if resp.Request.Response != nil {
+		p.RedirectedBy = resp.Request.Response.StatusCode
+	}
+	return p
 }
 
 func (b *browser) get(path string) consolePage {
@@ -74,6 +82,46 @@ func (b *browser) post(from consolePage, path string, form url.Values) consolePa
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return b.do(req)
 }
+
+// postNoFollow submits a form of page from and returns the answer itself,
+// its redirect not followed.
+func (b *browser) postNoFollow(from consolePage, path string, form url.Values) *http.Response {
+	b.t.Helper()
+	form.Set("csrf_token", csrfField.FindStringSubmatch(from.Body)[1])
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// wantShownOnce checks that p is the page a form's POST redirected to
+// with a 303 and shows the secret re matches, which is not in the URL,
+// and that a reload of that page no longer shows it but says it was shown
+// once. It returns the secret.
+func (b *browser) wantShownOnce(p consolePage, re *regexp.Regexp) string {
+	b.t.Helper()
+	m := re.FindStringSubmatch(p.Body)
+	if p.RedirectedBy != http.StatusSeeOther || p.Status != http.StatusOK || m == nil || !strings.HasPrefix(p.Query, "shown=") || strings.Contains(p.Query, m[1]) {
+		b.t.Fatalf("the secret's page: %d after %d, %s?%s: %s", p.Status, p.RedirectedBy, p.Path, p.Query, p.Body)
+	}
+	again := b.get(p.Path + "?" + p.Query)
+	if again.Status != http.StatusOK || strings.Contains(again.Body, m[1]) || !strings.Contains(again.Body, "The secret was shown once") {
+		b.t.Fatalf("the secret's page reloaded: %d %s", again.Status, again.Body)
+	}
+	return m[1]
+}
+
+var (
+	secretShown       = regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`)
+	apiKeyShown       = regexp.MustCompile(`<code id="api-key">([^<]+)</code>`)
+	initialTokenShown = regexp.MustCompile(`<code id="initial-token">([^<]+)</code>`)
+)
 
 // signIn signs the admin with mobile in by OTP and returns the dashboard.
 func (b *browser) signIn(ts *testServer, mobile string) consolePage {
@@ -297,8 +345,9 @@ func TestConsoleWork(t *testing.T) {
 	created := b.post(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
 		"post_logout_redirect_uris": {"https://air.example/bye\n"}, "scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"},
 		"backchannel_logout_uri": {" https://air.example/bc "}, "backchannel_logout_session_required": {"on"}})
-	m := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(created.Body)
-	if created.Status != http.StatusCreated || m == nil || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") {
+	m := []string{"", b.wantShownOnce(created, secretShown)}
+	if created.Path != "/admin/clients/air" || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") ||
+		!strings.Contains(created.Body, "The client is registered.") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
 	if ts.token("air", m[1]) != "invalid_grant" {
@@ -323,10 +372,30 @@ func TestConsoleWork(t *testing.T) {
 		t.Errorf("edit: %d %s", saved.Status, saved.Body)
 	}
 	rotated := b.post(saved, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
-	m2 := regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`).FindStringSubmatch(rotated.Body)
-	if m2 == nil || m2[1] == m[1] || ts.token("air", m[1]) != "invalid_grant" || ts.token("air", m2[1]) != "invalid_grant" {
+	m2 := []string{"", b.wantShownOnce(rotated, secretShown)}
+	if m2[1] == m[1] || ts.token("air", m[1]) != "invalid_grant" || ts.token("air", m2[1]) != "invalid_grant" ||
+		!strings.Contains(rotated.Body, "The old one keeps working until") {
 		t.Fatalf("rotate: %s", rotated.Body)
 	}
+	// The page a rotation redirects to shows the secret only to the
+	// session that made it: another session of the same admin reads
+	// nothing there and leaves it waiting.
+	resp := b.postNoFollow(rotated, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/clients/air?shown=") {
+		t.Fatalf("rotate: %d %q", resp.StatusCode, loc)
+	}
+	other := ts.browser()
+	other.signIn(ts, "9999900010")
+	if p := other.get(loc); secretShown.MatchString(p.Body) || !strings.Contains(p.Body, "The secret was shown once") {
+		t.Fatalf("another session read the secret: %s", p.Body)
+	}
+	third := b.get(loc)
+	m3 := secretShown.FindStringSubmatch(third.Body)
+	if m3 == nil || ts.token("air", m3[1]) != "invalid_grant" {
+		t.Fatalf("the rotating session's page: %s", third.Body)
+	}
+	m2 = m3
 	disabled := b.post(rotated, "/admin/clients/air/disable", url.Values{})
 	if !strings.Contains(disabled.Body, "disabled") || ts.token("air", m2[1]) != "invalid_client" {
 		t.Errorf("disable: %s", disabled.Body)
@@ -428,11 +497,10 @@ func TestConsoleAPIKeys(t *testing.T) {
 		t.Fatalf("client page without keys: %s", page.Body)
 	}
 	made := b.post(page, "/admin/clients/air/api-keys", url.Values{})
-	m := regexp.MustCompile(`<code id="api-key">([^<]+)</code>`).FindStringSubmatch(made.Body)
-	if made.Status != http.StatusOK || m == nil || !strings.Contains(made.Body, `data-copy="api-key"`) || !strings.Contains(made.Body, "/admin/static/copy.js") {
+	full := b.wantShownOnce(made, apiKeyShown)
+	if !strings.Contains(made.Body, `data-copy="api-key"`) || !strings.Contains(made.Body, "/admin/static/copy.js") || !strings.Contains(made.Body, "New API key made.") {
 		t.Fatalf("make a key: %d %s", made.Status, made.Body)
 	}
-	full := m[1]
 	rec, _, err := kycvsapi.NewAPIKeys(ts.st, []byte(testSecret)).Authenticate(ctx, full)
 	if err != nil {
 		t.Fatalf("the key shown does not authenticate: %v", err)

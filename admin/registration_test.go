@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -221,11 +220,10 @@ func TestConsoleInitialTokens(t *testing.T) {
 		t.Fatalf("zero uses: %d %s", bad.Status, bad.Body)
 	}
 	made := b.post(page, "/admin/initial-tokens", url.Values{"name": {"Rail"}, "uses": {"2"}, "expires": {"168h0m0s"}})
-	m := regexp.MustCompile(`<code id="initial-token">([^<]+)</code>`).FindStringSubmatch(made.Body)
-	if made.Status != http.StatusOK || m == nil || !strings.Contains(made.Body, "0 of 2") {
+	full := b.wantShownOnce(made, initialTokenShown)
+	if made.Path != "/admin/initial-tokens" || !strings.Contains(made.Body, "0 of 2") || !strings.Contains(made.Body, "New initial access token made.") {
 		t.Fatalf("issue: %d %s", made.Status, made.Body)
 	}
-	full := m[1]
 	if _, _, _, err := ts.svc.RegisterClient(ctx, full, admin.Registrant{}, spec("Rail")); err != nil {
 		t.Fatalf("the token shown does not register: %v", err)
 	}

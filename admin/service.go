@@ -64,7 +64,7 @@ type Service struct {
 	// registrationKey hashes initial and registration access tokens.
 	registrationKey []byte
 	// totp seals admins' TOTP secrets at rest.
-	totp      *totpBox
+	totp      *sealedBox
 	now       func() time.Time
 	newRandom func() string
 	imports   importTracker
@@ -81,7 +81,7 @@ func NewService(st *store.Store, secret []byte, clients *oauth.Clients, keys *oa
 		now = time.Now
 	}
 	return &Service{st: st, clients: clients, keys: keys, apiKeys: apiKeys, adminKey: secrets.Derive(secret, secrets.AdminKey),
-		cursorKey: secrets.Derive(secret, secrets.AdminCursor), registrationKey: secrets.Derive(secret, secrets.RegistrationToken), totp: newTOTPBox(secrets.Derive(secret, secrets.AdminTOTP)), now: now, newRandom: randomID, logouts: oauth.NewLogouts(st, now)}
+		cursorKey: secrets.Derive(secret, secrets.AdminCursor), registrationKey: secrets.Derive(secret, secrets.RegistrationToken), totp: newSealedBox(secrets.Derive(secret, secrets.AdminTOTP)), now: now, newRandom: randomID, logouts: oauth.NewLogouts(st, now)}
 }
 
 // WithLogouts makes the service queue back-channel logout tokens through

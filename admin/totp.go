@@ -36,12 +36,12 @@ var (
 	ErrNoTOTP = errors.New("admin: no authenticator enrolled")
 )
 
-// totpBox seals TOTP secrets with AES-256-GCM under a key derived from the
-// server secret, bound to the admin's ID (a sealed secret copied to
-// another admin's row does not open).
-type totpBox struct{ aead cipher.AEAD }
+// sealedBox seals secrets with AES-256-GCM under a key derived from the
+// server secret, bound to an ID (the admin's for a TOTP secret: a sealed
+// secret copied to another admin's row does not open).
+type sealedBox struct{ aead cipher.AEAD }
 
-func newTOTPBox(key []byte) *totpBox {
+func newSealedBox(key []byte) *sealedBox {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic(err) // a 32-byte key always makes a cipher
@@ -50,19 +50,19 @@ func newTOTPBox(key []byte) *totpBox {
 	if err != nil {
 		panic(err)
 	}
-	return &totpBox{aead: aead}
+	return &sealedBox{aead: aead}
 }
 
-func (b *totpBox) seal(userID string, secret []byte) []byte {
+func (b *sealedBox) seal(userID string, secret []byte) []byte {
 	nonce := make([]byte, b.aead.NonceSize())
 	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
 	return b.aead.Seal(nonce, nonce, secret, []byte(userID))
 }
 
-func (b *totpBox) open(userID string, sealed []byte) ([]byte, error) {
+func (b *sealedBox) open(userID string, sealed []byte) ([]byte, error) {
 	n := b.aead.NonceSize()
 	if len(sealed) < n {
-		return nil, errors.New("admin: sealed TOTP secret too short")
+		return nil, errors.New("admin: sealed secret too short")
 	}
 	return b.aead.Open(nil, sealed[:n], sealed[n:], []byte(userID))
 }

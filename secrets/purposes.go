@@ -45,6 +45,9 @@ const (
 	// AdminTOTP encrypts the console admins' TOTP secrets at rest
 	// (AES-256-GCM).
 	AdminTOTP Purpose = "kycvs/admin-totp/v1"
+	// AdminReveal encrypts a secret made in the admin console while it
+	// waits on the session to be shown once (AES-256-GCM).
+	AdminReveal Purpose = "kycvs/admin-reveal/v1"
 )
 
 // Derive returns the 32-byte key for purpose p: HMAC-SHA256 of its label

@@ -90,6 +90,11 @@ type AdminSession struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+	// RevealID and Reveal are a secret made on this session waiting to be
+	// shown once (sealed by the console), under a random ID; "" and nil
+	// when none waits (migration 00020).
+	RevealID string
+	Reveal   []byte
 }
 
 // TableName keeps the table name explicit.
@@ -298,6 +303,53 @@ func (s *Store) TouchAdminSession(ctx context.Context, id string, at, after time
 	return translate(s.conn(ctx).Model(&AdminSession{}).
 		Where("id = ? AND last_seen_at < ?", id, after.UTC()).
 		Update("last_seen_at", at.UTC()).Error)
+}
+
+// SetAdminSessionReveal puts sealed on session id under revealID, in
+// place of any reveal waiting there. ErrNotFound when there is no such
+// session.
+func (s *Store) SetAdminSessionReveal(ctx context.Context, id, revealID string, sealed []byte) error {
+	if revealID == "" || !wellFormedKey(id, revealID) {
+		return ErrNotFound
+	}
+	r := s.conn(ctx).Model(&AdminSession{}).Where("id = ?", id).
+		Updates(map[string]any{"reveal_id": revealID, "reveal": sealed})
+	if r.Error != nil {
+		return translate(r.Error)
+	}
+	if r.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// TakeAdminSessionReveal returns the reveal waiting on session id under
+// revealID and clears it, so it is returned once: of two racing callers
+// one gets it and the other ErrNotFound, as does a revealID that is not
+// the one waiting.
+func (s *Store) TakeAdminSessionReveal(ctx context.Context, id, revealID string) ([]byte, error) {
+	if revealID == "" || !wellFormedKey(id, revealID) {
+		return nil, ErrNotFound
+	}
+	var sealed []byte
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		var sess AdminSession
+		db := s.conn(ctx)
+		if err := db.Where("id = ? AND reveal_id = ?", id, revealID).Take(&sess).Error; err != nil {
+			return translate(err)
+		}
+		r := db.Model(&AdminSession{}).Where("id = ? AND reveal_id = ?", id, revealID).
+			Updates(map[string]any{"reveal_id": "", "reveal": nil})
+		if r.Error != nil {
+			return translate(r.Error)
+		}
+		if r.RowsAffected == 0 || len(sess.Reveal) == 0 {
+			return ErrNotFound // taken meanwhile
+		}
+		sealed = sess.Reveal
+		return nil
+	})
+	return sealed, err
 }
 
 // DeleteAdminSession ends a console session; an unknown one is not an error.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -455,6 +456,58 @@ func TestDeleteExpiredAdminRows(t *testing.T) {
 		}
 		if _, err := s.GetAdminLogin(ctx, "l2"); err != nil {
 			t.Errorf("unexpired sign-in: %v", err)
+		}
+	})
+}
+
+// TestAdminSessionReveal: a secret waiting on a console session is taken
+// once, only under its reveal ID and only from its session; a new one
+// replaces it; of racing takers exactly one gets it.
+func TestAdminSessionReveal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateAdminUser(ctx, &store.AdminUser{ID: "u1", Mobile: "+919876543210", Name: "Zoya", Role: "owner"}))
+		for _, id := range []string{"s1", "s2"} {
+			must(t, s.CreateAdminSession(ctx, &store.AdminSession{ID: id, UserID: "u1", CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(12 * time.Hour)}))
+		}
+		wantErr(t, "no session", s.SetAdminSessionReveal(ctx, "nope", "r1", []byte("x")), store.ErrNotFound)
+		wantErr(t, "empty reveal ID", s.SetAdminSessionReveal(ctx, "s1", "", []byte("x")), store.ErrNotFound)
+		_, err := s.TakeAdminSessionReveal(ctx, "s1", "")
+		wantErr(t, "nothing waits", err, store.ErrNotFound)
+
+		must(t, s.SetAdminSessionReveal(ctx, "s1", "r1", []byte("first")))
+		must(t, s.SetAdminSessionReveal(ctx, "s1", "r2", []byte("second")))
+		_, err = s.TakeAdminSessionReveal(ctx, "s1", "r1")
+		wantErr(t, "replaced reveal", err, store.ErrNotFound)
+		_, err = s.TakeAdminSessionReveal(ctx, "s2", "r2")
+		wantErr(t, "another session", err, store.ErrNotFound)
+		got, err := s.TakeAdminSessionReveal(ctx, "s1", "r2")
+		must(t, err)
+		if string(got) != "second" {
+			t.Fatalf("taken %q", got)
+		}
+		_, err = s.TakeAdminSessionReveal(ctx, "s1", "r2")
+		wantErr(t, "taken twice", err, store.ErrNotFound)
+		if sess, err := s.GetAdminSession(ctx, "s1", base, base.Add(-time.Hour)); err != nil || sess.RevealID != "" || sess.Reveal != nil {
+			t.Fatalf("after the take: %+v %v", sess, err)
+		}
+
+		must(t, s.SetAdminSessionReveal(ctx, "s1", "r3", []byte("raced")))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for range 4 {
+			wg.Go(func() {
+				if b, err := s.TakeAdminSessionReveal(ctx, "s1", "r3"); err == nil && string(b) == "raced" {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d racing takers got the reveal, want 1", won)
 		}
 	})
 }

@@ -96,6 +96,15 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	if !strings.Contains(tb.eval(`document.body.textContent`), "Previous secrets still work until") {
 		t.Error("the page does not say until when the old secret works")
 	}
+	// The rotation answered with a redirect: the page is a GET whose URL
+	// names no secret, and reloading it shows the secret no more.
+	if loc := tb.eval(`location.pathname + location.search`); !strings.HasPrefix(loc, "/admin/clients/"+clientID+"?shown=") || strings.Contains(loc, second) {
+		t.Errorf("the secret's page is at %q", loc)
+	}
+	tb.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#grace")))
+	if body := tb.eval(`document.body.textContent`); strings.Contains(body, second) || !strings.Contains(body, "The secret was shown once") {
+		t.Error("a reload shows the secret again, or does not say it was shown")
+	}
 
 	// A person verifies through a relying party using the new secret.
 	r := ts.newRP(clientID, second)

@@ -153,6 +153,10 @@ func TestAccessibilityAxe(t *testing.T) {
 			tb.axeBoth(src, "sign-in")
 			submit("#mobile", "12")
 			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			// The page the refused form redirected to (post/redirect/get).
+			if loc := tb.eval(`location.search`); loc != "?m=mobile" {
+				t.Errorf("the refused form's page is at %q", loc)
+			}
 			tb.axeBoth(src, "sign-in with an error")
 			tb.do(chromedp.SetValue(chromedp.CSS("#name"), name))
 			submit("#mobile", mobile)
@@ -291,5 +295,7 @@ func TestAccessibilityAxe(t *testing.T) {
 		tb.axeBoth(src, "new client, its secret")
 		tb.do(chromedp.Click(chromedp.CSS(`form[action$="/rotate-secret"] button`)), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
 		tb.axeBoth(src, "rotated secret")
+		tb.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("h1")))
+		tb.axeBoth(src, "secret shown already")
 	})
 }
