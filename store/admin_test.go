@@ -464,7 +464,7 @@ func TestDeleteExpiredAdminRows(t *testing.T) {
 // once, only under its reveal ID and only from its session; a new one
 // replaces it; of racing takers exactly one gets it.
 func TestAdminSessionReveal(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *store.Store) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
 		must(t, s.CreateAdminUser(ctx, &store.AdminUser{ID: "u1", Mobile: "+919876543210", Name: "Zoya", Role: "owner"}))
 		for _, id := range []string{"s1", "s2"} {
