@@ -79,6 +79,13 @@ func newBenchProvider(b *testing.B, dialect, alg string) *benchProvider {
 	if err != nil {
 		b.Fatal(err)
 	}
+	registerBenchPerson(b, st)
+	return &benchProvider{st: st, engine: engine, clientID: c.ID, secret: secret}
+}
+
+// registerBenchPerson puts benchPerson, fully vaccinated, in st's registry.
+func registerBenchPerson(tb testing.TB, st *store.Store) {
+	tb.Helper()
 	person := store.Beneficiary{
 		ID: benchPerson, Mobile: "+919876543210", Name: "Asha Verma", NameKey: claims.NameKey("Asha Verma"), YearOfBirth: 1985,
 		Doses: []store.Dose{
@@ -86,10 +93,9 @@ func newBenchProvider(b *testing.B, dialect, alg string) *benchProvider {
 			{Vaccine: "Covishield", DoseNumber: 2, TotalDoses: 2, DoseDate: "2021-08-02"},
 		},
 	}
-	if _, err := st.ReplaceBeneficiaries(ctx, []store.Beneficiary{person}); err != nil {
-		b.Fatal(err)
+	if _, err := st.ReplaceBeneficiaries(context.Background(), []store.Beneficiary{person}); err != nil {
+		tb.Fatal(err)
 	}
-	return &benchProvider{st: st, engine: engine, clientID: c.ID, secret: secret}
 }
 
 func (bp *benchProvider) serve(r *http.Request) *httptest.ResponseRecorder {
@@ -107,29 +113,42 @@ type grant struct {
 // as the sign-in flow would, and resumes it for a code.
 func (bp *benchProvider) authorize(b *testing.B) grant {
 	b.Helper()
+	return issueCode(b, bp.engine, bp.st, bp.clientID, benchRedirect)
+}
+
+// issueCode asks engine's authorization endpoint for a code for clientID
+// at redirect with PKCE, approves the login request for benchPerson as the
+// sign-in flow would, and resumes it for the code.
+func issueCode(tb testing.TB, engine http.Handler, st *store.Store, clientID, redirect string) grant {
+	tb.Helper()
+	serve := func(r *http.Request) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		engine.ServeHTTP(w, r)
+		return w
+	}
 	verifier := benchRandom(32)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
-		"response_type": {"code"}, "client_id": {bp.clientID}, "redirect_uri": {benchRedirect},
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect},
 		"scope": {"openid vaccination_status"}, "state": {benchRandom(16)}, "nonce": {benchRandom(16)},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
-	w := bp.serve(httptest.NewRequest(http.MethodGet, oauth.PathAuth+"?"+q.Encode(), nil))
+	w := serve(httptest.NewRequest(http.MethodGet, oauth.PathAuth+"?"+q.Encode(), nil))
 	challenge, ok := strings.CutPrefix(w.Header().Get("Location"), oauth.LoginPath(""))
 	if w.Code != http.StatusSeeOther || !ok {
-		b.Fatalf("authorize: %d %q", w.Code, w.Header().Get("Location"))
+		tb.Fatalf("authorize: %d %q", w.Code, w.Header().Get("Location"))
 	}
 	now := time.Now().UTC()
-	if _, err := bp.st.UpdateLoginRequest(context.Background(), challenge, func(lr *store.LoginRequest) error {
+	if _, err := st.UpdateLoginRequest(context.Background(), challenge, func(lr *store.LoginRequest) error {
 		lr.State, lr.BeneficiaryID, lr.AuthTime = store.LoginApproved, benchPerson, &now
 		return nil
 	}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	w = bp.serve(httptest.NewRequest(http.MethodGet, oauth.ResumeURL(challenge), nil))
+	w = serve(httptest.NewRequest(http.MethodGet, oauth.ResumeURL(challenge), nil))
 	loc, err := url.Parse(w.Header().Get("Location"))
 	if err != nil || loc.Query().Get("code") == "" {
-		b.Fatalf("resume: %d %q", w.Code, w.Header().Get("Location"))
+		tb.Fatalf("resume: %d %q", w.Code, w.Header().Get("Location"))
 	}
 	return grant{code: loc.Query().Get("code"), verifier: verifier}
 }

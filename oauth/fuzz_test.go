@@ -14,6 +14,7 @@ import (
 
 	"github.com/kycvs/kycvs/claims"
 	"github.com/kycvs/kycvs/oauth"
+	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 	"github.com/kycvs/kycvs/web"
 )
@@ -24,11 +25,21 @@ const (
 	fuzzConfidential = "fuzz-airline"
 	fuzzPublic       = "fuzz-spa"
 	fuzzRedirect     = "https://rp.example/cb"
+	// fuzzPublicRedirect is fuzzPublic's redirect URI.
+	fuzzPublicRedirect = "https://spa.example/"
 )
 
-// fuzzEngine is the real provider on the real engine over a fresh SQLite
-// store, with two clients and nobody signed in.
-func fuzzEngine(tb testing.TB) *gin.Engine {
+// testProvider is the real provider on the real engine over a fresh
+// SQLite store, with two clients, benchPerson in the registry and nobody
+// signed in: the fuzz target's server and the handler tests'.
+type testProvider struct {
+	engine *gin.Engine
+	st     *store.Store
+	// secret is fuzzConfidential's client secret.
+	secret string
+}
+
+func newTestProvider(tb testing.TB) *testProvider {
 	tb.Helper()
 	ctx := context.Background()
 	st := storetest.Open(tb, "sqlite")
@@ -51,15 +62,21 @@ func fuzzEngine(tb testing.TB) *gin.Engine {
 	}
 	p.Register(engine)
 	clients := oauth.NewClients(st, benchSecret)
+	tp := &testProvider{engine: engine, st: st}
 	for _, spec := range []oauth.ClientSpec{
 		{ID: fuzzConfidential, Name: "Fuzz Airline", RedirectURIs: []string{fuzzRedirect, fuzzRedirect + "2"}, Scopes: []string{"openid", "vaccination_status", "profile", "phone", "offline_access"}},
-		{ID: fuzzPublic, Name: "Fuzz SPA", RedirectURIs: []string{"https://spa.example/"}, Public: true},
+		{ID: fuzzPublic, Name: "Fuzz SPA", RedirectURIs: []string{fuzzPublicRedirect}, Public: true},
 	} {
-		if _, _, err := clients.Create(ctx, spec); err != nil {
+		_, secret, err := clients.Create(ctx, spec)
+		if err != nil {
 			tb.Fatal(err)
 		}
+		if spec.ID == fuzzConfidential {
+			tp.secret = secret
+		}
 	}
-	return engine
+	registerBenchPerson(tb, st)
+	return tp
 }
 
 // FuzzAuthorize sends any query (by GET) or form (by POST) to the real
@@ -78,10 +95,10 @@ func FuzzAuthorize(f *testing.F) {
 	f.Add("response_type=token&client_id="+fuzzConfidential+"&redirect_uri=https%3A%2F%2Fevil.example%2F", false)
 	f.Add("client_id="+fuzzConfidential+"&request_uri=https%3A%2F%2Fevil.example%2Fr&redirect_uri=https%3A%2F%2Frp.example%2Fcb", false)
 	f.Add("%zz&;;&&=", true)
-	engine := fuzzEngine(f)
+	engine := newTestProvider(f).engine
 	registered := map[string][]string{
 		fuzzConfidential: {fuzzRedirect, fuzzRedirect + "2"},
-		fuzzPublic:       {"https://spa.example/"},
+		fuzzPublic:       {fuzzPublicRedirect},
 	}
 	f.Fuzz(func(t *testing.T, query string, post bool) {
 		var r *http.Request
