@@ -10,7 +10,6 @@ import (
 	"github.com/kycvs/kycvs/locale"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
-	"github.com/kycvs/kycvs/web"
 )
 
 // handleOTP checks the code. Right: the person is verified, and when the
@@ -74,13 +73,6 @@ func (f *Flow) handleOTP(c *gin.Context) {
 	default:
 		f.replyMatch(c, lr, err)
 	}
-}
-
-func (f *Flow) wrongOTPMessage(lr *store.LoginRequest) web.Msg {
-	if f.otps.MaxTries() <= 0 {
-		return web.M("alert.wrong_otp")
-	}
-	return web.M("alert.wrong_otp_left", "Count", f.otps.MaxTries()-lr.OTPTries)
 }
 
 // isOTP reports whether s is exactly six ASCII digits.

@@ -58,7 +58,7 @@ func (f *Flow) pageMessages(c *gin.Context, lr *store.LoginRequest, now time.Tim
 	switch c.Query("m") {
 	case outcomeWrong:
 		if lr.State == store.LoginOTPSent && lr.OTPTries > 0 {
-			msg = f.wrongOTPMessage(lr)
+			msg = web.WrongOTP(f.otps.TriesLeft(lr.OTPTries))
 		}
 	case outcomeFormat:
 		if lr.State == store.LoginOTPSent {
@@ -109,7 +109,7 @@ func fieldOf(msg web.Msg) string {
 		return "mobile"
 	case msgBadName.ID:
 		return "name"
-	case msgBadOTP.ID, msgOTPExpired.ID, "alert.wrong_otp", "alert.wrong_otp_left":
+	case msgBadOTP.ID, msgOTPExpired.ID, web.MsgWrongOTP, web.MsgWrongOTPLeft:
 		return "otp"
 	}
 	return ""

@@ -68,7 +68,8 @@ type Config struct {
 type OTPs interface {
 	Issue(ctx context.Context, req otp.Request) error
 	Verify(s *otp.State, binding, code string, now time.Time) error
-	MaxTries() int
+	// TriesLeft is how many codes may still be tried (otp.Service).
+	TriesLeft(tries int) (left int, limited bool)
 	// LogTag is the keyed tag logs and audit entries carry instead of a
 	// mobile number.
 	LogTag(mobile string) string

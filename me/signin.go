@@ -160,11 +160,9 @@ func (p *Page) handleCodePage(c *gin.Context) {
 	switch m := c.Query("m"); {
 	case m == "format":
 		page.Error = web.M("me.bad_code")
-	case m == "wrong" && p.otps.MaxTries() > 0:
-		// The tries left are the server's count, never the URL's.
-		page.Error = web.M("alert.wrong_otp_left", "Count", p.otps.MaxTries()-row.OTPTries)
 	case m == "wrong":
-		page.Error = web.M("alert.wrong_otp")
+		// The tries left are the server's count, never the URL's.
+		page.Error = web.WrongOTP(p.otps.TriesLeft(row.OTPTries))
 	}
 	p.renderCode(c, page)
 }

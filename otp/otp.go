@@ -187,6 +187,16 @@ func (o *Service) LogTag(mobile string) string {
 // MaxTries is how many wrong codes kill a code; 0 means no limit.
 func (o *Service) MaxTries() int { return o.cfg.MaxTries }
 
+// TriesLeft is how many more codes may be tried after tries wrong ones,
+// and false when the policy sets no limit. Every channel that tells a
+// person "N tries left" counts here, so they all say the same number.
+func (o *Service) TriesLeft(tries int) (left int, limited bool) {
+	if o.cfg.MaxTries <= 0 {
+		return 0, false
+	}
+	return o.cfg.MaxTries - tries, true
+}
+
 // State is one code as its channel stores it. The code itself is never
 // stored, only Hash (see Issue).
 type State struct {

@@ -303,3 +303,18 @@ func TestOTPWithheld(t *testing.T) {
 		}
 	}
 }
+
+// Every channel's "N tries left" comes from here: the policy's limit less
+// the wrong tries so far, and no count at all when there is no limit.
+func TestOTPTriesLeft(t *testing.T) {
+	limited := newOTPs(t, string(store.SQLite), nil)
+	for tries, want := range []int{3, 2, 1} {
+		if left, ok := limited.otps.TriesLeft(tries); !ok || left != want {
+			t.Errorf("after %d wrong: %d, %v; want %d, true", tries, left, ok, want)
+		}
+	}
+	unlimited := newOTPs(t, string(store.SQLite), func(c *otp.Config) { c.MaxTries = 0 })
+	if _, ok := unlimited.otps.TriesLeft(5); ok {
+		t.Error("no limit, yet a count of tries left")
+	}
+}

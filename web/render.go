@@ -196,6 +196,24 @@ type Msg struct {
 // M returns the message id with args ("Count", 2).
 func M(id string, args ...any) Msg { return Msg{ID: id, Args: args} }
 
+// Catalogue IDs of the wrong-code message, for pages that mark the code
+// field when it is shown.
+const (
+	MsgWrongOTP     = "alert.wrong_otp"
+	MsgWrongOTPLeft = "alert.wrong_otp_left"
+)
+
+// WrongOTP is the message for a wrong code: with the tries left when the
+// OTP policy limits them (otp.Service.TriesLeft's answer), without
+// otherwise. The sign-in's code page and the person's own page say it
+// alike.
+func WrongOTP(left int, limited bool) Msg {
+	if !limited {
+		return M(MsgWrongOTP)
+	}
+	return M(MsgWrongOTPLeft, "Count", left)
+}
+
 // LoginPage is the data of the "login" page: mobile number and name.
 type LoginPage struct {
 	// ClientName is the display name of the service asking.

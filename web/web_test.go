@@ -548,3 +548,14 @@ func TestPagesRender(t *testing.T) {
 		}
 	})
 }
+
+// A wrong code says the tries left only when they are limited, through one
+// catalogue message shared by the sign-in and the person's own page.
+func TestWrongOTP(t *testing.T) {
+	if m := web.WrongOTP(2, true); m.ID != web.MsgWrongOTPLeft || fmt.Sprint(m.Args) != "[Count 2]" {
+		t.Errorf("limited: %+v", m)
+	}
+	if m := web.WrongOTP(0, false); m.ID != web.MsgWrongOTP || len(m.Args) != 0 {
+		t.Errorf("unlimited: %+v", m)
+	}
+}
