@@ -77,7 +77,8 @@ var _ Metrics = (*web.Metrics)(nil)
 type OTPs interface {
 	Issue(ctx context.Context, req otp.Request) error
 	VerifyDigest(s *otp.State, binding, hexDigest string, now time.Time) error
-	MaxTries() int
+	// TriesLeft is how many codes may still be tried (otp.Service).
+	TriesLeft(tries int) (left int, limited bool)
 	// LogTag is what logs say instead of a mobile number.
 	LogTag(mobile string) string
 }
@@ -243,42 +244,15 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 		writeError(c, fail(http.StatusForbidden, CodeNotAllowed, "This verifying entity is not registered to ask for the vaccination status."))
 		return
 	}
-	var body struct {
-		Mobile field `json:"mobile_number"`
-		Name   field `json:"full_name"`
-		// Lang, optional, is the SMS's language: BCP 47 tags in order
-		// of preference, as ui_locales ("hi", "ta hi"); English when
-		// absent or when none is supported.
-		Lang field `json:"lang"`
-	}
-	if e := decode(c, &body); e != nil {
+	mobile, name, lang, e := parseGenerateOTP(c)
+	if e != nil {
 		writeError(c, e)
 		return
 	}
-	mobile, err := claims.NormalizeMobile(body.Mobile.trimmed())
-	if err != nil {
-		writeError(c, fail(http.StatusBadRequest, CodeInvalidMobileNumber, "mobile_number must be a 10-digit Indian mobile number, or + and the country code."))
-		return
-	}
-	name := body.Name.trimmed()
-	if !otp.ValidName(name) {
-		writeError(c, fail(http.StatusBadRequest, CodeInvalidFullName, "full_name must be the person's name as registered, 1 to 100 characters."))
-		return
-	}
-
-	lang := locale.English
-	if raw := body.Lang.trimmed(); raw != "" {
-		if len(raw) > maxLangLen {
-			writeError(c, fail(http.StatusBadRequest, CodeInvalidLang, "lang must be a BCP 47 language tag such as \"hi\", or a few separated by spaces, at most 64 characters."))
-			return
-		}
-		lang, _ = locale.MatchUILocales(raw)
-	}
-
 	txnID := newUUID()
 	now := a.now()
 	ctx := c.Request.Context()
-	err = a.otps.Issue(ctx, otp.Request{
+	err := a.otps.Issue(ctx, otp.Request{
 		Binding:     txnID,
 		Mobile:      mobile,
 		Name:        name,
@@ -302,14 +276,60 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 			}
 		},
 	})
+	if e := a.issueFailure(c, client, mobile, err); e != nil {
+		writeError(c, e)
+		return
+	}
+	a.log(c).Info("kycvsapi: OTP sent", "client_id", client.ID, "api_key", key.ID, "txn", txnID, "mobile_tag", a.otps.LogTag(mobile))
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"txnId": txnID})
+}
+
+// parseGenerateOTP reads generateOTP's body: the mobile in E.164, the
+// name as given, and the SMS's language.
+func parseGenerateOTP(c *gin.Context) (mobile, name string, lang locale.Lang, e *apiError) {
+	var body struct {
+		Mobile field `json:"mobile_number"`
+		Name   field `json:"full_name"`
+		// Lang, optional, is the SMS's language: BCP 47 tags in order
+		// of preference, as ui_locales ("hi", "ta hi"); English when
+		// absent or when none is supported.
+		Lang field `json:"lang"`
+	}
+	if e := decode(c, &body); e != nil {
+		return "", "", "", e
+	}
+	mobile, err := claims.NormalizeMobile(body.Mobile.trimmed())
+	if err != nil {
+		return "", "", "", fail(http.StatusBadRequest, CodeInvalidMobileNumber, "mobile_number must be a 10-digit Indian mobile number, or + and the country code.")
+	}
+	name = body.Name.trimmed()
+	if !otp.ValidName(name) {
+		return "", "", "", fail(http.StatusBadRequest, CodeInvalidFullName, "full_name must be the person's name as registered, 1 to 100 characters.")
+	}
+
+	lang = locale.English
+	if raw := body.Lang.trimmed(); raw != "" {
+		if len(raw) > maxLangLen {
+			return "", "", "", fail(http.StatusBadRequest, CodeInvalidLang, "lang must be a BCP 47 language tag such as \"hi\", or a few separated by spaces, at most 64 characters.")
+		}
+		lang, _ = locale.MatchUILocales(raw)
+	}
+	return mobile, name, lang, nil
+}
+
+// issueFailure is generateOTP's answer when the OTP could not be issued
+// (a send limit, an SMS not sent, a store failure), logged; nil when err
+// is nil.
+func (a *API) issueFailure(c *gin.Context, client *store.Client, mobile string, err error) *apiError {
 	var limited *otp.LimitError
 	var unsent *otp.SendError
 	switch {
 	case err == nil:
+		return nil
 	case errors.As(err, &limited):
 		a.log(c).Warn("kycvsapi: OTP send limit reached", "client_id", client.ID, "mobile_tag", a.otps.LogTag(mobile), "limit", limited.Limit)
-		writeError(c, limitError(limited))
-		return
+		return limitError(limited)
 	case errors.As(err, &unsent):
 		a.log(c).Error("kycvsapi: SMS not sent", "client_id", client.ID, "mobile_tag", a.otps.LogTag(mobile), "err", unsent.Err)
 		e := fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS could not be sent. Try again in a minute.")
@@ -317,16 +337,11 @@ func (a *API) handleGenerateOTP(c *gin.Context) {
 			e = fail(http.StatusServiceUnavailable, CodeSMSNotSent, "The SMS service is busy. Try again in a few seconds.")
 			e.retryAfter = otp.SenderBusyRetry * time.Second
 		}
-		writeError(c, e)
-		return
+		return e
 	default:
 		a.log(c).Error("kycvsapi: OTP not issued", "client_id", client.ID, "err", err)
-		writeError(c, internal(err))
-		return
+		return internal(err)
 	}
-	a.log(c).Info("kycvsapi: OTP sent", "client_id", client.ID, "api_key", key.ID, "txn", txnID, "mobile_tag", a.otps.LogTag(mobile))
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"txnId": txnID})
 }
 
 func limitError(l *otp.LimitError) *apiError {
@@ -364,61 +379,90 @@ func (e *registryError) Unwrap() error { return e.err }
 // entity's (Co-WIN clients send it on every call; it is optional here
 // because the txnId and the OTP already prove the caller).
 func (a *API) handleConfirmOTP(c *gin.Context) {
+	digest, txnID, e := parseConfirmOTP(c)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	client, sector, e := a.confirmableTxn(c, txnID)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	t, token, err := a.confirmTxn(c.Request.Context(), txnID, digest, sector)
+	a.answerConfirm(c, client, t, token, err)
+}
+
+// parseConfirmOTP reads confirmOTP's body: the OTP's hex SHA-256 and the
+// transaction's ID.
+func parseConfirmOTP(c *gin.Context) (digest, txnID string, e *apiError) {
 	var body struct {
 		OTP   field `json:"otp"`
 		TxnID field `json:"txnId"`
 	}
 	if e := decode(c, &body); e != nil {
-		writeError(c, e)
-		return
+		return "", "", e
 	}
-	digest, txnID := body.OTP.trimmed(), body.TxnID.trimmed()
+	digest, txnID = body.OTP.trimmed(), body.TxnID.trimmed()
 	switch {
 	case digest == "":
-		writeError(c, fail(http.StatusBadRequest, CodeOTPRequired, "otp is required: the hex SHA-256 of the 6-digit OTP."))
-		return
+		return "", "", fail(http.StatusBadRequest, CodeOTPRequired, "otp is required: the hex SHA-256 of the 6-digit OTP.")
 	case !otp.IsDigest(digest):
-		writeError(c, fail(http.StatusBadRequest, CodeInvalidOTPFormat, "otp must be the hex SHA-256 of the 6-digit OTP (64 hex digits)."))
-		return
+		return "", "", fail(http.StatusBadRequest, CodeInvalidOTPFormat, "otp must be the hex SHA-256 of the 6-digit OTP (64 hex digits).")
 	case !isUUID(txnID):
-		writeError(c, fail(http.StatusBadRequest, CodeInvalidTxnID, "txnId must be the txnId generateOTP returned."))
-		return
+		return "", "", fail(http.StatusBadRequest, CodeInvalidTxnID, "txnId must be the txnId generateOTP returned.")
 	}
+	return digest, txnID, nil
+}
+
+// invalidTxn is the answer for a transaction that is unknown, another
+// entity's, expired or used: one answer for all.
+func invalidTxn() *apiError {
+	return fail(http.StatusUnauthorized, CodeInvalidTransaction, "This transaction is unknown, expired or already used. Start again with generateOTP.")
+}
+
+// confirmableTxn returns the entity of the transaction txnID and its
+// pairwise sector when the caller may confirm the transaction: a present
+// API key must be the transaction's entity's, which must still be enabled.
+func (a *API) confirmableTxn(c *gin.Context, txnID string) (*store.Client, string, *apiError) {
 	caller, _, e := a.authenticate(c, false)
 	if e != nil {
-		writeError(c, e)
-		return
+		return nil, "", e
 	}
 	ctx := c.Request.Context()
-	invalidTxn := fail(http.StatusUnauthorized, CodeInvalidTransaction, "This transaction is unknown, expired or already used. Start again with generateOTP.")
 	t, err := a.st.GetAPITransaction(ctx, txnID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(c, invalidTxn)
-		return
+		return nil, "", invalidTxn()
 	case err != nil:
-		writeError(c, internal(err))
-		return
+		return nil, "", internal(err)
 	case caller != nil && caller.ClientID != t.ClientID:
 		// Another entity's transaction: said as if unknown.
-		writeError(c, invalidTxn)
-		return
+		return nil, "", invalidTxn()
 	}
 	client, e := a.entity(ctx, t)
 	if e != nil {
-		writeError(c, e)
-		return
+		return nil, "", e
 	}
 	sector, err := claims.Sector(client)
 	if err != nil {
 		a.log(c).Error("kycvsapi: no pairwise sector for client", "client_id", client.ID, "err", err)
-		writeError(c, internal(err))
-		return
+		return nil, "", internal(err)
 	}
+	return client, sector, nil
+}
 
+// confirmTxn checks the OTP's digest on the locked transaction and, when
+// it is right, matches the registry and signs the token, in one
+// transaction. It returns the transaction as written (nil when nothing
+// was), the token, and the outcome: errTxnGone, an otp error (a wrong try
+// is counted, too many kill the transaction), errNoRecord, a
+// *registryError (rolled back: the OTP stays usable) or a store error.
+func (a *API) confirmTxn(ctx context.Context, txnID, digest, sector string) (*store.APITransaction, string, error) {
 	now := a.now()
 	var token string
-	err = a.st.InTx(ctx, func(ctx context.Context) error {
+	var t *store.APITransaction
+	err := a.st.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		t, err = a.st.UpdateAPITransaction(ctx, txnID, func(r *store.APITransaction) error {
 			if r.State != store.TxnOTPSent || !now.Before(r.ExpiresAt) {
@@ -461,6 +505,11 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 		})
 		return err // a *store.KeepChanges commits the counted try
 	})
+	return t, token, err
+}
+
+// answerConfirm writes confirmOTP's answer for confirmTxn's outcome.
+func (a *API) answerConfirm(c *gin.Context, client *store.Client, t *store.APITransaction, token string, err error) {
 	var regErr *registryError
 	switch {
 	case err == nil:
@@ -468,7 +517,7 @@ func (a *API) handleConfirmOTP(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, gin.H{"token": token})
 	case errors.Is(err, errTxnGone), errors.Is(err, store.ErrNotFound):
-		writeError(c, invalidTxn)
+		writeError(c, invalidTxn())
 	case errors.Is(err, otp.ErrExpired):
 		writeError(c, fail(http.StatusUnauthorized, CodeOTPExpired, "The OTP has expired. Start again with generateOTP."))
 	case errors.Is(err, otp.ErrWrong):
@@ -493,11 +542,14 @@ func noRecord() *apiError {
 	return fail(http.StatusNotFound, CodeNoRecord, "No vaccination record matches this mobile number and name.")
 }
 
+// wrongOTPMessage is the WRONG_OTP error's message, part of the API's
+// contract (docs/kycvs-api.md): English, whatever the person's language.
+// The count is the OTP policy's, as on every other channel.
 func (a *API) wrongOTPMessage(tries int) string {
-	if a.otps.MaxTries() <= 0 {
+	left, limited := a.otps.TriesLeft(tries)
+	if !limited {
 		return "The OTP is not right."
 	}
-	left := a.otps.MaxTries() - tries
 	if left == 1 {
 		return "The OTP is not right. 1 try left."
 	}
@@ -535,60 +587,72 @@ func (a *API) entity(ctx context.Context, t *store.APITransaction) (*store.Clien
 // registry, with a signed result. Every answer is recorded as a disclosure
 // first.
 func (a *API) handleStatus(c *gin.Context) {
-	ctx := c.Request.Context()
 	raw, ok := bearer(c.GetHeader("Authorization"))
 	if !ok {
 		writeError(c, fail(http.StatusUnauthorized, CodeTokenRequired, "Send the token from confirmOTP in the Authorization header, after the word Bearer."))
 		return
 	}
-	invalid := fail(http.StatusUnauthorized, CodeInvalidToken, "The token is not valid or has expired. Start again with generateOTP.")
 	now := a.now()
-	tc, err := a.verifyToken(raw, now)
-	if err != nil {
-		writeError(c, invalid)
-		return
-	}
-	t, err := a.st.GetAPITransaction(ctx, tc.Txn)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(c, invalid)
-		return
-	case err != nil:
-		writeError(c, internal(err))
-		return
-	case t.State != store.TxnVerified || !now.Before(t.ExpiresAt) || t.ClientID != tc.ClientID:
-		writeError(c, invalid)
-		return
-	}
-	client, e := a.entity(ctx, t)
-	switch {
-	case e != nil && e.status >= http.StatusInternalServerError:
-		writeError(c, e)
-		return
-	case e != nil:
-		writeError(c, invalid)
-		return
-	}
-	sector, err := claims.Sector(client)
-	if err != nil {
-		writeError(c, internal(err))
-		return
-	}
-	// Bound to the one person: the token's subject is the transaction's.
-	if a.pairwise.Subject(sector, t.BeneficiaryID) != tc.Subject {
-		writeError(c, invalid)
-		return
-	}
-	caller, _, e := a.authenticate(c, false)
+	tc, t, client, e := a.tokenTxn(c, raw, now)
 	if e != nil {
 		writeError(c, e)
 		return
 	}
-	if caller != nil && caller.ClientID != t.ClientID {
-		writeError(c, invalid)
-		return
-	}
+	a.discloseStatus(c, client, t, tc, now)
+}
 
+// tokenTxn checks the bearer token raw at now and returns its claims, its
+// verified transaction and the transaction's entity, or the error to
+// answer: one answer (INVALID_TOKEN) for a token that is bad, expired, of
+// a transaction not verified or not the caller's, of an entity disabled
+// meanwhile, or not for the transaction's person; a present API key that
+// is not valid gets its own answer.
+func (a *API) tokenTxn(c *gin.Context, raw string, now time.Time) (*tokenClaims, *store.APITransaction, *store.Client, *apiError) {
+	ctx := c.Request.Context()
+	invalid := fail(http.StatusUnauthorized, CodeInvalidToken, "The token is not valid or has expired. Start again with generateOTP.")
+	tc, err := a.verifyToken(raw, now)
+	if err != nil {
+		return nil, nil, nil, invalid
+	}
+	t, err := a.st.GetAPITransaction(ctx, tc.Txn)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, nil, invalid
+	case err != nil:
+		return nil, nil, nil, internal(err)
+	case t.State != store.TxnVerified || !now.Before(t.ExpiresAt) || t.ClientID != tc.ClientID:
+		return nil, nil, nil, invalid
+	}
+	client, e := a.entity(ctx, t)
+	switch {
+	case e != nil && e.status >= http.StatusInternalServerError:
+		return nil, nil, nil, e
+	case e != nil:
+		return nil, nil, nil, invalid
+	}
+	sector, err := claims.Sector(client)
+	if err != nil {
+		return nil, nil, nil, internal(err)
+	}
+	// Bound to the one person: the token's subject is the transaction's.
+	if a.pairwise.Subject(sector, t.BeneficiaryID) != tc.Subject {
+		return nil, nil, nil, invalid
+	}
+	caller, _, e := a.authenticate(c, false)
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	if caller != nil && caller.ClientID != t.ClientID {
+		return nil, nil, nil, invalid
+	}
+	return tc, t, client, nil
+}
+
+// discloseStatus reads the person's status afresh, signs it and records
+// the disclosure before answering; nothing is disclosed that is not
+// recorded.
+func (a *API) discloseStatus(c *gin.Context, client *store.Client, t *store.APITransaction, tc *tokenClaims, now time.Time) {
+	ctx := c.Request.Context()
 	b, err := a.reg.Beneficiary(ctx, t.BeneficiaryID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
