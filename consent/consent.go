@@ -22,30 +22,37 @@ func (f *Flow) handleConsent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	now := f.now()
 	switch c.PostForm("decision") {
 	case "deny":
-		lr, err := f.st.UpdateLoginRequest(ctx, ch, func(r *store.LoginRequest) error {
-			if err := checkStep(r, now, store.LoginPending); err != nil {
-				return err
-			}
-			deny(r)
-			return nil
-		})
-		if err != nil {
-			f.replyStep(c, err)
-			return
-		}
-		f.log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
-		c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
-		return
+		f.decline(c, ch)
 	case "share":
+		f.share(c, ch)
 	default:
 		web.RenderError(c, http.StatusBadRequest, "choose")
+	}
+}
+
+// decline is Don't share: the pending challenge is denied and the browser
+// goes to oauth, which tells the client.
+func (f *Flow) decline(c *gin.Context, ch string) {
+	now := f.now()
+	lr, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+		if err := checkStep(r, now, store.LoginPending); err != nil {
+			return err
+		}
+		deny(r)
+		return nil
+	})
+	if err != nil {
+		f.replyStep(c, err)
 		return
 	}
+	f.log(c).Info("consent: declined", "client_id", lr.ClientID, "reason", lr.DenyReason)
+	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))
+}
 
+// share is Share: the challenge is approved for the session's person.
+func (f *Flow) share(c *gin.Context, ch string) {
 	sess, err := f.CurrentSession(c.Request)
 	if errors.Is(err, store.ErrNotFound) {
 		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
@@ -55,8 +62,28 @@ func (f *Flow) handleConsent(c *gin.Context) {
 		f.serverError(c, err)
 		return
 	}
+	lr, err := f.approveForSession(c.Request.Context(), ch, sess, f.now())
+	switch {
+	case err == nil:
+		f.finish(c, lr, "")
+	case errors.Is(err, errSessionEnded), errors.Is(err, store.ErrNotFound) && lr != nil:
+		// The session ended between the read and the write; nothing was
+		// approved (rolled back).
+		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
+	default:
+		f.replyStep(c, err)
+	}
+}
+
+// approveForSession approves the pending challenge ch for sess's
+// beneficiary (unless it needs a new sign-in) and adds its scopes to the
+// session's grants for the client, in one transaction. It returns the
+// challenge as written; errSessionEnded, or store.ErrNotFound with the
+// challenge, when the session ended meanwhile (nothing written); a
+// *stepError or a store error otherwise.
+func (f *Flow) approveForSession(ctx context.Context, ch string, sess *store.Session, now time.Time) (*store.LoginRequest, error) {
 	var lr *store.LoginRequest
-	err = f.st.InTx(ctx, func(ctx context.Context) error {
+	err := f.st.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		lr, err = f.st.UpdateLoginRequest(ctx, ch, func(r *store.LoginRequest) error {
 			if err := checkStep(r, now, store.LoginPending); err != nil {
@@ -89,16 +116,7 @@ func (f *Flow) handleConsent(c *gin.Context) {
 		})
 		return err
 	})
-	switch {
-	case err == nil:
-		f.finish(c, lr, "")
-	case errors.Is(err, errSessionEnded), errors.Is(err, store.ErrNotFound) && lr != nil:
-		// The session ended between the read and the write; nothing was
-		// approved (rolled back).
-		c.Redirect(http.StatusSeeOther, f.path(ch, ""))
-	default:
-		f.replyStep(c, err)
-	}
+	return lr, err
 }
 
 // handleSwitch is "Not you? Use another mobile or name" on the one-tap

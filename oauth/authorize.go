@@ -28,74 +28,11 @@ func LoginPath(challenge string) string { return "/login/" + challenge }
 // request is stored and the person is sent to sign in or to the one-tap
 // screen of their session.
 func (p *Provider) handleAuthorize(c *gin.Context) {
-	ctx := c.Request.Context()
-	r := c.Request
-	if err := parseAuthorizeForm(r); err != nil {
-		p.writeAuthorizeError(c, nil, err)
-		return
-	}
-	// Only the parameters kycvs reads, each capped, reach fosite and the
-	// stored login request; a refusal waits for a validated redirect URI.
-	refuse := trimAuthorizeForm(r.Form)
-	// A page shown from here on (an invalid link) is in the language the
-	// relying party asked for; consent does the same from the stored form.
-	web.UseUILocales(c, r.Form.Get("ui_locales"), time.Now())
-	// Request objects are refused, not ignored (OIDC Core 6.1, 6.2): the
-	// parameters are dropped so fosite neither parses nor fetches them, and
-	// the refusal goes to the client once its redirect URI is validated.
-	// A request_uri that kycvs issued at the PAR endpoint is the one kind
-	// it accepts; the pushed request is then the whole request.
-	pushed := pushedOnly(r.Form)
-	if pushed {
-		refuse = nil
-	}
-	if r.Form.Has("request") {
-		refuse = fosite.ErrRequestNotSupported
-		r.Form.Del("request")
-	}
-	if r.Form.Has("request_uri") && !pushed {
-		refuse = fosite.ErrRequestURINotSupported
-		r.Form.Del("request_uri")
-	}
-	if !p.exactRedirect(c, r.Form) {
-		return
-	}
-	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
-	if err != nil {
-		if refuse != nil && ar != nil && ar.IsRedirectURIValid() {
-			// What fosite saw lacked the refused values (a missing state is
-			// then its complaint); the client learns the first cause.
-			err = refuse
-		}
-		p.writeAuthorizeError(c, ar, err)
-		return
-	}
-	if refuse != nil {
-		p.writeAuthorizeError(c, ar, refuse)
-		return
-	}
-	client := ar.GetClient().(*Client)
-	if !pushed && p.mustPush(client) {
-		p.writeAuthorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must push its authorization requests to the pushed_authorization_request_endpoint first (RFC 9126)."))
+	ar, client, ok := p.validAuthorizeRequest(c)
+	if !ok {
 		return
 	}
 	form := ar.GetRequestForm()
-	// The stored request is replayed once the person has signed in
-	// (handleResume); its request_uri is used up by then, and the pushed
-	// parameters are all in the form.
-	form.Del("request_uri")
-	if err := checkNonce(form); err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return
-	}
-	if err := checkPKCE(client, form); err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return
-	}
-	if jkt := form.Get("dpop_jkt"); jkt != "" && !validJKT(jkt) {
-		p.writeAuthorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt is not a SHA-256 JWK thumbprint."))
-		return
-	}
 	prompt, err := parsePrompt(form.Get("prompt"))
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
@@ -107,7 +44,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		return
 	}
 	now := p.cfg.Now().UTC()
-	sess, err := p.sessions.CurrentSession(r)
+	sess, err := p.sessions.CurrentSession(c.Request)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			p.writeAuthorizeError(c, ar, err)
@@ -116,31 +53,134 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		sess = nil
 	}
 	forceLogin := prompt.login || (sess != nil && maxAgeExpired(form.Get("max_age"), sess.AuthTime, now))
-	needConsent := prompt.consent || !covers(sess, client.ID, plan.Grants)
-	if prompt.none {
-		// OIDC Core 3.1.2.6: never show a page; say what would be needed.
-		switch {
-		case sess == nil || forceLogin:
-			p.writeAuthorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
-			return
-		case needConsent:
-			p.writeAuthorizeError(c, ar, fosite.ErrConsentRequired.WithHint("The person has not agreed to share this with the client in this session."))
-			return
-		}
-	}
 	// Only prompt=none answers from the session without a page: on a
 	// shared phone a button press must never re-share the last person's
 	// status, so every interactive request shows at least the one-tap
 	// screen naming whose record it is (DESIGN.md "Shared phones").
 	if prompt.none {
-		p.finish(c, ar, client, plan, approval{
-			BeneficiaryID: sess.BeneficiaryID,
-			AuthTime:      sess.AuthTime,
-			RequestedAt:   now,
-			Session:       sess,
-		})
+		needConsent := prompt.consent || !covers(sess, client.ID, plan.Grants)
+		p.answerSilently(c, ar, client, plan, sess, forceLogin || sess == nil, needConsent, now)
 		return
 	}
+	p.startLogin(c, ar, client, plan, forceLogin, now)
+}
+
+// validAuthorizeRequest has fosite validate the authorization request,
+// then applies kycvs's own rules (request objects refused, PAR when the
+// client must push, a nonce, PKCE, a well-formed dpop_jkt). It returns the
+// request and its client, or false once it has answered: on a page until
+// the redirect URI is validated, to the client after.
+func (p *Provider) validAuthorizeRequest(c *gin.Context) (fosite.AuthorizeRequester, *Client, bool) {
+	r := c.Request
+	if err := parseAuthorizeForm(r); err != nil {
+		p.writeAuthorizeError(c, nil, err)
+		return nil, nil, false
+	}
+	// Only the parameters kycvs reads, each capped, reach fosite and the
+	// stored login request; a refusal waits for a validated redirect URI.
+	refuse := trimAuthorizeForm(r.Form)
+	// A page shown from here on (an invalid link) is in the language the
+	// relying party asked for; consent does the same from the stored form.
+	web.UseUILocales(c, r.Form.Get("ui_locales"), time.Now())
+	pushed, refused := refuseRequestObjects(r.Form)
+	if pushed {
+		refuse = nil
+	}
+	if refused != nil {
+		refuse = refused
+	}
+	if !p.exactRedirect(c, r.Form) {
+		return nil, nil, false
+	}
+	ar, err := p.oauth2.NewAuthorizeRequest(r.Context(), r)
+	if err != nil {
+		if refuse != nil && ar != nil && ar.IsRedirectURIValid() {
+			// What fosite saw lacked the refused values (a missing state is
+			// then its complaint); the client learns the first cause.
+			err = refuse
+		}
+		p.writeAuthorizeError(c, ar, err)
+		return nil, nil, false
+	}
+	if refuse != nil {
+		p.writeAuthorizeError(c, ar, refuse)
+		return nil, nil, false
+	}
+	client := ar.GetClient().(*Client)
+	if !pushed && p.mustPush(client) {
+		p.writeAuthorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must push its authorization requests to the pushed_authorization_request_endpoint first (RFC 9126)."))
+		return nil, nil, false
+	}
+	// The stored request is replayed once the person has signed in
+	// (handleResume); its request_uri is used up by then, and the pushed
+	// parameters are all in the form.
+	ar.GetRequestForm().Del("request_uri")
+	if err := checkAuthorizeParams(client, ar.GetRequestForm()); err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return nil, nil, false
+	}
+	return ar, client, true
+}
+
+// refuseRequestObjects drops request objects from form, so fosite neither
+// parses nor fetches them, and returns the refusal for the client once its
+// redirect URI is validated (OIDC Core 6.1, 6.2: refused, not ignored). A
+// request_uri that kycvs issued at the PAR endpoint is the one kind it
+// accepts (pushed is then true): the pushed request is the whole request.
+func refuseRequestObjects(form url.Values) (pushed bool, refuse error) {
+	pushed = pushedOnly(form)
+	if form.Has("request") {
+		refuse = fosite.ErrRequestNotSupported
+		form.Del("request")
+	}
+	if form.Has("request_uri") && !pushed {
+		refuse = fosite.ErrRequestURINotSupported
+		form.Del("request_uri")
+	}
+	return pushed, refuse
+}
+
+// checkAuthorizeParams applies the rules fosite leaves to kycvs: a nonce
+// (checkNonce), PKCE (checkPKCE), and a dpop_jkt that is a JWK thumbprint.
+func checkAuthorizeParams(client *Client, form url.Values) error {
+	if err := checkNonce(form); err != nil {
+		return err
+	}
+	if err := checkPKCE(client, form); err != nil {
+		return err
+	}
+	if jkt := form.Get("dpop_jkt"); jkt != "" && !validJKT(jkt) {
+		return fosite.ErrInvalidRequest.WithHint("dpop_jkt is not a SHA-256 JWK thumbprint.")
+	}
+	return nil
+}
+
+// answerSilently answers prompt=none from the browser's session, never
+// with a page (OIDC Core 3.1.2.6): login_required when there is no session
+// or it needs a new sign-in, consent_required when the session's grants
+// for the client do not cover the plan, else the code.
+func (p *Provider) answerSilently(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, sess *store.Session, needLogin, needConsent bool, now time.Time) {
+	switch {
+	case needLogin:
+		p.writeAuthorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
+		return
+	case needConsent:
+		p.writeAuthorizeError(c, ar, fosite.ErrConsentRequired.WithHint("The person has not agreed to share this with the client in this session."))
+		return
+	}
+	p.finish(c, ar, client, plan, approval{
+		BeneficiaryID: sess.BeneficiaryID,
+		AuthTime:      sess.AuthTime,
+		RequestedAt:   now,
+		Session:       sess,
+	})
+}
+
+// startLogin stores the login request, with the disclosure plan the
+// sign-in pages show and the resume releases, and sends the browser to
+// sign in.
+func (p *Provider) startLogin(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, forceLogin bool, now time.Time) {
+	form := ar.GetRequestForm()
 	lr := &store.LoginRequest{
 		ID:         newChallenge(),
 		ClientID:   client.ID,
@@ -155,7 +195,7 @@ func (p *Provider) handleAuthorize(c *gin.Context) {
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(p.cfg.LoginTTL),
 	}
-	if err := p.st.CreateLoginRequest(ctx, lr); err != nil {
+	if err := p.st.CreateLoginRequest(c.Request.Context(), lr); err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}

@@ -15,73 +15,16 @@ import (
 // handleResume finishes an authorization once the sign-in flow has approved
 // or denied its login request.
 func (p *Provider) handleResume(c *gin.Context) {
-	ctx := c.Request.Context()
-	lr, err := p.st.GetLoginRequest(ctx, c.Param("challenge"))
-	if errors.Is(err, store.ErrNotFound) {
-		web.RenderError(c, http.StatusNotFound, "expired")
+	lr, sess, ok := p.finishedLogin(c)
+	if !ok {
 		return
 	}
-	if err != nil {
-		p.renderStoreError(c, err)
-		return
-	}
-	now := p.cfg.Now()
-	switch {
-	case lr.State == store.LoginUsed:
-		web.RenderError(c, http.StatusConflict, "already_complete")
-		return
-	case lr.State == store.LoginDead || (now.After(lr.ExpiresAt) && lr.State != store.LoginDenied):
-		// A denial is answered even after the sign-in expired: "Back to
-		// {verifier}" on the expired page denies it, and the relying party
-		// must still learn the outcome.
-		web.RenderError(c, http.StatusGone, "expired")
-		return
-	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
-		c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
-		return
-	}
-	// The code goes only to the browser that approved: a challenge seen in
-	// a log or a shared link cannot be finished elsewhere.
-	var sess *store.Session
-	if lr.State == store.LoginApproved && lr.SessionID != "" {
-		sess, err = p.sessions.CurrentSession(c.Request)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.renderStoreError(c, err)
-			return
-		}
-		if sess == nil || sess.ID != lr.SessionID {
-			web.RenderError(c, http.StatusForbidden, "other_browser")
-			return
-		}
-	}
-	// Replay the validated request: fosite checks the client and redirect
-	// URI again (a client disabled meanwhile gets nothing).
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
-	if err != nil {
-		web.RenderError(c, http.StatusBadRequest, "link_unreadable")
-		return
-	}
-	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
-	if err != nil {
-		p.writeAuthorizeError(c, ar, err)
+	ar, ok := p.replay(c, lr)
+	if !ok {
 		return
 	}
 	if lr.State == store.LoginDenied {
-		if _, err := p.st.UpdateLoginRequest(ctx, lr.ID, func(l *store.LoginRequest) error {
-			if l.State != store.LoginDenied {
-				return store.ErrConflict
-			}
-			l.State = store.LoginUsed
-			return nil
-		}); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				web.RenderError(c, http.StatusConflict, "already_complete")
-				return
-			}
-			p.writeAuthorizeError(c, ar, err)
-			return
-		}
-		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint(denialHint(lr.DenyReason)))
+		p.answerDenial(c, ar, lr)
 		return
 	}
 	client := ar.GetClient().(*Client)
@@ -101,6 +44,93 @@ func (p *Provider) handleResume(c *gin.Context) {
 		LoginRequest:  lr.ID,
 		Session:       sess,
 	})
+}
+
+// finishedLogin returns the URL's login request once the sign-in approved
+// or denied it, with the browser session that approved it (nil for a
+// denial or a request approved without one). Otherwise it answers: a page
+// for one unknown, used, dead or expired (a denial is answered even after
+// expiry), the sign-in page for one still under way, and 403 to a browser
+// other than the one that approved.
+func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Session, bool) {
+	lr, err := p.st.GetLoginRequest(c.Request.Context(), c.Param("challenge"))
+	if errors.Is(err, store.ErrNotFound) {
+		web.RenderError(c, http.StatusNotFound, "expired")
+		return nil, nil, false
+	}
+	if err != nil {
+		p.renderStoreError(c, err)
+		return nil, nil, false
+	}
+	now := p.cfg.Now()
+	switch {
+	case lr.State == store.LoginUsed:
+		web.RenderError(c, http.StatusConflict, "already_complete")
+		return nil, nil, false
+	case lr.State == store.LoginDead || (now.After(lr.ExpiresAt) && lr.State != store.LoginDenied):
+		// A denial is answered even after the sign-in expired: "Back to
+		// {verifier}" on the expired page denies it, and the relying party
+		// must still learn the outcome.
+		web.RenderError(c, http.StatusGone, "expired")
+		return nil, nil, false
+	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
+		c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
+		return nil, nil, false
+	}
+	// The code goes only to the browser that approved: a challenge seen in
+	// a log or a shared link cannot be finished elsewhere.
+	var sess *store.Session
+	if lr.State == store.LoginApproved && lr.SessionID != "" {
+		sess, err = p.sessions.CurrentSession(c.Request)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.renderStoreError(c, err)
+			return nil, nil, false
+		}
+		if sess == nil || sess.ID != lr.SessionID {
+			web.RenderError(c, http.StatusForbidden, "other_browser")
+			return nil, nil, false
+		}
+	}
+	return lr, sess, true
+}
+
+// replay validates lr's stored request again: fosite checks the client and
+// redirect URI again (a client disabled meanwhile gets nothing). On
+// failure it has answered and returns false.
+func (p *Provider) replay(c *gin.Context, lr *store.LoginRequest) (fosite.AuthorizeRequester, bool) {
+	ctx := c.Request.Context()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
+	if err != nil {
+		web.RenderError(c, http.StatusBadRequest, "link_unreadable")
+		return nil, false
+	}
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return nil, false
+	}
+	return ar, true
+}
+
+// answerDenial moves the denied lr to used and sends the client
+// access_denied, with the reason in words; a second resume of the same
+// denial gets the "already complete" page.
+func (p *Provider) answerDenial(c *gin.Context, ar fosite.AuthorizeRequester, lr *store.LoginRequest) {
+	if _, err := p.st.UpdateLoginRequest(c.Request.Context(), lr.ID, func(l *store.LoginRequest) error {
+		if l.State != store.LoginDenied {
+			return store.ErrConflict
+		}
+		l.State = store.LoginUsed
+		return nil
+	}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			web.RenderError(c, http.StatusConflict, "already_complete")
+			return
+		}
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint(denialHint(lr.DenyReason)))
 }
 
 // denialHint is the error_description's words for why a sign-in was

@@ -23,47 +23,11 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	token, dpop := accessTokenOf(c.Request)
-	if token == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="kycvs"`)
-		c.Writer.Header().Add("WWW-Authenticate", dpopChallenge(""))
-		writeJSONError(c, http.StatusUnauthorized, "invalid_request", "An access token is required.")
-		return
-	}
-	tu, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, newEmptySession())
-	if err == nil && tu == fosite.AccessToken {
-		if !p.checkTokenBinding(c, token, dpop, ar) {
-			return
-		}
-	}
-	if err != nil || tu != fosite.AccessToken {
-		if err != nil && (errors.Is(err, store.ErrUnavailable) || !isTokenError(err)) {
-			p.writeUserinfoOutage(c, err)
-			return
-		}
-		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
-		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The access token is not valid.")
-		return
-	}
-	if !ar.GetGrantedScopes().Has(claims.ScopeOpenID) {
-		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="insufficient_scope", scope="openid"`)
-		writeJSONError(c, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
-		return
-	}
-	// Only the token's own client may read it from a browser, and only a
-	// public one: a confidential client's token has no business in a page.
-	// Refused before anything is read or recorded as disclosed.
-	if client := ar.GetClient().(*Client); cross && (!client.Public || !originAllowed(client.RedirectURIs, c.GetHeader("Origin"))) {
-		writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept userinfo requests from this web origin.")
-		return
-	}
-	sess, ok := ar.GetSession().(*Session)
+	ar, sess, ok := p.userinfoToken(c, cross)
 	if !ok {
-		writeJSONError(c, http.StatusInternalServerError, "server_error", "The token's session could not be read.")
 		return
 	}
-	b, err := p.registry.Beneficiary(ctx, sess.BeneficiaryID)
+	b, err := p.registry.Beneficiary(c.Request.Context(), sess.BeneficiaryID)
 	if errors.Is(err, store.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
 		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The person's record is no longer in the registry.")
@@ -73,6 +37,62 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		p.writeUserinfoOutage(c, err)
 		return
 	}
+	p.releaseUserinfo(c, ar, sess, b)
+}
+
+// userinfoToken checks the request's access token: valid, bound as it
+// must be (DPoP), granted openid, and, from a browser on another origin
+// (cross), a public client's whose redirect URIs name that origin. It
+// returns the token's request and session, or false once it has answered
+// (RFC 6750 3 errors, or an outage).
+func (p *Provider) userinfoToken(c *gin.Context, cross bool) (fosite.AccessRequester, *Session, bool) {
+	token, dpop := accessTokenOf(c.Request)
+	if token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs"`)
+		c.Writer.Header().Add("WWW-Authenticate", dpopChallenge(""))
+		writeJSONError(c, http.StatusUnauthorized, "invalid_request", "An access token is required.")
+		return nil, nil, false
+	}
+	tu, ar, err := p.oauth2.IntrospectToken(c.Request.Context(), token, fosite.AccessToken, newEmptySession())
+	if err == nil && tu == fosite.AccessToken {
+		if !p.checkTokenBinding(c, token, dpop, ar) {
+			return nil, nil, false
+		}
+	}
+	if err != nil || tu != fosite.AccessToken {
+		if err != nil && (errors.Is(err, store.ErrUnavailable) || !isTokenError(err)) {
+			p.writeUserinfoOutage(c, err)
+			return nil, nil, false
+		}
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
+		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The access token is not valid.")
+		return nil, nil, false
+	}
+	if !ar.GetGrantedScopes().Has(claims.ScopeOpenID) {
+		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="insufficient_scope", scope="openid"`)
+		writeJSONError(c, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return nil, nil, false
+	}
+	// Only the token's own client may read it from a browser, and only a
+	// public one: a confidential client's token has no business in a page.
+	// Refused before anything is read or recorded as disclosed.
+	if client := ar.GetClient().(*Client); cross && (!client.Public || !originAllowed(client.RedirectURIs, c.GetHeader("Origin"))) {
+		writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept userinfo requests from this web origin.")
+		return nil, nil, false
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		writeJSONError(c, http.StatusInternalServerError, "server_error", "The token's session could not be read.")
+		return nil, nil, false
+	}
+	return ar, sess, true
+}
+
+// releaseUserinfo answers with the session's userinfo claims that the
+// client may still receive, valued from b, once their disclosure is
+// recorded: JSON, or a JWT signed with the client's
+// userinfo_signed_response_alg.
+func (p *Provider) releaseUserinfo(c *gin.Context, ar fosite.AccessRequester, sess *Session, b *store.Beneficiary) {
 	client := ar.GetClient().(*Client)
 	names := allowedNow(client, sess.Userinfo)
 	values := p.claimValues(b, names)
@@ -84,7 +104,7 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	}
 	out["sub"] = sess.GetSubject()
 	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtUserinfo, ar.GetID(), names, values)
-	if err := p.st.CreateDisclosure(ctx, d); err != nil {
+	if err := p.st.CreateDisclosure(c.Request.Context(), d); err != nil {
 		// Nothing is disclosed that is not recorded.
 		p.writeUserinfoOutage(c, err)
 		return
