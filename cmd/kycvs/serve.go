@@ -86,92 +86,33 @@ type server struct {
 // newServer opens the database, migrates it, loads the keys and wires every
 // package. Background work (key refresh, clean-up) stops with ctx or close.
 func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) (*server, error) {
-	secret := []byte(cfg.Secret)
-	st, err := openStore(ctx, cfg.DatabaseURL, cfg.Migrate)
+	s, bg, err := openServer(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.Migrate {
-		if err := checkSchema(ctx, st); err != nil {
-			st.Close()
-			return nil, err
-		}
-	}
-	bg, cancel := context.WithCancel(context.Background())
-	s := &server{cfg: cfg, logger: logger, st: st, cancel: cancel, metrics: web.NewMetrics()}
-	if db, err := st.DB(); err == nil {
-		s.metrics.RegisterDB("kycvs", db)
-	}
-	s.metrics.RegisterDBCounts(st.Counts)
 	ok := false
 	defer func() {
 		if !ok {
 			s.close()
 		}
 	}()
-
-	keys, err := oauth.NewKeys(st, secret)
+	keys, err := s.startKeys(ctx, bg)
 	if err != nil {
 		return nil, err
 	}
-	// A key that stops signing stays published until everything it signed
-	// has expired.
-	lifetimes := cfg.lifetimes()
-	keys.WithRetireGrace(retireGrace(lifetimes.IDTokenTTL))
-	if err := keys.Ensure(ctx); err != nil {
-		return nil, err
-	}
-	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { logger.Error("reload signing keys", "err", err) })
-	s.cleaner = &cleaner{st: st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: time.Now}
+	s.cleaner = &cleaner{st: s.st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: time.Now}
 	go s.cleaner.run(bg)
-
-	sender, err := newSender(cfg, logger)
-	if err != nil {
+	if s.otps, err = s.newOTPs(); err != nil {
 		return nil, err
 	}
-	sender = timedSender{sender, s.metrics}
-	secure := strings.HasPrefix(cfg.Issuer, "https://")
-	registry := claims.NewRegistry(st)
-	// One OTP service for every channel that sends codes (the sign-in
-	// pages, the KYC-VS compatible API, the admin console), so they share
-	// its policy and send counters.
-	otps := otp.New(otp.Config{
-		Secret:      secret,
-		Limits:      cfg.otpLimits(),
-		ServiceName: "kycvs",
-		WebOTPHost:  issuerHost(cfg.Issuer),
-		Metrics:     s.metrics,
-	}, st, sender)
-	s.otps = otps
-	flow, err := consent.New(consent.Config{
-		SessionTTL:    cfg.SessionTTL,
-		SecureCookies: secure,
-		CSRFKey:       secrets.Derive(secret, secrets.CSRF),
-		FinishURL:     oauth.ResumeURL,
-		Logger:        logger,
-	}, st, registry, otps)
-	if err != nil {
-		return nil, err
-	}
-	pairwise := claims.NewPairwise(secret)
-	jwksFetch := cfg.fetchConfig()
-	provider, err := oauth.New(oauth.Config{
-		Issuer:     cfg.Issuer,
-		Secret:     secret,
-		Lifetimes:  lifetimes,
-		LoginURL:   flow.LoginURL,
-		Assurance:  claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
-		Logger:     logger,
-		Metrics:    s.metrics,
-		RequirePAR: cfg.RequirePAR,
-		DPoPNonce:  cfg.DPoPNonce,
-		JWKSFetch:  jwksFetch,
-	}, st, keys, registry, pairwise, flow)
+	secret, secure := []byte(cfg.Secret), cfg.secure()
+	registry, pairwise := claims.NewRegistry(s.st), claims.NewPairwise(secret)
+	flow, provider, err := s.newSignIn(keys, registry, pairwise)
 	if err != nil {
 		return nil, err
 	}
 	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger, Metrics: s.metrics},
-		st, kycvsapi.NewAPIKeys(st, secret), otps, registry, pairwise, keys)
+		s.st, kycvsapi.NewAPIKeys(s.st, secret), s.otps, registry, pairwise, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -179,12 +120,9 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	delivery := cfg.backchannel
-	delivery.Timeout = cfg.BackchannelTimeout
-	delivery.AllowPrivateAddresses = delivery.AllowPrivateAddresses || cfg.BackchannelAllowPrivate || cfg.Dev
-	go oauth.NewLogoutSender(delivery, provider, s.metrics, logger).Run(bg)
-	adminSvc := admin.NewService(st, secret, oauth.NewClients(st, secret).WithFetch(jwksFetch), keys, kycvsapi.NewAPIKeys(st, secret), nil).WithLogouts(provider.Logouts())
-	adminHandler, err := wireAdmin(cfg, adminSvc, otps, engine, logger, secure, s.metrics)
+	go oauth.NewLogoutSender(cfg.logoutDelivery(), provider, s.metrics, logger).Run(bg)
+	adminSvc := admin.NewService(s.st, secret, oauth.NewClients(s.st, secret).WithFetch(cfg.fetchConfig()), keys, kycvsapi.NewAPIKeys(s.st, secret), nil).WithLogouts(provider.Logouts())
+	adminHandler, err := wireAdmin(cfg, adminSvc, s.otps, engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -193,30 +131,130 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	flow.Register(engine)
 	api.Register(engine)
 	registration.New(registration.Config{Issuer: cfg.Issuer, IPLimit: cfg.RegistrationIPLimit, Logger: logger}, adminSvc).Register(engine)
-	loc, err := time.LoadLocation(cfg.AdminTimeZone)
-	if err != nil {
+	if err := s.mountPages(ctx, engine, stdout); err != nil {
 		return nil, err
-	}
-	// Withdraw on /me revokes the person's grant to the client and tells
-	// the client by back-channel logout.
-	endGrant := func(ctx context.Context, clientID, beneficiaryID string) error {
-		_, err := provider.EndGrant(ctx, clientID, beneficiaryID)
-		return err
-	}
-	me.New(me.Config{CSRFKey: secrets.Derive(secret, secrets.CSRF), SecureCookies: secure, Grievance: cfg.GrievanceContact, Location: loc, Logger: logger}, st, otps, endGrant).Register(engine)
-	home.New(home.Config{Retention: cfg.Retention, Lifetimes: lifetimes, SessionTTL: cfg.SessionTTL}).Register(engine)
-	engine.GET("/healthz", alive)
-	engine.GET("/readyz", func(c *gin.Context) { ready(c, st) })
-	if cfg.Dev {
-		if s.demo, err = setupDev(ctx, cfg, st, stdout); err != nil {
-			return nil, err
-		}
-		// Demo Airlines lives on its own origin; /demo here points there.
-		engine.GET(demo.HomePath, func(c *gin.Context) { c.Redirect(http.StatusFound, s.demo.URL+demo.HomePath) })
 	}
 	s.handler = adminHandler
 	ok = true
 	return s, nil
+}
+
+// openServer opens the database (migrating it, or checking that it was
+// migrated) and makes the server around it, with the pool's metrics
+// registered. bg is the context of the server's background work, which
+// close cancels.
+func openServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*server, context.Context, error) {
+	st, err := openStore(ctx, cfg.DatabaseURL, cfg.Migrate)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !cfg.Migrate {
+		if err := checkSchema(ctx, st); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s := &server{cfg: cfg, logger: logger, st: st, cancel: cancel, metrics: web.NewMetrics()}
+	if db, err := st.DB(); err == nil {
+		s.metrics.RegisterDB("kycvs", db)
+	}
+	s.metrics.RegisterDBCounts(st.Counts)
+	return s, bg, nil
+}
+
+// startKeys loads the signing keys, making the first ones in an empty
+// database, and reloads them every oauth.KeyRefreshInterval until bg ends.
+func (s *server) startKeys(ctx, bg context.Context) (*oauth.Keys, error) {
+	keys, err := oauth.NewKeys(s.st, []byte(s.cfg.Secret))
+	if err != nil {
+		return nil, err
+	}
+	// A key that stops signing stays published until everything it signed
+	// has expired.
+	keys.WithRetireGrace(retireGrace(s.cfg.lifetimes().IDTokenTTL))
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { s.logger.Error("reload signing keys", "err", err) })
+	return keys, nil
+}
+
+// newOTPs is the one OTP service for every channel that sends codes (the
+// sign-in pages, the KYC-VS compatible API, the admin console, /me), so
+// they share its policy and send counters; its SMS are timed.
+func (s *server) newOTPs() (*otp.Service, error) {
+	sender, err := newSender(s.cfg, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	return otp.New(otp.Config{
+		Secret:      []byte(s.cfg.Secret),
+		Limits:      s.cfg.otpLimits(),
+		ServiceName: "kycvs",
+		WebOTPHost:  issuerHost(s.cfg.Issuer),
+		Metrics:     s.metrics,
+	}, s.st, timedSender{sender, s.metrics}), nil
+}
+
+// newSignIn builds the sign-in and consent pages and the OpenID provider
+// that sends people to them and takes them back.
+func (s *server) newSignIn(keys *oauth.Keys, registry *claims.Registry, pairwise *claims.Pairwise) (*consent.Flow, *oauth.Provider, error) {
+	cfg, secret := s.cfg, []byte(s.cfg.Secret)
+	flow, err := consent.New(consent.Config{
+		SessionTTL:    cfg.SessionTTL,
+		SecureCookies: cfg.secure(),
+		CSRFKey:       secrets.Derive(secret, secrets.CSRF),
+		FinishURL:     oauth.ResumeURL,
+		Logger:        s.logger,
+	}, s.st, registry, s.otps)
+	if err != nil {
+		return nil, nil, err
+	}
+	provider, err := oauth.New(oauth.Config{
+		Issuer:     cfg.Issuer,
+		Secret:     secret,
+		Lifetimes:  cfg.lifetimes(),
+		LoginURL:   flow.LoginURL,
+		Assurance:  claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
+		Logger:     s.logger,
+		Metrics:    s.metrics,
+		RequirePAR: cfg.RequirePAR,
+		DPoPNonce:  cfg.DPoPNonce,
+		JWKSFetch:  cfg.fetchConfig(),
+	}, s.st, keys, registry, pairwise, flow)
+	if err != nil {
+		return nil, nil, err
+	}
+	return flow, provider, nil
+}
+
+// mountPages mounts the person's own page (/me), the public pages, the
+// health checks and, in --dev, the way to Demo Airlines.
+func (s *server) mountPages(ctx context.Context, engine *gin.Engine, stdout io.Writer) error {
+	cfg := s.cfg
+	loc, err := time.LoadLocation(cfg.AdminTimeZone)
+	if err != nil {
+		return err
+	}
+	// Withdraw on /me revokes the person's grant to the client and tells
+	// the client by back-channel logout.
+	endGrant := func(ctx context.Context, clientID, beneficiaryID string) error {
+		_, err := s.provider.EndGrant(ctx, clientID, beneficiaryID)
+		return err
+	}
+	me.New(me.Config{CSRFKey: secrets.Derive([]byte(cfg.Secret), secrets.CSRF), SecureCookies: cfg.secure(), Grievance: cfg.GrievanceContact, Location: loc, Logger: s.logger}, s.st, s.otps, endGrant).Register(engine)
+	home.New(home.Config{Retention: cfg.Retention, Lifetimes: cfg.lifetimes(), SessionTTL: cfg.SessionTTL}).Register(engine)
+	engine.GET("/healthz", alive)
+	engine.GET("/readyz", func(c *gin.Context) { ready(c, s.st) })
+	if cfg.Dev {
+		if s.demo, err = setupDev(ctx, cfg, s.st, stdout); err != nil {
+			return err
+		}
+		// Demo Airlines lives on its own origin; /demo here points there.
+		engine.GET(demo.HomePath, func(c *gin.Context) { c.Redirect(http.StatusFound, s.demo.URL+demo.HomePath) })
+	}
+	return nil
 }
 
 func (s *server) close() {
@@ -440,6 +478,19 @@ func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *g
 	mux.Handle("/", engine)
 	return mux, nil
 }
+
+// logoutDelivery is how back-channel logout tokens are sent: within
+// --backchannel-logout-timeout, and to private addresses only with
+// --backchannel-logout-allow-private or --dev.
+func (c serveConfig) logoutDelivery() oauth.LogoutDeliveryConfig {
+	d := c.backchannel
+	d.Timeout = c.BackchannelTimeout
+	d.AllowPrivateAddresses = d.AllowPrivateAddresses || c.BackchannelAllowPrivate || c.Dev
+	return d
+}
+
+// secure is whether cookies are Secure and HSTS is sent: an https issuer.
+func (c serveConfig) secure() bool { return strings.HasPrefix(c.Issuer, "https://") }
 
 // fetchConfig is the limits of fetching documents at URLs clients
 // register: jwks_uri and sector_identifier_uri.
