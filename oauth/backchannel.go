@@ -91,11 +91,17 @@ func (l *Logouts) end(ctx context.Context, f store.RPSessionFilter) (int, error)
 // EndSession tells every client that signed the person in within the
 // browser session sid that it ended (RP-initiated logout). The oauth
 // logout endpoint calls it; the session itself is ended by its owner.
+//
+// A client with an offline_access grant is told too, but its refresh
+// token stays valid (Back-Channel Logout 1.0 2.7: refresh tokens issued
+// with offline_access normally should not be revoked at logout; kycvs
+// issues no others), and its sign-in is kept, so it is told again when
+// the grant ends (EndGrant, EndClient).
 func (l *Logouts) EndSession(ctx context.Context, sid string) (int, error) {
 	if sid == "" {
 		return 0, nil
 	}
-	return l.end(ctx, store.RPSessionFilter{SID: sid})
+	return l.end(ctx, store.RPSessionFilter{SID: sid, KeepStanding: true})
 }
 
 // EndClient tells a client that every sign-in it holds has ended: the
@@ -108,7 +114,8 @@ func (l *Logouts) EndClient(ctx context.Context, clientID string) (int, error) {
 // EndPerson ends every browser session of the beneficiary and tells every
 // client that signed them in within one: an admin ending a person's
 // sessions (a lost phone, a complaint). Tokens of offline_access grants
-// stay valid; withdrawing those is EndGrant's.
+// stay valid, and their sign-ins are kept as EndSession keeps them;
+// withdrawing those grants is EndGrant's.
 func (l *Logouts) EndPerson(ctx context.Context, beneficiaryID string) (sessions, queued int, err error) {
 	err = l.st.InTx(ctx, func(ctx context.Context) error {
 		ids, err := l.st.DeleteSessionsOf(ctx, beneficiaryID)
@@ -116,7 +123,7 @@ func (l *Logouts) EndPerson(ctx context.Context, beneficiaryID string) (sessions
 			return err
 		}
 		sessions = len(ids)
-		queued, err = l.end(ctx, store.RPSessionFilter{BeneficiaryID: beneficiaryID})
+		queued, err = l.end(ctx, store.RPSessionFilter{BeneficiaryID: beneficiaryID, KeepStanding: true})
 		return err
 	})
 	return sessions, queued, err

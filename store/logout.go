@@ -23,25 +23,34 @@ func (s *Store) RecordRPSession(ctx context.Context, r *RPSession) error {
 }
 
 // RPSessionFilter picks the rp_sessions a logout ends: every set field
-// must match. At least one field must be set.
+// must match. At least one of SID, ClientID, BeneficiaryID and Subject
+// must be set.
 type RPSessionFilter struct {
 	SID           string
 	ClientID      string
 	BeneficiaryID string
 	// Subject narrows to the person a client knows by this sub.
 	Subject string
+	// KeepStanding keeps the rows of clients that still hold a usable
+	// refresh token for the row's subject (an offline_access grant),
+	// though their deliveries are queued all the same: the end of a
+	// browser session ends the relying party's session, not the grant
+	// (Back-Channel Logout 1.0 2.7), so when the grant itself ends later
+	// (withdrawn, its client disabled) the client is told again.
+	KeepStanding bool
 }
 
 // errEmptyFilter refuses a filter that would end every session.
 var errEmptyFilter = errors.New("store: an rp_sessions filter needs at least one field")
 
-// EndRPSessions deletes the rp_sessions f matches and queues, in the same
-// transaction, a logout delivery for each of them (not expired at now)
+// EndRPSessions deletes the rp_sessions f matches (but those f.KeepStanding
+// keeps) and queues, in the same transaction, a logout delivery for each
+// of them (not expired at now)
 // whose client has a backchannel_logout_uri, disabled or not: a client
 // being disabled is told too. It returns the deliveries queued, due at
 // now.
 func (s *Store) EndRPSessions(ctx context.Context, f RPSessionFilter, now time.Time) ([]LogoutDelivery, error) {
-	if f == (RPSessionFilter{}) {
+	if f.SID == "" && f.ClientID == "" && f.BeneficiaryID == "" && f.Subject == "" {
 		return nil, errEmptyFilter
 	}
 	if !wellFormedKey(f.SID, f.ClientID, f.BeneficiaryID, f.Subject) {
@@ -66,7 +75,13 @@ func (s *Store) EndRPSessions(ctx context.Context, f RPSessionFilter, now time.T
 				return translate(err)
 			}
 		}
-		return translate(rpFilter(db, "", f).Delete(&RPSession{}).Error)
+		del := rpFilter(db, "", f)
+		if f.KeepStanding {
+			// Through oauth_tokens_grant_idx (client_id, subject).
+			del = del.Where("NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.client_id = rp_sessions.client_id AND t.subject = rp_sessions.subject"+
+				" AND t.kind = ? AND t.active = ? AND t.expires_at > ?)", KindRefreshToken, true, now)
+		}
+		return translate(del.Delete(&RPSession{}).Error)
 	})
 	if err != nil {
 		return nil, err

@@ -87,6 +87,67 @@ func TestEndRPSessionsByPersonAndGrant(t *testing.T) {
 	})
 }
 
+// A browser session's end keeps the sign-ins of clients that hold a
+// usable refresh token for the person (an offline_access grant): they are
+// told now, and again when the grant ends. A revoked or expired refresh
+// token does not keep a row.
+func TestEndRPSessionsKeepsStandingGrants(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		logoutFixture(t, s)
+		// p1 granted "bc" offline access; p2's grant at "bc" was revoked;
+		// "quiet" holds an access token for p1, which is no standing grant.
+		for _, tok := range []struct {
+			kind, sig, client, subject string
+			active                     bool
+		}{
+			{store.KindRefreshToken, "rt-p1", "bc", "sub-bc-p1", true},
+			{store.KindRefreshToken, "rt-p2", "bc", "sub-bc-p2", false},
+			{store.KindAccessToken, "at-q", "quiet", "sub-q-p1", true},
+		} {
+			row := newToken(tok.kind, tok.sig, "grant-"+tok.sig, tok.client)
+			row.Subject, row.Active = tok.subject, tok.active
+			must(t, s.CreateToken(ctx, row))
+		}
+
+		if _, err := s.EndRPSessions(ctx, store.RPSessionFilter{KeepStanding: true}, base); err == nil {
+			t.Fatal("a filter with only KeepStanding ended every session")
+		}
+		q, err := s.EndRPSessions(ctx, store.RPSessionFilter{SID: "s1", KeepStanding: true}, base)
+		must(t, err)
+		if len(q) != 1 || q[0].Subject != "sub-bc-p1" {
+			t.Fatalf("logout of s1 queued %+v", q)
+		}
+		q, err = s.EndRPSessions(ctx, store.RPSessionFilter{SID: "s2", KeepStanding: true}, base)
+		must(t, err)
+		if len(q) != 1 || q[0].Subject != "sub-bc-p2" {
+			t.Fatalf("logout of s2 queued %+v", q)
+		}
+		// The grant ends: "bc" is told again about p1, whose row was kept;
+		// p2's row went with the session, since its token was revoked, and
+		// "quiet" held no refresh token.
+		q, err = s.EndRPSessions(ctx, store.RPSessionFilter{ClientID: "bc", BeneficiaryID: "p1"}, base)
+		must(t, err)
+		if len(q) != 1 || q[0].SID != "s1" || q[0].Subject != "sub-bc-p1" {
+			t.Fatalf("the grant's end queued %+v", q)
+		}
+		for _, f := range []store.RPSessionFilter{{ClientID: "bc"}, {ClientID: "quiet"}} {
+			if q, err := s.EndRPSessions(ctx, f, base); err != nil || len(q) != 0 {
+				t.Fatalf("%+v: rows left behind, queued %+v, %v", f, q, err)
+			}
+		}
+		// An expired refresh token keeps nothing either.
+		later := store.RPSession{SID: "s3", ClientID: "bc", Subject: "sub-bc-p1", BeneficiaryID: "p1", CreatedAt: base, ExpiresAt: base.Add(48 * time.Hour)}
+		must(t, s.RecordRPSession(ctx, &later))
+		if _, err := s.EndRPSessions(ctx, store.RPSessionFilter{SID: "s3", KeepStanding: true}, base.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if q, err := s.EndRPSessions(ctx, store.RPSessionFilter{SID: "s3"}, base.Add(2*time.Hour)); err != nil || len(q) != 0 {
+			t.Fatalf("a row kept by an expired refresh token: %+v, %v", q, err)
+		}
+	})
+}
+
 // A claimed delivery is not due again until its lease ends; a failed one
 // is due at its retry time with the attempt counted; a delivered one is
 // gone. A new store on the same database (a restart) sees what is left.

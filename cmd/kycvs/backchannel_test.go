@@ -338,3 +338,84 @@ func TestEndGrant(t *testing.T) {
 		}
 	})
 }
+
+// A person signs out of a browser session in which two clients signed
+// them in, one with an offline_access grant. Both are told (Back-Channel
+// Logout 1.0 2.3); the offline grant's refresh token survives the logout
+// (2.7: refresh tokens issued with offline_access normally should not be
+// revoked), and when the person later withdraws that grant, its client is
+// told again, with the same sid and sub. The other client held no grant
+// beyond the session and is not told twice.
+func TestBackchannelLogoutKeepsOfflineGrant(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ts := backchannelServer(t, dialect)
+		ctx := context.Background()
+		offBC, offURI := newBackchannelRP(t, 0)
+		onBC, onURI := newBackchannelRP(t, 0)
+		offID, offSecret := ts.client(oauth.ClientSpec{Scopes: offlineScopes, BackchannelLogoutURI: offURI})
+		onID, onSecret := ts.client(oauth.ClientSpec{BackchannelLogoutURI: onURI})
+		offRP, onRP := ts.newRP(offID, offSecret, offlineScopes...), ts.newRP(onID, onSecret)
+		b := ts.newBrowser()
+		a := offRP.authorize()
+		off := offRP.finish(a, b.signIn(a, "9999900001", "Asha Verma"))
+		if off.Token.RefreshToken == "" {
+			t.Fatal("no refresh token for the offline_access grant")
+		}
+		a2 := onRP.authorize()
+		p := b.get(a2.URL)
+		if !strings.Contains(p.Body, `value="share"`) {
+			t.Fatalf("second client's consent screen: %d %s", p.Status, p.Body)
+		}
+		on := onRP.finish(a2, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		if on.Token.RefreshToken != "" {
+			t.Fatal("a refresh token without offline_access")
+		}
+
+		raw, _ := off.Token.Extra("id_token").(string)
+		if p := b.get(ts.URL + oauth.PathEndSession + "?" + url.Values{"id_token_hint": {raw}}.Encode()); p.Status != http.StatusOK {
+			t.Fatalf("end session: %d", p.Status)
+		}
+		for name, told := range map[string]struct {
+			bc *backchannelRP
+			rp *rp
+			v  verified
+		}{"offline": {offBC, offRP, off}, "online": {onBC, onRP, on}} {
+			c := told.rp.logoutClaims(told.bc.next(t))
+			if c["sid"] != off.Claims["sid"] || c["sub"] != told.v.IDToken.Subject {
+				t.Fatalf("%s client's logout token: %v", name, c)
+			}
+		}
+		status, body := refresh(t, ts, offID, offSecret, off.Token.RefreshToken)
+		if status != http.StatusOK {
+			t.Fatalf("the offline grant's refresh token after logout: %d %v", status, body)
+		}
+		next := body["refresh_token"].(string)
+
+		// The person withdraws the offline grant (their page's Withdraw).
+		beneficiary := ""
+		for _, p := range claims.DemoRegistry() {
+			if p.Mobile == "+919999900001" && p.Name == "Asha Verma" {
+				beneficiary = p.ID
+			}
+		}
+		if _, err := ts.srv.provider.EndGrant(ctx, offID, beneficiary); err != nil {
+			t.Fatal(err)
+		}
+		c := offRP.logoutClaims(offBC.next(t))
+		if c["sid"] != off.Claims["sid"] || c["sub"] != off.IDToken.Subject {
+			t.Fatalf("logout token at withdrawal: %v", c)
+		}
+		if status, body := refresh(t, ts, offID, offSecret, next); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("refresh after withdrawal: %d %v", status, body)
+		}
+		if _, err := ts.srv.provider.EndGrant(ctx, onID, beneficiary); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		select {
+		case tok := <-onBC.tokens:
+			t.Fatalf("the online client told twice: %v", onRP.logoutClaims(tok))
+		default:
+		}
+	})
+}
