@@ -158,13 +158,57 @@ func statusError(step string, p *page) *flowError {
 // cancelled.
 func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	start := time.Now()
-	b := newBrowser(r.transport, r.cfg.RequestTimeout)
-	state, nonce, verifier := randomString(), randomString(), oauth2.GenerateVerifier()
+	v := &verification{u: u, b: newBrowser(r.transport, r.cfg.RequestTimeout)}
+	v.state, v.nonce, v.verifier = randomString(), randomString(), oauth2.GenerateVerifier()
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *verification) error
+	}{
+		{StepAuthorize, r.authorize},
+		{StepLoginPage, r.loginPage},
+		{StepSendOTP, r.sendOTP},
+		{StepVerifyOTP, r.verifyOTP},
+		{StepToken, r.token},
+		{StepUserinfo, r.userinfo},
+	} {
+		t := time.Now()
+		if err := step.run(ctx, v); err != nil {
+			return err
+		}
+		r.record(step.name, t)
+	}
+	r.record(StepFlow, start)
+	return nil
+}
 
-	// authorize: the relying party sends the browser to kycvs.
-	t := time.Now()
-	authURL, _ := url.Parse(r.oauth2.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)))
-	p, err := b.get(ctx, authURL)
+// verification is one verification in progress: what the relying party
+// sent, and what each step hands the next.
+type verification struct {
+	u *virtualUser
+	b *browser
+	// state, nonce and verifier (PKCE) are the relying party's.
+	state, nonce, verifier string
+	// loginURL is where authorize sent the browser; loginForm and
+	// loginAction the mobile form there.
+	loginURL    *url.URL
+	loginForm   form
+	loginAction *url.URL
+	// otpForm and otpAction are the code's form; code the SMS's code.
+	otpForm   form
+	otpAction *url.URL
+	code      string
+	// authCode is the authorization code at the redirect URI.
+	authCode string
+	tok      *oauth2.Token
+	idt      *oidc.IDToken
+	// idStatus is the ID token's vaccination_status.
+	idStatus int
+}
+
+// authorize: the relying party sends the browser to kycvs.
+func (r *runner) authorize(ctx context.Context, v *verification) error {
+	authURL, _ := url.Parse(r.oauth2.AuthCodeURL(v.state, oidc.Nonce(v.nonce), oauth2.S256ChallengeOption(v.verifier)))
+	p, err := v.b.get(ctx, authURL)
 	if err != nil {
 		return fail(StepAuthorize, "request failed", "%v", err)
 	}
@@ -174,16 +218,17 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	if !p.redirect() || !r.sameOrigin(p.location) {
 		return statusError(StepAuthorize, p)
 	}
-	loginURL := p.location
-	r.record(StepAuthorize, t)
+	v.loginURL = p.location
+	return nil
+}
 
-	// login_page: the mobile + name form, which sets the CSRF cookie.
-	t = time.Now()
-	p, err = b.get(ctx, loginURL)
+// loginPage: the mobile + name form, which sets the CSRF cookie.
+func (r *runner) loginPage(ctx context.Context, v *verification) error {
+	p, err := v.b.get(ctx, v.loginURL)
 	if err != nil {
 		return fail(StepLoginPage, "request failed", "%v", err)
 	}
-	if p, err = r.follow(ctx, b, StepLoginPage, p); err != nil {
+	if p, err = r.follow(ctx, v.b, StepLoginPage, p); err != nil {
 		return err
 	}
 	if p.status != http.StatusOK {
@@ -197,16 +242,19 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	if err != nil || !r.sameOrigin(action) {
 		return fail(StepLoginPage, "bad form action", "%q", loginForm.action)
 	}
-	r.record(StepLoginPage, t)
+	v.loginForm, v.loginAction = loginForm, action
+	return nil
+}
 
-	// send_otp: until the code is in hand, as a person waits for the SMS.
-	t = time.Now()
+// sendOTP: until the code is in hand, as a person waits for the SMS.
+func (r *runner) sendOTP(ctx context.Context, v *verification) error {
+	u := v.u
 	u.inbox.Clear()
-	p, err = b.post(ctx, action, url.Values{"mobile": {u.Mobile}, "name": {u.Name}, "csrf_token": {loginForm.csrf}})
+	p, err := v.b.post(ctx, v.loginAction, url.Values{"mobile": {u.Mobile}, "name": {u.Name}, "csrf_token": {v.loginForm.csrf}})
 	if err != nil {
 		return fail(StepSendOTP, "request failed", "%v", err)
 	}
-	if p, err = r.follow(ctx, b, StepSendOTP, p); err != nil {
+	if p, err = r.follow(ctx, v.b, StepSendOTP, p); err != nil {
 		return err
 	}
 	otpForm, ok := findForm(p.body, "otp")
@@ -224,20 +272,22 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 		}
 		return fail(StepSendOTP, "no SMS", "no code for %s within %s", maskMobile(u.Mobile), r.cfg.OTPTimeout)
 	}
-	r.record(StepSendOTP, t)
+	v.otpForm, v.otpAction, v.code = otpForm, otpAction, code
+	return nil
+}
 
-	// verify_otp: the code is the consent; the browser ends up at the
-	// relying party with the authorization code.
-	t = time.Now()
-	csrf := otpForm.csrf
+// verifyOTP: the code is the consent; the browser ends up at the relying
+// party with the authorization code.
+func (r *runner) verifyOTP(ctx context.Context, v *verification) error {
+	csrf := v.otpForm.csrf
 	if csrf == "" {
-		csrf = loginForm.csrf
+		csrf = v.loginForm.csrf
 	}
-	p, err = b.post(ctx, otpAction, url.Values{"otp": {code}, "csrf_token": {csrf}})
+	p, err := v.b.post(ctx, v.otpAction, url.Values{"otp": {v.code}, "csrf_token": {csrf}})
 	if err != nil {
 		return fail(StepVerifyOTP, "request failed", "%v", err)
 	}
-	if p, err = r.follow(ctx, b, StepVerifyOTP, p); err != nil {
+	if p, err = r.follow(ctx, v.b, StepVerifyOTP, p); err != nil {
 		return err
 	}
 	if !p.redirect() || !r.atRedirectURI(p.location) {
@@ -247,19 +297,20 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	if e := q.Get("error"); e != "" {
 		return fail(StepVerifyOTP, "error="+e, "%s", q.Get("error_description"))
 	}
-	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(v.state)) != 1 {
 		return fail(StepVerifyOTP, "state mismatch", "the redirect's state is not the one sent")
 	}
-	authCode := q.Get("code")
-	if authCode == "" {
+	v.authCode = q.Get("code")
+	if v.authCode == "" {
 		return fail(StepVerifyOTP, "no code", "the redirect carries no code")
 	}
-	r.record(StepVerifyOTP, t)
+	return nil
+}
 
-	// token: what the relying party's back end does: exchange the code,
-	// verify the ID token's signature, issuer, audience, expiry and nonce.
-	t = time.Now()
-	tok, err := r.oauth2.Exchange(ctx, authCode, oauth2.VerifierOption(verifier))
+// token: what the relying party's back end does: exchange the code,
+// verify the ID token's signature, issuer, audience, expiry and nonce.
+func (r *runner) token(ctx context.Context, v *verification) error {
+	tok, err := r.oauth2.Exchange(ctx, v.authCode, oauth2.VerifierOption(v.verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
@@ -275,18 +326,20 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	if err != nil {
 		return fail(StepToken, "ID token invalid", "%v", err)
 	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(v.nonce)) != 1 {
 		return fail(StepToken, "nonce mismatch", "the ID token's nonce is not the one sent")
 	}
 	var idClaims statusClaim
 	if err := idt.Claims(&idClaims); err != nil || idClaims.VaccinationStatus == nil {
 		return fail(StepToken, "no vaccination_status", "the ID token carries no vaccination_status")
 	}
-	r.record(StepToken, t)
+	v.tok, v.idt, v.idStatus = tok, idt, *idClaims.VaccinationStatus
+	return nil
+}
 
-	// userinfo: the same claim, read with the access token.
-	t = time.Now()
-	ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+// userinfo: the same claim, read with the access token.
+func (r *runner) userinfo(ctx context.Context, v *verification) error {
+	ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(v.tok))
 	if err != nil {
 		return fail(StepUserinfo, "request failed", "%v", err)
 	}
@@ -294,11 +347,9 @@ func (r *runner) verify(ctx context.Context, u *virtualUser) error {
 	if err := ui.Claims(&uiClaims); err != nil || uiClaims.VaccinationStatus == nil {
 		return fail(StepUserinfo, "no vaccination_status", "userinfo carries no vaccination_status")
 	}
-	if *uiClaims.VaccinationStatus != *idClaims.VaccinationStatus || ui.Subject != idt.Subject {
+	if *uiClaims.VaccinationStatus != v.idStatus || ui.Subject != v.idt.Subject {
 		return fail(StepUserinfo, "disagrees with ID token", "userinfo and the ID token tell different things")
 	}
-	r.record(StepUserinfo, t)
-	r.record(StepFlow, start)
 	return nil
 }
 

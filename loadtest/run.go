@@ -332,16 +332,7 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 		Interrupted:    interrupted,
 	}
 	res.FlowsPerSecond = float64(res.Completed) / elapsed.Seconds()
-	r.mu.Lock()
-	for k, n := range r.errs {
-		res.Errors = append(res.Errors, ErrorCount{Kind: k, Count: n, Example: r.example[k]})
-		res.Failed += n
-	}
-	r.mu.Unlock()
-	sort.Slice(res.Errors, func(i, j int) bool {
-		a, b := res.Errors[i], res.Errors[j]
-		return a.Count > b.Count || (a.Count == b.Count && a.Kind < b.Kind)
-	})
+	res.Errors, res.Failed = r.errorCounts()
 	for _, s := range Steps {
 		h := r.hist[s]
 		res.Steps = append(res.Steps, StepStats{
@@ -350,40 +341,59 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 			P99Ms: ms(h.Quantile(0.99)), MaxMs: ms(h.Quantile(1)),
 		})
 	}
-	perFlow := func(cpu time.Duration) float64 {
-		if res.Completed == 0 {
-			return 0
-		}
-		return ms(cpu) / float64(res.Completed)
+	r.cpuResult(res, elapsed, before, after)
+	if r.cfg.ServerMetricsURL != "" {
+		res.SQL = sqlStats(before.sql, after.sql, res.Completed)
 	}
+	st := r.cfg.Gateway.Stats()
+	res.SMS = SMSCounts{
+		Received: st.Received.Load(), BadSignature: st.BadSignature.Load(),
+		Unknown: st.Unknown.Load(), NoCode: st.NoCode.Load(), Malformed: st.Malformed.Load(),
+	}
+	return res
+}
+
+// errorCounts are the failed verifications by kind, the most frequent
+// first, and their total.
+func (r *runner) errorCounts() ([]ErrorCount, uint64) {
+	var errs []ErrorCount
+	var failed uint64
+	r.mu.Lock()
+	for k, n := range r.errs {
+		errs = append(errs, ErrorCount{Kind: k, Count: n, Example: r.example[k]})
+		failed += n
+	}
+	r.mu.Unlock()
+	sort.Slice(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		return a.Count > b.Count || (a.Count == b.Count && a.Kind < b.Kind)
+	})
+	return errs, failed
+}
+
+// cpuResult fills res's CPU figures between before and after: the load
+// tool's, the server's and the database's when they are watched, and the
+// whole machine's with what none of them accounts for.
+func (r *runner) cpuResult(res *Result, elapsed time.Duration, before, after snapshot) {
 	tool := after.self - before.self
-	res.Tool = ProcessStats{
-		PID: osPID(), CPUSeconds: tool.Seconds(), CPUMsPerFlow: perFlow(tool),
-		CPUCoresAverage: tool.Seconds() / elapsed.Seconds(),
-	}
+	res.Tool = processCPU(tool, elapsed, res.Completed)
+	res.Tool.PID = osPID()
 	if r.cfg.ServerPID != 0 {
-		cpu := after.server - before.server
-		ps := &ProcessStats{
-			PID: r.cfg.ServerPID, CPUSeconds: cpu.Seconds(), CPUMsPerFlow: perFlow(cpu),
-			CPUCoresAverage: cpu.Seconds() / elapsed.Seconds(),
-		}
+		ps := processCPU(after.server-before.server, elapsed, res.Completed)
+		ps.PID = r.cfg.ServerPID
 		if m, err := ProcessMemory(r.cfg.ServerPID); err != nil {
 			ps.MemoryError = err.Error()
 		} else {
 			ps.Memory = &m
 		}
-		res.Server = ps
-	}
-	if r.cfg.ServerMetricsURL != "" {
-		res.SQL = sqlStats(before.sql, after.sql, res.Completed)
+		res.Server = &ps
 	}
 	measured := tool
 	if r.cfg.DBProcessName != "" {
 		cpu := after.db - before.db
-		res.Database = &ProcessStats{
-			Name: r.cfg.DBProcessName, CPUSeconds: cpu.Seconds(), CPUMsPerFlow: perFlow(cpu),
-			CPUCoresAverage: cpu.Seconds() / elapsed.Seconds(),
-		}
+		ps := processCPU(cpu, elapsed, res.Completed)
+		ps.Name = r.cfg.DBProcessName
+		res.Database = &ps
 		measured += cpu
 	}
 	if res.Server != nil {
@@ -398,10 +408,14 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 			OtherCPUSeconds: max(busy-measured, 0).Seconds(),
 		}
 	}
-	st := r.cfg.Gateway.Stats()
-	res.SMS = SMSCounts{
-		Received: st.Received.Load(), BadSignature: st.BadSignature.Load(),
-		Unknown: st.Unknown.Load(), NoCode: st.NoCode.Load(), Malformed: st.Malformed.Load(),
+}
+
+// processCPU is a process's CPU time over a run of elapsed: in all, per
+// completed verification, and in cores on average.
+func processCPU(cpu, elapsed time.Duration, completed uint64) ProcessStats {
+	perFlow := 0.0
+	if completed != 0 {
+		perFlow = ms(cpu) / float64(completed)
 	}
-	return res
+	return ProcessStats{CPUSeconds: cpu.Seconds(), CPUMsPerFlow: perFlow, CPUCoresAverage: cpu.Seconds() / elapsed.Seconds()}
 }

@@ -72,61 +72,8 @@ func write(w io.Writer, n int, seed uint64, changed float64) error {
 		size := 1 + r.IntN(4)
 		first := r.IntN(len(firstNames))
 		for m := 0; m < size && id < n; m++ {
-			name := firstNames[(first+m*7)%len(firstNames)] + " " + last
-			yob := 1940 + r.IntN(70)
-			vaccine := vaccines[r.IntN(len(vaccines))]
-			var doses int
-			switch p := r.IntN(100); {
-			case p < 15:
-				doses = 0
-			case p < 45:
-				doses = 1
-			case p < 95:
-				doses = 2
-			default:
-				doses = 3
-			}
-			total := 2
-			day := r.IntN(300)
-			alter := r.Float64() < changed
-			if alter {
-				if doses < 3 {
-					doses++
-				} else {
-					name += " Jr"
-				}
-			}
-			if doses == 3 {
-				total = 3
-			}
-			buf = buf[:0]
-			rowStart := func() {
-				buf = append(buf, 'B')
-				buf = append(buf, fmt.Sprintf("%012d", id)...)
-				buf = append(buf, ',')
-				buf = append(buf, mobile...)
-				buf = append(buf, ',')
-				buf = append(buf, name...)
-				buf = append(buf, ',')
-				buf = strconv.AppendInt(buf, int64(yob), 10)
-				buf = append(buf, ',')
-			}
-			if doses == 0 {
-				rowStart()
-				buf = append(buf, ",,,\n"...)
-			}
-			for d := 1; d <= doses; d++ {
-				rowStart()
-				buf = append(buf, vaccine...)
-				buf = append(buf, ',')
-				buf = strconv.AppendInt(buf, int64(d), 10)
-				buf = append(buf, ',')
-				buf = strconv.AppendInt(buf, int64(total), 10)
-				buf = append(buf, ',')
-				// From 2021-01-16, the campaign's first day, doses 84 days apart.
-				buf = append(buf, date(day+(d-1)*84)...)
-				buf = append(buf, '\n')
-			}
+			p := newPerson(r, firstNames[(first+m*7)%len(firstNames)]+" "+last, changed)
+			buf = p.appendRows(buf[:0], id, mobile)
 			if _, err := w.Write(buf); err != nil {
 				return err
 			}
@@ -134,6 +81,77 @@ func write(w io.Writer, n int, seed uint64, changed float64) error {
 		}
 	}
 	return nil
+}
+
+// person is one household member as the file lists them.
+type person struct {
+	name    string
+	yob     int
+	vaccine string
+	// doses were given of total, the first day days after 2021-01-16.
+	doses, total, day int
+}
+
+// newPerson draws a member named name from r; with probability changed
+// they have one dose more than otherwise (" Jr" added to a name with
+// three already), as if the registry had changed since.
+func newPerson(r *rand.Rand, name string, changed float64) person {
+	p := person{name: name, yob: 1940 + r.IntN(70), vaccine: vaccines[r.IntN(len(vaccines))], total: 2}
+	switch n := r.IntN(100); {
+	case n < 15:
+		p.doses = 0
+	case n < 45:
+		p.doses = 1
+	case n < 95:
+		p.doses = 2
+	default:
+		p.doses = 3
+	}
+	p.day = r.IntN(300)
+	if r.Float64() < changed {
+		if p.doses < 3 {
+			p.doses++
+		} else {
+			p.name += " Jr"
+		}
+	}
+	if p.doses == 3 {
+		p.total = 3
+	}
+	return p
+}
+
+// appendRows appends p's rows to buf, as beneficiary id with mobile: one
+// a dose, or one without a dose.
+func (p person) appendRows(buf []byte, id int, mobile string) []byte {
+	rowStart := func() {
+		buf = append(buf, 'B')
+		buf = append(buf, fmt.Sprintf("%012d", id)...)
+		buf = append(buf, ',')
+		buf = append(buf, mobile...)
+		buf = append(buf, ',')
+		buf = append(buf, p.name...)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, int64(p.yob), 10)
+		buf = append(buf, ',')
+	}
+	if p.doses == 0 {
+		rowStart()
+		buf = append(buf, ",,,\n"...)
+	}
+	for d := 1; d <= p.doses; d++ {
+		rowStart()
+		buf = append(buf, p.vaccine...)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, int64(d), 10)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, int64(p.total), 10)
+		buf = append(buf, ',')
+		// From 2021-01-16, the campaign's first day, doses 84 days apart.
+		buf = append(buf, date(p.day+(d-1)*84)...)
+		buf = append(buf, '\n')
+	}
+	return buf
 }
 
 // date returns 2021-01-16 plus days, as YYYY-MM-DD.
