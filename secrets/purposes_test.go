@@ -28,6 +28,7 @@ var golden = map[Purpose]string{
 	SessionID:            "c45c1d8d4b75db01d9ec3280f0f6555ba0ab29dc8023a167c08554824b9bd8e1",
 	RegistrationToken:    "09e76544f48ed81b23837a2cef9337a15774e96e11cd892387c78badce671a3a",
 	CSRF:                 "a932136cf2f709b9191f311782e278989cfbd776075360323d9913a1434b141b",
+	AdminReveal:          "962b6b4f747e3a7d11c72c7c39b8bdedb5362c3adaa75b8cac5213c7b7469611",
 	AdminTOTP:            "44b7ffae4c8ac1ba9e4f055ebb0cc78b146ae9e3da8f0add109543cac8e04512",
 }
 
