@@ -7,25 +7,24 @@
 // process is the binary an operator runs.
 //
 // Browser plays a person without JavaScript: cookies kept, redirects
-// followed, kycvs's forms filled, the OTP read from the SMS file.
+// followed, a page's forms filled with their hidden fields; its SignIn
+// reads the OTP from the SMS file.
 //
-// The fakes every package's tests share live here too: Clock, a clock
-// advanced by hand, and Inbox, an SMS gateway that keeps what it is sent.
+// What every package's tests share lives here too: Browser, which drives
+// their pages; Clock, a clock advanced by hand; and Inbox, an SMS gateway
+// that keeps what it is sent.
 package kycvstest
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -223,68 +222,6 @@ func demoCSV() []byte {
 	}
 	w.Flush()
 	return buf.Bytes()
-}
-
-// Browser is a person's browser without JavaScript.
-type Browser struct {
-	t      testing.TB
-	Client *http.Client
-}
-
-// NewBrowser returns a browser with an empty cookie jar that follows
-// redirects.
-func NewBrowser(t testing.TB) *Browser {
-	jar, _ := cookiejar.New(nil)
-	return &Browser{t: t, Client: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-}
-
-// Page is a response as the browser saw it, after redirects.
-type Page struct {
-	Status int
-	URL    *url.URL
-	Body   string
-}
-
-// Get loads u.
-func (b *Browser) Get(u string) Page {
-	b.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return b.do(req)
-}
-
-// Submit posts form to path on the page's origin with the page's CSRF
-// token, as its form would.
-func (b *Browser) Submit(from Page, path string, form url.Values) Page {
-	b.t.Helper()
-	m := csrfRe.FindStringSubmatch(from.Body)
-	if m == nil {
-		b.t.Fatalf("no form on %s: %s", from.URL, from.Body)
-	}
-	form.Set("csrf_token", m[1])
-	target := from.URL.ResolveReference(&url.URL{Path: path})
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, target.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-func (b *Browser) do(req *http.Request) Page {
-	b.t.Helper()
-	resp, err := b.Client.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	return Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: body.String()}
 }
 
 // SignIn loads start (a relying party's link that redirects to kycvs),
