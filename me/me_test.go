@@ -2,9 +2,7 @@ package me_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -23,12 +21,13 @@ import (
 )
 
 type harness struct {
-	t      *testing.T
-	url    string
-	clock  *kycvstest.Clock
-	inbox  *kycvstest.Inbox
-	st     *store.Store
-	client *http.Client
+	t     *testing.T
+	url   string
+	clock *kycvstest.Clock
+	inbox *kycvstest.Inbox
+	st    *store.Store
+	// browser is the person's browser on the server at url.
+	browser *kycvstest.Browser
 }
 
 // newHarness serves /me alone on dialect's fresh database with the demo
@@ -49,61 +48,17 @@ func newHarness(t *testing.T, dialect string) *harness {
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
-	h.client = h.newClient()
+	h.browser = kycvstest.NewBrowser(t)
 	return h
 }
 
-func (h *harness) newClient() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar}
-}
-
-type resp struct {
-	status int
-	path   string
-	query  string
-	body   string
-}
-
-func (h *harness) do(c *http.Client, method, path string, form url.Values) resp {
-	h.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, h.url+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	r, err := c.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
-	return resp{status: r.StatusCode, path: r.Request.URL.Path, query: r.Request.URL.RawQuery, body: string(b)}
-}
-
-var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-// post submits a form of page from with its CSRF token.
-func (h *harness) post(c *http.Client, from resp, path string, form url.Values) resp {
-	h.t.Helper()
-	m := csrfRe.FindStringSubmatch(from.body)
-	if m == nil {
-		h.t.Fatalf("no CSRF token on %s: %s", from.path, from.body)
-	}
-	form.Set("csrf_token", m[1])
-	return h.do(c, http.MethodPost, path, form)
-}
-
 // sendCode asks a code for mobile and returns the code page.
-func (h *harness) sendCode(c *http.Client, mobile string) resp {
+func (h *harness) sendCode(mobile string) kycvstest.Page {
 	h.t.Helper()
-	start := h.do(c, http.MethodGet, "/me", nil)
-	p := h.post(c, start, "/me/signin", url.Values{"mobile": {mobile}})
-	if p.path != "/me/code" {
-		h.t.Fatalf("send code: %d %s: %s", p.status, p.path, p.body)
+	start := h.browser.Get(h.url + "/me")
+	p := h.browser.Submit(start, "/me/signin", url.Values{"mobile": {mobile}})
+	if p.URL.Path != "/me/code" {
+		h.t.Fatalf("send code: %d %s: %s", p.Status, p.URL.Path, p.Body)
 	}
 	return p
 }
@@ -114,7 +69,7 @@ func TestSignIn(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		t.Run("the session lasts 15 minutes, not a second more", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			p := h.sendCode(h.client, "9999900001")
+			p := h.sendCode("9999900001")
 			if sms := h.inbox.Last(t); sms.To != "+919999900001" || !strings.Contains(sms.Text, "who checked your vaccination status") {
 				t.Errorf("SMS: %+v", sms)
 			}
@@ -124,72 +79,72 @@ func TestSignIn(t *testing.T) {
 			if sms := h.inbox.Last(t); !strings.HasSuffix(sms.Text, "\n@kycvs.example #"+h.code(t)) {
 				t.Errorf("SMS lacks the WebOTP line: %q", sms.Text)
 			}
-			if !strings.Contains(p.body, `autocomplete="one-time-code"`) || !strings.Contains(p.body, `id="otp-form"`) ||
-				!strings.Contains(p.body, "OTPCredential") || !regexp.MustCompile(`<script nonce="(?:[A-Za-z0-9/]|&#43;){22}">`).MatchString(p.body) {
-				t.Errorf("the code page lacks the WebOTP autofill: %s", p.body)
+			if !strings.Contains(p.Body, `autocomplete="one-time-code"`) || !strings.Contains(p.Body, `id="otp-form"`) ||
+				!strings.Contains(p.Body, "OTPCredential") || !regexp.MustCompile(`<script nonce="(?:[A-Za-z0-9/]|&#43;){22}">`).MatchString(p.Body) {
+				t.Errorf("the code page lacks the WebOTP autofill: %s", p.Body)
 			}
-			in := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
-			if in.path != "/me" || !strings.Contains(in.body, "Asha Verma") {
-				t.Fatalf("sign-in: %s %s", in.path, in.body)
+			in := h.browser.Submit(p, "/me/code", url.Values{"otp": {h.code(t)}})
+			if in.URL.Path != "/me" || !strings.Contains(in.Body, "Asha Verma") {
+				t.Fatalf("sign-in: %s %s", in.URL.Path, in.Body)
 			}
 			h.clock.Advance(me.DefaultSessionTTL - time.Second)
-			if got := h.do(h.client, http.MethodGet, "/me", nil); !strings.Contains(got.body, "Asha Verma") {
+			if got := h.browser.Get(h.url + "/me"); !strings.Contains(got.Body, "Asha Verma") {
 				t.Fatal("the session ended early")
 			}
 			h.clock.Advance(time.Second)
-			got := h.do(h.client, http.MethodGet, "/me", nil)
-			if strings.Contains(got.body, "Asha Verma") || !strings.Contains(got.body, "Your session has ended") || !strings.Contains(got.body, `name="mobile"`) {
-				t.Fatalf("after 15 minutes: %s", got.body)
+			got := h.browser.Get(h.url + "/me")
+			if strings.Contains(got.Body, "Asha Verma") || !strings.Contains(got.Body, "Your session has ended") || !strings.Contains(got.Body, `name="mobile"`) {
+				t.Fatalf("after 15 minutes: %s", got.Body)
 			}
-			if got := h.do(h.client, http.MethodGet, "/me/data.json", nil); got.path != "/me" || strings.Contains(got.body, "Asha") {
-				t.Errorf("download after the session: %s %s", got.path, got.body)
+			if got := h.browser.Get(h.url + "/me/data.json"); got.URL.Path != "/me" || strings.Contains(got.Body, "Asha") {
+				t.Errorf("download after the session: %s %s", got.URL.Path, got.Body)
 			}
 		})
 		t.Run("wrong codes: tries left from the server, then locked", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			p := h.sendCode(h.client, "9999900002")
+			p := h.sendCode("9999900002")
 			wrong := "000000"
 			if h.code(t) == wrong {
 				wrong = "111111"
 			}
-			got := h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-			if got.status != http.StatusBadRequest || got.query != "m=wrong" || !strings.Contains(got.body, "You have 2 tries left") ||
-				!strings.Contains(got.body, `aria-invalid="true"`) || !strings.Contains(got.body, "<title>Error:") {
-				t.Fatalf("first wrong code: %d %s: %s", got.status, got.query, got.body)
+			got := h.browser.Submit(p, "/me/code", url.Values{"otp": {wrong}})
+			if got.Status != http.StatusBadRequest || got.URL.RawQuery != "m=wrong" || !strings.Contains(got.Body, "You have 2 tries left") ||
+				!strings.Contains(got.Body, `aria-invalid="true"`) || !strings.Contains(got.Body, "<title>Error:") {
+				t.Fatalf("first wrong code: %d %s: %s", got.Status, got.URL.RawQuery, got.Body)
 			}
 			// Reloading the page does not count a try.
-			if again := h.do(h.client, http.MethodGet, "/me/code?m=wrong", nil); !strings.Contains(again.body, "You have 2 tries left") {
-				t.Errorf("reload: %s", again.body)
+			if again := h.browser.Get(h.url + "/me/code?m=wrong"); !strings.Contains(again.Body, "You have 2 tries left") {
+				t.Errorf("reload: %s", again.Body)
 			}
-			if got := h.post(h.client, p, "/me/code", url.Values{"otp": {"12ab"}}); got.query != "m=format" || !strings.Contains(got.body, "Enter the 6-digit code") {
-				t.Errorf("malformed code: %s %s", got.query, got.body)
+			if got := h.browser.Submit(p, "/me/code", url.Values{"otp": {"12ab"}}); got.URL.RawQuery != "m=format" || !strings.Contains(got.Body, "Enter the 6-digit code") {
+				t.Errorf("malformed code: %s %s", got.URL.RawQuery, got.Body)
 			}
-			h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-			got = h.post(h.client, p, "/me/code", url.Values{"otp": {wrong}})
-			if got.path != "/me" || !strings.Contains(got.body, "Too many wrong codes") {
-				t.Fatalf("third wrong code: %s %s", got.path, got.body)
+			h.browser.Submit(p, "/me/code", url.Values{"otp": {wrong}})
+			got = h.browser.Submit(p, "/me/code", url.Values{"otp": {wrong}})
+			if got.URL.Path != "/me" || !strings.Contains(got.Body, "Too many wrong codes") {
+				t.Fatalf("third wrong code: %s %s", got.URL.Path, got.Body)
 			}
 			// The right code is dead now.
-			if got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}}); strings.Contains(got.body, "Ravi Kumar") {
+			if got := h.browser.Submit(p, "/me/code", url.Values{"otp": {h.code(t)}}); strings.Contains(got.Body, "Ravi Kumar") {
 				t.Fatal("the right code worked after the lock")
 			}
 		})
 		t.Run("the sign-in expires", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			p := h.sendCode(h.client, "9999900003")
+			p := h.sendCode("9999900003")
 			h.clock.Advance(otp.DefaultTTL + time.Second)
-			got := h.post(h.client, p, "/me/code", url.Values{"otp": {h.code(t)}})
-			if got.path != "/me" || strings.Contains(got.body, "Meera Nair") || !strings.Contains(got.body, "Start again") {
-				t.Fatalf("expired code: %s %s", got.path, got.body)
+			got := h.browser.Submit(p, "/me/code", url.Values{"otp": {h.code(t)}})
+			if got.URL.Path != "/me" || strings.Contains(got.Body, "Meera Nair") || !strings.Contains(got.Body, "Start again") {
+				t.Fatalf("expired code: %s %s", got.URL.Path, got.Body)
 			}
 		})
 		t.Run("bad mobile", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			start := h.do(h.client, http.MethodGet, "/me", nil)
-			got := h.post(h.client, start, "/me/signin", url.Values{"mobile": {"12<b>"}})
-			if got.status != http.StatusBadRequest || !strings.Contains(got.body, `aria-invalid="true"`) || strings.Contains(got.body, "<b>") ||
-				!strings.Contains(got.body, "Enter a valid mobile number") {
-				t.Fatalf("bad mobile: %d %s", got.status, got.body)
+			start := h.browser.Get(h.url + "/me")
+			got := h.browser.Submit(start, "/me/signin", url.Values{"mobile": {"12<b>"}})
+			if got.Status != http.StatusBadRequest || !strings.Contains(got.Body, `aria-invalid="true"`) || strings.Contains(got.Body, "<b>") ||
+				!strings.Contains(got.Body, "Enter a valid mobile number") {
+				t.Fatalf("bad mobile: %d %s", got.Status, got.Body)
 			}
 			if len(h.inbox.All()) != 0 {
 				t.Error("a code was sent to a bad mobile")
@@ -197,25 +152,25 @@ func TestSignIn(t *testing.T) {
 		})
 		t.Run("another number drops the sign-in; a second code waits", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			p := h.sendCode(h.client, "9999900001")
-			back := h.post(h.client, p, "/me/restart", url.Values{})
-			if back.path != "/me" || !strings.Contains(back.body, `name="mobile"`) {
-				t.Fatalf("restart: %s %s", back.path, back.body)
+			p := h.sendCode("9999900001")
+			back := h.browser.Submit(p, "/me/restart", url.Values{})
+			if back.URL.Path != "/me" || !strings.Contains(back.Body, `name="mobile"`) {
+				t.Fatalf("restart: %s %s", back.URL.Path, back.Body)
 			}
-			if got := h.do(h.client, http.MethodGet, "/me/code", nil); got.path != "/me" {
-				t.Errorf("the code page after restart: %s", got.path)
+			if got := h.browser.Get(h.url + "/me/code"); got.URL.Path != "/me" {
+				t.Errorf("the code page after restart: %s", got.URL.Path)
 			}
-			got := h.post(h.client, back, "/me/signin", url.Values{"mobile": {"9999900001"}})
-			if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "We sent you a code a moment ago") {
-				t.Errorf("a second code at once: %d %s", got.status, got.body)
+			got := h.browser.Submit(back, "/me/signin", url.Values{"mobile": {"9999900001"}})
+			if got.Status != http.StatusTooManyRequests || !strings.Contains(got.Body, "We sent you a code a moment ago") {
+				t.Errorf("a second code at once: %d %s", got.Status, got.Body)
 			}
 		})
 		t.Run("forms need the CSRF token", func(t *testing.T) {
 			h := newHarness(t, dialect)
-			h.do(h.client, http.MethodGet, "/me", nil)
+			h.browser.Get(h.url + "/me")
 			for _, path := range []string{"/me/signin", "/me/code", "/me/restart", "/me/withdraw", "/me/signout"} {
-				if got := h.do(h.client, http.MethodPost, path, url.Values{"mobile": {"9999900001"}}); got.status != http.StatusForbidden {
-					t.Errorf("POST %s without the token: %d", path, got.status)
+				if got := h.browser.Post(h.url+path, url.Values{"mobile": {"9999900001"}}); got.Status != http.StatusForbidden {
+					t.Errorf("POST %s without the token: %d", path, got.Status)
 				}
 			}
 			if len(h.inbox.All()) != 0 {
