@@ -122,35 +122,48 @@ func (s *Service) applyChange(ctx context.Context, line int, raw []byte, bad *Ch
 		bad.add(line, "more than one JSON value on the line")
 		return nil
 	}
-	id := strings.TrimSpace(ch.ID)
 	switch ch.Op {
 	case "delete":
-		if id == "" {
-			bad.add(line, "beneficiary_id: empty")
-			return nil
-		}
-		if ch.Mobile != "" || ch.Name != "" || ch.YearOfBirth != 0 || len(ch.Doses) > 0 {
-			bad.add(line, "a delete carries only op and beneficiary_id")
-			return nil
-		}
-		if bad.Total > 0 {
-			return nil
-		}
-		err := s.st.DeleteBeneficiary(ctx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			res.Unchanged++
-		case err != nil:
-			return err
-		default:
-			res.Deleted++
-		}
-		return nil
+		return s.applyDelete(ctx, line, ch, bad, res)
 	case "upsert":
+		return s.applyUpsert(ctx, line, ch, bad, res)
 	default:
 		bad.add(line, `op: want "upsert" or "delete"`)
 		return nil
 	}
+}
+
+// applyDelete checks a delete, which names only the beneficiary, and
+// deletes it while the batch has no bad line; one already gone is
+// unchanged.
+func (s *Service) applyDelete(ctx context.Context, line int, ch Change, bad *ChangesError, res *store.ImportResult) error {
+	id := strings.TrimSpace(ch.ID)
+	if id == "" {
+		bad.add(line, "beneficiary_id: empty")
+		return nil
+	}
+	if ch.Mobile != "" || ch.Name != "" || ch.YearOfBirth != 0 || len(ch.Doses) > 0 {
+		bad.add(line, "a delete carries only op and beneficiary_id")
+		return nil
+	}
+	if bad.Total > 0 {
+		return nil
+	}
+	err := s.st.DeleteBeneficiary(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		res.Unchanged++
+	case err != nil:
+		return err
+	default:
+		res.Deleted++
+	}
+	return nil
+}
+
+// applyUpsert checks an upsert's beneficiary as a whole record and, while
+// the batch has no bad line, writes it unless it is stored as it is.
+func (s *Service) applyUpsert(ctx context.Context, line int, ch Change, bad *ChangesError, res *store.ImportResult) error {
 	in := beneficiaryInput{ID: ch.ID, Mobile: ch.Mobile, Name: ch.Name, YearOfBirth: ch.YearOfBirth, Doses: ch.Doses}.input()
 	b, problems := claims.CheckBeneficiary(in.ID, in.Mobile, in.Name, in.YearOfBirth, in.Doses)
 	for _, p := range problems {

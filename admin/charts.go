@@ -72,6 +72,29 @@ func (s *Service) Charts(ctx context.Context, loc *time.Location, clientID strin
 		return nil, store.ErrNotFound
 	}
 	now := s.Now().In(loc)
+	ch := newCharts(now, clientID)
+	// To the end of the current hour: a verification at this very instant
+	// is in.
+	end := ch.Hourly[len(ch.Hourly)-1].Start.Add(time.Hour)
+	counts, err := s.st.CountVerificationsByHour(ctx, ch.Since, end, clientID, loc)
+	if err != nil {
+		return nil, err
+	}
+	ch.addVerifications(counts, loc)
+	// Tallies are stamped by the database's writers' clocks: a minute of
+	// slack keeps the last moments in.
+	tallies, err := s.st.SumOTPTalliesByClient(ctx, ch.Since, now.Add(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	ch.addTallies(tallies, names)
+	return ch, nil
+}
+
+// newCharts returns empty charts for clientID: the 24 hours up to now's,
+// and the 30 days up to its day, in now's location.
+func newCharts(now time.Time, clientID string) *Charts {
+	loc := now.Location()
 	hour := time.Date(now.Year(), now.Month(), now.Day(), now.Hour(), 0, 0, 0, loc)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	ch := &Charts{ClientID: clientID, Since: today.AddDate(0, 0, -29)}
@@ -81,12 +104,13 @@ func (s *Service) Charts(ctx context.Context, loc *time.Location, clientID strin
 	for i := range 30 {
 		ch.Daily = append(ch.Daily, Bucket{Start: today.AddDate(0, 0, i-29)})
 	}
-	// To the end of the current hour: a verification at this very instant
-	// is in.
-	counts, err := s.st.CountVerificationsByHour(ctx, ch.Since, hour.Add(time.Hour), clientID, loc)
-	if err != nil {
-		return nil, err
-	}
+	return ch
+}
+
+// addVerifications counts each hour's verifications into its hour (when
+// within the last 24) and its day in loc, by status, and as shared in the
+// funnel.
+func (ch *Charts) addVerifications(counts []store.HourlyCount, loc *time.Location) {
 	for _, c := range counts {
 		si := len(chartStatuses) - 1
 		if c.Status != nil && *c.Status >= 0 && *c.Status <= 2 {
@@ -106,14 +130,14 @@ func (s *Service) Charts(ctx context.Context, loc *time.Location, clientID strin
 		}
 		ch.Funnel.Shared += c.N
 	}
-	// Tallies are stamped by the database's writers' clocks: a minute of
-	// slack keeps the last moments in.
-	tallies, err := s.st.SumOTPTalliesByClient(ctx, ch.Since, now.Add(time.Minute))
-	if err != nil {
-		return nil, err
-	}
+}
+
+// addTallies adds the OTP tallies of the charts' client (every client's
+// when none) to the funnel, and each client's rates, names from names, to
+// Clients: the MaxChartClients that sent the most codes.
+func (ch *Charts) addTallies(tallies map[string]store.OTPTotals, names map[string]string) {
 	for id, t := range tallies {
-		if clientID == "" || id == clientID {
+		if ch.ClientID == "" || id == ch.ClientID {
 			ch.Funnel.Sent += t.Sent
 			ch.Funnel.Verified += t.Accepted
 			ch.Funnel.Declined += t.Declined
@@ -141,7 +165,6 @@ func (s *Service) Charts(ctx context.Context, loc *time.Location, clientID strin
 	if len(ch.Clients) > MaxChartClients {
 		ch.Clients = ch.Clients[:MaxChartClients]
 	}
-	return ch, nil
 }
 
 // The drawing: each chart becomes a chartView, shapes in SVG user units

@@ -593,6 +593,8 @@ var errNoCode = errors.New("admin: no code for this mobile")
 // errOwnerWithoutTOTP: an owner signs in only with an authenticator.
 var errOwnerWithoutTOTP = errors.New("admin: an owner without an authenticator")
 
+// handleOTP checks the SMS code of a sign-in: then the authenticator code
+// follows, for an admin with one enrolled, or the admin is signed in.
 func (cn *Console) handleOTP(c *gin.Context) {
 	l, ok := cn.login(c, store.AdminLoginOTPSent)
 	if !ok {
@@ -615,7 +617,25 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		}
 		user = u
 	}
-	l, err := cn.svc.st.UpdateAdminLogin(ctx, l.ID, func(r *store.AdminLogin) error {
+	l, err := cn.checkSMSCode(ctx, l.ID, user, code, now)
+	if err != nil {
+		cn.refuseSMSCode(c, l, err)
+		return
+	}
+	if l.State == store.AdminLoginTOTP {
+		c.Redirect(http.StatusSeeOther, "/admin/login/totp")
+		return
+	}
+	cn.signIn(c, user, now)
+}
+
+// checkSMSCode checks code against sign-in id, in one locked update, and
+// moves it on: to the authenticator step, or done. It returns the sign-in
+// as written (nil when it could not be read) and otp.ErrWrong,
+// otp.ErrTooManyTries (the sign-in is dead), otp.ErrExpired (also for a
+// mobile that is no admin's), errOwnerWithoutTOTP, or a store error.
+func (cn *Console) checkSMSCode(ctx context.Context, id string, user *store.AdminUser, code string, now time.Time) (*store.AdminLogin, error) {
+	return cn.svc.st.UpdateAdminLogin(ctx, id, func(r *store.AdminLogin) error {
 		if r.State != store.AdminLoginOTPSent || !now.Before(r.ExpiresAt) {
 			return otp.ErrExpired
 		}
@@ -651,6 +671,11 @@ func (cn *Console) handleOTP(c *gin.Context) {
 		}
 		return nil
 	})
+}
+
+// refuseSMSCode answers a code checkSMSCode refused with err; l is the
+// sign-in it returned.
+func (cn *Console) refuseSMSCode(c *gin.Context, l *store.AdminLogin, err error) {
 	data := loginData{}
 	if l != nil {
 		data.MaskedMobile = claims.MaskMobile(l.Mobile)
@@ -659,31 +684,21 @@ func (cn *Console) handleOTP(c *gin.Context) {
 	case errors.Is(err, otp.ErrWrong):
 		left := cn.otps.MaxTries() - l.OTPTries
 		cn.render(c, http.StatusBadRequest, "otp", page{Title: "Enter the code", Error: fmt.Sprintf("That code is not right. %d tries left.", left), Data: data})
-		return
 	case errors.Is(err, otp.ErrTooManyTries):
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.lockout(c, l, "codes")
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "Too many wrong codes. Start again.", Data: loginData{}})
-		return
 	case errors.Is(err, errOwnerWithoutTOTP):
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.log(c).Warn("admin console: an owner without an authenticator refused", "user", l.UserID)
 		cn.render(c, http.StatusForbidden, "login", page{Title: "Admin sign-in", Error: "An owner signs in with an authenticator app as well as the SMS code. " +
 			"Enrol one from the server's command line first (kycvs admin totp enroll " + l.UserID + "), then sign in again.", Data: loginData{}})
-		return
 	case errors.Is(err, otp.ErrExpired):
 		cn.setCookie(c, LoginCookie, "", -1)
 		cn.render(c, http.StatusBadRequest, "login", page{Title: "Admin sign-in", Error: "The code has expired. Start again.", Data: loginData{}})
-		return
-	case err != nil:
+	default:
 		cn.serverError(c, err)
-		return
 	}
-	if l.State == store.AdminLoginTOTP {
-		c.Redirect(http.StatusSeeOther, "/admin/login/totp")
-		return
-	}
-	cn.signIn(c, user, now)
 }
 
 func (cn *Console) handleTOTPPage(c *gin.Context) {

@@ -314,15 +314,32 @@ func (p *parser) row(line int, rec []string) {
 		f = append(f, strings.TrimSpace(v))
 	}
 	p.f = f
-	id, mobileIn, nameIn, yobIn := f[0], f[1], f[2], f[3]
-	vaccine, numIn, totalIn, dateIn := f[4], f[5], f[6], f[7]
+	id := f[0]
 	if p.cur == nil || p.cur.b.ID != id {
 		p.flush()
 		p.cur = &pending{b: store.Beneficiary{ID: id}, firstLine: line, doseLines: map[int]int{}}
 	}
-	pb := p.cur
 	nerr := p.total
+	person := p.person(line, f[0], f[1], f[2], f[3])
+	dose, hasDose := p.dose(line, id, f[4], f[5], f[6], f[7])
+	if p.total > nerr {
+		return // cross-row checks compare good values only
+	}
+	if !p.sameAsFirst(line, person) {
+		return
+	}
+	p.addDose(line, dose, hasDose)
+}
 
+// rowPerson is what a row says about its beneficiary; every row of one
+// beneficiary must say the same.
+type rowPerson struct {
+	mobile, name string
+	yob          int
+}
+
+// person checks a row's beneficiary columns, reporting each bad one.
+func (p *parser) person(line int, id, mobileIn, nameIn, yobIn string) rowPerson {
 	switch n := utf8.RuneCountInString(id); {
 	case id == "":
 		p.fail(line, "beneficiary_id: empty")
@@ -348,57 +365,68 @@ func (p *parser) row(line int, rec []string) {
 	if !ok || yob < minYearOfBirth || yob > p.thisYear {
 		p.fail(line, fmt.Sprintf("year_of_birth: want a four-digit year from %d to %d", minYearOfBirth, p.thisYear))
 	}
+	return rowPerson{mobile: mobile, name: name, yob: yob}
+}
 
-	hasDose := vaccine != "" || numIn != "" || totalIn != "" || dateIn != ""
-	var dose store.Dose
-	if hasDose {
-		switch {
-		case vaccine == "":
-			p.fail(line, "vaccine: empty (leave all four dose columns empty for a beneficiary with no dose)")
-		case !printable(vaccine):
-			p.fail(line, "vaccine: contains control characters or invalid UTF-8")
-		case utf8.RuneCountInString(vaccine) > maxVaccineLen:
-			p.fail(line, fmt.Sprintf("vaccine: longer than %d characters", maxVaccineLen))
-		}
-		num, ok := parseDigits(numIn, 0)
-		if !ok || num < 1 || num > maxDoses {
-			p.fail(line, fmt.Sprintf("dose_number: want a whole number from 1 to %d", maxDoses))
-		}
-		total, ok := parseDigits(totalIn, 0)
-		if !ok || total < 1 || total > maxDoses {
-			p.fail(line, fmt.Sprintf("total_doses: want a whole number from 1 to %d", maxDoses))
-		}
-		if _, err := time.Parse(time.DateOnly, dateIn); err != nil || len(dateIn) != len(time.DateOnly) {
-			p.fail(line, "dose_date: want a date as YYYY-MM-DD")
-		}
-		dose = store.Dose{BeneficiaryID: id, Vaccine: vaccine, DoseNumber: num, TotalDoses: total, DoseDate: dateIn}
+// dose checks a row's four dose columns, reporting each bad one; hasDose
+// is false for a no-dose row (all four empty).
+func (p *parser) dose(line int, id, vaccine, numIn, totalIn, dateIn string) (dose store.Dose, hasDose bool) {
+	if vaccine == "" && numIn == "" && totalIn == "" && dateIn == "" {
+		return store.Dose{}, false
 	}
-	if p.total > nerr {
-		return // cross-row checks compare good values only
+	switch {
+	case vaccine == "":
+		p.fail(line, "vaccine: empty (leave all four dose columns empty for a beneficiary with no dose)")
+	case !printable(vaccine):
+		p.fail(line, "vaccine: contains control characters or invalid UTF-8")
+	case utf8.RuneCountInString(vaccine) > maxVaccineLen:
+		p.fail(line, fmt.Sprintf("vaccine: longer than %d characters", maxVaccineLen))
 	}
+	num, ok := parseDigits(numIn, 0)
+	if !ok || num < 1 || num > maxDoses {
+		p.fail(line, fmt.Sprintf("dose_number: want a whole number from 1 to %d", maxDoses))
+	}
+	total, ok := parseDigits(totalIn, 0)
+	if !ok || total < 1 || total > maxDoses {
+		p.fail(line, fmt.Sprintf("total_doses: want a whole number from 1 to %d", maxDoses))
+	}
+	if _, err := time.Parse(time.DateOnly, dateIn); err != nil || len(dateIn) != len(time.DateOnly) {
+		p.fail(line, "dose_date: want a date as YYYY-MM-DD")
+	}
+	return store.Dose{BeneficiaryID: id, Vaccine: vaccine, DoseNumber: num, TotalDoses: total, DoseDate: dateIn}, true
+}
 
+// sameAsFirst takes the current beneficiary's mobile, name and year of
+// birth from its first good row, and checks a later row repeats them. It
+// reports false when the row differs.
+func (p *parser) sameAsFirst(line int, r rowPerson) bool {
+	pb := p.cur
 	if pb.b.Mobile == "" {
-		pb.b.Mobile, pb.b.Name, pb.b.NameKey, pb.b.YearOfBirth = mobile, name, NameKey(name), yob
+		pb.b.Mobile, pb.b.Name, pb.b.NameKey, pb.b.YearOfBirth = r.mobile, r.name, NameKey(r.name), r.yob
 		pb.firstGood = line
-	} else {
-		bad := false
-		if pb.b.Mobile != mobile {
-			p.fail(line, fmt.Sprintf("mobile: differs from line %d for beneficiary %s", pb.firstGood, id))
-			bad = true
-		}
-		if pb.b.Name != name {
-			p.fail(line, fmt.Sprintf("name: differs from line %d for beneficiary %s", pb.firstGood, id))
-			bad = true
-		}
-		if pb.b.YearOfBirth != yob {
-			p.fail(line, fmt.Sprintf("year_of_birth: differs from line %d for beneficiary %s", pb.firstGood, id))
-			bad = true
-		}
-		if bad {
-			return
-		}
+		return true
 	}
+	same := true
+	if pb.b.Mobile != r.mobile {
+		p.fail(line, fmt.Sprintf("mobile: differs from line %d for beneficiary %s", pb.firstGood, pb.b.ID))
+		same = false
+	}
+	if pb.b.Name != r.name {
+		p.fail(line, fmt.Sprintf("name: differs from line %d for beneficiary %s", pb.firstGood, pb.b.ID))
+		same = false
+	}
+	if pb.b.YearOfBirth != r.yob {
+		p.fail(line, fmt.Sprintf("year_of_birth: differs from line %d for beneficiary %s", pb.firstGood, pb.b.ID))
+		same = false
+	}
+	return same
+}
 
+// addDose adds a good row's dose (or its no-dose mark) to the current
+// beneficiary: a no-dose row must be its only row, and each dose number
+// comes once.
+func (p *parser) addDose(line int, dose store.Dose, hasDose bool) {
+	pb, id := p.cur, p.cur.b.ID
 	switch {
 	case !hasDose && pb.noDose != 0:
 		p.fail(line, fmt.Sprintf("beneficiary %s already has a no-dose row on line %d", id, pb.noDose))

@@ -82,36 +82,8 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, r *http.Request, f
 	if c.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
 		return nil, fosite.ErrInvalidClient.WithHintf("The client is registered for '%s' authentication.", c.TokenEndpointAuthMethod)
 	}
-	algs := AssertionAlgs
-	if c.Profile == ProfileFAPI2 {
-		algs = fapi2Algs
-	}
-	if a := c.TokenEndpointAuthSigningAlg; a != "" {
-		algs = []string{a}
-	}
-	if !slices.Contains(algs, t.Alg) {
-		return nil, fosite.ErrInvalidClient.WithHintf("The client's assertions must be signed with %s.", joinAlgs(algs))
-	}
-	ks, err := p.clientKeys.Keys(ctx, c, false)
-	if err == nil {
-		err = t.verifyWith(ks)
-		if errors.Is(err, errUnknownKID) && c.JWKSURI != "" {
-			// The client may have rotated its keys since we fetched them.
-			ks, err = p.clientKeys.Keys(ctx, c, true)
-			if err == nil {
-				err = t.verifyWith(ks)
-			}
-		}
-	}
-	var fetchErr *jwksFetchError
-	switch {
-	case errors.As(err, &fetchErr):
-		// The detail (addresses, statuses) stays in the log: echoed to the
-		// caller it would map the network behind kycvs.
-		p.cfg.Logger.WarnContext(ctx, "client keys unavailable", "client_id", id, "err", err)
-		return nil, fosite.ErrInvalidClient.WithHint("The client's jwks_uri could not be fetched within kycvs's limits (https, public address, 5 seconds, 64 KiB).")
-	case err != nil:
-		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion could not be verified: " + err.Error() + ".")
+	if err := p.verifyAssertionSignature(ctx, c, t); err != nil {
+		return nil, err
 	}
 	now := p.cfg.Now()
 	if err := checkTimes(t.Claims, now, maxAssertionLife); err != nil {
@@ -131,6 +103,45 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, r *http.Request, f
 		return nil, err
 	}
 	return client, nil
+}
+
+// verifyAssertionSignature checks t is signed with an algorithm client c
+// may use (its registered one, else its profile's), by one of its keys;
+// a key ID it does not know has its jwks_uri fetched again once. Every
+// failure is invalid_client.
+func (p *Provider) verifyAssertionSignature(ctx context.Context, c *Client, t *signedJWT) error {
+	algs := AssertionAlgs
+	if c.Profile == ProfileFAPI2 {
+		algs = fapi2Algs
+	}
+	if a := c.TokenEndpointAuthSigningAlg; a != "" {
+		algs = []string{a}
+	}
+	if !slices.Contains(algs, t.Alg) {
+		return fosite.ErrInvalidClient.WithHintf("The client's assertions must be signed with %s.", joinAlgs(algs))
+	}
+	ks, err := p.clientKeys.Keys(ctx, c, false)
+	if err == nil {
+		err = t.verifyWith(ks)
+		if errors.Is(err, errUnknownKID) && c.JWKSURI != "" {
+			// The client may have rotated its keys since we fetched them.
+			ks, err = p.clientKeys.Keys(ctx, c, true)
+			if err == nil {
+				err = t.verifyWith(ks)
+			}
+		}
+	}
+	var fetchErr *jwksFetchError
+	switch {
+	case errors.As(err, &fetchErr):
+		// The detail (addresses, statuses) stays in the log: echoed to the
+		// caller it would map the network behind kycvs.
+		p.cfg.Logger.WarnContext(ctx, "client keys unavailable", "client_id", c.ID, "err", err)
+		return fosite.ErrInvalidClient.WithHint("The client's jwks_uri could not be fetched within kycvs's limits (https, public address, 5 seconds, 64 KiB).")
+	case err != nil:
+		return fosite.ErrInvalidClient.WithHint("The client_assertion could not be verified: " + err.Error() + ".")
+	}
+	return nil
 }
 
 // jtiKey is the stored key of a jti: the SHA-256 of who issued it and the

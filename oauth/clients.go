@@ -133,6 +133,31 @@ var knownScopes = []string{claims.ScopeOpenID, claims.ScopeVaccinationStatus, cl
 // openid; supported algorithms; a pairwise sector that can be derived.
 func (s ClientSpec) Validate() error {
 	s.applyProfile()
+	p := s.nameProblems()
+	redirect := s.redirectProblems()
+	p = append(p, redirect...)
+	p = append(p, s.postLogoutProblems()...)
+	p = append(p, s.scopeProblems()...)
+	p = append(p, s.authMethodProblems()...)
+	p = append(p, s.keyProblems()...)
+	p = append(p, s.profileProblems()...)
+	p = append(p, s.algProblems()...)
+	p = append(p, s.contactProblems()...)
+	p = append(p, s.sectorProblems()...)
+	if len(p) == 0 {
+		if _, err := claims.Sector(s.toStore()); err != nil {
+			p = append(p, "sector: "+err.Error())
+		}
+	}
+	if len(p) > 0 {
+		slices.Sort(p)
+		return &ValidationError{Problems: p, BadRedirectURI: len(redirect) > 0}
+	}
+	return nil
+}
+
+// nameProblems checks the display name and a chosen client ID.
+func (s ClientSpec) nameProblems() []string {
 	var p []string
 	if strings.TrimSpace(s.Name) == "" || len(s.Name) > 200 {
 		p = append(p, "name: 1 to 200 characters")
@@ -140,7 +165,13 @@ func (s ClientSpec) Validate() error {
 	if s.ID != "" && (len(s.ID) > 64 || strings.ContainsAny(s.ID, " /?#%")) {
 		p = append(p, "id: up to 64 characters, no spaces or URL delimiters")
 	}
-	before := len(p)
+	return p
+}
+
+// redirectProblems checks the redirect URIs: one to 20, each as
+// checkRedirectURI wants it.
+func (s ClientSpec) redirectProblems() []string {
+	var p []string
 	if len(s.RedirectURIs) == 0 {
 		p = append(p, "redirect URI: at least one")
 	}
@@ -152,7 +183,13 @@ func (s ClientSpec) Validate() error {
 	if len(s.RedirectURIs) > 20 {
 		p = append(p, "redirect URIs: at most 20")
 	}
-	badRedirect := len(p) > before
+	return p
+}
+
+// postLogoutProblems checks the post-logout redirect URIs: at most 20,
+// each by the general rule.
+func (s ClientSpec) postLogoutProblems() []string {
+	var p []string
 	if len(s.PostLogoutRedirectURIs) > 20 {
 		p = append(p, "post-logout redirect URIs: at most 20")
 	}
@@ -161,6 +198,13 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("post-logout redirect URI %q: %s", raw, msg))
 		}
 	}
+	return p
+}
+
+// scopeProblems checks the scopes are known and, when given, include
+// openid.
+func (s ClientSpec) scopeProblems() []string {
+	var p []string
 	for _, sc := range s.Scopes {
 		if !slices.Contains(knownScopes, sc) {
 			p = append(p, fmt.Sprintf("scope %q: unknown (known: %s)", sc, strings.Join(knownScopes, ", ")))
@@ -169,19 +213,37 @@ func (s ClientSpec) Validate() error {
 	if len(s.Scopes) > 0 && !slices.Contains(s.Scopes, claims.ScopeOpenID) {
 		p = append(p, "scopes: must include openid")
 	}
+	return p
+}
+
+// authMethodProblems checks the token endpoint auth method suits a
+// public or a confidential client.
+func (s ClientSpec) authMethodProblems() []string {
 	switch {
 	case s.Public && s.TokenEndpointAuthMethod != "" && s.TokenEndpointAuthMethod != "none":
-		p = append(p, "token endpoint auth method: a public client uses none")
+		return []string{"token endpoint auth method: a public client uses none"}
 	case !s.Public && !slices.Contains([]string{"", "client_secret_basic", "client_secret_post", AuthPrivateKeyJWT}, s.TokenEndpointAuthMethod):
-		p = append(p, "token endpoint auth method: client_secret_basic, client_secret_post or private_key_jwt")
+		return []string{"token endpoint auth method: client_secret_basic, client_secret_post or private_key_jwt"}
 	}
-	p = append(p, s.keyProblems()...)
-	p = append(p, s.profileProblems()...)
+	return nil
+}
+
+// algProblems checks the algorithms asked for signed ID tokens and
+// userinfo are ones kycvs signs with.
+func (s ClientSpec) algProblems() []string {
+	var p []string
 	for field, alg := range map[string]string{"id_token_signed_response_alg": s.IDTokenSignedResponseAlg, "userinfo_signed_response_alg": s.UserinfoSignedResponseAlg} {
 		if alg != "" && !isSupportedAlg(alg) {
 			p = append(p, fmt.Sprintf("%s: %s (supported: %s)", field, alg, strings.Join(SupportedAlgs, ", ")))
 		}
 	}
+	return p
+}
+
+// contactProblems checks what people may follow or write to: the logo
+// URI, the contacts' e-mail addresses and the back-channel logout URI.
+func (s ClientSpec) contactProblems() []string {
+	var p []string
 	if s.LogoURI != "" {
 		if msg := checkWebURI(s.LogoURI); msg != "" {
 			p = append(p, fmt.Sprintf("logo URI %q: %s", s.LogoURI, msg))
@@ -200,22 +262,21 @@ func (s ClientSpec) Validate() error {
 			p = append(p, fmt.Sprintf("backchannel logout URI %q: %s", s.BackchannelLogoutURI, msg))
 		}
 	}
-	if s.SectorIdentifier != "" {
-		if msg := checkWebURI(s.SectorIdentifier); msg != "" {
-			p = append(p, fmt.Sprintf("sector identifier %q: %s", s.SectorIdentifier, msg))
-		} else if u, _ := url.Parse(s.SectorIdentifier); u.Scheme != "https" {
-			// It is fetched (Clients.Check): over https only.
-			p = append(p, fmt.Sprintf("sector identifier %q: must be https", s.SectorIdentifier))
-		}
+	return p
+}
+
+// sectorProblems checks a sector identifier URI is one Clients.Check can
+// fetch.
+func (s ClientSpec) sectorProblems() []string {
+	if s.SectorIdentifier == "" {
+		return nil
 	}
-	if len(p) == 0 {
-		if _, err := claims.Sector(s.toStore()); err != nil {
-			p = append(p, "sector: "+err.Error())
-		}
+	if msg := checkWebURI(s.SectorIdentifier); msg != "" {
+		return []string{fmt.Sprintf("sector identifier %q: %s", s.SectorIdentifier, msg)}
 	}
-	if len(p) > 0 {
-		slices.Sort(p)
-		return &ValidationError{Problems: p, BadRedirectURI: badRedirect}
+	if u, _ := url.Parse(s.SectorIdentifier); u.Scheme != "https" {
+		// It is fetched (Clients.Check): over https only.
+		return []string{fmt.Sprintf("sector identifier %q: must be https", s.SectorIdentifier)}
 	}
 	return nil
 }
