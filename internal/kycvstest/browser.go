@@ -22,6 +22,9 @@ type Browser struct {
 	// its Transport (a HandlerTransport, a TLS configuration) or its
 	// CheckRedirect (which redirects to follow).
 	Client *http.Client
+	// Base, when set, is the URL Get and Post resolve a relative address
+	// (a path) against: the origin of the site a test browses.
+	Base string
 
 	t testing.TB
 }
@@ -38,7 +41,7 @@ func NewBrowser(t testing.TB) *Browser {
 func (b *Browser) NoFollow() *Browser {
 	c := *b.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Browser{t: b.t, Client: &c}
+	return &Browser{t: b.t, Client: &c, Base: b.Base}
 }
 
 // Page is an answer as the browser saw it, after the redirects it followed.
@@ -130,6 +133,18 @@ func tagAttrs(z *html.Tokenizer) map[string]string {
 	}
 }
 
+// Hidden returns the value of the first hidden field called name in any
+// of the page's forms, "" when there is none: a token a test sends where
+// no form of the page would.
+func (p Page) Hidden(name string) string {
+	for _, f := range p.Forms() {
+		if v, ok := f.Hidden[name]; ok {
+			return v[0]
+		}
+	}
+	return ""
+}
+
 // Form returns the first form on the page whose action is action (a path
 // or a URL, resolved against the page's URL); false when there is none.
 func (p Page) Form(action string) (Form, bool) {
@@ -148,7 +163,7 @@ func (p Page) Form(action string) (Form, bool) {
 // Get loads u.
 func (b *Browser) Get(u string) Page {
 	b.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, b.resolve(u), nil)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -188,12 +203,29 @@ func (b *Browser) Submit(from Page, action string, values url.Values) Page {
 // makes, such as one without its CSRF token or with a field the form lacks.
 func (b *Browser) Post(u string, values url.Values) Page {
 	b.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(values.Encode()))
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, b.resolve(u), strings.NewReader(values.Encode()))
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return b.Do(req)
+}
+
+// resolve returns u resolved against b.Base (u itself when Base is
+// unset or u is not a URL).
+func (b *Browser) resolve(u string) string {
+	if b.Base == "" {
+		return u
+	}
+	base, err := url.Parse(b.Base)
+	if err != nil {
+		b.t.Fatalf("Base %q: %v", b.Base, err)
+	}
+	ref, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return base.ResolveReference(ref).String()
 }
 
 // Do sends req with the browser's cookies and reads the answer.

@@ -63,6 +63,9 @@ func TestBrowserForms(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("forms:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	if p.Hidden("csrf_token") != "tok+en&1" || p.Hidden("grant") != "g1" || p.Hidden("stray") != "" || p.Hidden("mobile") != "" {
+		t.Errorf("hidden fields: csrf_token %q, grant %q, stray %q, mobile %q", p.Hidden("csrf_token"), p.Hidden("grant"), p.Hidden("stray"), p.Hidden("mobile"))
+	}
 	if _, ok := p.Form("/nowhere"); ok {
 		t.Error("a form with an action the page does not have")
 	}
@@ -84,6 +87,13 @@ func TestBrowserForms(t *testing.T) {
 	}
 	if got := b.Post(srv.URL+"/raw", url.Values{"a": {"1"}}); got.Body != "POST /raw a=1 cookie=true" {
 		t.Errorf("Post: %q", got.Body)
+	}
+	b.Base = srv.URL + "/elsewhere/"
+	if got := b.Post("/raw", url.Values{"a": {"2"}}); got.Body != "POST /raw a=2 cookie=true" {
+		t.Errorf("Post to a path: %q", got.Body)
+	}
+	if got := b.NoFollow().Get("raw?x=1"); got.URL.String() != srv.URL+"/elsewhere/raw?x=1" || got.Body != "GET /elsewhere/raw x=1 cookie=true" {
+		t.Errorf("Get of a relative address: %s %q", got.URL, got.Body)
 	}
 }
 
