@@ -173,7 +173,7 @@ func TestDashboardCharts(t *testing.T) {
 		ts.addUser("9000000001", admin.RoleViewer)
 		b := ts.browser()
 		b.signIn(ts, "9000000001")
-		page := b.get("/admin?client=air")
+		page := b.Get("/admin?client=air")
 		if page.Status != http.StatusOK {
 			t.Fatalf("dashboard: %d", page.Status)
 		}
@@ -195,7 +195,7 @@ func TestDashboardCharts(t *testing.T) {
 		if regexp.MustCompile(`style=`).MatchString(page.Body) {
 			t.Error("an inline style, which the Content-Security-Policy blocks")
 		}
-		if page := b.get("/admin?client=nope"); page.Status != http.StatusNotFound {
+		if page := b.Get("/admin?client=nope"); page.Status != http.StatusNotFound {
 			t.Errorf("unknown client: %d", page.Status)
 		}
 	})

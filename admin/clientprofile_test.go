@@ -31,8 +31,8 @@ func TestRotateSecretOfKeyClient(t *testing.T) {
 	ts.addUser("9999900010", admin.RoleOwner)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	page := b.get("/admin/clients/gov")
-	got := b.post(page, "/admin/clients/gov/rotate-secret", url.Values{"grace_period_seconds": {"0"}})
+	page := b.Get("/admin/clients/gov")
+	got := b.Submit(page, "/admin/clients/gov/rotate-secret", url.Values{"grace_period_seconds": {"0"}})
 	if !strings.Contains(got.Body, "This client authenticates with private_key_jwt and has no secret") || strings.Contains(got.Body, "A public client") {
 		t.Errorf("console: %d %s", got.Status, got.Body)
 	}
@@ -105,12 +105,12 @@ func TestClientProfileFieldsConsole(t *testing.T) {
 	ts.addUser("9999900010", admin.RoleOwner)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	form := b.get("/admin/clients/new")
-	created := b.post(form, "/admin/clients", url.Values{"client_id": {"gov"}, "name": {"Gov Air"}, "redirect_uris": {"https://gov.example/cb"},
+	form := b.Get("/admin/clients/new")
+	created := b.Submit(form, "/admin/clients", url.Values{"client_id": {"gov"}, "name": {"Gov Air"}, "redirect_uris": {"https://gov.example/cb"},
 		"scopes": {"openid", "vaccination_status"}, "profile": {"fapi2"}, "jwks_uri": {"https://gov.example/jwks"},
 		"post_logout_redirect_uris": {"https://gov.example/bye"},
 		"backchannel_logout_uri":    {"https://gov.example/bc"}, "backchannel_logout_session_required": {"on"}})
-	if created.RedirectedBy != http.StatusSeeOther || created.Status != http.StatusOK || created.Path != "/admin/clients/gov" || strings.Contains(created.Body, "Please correct") {
+	if created.RedirectedBy != http.StatusSeeOther || created.Status != http.StatusOK || created.URL.Path != "/admin/clients/gov" || strings.Contains(created.Body, "Please correct") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
 	shown := func(body string) map[string]bool {
@@ -124,19 +124,19 @@ func TestClientProfileFieldsConsole(t *testing.T) {
 			"private_key_jwt": strings.Contains(body, `<option value="private_key_jwt" selected>`),
 		}
 	}
-	page := b.get("/admin/clients/gov")
+	page := b.Get("/admin/clients/gov")
 	for field, ok := range shown(page.Body) {
 		if !ok {
 			t.Errorf("after create, the form does not show %s as set", field)
 		}
 	}
 	// Clear each one: the form shows them cleared.
-	updated := b.post(page, "/admin/clients/gov", url.Values{"name": {"Gov Air"}, "redirect_uris": {"https://gov.example/cb"},
+	updated := b.Submit(page, "/admin/clients/gov", url.Values{"name": {"Gov Air"}, "redirect_uris": {"https://gov.example/cb"},
 		"scopes": {"openid", "vaccination_status"}, "token_endpoint_auth_method": {"private_key_jwt"}, "jwks_uri": {"https://gov.example/jwks"}})
 	if strings.Contains(updated.Body, "Please correct") {
 		t.Fatalf("update: %s", updated.Body)
 	}
-	page = b.get("/admin/clients/gov")
+	page = b.Get("/admin/clients/gov")
 	for field, ok := range shown(page.Body) {
 		if ok && field != "private_key_jwt" {
 			t.Errorf("after clearing, the form still shows %s as set", field)
@@ -188,21 +188,21 @@ func TestFAPI2RedirectURIsConsole(t *testing.T) {
 	ts.addUser("9999900010", admin.RoleOwner)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	form := b.get("/admin/clients/new")
+	form := b.Get("/admin/clients/new")
 	fields := url.Values{"client_id": {"gov"}, "name": {"Gov Air"}, "redirect_uris": {"http://localhost:9002/cb"},
 		"scopes": {"openid", "vaccination_status"}, "profile": {"fapi2"}, "jwks_uri": {"https://gov.example/jwks"}}
-	got := b.post(form, "/admin/clients", fields)
+	got := b.Submit(form, "/admin/clients", fields)
 	if !strings.Contains(got.Body, "Please correct") || !strings.Contains(got.Body, "must be https for profile fapi2") {
 		t.Fatalf("create: %d %s", got.Status, got.Body)
 	}
 	fields.Set("redirect_uris", "https://gov.example/cb")
-	if created := b.post(form, "/admin/clients", fields); created.RedirectedBy != http.StatusSeeOther || created.Path != "/admin/clients/gov" {
+	if created := b.Submit(form, "/admin/clients", fields); created.RedirectedBy != http.StatusSeeOther || created.URL.Path != "/admin/clients/gov" {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
-	page := b.get("/admin/clients/gov")
+	page := b.Get("/admin/clients/gov")
 	fields.Del("client_id")
 	fields.Set("redirect_uris", "http://127.0.0.1:9002/cb")
-	got = b.post(page, "/admin/clients/gov", fields)
+	got = b.Submit(page, "/admin/clients/gov", fields)
 	if !strings.Contains(got.Body, "Please correct") || !strings.Contains(got.Body, "must be https for profile fapi2") {
 		t.Errorf("update: %d %s", got.Status, got.Body)
 	}

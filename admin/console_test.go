@@ -3,9 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -17,100 +15,38 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/store"
 )
 
-// browser is an admin's browser on the console: cookies kept, redirects
-// followed.
+// browser is an admin's browser on a server of the console (its Base),
+// with the console's own steps: signing in, reading a secret shown once.
 type browser struct {
-	t    *testing.T
-	base string
-	c    *http.Client
+	*kycvstest.Browser
+	t *testing.T
 }
 
 func (ts *testServer) browser() *browser {
 	ts.t.Helper()
 	srv := httptest.NewServer(ts.site)
 	ts.t.Cleanup(srv.Close)
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: ts.t, base: srv.URL, c: &http.Client{Jar: jar}}
-}
-
-type consolePage struct {
-	Status int
-	Path   string
-	// Query is the final URL's query; RedirectedBy the status of the
-	// answer that redirected to it (0 when none did).
-	Query        string
-	RedirectedBy int
-	Body         string
-	Header       http.Header
-}
-
-func (b *browser) do(req *http.Request) consolePage {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := consolePage{Status: resp.StatusCode, Path: resp.Request.URL.Path, Query: resp.Request.URL.RawQuery, Body: string(body), Header: resp.Header}
-	if resp.Request.Response != nil {
-		p.RedirectedBy = resp.Request.Response.StatusCode
-	}
-	return p
-}
-
-func (b *browser) get(path string) consolePage {
-	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
-	return b.do(req)
-}
-
-var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-// post submits a form of page from with its CSRF token.
-func (b *browser) post(from consolePage, path string, form url.Values) consolePage {
-	b.t.Helper()
-	m := csrfField.FindStringSubmatch(from.Body)
-	if m == nil {
-		b.t.Fatalf("no CSRF token on %s: %s", from.Path, from.Body)
-	}
-	form.Set("csrf_token", m[1])
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-// postNoFollow submits a form of page from and returns the answer itself,
-// its redirect not followed.
-func (b *browser) postNoFollow(from consolePage, path string, form url.Values) *http.Response {
-	b.t.Helper()
-	form.Set("csrf_token", csrfField.FindStringSubmatch(from.Body)[1])
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	c := *b.c
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp
+	b := kycvstest.NewBrowser(ts.t)
+	b.Base = srv.URL
+	return &browser{Browser: b, t: ts.t}
 }
 
 // wantShownOnce checks that p is the page a form's POST redirected to
 // with a 303 and shows the secret re matches, which is not in the URL,
 // and that a reload of that page no longer shows it but says it was shown
 // once. It returns the secret.
-func (b *browser) wantShownOnce(p consolePage, re *regexp.Regexp) string {
+func (b *browser) wantShownOnce(p kycvstest.Page, re *regexp.Regexp) string {
 	b.t.Helper()
 	m := re.FindStringSubmatch(p.Body)
-	if p.RedirectedBy != http.StatusSeeOther || p.Status != http.StatusOK || m == nil || !strings.HasPrefix(p.Query, "shown=") || strings.Contains(p.Query, m[1]) {
-		b.t.Fatalf("the secret's page: %d after %d, %s?%s: %s", p.Status, p.RedirectedBy, p.Path, p.Query, p.Body)
+	if p.RedirectedBy != http.StatusSeeOther || p.Status != http.StatusOK || m == nil || !strings.HasPrefix(p.URL.RawQuery, "shown=") || strings.Contains(p.URL.RawQuery, m[1]) {
+		b.t.Fatalf("the secret's page: %d after %d, %s?%s: %s", p.Status, p.RedirectedBy, p.URL.Path, p.URL.RawQuery, p.Body)
 	}
-	again := b.get(p.Path + "?" + p.Query)
+	again := b.Get(p.URL.Path + "?" + p.URL.RawQuery)
 	if again.Status != http.StatusOK || strings.Contains(again.Body, m[1]) || !strings.Contains(again.Body, "The secret was shown once") {
 		b.t.Fatalf("the secret's page reloaded: %d %s", again.Status, again.Body)
 	}
@@ -124,20 +60,20 @@ var (
 )
 
 // signIn signs the admin with mobile in by OTP and returns the dashboard.
-func (b *browser) signIn(ts *testServer, mobile string) consolePage {
+func (b *browser) signIn(ts *testServer, mobile string) kycvstest.Page {
 	b.t.Helper()
 	ts.clock.Advance(time.Minute) // past the resend wait of a previous sign-in
-	login := b.get("/admin/login")
-	otp := b.post(login, "/admin/login", url.Values{"mobile": {mobile}})
-	if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, `name="otp"`) {
-		b.t.Fatalf("after the mobile: %d %s %s", otp.Status, otp.Path, otp.Body)
+	login := b.Get("/admin/login")
+	otp := b.Submit(login, "/admin/login", url.Values{"mobile": {mobile}})
+	if otp.URL.Path != "/admin/login/otp" || !strings.Contains(otp.Body, `name="otp"`) {
+		b.t.Fatalf("after the mobile: %d %s %s", otp.Status, otp.URL.Path, otp.Body)
 	}
-	dash := b.post(otp, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(b.t, "+91"+mobile)}})
-	if dash.Path == "/admin/login/totp" {
-		dash = b.post(dash, "/admin/login/totp", url.Values{"totp": {ts.totpCode(mobile)}})
+	dash := b.Submit(otp, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(b.t, "+91"+mobile)}})
+	if dash.URL.Path == "/admin/login/totp" {
+		dash = b.Submit(dash, "/admin/login/totp", url.Values{"totp": {ts.totpCode(mobile)}})
 	}
-	if dash.Status != http.StatusOK || dash.Path != "/admin" || !strings.Contains(dash.Body, "Dashboard") {
-		b.t.Fatalf("after the code: %d %s %s", dash.Status, dash.Path, dash.Body)
+	if dash.Status != http.StatusOK || dash.URL.Path != "/admin" || !strings.Contains(dash.Body, "Dashboard") {
+		b.t.Fatalf("after the code: %d %s %s", dash.Status, dash.URL.Path, dash.Body)
 	}
 	return dash
 }
@@ -182,8 +118,8 @@ func TestConsoleSignIn(t *testing.T) {
 
 		t.Run("an admin signs in with the code sent to their mobile", func(t *testing.T) {
 			b := ts.browser()
-			if p := b.get("/admin"); p.Path != "/admin/login" {
-				t.Fatalf("signed out: %s", p.Path)
+			if p := b.Get("/admin"); p.URL.Path != "/admin/login" {
+				t.Fatalf("signed out: %s", p.URL.Path)
 			}
 			dash := b.signIn(ts, "9999900010")
 			if !strings.Contains(dash.Body, "Admin owner · owner") {
@@ -194,27 +130,27 @@ func TestConsoleSignIn(t *testing.T) {
 			}
 			// The idle timeout ends the session; a request within it keeps it.
 			ts.clock.Advance(admin.DefaultIdleTimeout - time.Minute)
-			if p := b.get("/admin/clients"); p.Path != "/admin/clients" {
-				t.Fatalf("within the idle timeout: %s", p.Path)
+			if p := b.Get("/admin/clients"); p.URL.Path != "/admin/clients" {
+				t.Fatalf("within the idle timeout: %s", p.URL.Path)
 			}
 			ts.clock.Advance(admin.DefaultIdleTimeout - time.Minute)
-			if p := b.get("/admin/clients"); p.Path != "/admin/clients" {
-				t.Fatalf("active session: %s", p.Path)
+			if p := b.Get("/admin/clients"); p.URL.Path != "/admin/clients" {
+				t.Fatalf("active session: %s", p.URL.Path)
 			}
 			ts.clock.Advance(admin.DefaultIdleTimeout + time.Second)
-			if p := b.get("/admin/clients"); p.Path != "/admin/login" {
-				t.Fatalf("after the idle timeout: %s", p.Path)
+			if p := b.Get("/admin/clients"); p.URL.Path != "/admin/login" {
+				t.Fatalf("after the idle timeout: %s", p.URL.Path)
 			}
 		})
 
 		t.Run("sign out", func(t *testing.T) {
 			b := ts.browser()
 			dash := b.signIn(ts, "9999900010")
-			out := b.post(dash, "/admin/logout", url.Values{})
-			if out.Path != "/admin/login" || !strings.Contains(out.Body, "signed out") {
-				t.Fatalf("sign out: %s %s", out.Path, out.Body)
+			out := b.Submit(dash, "/admin/logout", url.Values{})
+			if out.URL.Path != "/admin/login" || !strings.Contains(out.Body, "signed out") {
+				t.Fatalf("sign out: %s %s", out.URL.Path, out.Body)
 			}
-			if p := b.get("/admin"); p.Path != "/admin/login" {
+			if p := b.Get("/admin"); p.URL.Path != "/admin/login" {
 				t.Fatal("still signed in")
 			}
 		})
@@ -222,7 +158,7 @@ func TestConsoleSignIn(t *testing.T) {
 		t.Run("a second code within the resend wait is refused", func(t *testing.T) {
 			b := ts.browser()
 			b.signIn(ts, "9999900010")
-			p := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {"9999900010"}})
+			p := b.Submit(b.Get("/admin/login"), "/admin/login", url.Values{"mobile": {"9999900010"}})
 			if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Wait") || p.Header.Get("Retry-After") == "" {
 				t.Errorf("second code at once: %d %s", p.Status, p.Body)
 			}
@@ -233,23 +169,23 @@ func TestConsoleSignIn(t *testing.T) {
 				ts.clock.Advance(time.Minute)
 				b := ts.browser()
 				sent := len(ts.sms.All()) // the previous admin's code included, sent in the background
-				otp := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
-				if otp.Path != "/admin/login/otp" || !strings.Contains(otp.Body, "******"+mobile[6:]) {
+				otp := b.Submit(b.Get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
+				if otp.URL.Path != "/admin/login/otp" || !strings.Contains(otp.Body, "******"+mobile[6:]) {
 					t.Fatalf("%s: %s", mobile, otp.Body)
 				}
 				if mobile == "9999900099" && len(ts.sms.All()) != sent {
 					t.Error("an SMS went to a mobile that is no admin's")
 				}
-				p := b.post(otp, "/admin/login/otp", url.Values{"otp": {"000000"}})
+				p := b.Submit(otp, "/admin/login/otp", url.Values{"otp": {"000000"}})
 				if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "2 tries left") {
 					t.Fatalf("%s, first wrong code: %d %s", mobile, p.Status, p.Body)
 				}
-				p = b.post(p, "/admin/login/otp", url.Values{"otp": {"000001"}})
-				p = b.post(p, "/admin/login/otp", url.Values{"otp": {"000002"}})
+				p = b.Submit(p, "/admin/login/otp", url.Values{"otp": {"000001"}})
+				p = b.Submit(p, "/admin/login/otp", url.Values{"otp": {"000002"}})
 				if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "Too many wrong codes") {
 					t.Fatalf("%s, third wrong code: %d %s", mobile, p.Status, p.Body)
 				}
-				if p := b.get("/admin/login/otp"); p.Path != "/admin/login" {
+				if p := b.Get("/admin/login/otp"); p.URL.Path != "/admin/login" {
 					t.Errorf("%s: the dead sign-in still asks for a code", mobile)
 				}
 			}
@@ -259,25 +195,20 @@ func TestConsoleSignIn(t *testing.T) {
 			b := ts.browser()
 			dash := b.signIn(ts, "9999900010")
 			_ = dash
-			req, _ := http.NewRequest(http.MethodPost, b.base+"/admin/keys/rotate", strings.NewReader("alg=RS256"))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if p := b.do(req); p.Status != http.StatusForbidden {
+			if p := b.Post("/admin/keys/rotate", url.Values{"alg": {"RS256"}}); p.Status != http.StatusForbidden {
 				t.Errorf("no CSRF token: %d", p.Status)
 			}
 		})
 
 		t.Run("the CSRF token is renewed at sign-in", func(t *testing.T) {
 			b := ts.browser()
-			login := b.get("/admin/login")
+			login := b.Get("/admin/login")
 			dash := b.signIn(ts, "9999900010")
-			before, after := csrfField.FindStringSubmatch(login.Body)[1], csrfField.FindStringSubmatch(dash.Body)[1]
+			before, after := login.Hidden("csrf_token"), dash.Hidden("csrf_token")
 			if before == after {
 				t.Fatal("the token of the sign-in page still works on the dashboard")
 			}
-			form := url.Values{"alg": {"RS256"}, "csrf_token": {before}}
-			req, _ := http.NewRequest(http.MethodPost, b.base+"/admin/keys/rotate", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if p := b.do(req); p.Status != http.StatusForbidden {
+			if p := b.Post("/admin/keys/rotate", url.Values{"alg": {"RS256"}, "csrf_token": {before}}); p.Status != http.StatusForbidden {
 				t.Errorf("the token from before the sign-in: %d", p.Status)
 			}
 		})
@@ -285,9 +216,9 @@ func TestConsoleSignIn(t *testing.T) {
 		t.Run("cookies", func(t *testing.T) {
 			b := ts.browser()
 			b.signIn(ts, "9999900010")
-			u, _ := url.Parse(b.base + "/admin")
+			u, _ := url.Parse(b.Base + "/admin")
 			found := false
-			for _, c := range b.c.Jar.Cookies(u) {
+			for _, c := range b.Client.Jar.Cookies(u) {
 				if c.Name == admin.SessionCookie {
 					found = true
 				}
@@ -295,8 +226,8 @@ func TestConsoleSignIn(t *testing.T) {
 			if !found {
 				t.Fatal("no session cookie")
 			}
-			root, _ := url.Parse(b.base + "/")
-			for _, c := range b.c.Jar.Cookies(root) {
+			root, _ := url.Parse(b.Base + "/")
+			for _, c := range b.Client.Jar.Cookies(root) {
 				if c.Name == admin.SessionCookie {
 					t.Error("the admin session cookie is sent outside /admin")
 				}
@@ -315,11 +246,11 @@ func TestConsolePermissions(t *testing.T) {
 		dash := b.signIn(ts, mobile)
 		for _, r := range ts.console.ConsoleRoutes() {
 			method, path, perm := r[0], strings.NewReplacer(":id", "nope", ":kid", "nope", ":key_id", "kycvs_0000000000000000").Replace(r[1]), admin.Permission(r[2])
-			var p consolePage
+			var p kycvstest.Page
 			if method == http.MethodGet {
-				p = b.get(path)
+				p = b.Get(path)
 			} else {
-				p = b.post(dash, path, url.Values{})
+				p = b.Post(path, url.Values{"csrf_token": {dash.Hidden("csrf_token")}})
 			}
 			if forbidden, want := p.Status == http.StatusForbidden, !role.Can(perm); forbidden != want {
 				t.Errorf("%s %s %s: %d (forbidden %v, want %v)", role, method, path, p.Status, forbidden, want)
@@ -341,12 +272,12 @@ func TestConsoleWork(t *testing.T) {
 	b := ts.browser()
 	dash := b.signIn(ts, "9999900010")
 
-	form := b.get("/admin/clients/new")
-	created := b.post(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
+	form := b.Get("/admin/clients/new")
+	created := b.Submit(form, "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Example Air"}, "redirect_uris": {"https://air.example/cb\n"},
 		"post_logout_redirect_uris": {"https://air.example/bye\n"}, "scopes": {"openid", "vaccination_status"}, "contacts": {"ops@air.example"},
 		"backchannel_logout_uri": {" https://air.example/bc "}, "backchannel_logout_session_required": {"on"}})
 	m := []string{"", b.wantShownOnce(created, secretShown)}
-	if created.Path != "/admin/clients/air" || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") ||
+	if created.URL.Path != "/admin/clients/air" || !strings.Contains(created.Body, `data-copy="client-secret"`) || !strings.Contains(created.Body, "/admin/static/copy.js") ||
 		!strings.Contains(created.Body, "The client is registered.") {
 		t.Fatalf("create: %d %s", created.Status, created.Body)
 	}
@@ -358,20 +289,20 @@ func TestConsoleWork(t *testing.T) {
 		!slices.Equal(c.RedirectURIs, []string{"https://air.example/cb"}) {
 		t.Fatalf("stored client: %+v %v", c, err)
 	}
-	if p := b.get("/admin/clients/air"); strings.Contains(p.Body, m[1]) {
+	if p := b.Get("/admin/clients/air"); strings.Contains(p.Body, m[1]) {
 		t.Fatal("the secret is shown again")
 	}
-	bad := b.post(created, "/admin/clients", url.Values{"name": {""}, "redirect_uris": {"ftp://x"}})
+	bad := b.Submit(form, "/admin/clients", url.Values{"name": {""}, "redirect_uris": {"ftp://x"}})
 	if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "must be https") {
 		t.Errorf("invalid client: %d %s", bad.Status, bad.Body)
 	}
 
-	page := b.get("/admin/clients/air")
-	saved := b.post(page, "/admin/clients/air", url.Values{"name": {"Example Airways"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid", "vaccination_status"}})
-	if saved.Path != "/admin/clients/air" || !strings.Contains(saved.Body, "Saved.") || !strings.Contains(saved.Body, "Example Airways") {
+	page := b.Get("/admin/clients/air")
+	saved := b.Submit(page, "/admin/clients/air", url.Values{"name": {"Example Airways"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid", "vaccination_status"}})
+	if saved.URL.Path != "/admin/clients/air" || !strings.Contains(saved.Body, "Saved.") || !strings.Contains(saved.Body, "Example Airways") {
 		t.Errorf("edit: %d %s", saved.Status, saved.Body)
 	}
-	rotated := b.post(saved, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
+	rotated := b.Submit(saved, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
 	m2 := []string{"", b.wantShownOnce(rotated, secretShown)}
 	if m2[1] == m[1] || ts.token("air", m[1]) != "invalid_grant" || ts.token("air", m2[1]) != "invalid_grant" ||
 		!strings.Contains(rotated.Body, "The old one keeps working until") {
@@ -380,23 +311,23 @@ func TestConsoleWork(t *testing.T) {
 	// The page a rotation redirects to shows the secret only to the
 	// session that made it: another session of the same admin reads
 	// nothing there and leaves it waiting.
-	resp := b.postNoFollow(rotated, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/clients/air?shown=") {
-		t.Fatalf("rotate: %d %q", resp.StatusCode, loc)
+	resp := b.NoFollow().Submit(rotated, "/admin/clients/air/rotate-secret", url.Values{"grace_period_seconds": {"3600"}})
+	loc := resp.Location
+	if resp.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/clients/air?shown=") {
+		t.Fatalf("rotate: %d %q", resp.Status, loc)
 	}
 	other := ts.browser()
 	other.signIn(ts, "9999900010")
-	if p := other.get(loc); secretShown.MatchString(p.Body) || !strings.Contains(p.Body, "The secret was shown once") {
+	if p := other.Get(loc); secretShown.MatchString(p.Body) || !strings.Contains(p.Body, "The secret was shown once") {
 		t.Fatalf("another session read the secret: %s", p.Body)
 	}
-	third := b.get(loc)
+	third := b.Get(loc)
 	m3 := secretShown.FindStringSubmatch(third.Body)
 	if m3 == nil || ts.token("air", m3[1]) != "invalid_grant" {
 		t.Fatalf("the rotating session's page: %s", third.Body)
 	}
 	m2 = m3
-	disabled := b.post(rotated, "/admin/clients/air/disable", url.Values{})
+	disabled := b.Submit(rotated, "/admin/clients/air/disable", url.Values{})
 	if !strings.Contains(disabled.Body, "disabled") || ts.token("air", m2[1]) != "invalid_client" {
 		t.Errorf("disable: %s", disabled.Body)
 	}
@@ -407,50 +338,50 @@ func TestConsoleWork(t *testing.T) {
 	if err := ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: "d1", ClientID: "air", BeneficiaryID: "B-77", Subject: "s", Channel: "authorize", RequestID: "r", VaccinationStatus: &two}); err != nil {
 		t.Fatal(err)
 	}
-	list := b.get("/admin/disclosures?client_id=air&status=2")
+	list := b.Get("/admin/disclosures?client_id=air&status=2")
 	if !strings.Contains(list.Body, "B-77") || !strings.Contains(list.Body, "fully vaccinated") {
 		t.Errorf("disclosures: %s", list.Body)
 	}
-	if p := b.get("/admin/disclosures?client_id=air&status=1"); strings.Contains(p.Body, "B-77") {
+	if p := b.Get("/admin/disclosures?client_id=air&status=1"); strings.Contains(p.Body, "B-77") {
 		t.Error("status filter ignored")
 	}
-	if p := b.get("/admin/disclosures?since=nonsense"); p.Status != http.StatusBadRequest {
+	if p := b.Get("/admin/disclosures?since=nonsense"); p.Status != http.StatusBadRequest {
 		t.Errorf("bad filter: %d", p.Status)
 	}
-	csv := b.get("/admin/disclosures.csv?client_id=air")
+	csv := b.Get("/admin/disclosures.csv?client_id=air")
 	if csv.Status != http.StatusOK || !strings.Contains(csv.Body, "d1,") || !strings.HasPrefix(csv.Header.Get("Content-Type"), "text/csv") {
 		t.Errorf("export: %d %s", csv.Status, csv.Body)
 	}
 
 	// Registry: create, find, edit.
-	nb := b.get("/admin/registry/new")
-	p := b.post(nb, "/admin/registry", url.Values{"beneficiary_id": {"B-1"}, "mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
+	nb := b.Get("/admin/registry/new")
+	p := b.Submit(nb, "/admin/registry", url.Values{"beneficiary_id": {"B-1"}, "mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
 		"doses": {"Covishield, 1, 2, 2021-05-10"}})
-	if p.Path != "/admin/registry/B-1" || !strings.Contains(p.Body, "partially vaccinated") {
+	if p.URL.Path != "/admin/registry/B-1" || !strings.Contains(p.Body, "partially vaccinated") {
 		t.Fatalf("create beneficiary: %d %s", p.Status, p.Body)
 	}
-	p = b.post(p, "/admin/registry/B-1", url.Values{"mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
+	p = b.Submit(p, "/admin/registry/B-1", url.Values{"mobile": {"9876543210"}, "name": {"Asha Verma"}, "year_of_birth": {"1985"},
 		"doses": {"Covishield, 1, 2, 2021-05-10\nCovishield, 2, 2, 2021-08-02"}})
 	if !strings.Contains(p.Body, "fully vaccinated") {
 		t.Errorf("edit beneficiary: %s", p.Body)
 	}
-	p = b.post(p, "/admin/registry/B-1", url.Values{"mobile": {"1"}, "name": {"Asha"}, "year_of_birth": {"x"}, "doses": {"a, b"}})
+	p = b.Submit(p, "/admin/registry/B-1", url.Values{"mobile": {"1"}, "name": {"Asha"}, "year_of_birth": {"x"}, "doses": {"a, b"}})
 	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "year_of_birth") {
 		t.Errorf("bad beneficiary: %d %s", p.Status, p.Body)
 	}
-	if p := b.get("/admin/registry?mobile=9876543210"); !strings.Contains(p.Body, "B-1") {
+	if p := b.Get("/admin/registry?mobile=9876543210"); !strings.Contains(p.Body, "B-1") {
 		t.Errorf("search: %s", p.Body)
 	}
 
 	// Keys.
-	keys := b.get("/admin/keys")
-	rot := b.post(keys, "/admin/keys/rotate", url.Values{"alg": {"ES256"}})
+	keys := b.Get("/admin/keys")
+	rot := b.Submit(keys, "/admin/keys/rotate", url.Values{"alg": {"ES256"}})
 	if !strings.Contains(rot.Body, "scheduled") {
 		t.Errorf("rotate key: %s", rot.Body)
 	}
 
 	// The audit log shows it all, by the signed-in user.
-	audit := b.get("/admin/audit")
+	audit := b.Get("/admin/audit")
 	for _, want := range []string{"client.create", "client.update", "client.rotate_secret", "client.disable", "disclosure.export", "beneficiary.update", "key.rotate", "console.sign_in", "Admin owner"} {
 		if !strings.Contains(audit.Body, want) {
 			t.Errorf("audit log lacks %s", want)
@@ -459,7 +390,7 @@ func TestConsoleWork(t *testing.T) {
 	if strings.Contains(audit.Body, m[1]) || strings.Contains(audit.Body, m2[1]) {
 		t.Error("a secret in the audit log page")
 	}
-	d := b.get("/admin")
+	d := b.Get("/admin")
 	if !strings.Contains(d.Body, "verifications") {
 		t.Errorf("dashboard: %s", d.Body)
 	}
@@ -471,12 +402,12 @@ func TestConsoleDeleteNeedsConfirmation(t *testing.T) {
 	ts.addUser("9999900010", admin.RoleClientAdmin)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	page := b.post(b.get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
-	if p := b.post(page, "/admin/clients/air/delete", url.Values{}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "confirm") {
+	page := b.Submit(b.Get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
+	if p := b.Submit(page, "/admin/clients/air/delete", url.Values{}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "confirm") {
 		t.Fatalf("unconfirmed delete: %d", p.Status)
 	}
-	if p := b.post(page, "/admin/clients/air/delete", url.Values{"confirm": {"on"}}); p.Path != "/admin/clients" || !strings.Contains(p.Body, "Deleted.") {
-		t.Fatalf("delete: %d %s", p.Status, p.Path)
+	if p := b.Submit(page, "/admin/clients/air/delete", url.Values{"confirm": {"on"}}); p.URL.Path != "/admin/clients" || !strings.Contains(p.Body, "Deleted.") {
+		t.Fatalf("delete: %d %s", p.Status, p.URL.Path)
 	}
 	if _, err := ts.st.GetClient(context.Background(), "air"); err == nil {
 		t.Fatal("the client is still there")
@@ -492,11 +423,11 @@ func TestConsoleAPIKeys(t *testing.T) {
 	ts.addUser("9999900020", admin.RoleViewer)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	page := b.post(b.get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
+	page := b.Submit(b.Get("/admin/clients/new"), "/admin/clients", url.Values{"client_id": {"air"}, "name": {"Air"}, "redirect_uris": {"https://air.example/cb"}, "scopes": {"openid"}})
 	if !strings.Contains(page.Body, "No API keys.") {
 		t.Fatalf("client page without keys: %s", page.Body)
 	}
-	made := b.post(page, "/admin/clients/air/api-keys", url.Values{})
+	made := b.Submit(page, "/admin/clients/air/api-keys", url.Values{})
 	full := b.wantShownOnce(made, apiKeyShown)
 	if !strings.Contains(made.Body, `data-copy="api-key"`) || !strings.Contains(made.Body, "/admin/static/copy.js") || !strings.Contains(made.Body, "New API key made.") {
 		t.Fatalf("make a key: %d %s", made.Status, made.Body)
@@ -505,30 +436,30 @@ func TestConsoleAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the key shown does not authenticate: %v", err)
 	}
-	page = b.get("/admin/clients/air")
+	page = b.Get("/admin/clients/air")
 	if strings.Contains(page.Body, full) || !strings.Contains(page.Body, rec.ID) || !strings.Contains(page.Body, "active") {
 		t.Fatalf("the page after: %s", page.Body)
 	}
-	revoked := b.post(page, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{})
-	if revoked.Path != "/admin/clients/air" || !strings.Contains(revoked.Body, "The API key is revoked") || !strings.Contains(revoked.Body, "revoked ") {
+	revoked := b.Submit(page, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{})
+	if revoked.URL.Path != "/admin/clients/air" || !strings.Contains(revoked.Body, "The API key is revoked") || !strings.Contains(revoked.Body, "revoked ") {
 		t.Fatalf("revoke: %d %s", revoked.Status, revoked.Body)
 	}
 	if _, _, err := kycvsapi.NewAPIKeys(ts.st, []byte(testSecret)).Authenticate(ctx, full); err == nil {
 		t.Fatal("a revoked key authenticates")
 	}
-	if again := b.post(revoked, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{}); again.Status != http.StatusUnprocessableEntity || !strings.Contains(again.Body, "already revoked") {
+	if again := b.Submit(page, "/admin/clients/air/api-keys/"+rec.ID+"/revoke", url.Values{}); again.Status != http.StatusUnprocessableEntity || !strings.Contains(again.Body, "already revoked") {
 		t.Errorf("revoke twice: %d %s", again.Status, again.Body)
 	}
-	if other := b.post(revoked, "/admin/clients/air/api-keys/kycvs_0000000000000000/revoke", url.Values{}); other.Status != http.StatusUnprocessableEntity {
+	if other := b.Post("/admin/clients/air/api-keys/kycvs_0000000000000000/revoke", url.Values{"csrf_token": {revoked.Hidden("csrf_token")}}); other.Status != http.StatusUnprocessableEntity {
 		t.Errorf("revoke an unknown key: %d", other.Status)
 	}
-	if audit := b.get("/admin/audit?target_id=air"); !strings.Contains(audit.Body, "api_key.create") || !strings.Contains(audit.Body, "api_key.revoke") || strings.Contains(audit.Body, full) {
+	if audit := b.Get("/admin/audit?target_id=air"); !strings.Contains(audit.Body, "api_key.create") || !strings.Contains(audit.Body, "api_key.revoke") || strings.Contains(audit.Body, full) {
 		t.Errorf("audit: %s", audit.Body)
 	}
 
 	v := ts.browser()
 	v.signIn(ts, "9999900020")
-	if p := v.get("/admin/clients/air"); !strings.Contains(p.Body, rec.ID) || strings.Contains(p.Body, "/api-keys\"") || strings.Contains(p.Body, "Make a new API key") {
+	if p := v.Get("/admin/clients/air"); !strings.Contains(p.Body, rec.ID) || strings.Contains(p.Body, "/api-keys\"") || strings.Contains(p.Body, "Make a new API key") {
 		t.Errorf("a viewer's client page: %s", p.Body)
 	}
 }
@@ -548,11 +479,11 @@ func TestConsoleEndSessions(t *testing.T) {
 	if err := ts.st.CreateSession(ctx, &store.Session{ID: "session-1", BeneficiaryID: "B-1", Mobile: "+919876543210", Name: "Asha", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	page := b.get("/admin/registry/B-1")
+	page := b.Get("/admin/registry/B-1")
 	if !strings.Contains(page.Body, `action="/admin/registry/B-1/end-sessions"`) {
 		t.Fatalf("no end-sessions form: %s", page.Body)
 	}
-	done := b.post(page, "/admin/registry/B-1/end-sessions", url.Values{})
+	done := b.Submit(page, "/admin/registry/B-1/end-sessions", url.Values{})
 	if done.Status != http.StatusOK || !strings.Contains(done.Body, "signed out everywhere") {
 		t.Fatalf("end sessions: %d %s", done.Status, done.Body)
 	}

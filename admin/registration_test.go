@@ -212,16 +212,16 @@ func TestConsoleInitialTokens(t *testing.T) {
 	ts.addUser("9999900020", admin.RoleViewer)
 	b := ts.browser()
 	b.signIn(ts, "9999900010")
-	page := b.get("/admin/initial-tokens")
+	page := b.Get("/admin/initial-tokens")
 	if page.Status != http.StatusOK || !strings.Contains(page.Body, "No initial access tokens.") {
 		t.Fatalf("empty page: %d %s", page.Status, page.Body)
 	}
-	if bad := b.post(page, "/admin/initial-tokens", url.Values{"name": {"Rail"}, "uses": {"0"}, "expires": {"24h0m0s"}}); bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "uses: 1 to 1000") || !strings.Contains(bad.Body, `value="Rail"`) {
+	if bad := b.Submit(page, "/admin/initial-tokens", url.Values{"name": {"Rail"}, "uses": {"0"}, "expires": {"24h0m0s"}}); bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "uses: 1 to 1000") || !strings.Contains(bad.Body, `value="Rail"`) {
 		t.Fatalf("zero uses: %d %s", bad.Status, bad.Body)
 	}
-	made := b.post(page, "/admin/initial-tokens", url.Values{"name": {"Rail"}, "uses": {"2"}, "expires": {"168h0m0s"}})
+	made := b.Submit(page, "/admin/initial-tokens", url.Values{"name": {"Rail"}, "uses": {"2"}, "expires": {"168h0m0s"}})
 	full := b.wantShownOnce(made, initialTokenShown)
-	if made.Path != "/admin/initial-tokens" || !strings.Contains(made.Body, "0 of 2") || !strings.Contains(made.Body, "New initial access token made.") {
+	if made.URL.Path != "/admin/initial-tokens" || !strings.Contains(made.Body, "0 of 2") || !strings.Contains(made.Body, "New initial access token made.") {
 		t.Fatalf("issue: %d %s", made.Status, made.Body)
 	}
 	if _, _, _, err := ts.svc.RegisterClient(ctx, full, admin.Registrant{}, spec("Rail")); err != nil {
@@ -231,24 +231,24 @@ func TestConsoleInitialTokens(t *testing.T) {
 	if len(toks) != 1 || !toks[0].ExpiresAt.Equal(ts.clock.Now().Add(7*24*time.Hour)) {
 		t.Fatalf("stored: %+v", toks)
 	}
-	page = b.get("/admin/initial-tokens")
+	page = b.Get("/admin/initial-tokens")
 	if strings.Contains(page.Body, full) || !strings.Contains(page.Body, "1 of 2") {
 		t.Fatalf("the page after: %s", page.Body)
 	}
-	revoked := b.post(page, "/admin/initial-tokens/"+toks[0].ID+"/revoke", url.Values{})
-	if revoked.Path != "/admin/initial-tokens" || !strings.Contains(revoked.Body, "is revoked") || !strings.Contains(revoked.Body, "<td>revoked</td>") {
+	revoked := b.Submit(page, "/admin/initial-tokens/"+toks[0].ID+"/revoke", url.Values{})
+	if revoked.URL.Path != "/admin/initial-tokens" || !strings.Contains(revoked.Body, "is revoked") || !strings.Contains(revoked.Body, "<td>revoked</td>") {
 		t.Fatalf("revoke: %d %s", revoked.Status, revoked.Body)
 	}
-	if again := b.post(revoked, "/admin/initial-tokens/"+toks[0].ID+"/revoke", url.Values{}); again.Status != http.StatusConflict {
+	if again := b.Submit(page, "/admin/initial-tokens/"+toks[0].ID+"/revoke", url.Values{}); again.Status != http.StatusConflict {
 		t.Errorf("revoke twice: %d", again.Status)
 	}
-	if clients := b.get("/admin/clients"); !strings.Contains(clients.Body, `href="/admin/initial-tokens"`) {
+	if clients := b.Get("/admin/clients"); !strings.Contains(clients.Body, `href="/admin/initial-tokens"`) {
 		t.Error("the clients page does not link the self-registration page")
 	}
 
 	v := ts.browser()
 	v.signIn(ts, "9999900020")
-	if p := v.get("/admin/initial-tokens"); p.Status != http.StatusOK || !strings.Contains(p.Body, toks[0].ID) || strings.Contains(p.Body, "<form method=\"post\" action=\"/admin/initial-tokens") {
+	if p := v.Get("/admin/initial-tokens"); p.Status != http.StatusOK || !strings.Contains(p.Body, toks[0].ID) || strings.Contains(p.Body, "<form method=\"post\" action=\"/admin/initial-tokens") {
 		t.Errorf("a viewer's page: %d %s", p.Status, p.Body)
 	}
 }

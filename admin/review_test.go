@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/store"
 )
 
@@ -34,11 +35,11 @@ func TestIllFormedIDsAreNotFound(t *testing.T) {
 			}
 			for _, bad := range illFormedIDs {
 				path := strings.NewReplacer(":id", bad, ":kid", bad, ":key_id", bad).Replace(r[1])
-				var p consolePage
+				var p kycvstest.Page
 				if r[0] == http.MethodGet {
-					p = b.get(path)
+					p = b.Get(path)
 				} else {
-					p = b.post(dash, path, url.Values{})
+					p = b.Post(path, url.Values{"csrf_token": {dash.Hidden("csrf_token")}})
 				}
 				if p.Status != http.StatusNotFound {
 					t.Errorf("console %s %s: %d, want 404", r[0], path, p.Status)
@@ -79,9 +80,9 @@ func TestConsoleLogsNoMobile(t *testing.T) {
 	for _, mobile := range []string{"9999900010", "9999933300"} {
 		ts.clock.Advance(time.Minute)
 		b := ts.browser()
-		p := b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
+		p := b.Submit(b.Get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
 		for i := 0; i < 3; i++ {
-			p = b.post(p, "/admin/login/otp", url.Values{"otp": {"00000" + strconv.Itoa(i)}})
+			p = b.Submit(p, "/admin/login/otp", url.Values{"otp": {"00000" + strconv.Itoa(i)}})
 		}
 		if p.Status != http.StatusForbidden {
 			t.Fatalf("%s: after three wrong codes: %d", mobile, p.Status)
@@ -150,26 +151,26 @@ func TestDisclosurePagesAudited(t *testing.T) {
 		b := ts.browser()
 		b.signIn(ts, "9999900011")
 		before = audited()
-		p := b.get("/admin/disclosures")
+		p := b.Get("/admin/disclosures")
 		next := regexp.MustCompile(`href="(/admin/disclosures\?[^"]*cursor=[^"]+)"`).FindStringSubmatch(p.Body)
 		if next == nil {
 			// 5 rows fit one console page of 50: add enough for two.
 			for i := range 50 {
 				ts.st.CreateDisclosure(ctx, &store.Disclosure{ID: fmt.Sprintf("e%02d", i), ClientID: "c", BeneficiaryID: "b", Subject: "s", Channel: "authorize", Claims: store.StringList{"vaccination_status"}})
 			}
-			p = b.get("/admin/disclosures")
+			p = b.Get("/admin/disclosures")
 			next = regexp.MustCompile(`href="(/admin/disclosures\?[^"]*cursor=[^"]+)"`).FindStringSubmatch(p.Body)
 		}
 		if next == nil {
 			t.Fatalf("no next page link: %s", p.Body)
 		}
-		if p := b.get(strings.ReplaceAll(next[1], "&amp;", "&")); p.Status != http.StatusOK {
+		if p := b.Get(strings.ReplaceAll(next[1], "&amp;", "&")); p.Status != http.StatusOK {
 			t.Fatalf("next page: %d", p.Status)
 		}
 		if n := audited() - before; n < 2 {
 			t.Errorf("console: %d audit entries for two pages", n)
 		}
-		if p := b.get("/admin/disclosures?cursor=" + forged); p.Status != http.StatusBadRequest {
+		if p := b.Get("/admin/disclosures?cursor=" + forged); p.Status != http.StatusBadRequest {
 			t.Errorf("console, forged cursor: %d", p.Status)
 		}
 	})

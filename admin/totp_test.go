@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/otp"
 )
 
 // startSignIn posts mobile on the sign-in page and returns the code page.
-func (b *browser) startSignIn(ts *testServer, mobile string) consolePage {
+func (b *browser) startSignIn(ts *testServer, mobile string) kycvstest.Page {
 	b.t.Helper()
-	return b.post(b.get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
+	return b.Submit(b.Get("/admin/login"), "/admin/login", url.Values{"mobile": {mobile}})
 }
 
 // The console's limits per mobile: ConsoleHourlyLimit codes an hour and
@@ -26,7 +27,7 @@ func TestConsoleLimits(t *testing.T) {
 	for _, mobile := range []string{"9999900010", "9999900099"} {
 		for i := range otp.ConsoleHourlyLimit {
 			ts.clock.Advance(time.Minute) // past the resend wait
-			if p := ts.browser().startSignIn(ts, mobile); p.Path != "/admin/login/otp" {
+			if p := ts.browser().startSignIn(ts, mobile); p.URL.Path != "/admin/login/otp" {
 				t.Fatalf("%s: code %d refused: %d %s", mobile, i+1, p.Status, p.Body)
 			}
 		}
@@ -51,7 +52,7 @@ func TestConsoleLimits(t *testing.T) {
 				break
 			}
 			ts.clock.Advance(time.Minute)
-			if p := ts.browser().startSignIn(ts, "9999900010"); p.Path != "/admin/login/otp" {
+			if p := ts.browser().startSignIn(ts, "9999900010"); p.URL.Path != "/admin/login/otp" {
 				t.Fatalf("code %d of the day refused: %d", sent+1, p.Status)
 			}
 			sent++
@@ -72,7 +73,7 @@ func TestConsoleLockoutAlert(t *testing.T) {
 	b := ts.browser()
 	p := b.startSignIn(ts, "9999900010")
 	for i := range 3 {
-		p = b.post(p, "/admin/login/otp", url.Values{"otp": {"00000" + string(rune('0'+i))}})
+		p = b.Submit(p, "/admin/login/otp", url.Values{"otp": {"00000" + string(rune('0'+i))}})
 	}
 	if p.Status != http.StatusForbidden {
 		t.Fatalf("third wrong code: %d", p.Status)
@@ -111,11 +112,11 @@ func TestConsoleTOTP(t *testing.T) {
 			t.Cleanup(func() { ts.enrollTOTP("9999900010") })
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
+			p := b.Submit(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
 			if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "kycvs admin totp enroll") {
 				t.Fatalf("owner without TOTP: %d %s", p.Status, p.Body)
 			}
-			if p := b.get("/admin"); p.Path != "/admin/login" {
+			if p := b.Get("/admin"); p.URL.Path != "/admin/login" {
 				t.Error("signed in without an authenticator")
 			}
 		})
@@ -125,15 +126,15 @@ func TestConsoleTOTP(t *testing.T) {
 			ts.enrollTOTP("9999900020")
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900020"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900020")}})
-			if p.Path != "/admin/login/totp" || !strings.Contains(p.Body, `name="totp"`) {
-				t.Fatalf("after the SMS code: %s %s", p.Path, p.Body)
+			p := b.Submit(b.startSignIn(ts, "9999900020"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900020")}})
+			if p.URL.Path != "/admin/login/totp" || !strings.Contains(p.Body, `name="totp"`) {
+				t.Fatalf("after the SMS code: %s %s", p.URL.Path, p.Body)
 			}
-			if p := b.get("/admin"); p.Path != "/admin/login" {
+			if p := b.Get("/admin"); p.URL.Path != "/admin/login" {
 				t.Error("signed in before the authenticator code")
 			}
-			if p := b.post(p, "/admin/login/totp", url.Values{"totp": {ts.totpCode("9999900020")}}); p.Path != "/admin" {
-				t.Fatalf("with the authenticator code: %s", p.Path)
+			if p := b.Submit(p, "/admin/login/totp", url.Values{"totp": {ts.totpCode("9999900020")}}); p.URL.Path != "/admin" {
+				t.Fatalf("with the authenticator code: %s", p.URL.Path)
 			}
 		})
 
@@ -157,16 +158,16 @@ func TestConsoleTOTP(t *testing.T) {
 			ts.clock.Advance(time.Minute)
 			second := ts.browser()
 			p2 := second.startSignIn(ts, "9999900010")
-			p2 = second.post(p2, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
-			p1 = first.post(p1, "/admin/login/otp", url.Values{"otp": {code1}})
-			if p1.Path != "/admin/login/totp" || p2.Path != "/admin/login/totp" {
-				t.Fatalf("authenticator steps: %s, %s", p1.Path, p2.Path)
+			p2 = second.Submit(p2, "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
+			p1 = first.Submit(p1, "/admin/login/otp", url.Values{"otp": {code1}})
+			if p1.URL.Path != "/admin/login/totp" || p2.URL.Path != "/admin/login/totp" {
+				t.Fatalf("authenticator steps: %s, %s", p1.URL.Path, p2.URL.Path)
 			}
 			code := ts.totpCode("9999900010")
-			if p := first.post(p1, "/admin/login/totp", url.Values{"totp": {code}}); p.Path != "/admin" {
-				t.Fatalf("first use: %s", p.Path)
+			if p := first.Submit(p1, "/admin/login/totp", url.Values{"totp": {code}}); p.URL.Path != "/admin" {
+				t.Fatalf("first use: %s", p.URL.Path)
 			}
-			p := second.post(p2, "/admin/login/totp", url.Values{"totp": {code}})
+			p := second.Submit(p2, "/admin/login/totp", url.Values{"totp": {code}})
 			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "used already") {
 				t.Fatalf("replayed code: %d %s", p.Status, p.Body)
 			}
@@ -175,14 +176,14 @@ func TestConsoleTOTP(t *testing.T) {
 		t.Run("wrong codes lock the sign-in", func(t *testing.T) {
 			ts.clock.Advance(time.Minute)
 			b := ts.browser()
-			p := b.post(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
+			p := b.Submit(b.startSignIn(ts, "9999900010"), "/admin/login/otp", url.Values{"otp": {ts.sms.LastCode(t, "+919999900010")}})
 			before := ts.lockouts.count("totp")
-			p = b.post(p, "/admin/login/totp", url.Values{"totp": {"000000"}})
+			p = b.Submit(p, "/admin/login/totp", url.Values{"totp": {"000000"}})
 			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "2 tries left") {
 				t.Fatalf("first wrong code: %d %s", p.Status, p.Body)
 			}
-			p = b.post(p, "/admin/login/totp", url.Values{"totp": {"not a code"}})
-			p = b.post(p, "/admin/login/totp", url.Values{"totp": {"999999"}})
+			p = b.Submit(p, "/admin/login/totp", url.Values{"totp": {"not a code"}})
+			p = b.Submit(p, "/admin/login/totp", url.Values{"totp": {"999999"}})
 			if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "Too many wrong codes") {
 				t.Fatalf("third wrong code: %d %s", p.Status, p.Body)
 			}
@@ -190,8 +191,8 @@ func TestConsoleTOTP(t *testing.T) {
 				t.Error("no lockout alert")
 			}
 			// Even the right code does nothing now.
-			if p := b.get("/admin/login/totp"); p.Path != "/admin/login" {
-				t.Errorf("the dead sign-in still asks for a code: %s", p.Path)
+			if p := b.Get("/admin/login/totp"); p.URL.Path != "/admin/login" {
+				t.Errorf("the dead sign-in still asks for a code: %s", p.URL.Path)
 			}
 		})
 	})
