@@ -7,6 +7,8 @@
 //
 //	GET  /me            the sign-in form, or the page when signed in
 //	POST /me/signin     mobile: send a code               -> 303 /me/code
+//	                    refused (bad mobile, send limit, SMS not sent)
+//	                                                      -> 303 /me?m=...
 //	GET  /me/code       the code form
 //	POST /me/code       check the code, start the session -> 303 /me
 //	POST /me/restart    another number                    -> 303 /me
@@ -33,6 +35,11 @@
 //     KYC-VS status call, fails) and records an audit entry in the same
 //     transaction, target type "person" (so retention deletes it with the
 //     disclosures), actor the mobile's keyed log tag, never the number.
-//   - Every form is behind web.CSRF and answered by a 303.
+//   - Every form is behind web.CSRF and answered by a 303, its refusals
+//     too (post/redirect/get), so a reload re-submits nothing: a refused
+//     sign-in form is kept in a row of its own (store.MeRefused, under
+//     FormCookie) with what was typed and until when a send limit holds,
+//     and /me?m=mobile|soon|limit|unsent|busy shows it (400, 429 with
+//     Retry-After, 503) while it holds.
 //   - Logs never hold a code, a cookie or a mobile number (OTPs.LogTag).
 package me

@@ -31,6 +31,11 @@ const (
 const (
 	SessionCookie = "kycvs_me"
 	SignInCookie  = "kycvs_me_signin"
+	// FormCookie names the sign-in form last refused in this browser (a
+	// store.MeRefused row): what was typed, and until when a send limit
+	// holds, for the page the refusal redirects to. Apart from
+	// SignInCookie, so a refused form leaves a code already sent usable.
+	FormCookie = "kycvs_me_form"
 )
 
 // Config is what the page needs; cmd/kycvs fills it from flags.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -32,6 +33,20 @@ var (
 
 func (p *Page) rights() web.MeRights { return web.MeRights{Grievance: p.cfg.Grievance} }
 
+// Refusals of the sign-in form (?m=...): the form is answered by a
+// redirect to /me (post/redirect/get), so a reload sends nothing, and the
+// refused form's row (FormCookie) keeps what was typed and until when a
+// send limit holds. The URL says which refusal; the row says whether it
+// still holds. None reads the registry: a registered and an unregistered
+// mobile are refused alike (no enumeration).
+const (
+	refusedMobile = "mobile" // not a mobile number: 400
+	refusedSoon   = "soon"   // the resend wait is not over: 429
+	refusedLimit  = "limit"  // another send limit (per mobile, per network): 429
+	refusedUnsent = "unsent" // the SMS could not be sent: 503
+	refusedBusy   = "busy"   // the SMS service is busy: 503
+)
+
 // handleShow is the page when signed in, else the sign-in form.
 func (p *Page) handleShow(c *gin.Context) {
 	sess, err := p.session(c)
@@ -44,6 +59,19 @@ func (p *Page) handleShow(c *gin.Context) {
 		return
 	}
 	page := web.MeSignInPage{Notice: signInNotices[c.Query("m")], Error: signInMessages[c.Query("m")]}
+	status := http.StatusOK
+	switch m := c.Query("m"); m {
+	case refusedMobile, refusedSoon, refusedLimit, refusedUnsent, refusedBusy:
+		row, err := p.refusedForm(c)
+		if err != nil {
+			p.serverError(c, err)
+			return
+		}
+		if row != nil {
+			page.Mobile = row.Mobile
+			status, page.Error = p.refusal(c, m, row)
+		}
+	}
 	if _, had := p.rowID(c, SessionCookie); had {
 		// The session ended while the page was open.
 		p.clearCookie(c, SessionCookie)
@@ -51,7 +79,50 @@ func (p *Page) handleShow(c *gin.Context) {
 			page.Notice = web.M("me.session_ended")
 		}
 	}
-	p.renderSignIn(c, http.StatusOK, page)
+	p.renderSignIn(c, status, page)
+}
+
+// refusedForm returns the refused form FormCookie names, nil when there
+// is none (no cookie, or its row has expired).
+func (p *Page) refusedForm(c *gin.Context) (*store.MeSession, error) {
+	id, ok := p.rowID(c, FormCookie)
+	if !ok {
+		return nil, nil
+	}
+	row, err := p.st.GetMeSession(c.Request.Context(), id, store.MeRefused, p.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return row, err
+}
+
+// refusal is the status and the error of the sign-in form's page for
+// refusal m of row, and sets Retry-After where one is due. A refusal that
+// no longer holds (a limit that has ended, a URL naming another refusal)
+// shows the form as it was typed, without an error.
+func (p *Page) refusal(c *gin.Context, m string, row *store.MeSession) (int, web.Msg) {
+	_, err := claims.NormalizeMobile(row.Mobile)
+	switch {
+	case m == refusedMobile && err != nil:
+		return http.StatusBadRequest, web.M("alert.bad_mobile")
+	case err != nil:
+		return http.StatusOK, web.Msg{}
+	case m == refusedSoon || m == refusedLimit:
+		if row.LimitedUntil == nil || !p.now().Before(*row.LimitedUntil) {
+			return http.StatusOK, web.Msg{}
+		}
+		web.RetryAfter(c, row.LimitedUntil.Sub(p.now()))
+		if m == refusedSoon {
+			return http.StatusTooManyRequests, web.M("alert.resend_too_soon")
+		}
+		return http.StatusTooManyRequests, web.M("error.too_many_codes.message")
+	case m == refusedBusy:
+		web.RetryAfter(c, otp.SenderBusyRetry*time.Second)
+		return http.StatusServiceUnavailable, web.M("alert.sender_busy")
+	case m == refusedUnsent:
+		return http.StatusServiceUnavailable, web.M("alert.send_failed")
+	}
+	return http.StatusOK, web.Msg{}
 }
 
 func (p *Page) renderSignIn(c *gin.Context, status int, page web.MeSignInPage) {
@@ -63,13 +134,14 @@ func (p *Page) renderSignIn(c *gin.Context, status int, page web.MeSignInPage) {
 
 // handleSignIn sends a code to the mobile. It never reads the registry,
 // so it answers the same whether or not anyone is registered on the
-// mobile (no enumeration).
+// mobile (no enumeration). Every answer is a 303: to the code page, or to
+// /me saying why the form was refused (refuse).
 func (p *Page) handleSignIn(c *gin.Context) {
 	ctx := c.Request.Context()
 	raw := truncate(c.PostForm("mobile"), 64)
 	mobile, err := claims.NormalizeMobile(raw)
 	if err != nil {
-		p.renderSignIn(c, http.StatusBadRequest, web.MeSignInPage{Mobile: raw, Error: web.M("alert.bad_mobile")})
+		p.refuse(c, raw, refusedMobile, nil)
 		return
 	}
 	cookie, id, err := p.newToken()
@@ -100,29 +172,80 @@ func (p *Page) handleSignIn(c *gin.Context) {
 	case err == nil:
 	case errors.As(err, &limited):
 		p.log(c).Warn("me: OTP send limit reached", "mobile_tag", p.otps.LogTag(mobile), "limit", limited.Limit)
-		web.RetryAfter(c, limited.RetryAfter)
+		until := now.Add(limited.RetryAfter)
+		m := refusedLimit
 		if limited.Limit == otp.LimitResend {
-			p.renderSignIn(c, http.StatusTooManyRequests, web.MeSignInPage{Mobile: raw, Error: web.M("alert.resend_too_soon")})
-			return
+			m = refusedSoon
 		}
-		web.RenderError(c, http.StatusTooManyRequests, "too_many_codes")
+		p.refuse(c, raw, m, &until)
 		return
 	case errors.As(err, &unsent):
 		p.log(c).Error("me: SMS not sent", "mobile_tag", p.otps.LogTag(mobile), "err", unsent.Err)
-		msg := web.M("alert.send_failed")
+		m := refusedUnsent
 		if errors.Is(unsent.Err, otp.ErrSenderBusy) {
-			msg = web.M("alert.sender_busy")
-			web.RetryAfter(c, otp.SenderBusyRetry*time.Second)
+			m = refusedBusy
 		}
-		p.renderSignIn(c, http.StatusServiceUnavailable, web.MeSignInPage{Mobile: raw, Error: msg})
+		p.refuse(c, raw, m, nil)
 		return
 	default:
 		p.serverError(c, err)
 		return
 	}
 	p.log(c).Info("me: OTP sent", "mobile_tag", p.otps.LogTag(mobile))
+	if err := p.dropRefusedForm(c); err != nil {
+		p.serverError(c, err)
+		return
+	}
 	p.setCookie(c, SignInCookie, cookie, int(p.cfg.SignInTTL/time.Second))
 	c.Redirect(http.StatusSeeOther, pathCode)
+}
+
+// refuse answers a sign-in form refused for m: a new refused row, under a
+// new FormCookie, keeps what was typed (never the URL: no mobile in a
+// log) and until when a send limit holds, and the answer is 303 to
+// /me?m=m, whose page shows it (handleShow). Retry-After tells programs
+// at once. The row replaces the one the browser had; a code already sent
+// stays usable.
+func (p *Page) refuse(c *gin.Context, typed, m string, limitedUntil *time.Time) {
+	if old, ok := p.rowID(c, FormCookie); ok {
+		if err := p.st.DeleteMeSession(c.Request.Context(), old); err != nil {
+			p.serverError(c, err)
+			return
+		}
+	}
+	cookie, id, err := p.newToken()
+	if err != nil {
+		p.serverError(c, err)
+		return
+	}
+	now := p.now()
+	row := &store.MeSession{
+		ID: id, State: store.MeRefused, Mobile: printable(typed), LimitedUntil: limitedUntil,
+		CreatedAt: now, ExpiresAt: now.Add(p.cfg.SignInTTL),
+	}
+	if err := p.st.CreateMeSession(c.Request.Context(), row); err != nil {
+		p.serverError(c, err)
+		return
+	}
+	p.setCookie(c, FormCookie, cookie, int(p.cfg.SignInTTL/time.Second))
+	if limitedUntil != nil {
+		web.RetryAfter(c, limitedUntil.Sub(now))
+	}
+	back(c, m)
+}
+
+// dropRefusedForm deletes the refused form FormCookie names, if any, and
+// clears the cookie.
+func (p *Page) dropRefusedForm(c *gin.Context) error {
+	id, ok := p.rowID(c, FormCookie)
+	if !ok {
+		return nil
+	}
+	if err := p.st.DeleteMeSession(c.Request.Context(), id); err != nil {
+		return err
+	}
+	p.clearCookie(c, FormCookie)
+	return nil
 }
 
 // signIn returns the sign-in waiting for its code in c's browser, or has
@@ -160,8 +283,9 @@ func (p *Page) handleCodePage(c *gin.Context) {
 	switch m := c.Query("m"); {
 	case m == "format":
 		page.Error = web.M("me.bad_code")
-	case m == "wrong":
-		// The tries left are the server's count, never the URL's.
+	case m == "wrong" && row.OTPTries > 0:
+		// The tries left are the server's count, never the URL's, and
+		// only once a wrong try is counted.
 		page.Error = web.WrongOTP(p.otps.TriesLeft(row.OTPTries))
 	}
 	p.renderCode(c, page)
@@ -291,6 +415,17 @@ func sixDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// printable is s without invalid UTF-8 and control characters: a refused
+// mobile is kept to be shown again, and no database takes a NUL byte.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 }
 
 // truncate cuts s to at most n characters, for echoing input into a form.

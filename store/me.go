@@ -11,27 +11,35 @@ import (
 //
 //	otp_sent --(right OTP)--> (row deleted; a signed_in row is created under a new cookie)
 //	    \--(OTPMaxTries wrong OTPs)--> dead
+//	refused (a sign-in form refused, kept for its page; never changes)
 //
 // A row past ExpiresAt is over whatever its state.
 const (
 	MeOTPSent  = "otp_sent"
 	MeDead     = "dead"
 	MeSignedIn = "signed_in"
+	MeRefused  = "refused"
 )
 
 // MeSession is a person's sign-in to their own page (/me): first waiting
 // for the code sent to Mobile (MeOTPSent), then, under a new cookie, the
-// short session the code started (MeSignedIn). ID is the SHA-256 of the
-// cookie value. The session knows the mobile only: the page shows every
-// person registered under it.
+// short session the code started (MeSignedIn); or a sign-in form that
+// was refused (MeRefused), kept for the page its answer redirects to.
+// ID is the SHA-256 of the cookie value. The session knows the mobile
+// only: the page shows every person registered under it.
 type MeSession struct {
-	ID           string `gorm:"primaryKey"`
-	State        string
+	ID    string `gorm:"primaryKey"`
+	State string
+	// Mobile is the E.164 number the code went to; in a refused row, what
+	// was typed, to fill the form in again (it may be no mobile number).
 	Mobile       string
 	OTPHash      []byte `gorm:"column:otp_hash"`
 	OTPSentAt    *time.Time
 	OTPExpiresAt *time.Time
 	OTPTries     int `gorm:"column:otp_tries"`
+	// LimitedUntil is when the OTP send limit that refused a form ends;
+	// nil when none did (migration 00021).
+	LimitedUntil *time.Time
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 }

@@ -122,9 +122,17 @@ func TestMeSessions(t *testing.T) {
 		if !errors.Is(err, kept) || m.OTPTries != 1 {
 			t.Errorf("UpdateMeSession kept: %v %+v", err, m)
 		}
+		// A refused form keeps what was typed and the limit's end, in any
+		// time zone.
+		until := base.Add(90 * time.Second).In(time.FixedZone("IST", 19800))
+		must(t, s.CreateMeSession(ctx, &store.MeSession{ID: "m2", State: store.MeRefused, Mobile: "99999 0000x", LimitedUntil: &until, CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute)}))
+		r, err := s.GetMeSession(ctx, "m2", store.MeRefused, base)
+		if err != nil || r.Mobile != "99999 0000x" || r.LimitedUntil == nil || !r.LimitedUntil.Equal(until) {
+			t.Errorf("refused form: %v %+v", err, r)
+		}
 		res, err := s.DeleteExpired(ctx, base.Add(16*time.Minute), time.Hour)
 		must(t, err)
-		if res.MeSessions != 1 {
+		if res.MeSessions != 2 {
 			t.Errorf("DeleteExpired: %+v", res)
 		}
 		must(t, s.DeleteMeSession(ctx, "m1")) // gone already: not an error

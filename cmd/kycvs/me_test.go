@@ -219,29 +219,58 @@ func TestOwnPage(t *testing.T) {
 // lasts 15 minutes.
 func TestOwnPageNoEnumeration(t *testing.T) {
 	ts := newTestServer(t, "sqlite", func(c *serveConfig) { c.LogLevel = "info" })
-	send := func(mobile string) (*http.Response, string) {
+	// send asks a code for mobile in a new browser, then at once a second
+	// one, which the resend wait refuses; it returns both answers and the
+	// pages they redirect to, with the mobile masked out.
+	type sent struct {
+		resp, refused         *http.Response
+		codePage, refusedPage string
+	}
+	send := func(mobile string) sent {
 		b := ts.newBrowser()
 		b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		start := b.get(ts.URL + me.Path)
-		m := csrfRe.FindStringSubmatch(start.Body)
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/me/signin", strings.NewReader(url.Values{"mobile": {mobile}, "csrf_token": {m[1]}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := b.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		post := func() *http.Response {
+			start := b.get(ts.URL + me.Path)
+			m := csrfRe.FindStringSubmatch(start.Body)
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/me/signin", strings.NewReader(url.Values{"mobile": {mobile}, "csrf_token": {m[1]}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
 		}
-		resp.Body.Close()
+		var s sent
+		s.resp = post()
 		code := b.get(ts.URL + "/me/code")
-		return resp, strings.ReplaceAll(code.Body, claims.MaskMobile(mustE164(t, mobile)), "MASKED")
+		s.codePage = strings.ReplaceAll(code.Body, claims.MaskMobile(mustE164(t, mobile)), "MASKED")
+		s.refused = post()
+		refused := b.get(ts.URL + s.refused.Header.Get("Location"))
+		if refused.Status != http.StatusTooManyRequests {
+			t.Errorf("the refused form's page: %d", refused.Status)
+		}
+		s.refusedPage = strings.ReplaceAll(refused.Body, mobile, "MOBILE")
+		return s
 	}
-	reg, regPage := send("9999900003")
-	unreg, unregPage := send("9999900077")
+	regSent, unregSent := send("9999900003"), send("9999900077")
+	reg, regPage := regSent.resp, regSent.codePage
+	unreg, unregPage := unregSent.resp, unregSent.codePage
 	if reg.StatusCode != http.StatusSeeOther || unreg.StatusCode != reg.StatusCode || unreg.Header.Get("Location") != reg.Header.Get("Location") {
 		t.Fatalf("send code: registered %d %s, unregistered %d %s", reg.StatusCode, reg.Header.Get("Location"), unreg.StatusCode, unreg.Header.Get("Location"))
 	}
 	strip := regexp.MustCompile(`(value|nonce)="[^"]+"`)
 	if strip.ReplaceAllString(regPage, "") != strip.ReplaceAllString(unregPage, "") {
 		t.Errorf("the code pages differ:\n%s\n----\n%s", regPage, unregPage)
+	}
+	// A refusal (post/redirect/get) answers alike too: the redirect, and
+	// the page it leads to.
+	if r, u := regSent.refused, unregSent.refused; r.StatusCode != http.StatusSeeOther || u.StatusCode != r.StatusCode ||
+		u.Header.Get("Location") != r.Header.Get("Location") || u.Header.Get("Retry-After") != r.Header.Get("Retry-After") {
+		t.Errorf("refused: registered %d %s, unregistered %d %s", r.StatusCode, r.Header.Get("Location"), u.StatusCode, u.Header.Get("Location"))
+	}
+	if r, u := csrfRe.ReplaceAllString(regSent.refusedPage, ""), csrfRe.ReplaceAllString(unregSent.refusedPage, ""); r != u || !strings.Contains(r, `value="MOBILE"`) {
+		t.Errorf("the refused forms' pages differ:\n%s\n----\n%s", r, u)
 	}
 	var cookie *http.Cookie
 	for _, c := range reg.Cookies() {
