@@ -46,6 +46,13 @@ func NewAPIKeys(st *store.Store, secret []byte) *APIKeys {
 	return &APIKeys{st: st, key: secrets.Derive(secret, secrets.APIKeyHash), now: time.Now}
 }
 
+// WithClock makes the service read time from now (when a key was made or
+// revoked); it returns k.
+func (k *APIKeys) WithClock(now func() time.Time) *APIKeys {
+	k.now = now
+	return k
+}
+
 // Create issues a key for the client and returns it, to be shown once, with
 // its stored record. It returns store.ErrNotFound for an unknown client.
 // The CLI (kycvs clients api-keys create) calls it.

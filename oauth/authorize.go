@@ -81,7 +81,7 @@ func (p *Provider) validAuthorizeRequest(c *gin.Context) (fosite.AuthorizeReques
 	refuse := trimAuthorizeForm(r.Form)
 	// A page shown from here on (an invalid link) is in the language the
 	// relying party asked for; consent does the same from the stored form.
-	web.UseUILocales(c, r.Form.Get("ui_locales"), time.Now())
+	web.UseUILocales(c, r.Form.Get("ui_locales"), p.cfg.Now())
 	pushed, refused := refuseRequestObjects(r.Form)
 	if pushed {
 		refuse = nil

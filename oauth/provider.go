@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/kycvs/kycvs/claims"
@@ -33,8 +34,15 @@ type Config struct {
 	// (consent's Flow.LoginURL), as consent's FinishURL is oauth's
 	// ResumeURL; default LoginPath.
 	LoginURL func(challenge string) string
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Now is the provider's clock; default time.Now. It times sign-ins,
+	// sessions, PAR requests, DPoP nonces, client secrets' rotation,
+	// signing keys, back-channel logout and authorization codes (issued,
+	// expiring, checked). fosite offers no clock: it stamps and checks
+	// the lifetimes of access and refresh tokens and ID tokens' iat and
+	// exp by time.Now, and refuses to sign an ID token whose auth_time
+	// (from this clock) is more than 5 seconds ahead of time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Assurance names the trust framework and registry that verified_claims
 	// state; empty fields take DefaultAssurance's.
 	Assurance claims.Assurance
@@ -186,7 +194,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	if _, err := url.Parse(cfg.Issuer); err != nil || cfg.Issuer == "" {
 		return nil, fmt.Errorf("oauth: bad issuer %q", cfg.Issuer)
 	}
-	p := &Provider{cfg: cfg, st: st, keys: keys, sessions: sessions, registry: reg, pairwise: pw, storage: &Storage{st: st, now: cfg.Now}}
+	p := &Provider{cfg: cfg, st: st, keys: keys, sessions: sessions, registry: reg, pairwise: pw, storage: &Storage{st: st, now: cfg.Now, codeTTL: cfg.CodeTTL}}
 	signer := &fositeSigner{keys: keys}
 	fc := &fosite.Config{
 		AccessTokenLifespan:            cfg.AccessTokenTTL,
@@ -216,7 +224,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		provider: p,
 	}
 	strategy := &compose.CommonStrategy{
-		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
+		CoreStrategy:               codeClock{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), now: cfg.Now},
 		OpenIDConnectTokenStrategy: idTokens,
 		Signer:                     signer,
 	}
@@ -243,6 +251,21 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 	}
 	p.discovery = d
 	return p, nil
+}
+
+// codeClock checks an authorization code's expiry on the provider's clock,
+// on which Storage stamped it, before fosite's token strategy checks it by
+// time.Now (and its HMAC).
+type codeClock struct {
+	oauth2.CoreStrategy
+	now func() time.Time
+}
+
+func (s codeClock) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, code string) error {
+	if exp := r.GetSession().GetExpiresAt(fosite.AuthorizeCode); !exp.IsZero() && exp.Before(s.now()) {
+		return fosite.ErrTokenExpired.WithHintf("Authorize code expired at '%s'.", exp)
+	}
+	return s.CoreStrategy.ValidateAuthorizeCode(ctx, r, code)
 }
 
 // idTokenStrategy signs ID tokens through fosite's strategy, refreshing the

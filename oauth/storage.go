@@ -22,6 +22,8 @@ import (
 type Storage struct {
 	st  *store.Store
 	now func() time.Time
+	// codeTTL is how long an authorization code lives (Lifetimes.CodeTTL).
+	codeTTL time.Duration
 }
 
 var (
@@ -69,9 +71,18 @@ func (s *Storage) Commit(ctx context.Context) error                     { return
 func (s *Storage) Rollback(ctx context.Context) error                   { return s.st.RollbackTx(ctx) }
 
 func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.Requester) error {
-	sess, err := json.Marshal(r.GetSession())
+	row, err := newTokenRow(kind, signature, r)
 	if err != nil {
 		return err
+	}
+	return s.st.CreateToken(ctx, row)
+}
+
+// newTokenRow is the row that stores r under signature.
+func newTokenRow(kind, signature string, r fosite.Requester) (*store.OAuthToken, error) {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return nil, err
 	}
 	var subject string
 	var expires time.Time
@@ -88,7 +99,7 @@ func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.R
 			}
 		}
 	}
-	row := &store.OAuthToken{
+	return &store.OAuthToken{
 		Kind:            kind,
 		Signature:       signature,
 		RequestID:       r.GetID(),
@@ -103,8 +114,7 @@ func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.R
 		Form:            r.GetRequestForm().Encode(),
 		Session:         sess,
 		Active:          true,
-	}
-	return s.st.CreateToken(ctx, row)
+	}, nil
 }
 
 func tokenTypeOf(kind string) fosite.TokenType {
@@ -187,16 +197,26 @@ func notFound(err error) error {
 
 // Authorization codes.
 
-// CreateAuthorizeCodeSession stores a code; a FAPI 2.0 client's code
-// lives FAPI2CodeLifetime at most, whatever --code-ttl says.
+// CreateAuthorizeCodeSession stores a code issued now by the storage's
+// clock, which also sets when it expires (fosite stamped both by time.Now,
+// the only clock it reads; codeClock checks the expiry on this clock). The
+// code lives codeTTL, a FAPI 2.0 client's FAPI2CodeLifetime at most,
+// whatever --code-ttl says.
 func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, code string, r fosite.Requester) error {
-	if c, ok := r.GetClient().(*Client); ok && c.Profile == ProfileFAPI2 && r.GetSession() != nil {
-		limit := s.now().UTC().Add(FAPI2CodeLifetime)
-		if e := r.GetSession().GetExpiresAt(fosite.AuthorizeCode); e.IsZero() || e.After(limit) {
-			r.GetSession().SetExpiresAt(fosite.AuthorizeCode, limit)
+	now := s.now().UTC()
+	if sess := r.GetSession(); sess != nil {
+		life := s.codeTTL
+		if c, ok := r.GetClient().(*Client); ok && c.Profile == ProfileFAPI2 {
+			life = min(life, FAPI2CodeLifetime)
 		}
+		sess.SetExpiresAt(fosite.AuthorizeCode, now.Add(life))
 	}
-	return s.create(ctx, store.KindAuthorizeCode, code, r)
+	row, err := newTokenRow(store.KindAuthorizeCode, code, r)
+	if err != nil {
+		return err
+	}
+	row.RequestedAt = now
+	return s.st.CreateToken(ctx, row)
 }
 
 // GetAuthorizeCodeSession returns the request with ErrInvalidatedAuthorizeCode

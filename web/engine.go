@@ -51,6 +51,8 @@ type Config struct {
 	// (route templates, as registered), so an API answers in its own
 	// format; other routes get the "too large" page.
 	TooLarge map[string]gin.HandlerFunc
+	// Now is the clock that stamps a language pick; default time.Now.
+	Now func() time.Time
 }
 
 // Context keys under which the middleware leaves values for handlers.
@@ -103,6 +105,9 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 
 	e := gin.New()
 	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
@@ -131,7 +136,7 @@ func NewEngine(cfg Config) (*gin.Engine, error) {
 	e.NoMethod(func(c *gin.Context) {
 		RenderError(c, http.StatusMethodNotAllowed, "method")
 	})
-	e.GET(LangPath+":code", serveLang(cfg.SecureCookies))
+	e.GET(LangPath+":code", serveLang(cfg.SecureCookies, cfg.Now))
 	e.GET("/static/*filepath", serveStatic)
 	e.HEAD("/static/*filepath", serveStatic)
 	return e, nil

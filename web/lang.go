@@ -135,7 +135,7 @@ func localPath(next string) string {
 // serveLang is GET /lang/:code: it keeps the pick in the cookie and sends
 // the browser back to next (303, so the page is loaded fresh in the new
 // language). An unknown code is a 404 page.
-func serveLang(secure bool) gin.HandlerFunc {
+func serveLang(secure bool, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		l, ok := locale.Parse(c.Param("code"))
 		if !ok {
@@ -144,7 +144,7 @@ func serveLang(secure bool) gin.HandlerFunc {
 		}
 		http.SetCookie(c.Writer, &http.Cookie{
 			Name:     LangCookie,
-			Value:    l.Code() + "." + strconv.FormatInt(time.Now().Unix(), 10),
+			Value:    l.Code() + "." + strconv.FormatInt(now().Unix(), 10),
 			Path:     "/",
 			MaxAge:   int(langCookieAge / time.Second),
 			HttpOnly: true,

@@ -89,8 +89,20 @@ type serveConfig struct {
 	// BackchannelAllowPrivate lets backchannel_logout_uri reach loopback
 	// and private addresses (on in --dev).
 	BackchannelAllowPrivate bool
-	// backchannel lets tests shorten the retry schedule and set the clock.
+	// backchannel lets tests shorten the retry schedule.
 	backchannel oauth.LogoutDeliveryConfig
+	// now is the server's clock, which every package newServer wires
+	// reads; nil is time.Now. Not a flag: tests set it (a
+	// kycvstest.Clock's Now) to move time instead of sleeping.
+	now func() time.Time
+}
+
+// clock is the server's clock: now, or time.Now.
+func (c serveConfig) clock() func() time.Time {
+	if c.now != nil {
+		return c.now
+	}
+	return time.Now
 }
 
 // DefaultRetention keeps disclosures and personal audit entries for a

@@ -84,7 +84,9 @@ type server struct {
 }
 
 // newServer opens the database, migrates it, loads the keys and wires every
-// package. Background work (key refresh, clean-up) stops with ctx or close.
+// package, each reading the time from cfg's clock (fosite itself reads
+// time.Now: see oauth.Config.Now). Background work (key refresh, clean-up)
+// stops with ctx or close.
 func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) (*server, error) {
 	s, bg, err := openServer(ctx, cfg, logger)
 	if err != nil {
@@ -100,7 +102,8 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	s.cleaner = &cleaner{st: s.st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: time.Now}
+	now := cfg.clock()
+	s.cleaner = &cleaner{st: s.st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: now}
 	go s.cleaner.run(bg)
 	if s.otps, err = s.newOTPs(); err != nil {
 		return nil, err
@@ -111,17 +114,18 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger, Metrics: s.metrics},
-		s.st, kycvsapi.NewAPIKeys(s.st, secret), s.otps, registry, pairwise, keys)
+	api, err := kycvsapi.New(kycvsapi.Config{Issuer: cfg.Issuer, Logger: logger, Metrics: s.metrics, Now: now},
+		s.st, kycvsapi.NewAPIKeys(s.st, secret).WithClock(now), s.otps, registry, pairwise, keys)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: s.metrics, TooLarge: kycvsapi.TooLarge()})
+	engine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: s.metrics, TooLarge: kycvsapi.TooLarge(), Now: now})
 	if err != nil {
 		return nil, err
 	}
 	go oauth.NewLogoutSender(cfg.logoutDelivery(), provider, s.metrics, logger).Run(bg)
-	adminSvc := admin.NewService(s.st, secret, oauth.NewClients(s.st, secret).WithFetch(cfg.fetchConfig()), keys, kycvsapi.NewAPIKeys(s.st, secret), nil).WithLogouts(provider.Logouts())
+	clients := oauth.NewClients(s.st, secret).WithFetch(cfg.fetchConfig()).WithClock(now)
+	adminSvc := admin.NewService(s.st, secret, clients, keys, kycvsapi.NewAPIKeys(s.st, secret).WithClock(now), now).WithLogouts(provider.Logouts())
 	adminHandler, err := wireAdmin(cfg, adminSvc, s.otps, engine, logger, secure, s.metrics)
 	if err != nil {
 		return nil, err
@@ -130,7 +134,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	provider.Register(engine)
 	flow.Register(engine)
 	api.Register(engine)
-	registration.New(registration.Config{Issuer: cfg.Issuer, IPLimit: cfg.RegistrationIPLimit, Logger: logger}, adminSvc).Register(engine)
+	registration.New(registration.Config{Issuer: cfg.Issuer, IPLimit: cfg.RegistrationIPLimit, Logger: logger, Now: now}, adminSvc).Register(engine)
 	if err := s.mountPages(ctx, engine, stdout); err != nil {
 		return nil, err
 	}
@@ -172,7 +176,7 @@ func (s *server) startKeys(ctx, bg context.Context) (*oauth.Keys, error) {
 	}
 	// A key that stops signing stays published until everything it signed
 	// has expired.
-	keys.WithRetireGrace(retireGrace(s.cfg.lifetimes().IDTokenTTL))
+	keys.WithClock(s.cfg.clock()).WithRetireGrace(retireGrace(s.cfg.lifetimes().IDTokenTTL))
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -194,6 +198,7 @@ func (s *server) newOTPs() (*otp.Service, error) {
 		ServiceName: "kycvs",
 		WebOTPHost:  issuerHost(s.cfg.Issuer),
 		Metrics:     s.metrics,
+		Now:         s.cfg.clock(),
 	}, s.st, timedSender{sender, s.metrics}), nil
 }
 
@@ -207,6 +212,7 @@ func (s *server) newSignIn(keys *oauth.Keys, registry *claims.Registry, pairwise
 		CSRFKey:       secrets.Derive(secret, secrets.CSRF),
 		FinishURL:     oauth.ResumeURL,
 		Logger:        s.logger,
+		Now:           cfg.clock(),
 	}, s.st, registry, s.otps)
 	if err != nil {
 		return nil, nil, err
@@ -222,6 +228,7 @@ func (s *server) newSignIn(keys *oauth.Keys, registry *claims.Registry, pairwise
 		RequirePAR: cfg.RequirePAR,
 		DPoPNonce:  cfg.DPoPNonce,
 		JWKSFetch:  cfg.fetchConfig(),
+		Now:        cfg.clock(),
 	}, s.st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, nil, err
@@ -243,7 +250,7 @@ func (s *server) mountPages(ctx context.Context, engine *gin.Engine, stdout io.W
 		_, err := s.provider.EndGrant(ctx, clientID, beneficiaryID)
 		return err
 	}
-	me.New(me.Config{CSRFKey: secrets.Derive([]byte(cfg.Secret), secrets.CSRF), SecureCookies: cfg.secure(), Grievance: cfg.GrievanceContact, Location: loc, Logger: s.logger}, s.st, s.otps, endGrant).Register(engine)
+	me.New(me.Config{CSRFKey: secrets.Derive([]byte(cfg.Secret), secrets.CSRF), SecureCookies: cfg.secure(), Grievance: cfg.GrievanceContact, Location: loc, Logger: s.logger, Now: cfg.clock()}, s.st, s.otps, endGrant).Register(engine)
 	home.New(home.Config{Retention: cfg.Retention, Lifetimes: cfg.lifetimes(), SessionTTL: cfg.SessionTTL}).Register(engine)
 	engine.GET("/healthz", alive)
 	engine.GET("/readyz", func(c *gin.Context) { ready(c, s.st) })
@@ -466,8 +473,8 @@ func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *g
 	if err != nil {
 		return nil, err
 	}
-	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger, Lockouts: metrics}, svc, otps).Register(engine)
-	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound})
+	admin.NewConsole(admin.ConsoleConfig{Secret: secret, SecureCookies: secure, IdleTimeout: cfg.AdminIdleTimeout, Location: loc, Logger: logger, Lockouts: metrics, Now: cfg.clock()}, svc, otps).Register(engine)
+	apiEngine, err := web.NewEngine(web.Config{Logger: logger, TrustedProxies: cfg.TrustedProxies, SecureCookies: secure, HSTS: secure, Metrics: metrics, MaxBodyBytes: admin.MaxImportBytes, NotFound: admin.NotFound, Now: cfg.clock()})
 	if err != nil {
 		return nil, err
 	}
@@ -481,9 +488,11 @@ func wireAdmin(cfg serveConfig, svc *admin.Service, otps *otp.Service, engine *g
 
 // logoutDelivery is how back-channel logout tokens are sent: within
 // --backchannel-logout-timeout, and to private addresses only with
-// --backchannel-logout-allow-private or --dev.
+// --backchannel-logout-allow-private or --dev, retried on the server's
+// clock.
 func (c serveConfig) logoutDelivery() oauth.LogoutDeliveryConfig {
 	d := c.backchannel
+	d.Now = c.clock()
 	d.Timeout = c.BackchannelTimeout
 	d.AllowPrivateAddresses = d.AllowPrivateAddresses || c.BackchannelAllowPrivate || c.Dev
 	return d
