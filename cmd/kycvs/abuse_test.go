@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -161,10 +162,12 @@ func TestPKCECannotBeDropped(t *testing.T) {
 // access, ID and refresh tokens.
 func TestConfiguredLifetimes(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		clock := kycvstest.NewClock(time.Now())
 		ts := newTestServer(t, dialect, func(c *serveConfig) {
+			c.now = clock.Now
 			c.LoginTTL = 4 * time.Minute
 			c.OTPTTL = 90 * time.Second
-			c.CodeTTL = 2 * time.Second
+			c.CodeTTL = 2 * time.Minute
 			c.AccessTokenTTL = 7 * time.Minute
 			c.IDTokenTTL = 3 * time.Minute
 			c.RefreshTokenTTL = 48 * time.Hour
@@ -194,7 +197,7 @@ func TestConfiguredLifetimes(t *testing.T) {
 		near(t, "access token (expires_in)", time.Until(v.Token.Expiry), 7*time.Minute)
 		near(t, "ID token", v.IDToken.Expiry.Sub(v.IDToken.IssuedAt), 3*time.Minute)
 		db, _ := st.DB()
-		for kind, want := range map[string]time.Duration{store.KindAuthorizeCode: 2 * time.Second, store.KindAccessToken: 7 * time.Minute, store.KindRefreshToken: 48 * time.Hour} {
+		for kind, want := range map[string]time.Duration{store.KindAuthorizeCode: 2 * time.Minute, store.KindAccessToken: 7 * time.Minute, store.KindRefreshToken: 48 * time.Hour} {
 			var requested, expires time.Time
 			q := `SELECT requested_at, expires_at FROM oauth_tokens WHERE kind = '` + kind + `'`
 			if err := db.QueryRow(q).Scan(&requested, &expires); err != nil {
@@ -203,10 +206,10 @@ func TestConfiguredLifetimes(t *testing.T) {
 			near(t, kind+" row", expires.Sub(requested), want)
 		}
 
-		// A code past its 2 seconds is refused.
+		// A code past its 2 minutes is refused.
 		a = r.authorize()
 		back = ts.newBrowser().signIn(a, "9999900001", "Asha Verma")
-		time.Sleep(2100 * time.Millisecond)
+		clock.Advance(2*time.Minute + time.Second)
 		_, err = r.conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(a.verifier))
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {

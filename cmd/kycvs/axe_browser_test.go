@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 )
 
@@ -126,11 +127,12 @@ func TestAccessibilityAxe(t *testing.T) {
 		c.Dev = true
 		c.DataDir = t.TempDir()
 	})
-	// A code lives two seconds here: the expired-code state.
-	short := newTestServer(t, "sqlite", func(c *serveConfig) { c.OTPTTL = 2 * time.Second })
+	// Here the clock moves past a code's life: the expired-code state.
+	staleClock := kycvstest.NewClock(time.Now())
+	stale := newTestServer(t, "sqlite", func(c *serveConfig) { c.now = staleClock.Now })
 	skyID, skySecret := ts.client(oauth.ClientSpec{Name: "Sky Air", Scopes: offlineScopes})
 	railID, railSecret := ts.client(oauth.ClientSpec{Name: "Indian Railway Catering Co Ltd"})
-	shortID, shortSecret := short.client(oauth.ClientSpec{Name: "Sky Air"})
+	staleID, staleSecret := stale.client(oauth.ClientSpec{Name: "Sky Air"})
 
 	for i, lang := range []string{"en", "hi", "ur"} {
 		// Each language its own person, so no resend wait carries over.
@@ -206,15 +208,16 @@ func TestAccessibilityAxe(t *testing.T) {
 			tb.axeBoth(src, "not found")
 
 			// An expired code.
-			tb.do(chromedp.Navigate(short.URL+"/lang/"+lang+"?next=%2F"), chromedp.WaitVisible(chromedp.CSS("h1")))
-			tb.do(chromedp.Navigate(short.newRP(shortID, shortSecret).authorize().URL), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+			tb.do(chromedp.Navigate(stale.URL+"/lang/"+lang+"?next=%2F"), chromedp.WaitVisible(chromedp.CSS("h1")))
+			tb.do(chromedp.Navigate(stale.newRP(staleID, staleSecret).authorize().URL), chromedp.WaitVisible(chromedp.CSS("#mobile")))
 			tb.do(chromedp.SetValue(chromedp.CSS("#name"), name))
 			submit("#mobile", mobile)
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#otp")))
-			code := short.lastOTP("+91" + mobile)
-			time.Sleep(2500 * time.Millisecond)
+			code := stale.lastOTP("+91" + mobile)
+			staleClock.Advance(stale.cfg.OTPTTL + time.Second)
 			submit("#otp", code)
 			tb.do(chromedp.WaitVisible(chromedp.CSS("h1")))
+			tb.waitFor(`location.search.indexOf('m=expired') >= 0 ? 'y' : ''`, 10*time.Second)
 			tb.axeBoth(src, "code expired")
 
 			// The person's own page.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -165,7 +166,8 @@ func mustJSON(v any) string {
 
 // Sessions and prompt handling, OIDC Core 3.1.2.1 and DESIGN.md.
 func TestSessionsAndPrompt(t *testing.T) {
-	ts := newTestServer(t, "sqlite", nil)
+	clock := kycvstest.NewClock(time.Now())
+	ts := newTestServer(t, "sqlite", func(c *serveConfig) { c.now = clock.Now })
 	id, secret := ts.client(oauth.ClientSpec{})
 	r := ts.newRP(id, secret)
 
@@ -222,7 +224,9 @@ func TestSessionsAndPrompt(t *testing.T) {
 		}
 	})
 	t.Run("prompt=login asks for a new OTP", func(t *testing.T) {
-		time.Sleep(1100 * time.Millisecond) // auth_time has second resolution
+		// auth_time has second resolution; fosite signs no ID token whose
+		// auth_time is more than 5 seconds ahead of the real time.
+		clock.Advance(time.Second)
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "login"))
 		v := r.finish(a, b.signIn(a, "9999900002", "Ravi Kumar"))
 		if v.Claims["auth_time"].(float64) <= firstAuth {
