@@ -728,6 +728,7 @@ func TestNameMismatch(t *testing.T) {
 		wantStatus(t, w, http.StatusOK)
 		nomatch := []string{
 			`No vaccination record matches this name for <span class="nowrap" dir="ltr">+91******3210</span>`,
+			"Check the name: it must be spelt as on your vaccination certificate. Your code was right, so you do not need a new one.",
 			`name="name" autocomplete="name" required maxlength="100" value="Asha K"`,
 			`action="/login/` + ch + `/name"`, `action="/login/` + ch + `/cancel"`, `>Back to Indian Rail</button>`,
 		}
@@ -770,15 +771,18 @@ func TestRegistryUnavailable(t *testing.T) {
 		b := ts.browser()
 		wantStatus(t, b.start(ch, mobileAsha, nameAsha), http.StatusSeeOther)
 		w := b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}})
-		// A redirect to the page that says so: 503 and Retry-After for
-		// programs, and a reload asks nothing of the registry.
-		wantRetryAfter(t, w, 30, 30)
+		// A redirect to the page that says so, in the words of every
+		// outage: 503 and Retry-After for programs, and a reload asks
+		// nothing of the registry.
+		retry := int(web.OutageRetryAfter / time.Second)
+		wantRetryAfter(t, w, retry, retry)
 		w = b.follow(w, ch, "registry")
 		wantStatus(t, w, http.StatusServiceUnavailable)
-		wantRetryAfter(t, w, 30, 30)
-		wantBody(t, w, "We could not check the registry")
+		wantRetryAfter(t, w, retry, retry)
+		outage := "kycvs cannot reach its database right now. Try again in a minute. Your code was right, so you do not need a new one."
+		wantBody(t, w, "<title>Service unavailable", "<h1>Service unavailable</h1>", outage, `action="/login/`+ch+`/name"`)
 		wantState(t, ts, ch, store.LoginVerified)
-		if got := b.get("/login/" + ch); got.Code != http.StatusOK || strings.Contains(got.Body.String(), "We could not check the registry") {
+		if got := b.get("/login/" + ch); got.Code != http.StatusOK || strings.Contains(got.Body.String(), outage) {
 			t.Errorf("the page without the outcome: %d", got.Code)
 		}
 

@@ -72,7 +72,7 @@ func (f *Flow) handleShow(c *gin.Context) {
 		if c.Query("m") == outcomeRegistry {
 			// The registry did not answer the last try: the page says so
 			// (503 and Retry-After for programs) and its form tries again.
-			web.RetryAfter(c, registryRetry)
+			web.RetryAfter(c, web.OutageRetryAfter)
 			f.renderNoMatch(c, http.StatusServiceUnavailable, lr, client, lr.Name, true, web.Msg{})
 			return
 		}

@@ -63,8 +63,10 @@ func (f *Flow) replyMatch(c *gin.Context, lr *store.LoginRequest, err error) {
 		f.log(c).Info("consent: no registry match", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
 		c.Redirect(http.StatusSeeOther, f.path(lr.ID, ""))
 	case errors.As(err, &regErr):
+		// The page says so, as every outage, with the form that tries
+		// again (503, and Retry-After for programs).
 		f.log(c).Error("consent: registry unreadable", "client_id", lr.ClientID, "err", regErr.err)
-		web.RetryAfter(c, registryRetry)
+		web.RetryAfter(c, web.OutageRetryAfter)
 		c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, outcomeRegistry))
 	default:
 		f.replyStep(c, err)

@@ -42,12 +42,8 @@ const (
 	outcomeBadMobile = "mobile"
 	outcomeBadName   = "name"
 	outcomeLimit     = "limit"    // a send limit refused the code (see Flow.limitWait)
-	outcomeRegistry  = "registry" // the registry did not answer after a right code
+	outcomeRegistry  = "registry" // the registry was unreachable after a right code
 )
-
-// registryRetry is the Retry-After of the page saying the registry did
-// not answer: its text asks to try again in a moment.
-const registryRetry = 30 * time.Second
 
 // pageMessages turns the outcome code of c's URL into the notice and the
 // error of lr's page at now, from the challenge's own state: "wrong" shows

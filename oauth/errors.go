@@ -52,7 +52,7 @@ func (p *Provider) protocolError(c *gin.Context, err error) error {
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) {
 		if rfc.CodeField >= 500 {
-			web.Log(c).Error("protocol error", "oauth_error", rfc.ErrorField, "debug", rfc.DebugField, "cause", rfc.Unwrap())
+			web.Log(c).Error("protocol error", "oauth_error", rfc.ErrorField, "debug", rfc.DebugField, "err", rfc.Unwrap())
 		}
 		return err
 	}

@@ -20,7 +20,8 @@ type Failure struct {
 	Outage bool
 	Status int
 	// Message is the English sentence for API answers; pages use the
-	// catalogues' "unavailable" and "internal" error texts.
+	// catalogues' "unavailable" and "internal" error texts (an outage's
+	// also on the sign-in's page that offers to try again, NoMatchPage).
 	Message string
 }
 

@@ -293,8 +293,9 @@ type NoMatchPage struct {
 	Action       string
 	CancelAction string
 	CSRFToken    string
-	// Unavailable: the registry could not be read, so nothing is known yet;
-	// the same form tries again.
+	// Unavailable: the registry could not be read (an outage, as FailureOf
+	// classifies it), so nothing is known yet: the page says so in Fail's
+	// words (error.unavailable) and the same form tries again.
 	Unavailable bool
 	Error       Msg
 }
