@@ -119,7 +119,7 @@ type Progress struct {
 
 // ProgressSnapshot is Progress at one moment.
 type ProgressSnapshot struct {
-	Phase   string    `json:"phase"` // loading, checking, merging, deleting, committing, done, failed
+	Phase   string    `json:"phase"` // loading, checking, merging, indexing, deleting, committing, done, failed
 	Bytes   int64     `json:"bytes"` // bytes of the input read
 	Size    int64     `json:"size,omitempty"`
 	Lines   int64     `json:"lines"`   // lines read, the header included

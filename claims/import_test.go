@@ -159,3 +159,94 @@ func TestImportStreaming(t *testing.T) {
 		})
 	})
 }
+
+// TestImportFirstLoadIndexes: a first load into an empty registry (which
+// on PostgreSQL drops the registry's secondary indexes and the doses'
+// foreign key, and builds them again after the rows) leaves the schema as
+// the migrations made it, whether it fails late or succeeds.
+func TestImportFirstLoadIndexes(t *testing.T) {
+	const n = 3000
+	storetest.RunPooled(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		want := registrySchema(t, st)
+		if !strings.Contains(want, "doses_beneficiary_number_idx") || !strings.Contains(want, "beneficiaries_mobile_name_idx") {
+			t.Fatalf("the schema lacks the registry's indexes before any import:\n%s", want)
+		}
+		if st.Dialect() == store.Postgres && !strings.Contains(want, "FOREIGN KEY (beneficiary_id) REFERENCES") {
+			t.Fatalf("the schema lacks the doses' foreign key before any import:\n%s", want)
+		}
+
+		// The bad line is found as it is read but reported at the end,
+		// after the merge: the whole first load is rolled back.
+		csv := registryCSV(n, nil) + "b-last,9876543210,Last Person,1980,Covishield,1,2,2021-02-30\n"
+		var ie *claims.ImportError
+		if res, err := importCSV(t, st, csv, claims.ImportOptions{}); !errors.As(err, &ie) {
+			t.Fatalf("Import = %+v, %v; want an ImportError", res, err)
+		}
+		if got := count(t, st); got != 0 {
+			t.Errorf("%d beneficiaries after a failed first load, want 0", got)
+		}
+		if got := registrySchema(t, st); got != want {
+			t.Errorf("schema after a failed first load:\n%s\nwant:\n%s", got, want)
+		}
+
+		res, err := importCSV(t, st, registryCSV(n, nil), claims.ImportOptions{})
+		if want := (store.ImportResult{Created: n, Doses: n}); err != nil || res != want {
+			t.Fatalf("first load = %+v, %v; want %+v", res, err, want)
+		}
+		if got := registrySchema(t, st); got != want {
+			t.Errorf("schema after a first load:\n%s\nwant:\n%s", got, want)
+		}
+		if m, err := claims.NewRegistry(st).Match(ctx, "+919800000042", "person 42"); err != nil || m.ID != "b42" || len(m.Doses) != 2 {
+			t.Errorf("Match after a first load = %+v, %v", m, err)
+		}
+		// The foreign key is back: deleting a beneficiary deletes its doses.
+		db, err := st.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM beneficiaries WHERE id = 'b42'"); err != nil {
+			t.Fatal(err)
+		}
+		var doses int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM doses WHERE beneficiary_id = 'b42'").Scan(&doses); err != nil || doses != 0 {
+			t.Errorf("%d doses of a deleted beneficiary (%v), want 0", doses, err)
+		}
+	})
+}
+
+// registrySchema lists the indexes and constraints of st's schema, one a
+// line with its definition: pg_indexes and pg_constraint on PostgreSQL,
+// sqlite_master on SQLite.
+func registrySchema(t *testing.T, st *store.Store) string {
+	t.Helper()
+	q := `SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name`
+	if st.Dialect() == store.Postgres {
+		q = `SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL
+			SELECT 'constraint ' || conname || ' ' || conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated
+			FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+			ORDER BY 1`
+	}
+	db, err := st.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -34,7 +34,8 @@ type ImportOptions struct {
 	// Force lifts MaxDeleteFraction.
 	Force bool
 	// Phase, when set, is called as the import moves on: "loading" (the
-	// records are being read), "checking", "merging", "deleting",
+	// records are being read), "checking", "merging", "indexing" (a
+	// first load on PostgreSQL builds the indexes), "deleting",
 	// "committing".
 	Phase func(phase string)
 	// BeforeCommit, when set, runs in the import's transaction after the
@@ -154,40 +155,35 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 		return err
 	}
 	imp.phase("checking")
-	if pg {
-		if err := tx.Exec("ANALYZE import_beneficiaries").Error; err != nil {
-			return err
-		}
-	}
 	if err := imp.check(tx); err != nil {
 		return err
 	}
 
 	imp.phase("merging")
-	if before == 0 {
-		// A first load: everything is new, nothing to compare.
-		res := tx.Exec(`INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
-			SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM import_beneficiaries`, imp.now, imp.now)
-		if res.Error != nil {
-			return res.Error
-		}
-		imp.res.Created = int(res.RowsAffected)
-		var n int64
-		var err error
-		if pg {
-			n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-				SELECT s.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_beneficiaries s,
-				unnest(s.vaccines, s.dose_numbers, s.total_doses, s.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
-		} else {
-			n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-				SELECT beneficiary_id, vaccine, dose_number, total_doses, dose_date FROM import_doses`)
-		}
-		if err != nil {
+	if before == 0 && pg {
+		// The registry was empty when the import began: keep other
+		// writers out (readers go on) and count again, for another
+		// import may have filled it since.
+		if err := tx.Exec("LOCK TABLE beneficiaries, doses IN EXCLUSIVE MODE").Error; err != nil {
 			return err
 		}
-		imp.res.Doses = int(n)
-	} else if err := imp.merge(tx, pg); err != nil {
-		return err
+		if err := tx.Raw("SELECT count(*) FROM beneficiaries").Scan(&before).Error; err != nil {
+			return err
+		}
+	}
+	switch {
+	case before == 0 && pg:
+		if err := imp.firstLoadPostgres(tx); err != nil {
+			return err
+		}
+	case before == 0:
+		if err := imp.insertAll(tx, pg); err != nil {
+			return err
+		}
+	default:
+		if err := imp.merge(tx, pg); err != nil {
+			return err
+		}
 	}
 	imp.res.Unchanged = imp.loaded - imp.res.Created - imp.res.Updated
 
@@ -219,8 +215,131 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 	return nil
 }
 
+// insertAll writes every input beneficiary with its doses into an empty
+// registry: everything is new, nothing to compare.
+func (imp *registryImport) insertAll(tx *gorm.DB, pg bool) error {
+	res := tx.Exec(`INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
+		SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM import_beneficiaries`, imp.now, imp.now)
+	if res.Error != nil {
+		return res.Error
+	}
+	imp.res.Created = int(res.RowsAffected)
+	var n int64
+	var err error
+	if pg {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT s.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_beneficiaries s,
+			unnest(s.vaccines, s.dose_numbers, s.total_doses, s.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
+	} else {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT beneficiary_id, vaccine, dose_number, total_doses, dose_date FROM import_doses`)
+	}
+	if err != nil {
+		return err
+	}
+	imp.res.Doses = int(n)
+	return nil
+}
+
+// firstLoadMaintenanceWorkMem is the least maintenance_work_mem a first
+// load on PostgreSQL builds its indexes and checks its foreign keys with:
+// the default 64MB sorts ten million keys on disk.
+const firstLoadMaintenanceWorkMem = 256 << 20
+
+// firstLoadPostgres writes the input into an empty registry on
+// PostgreSQL. Maintaining the secondary indexes of beneficiaries and doses
+// row by row, and checking the doses' foreign key with a lookup (and a row
+// lock) per dose, cost more than writing the rows, so within the import's
+// transaction it drops those indexes and foreign keys, inserts the rows,
+// builds each index once from the whole table and adds each foreign key
+// back, which checks every dose with one join. The definitions are read
+// from the catalogue (pg_get_indexdef, pg_get_constraintdef) and given
+// back as they were, so the schema after the import is the one the
+// migrations made; an index or key with a comment, a tablespace of its
+// own, a CLUSTER mark, or that is not valid is left in place. Any failure
+// rolls the drops back with the rows: all of the file or nothing.
+//
+// DROP INDEX and ALTER TABLE take an ACCESS EXCLUSIVE lock on beneficiaries
+// and doses until commit, so every reader of the registry waits for the
+// import to end; none ever sees the tables without their indexes. That is
+// acceptable only for a first load into an empty registry, which has
+// nobody to find yet, and only from the merge on (the loading and the
+// checks, most of the import, leave readers alone). A registry with rows
+// is merged with its indexes in place (merge), its readers going on
+// beside the import. Two first loads at once: one fails with a deadlock
+// error and applies nothing.
+func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
+	var mwm int64
+	if err := tx.Raw("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").Scan(&mwm).Error; err != nil {
+		return err
+	}
+	if mwm < firstLoadMaintenanceWorkMem {
+		if err := tx.Exec(fmt.Sprintf("SET LOCAL maintenance_work_mem = '%dMB'", firstLoadMaintenanceWorkMem>>20)).Error; err != nil {
+			return err
+		}
+	}
+	type def struct{ Name, Rel, Def string }
+	var indexes, keys []def
+	if err := tx.Raw(`SELECT quote_ident(n.nspname) || '.' || quote_ident(i.relname) AS name, pg_get_indexdef(x.indexrelid) AS def
+		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
+		WHERE x.indrelid IN ('beneficiaries'::regclass, 'doses'::regclass)
+			AND x.indisvalid AND NOT x.indisclustered AND i.reltablespace = 0
+			AND obj_description(x.indexrelid, 'pg_class') IS NULL
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.contype IN ('p', 'u', 'x'))
+		ORDER BY i.relname`).Scan(&indexes).Error; err != nil {
+		return err
+	}
+	if err := tx.Raw(`SELECT quote_ident(conname) AS name, conrelid::regclass::text AS rel, pg_get_constraintdef(oid) AS def
+		FROM pg_constraint
+		WHERE contype = 'f' AND conrelid IN ('beneficiaries'::regclass, 'doses'::regclass)
+			AND convalidated AND obj_description(oid, 'pg_constraint') IS NULL
+		ORDER BY conname`).Scan(&keys).Error; err != nil {
+		return err
+	}
+	// The ACCESS EXCLUSIVE locks, in the order every import takes them.
+	if err := tx.Exec("LOCK TABLE beneficiaries, doses IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Exec("ALTER TABLE " + k.Rel + " DROP CONSTRAINT " + k.Name).Error; err != nil {
+			return err
+		}
+	}
+	for _, i := range indexes {
+		if err := tx.Exec("DROP INDEX " + i.Name).Error; err != nil {
+			return err
+		}
+	}
+	if err := imp.insertAll(tx, true); err != nil {
+		return err
+	}
+	imp.phase("indexing")
+	for _, i := range indexes {
+		if err := tx.Exec(i.Def).Error; err != nil {
+			return err
+		}
+	}
+	// Statistics for the foreign keys' check, and for the lookups that
+	// follow the import.
+	if err := tx.Exec("ANALYZE beneficiaries, doses").Error; err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Exec("ALTER TABLE " + k.Rel + " ADD CONSTRAINT " + k.Name + " " + k.Def).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // merge writes what changed into a registry that is not empty.
 func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
+	if pg {
+		// Statistics for the join with the registry.
+		if err := tx.Exec("ANALYZE import_beneficiaries").Error; err != nil {
+			return err
+		}
+	}
 	// The beneficiaries to write, with whether they are new: one join of
 	// the input with the registry, after which each statement reads only
 	// what changed.
