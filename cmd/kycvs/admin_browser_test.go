@@ -140,6 +140,9 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 		if w := tb.eval(fits); w != "fits" {
 			t.Errorf("%s on a 360 px screen: %s px", path, w)
 		}
+		if small := tb.eval(smallTargetsJS); small != "" {
+			t.Errorf("%s on a 360 px screen: targets under 44 px: %s", path, small)
+		}
 		tb.screenshot(t, "phone"+strings.ReplaceAll(path, "/", "_"))
 	}
 	tb.do(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/admin"), chromedp.WaitVisible(chromedp.CSS("main h1")))

@@ -56,6 +56,9 @@ func TestOwnPageKeyboardOnly(t *testing.T) {
 		t.Fatalf("focus on the code page: %q", got)
 	}
 	tb.do(chromedp.KeyEvent(ts.lastOTP("+919999900001")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#grants")))
+	if small := tb.eval(smallTargetsJS); small != "" {
+		t.Errorf("/me signed in at 390 px: targets under 44 px: %s", small)
+	}
 	tb.tabTo("Withdraw access of Sky Air")
 	tb.do(chromedp.KeyEvent(kb.Enter))
 	if got := tb.waitFor(`(document.querySelector('.notice') || {}).textContent || ''`, 10*time.Second); !strings.Contains(got, "can no longer read your status") {
@@ -73,6 +76,9 @@ func TestOwnPageKeyboardOnly(t *testing.T) {
 	}
 	if w := tb.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); w != "true" {
 		t.Error("/me scrolls sideways at 390 px")
+	}
+	if small := tb.eval(smallTargetsJS); small != "" {
+		t.Errorf("/me at 390 px: targets under 44 px: %s", small)
 	}
 }
 
