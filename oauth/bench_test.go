@@ -173,9 +173,9 @@ func (bp *benchProvider) exchange(b *testing.B, g grant) {
 // through the real engine on each backend, with ID tokens signed RS256
 // (the default) and ES256. Codes are issued before the timer starts.
 func BenchmarkTokenExchange(b *testing.B) {
-	for _, dialect := range storetest.Backends(b) {
+	storetest.ForEachBench(b, func(b *testing.B, dialect string) {
 		for _, alg := range []string{oauth.RS256, oauth.ES256} {
-			b.Run(dialect+"/"+alg, func(b *testing.B) {
+			b.Run(alg, func(b *testing.B) {
 				bp := newBenchProvider(b, dialect, alg)
 				grants := make([]grant, b.N)
 				for i := range grants {
@@ -188,7 +188,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 				}
 			})
 		}
-		b.Run(dialect+"/RS256/parallel", func(b *testing.B) {
+		b.Run(oauth.RS256+"/parallel", func(b *testing.B) {
 			bp := newBenchProvider(b, dialect, oauth.RS256)
 			grants := make([]grant, b.N)
 			for i := range grants {
@@ -203,7 +203,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 				}
 			})
 		})
-	}
+	})
 }
 
 // BenchmarkAuthorizeAndResume measures the protocol side of the sign-in:
@@ -211,16 +211,14 @@ func BenchmarkTokenExchange(b *testing.B) {
 // that issues the code once it is approved (the approval itself is a store
 // update standing in for the consent flow).
 func BenchmarkAuthorizeAndResume(b *testing.B) {
-	for _, dialect := range storetest.Backends(b) {
-		b.Run(dialect, func(b *testing.B) {
-			bp := newBenchProvider(b, dialect, "")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				bp.authorize(b)
-			}
-		})
-	}
+	storetest.ForEachBench(b, func(b *testing.B, dialect string) {
+		bp := newBenchProvider(b, dialect, "")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			bp.authorize(b)
+		}
+	})
 }
 
 func benchRandom(n int) string {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 	_ "time/tzdata" // Asia/Kolkata and America/New_York for the time-zone round trips
@@ -82,6 +83,22 @@ func TestBackends(t *testing.T) {
 		if err := s.Ping(testCtx(t)); err != nil {
 			t.Errorf("%s: Ping: %v", d, err)
 		}
+	}
+}
+
+// TestForEachBench checks the benchmarks' runner: a sub-benchmark per
+// backend Backends returns, in its order, handed its dialect.
+func TestForEachBench(t *testing.T) {
+	var got []string
+	testing.Benchmark(func(b *testing.B) {
+		storetest.ForEachBench(b, func(b *testing.B, dialect string) {
+			if !slices.Contains(got, dialect) {
+				got = append(got, dialect)
+			}
+		})
+	})
+	if want := storetest.Backends(t); !slices.Equal(got, want) {
+		t.Errorf("ForEachBench ran %v, want %v", got, want)
 	}
 }
 

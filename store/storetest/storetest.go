@@ -83,7 +83,7 @@ func Backends(t testing.TB) []string {
 // ForEach runs test as a subtest per backend Backends returns, named after
 // the dialect, one after another; a test that may run beside the others
 // calls t.Parallel itself. This is the one loop over the backends every
-// package's tests use.
+// package's tests use (ForEachBench, its benchmarks).
 func ForEach(t *testing.T, test func(t *testing.T, dialect string)) {
 	t.Helper()
 	eachOf(t, Backends(t), test)
@@ -97,10 +97,25 @@ func ForEachPooled(t *testing.T, test func(t *testing.T, dialect string)) {
 	eachOf(t, PooledBackends(t), test)
 }
 
-func eachOf(t *testing.T, dialects []string, test func(t *testing.T, dialect string)) {
+// ForEachBench is ForEach for benchmarks: bench runs as a sub-benchmark
+// per backend Backends returns, named after the dialect, and opens what it
+// measures itself (Open, URL).
+func ForEachBench(b *testing.B, bench func(b *testing.B, dialect string)) {
+	b.Helper()
+	eachOf(b, Backends(b), bench)
+}
+
+// subtests is what runs a subtest: *testing.T, or *testing.B for
+// sub-benchmarks.
+type subtests[T any] interface {
+	testing.TB
+	Run(name string, f func(T)) bool
+}
+
+func eachOf[T subtests[T]](t T, dialects []string, test func(t T, dialect string)) {
 	t.Helper()
 	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) { test(t, dialect) })
+		t.Run(dialect, func(t T) { test(t, dialect) })
 	}
 }
 
