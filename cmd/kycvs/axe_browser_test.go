@@ -133,6 +133,22 @@ func TestAccessibilityAxe(t *testing.T) {
 	skyID, skySecret := ts.client(oauth.ClientSpec{Name: "Sky Air", Scopes: offlineScopes})
 	railID, railSecret := ts.client(oauth.ClientSpec{Name: "Indian Railway Catering Co Ltd"})
 	staleID, staleSecret := stale.client(oauth.ClientSpec{Name: "Sky Air"})
+	// One code a day per mobile here: the send-limit states.
+	limited := newTestServer(t, "sqlite", func(c *serveConfig) { c.OTPDailyLimit = 1 })
+	limitedID, limitedSecret := limited.client(oauth.ClientSpec{Name: "Sky Air"})
+	// Here no SMS goes out (nobody listens at the gateway's address).
+	unsent := newTestServer(t, "sqlite", func(c *serveConfig) {
+		c.SMS = "webhook:http://127.0.0.1:9/sms"
+		c.SMSWebhookSecret = "0123456789abcdef0123456789abcdef"
+	})
+	// wantAt checks that the tab is on the page a refused form redirected
+	// to (post/redirect/get): its URL's query is query.
+	wantAt := func(tb *tab, state, query string) {
+		tb.t.Helper()
+		if loc := tb.waitFor(`location.search`, 10*time.Second); loc != query {
+			tb.t.Errorf("%s: the page is at %q, want %q", state, loc, query)
+		}
+	}
 
 	for i, lang := range []string{"en", "hi", "ur"} {
 		// Each language its own person, so no resend wait carries over.
@@ -155,11 +171,14 @@ func TestAccessibilityAxe(t *testing.T) {
 			tb.axeBoth(src, "sign-in")
 			submit("#mobile", "12")
 			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
-			// The page the refused form redirected to (post/redirect/get).
-			if loc := tb.eval(`location.search`); loc != "?m=mobile" {
-				t.Errorf("the refused form's page is at %q", loc)
-			}
+			// The pages the refused form redirected to (post/redirect/get).
+			wantAt(tb, "sign-in with an error", "?m=mobile")
 			tb.axeBoth(src, "sign-in with an error")
+			tb.do(chromedp.SetValue(chromedp.CSS("#name"), "\x01"))
+			submit("#mobile", mobile)
+			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			wantAt(tb, "sign-in with a name error", "?m=name")
+			tb.axeBoth(src, "sign-in with a name error")
 			tb.do(chromedp.SetValue(chromedp.CSS("#name"), name))
 			submit("#mobile", mobile)
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#otp")))
@@ -182,6 +201,21 @@ func TestAccessibilityAxe(t *testing.T) {
 			submit("#otp", ts.lastOTP("+919999900001"))
 			tb.do(chromedp.WaitVisible(chromedp.CSS("h1")))
 			tb.axeBoth(src, "no record")
+			// The registry did not answer the right code's check: the
+			// page the answer redirects to.
+			tb.do(chromedp.Navigate(tb.eval(`location.origin + location.pathname`)+"?m=registry"), chromedp.WaitVisible(chromedp.CSS("h1")))
+			tb.axeBoth(src, "registry unavailable")
+
+			// A send limit: the second code of the day.
+			tb.do(chromedp.Navigate(limited.URL+"/lang/"+lang+"?next=%2F"), chromedp.WaitVisible(chromedp.CSS("h1")))
+			for range 2 {
+				tb.do(chromedp.Navigate(limited.newRP(limitedID, limitedSecret).authorize().URL), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+				tb.do(chromedp.SetValue(chromedp.CSS("#name"), name))
+				submit("#mobile", mobile)
+				tb.do(chromedp.WaitVisible(chromedp.CSS("h1")))
+			}
+			wantAt(tb, "send limit", "?m=limit")
+			tb.axeBoth(src, "send limit")
 
 			// Three wrong codes.
 			tb.do(chromedp.Navigate(sky.authorize().URL), chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -225,6 +259,7 @@ func TestAccessibilityAxe(t *testing.T) {
 			tb.axeBoth(src, "me sign-in")
 			submit("#mobile", "12")
 			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			wantAt(tb, "me sign-in with an error", "?m=mobile")
 			tb.axeBoth(src, "me sign-in with an error")
 			submit("#mobile", mobile)
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#otp")))
@@ -232,11 +267,32 @@ func TestAccessibilityAxe(t *testing.T) {
 			submit("#otp", "000000")
 			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
 			tb.axeBoth(src, "me code wrong")
+			// A second code at once: the resend wait's page; the first
+			// code still works.
+			tb.do(chromedp.Navigate(ts.URL+"/me"), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+			submit("#mobile", mobile)
+			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			wantAt(tb, "me resend wait", "?m=soon")
+			tb.axeBoth(src, "me resend wait")
+			tb.do(chromedp.Navigate(ts.URL+"/me/code"), chromedp.WaitVisible(chromedp.CSS("#otp")))
 			submit("#otp", ts.lastOTP("+91"+mobile))
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#grants")))
 			tb.axeBoth(src, "me page")
 			tb.do(chromedp.Click(chromedp.CSS(`#grants ~ .item button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 			tb.axeBoth(src, "me after withdrawal")
+
+			// A send limit (the code of the day went to the sign-in
+			// above), and an SMS that could not be sent.
+			tb.do(chromedp.Navigate(limited.URL+"/me"), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+			submit("#mobile", mobile)
+			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			wantAt(tb, "me send limit", "?m=limit")
+			tb.axeBoth(src, "me send limit")
+			tb.do(chromedp.Navigate(unsent.URL+"/lang/"+lang+"?next=%2Fme"), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+			submit("#mobile", mobile)
+			tb.do(chromedp.WaitVisible(chromedp.CSS(".alert")))
+			wantAt(tb, "me SMS not sent", "?m=unsent")
+			tb.axeBoth(src, "me SMS not sent")
 
 			// Demo Airlines, in its own language switch's language.
 			tb.do(chromedp.Navigate(ts.DemoURL+"/demo"), chromedp.WaitVisible(chromedp.CSS("#kycvs-button button")))
@@ -295,6 +351,10 @@ func TestAccessibilityAxe(t *testing.T) {
 		tb.do(chromedp.SetValue(chromedp.CSS("#redirect_uris"), "http://127.0.0.1:9/callback"))
 		submit("#name", "Example Air")
 		tb.do(chromedp.WaitVisible(chromedp.CSS("#client-secret")))
+		// The page the form redirected to, which shows the secret once.
+		if loc := tb.eval(`location.search`); !strings.HasPrefix(loc, "?shown=") {
+			t.Errorf("the new secret's page is at %q", loc)
+		}
 		tb.axeBoth(src, "new client, its secret")
 		tb.do(chromedp.Click(chromedp.CSS(`form[action$="/rotate-secret"] button`)), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
 		tb.axeBoth(src, "rotated secret")
