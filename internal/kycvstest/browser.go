@@ -59,6 +59,11 @@ type Page struct {
 	RedirectedBy int
 }
 
+// Cookies returns the cookies the answer set (its Set-Cookie headers).
+func (p Page) Cookies() []*http.Cookie {
+	return (&http.Response{Header: p.Header}).Cookies()
+}
+
 // Form is an HTML form on a page.
 type Form struct {
 	// Method is GET or POST, as the form's method attribute says (GET
@@ -75,6 +80,10 @@ type Form struct {
 func (p Page) Forms() []Form {
 	var forms []Form
 	var cur *Form
+	base := p.URL
+	if base == nil { // a body read elsewhere: actions stay as written
+		base = &url.URL{}
+	}
 	z := html.NewTokenizer(strings.NewReader(p.Body))
 	for {
 		switch z.Next() {
@@ -91,9 +100,9 @@ func (p Page) Forms() []Form {
 				if cur != nil {
 					forms = append(forms, *cur)
 				}
-				action := p.URL
+				action := base
 				if a, ok := attrs["action"]; ok && a != "" {
-					if u, err := p.URL.Parse(a); err == nil {
+					if u, err := base.Parse(a); err == nil {
 						action = u
 					}
 				}

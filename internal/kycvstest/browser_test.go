@@ -49,6 +49,9 @@ func TestBrowserForms(t *testing.T) {
 	b := NewBrowser(t)
 	p := b.Get(srv.URL + "/forms/")
 
+	if c := p.Cookies(); len(c) != 1 || c[0].Name != "seen" || c[0].Value != "yes" || c[0].Path != "/" {
+		t.Errorf("cookies set: %v", c)
+	}
 	var got []string
 	for _, f := range p.Forms() {
 		got = append(got, f.Method+" "+f.Action.Path+" "+f.Hidden.Encode())
@@ -65,6 +68,9 @@ func TestBrowserForms(t *testing.T) {
 	}
 	if p.Hidden("csrf_token") != "tok+en&1" || p.Hidden("grant") != "g1" || p.Hidden("stray") != "" || p.Hidden("mobile") != "" {
 		t.Errorf("hidden fields: csrf_token %q, grant %q, stray %q, mobile %q", p.Hidden("csrf_token"), p.Hidden("grant"), p.Hidden("stray"), p.Hidden("mobile"))
+	}
+	if got := (Page{Body: formsPage}).Hidden("grant"); got != "g1" {
+		t.Errorf("a body alone: grant %q", got)
 	}
 	if _, ok := p.Form("/nowhere"); ok {
 		t.Error("a form with an action the page does not have")
