@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -254,4 +255,30 @@ func (b *Browser) Do(req *http.Request) Page {
 		p.RedirectedBy = resp.Request.Response.StatusCode
 	}
 	return p
+}
+
+// HandlerTransport answers a browser's requests with Handler in-process,
+// through httptest's request and recorder, so a test drives an engine
+// without a server. The handler sees the browser's URL (its host, and TLS
+// on https) and the cookies the browser's jar sends for it.
+type HandlerTransport struct {
+	Handler http.Handler
+	// RemoteAddr is the client address the handler sees ("ip:port"),
+	// httptest's 192.0.2.1:1234 when empty. Change it between requests,
+	// not while one is served.
+	RemoteAddr string
+}
+
+// RoundTrip serves req with t.Handler.
+func (t *HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := httptest.NewRequestWithContext(req.Context(), req.Method, req.URL.String(), req.Body)
+	r.Header = req.Header.Clone()
+	if t.RemoteAddr != "" {
+		r.RemoteAddr = t.RemoteAddr
+	}
+	w := httptest.NewRecorder()
+	t.Handler.ServeHTTP(w, r)
+	resp := w.Result()
+	resp.Request = req
+	return resp, nil
 }

@@ -150,3 +150,30 @@ func TestBrowserSubmitWithoutTheForm(t *testing.T) {
 		t.Errorf("failure: %s", tb.msg)
 	}
 }
+
+func TestHandlerTransport(t *testing.T) {
+	engine := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "__Host-s", Value: "1", Path: "/", Secure: true})
+			http.Redirect(w, r, "/seen", http.StatusSeeOther)
+			return
+		}
+		_ = r.ParseForm()
+		c, _ := r.Cookie("__Host-s")
+		fmt.Fprintf(w, "%s %s%s %s tls=%v from %s cookie=%v", r.Method, r.Host, r.URL.Path, r.Form.Encode(), r.TLS != nil, r.RemoteAddr, c != nil)
+	})
+	net := &HandlerTransport{Handler: engine, RemoteAddr: "198.51.100.7:40000"}
+	b := NewBrowser(t)
+	b.Client.Transport = net
+	b.Base = "https://kycvs.example"
+	if p := b.NoFollow().Get("/set"); p.Status != http.StatusSeeOther || p.Location != "/seen" || p.URL.String() != "https://kycvs.example/set" {
+		t.Fatalf("redirect: %d %q from %s", p.Status, p.Location, p.URL)
+	}
+	if p := b.Post("/form", url.Values{"a": {"1"}}); p.Body != "POST kycvs.example/form a=1 tls=true from 198.51.100.7:40000 cookie=true" {
+		t.Errorf("POST: %q", p.Body)
+	}
+	net.RemoteAddr = ""
+	if p := b.Get("http://kycvs.example/x"); p.Body != "GET kycvs.example/x  tls=false from 192.0.2.1:1234 cookie=false" {
+		t.Errorf("GET over http: %q", p.Body)
+	}
+}
