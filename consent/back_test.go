@@ -62,7 +62,7 @@ func TestChangeMobileSignedIn(t *testing.T) {
 		wantRedirect(t, b.signIn(other), finishURL(other))
 		w := b.follow(b.post("/login/"+ch+"/change", nil), ch, "")
 		wantBody(t, w, `name="mobile"`, `value="Someone"`)
-		if strings.Contains(w.Body.String(), `name="decision"`) {
+		if strings.Contains(w.Body, `name="decision"`) {
 			t.Error("the one-tap screen after Change mobile or name")
 		}
 	})
@@ -139,8 +139,8 @@ func TestBack(t *testing.T) {
 				lr.ClientID, lr.State = "gone", store.LoginDead
 			})} {
 				w := b.get(path)
-				if strings.Contains(w.Body.String(), "/back") || strings.Contains(w.Body.String(), "Back to") {
-					t.Errorf("%s offers a way back:\n%s", path, w.Body.String())
+				if strings.Contains(w.Body, "/back") || strings.Contains(w.Body, "Back to") {
+					t.Errorf("%s offers a way back:\n%s", path, w.Body)
 				}
 			}
 			wantStatus(t, b.post("/login/nope/back", nil), http.StatusNotFound)

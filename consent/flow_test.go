@@ -223,51 +223,53 @@ func (ts *testServer) lastOTP(mobile string) string {
 	return otp
 }
 
-// browser keeps cookies like a browser and comes from one IP address.
+// browser is a person's browser on the engine (kycvstest.Browser over a
+// HandlerTransport): cookies kept, redirects never followed, every request
+// from one IP address, and forms posted with the CSRF token of the last
+// page that had one.
 type browser struct {
-	ts      *testServer
-	ip      string
-	mu      sync.Mutex
-	cookies map[string]*http.Cookie
-	csrf    string // the CSRF token of the last page with a form
+	*kycvstest.Browser
+	ts  *testServer
+	net *kycvstest.HandlerTransport
+
+	mu   sync.Mutex
+	csrf string // the CSRF token of the last page with a form
 }
 
 func (ts *testServer) browser() *browser {
-	return &browser{ts: ts, ip: "198.51.100.7", cookies: map[string]*http.Cookie{}}
+	net := &kycvstest.HandlerTransport{Handler: ts.engine}
+	b := kycvstest.NewBrowser(ts.t).NoFollow()
+	b.Client.Transport = net
+	b.Base = "https://example.com" // https, so the jar sends Secure cookies
+	bb := &browser{Browser: b, ts: ts, net: net}
+	bb.from("198.51.100.7")
+	return bb
 }
 
-func (b *browser) do(method, path string, body io.Reader) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, body)
+// from makes the browser's next requests come from ip.
+func (b *browser) from(ip string) { b.net.RemoteAddr = ip + ":40000" }
+
+func (b *browser) do(method, path string, body io.Reader) kycvstest.Page {
+	req, err := http.NewRequest(method, b.Base+path, body)
+	if err != nil {
+		b.ts.t.Fatal(err)
+	}
 	if body != nil {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	r.RemoteAddr = b.ip + ":40000"
-	b.mu.Lock()
-	for _, c := range b.cookies {
-		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	p := b.Do(req)
+	if tok := p.Hidden(web.CSRFField); tok != "" {
+		b.mu.Lock()
+		b.csrf = tok
+		b.mu.Unlock()
 	}
-	b.mu.Unlock()
-	w := httptest.NewRecorder()
-	b.ts.engine.ServeHTTP(w, r)
-	b.mu.Lock()
-	for _, c := range w.Result().Cookies() {
-		if c.MaxAge < 0 {
-			delete(b.cookies, c.Name)
-		} else {
-			b.cookies[c.Name] = c
-		}
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+		b.ts.t.Errorf("%s %s: status %d; logs:\n%s", method, path, p.Status, b.ts.logs.String())
 	}
-	if m := csrfTokenRe.FindStringSubmatch(w.Body.String()); m != nil {
-		b.csrf = m[1]
-	}
-	b.mu.Unlock()
-	if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
-		b.ts.t.Errorf("%s %s: status %d; logs:\n%s", method, path, w.Code, b.ts.logs.String())
-	}
-	return w
+	return p
 }
 
-func (b *browser) get(path string) *httptest.ResponseRecorder { return b.do(http.MethodGet, path, nil) }
+func (b *browser) get(path string) kycvstest.Page { return b.do(http.MethodGet, path, nil) }
 
 // token is the CSRF token of the last page with a form this browser got.
 func (b *browser) token() string {
@@ -276,11 +278,9 @@ func (b *browser) token() string {
 	return b.csrf
 }
 
-var csrfTokenRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
 // post submits form as the page's form would: with this browser's CSRF
 // token in csrf_token unless the form sets that field itself.
-func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+func (b *browser) post(path string, form url.Values) kycvstest.Page {
 	f := url.Values{}
 	for k, v := range form {
 		f[k] = v
@@ -293,48 +293,54 @@ func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder 
 	return b.do(http.MethodPost, path, strings.NewReader(f.Encode()))
 }
 
+// cookie is the browser's cookie called name (its name and value, as the
+// jar sends it), nil when it has none.
 func (b *browser) cookie(name string) *http.Cookie {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.cookies[name]
+	u, _ := url.Parse(b.Base + "/")
+	for _, c := range b.Client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 // start opens the challenge's page and submits mobile and name.
-func (b *browser) start(ch, mobile, name string) *httptest.ResponseRecorder {
+func (b *browser) start(ch, mobile, name string) kycvstest.Page {
 	b.ts.t.Helper()
-	if w := b.get("/login/" + ch); w.Code != http.StatusOK {
-		b.ts.t.Fatalf("GET /login: %d", w.Code)
+	if w := b.get("/login/" + ch); w.Status != http.StatusOK {
+		b.ts.t.Fatalf("GET /login: %d", w.Status)
 	}
 	return b.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {name}})
 }
 
 // signIn runs the whole OTP path for Asha on ch and returns the final answer.
-func (b *browser) signIn(ch string) *httptest.ResponseRecorder {
+func (b *browser) signIn(ch string) kycvstest.Page {
 	b.ts.t.Helper()
-	if w := b.start(ch, mobileAsha, nameAsha); w.Code != http.StatusSeeOther {
-		b.ts.t.Fatalf("start: %d %s", w.Code, w.Body.String())
+	if w := b.start(ch, mobileAsha, nameAsha); w.Status != http.StatusSeeOther {
+		b.ts.t.Fatalf("start: %d %s", w.Status, w.Body)
 	}
 	return b.post("/login/"+ch+"/otp", url.Values{"otp": {b.ts.lastOTP(mobileAsha)}})
 }
 
-func wantStatus(t *testing.T, w *httptest.ResponseRecorder, status int) {
+func wantStatus(t *testing.T, w kycvstest.Page, status int) {
 	t.Helper()
-	if w.Code != status {
-		t.Fatalf("status = %d, want %d; body:\n%s", w.Code, status, w.Body.String())
+	if w.Status != status {
+		t.Fatalf("status = %d, want %d; body:\n%s", w.Status, status, w.Body)
 	}
 }
 
-func wantRedirect(t *testing.T, w *httptest.ResponseRecorder, location string) {
+func wantRedirect(t *testing.T, w kycvstest.Page, location string) {
 	t.Helper()
 	wantStatus(t, w, http.StatusSeeOther)
-	if got := w.Header().Get("Location"); got != location {
+	if got := w.Header.Get("Location"); got != location {
 		t.Fatalf("Location = %q, want %q", got, location)
 	}
 }
 
 // follow checks that w is a 303 to the challenge's page with outcome
 // code m ("" for none) and returns that page as this browser gets it.
-func (b *browser) follow(w *httptest.ResponseRecorder, ch, m string) *httptest.ResponseRecorder {
+func (b *browser) follow(w kycvstest.Page, ch, m string) kycvstest.Page {
 	b.ts.t.Helper()
 	want := "/login/" + ch
 	if m != "" {
@@ -344,11 +350,11 @@ func (b *browser) follow(w *httptest.ResponseRecorder, ch, m string) *httptest.R
 	return b.get(want)
 }
 
-func wantBody(t *testing.T, w *httptest.ResponseRecorder, parts ...string) {
+func wantBody(t *testing.T, w kycvstest.Page, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
-		if !strings.Contains(w.Body.String(), p) {
-			t.Errorf("body lacks %q:\n%s", p, w.Body.String())
+		if !strings.Contains(w.Body, p) {
+			t.Errorf("body lacks %q:\n%s", p, w.Body)
 		}
 	}
 }
@@ -371,8 +377,14 @@ func TestHappyPath(t *testing.T) {
 
 				w := b.get("/login/" + ch)
 				wantStatus(t, w, http.StatusOK)
-				csrf := b.cookie(web.CSRFCookieName(web.CSRFCookie, secure))
-				if csrf == nil || csrf.Secure != secure {
+				// The jar keeps the cookie; the answer that set it says how.
+				var csrf *http.Cookie
+				for _, c := range w.Cookies() {
+					if c.Name == web.CSRFCookieName(web.CSRFCookie, secure) {
+						csrf = c
+					}
+				}
+				if b.cookie(web.CSRFCookieName(web.CSRFCookie, secure)) == nil || csrf == nil || csrf.Secure != secure {
 					t.Fatalf("CSRF cookie %+v", csrf)
 				}
 				wantBody(t, w,
@@ -383,7 +395,7 @@ func TestHappyPath(t *testing.T) {
 					`<input type="hidden" name="csrf_token" value="`+b.token()+`">`,
 					`action="/login/`+ch+`"`, `action="/login/`+ch+`/cancel"`,
 				)
-				if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+				if cc := w.Header.Get("Cache-Control"); cc != "no-store" {
 					t.Errorf("Cache-Control = %q", cc)
 				}
 
@@ -416,7 +428,7 @@ func TestHappyPath(t *testing.T) {
 					`data-wait="60"`, `>New code in 60 seconds</button>`, `>Change mobile or name</button>`,
 					`Don't share`,
 				)
-				if strings.Contains(w.Body.String(), "revoke") {
+				if strings.Contains(w.Body, "revoke") {
 					t.Error("offline_access line shown though not asked for")
 				}
 
@@ -429,7 +441,7 @@ func TestHappyPath(t *testing.T) {
 					t.Errorf("approved request: %+v", lr)
 				}
 				var cookie *http.Cookie
-				for _, c := range w.Result().Cookies() {
+				for _, c := range w.Cookies() {
 					if c.Name == consent.SessionCookie {
 						cookie = c
 					}
@@ -597,7 +609,7 @@ func TestResend(t *testing.T) {
 
 		ts.clock.Advance(time.Second)
 		// The wait is over: "wait" in the URL shows nothing any more.
-		if body := b.get("/login/" + ch + "?m=wait").Body.String(); strings.Contains(body, "wait is over") || strings.Contains(body, "data-wait") {
+		if body := b.get("/login/" + ch + "?m=wait").Body; strings.Contains(body, "wait is over") || strings.Contains(body, "data-wait") {
 			t.Error("the wait is shown after it ended")
 		}
 		w = b.follow(b.post("/login/"+ch+"/resend", nil), ch, "sent")
@@ -654,7 +666,7 @@ func TestSendLimits(t *testing.T) {
 				for n := 0; n < 3; n++ {
 					ch := ts.newChallenge()
 					b := ts.browser()
-					b.ip = tt.ip(n)
+					b.from(tt.ip(n))
 					w := b.start(ch, tt.mobile(n), nameAsha)
 					if n < 2 {
 						wantRedirect(t, w, "/login/"+ch)
@@ -672,7 +684,7 @@ func TestSendLimits(t *testing.T) {
 				ts.clock.Advance(24*time.Hour + time.Second)
 				ch := ts.newChallenge()
 				b := ts.browser()
-				b.ip = tt.ip(3)
+				b.from(tt.ip(3))
 				wantRedirect(t, b.start(ch, tt.mobile(3), nameAsha), "/login/"+ch)
 			})
 		})
@@ -695,14 +707,14 @@ func TestNoEnumeration(t *testing.T) {
 			b := ts.browser()
 			b.get("/login/" + ch)
 			w := b.post("/login/"+ch, url.Values{"mobile": {mobile}, "name": {nameAsha}})
-			page := b.get("/login/" + ch).Body.String()
+			page := b.get("/login/" + ch).Body
 			norm := func(s string) string {
 				s = strings.ReplaceAll(s, ch, "CHALLENGE")
 				s = strings.ReplaceAll(s, b.token(), "CSRF")
 				s = regexp.MustCompile(`nonce="[^"]*"`).ReplaceAllString(s, `nonce="NONCE"`)
 				return s
 			}
-			return answer{w.Code, norm(w.Header().Get("Location")), norm(w.Body.String()), norm(page)}
+			return answer{w.Status, norm(w.Header.Get("Location")), norm(w.Body), norm(page)}
 		}
 		registered := run(mobileAsha)
 		unregistered := run(mobileNobody)
@@ -782,8 +794,8 @@ func TestRegistryUnavailable(t *testing.T) {
 		outage := "kycvs cannot reach its database right now. Try again in a minute. Your code was right, so you do not need a new one."
 		wantBody(t, w, "<title>Service unavailable", "<h1>Service unavailable</h1>", outage, `action="/login/`+ch+`/name"`)
 		wantState(t, ts, ch, store.LoginVerified)
-		if got := b.get("/login/" + ch); got.Code != http.StatusOK || strings.Contains(got.Body.String(), outage) {
-			t.Errorf("the page without the outcome: %d", got.Code)
+		if got := b.get("/login/" + ch); got.Status != http.StatusOK || strings.Contains(got.Body, outage) {
+			t.Errorf("the page without the outcome: %d", got.Status)
 		}
 
 		ts.reg.MatchFunc = aRegistry
@@ -904,7 +916,7 @@ func TestSignedInConsent(t *testing.T) {
 			}
 			w := b.get("/login/" + ch)
 			wantBody(t, w, `name="mobile"`, `name="name"`)
-			if strings.Contains(w.Body.String(), "Asha Kumari") {
+			if strings.Contains(w.Body, "Asha Kumari") {
 				t.Error("the sign-in form shows the previous person's name")
 			}
 			// The one-tap answer is gone for this challenge: only a new code
@@ -1026,7 +1038,7 @@ func TestSignInFormPRG(t *testing.T) {
 		w = b.get("/login/" + ch)
 		wantStatus(t, w, http.StatusOK)
 		wantBody(t, w, `value="98765 4321"`)
-		if strings.Contains(w.Body.String(), "aria-invalid") {
+		if strings.Contains(w.Body, "aria-invalid") {
 			t.Error("the plain form shows an error")
 		}
 
@@ -1095,7 +1107,7 @@ func TestBadInputs(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				var w *httptest.ResponseRecorder
+				var w kycvstest.Page
 				switch tt.method {
 				case "GET":
 					w = b.get(tt.path)
@@ -1106,7 +1118,7 @@ func TestBadInputs(t *testing.T) {
 					// code (nothing typed in the URL), which shows it.
 					w = b.post(tt.path, tt.form)
 					wantStatus(t, w, http.StatusSeeOther)
-					loc := w.Header().Get("Location")
+					loc := w.Header.Get("Location")
 					if loc != tt.path+"?m=mobile" && loc != tt.path+"?m=name" {
 						t.Fatalf("Location = %q", loc)
 					}
@@ -1139,7 +1151,7 @@ func TestConcurrentOTP(t *testing.T) {
 
 		const n = 8
 		var wg sync.WaitGroup
-		answers := make([]*httptest.ResponseRecorder, n)
+		answers := make([]kycvstest.Page, n)
 		for i := range n {
 			wg.Add(1)
 			go func() {
@@ -1150,14 +1162,14 @@ func TestConcurrentOTP(t *testing.T) {
 				r.AddCookie(&http.Cookie{Name: csrf.Name, Value: csrf.Value})
 				w := httptest.NewRecorder()
 				ts.engine.ServeHTTP(w, r)
-				answers[i] = w
+				answers[i] = kycvstest.Page{Status: w.Code, Header: w.Header(), Body: w.Body.String()}
 			}()
 		}
 		wg.Wait()
 		var cookies []string
 		for _, w := range answers {
 			wantRedirect(t, w, finishURL(ch))
-			for _, c := range w.Result().Cookies() {
+			for _, c := range w.Cookies() {
 				if c.Name == consent.SessionCookie {
 					cookies = append(cookies, c.Value)
 				}
@@ -1229,8 +1241,8 @@ func TestMountedUnderPrefix(t *testing.T) {
 	ch := ts.newChallenge()
 	w := ts.browser().get("/id/login/" + ch)
 	wantStatus(t, w, http.StatusOK)
-	if !regexp.MustCompile(`action="/id/login/` + ch + `"`).MatchString(w.Body.String()) {
-		t.Errorf("form action lacks the prefix:\n%s", w.Body.String())
+	if !regexp.MustCompile(`action="/id/login/` + ch + `"`).MatchString(w.Body) {
+		t.Errorf("form action lacks the prefix:\n%s", w.Body)
 	}
 }
 
@@ -1240,16 +1252,17 @@ var testCSRFKey = secrets.Derive([]byte("0123456789abcdef0123456789abcdef"), sec
 // set and the token its form carries.
 func csrfPair(tb testing.TB, engine http.Handler, path string) (cookie, token string) {
 	tb.Helper()
-	w := httptest.NewRecorder()
-	engine.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
-	for _, c := range w.Result().Cookies() {
+	b := kycvstest.NewBrowser(tb)
+	b.Client.Transport = &kycvstest.HandlerTransport{Handler: engine}
+	p := b.Get("http://example.com" + path)
+	for _, c := range p.Cookies() {
 		if c.Name == web.CSRFCookie {
 			cookie = c.Value
 		}
 	}
-	m := csrfTokenRe.FindStringSubmatch(w.Body.String())
-	if cookie == "" || m == nil {
-		tb.Fatalf("%s: no CSRF cookie or token: %d %.300s", path, w.Code, w.Body)
+	token = p.Hidden(web.CSRFField)
+	if cookie == "" || token == "" {
+		tb.Fatalf("%s: no CSRF cookie or token: %d %.300s", path, p.Status, p.Body)
 	}
-	return cookie, m[1]
+	return cookie, token
 }

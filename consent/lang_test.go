@@ -39,8 +39,8 @@ func TestSignInLanguage(t *testing.T) {
 		w = b.get("/login/" + ch)
 		wantBody(t, w, `<html lang="ur" dir="rtl">`, "کوڈ بھیجیں")
 
-		if w := b.start(ch, mobileAsha, nameAsha); w.Code != http.StatusSeeOther {
-			t.Fatalf("start: %d", w.Code)
+		if w := b.start(ch, mobileAsha, nameAsha); w.Status != http.StatusSeeOther {
+			t.Fatalf("start: %d", w.Status)
 		}
 		// The SMS is in the page's language, and says which.
 		sms := ts.sms.All()

@@ -4,21 +4,21 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
 )
 
 // wantRetryAfter checks a 429's Retry-After: whole seconds, between lo and
 // hi inclusive.
-func wantRetryAfter(t *testing.T, w *httptest.ResponseRecorder, lo, hi int) {
+func wantRetryAfter(t *testing.T, w kycvstest.Page, lo, hi int) {
 	t.Helper()
-	h := w.Header().Get("Retry-After")
+	h := w.Header.Get("Retry-After")
 	s, err := strconv.Atoi(h)
 	if err != nil || s < lo || s > hi {
 		t.Errorf("Retry-After = %q, want %d to %d seconds", h, lo, hi)
@@ -34,7 +34,7 @@ func TestOTPBombing(t *testing.T) {
 		for n := range 8 {
 			ch := ts.newChallenge()
 			b := ts.browser()
-			b.ip = fmt.Sprintf("203.0.113.%d", n+1)
+			b.from(fmt.Sprintf("203.0.113.%d", n+1))
 			w := b.start(ch, mobileAsha, nameAsha)
 			if n < 3 {
 				wantRedirect(t, w, "/login/"+ch)
@@ -62,7 +62,7 @@ func TestOTPBombing(t *testing.T) {
 		ts.clock.Advance(57*time.Minute + time.Second)
 		ch = ts.newChallenge()
 		b := ts.browser()
-		b.ip = "203.0.113.200"
+		b.from("203.0.113.200")
 		wantRedirect(t, b.start(ch, mobileAsha, nameAsha), "/login/"+ch)
 	})
 }
@@ -75,7 +75,7 @@ func TestClientLimit(t *testing.T) {
 		for n := range 3 {
 			ch := ts.newChallenge()
 			b := ts.browser()
-			b.ip = fmt.Sprintf("198.51.100.%d", n+1)
+			b.from(fmt.Sprintf("198.51.100.%d", n+1))
 			w := b.start(ch, fmt.Sprintf("+91987654320%d", n), nameAsha)
 			if n < 2 {
 				wantRedirect(t, w, "/login/"+ch)
