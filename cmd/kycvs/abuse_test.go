@@ -179,19 +179,19 @@ func TestConfiguredLifetimes(t *testing.T) {
 
 		a := r.authorize()
 		b := ts.newBrowser()
-		login := b.get(a.URL)
+		login := b.Get(a.URL)
 		challenge := strings.TrimPrefix(login.URL.Path, "/login/")
 		lr, err := st.GetLoginRequest(ctx, challenge)
 		if err != nil {
 			t.Fatal(err)
 		}
 		near(t, "sign-in challenge", lr.ExpiresAt.Sub(lr.CreatedAt), 4*time.Minute)
-		otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+		otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
 		if lr, err = st.GetLoginRequest(ctx, challenge); err != nil || lr.OTPExpiresAt == nil {
 			t.Fatalf("after the send: %+v, %v", lr, err)
 		}
 		near(t, "OTP", lr.OTPExpiresAt.Sub(*lr.OTPSentAt), 90*time.Second)
-		back := b.redirected(b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}}))
+		back := b.redirected(b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}}))
 
 		v := r.finish(a, back)
 		near(t, "access token (expires_in)", time.Until(v.Token.Expiry), 7*time.Minute)

@@ -265,7 +265,7 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 		}
 		r := ts.newRP(c.ClientID, c.ClientSecret)
 		a := r.authorize()
-		if p := ts.newBrowser().get(a.URL); p.Status == http.StatusOK && strings.Contains(p.URL.Path, "/login/") {
+		if p := ts.newBrowser().Get(a.URL); p.Status == http.StatusOK && strings.Contains(p.URL.Path, "/login/") {
 			t.Fatal("a disabled client's authorization request reached the sign-in page")
 		}
 		ts.adminCall(http.MethodPost, "/clients/"+c.ClientID+"/enable", key, nil)

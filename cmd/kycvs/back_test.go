@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
@@ -29,7 +30,7 @@ func TestBackToVerifier(t *testing.T) {
 	id, secret := ts.client(oauth.ClientSpec{Name: "Demo Airlines"})
 	r := ts.newRP(id, secret)
 
-	back := func(t *testing.T, b *browser, end page, a authorization, words string) {
+	back := func(t *testing.T, b *browser, end kycvstest.Page, a authorization, words string) {
 		t.Helper()
 		if end.Status != http.StatusGone || !strings.Contains(end.Body, ">Back to Demo Airlines</button>") {
 			t.Fatalf("want the end page with the way back, got %d: %s", end.Status, end.Body)
@@ -38,7 +39,7 @@ func TestBackToVerifier(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no back form: %s", end.Body)
 		}
-		u := b.redirected(b.post(end, m[1], url.Values{}))
+		u := b.redirected(b.Submit(end, m[1], url.Values{}))
 		q := u.Query()
 		if q.Get("error") != "access_denied" || q.Get("state") != a.state || q.Get("iss") != ts.URL || q.Get("code") != "" ||
 			!strings.Contains(q.Get("error_description"), words) || !strings.HasPrefix(u.String(), "http://127.0.0.1:9/callback?") {
@@ -53,20 +54,20 @@ func TestBackToVerifier(t *testing.T) {
 	t.Run("after too many wrong codes", func(t *testing.T) {
 		b := ts.newBrowser()
 		a := r.authorize()
-		login := b.get(a.URL)
-		p := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+		login := b.Get(a.URL)
+		p := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
 		code := ts.lastOTP("+919999900001")
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
 		}
 		for i := range 2 {
-			p = b.post(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
+			p = b.Submit(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
 			if want := []string{"2 tries left", "1 try left"}[i]; !strings.Contains(p.Body, want) || p.URL.Query().Get("m") != "wrong" {
 				t.Fatalf("wrong code %d: %s %s", i+1, p.URL, p.Body)
 			}
 		}
-		end := b.post(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
+		end := b.Submit(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
 		if !strings.Contains(end.Body, "Too many wrong codes") {
 			t.Fatalf("third wrong code: %d %s", end.Status, end.Body)
 		}
@@ -76,7 +77,7 @@ func TestBackToVerifier(t *testing.T) {
 	t.Run("after the sign-in expired", func(t *testing.T) {
 		b := ts.newBrowser()
 		a := r.authorize(oauth2.SetAuthURLParam("response_mode", "form_post"))
-		login := b.get(a.URL)
+		login := b.Get(a.URL)
 		ch := strings.TrimPrefix(login.URL.Path, "/login/")
 		if _, err := ts.store().UpdateLoginRequest(context.Background(), ch, func(lr *store.LoginRequest) error {
 			lr.ExpiresAt = time.Now().Add(-time.Hour)
@@ -84,7 +85,7 @@ func TestBackToVerifier(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		end := b.get(ts.URL + login.URL.Path)
+		end := b.Get(ts.URL + login.URL.Path)
 		if !strings.Contains(end.Body, "This sign-in has expired") {
 			t.Fatalf("expired page: %d %s", end.Status, end.Body)
 		}
@@ -93,7 +94,7 @@ func TestBackToVerifier(t *testing.T) {
 			t.Fatalf("no back form: %s", end.Body)
 		}
 		// form_post: the answer is a page that posts to the redirect URI.
-		action, fields := formPostResponse(t, b.post(end, m[1], url.Values{}))
+		action, fields := formPostResponse(t, b.Submit(end, m[1], url.Values{}))
 		if action != r.conf.RedirectURL || fields.Get("error") != "access_denied" || fields.Get("state") != a.state ||
 			fields.Get("iss") != ts.URL || !strings.Contains(fields.Get("error_description"), "The sign-in expired before the person finished it.") {
 			t.Fatalf("form_post to %s: %v", action, fields)
@@ -103,7 +104,7 @@ func TestBackToVerifier(t *testing.T) {
 	t.Run("after expiry, a query-mode client", func(t *testing.T) {
 		b := ts.newBrowser()
 		a := r.authorize()
-		login := b.get(a.URL)
+		login := b.Get(a.URL)
 		ch := strings.TrimPrefix(login.URL.Path, "/login/")
 		if _, err := ts.store().UpdateLoginRequest(context.Background(), ch, func(lr *store.LoginRequest) error {
 			lr.ExpiresAt = time.Now().Add(-time.Hour)
@@ -111,7 +112,7 @@ func TestBackToVerifier(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		back(t, b, b.get(ts.URL+login.URL.Path), a, "expired")
+		back(t, b, b.Get(ts.URL+login.URL.Path), a, "expired")
 	})
 
 	t.Run("no redirect where none was validated", func(t *testing.T) {
@@ -138,7 +139,7 @@ func TestBackToVerifier(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				p := b.get(tt.url)
+				p := b.Get(tt.url)
 				if p.Status < 400 || !strings.Contains(p.Body, tt.words) {
 					t.Fatalf("%d: %s", p.Status, p.Body)
 				}
@@ -161,8 +162,8 @@ func TestOTPPageReload(t *testing.T) {
 	r := ts.newRP(id, secret)
 	b := ts.newBrowser()
 	a := r.authorize()
-	login := b.get(a.URL)
-	p := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+	login := b.Get(a.URL)
+	p := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
 	msgs, err := otp.ReadSMSFile(ts.smsFile)
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("SMS: %v %+v", err, msgs)
@@ -176,16 +177,16 @@ func TestOTPPageReload(t *testing.T) {
 	if code == wrong {
 		wrong = "111111"
 	}
-	p = b.post(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
+	p = b.Submit(p, login.URL.Path+"/otp", url.Values{"otp": {wrong}})
 	for range 2 {
 		if p.Status != http.StatusOK || !strings.Contains(p.Body, "2 tries left") || !strings.HasPrefix(p.Body[strings.Index(p.Body, "<title>"):], "<title>Error: ") {
 			t.Fatalf("after a wrong code: %d %s", p.Status, p.Body)
 		}
-		p = b.get(p.URL.String()) // reload
+		p = b.Get(p.URL.String()) // reload
 	}
 	lr, err := ts.store().GetLoginRequest(context.Background(), strings.TrimPrefix(login.URL.Path, "/login/"))
 	if err != nil || lr.OTPTries != 1 {
 		t.Fatalf("tries = %d, %v; want 1 after reloads", lr.OTPTries, err)
 	}
-	r.finish(a, b.redirected(b.post(p, login.URL.Path+"/otp", url.Values{"otp": {code}})))
+	r.finish(a, b.redirected(b.Submit(p, login.URL.Path+"/otp", url.Values{"otp": {code}})))
 }

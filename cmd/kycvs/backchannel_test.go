@@ -154,7 +154,7 @@ func TestBackchannelLogoutAtSignOut(t *testing.T) {
 		// A second authorization in the same browser session names the
 		// same session.
 		a2 := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		v2 := r.finish(a2, b.redirected(b.get(a2.URL)))
+		v2 := r.finish(a2, b.redirected(b.Get(a2.URL)))
 		if v2.Claims["sid"] != sid {
 			t.Fatalf("sid changed within the session: %v, %v", v2.Claims["sid"], sid)
 		}
@@ -167,7 +167,7 @@ func TestBackchannelLogoutAtSignOut(t *testing.T) {
 		}
 
 		raw, _ := v.Token.Extra("id_token").(string)
-		if p := b.get(ts.URL + oauth.PathEndSession + "?" + url.Values{"id_token_hint": {raw}}.Encode()); p.Status != http.StatusOK {
+		if p := b.Get(ts.URL + oauth.PathEndSession + "?" + url.Values{"id_token_hint": {raw}}.Encode()); p.Status != http.StatusOK {
 			t.Fatalf("end session: %d", p.Status)
 		}
 		c := r.logoutClaims(bc.next(t))
@@ -278,7 +278,7 @@ func TestBackchannelLogoutWhenAdminEndsSessions(t *testing.T) {
 			t.Fatalf("logout token %v", c)
 		}
 		silent := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		if back := b.redirected(b.get(silent.URL)); back.Query().Get("error") != "login_required" {
+		if back := b.redirected(b.Get(silent.URL)); back.Query().Get("error") != "login_required" {
 			t.Fatalf("prompt=none after the sessions ended: %s", back)
 		}
 		if _, err := kycvs(t, "registry", "end-sessions", "nobody", "--database-url", ts.cfg.DatabaseURL); err == nil || !strings.Contains(err.Error(), "no beneficiary") {
@@ -324,7 +324,7 @@ func TestEndGrant(t *testing.T) {
 			t.Fatalf("logout token %v", c)
 		}
 		silent := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		if back := b.redirected(b.get(silent.URL)); back.Query().Get("error") != "consent_required" {
+		if back := b.redirected(b.Get(silent.URL)); back.Query().Get("error") != "consent_required" {
 			t.Fatalf("prompt=none after the withdrawal: %s", back)
 		}
 		if status, body := refresh(t, ts, otherID, otherSecret, other.Token.RefreshToken); status != http.StatusOK {
@@ -362,17 +362,17 @@ func TestBackchannelLogoutKeepsOfflineGrant(t *testing.T) {
 			t.Fatal("no refresh token for the offline_access grant")
 		}
 		a2 := onRP.authorize()
-		p := b.get(a2.URL)
+		p := b.Get(a2.URL)
 		if !strings.Contains(p.Body, `value="share"`) {
 			t.Fatalf("second client's consent screen: %d %s", p.Status, p.Body)
 		}
-		on := onRP.finish(a2, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		on := onRP.finish(a2, b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		if on.Token.RefreshToken != "" {
 			t.Fatal("a refresh token without offline_access")
 		}
 
 		raw, _ := off.Token.Extra("id_token").(string)
-		if p := b.get(ts.URL + oauth.PathEndSession + "?" + url.Values{"id_token_hint": {raw}}.Encode()); p.Status != http.StatusOK {
+		if p := b.Get(ts.URL + oauth.PathEndSession + "?" + url.Values{"id_token_hint": {raw}}.Encode()); p.Status != http.StatusOK {
 			t.Fatalf("end session: %d", p.Status)
 		}
 		for name, told := range map[string]struct {

@@ -217,7 +217,7 @@ func TestLoginPagesRefuseFraming(t *testing.T) {
 	ts := newTestServer(t, "sqlite", nil)
 	id, secret := ts.client(oauth.ClientSpec{})
 	a := ts.newRP(id, secret).authorize()
-	login := ts.newBrowser().get(a.URL)
+	login := ts.newBrowser().Get(a.URL)
 	if !strings.Contains(login.URL.Path, "/login/") {
 		t.Fatalf("want the login page, got %s", login.URL)
 	}

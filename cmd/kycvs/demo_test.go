@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/kycvs/kycvs/internal/kycvstest"
 )
 
 // `serve --dev`: Demo Airlines runs on its own origin; a traveller without
@@ -23,7 +25,7 @@ func TestDevDemo(t *testing.T) {
 		t.Fatalf("demo airline at %q, kycvs at %q: want its own origin", ts.DemoURL, ts.URL)
 	}
 	// /demo on kycvs itself points a newcomer to the airline.
-	if p := ts.newBrowser().get(ts.URL + "/demo"); p.Location != ts.DemoURL+"/demo" {
+	if p := ts.newBrowser().Get(ts.URL + "/demo"); p.Location != ts.DemoURL+"/demo" {
 		t.Fatalf("/demo on kycvs: %d %q", p.Status, p.Location)
 	}
 	for _, tc := range []struct{ mobile, name, want string }{
@@ -38,7 +40,7 @@ func TestDevDemo(t *testing.T) {
 		}
 		t.Run(label, func(t *testing.T) {
 			b := ts.newBrowser()
-			home := b.get(ts.DemoURL + "/demo")
+			home := b.Get(ts.DemoURL + "/demo")
 			if home.Status != http.StatusOK || !strings.Contains(home.Body, `class="kycvs-button"`) || !strings.Contains(home.Body, `integrity="sha384-`) {
 				t.Fatalf("booking page: %d %s", home.Status, home.Body)
 			}
@@ -46,26 +48,26 @@ func TestDevDemo(t *testing.T) {
 			passenger := "Passenger " + label
 			req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/start", strings.NewReader(url.Values{"passenger": {passenger}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			login := b.do(req)
+			login := b.Do(req)
 			if !strings.Contains(login.Body, "Demo Airlines") {
 				t.Fatalf("login page does not name the demo client: %s", login.Body)
 			}
-			var back page
+			var back kycvstest.Page
 			if tc.name == "" {
-				back = b.post(login, login.URL.Path+"/cancel", url.Values{})
+				back = b.Submit(login, login.URL.Path+"/cancel", url.Values{})
 			} else {
-				otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {tc.mobile}, "name": {tc.name}})
-				back = b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+91" + tc.mobile)}})
+				otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {tc.mobile}, "name": {tc.name}})
+				back = b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+91" + tc.mobile)}})
 			}
 			callback := b.redirected(back)
 			if !strings.HasPrefix(callback.String(), ts.DemoURL+"/demo/callback?") {
 				t.Fatalf("kycvs returned to %s", callback)
 			}
-			done := b.get(callback.String())
+			done := b.Get(callback.String())
 			if done.Status != http.StatusSeeOther || !strings.HasPrefix(done.Location, "/demo") {
 				t.Fatalf("callback: %d %q: %s", done.Status, done.Location, done.Body)
 			}
-			result := b.get(ts.DemoURL + "/demo")
+			result := b.Get(ts.DemoURL + "/demo")
 			for _, want := range []string{tc.want, `value="` + passenger + `"`} {
 				if !strings.Contains(result.Body, want) {
 					t.Fatalf("booking page lacks %s:\n%s", want, result.Body)
@@ -85,11 +87,11 @@ func TestDevDemoVerifyRefusesForeignCodes(t *testing.T) {
 		c.DataDir = t.TempDir()
 	})
 	b := ts.newBrowser()
-	b.get(ts.DemoURL + "/demo") // the booking, with its nonce
+	b.Get(ts.DemoURL + "/demo") // the booking, with its nonce
 	verify := func(body, contentType string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/verify", strings.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
-		p := b.do(req)
+		p := b.Do(req)
 		return p.Status, p.Body
 	}
 
@@ -111,10 +113,10 @@ func TestDevDemoVerifyRefusesForeignCodes(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, ts.DemoURL+"/demo/verify", strings.NewReader(string(in)))
 	req.Header.Set("Content-Type", "application/json")
-	if p := ts.newBrowser().do(req); p.Status != http.StatusUnauthorized {
+	if p := ts.newBrowser().Do(req); p.Status != http.StatusUnauthorized {
 		t.Fatalf("without a booking: %d %s", p.Status, p.Body)
 	}
-	if page := b.get(ts.DemoURL + "/demo"); strings.Contains(page.Body, "verified by kycvs") {
+	if page := b.Get(ts.DemoURL + "/demo"); strings.Contains(page.Body, "verified by kycvs") {
 		t.Fatal("the booking shows a verified status")
 	}
 }

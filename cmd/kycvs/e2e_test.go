@@ -173,7 +173,7 @@ func TestSessionsAndPrompt(t *testing.T) {
 
 	t.Run("prompt=none without a session is login_required", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		back := ts.newBrowser().redirected(ts.newBrowser().get(a.URL))
+		back := ts.newBrowser().redirected(ts.newBrowser().Get(a.URL))
 		if back.Query().Get("error") != "login_required" || back.Query().Get("state") != a.state {
 			t.Fatalf("got %s", back)
 		}
@@ -186,7 +186,7 @@ func TestSessionsAndPrompt(t *testing.T) {
 
 	t.Run("prompt=none with a session succeeds silently", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		v := r.finish(a, b.redirected(b.get(a.URL)))
+		v := r.finish(a, b.redirected(b.Get(a.URL)))
 		if v.IDToken.Subject != first.IDToken.Subject || v.Claims["auth_time"].(float64) != firstAuth {
 			t.Fatalf("sub/auth_time changed: %v vs %v", v.Claims, first.Claims)
 		}
@@ -194,31 +194,31 @@ func TestSessionsAndPrompt(t *testing.T) {
 	t.Run("id_token_hint with prompt=none", func(t *testing.T) {
 		raw, _ := first.Token.Extra("id_token").(string)
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", raw))
-		v := r.finish(a, b.redirected(b.get(a.URL)))
+		v := r.finish(a, b.redirected(b.Get(a.URL)))
 		if v.IDToken.Subject != first.IDToken.Subject {
 			t.Fatal("sub changed")
 		}
 	})
 	t.Run("same client again: the one-tap screen, never a silent re-share", func(t *testing.T) {
 		a := r.authorize()
-		p := b.get(a.URL)
+		p := b.Get(a.URL)
 		for _, want := range []string{"Share as Ravi Kumar (", "Not you? Use another mobile or name"} {
 			if !strings.Contains(p.Body, want) {
 				t.Fatalf("want %q on the one-tap screen, got %d %s", want, p.Status, p.Body)
 			}
 		}
-		v := r.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		v := r.finish(a, b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		if v.IDToken.Subject != first.IDToken.Subject || v.Claims["auth_time"].(float64) != firstAuth {
 			t.Fatalf("sub/auth_time changed: %v vs %v", v.Claims, first.Claims)
 		}
 	})
 	t.Run("max_age=10000 needs no new sign-in", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("max_age", "10000"))
-		p := b.get(a.URL)
+		p := b.Get(a.URL)
 		if strings.Contains(p.Body, `name="mobile"`) {
 			t.Fatal("max_age=10000 asked for a new sign-in")
 		}
-		v := r.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		v := r.finish(a, b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		if v.Claims["auth_time"].(float64) != firstAuth {
 			t.Fatal("auth_time changed")
 		}
@@ -235,7 +235,7 @@ func TestSessionsAndPrompt(t *testing.T) {
 	})
 	t.Run("max_age=0 asks for a new OTP", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("max_age", "0"))
-		p := b.get(a.URL)
+		p := b.Get(a.URL)
 		if !strings.Contains(p.Body, `name="mobile"`) {
 			t.Fatalf("want the mobile form, got %d %s", p.Status, p.Body)
 		}
@@ -244,30 +244,30 @@ func TestSessionsAndPrompt(t *testing.T) {
 		id2, secret2 := ts.client(oauth.ClientSpec{Name: "Rail Co"})
 		r2 := ts.newRP(id2, secret2)
 		a := r2.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		back := b.redirected(b.get(a.URL))
+		back := b.redirected(b.Get(a.URL))
 		if back.Query().Get("error") != "consent_required" {
 			t.Fatalf("got %s", back)
 		}
 		a = r2.authorize()
-		p := b.get(a.URL)
+		p := b.Get(a.URL)
 		if !strings.Contains(p.Body, "Rail Co") || !strings.Contains(p.Body, `value="share"`) {
 			t.Fatalf("want the consent screen naming the client, got %s", p.Body)
 		}
-		v := r2.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		v := r2.finish(a, b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		if v.Status != 1 {
 			t.Fatalf("status %d", v.Status)
 		}
 		// Granted in this session: silent now.
 		a = r2.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		r2.finish(a, b.redirected(b.get(a.URL)))
+		r2.finish(a, b.redirected(b.Get(a.URL)))
 	})
 	t.Run("prompt=consent shows the consent screen; don't share is access_denied", func(t *testing.T) {
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "consent"))
-		p := b.get(a.URL)
+		p := b.Get(a.URL)
 		if !strings.Contains(p.Body, `value="deny"`) {
 			t.Fatalf("want the consent screen, got %s", p.Body)
 		}
-		back := b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"deny"}}))
+		back := b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"deny"}}))
 		if back.Query().Get("error") != "access_denied" || back.Query().Get("state") != a.state {
 			t.Fatalf("got %s", back)
 		}
@@ -276,22 +276,22 @@ func TestSessionsAndPrompt(t *testing.T) {
 		id3, secret3 := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status", "profile"}})
 		r3 := ts.newRP(id3, secret3)
 		a := r3.authorize()
-		p := b.get(a.URL)
-		r3.finish(a, b.redirected(b.post(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
+		p := b.Get(a.URL)
+		r3.finish(a, b.redirected(b.Submit(p, p.URL.Path+"/consent", url.Values{"decision": {"share"}})))
 		r3.conf.Scopes = []string{"openid", "vaccination_status", "profile"}
 		a = r3.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		back := b.redirected(b.get(a.URL))
+		back := b.redirected(b.Get(a.URL))
 		if back.Query().Get("error") != "consent_required" {
 			t.Fatalf("asking for profile too went through silently: %s", back)
 		}
 	})
 	t.Run("logout ends the session", func(t *testing.T) {
-		p := b.get(ts.URL + oauth.PathEndSession)
+		p := b.Get(ts.URL + oauth.PathEndSession)
 		if p.Status != http.StatusOK {
 			t.Fatalf("logout: %d", p.Status)
 		}
 		a := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-		back := b.redirected(b.get(a.URL))
+		back := b.redirected(b.Get(a.URL))
 		if back.Query().Get("error") != "login_required" {
 			t.Fatalf("got %s", back)
 		}
@@ -311,18 +311,18 @@ func TestDeclineAndNoRecord(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := ts.newBrowser()
 			a := r.authorize()
-			login := b.get(a.URL)
-			otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {tc.mobile}, "name": {tc.person}})
+			login := b.Get(a.URL)
+			otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {tc.mobile}, "name": {tc.person}})
 			e164, _ := claims.NormalizeMobile(tc.mobile)
-			var last page
+			var last kycvstest.Page
 			if tc.person == "Asha Verma" && tc.mobile == "9999900001" {
-				last = b.post(otpPage, login.URL.Path+"/cancel", url.Values{})
+				last = b.Submit(otpPage, login.URL.Path+"/cancel", url.Values{})
 			} else {
-				nomatch := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP(e164)}})
+				nomatch := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP(e164)}})
 				if nomatch.Status != http.StatusOK || !strings.Contains(nomatch.Body, `name="name"`) {
 					t.Fatalf("want the no-match page, got %d %s", nomatch.Status, nomatch.Body)
 				}
-				last = b.post(nomatch, login.URL.Path+"/cancel", url.Values{})
+				last = b.Submit(nomatch, login.URL.Path+"/cancel", url.Values{})
 			}
 			back := b.redirected(last)
 			if back.Query().Get("error") != "access_denied" || back.Query().Get("code") != "" {
@@ -333,10 +333,10 @@ func TestDeclineAndNoRecord(t *testing.T) {
 	t.Run("a corrected name succeeds without a new OTP", func(t *testing.T) {
 		b := ts.newBrowser()
 		a := r.authorize()
-		login := b.get(a.URL)
-		otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900003"}, "name": {"Meera Nairr"}})
-		nomatch := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900003")}})
-		v := r.finish(a, b.redirected(b.post(nomatch, login.URL.Path+"/name", url.Values{"name": {"Meera Nair"}})))
+		login := b.Get(a.URL)
+		otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900003"}, "name": {"Meera Nairr"}})
+		nomatch := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900003")}})
+		v := r.finish(a, b.redirected(b.Submit(nomatch, login.URL.Path+"/name", url.Values{"name": {"Meera Nair"}})))
 		if v.Status != 0 {
 			t.Fatalf("status %d", v.Status)
 		}
@@ -350,19 +350,19 @@ func TestResumeBoundToBrowser(t *testing.T) {
 	r := ts.newRP(id, secret)
 	b := ts.newBrowser()
 	a := r.authorize()
-	login := b.get(a.URL)
-	otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
-	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	approved := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
+	login := b.Get(a.URL)
+	otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	approved := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
 	if !strings.HasPrefix(approved.Location, oauth.PathResume) {
 		t.Fatalf("want a redirect to resume, got %d %q", approved.Status, approved.Location)
 	}
-	if p := ts.newBrowser().get(ts.URL + approved.Location); p.Status != http.StatusForbidden || p.Location != "" {
+	if p := ts.newBrowser().Get(ts.URL + approved.Location); p.Status != http.StatusForbidden || p.Location != "" {
 		t.Fatalf("another browser finished the sign-in: %d %q", p.Status, p.Location)
 	}
 	b2 := ts.newBrowser()
-	b2.client.Jar = b.client.Jar
-	v := r.finish(a, b2.redirected(b2.get(ts.URL+approved.Location)))
+	b2.Client.Jar = b.Client.Jar
+	v := r.finish(a, b2.redirected(b2.Get(ts.URL+approved.Location)))
 	if v.Status != 2 {
 		t.Fatalf("status %d", v.Status)
 	}

@@ -47,7 +47,7 @@ func TestFAPI2Profile(t *testing.T) {
 		// Refusals at the authorization and PAR endpoints.
 		r := ts.newRP(id, "")
 		r.conf.RedirectURL = callback
-		if back := ts.newBrowser().get(r.authorize().URL); !strings.Contains(back.Location, "error=invalid_request") {
+		if back := ts.newBrowser().Get(r.authorize().URL); !strings.Contains(back.Location, "error=invalid_request") {
 			t.Fatalf("not pushed: %d %s", back.Status, back.Location)
 		}
 		noPKCE := withAssertion(parForm(id, newAuthorization()), ts.URL)

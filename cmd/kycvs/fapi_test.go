@@ -154,7 +154,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		r := ts.newRP(id, secret)
 
 		// Not pushed: refused to the client's redirect URI.
-		back := ts.newBrowser().get(r.authorize().URL)
+		back := ts.newBrowser().Get(r.authorize().URL)
 		if u, _ := url.Parse(back.Location); u == nil || u.Query().Get("error") != "invalid_request" || !strings.Contains(u.Query().Get("error_description"), "push") {
 			t.Fatalf("unpushed request: %d %s", back.Status, back.Location)
 		}
@@ -171,7 +171,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		}
 
 		// Used once: the same request_uri again is refused.
-		again := ts.newBrowser().get(a.URL)
+		again := ts.newBrowser().Get(a.URL)
 		if again.Status != http.StatusBadRequest || again.Location != "" {
 			t.Fatalf("reused request_uri: %d %s", again.Status, again.Location)
 		}
@@ -187,7 +187,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		if _, err := db.Exec(q, time.Now().Add(-time.Second).UTC(), true); err != nil {
 			t.Fatal(err)
 		}
-		if p := ts.newBrowser().get(u2); p.Status != http.StatusBadRequest || p.Location != "" {
+		if p := ts.newBrowser().Get(u2); p.Status != http.StatusBadRequest || p.Location != "" {
 			t.Fatalf("expired request_uri: %d %s", p.Status, p.Location)
 		}
 
@@ -195,7 +195,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		a3 := newAuthorization()
 		u3 := ts.push(t, id, parForm(id, a3), id, secret)
 		other, _ := ts.client(oauth.ClientSpec{})
-		if p := ts.newBrowser().get(strings.Replace(u3, "client_id="+id, "client_id="+other, 1)); p.Status == http.StatusOK || strings.Contains(p.Location, "code=") {
+		if p := ts.newBrowser().Get(strings.Replace(u3, "client_id="+id, "client_id="+other, 1)); p.Status == http.StatusOK || strings.Contains(p.Location, "code=") {
 			t.Fatalf("request_uri of another client: %d %s", p.Status, p.Location)
 		}
 	})
@@ -238,7 +238,7 @@ func TestRequirePARServerWide(t *testing.T) {
 	ts := newTestServer(t, "sqlite", func(c *serveConfig) { c.RequirePAR = true })
 	id, secret := ts.client(oauth.ClientSpec{})
 	r := ts.newRP(id, secret)
-	back := ts.newBrowser().get(r.authorize().URL)
+	back := ts.newBrowser().Get(r.authorize().URL)
 	if u, _ := url.Parse(back.Location); u == nil || u.Query().Get("error") != "invalid_request" {
 		t.Fatalf("unpushed request: %d %s", back.Status, back.Location)
 	}

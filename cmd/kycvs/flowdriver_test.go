@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 )
 
@@ -126,11 +127,10 @@ func (d *flowDriver) run(ctx context.Context, mobile, name string) (res flowRun)
 	if err != nil || a.Status != http.StatusOK {
 		return stop(a, err, "200")
 	}
-	m := csrfRe.FindStringSubmatch(a.Body)
-	if m == nil {
+	csrf := kycvstest.Page{Body: a.Body}.Hidden("csrf_token")
+	if csrf == "" {
 		return stop(a, fmt.Errorf("login: no CSRF token"), "")
 	}
-	csrf := m[1]
 	before := d.Gateway.Delivered(mobile)
 	a, err = do("send", http.MethodPost, d.Issuer+loginPath, url.Values{"mobile": {mobile}, "name": {name}, "csrf_token": {csrf}}, nil)
 	if err != nil || a.Status != http.StatusSeeOther || a.Location != loginPath {

@@ -5,11 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
 	"github.com/kycvs/kycvs/store"
@@ -155,64 +154,25 @@ func (ts *testServer) newRP(clientID, secret string, scopes ...string) *rp {
 	}
 }
 
-// browser is a person's browser: cookies kept, redirects followed on kycvs
-// but never to the relying party's redirect URI (whose URL is returned).
+// browser is a person's browser (kycvstest.Browser, on the server's URL):
+// cookies kept, redirects followed on kycvs but never to the relying
+// party's redirect URI (whose URL is the answer's Location).
 type browser struct {
-	t      *testing.T
-	ts     *testServer
-	client *http.Client
+	*kycvstest.Browser
+	t  *testing.T
+	ts *testServer
 }
 
 func (ts *testServer) newBrowser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: ts.t, ts: ts, client: &http.Client{
-		Jar: jar,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !strings.HasPrefix(req.URL.String(), ts.URL) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		},
-	}}
-}
-
-// page is one response as the browser saw it.
-type page struct {
-	Status   int
-	URL      *url.URL
-	Location string
-	Body     string
-}
-
-func (b *browser) do(req *http.Request) page {
-	b.t.Helper()
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
+	b := kycvstest.NewBrowser(ts.t)
+	b.Base = ts.URL
+	b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !strings.HasPrefix(req.URL.String(), ts.URL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return page{Status: resp.StatusCode, URL: resp.Request.URL, Location: resp.Header.Get("Location"), Body: string(body)}
-}
-
-func (b *browser) get(u string) page {
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return b.do(req)
-}
-
-var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-// post submits a form of the current page, with its CSRF token.
-func (b *browser) post(from page, path string, form url.Values) page {
-	b.t.Helper()
-	m := csrfRe.FindStringSubmatch(from.Body)
-	if m == nil {
-		b.t.Fatalf("no csrf_token on page %s: %s", from.URL, from.Body)
-	}
-	form.Set("csrf_token", m[1])
-	req, _ := http.NewRequest(http.MethodPost, b.ts.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
+	return &browser{Browser: b, t: ts.t, ts: ts}
 }
 
 // lastOTP reads the code last sent to mobile from the SMS file.
@@ -246,21 +206,21 @@ func (r *rp) authorize(opts ...oauth2.AuthCodeOption) authorization {
 // redirect to the relying party.
 func (b *browser) signIn(a authorization, mobile, name string) *url.URL {
 	b.t.Helper()
-	login := b.get(a.URL)
+	login := b.Get(a.URL)
 	if login.Status != http.StatusOK || !strings.Contains(login.URL.Path, "/login/") {
 		b.t.Fatalf("authorize: want the login page, got %d %s: %s", login.Status, login.URL, login.Body)
 	}
-	otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
+	otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
 	if otpPage.Status != http.StatusOK || !strings.Contains(otpPage.Body, `name="otp"`) {
 		b.t.Fatalf("send OTP: want the OTP page, got %d: %s", otpPage.Status, otpPage.Body)
 	}
 	e164, _ := claims.NormalizeMobile(mobile)
-	done := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {b.ts.lastOTP(e164)}})
+	done := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {b.ts.lastOTP(e164)}})
 	return b.redirected(done)
 }
 
 // redirected returns where kycvs sent the browser back to the RP.
-func (b *browser) redirected(p page) *url.URL {
+func (b *browser) redirected(p kycvstest.Page) *url.URL {
 	b.t.Helper()
 	if p.Location == "" || strings.HasPrefix(p.Location, "/") {
 		b.t.Fatalf("want a redirect to the relying party, got %d %s: %s", p.Status, p.Location, p.Body)

@@ -18,6 +18,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/kycvs/kycvs/admin"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/kycvsapi"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/otp"
@@ -423,14 +424,14 @@ func TestKYCVSAPITokenBinding(t *testing.T) {
 
 // startOIDCSend opens an authorization at the client and submits mobile
 // and name in the browser: the OIDC flow's "send code".
-func startOIDCSend(t *testing.T, ts *testServer, r *rp, mobile, name string) page {
+func startOIDCSend(t *testing.T, ts *testServer, r *rp, mobile, name string) kycvstest.Page {
 	t.Helper()
 	b := ts.newBrowser()
-	login := b.get(r.authorize().URL)
+	login := b.Get(r.authorize().URL)
 	if login.Status != http.StatusOK {
 		t.Fatalf("authorize: %d %s", login.Status, login.Body)
 	}
-	return b.post(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
+	return b.Submit(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
 }
 
 // TestKYCVSAPISharedLimits: the API and the OIDC flow count OTP sends

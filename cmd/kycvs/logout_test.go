@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store/storetest"
 )
@@ -30,8 +31,8 @@ func TestPostLogoutRedirectURIs(t *testing.T) {
 			raw, _ := v.Token.Extra("id_token").(string)
 			return b, raw
 		}
-		logout := func(b *browser, q url.Values) page {
-			return b.get(ts.URL + oauth.PathEndSession + "?" + q.Encode())
+		logout := func(b *browser, q url.Values) kycvstest.Page {
+			return b.Get(ts.URL + oauth.PathEndSession + "?" + q.Encode())
 		}
 
 		t.Run("back to the registered landing page, with state", func(t *testing.T) {

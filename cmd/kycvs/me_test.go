@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/me"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
@@ -22,18 +23,18 @@ import (
 
 // meSignIn signs in to /me with mobile through the HTML forms, reading the
 // code from the SMS, and returns the page it lands on.
-func (b *browser) meSignIn(mobile string) page {
+func (b *browser) meSignIn(mobile string) kycvstest.Page {
 	b.t.Helper()
-	start := b.get(b.ts.URL + me.Path)
+	start := b.Get(b.ts.URL + me.Path)
 	if start.Status != http.StatusOK || !strings.Contains(start.Body, `name="mobile"`) {
 		b.t.Fatalf("/me: want the sign-in form, got %d: %s", start.Status, start.Body)
 	}
-	codePage := b.post(start, "/me/signin", url.Values{"mobile": {mobile}})
+	codePage := b.Submit(start, "/me/signin", url.Values{"mobile": {mobile}})
 	if codePage.Status != http.StatusOK || codePage.URL.Path != "/me/code" || !strings.Contains(codePage.Body, `name="otp"`) {
 		b.t.Fatalf("send code: want the code page, got %d %s: %s", codePage.Status, codePage.URL, codePage.Body)
 	}
 	e164, _ := claims.NormalizeMobile(mobile)
-	done := b.post(codePage, "/me/code", url.Values{"otp": {b.ts.lastOTP(e164)}})
+	done := b.Submit(codePage, "/me/code", url.Values{"otp": {b.ts.lastOTP(e164)}})
 	if done.Status != http.StatusOK || done.URL.Path != me.Path || !strings.Contains(done.Body, `action="/me/signout"`) {
 		b.t.Fatalf("code: want the signed-in page, got %d %s: %s", done.Status, done.URL, done.Body)
 	}
@@ -106,19 +107,19 @@ func TestOwnPage(t *testing.T) {
 		if seen != me.DefaultPageSize || older == nil {
 			t.Fatalf("first page: %d disclosures, older link %v", seen, older)
 		}
-		p2 := b.get(ts.URL + strings.ReplaceAll(older[1], "&amp;", "&"))
+		p2 := b.Get(ts.URL + strings.ReplaceAll(older[1], "&amp;", "&"))
 		second := section(p2.Body, "disclosures")
 		seen += strings.Count(second, "<li><strong>")
 		if seen != total || !strings.Contains(second, "Sky Air") || !strings.Contains(second, "sign-in on this service") ||
 			strings.Contains(second, "/me?after=") {
 			t.Fatalf("second page: %d disclosures in all, want %d: %s", seen, total, second)
 		}
-		if got := b.get(ts.URL + "/me?after=not-a-cursor"); got.Status != http.StatusOK || strings.Contains(got.Body, "<li><strong>Rail Co") {
+		if got := b.Get(ts.URL + "/me?after=not-a-cursor"); got.Status != http.StatusOK || strings.Contains(got.Body, "<li><strong>Rail Co") {
 			t.Errorf("a forged cursor: %d", got.Status)
 		}
 
 		t.Run("download", func(t *testing.T) {
-			resp, err := b.client.Get(ts.URL + "/me/data.json")
+			resp, err := b.Client.Get(ts.URL + "/me/data.json")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,8 +158,9 @@ func TestOwnPage(t *testing.T) {
 			if !strings.Contains(other.Body, "Ravi Kumar") || !strings.Contains(other.Body, "Nothing was shared") {
 				t.Errorf("another mobile's /me: %s", other.Body)
 			}
-			// Its session cannot withdraw Asha's grant either.
-			if got := ob.post(other, "/me/withdraw", url.Values{"grant": {grants[0][1]}}); !strings.Contains(got.Body, "That access had already ended") {
+			// Its session cannot withdraw Asha's grant either (a form its
+			// page does not have, sent with its page's token).
+			if got := ob.Post("/me/withdraw", url.Values{"grant": {grants[0][1]}, "csrf_token": {other.Hidden("csrf_token")}}); !strings.Contains(got.Body, "That access had already ended") {
 				t.Errorf("another mobile withdrawing Asha's grant: %d %s", got.Status, got.Body)
 			}
 			if got := userinfoStatus(t, ts, vSky.Token.AccessToken); got != http.StatusOK {
@@ -167,15 +169,13 @@ func TestOwnPage(t *testing.T) {
 		})
 
 		t.Run("withdraw without the form's token is refused", func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/me/withdraw", strings.NewReader(url.Values{"grant": {grants[0][1]}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if got := b.do(req); got.Status != http.StatusForbidden {
+			if got := b.Post("/me/withdraw", url.Values{"grant": {grants[0][1]}}); got.Status != http.StatusForbidden {
 				t.Fatalf("withdraw without CSRF token: %d", got.Status)
 			}
 		})
 
 		// Withdraw.
-		done := b.post(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}})
+		done := b.Submit(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}})
 		if done.URL.Path != me.Path || !strings.Contains(done.Body, "The service can no longer read your status") ||
 			strings.Contains(done.Body, `name="grant"`) || !strings.Contains(section(done.Body, "grants"), "withdrawn") {
 			t.Fatalf("after withdraw: %d %s: %s", done.Status, done.URL, done.Body)
@@ -199,15 +199,16 @@ func TestOwnPage(t *testing.T) {
 			strings.Contains(e.ActorID+e.ActorName, "99999") {
 			t.Errorf("audit entry: %+v", e)
 		}
-		if again := b.post(done, "/me/withdraw", url.Values{"grant": {grants[0][1]}}); !strings.Contains(again.Body, "That access had already ended") {
+		// The page from before the withdrawal, sent again.
+		if again := b.Submit(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}}); !strings.Contains(again.Body, "That access had already ended") {
 			t.Errorf("withdrawing twice: %s", again.Body)
 		}
 
-		signedOut := b.post(done, "/me/signout", url.Values{})
+		signedOut := b.Submit(done, "/me/signout", url.Values{})
 		if signedOut.URL.Path != me.Path || !strings.Contains(signedOut.Body, "You are signed out") || !strings.Contains(signedOut.Body, `name="mobile"`) {
 			t.Fatalf("sign out: %s %s", signedOut.URL, signedOut.Body)
 		}
-		if got := b.get(ts.URL + "/me/data.json"); got.URL.Path != me.Path || strings.Contains(got.Body, "Asha") {
+		if got := b.Get(ts.URL + "/me/data.json"); got.URL.Path != me.Path || strings.Contains(got.Body, "Asha") {
 			t.Errorf("download after sign-out: %s", got.URL)
 		}
 	})
@@ -223,30 +224,21 @@ func TestOwnPageNoEnumeration(t *testing.T) {
 	// one, which the resend wait refuses; it returns both answers and the
 	// pages they redirect to, with the mobile masked out.
 	type sent struct {
-		resp, refused         *http.Response
+		resp, refused         kycvstest.Page
 		codePage, refusedPage string
 	}
 	send := func(mobile string) sent {
-		b := ts.newBrowser()
-		b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		post := func() *http.Response {
-			start := b.get(ts.URL + me.Path)
-			m := csrfRe.FindStringSubmatch(start.Body)
-			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/me/signin", strings.NewReader(url.Values{"mobile": {mobile}, "csrf_token": {m[1]}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := b.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp
+		b := ts.newBrowser().NoFollow()
+		post := func() kycvstest.Page {
+			start := b.Get(ts.URL + me.Path)
+			return b.Submit(start, "/me/signin", url.Values{"mobile": {mobile}})
 		}
 		var s sent
 		s.resp = post()
-		code := b.get(ts.URL + "/me/code")
+		code := b.Get(ts.URL + "/me/code")
 		s.codePage = strings.ReplaceAll(code.Body, claims.MaskMobile(mustE164(t, mobile)), "MASKED")
 		s.refused = post()
-		refused := b.get(ts.URL + s.refused.Header.Get("Location"))
+		refused := b.Get(ts.URL + s.refused.Location)
 		if refused.Status != http.StatusTooManyRequests {
 			t.Errorf("the refused form's page: %d", refused.Status)
 		}
@@ -256,8 +248,8 @@ func TestOwnPageNoEnumeration(t *testing.T) {
 	regSent, unregSent := send("9999900003"), send("9999900077")
 	reg, regPage := regSent.resp, regSent.codePage
 	unreg, unregPage := unregSent.resp, unregSent.codePage
-	if reg.StatusCode != http.StatusSeeOther || unreg.StatusCode != reg.StatusCode || unreg.Header.Get("Location") != reg.Header.Get("Location") {
-		t.Fatalf("send code: registered %d %s, unregistered %d %s", reg.StatusCode, reg.Header.Get("Location"), unreg.StatusCode, unreg.Header.Get("Location"))
+	if reg.Status != http.StatusSeeOther || unreg.Status != reg.Status || unreg.Header.Get("Location") != reg.Header.Get("Location") {
+		t.Fatalf("send code: registered %d %s, unregistered %d %s", reg.Status, reg.Header.Get("Location"), unreg.Status, unreg.Header.Get("Location"))
 	}
 	strip := regexp.MustCompile(`(value|nonce)="[^"]+"`)
 	if strip.ReplaceAllString(regPage, "") != strip.ReplaceAllString(unregPage, "") {
@@ -265,11 +257,12 @@ func TestOwnPageNoEnumeration(t *testing.T) {
 	}
 	// A refusal (post/redirect/get) answers alike too: the redirect, and
 	// the page it leads to.
-	if r, u := regSent.refused, unregSent.refused; r.StatusCode != http.StatusSeeOther || u.StatusCode != r.StatusCode ||
+	if r, u := regSent.refused, unregSent.refused; r.Status != http.StatusSeeOther || u.Status != r.Status ||
 		u.Header.Get("Location") != r.Header.Get("Location") || u.Header.Get("Retry-After") != r.Header.Get("Retry-After") {
-		t.Errorf("refused: registered %d %s, unregistered %d %s", r.StatusCode, r.Header.Get("Location"), u.StatusCode, u.Header.Get("Location"))
+		t.Errorf("refused: registered %d %s, unregistered %d %s", r.Status, r.Header.Get("Location"), u.Status, u.Header.Get("Location"))
 	}
-	if r, u := csrfRe.ReplaceAllString(regSent.refusedPage, ""), csrfRe.ReplaceAllString(unregSent.refusedPage, ""); r != u || !strings.Contains(r, `value="MOBILE"`) {
+	csrfField := regexp.MustCompile(`name="csrf_token" value="[^"]+"`)
+	if r, u := csrfField.ReplaceAllString(regSent.refusedPage, ""), csrfField.ReplaceAllString(unregSent.refusedPage, ""); r != u || !strings.Contains(r, `value="MOBILE"`) {
 		t.Errorf("the refused forms' pages differ:\n%s\n----\n%s", r, u)
 	}
 	var cookie *http.Cookie
@@ -288,7 +281,7 @@ func TestOwnPageNoEnumeration(t *testing.T) {
 	// The unregistered mobile, signed in, sees an empty page.
 	b := ts.newBrowser()
 	var setCookie []*http.Cookie
-	b.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		setCookie = append(setCookie, req.Response.Cookies()...)
 		return nil
 	}
@@ -341,7 +334,7 @@ func TestOwnPageWithdrawsKYCVSToken(t *testing.T) {
 			!strings.Contains(section(p.Body, "disclosures"), "code shared with the service (KYC-VS API)") {
 			t.Fatalf("want the API token and its disclosure: %s", p.Body)
 		}
-		done := b.post(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}})
+		done := b.Submit(p, "/me/withdraw", url.Values{"grant": {grants[0][1]}})
 		if !strings.Contains(done.Body, "The service can no longer read your status") {
 			t.Fatalf("withdraw: %s", done.Body)
 		}

@@ -31,12 +31,12 @@ func TestFullyVaccinatedEndToEnd(t *testing.T) {
 			t.Run(p.name, func(t *testing.T) {
 				a := r.authorize()
 				b := ts.newBrowser()
-				login := b.get(a.URL)
-				otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {p.mobile}, "name": {p.name}})
+				login := b.Get(a.URL)
+				otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {p.mobile}, "name": {p.name}})
 				if !strings.Contains(otpPage.Body, "whether you are fully vaccinated: yes or no") || strings.Contains(otpPage.Body, "not, partially or fully") {
 					t.Fatalf("the OTP page does not say exactly what is shared: %s", otpPage.Body)
 				}
-				done := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+91" + p.mobile)}})
+				done := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+91" + p.mobile)}})
 				v := r.finish(a, b.redirected(done))
 				for where, got := range map[string]map[string]any{"ID token": v.Claims, "userinfo": v.Userinfo} {
 					if got[claims.ClaimFullyVaccinated] != p.fully {

@@ -20,7 +20,7 @@ func TestDatabaseDown(t *testing.T) {
 	first := r.authorize()
 	v := r.finish(first, b.signIn(first, "9999900001", "Asha Verma"))
 	a := r.authorize(oauth2.SetAuthURLParam("prompt", "login"))
-	login := b.get(a.URL)
+	login := b.Get(a.URL)
 	ts.store().Close()
 
 	post := func(path string, form url.Values, basic bool) *http.Request {

@@ -21,14 +21,14 @@ import (
 // approved login request.
 func (b *browser) approveOnly(a authorization, mobile, name string) (string, *store.LoginRequest) {
 	b.t.Helper()
-	login := b.get(a.URL)
+	login := b.Get(a.URL)
 	if login.Status != http.StatusOK || !strings.Contains(login.URL.Path, "/login/") {
 		b.t.Fatalf("authorize: want the login page, got %d %s: %s", login.Status, login.URL, login.Body)
 	}
-	otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
+	otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {mobile}, "name": {name}})
 	e164, _ := claims.NormalizeMobile(mobile)
-	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	approved := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {b.ts.lastOTP(e164)}})
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	approved := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {b.ts.lastOTP(e164)}})
 	if !strings.HasPrefix(approved.Location, oauth.PathResume) {
 		b.t.Fatalf("want a redirect to resume, got %d %q: %s", approved.Status, approved.Location, approved.Body)
 	}
@@ -69,7 +69,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			v := r.finish(a, b.redirected(b.get(ts.URL+resume)))
+			v := r.finish(a, b.redirected(b.Get(ts.URL+resume)))
 			if v.Claims["name"] != "Asha Verma" || v.Userinfo["name"] != nil || v.Status != 2 {
 				t.Fatalf("ID token %v, userinfo %v", v.Claims, v.Userinfo)
 			}
@@ -91,7 +91,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 					return nil
 				})
 			})
-			back := b.redirected(b.get(ts.URL + resume))
+			back := b.redirected(b.Get(ts.URL + resume))
 			if back.Query().Get("error") != "server_error" || back.Query().Get("code") != "" || back.Query().Get("state") != a.state {
 				t.Fatalf("got %s", back)
 			}
@@ -104,7 +104,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 			if err := ts.store().DeleteBeneficiary(ctx, lr.BeneficiaryID); err != nil {
 				t.Fatal(err)
 			}
-			back := b.redirected(b.get(ts.URL + resume))
+			back := b.redirected(b.Get(ts.URL + resume))
 			if back.Query().Get("error") != "access_denied" || back.Query().Get("code") != "" ||
 				!strings.Contains(back.Query().Get("error_description"), "no longer in the registry") {
 				t.Fatalf("got %s", back)

@@ -100,7 +100,7 @@ func TestPKCERules(t *testing.T) {
 		{"confidential client without PKCE", confID, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := ts.newBrowser().get(base(tc.client, tc.extra))
+			p := ts.newBrowser().Get(base(tc.client, tc.extra))
 			if tc.wantError == "" {
 				if !strings.Contains(p.URL.Path, "/login/") {
 					t.Fatalf("want the login page, got %d %s %s", p.Status, p.Location, p.Body)
@@ -162,7 +162,7 @@ func TestAuthorizeBadRequests(t *testing.T) {
 		{"bad claims parameter", with(func(q url.Values) { q.Set("claims", "{not json") }), "invalid_request", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := ts.newBrowser().get(tc.url)
+			p := ts.newBrowser().Get(tc.url)
 			if tc.wantError != "" {
 				u, _ := url.Parse(p.Location)
 				if u == nil || !strings.HasPrefix(p.Location, "http://127.0.0.1:9/callback") || u.Query().Get("error") != tc.wantError || u.Query().Get("code") != "" {
@@ -177,7 +177,7 @@ func TestAuthorizeBadRequests(t *testing.T) {
 	}
 	t.Run("what certification sends is accepted", func(t *testing.T) {
 		// Unknown parameters, display, locales, acr_values, login_hint; scope order reversed.
-		p := ts.newBrowser().get(with(func(q url.Values) {
+		p := ts.newBrowser().Get(with(func(q url.Values) {
 			q.Set("scope", "vaccination_status openid")
 			q.Set("extra", "foobar")
 			q.Set("display", "popup")
@@ -195,7 +195,7 @@ func TestAuthorizeBadRequests(t *testing.T) {
 		b := ts.newBrowser()
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+oauth.PathAuth, strings.NewReader(good.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		p := b.do(req)
+		p := b.Do(req)
 		if p.Status != http.StatusOK || !strings.Contains(p.URL.Path, "/login/") {
 			t.Fatalf("got %d %s", p.Status, p.URL)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store/storetest"
 )
@@ -29,7 +30,7 @@ var (
 )
 
 // formPostResponse reads the form_post page: where it posts and what.
-func formPostResponse(t *testing.T, p page) (string, url.Values) {
+func formPostResponse(t *testing.T, p kycvstest.Page) (string, url.Values) {
 	t.Helper()
 	m := formActionRe.FindStringSubmatch(p.Body)
 	if p.Status != http.StatusOK || m == nil {
@@ -84,9 +85,9 @@ func TestResponseModesAndIssuer(t *testing.T) {
 		t.Run("response_mode=form_post", func(t *testing.T) {
 			a := r.authorize(oauth2.SetAuthURLParam("response_mode", "form_post"))
 			b := ts.newBrowser()
-			login := b.get(a.URL)
-			otpPage := b.post(login, login.URL.Path, url.Values{"mobile": {"9999900002"}, "name": {"Ravi Kumar"}})
-			done := b.post(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900002")}})
+			login := b.Get(a.URL)
+			otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900002"}, "name": {"Ravi Kumar"}})
+			done := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900002")}})
 			action, fields := formPostResponse(t, done)
 			if action != r.conf.RedirectURL {
 				t.Fatalf("form posts to %q, want %q", action, r.conf.RedirectURL)
@@ -105,19 +106,19 @@ func TestResponseModesAndIssuer(t *testing.T) {
 
 		t.Run("errors carry iss and state, in the response mode asked for", func(t *testing.T) {
 			a := r.authorize(oauth2.SetAuthURLParam("prompt", "none"))
-			back := ts.newBrowser().redirected(ts.newBrowser().get(a.URL))
+			back := ts.newBrowser().redirected(ts.newBrowser().Get(a.URL))
 			q := back.Query()
 			if q.Get("error") != "login_required" || q.Get("iss") != ts.URL || q.Get("state") != a.state {
 				t.Fatalf("query error: %s", back)
 			}
 			a = r.authorize(oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("response_mode", "form_post"))
-			_, fields := formPostResponse(t, ts.newBrowser().get(a.URL))
+			_, fields := formPostResponse(t, ts.newBrowser().Get(a.URL))
 			if fields.Get("error") != "login_required" || fields.Get("iss") != ts.URL || fields.Get("state") != a.state {
 				t.Fatalf("form_post error: %v", fields)
 			}
 			// A code in a fragment would reach every script of the page.
 			a = r.authorize(oauth2.SetAuthURLParam("response_mode", "fragment"))
-			back = ts.newBrowser().redirected(ts.newBrowser().get(a.URL))
+			back = ts.newBrowser().redirected(ts.newBrowser().Get(a.URL))
 			if back.Query().Get("error") != "unsupported_response_mode" || back.Query().Get("iss") != ts.URL {
 				t.Fatalf("fragment: %s", back)
 			}

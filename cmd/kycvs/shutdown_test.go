@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 )
@@ -31,29 +31,23 @@ type pendingSend struct {
 // listens) and loads the sign-in form for the person.
 func openSignIn(t *testing.T, issuer, clientID string, person store.Beneficiary) *pendingSend {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-			if strings.HasPrefix(r.URL.String(), issuer) {
-				return nil
-			}
-			return http.ErrUseLastResponse
-		}}
+	b := kycvstest.NewBrowser(t)
+	b.Client.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(r.URL.String(), issuer) {
+			return nil
+		}
+		return http.ErrUseLastResponse
+	}
 	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:9/callback"},
 		"scope": {"openid vaccination_status"}, "state": {randomString()}, "nonce": {randomString()},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
-	resp, err := hc.Get(issuer + oauth.PathAuth + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
+	login := b.Get(issuer + oauth.PathAuth + "?" + q.Encode())
+	token := login.Hidden("csrf_token")
+	if login.Status != http.StatusOK || token == "" {
+		t.Fatalf("sign-in page: %d %s", login.Status, login.Body)
 	}
-	defer resp.Body.Close()
-	body := readAll(resp)
-	m := csrfRe.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("sign-in page: %d %s", resp.StatusCode, body)
-	}
-	return &pendingSend{client: hc, url: resp.Request.URL.String(),
-		form: url.Values{"mobile": {person.Mobile}, "name": {person.Name}, "csrf_token": {m[1]}}}
+	return &pendingSend{client: b.Client, url: login.URL.String(),
+		form: url.Values{"mobile": {person.Mobile}, "name": {person.Name}, "csrf_token": {token}}}
 }
 
 // post submits the form and returns the status of the first answer

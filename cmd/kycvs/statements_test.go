@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store/storetest"
 )
@@ -31,10 +31,9 @@ func TestStatementsPerVerification(t *testing.T) {
 		id, secret := ts.client(oauth.ClientSpec{})
 		r := ts.newRP(id, secret)
 		a := r.authorize()
-		jar, _ := cookiejar.New(nil)
 		// Redirects are followed by hand, so each request is a step of its own.
-		hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		b := &browser{t: t, ts: ts, client: hc}
+		b := ts.newBrowser()
+		b.Browser = b.NoFollow()
 
 		var steps []string
 		var counts []uint64
@@ -48,37 +47,37 @@ func TestStatementsPerVerification(t *testing.T) {
 			counts = append(counts, after-before)
 			total += after - before
 		}
-		var login, otpPage, done page
+		var login, otpPage, done kycvstest.Page
 		var back *url.URL
 		measure("authorize", func() {
-			p := b.get(a.URL)
+			p := b.Get(a.URL)
 			if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/login/") {
 				t.Fatalf("authorize: want a redirect to sign in, got %d %s", p.Status, p.Location)
 			}
 			login.Location = p.Location
 		})
 		path := login.Location
-		measure("sign-in page", func() { login = b.get(ts.URL + path) })
+		measure("sign-in page", func() { login = b.Get(ts.URL + path) })
 		measure("send OTP", func() {
-			p := b.post(login, path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+			p := b.Submit(login, path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
 			if p.Status != http.StatusSeeOther {
 				t.Fatalf("send OTP: want 303, got %d: %s", p.Status, p.Body)
 			}
 		})
 		measure("OTP page", func() {
-			otpPage = b.get(ts.URL + path)
+			otpPage = b.Get(ts.URL + path)
 			if !strings.Contains(otpPage.Body, `name="otp"`) {
 				t.Fatalf("OTP page: got %d: %s", otpPage.Status, otpPage.Body)
 			}
 		})
 		code := ts.lastOTP("+919999900001")
 		measure("verify OTP", func() {
-			done = b.post(otpPage, path+"/otp", url.Values{"otp": {code}})
+			done = b.Submit(otpPage, path+"/otp", url.Values{"otp": {code}})
 			if done.Status != http.StatusSeeOther || !strings.HasPrefix(done.Location, "/oauth2/") {
 				t.Fatalf("verify OTP: want a redirect to resume, got %d %s", done.Status, done.Location)
 			}
 		})
-		measure("resume", func() { back = b.redirected(b.get(ts.URL + done.Location)) })
+		measure("resume", func() { back = b.redirected(b.Get(ts.URL + done.Location)) })
 		if back.Query().Get("code") == "" {
 			t.Fatalf("resume: no code in %s", back)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kycvs/kycvs/consent"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/web"
 )
@@ -65,7 +66,7 @@ func (b *rawBrowser) signIn(ts *testServer, clientID, mobile, name string) (logi
 		b.t.Fatalf("authorize: %d %s", resp.StatusCode, loginPath)
 	}
 	_, login = b.do(http.MethodGet, loginPath, nil)
-	token := csrfRe.FindStringSubmatch(login)[1]
+	token := kycvstest.Page{Body: login}.Hidden(web.CSRFField)
 	if resp, body := b.do(http.MethodPost, loginPath, url.Values{"mobile": {mobile}, "name": {name}, "csrf_token": {token}}); resp.StatusCode != http.StatusSeeOther {
 		b.t.Fatalf("send: %d %s", resp.StatusCode, body)
 	}
