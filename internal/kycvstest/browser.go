@@ -72,6 +72,8 @@ type Form struct {
 	Method string
 	// Action is where the form is sent, resolved against the page's URL.
 	Action *url.URL
+	// ID is the form's id attribute, "" when it has none.
+	ID string
 	// Hidden holds the form's hidden fields: what it sends whatever the
 	// person enters.
 	Hidden url.Values
@@ -111,7 +113,7 @@ func (p Page) Forms() []Form {
 				if method != http.MethodPost {
 					method = http.MethodGet
 				}
-				cur = &Form{Method: method, Action: action, Hidden: url.Values{}}
+				cur = &Form{Method: method, Action: action, ID: attrs["id"], Hidden: url.Values{}}
 			case "input":
 				if cur != nil && strings.EqualFold(attrs["type"], "hidden") && attrs["name"] != "" {
 					cur.Hidden.Add(attrs["name"], attrs["value"])

@@ -21,7 +21,7 @@ const formsPage = `<!doctype html><title>forms</title>
 <form method="post" action="/withdraw"><input type=hidden name=grant value=g1><input type="HIDDEN" name="csrf_token" value="t2"></form>
 <form method="post" action="/withdraw"><input type="hidden" name="grant" value="g2"></form>
 <form action="search"><input type="hidden" name="page" value="2"></form>
-<form method="POST"><input type="hidden" name="here" value="1"/></form>
+<form method="POST" id="self"><input type="hidden" name="here" value="1"/></form>
 `
 
 // echo serves formsPage at GET /forms/, answers every other request with its
@@ -54,14 +54,14 @@ func TestBrowserForms(t *testing.T) {
 	}
 	var got []string
 	for _, f := range p.Forms() {
-		got = append(got, f.Method+" "+f.Action.Path+" "+f.Hidden.Encode())
+		got = append(got, f.Method+" "+f.Action.Path+" "+f.Hidden.Encode()+" #"+f.ID)
 	}
 	want := []string{
-		"POST /sign-in csrf_token=tok%2Ben%261",
-		"POST /withdraw csrf_token=t2&grant=g1",
-		"POST /withdraw grant=g2",
-		"GET /forms/search page=2",
-		"POST /forms/ here=1",
+		"POST /sign-in csrf_token=tok%2Ben%261 #",
+		"POST /withdraw csrf_token=t2&grant=g1 #",
+		"POST /withdraw grant=g2 #",
+		"GET /forms/search page=2 #",
+		"POST /forms/ here=1 #self",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("forms:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
