@@ -3,12 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,23 +22,17 @@ import (
 	"github.com/kycvs/kycvs/store/storetest"
 )
 
-var (
-	formActionRe = regexp.MustCompile(`<form method="post" action="([^"]+)" id="form-post">`)
-	hiddenRe     = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-)
-
-// formPostResponse reads the form_post page: where it posts and what.
+// formPostResponse reads the form_post page: where its form posts and
+// what (its hidden fields).
 func formPostResponse(t *testing.T, p kycvstest.Page) (string, url.Values) {
 	t.Helper()
-	m := formActionRe.FindStringSubmatch(p.Body)
-	if p.Status != http.StatusOK || m == nil {
-		t.Fatalf("want the form_post page, got %d %s: %s", p.Status, p.Location, p.Body)
+	for _, f := range p.Forms() {
+		if p.Status == http.StatusOK && f.ID == "form-post" && f.Method == http.MethodPost {
+			return f.Action.String(), f.Hidden
+		}
 	}
-	fields := url.Values{}
-	for _, f := range hiddenRe.FindAllStringSubmatch(p.Body, -1) {
-		fields.Add(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
-	}
-	return html.UnescapeString(m[1]), fields
+	t.Fatalf("want the form_post page, got %d %s: %s", p.Status, p.Location, p.Body)
+	return "", nil
 }
 
 // Response modes and RFC 9207: query (implicit or explicit) and form_post
