@@ -270,7 +270,7 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		sess.DefaultSession.Claims.Extra["sid"] = rp.SID
 	}
 	var resp fosite.AuthorizeResponder
-	disclosure := newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, "", plan.All(), values)
+	disclosure := p.newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, "", plan.All(), values)
 	err = p.st.InTx(ctx, func(ctx context.Context) error {
 		if a.LoginRequest != "" {
 			// One conditional UPDATE: of two resumes racing, one issues.
@@ -341,9 +341,11 @@ var protectedClaims = map[string]bool{
 	"at_hash": true, "c_hash": true, "sid": true, "rat": true,
 }
 
-// newDisclosure makes the record of one disclosure.
-func newDisclosure(clientID, beneficiaryID, subject string, channel store.DisclosureChannel, requestID string, names []string, values map[string]any) *store.Disclosure {
+// newDisclosure makes the record of one disclosure, made now by the
+// provider's clock.
+func (p *Provider) newDisclosure(clientID, beneficiaryID, subject string, channel store.DisclosureChannel, requestID string, names []string, values map[string]any) *store.Disclosure {
 	d := &store.Disclosure{
+		CreatedAt:     p.cfg.Now().UTC(),
 		ID:            newChallenge(),
 		ClientID:      clientID,
 		BeneficiaryID: beneficiaryID,

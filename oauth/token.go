@@ -186,7 +186,7 @@ func (p *Provider) refreshIDTokenClaims(ctx context.Context, client fosite.Clien
 	}
 	// A fresh ID token, not the first one's times.
 	c.ExpiresAt, c.IssuedAt = time.Time{}, time.Time{}
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtRefresh, requestID, names, values)
+	d := p.newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtRefresh, requestID, names, values)
 	if err := p.st.CreateDisclosure(ctx, d); err != nil {
 		return err
 	}

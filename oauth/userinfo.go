@@ -103,7 +103,7 @@ func (p *Provider) releaseUserinfo(c *gin.Context, ar fosite.AccessRequester, se
 		}
 	}
 	out["sub"] = sess.GetSubject()
-	d := newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtUserinfo, ar.GetID(), names, values)
+	d := p.newDisclosure(sess.ClientID, b.ID, sess.GetSubject(), store.DisclosedAtUserinfo, ar.GetID(), names, values)
 	if err := p.st.CreateDisclosure(c.Request.Context(), d); err != nil {
 		// Nothing is disclosed that is not recorded.
 		p.writeUserinfoOutage(c, err)
