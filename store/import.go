@@ -35,7 +35,7 @@ type ImportOptions struct {
 	Force bool
 	// Phase, when set, is called as the import moves on: "loading" (the
 	// records are being read), "checking", "merging", "indexing" (a
-	// first load on PostgreSQL builds the indexes), "deleting",
+	// first load builds the registry's indexes), "deleting",
 	// "committing".
 	Phase func(phase string)
 	// BeforeCommit, when set, runs in the import's transaction after the
@@ -100,7 +100,9 @@ func (e *DeleteLimitError) Is(target error) bool { return target == ErrTooManyDe
 //
 // PostgreSQL loads the records with COPY into a temporary table and merges
 // with set-based statements; SQLite loads them with batched prepared
-// inserts and merges the same way.
+// inserts and merges the same way. A first load into an empty registry
+// builds the registry's secondary indexes once after the rows instead of
+// row by row (firstLoadPostgres, firstLoadSQLite).
 func (s *Store) ImportRegistry(ctx context.Context, next func() (*ImportRecord, error), opts ImportOptions) (ImportResult, error) {
 	phase := opts.Phase
 	if phase == nil {
@@ -177,7 +179,7 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 			return err
 		}
 	case before == 0:
-		if err := imp.insertAll(tx, pg); err != nil {
+		if err := imp.firstLoadSQLite(tx); err != nil {
 			return err
 		}
 	default:
@@ -326,6 +328,40 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 	}
 	for _, k := range keys {
 		if err := tx.Exec("ALTER TABLE " + k.Rel + " ADD CONSTRAINT " + k.Name + " " + k.Def).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstLoadSQLite writes the input into an empty registry on SQLite. As on
+// PostgreSQL (firstLoadPostgres), the secondary indexes of beneficiaries
+// and doses are dropped within the import's transaction and built once
+// from the whole tables after the insert, with their own CREATE statements
+// as sqlite_master keeps them, so the schema after the import is the one
+// the migrations made, and a failure rolls the drops back with the rows.
+// No reader sees the tables without them: SQLite readers on other
+// connections read the database as it was before the import (WAL) until it
+// commits, and the store's one connection is the import's until then. The
+// doses' foreign key stays: SQLite cannot turn it off inside a
+// transaction, and its check is an in-process lookup by primary key.
+func (imp *registryImport) firstLoadSQLite(tx *gorm.DB) error {
+	var indexes []struct{ Name, SQL string }
+	if err := tx.Raw(`SELECT name, sql FROM main.sqlite_master
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('beneficiaries', 'doses') ORDER BY name`).Scan(&indexes).Error; err != nil {
+		return err
+	}
+	for _, i := range indexes {
+		if err := tx.Exec(`DROP INDEX main."` + strings.ReplaceAll(i.Name, `"`, `""`) + `"`).Error; err != nil {
+			return err
+		}
+	}
+	if err := imp.insertAll(tx, false); err != nil {
+		return err
+	}
+	imp.phase("indexing")
+	for _, i := range indexes {
+		if err := tx.Exec(i.SQL).Error; err != nil {
 			return err
 		}
 	}
