@@ -126,7 +126,14 @@ func TestGenerateOTPErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		good := `{"mobile_number":"9999900001","full_name":"Asha Verma"}`
-		wrongSecret := h.key[clientAir][:len(h.key[clientAir])-2] + "AA"
+		// One character changed inside the key, not at its end, where
+		// base64's spare bits could leave the decoded secret unchanged.
+		wrongSecret := []byte(h.key[clientAir])
+		if i := len(wrongSecret) - 10; wrongSecret[i] == 'A' {
+			wrongSecret[i] = 'B'
+		} else {
+			wrongSecret[i] = 'A'
+		}
 		tests := []struct {
 			name   string
 			key    string
@@ -136,7 +143,7 @@ func TestGenerateOTPErrors(t *testing.T) {
 		}{
 			{"no key", "", good, http.StatusUnauthorized, kycvsapi.CodeAPIKeyRequired},
 			{"malformed key", "not-a-key", good, http.StatusUnauthorized, kycvsapi.CodeInvalidAPIKey},
-			{"wrong secret part", wrongSecret, good, http.StatusUnauthorized, kycvsapi.CodeInvalidAPIKey},
+			{"wrong secret part", string(wrongSecret), good, http.StatusUnauthorized, kycvsapi.CodeInvalidAPIKey},
 			{"revoked key", revoked, good, http.StatusUnauthorized, kycvsapi.CodeInvalidAPIKey},
 			{"entity not allowed the status", profileKey, good, http.StatusForbidden, kycvsapi.CodeNotAllowed},
 			{"not JSON", h.key[clientAir], `mobile_number=9999900001`, http.StatusBadRequest, kycvsapi.CodeInvalidRequest},

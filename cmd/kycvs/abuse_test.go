@@ -271,13 +271,16 @@ func TestCleanupJob(t *testing.T) {
 			_, e2 := st.GetToken(ctx, store.KindAccessToken, "expired")
 			n, _ := st.CountOTPEvents(ctx, "cleanup:old", now.Add(-30*time.Hour))
 			kept, e3 := st.GetLoginRequest(ctx, "expired-kept")
+			entries, _, e4 := st.ListAuditEntries(ctx, store.AuditFilter{TargetType: "beneficiary"})
 			return errors.Is(e1, store.ErrNotFound) && errors.Is(e2, store.ErrNotFound) && n == 0 && disclosures() == 1 &&
-				e3 == nil && kept.Mobile == "" && kept.Name == ""
+				e3 == nil && kept.Mobile == "" && kept.Name == "" && e4 == nil && len(entries) == 1
 		}
-		deadline := time.Now().Add(5 * time.Second)
+		// The clean-up's pass deletes in several statements: wait for its
+		// last (the audit entries) before the checks below.
+		deadline := time.Now().Add(30 * time.Second)
 		for !gone() {
 			if time.Now().After(deadline) {
-				t.Fatal("expired rows still there 5 seconds later")
+				t.Fatal("expired rows still there 30 seconds later")
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
