@@ -161,9 +161,10 @@ func TestImportStreaming(t *testing.T) {
 }
 
 // TestImportFirstLoadIndexes: a first load into an empty registry (which
-// on PostgreSQL drops the registry's secondary indexes and the doses'
-// foreign key, and builds them again after the rows) leaves the schema as
-// the migrations made it, whether it fails late or succeeds.
+// drops the registry's secondary indexes, and on PostgreSQL its primary
+// keys and the doses' foreign key, and builds them again after the rows)
+// leaves the schema as the migrations made it, whether it fails late or
+// succeeds.
 func TestImportFirstLoadIndexes(t *testing.T) {
 	const n = 3000
 	storetest.RunPooled(t, func(t *testing.T, st *store.Store) {
@@ -216,8 +217,8 @@ func TestImportFirstLoadIndexes(t *testing.T) {
 }
 
 // registrySchema lists the indexes and constraints of st's schema, one a
-// line with its definition: pg_indexes and pg_constraint on PostgreSQL,
-// sqlite_master on SQLite.
+// line with its definition: pg_indexes, pg_constraint and the columns on
+// PostgreSQL, sqlite_master on SQLite.
 func registrySchema(t *testing.T, st *store.Store) string {
 	t.Helper()
 	q := `SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name`
@@ -226,6 +227,9 @@ func registrySchema(t *testing.T, st *store.Store) string {
 			UNION ALL
 			SELECT 'constraint ' || conname || ' ' || conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated
 			FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' nullable ' || is_nullable || ' ' || COALESCE(column_default, '')
+			FROM information_schema.columns WHERE table_schema = current_schema()
 			ORDER BY 1`
 	}
 	db, err := st.DB()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,9 +230,12 @@ func (imp *registryImport) insertAll(tx *gorm.DB, pg bool) error {
 	var n int64
 	var err error
 	if pg {
+		// A beneficiary's dose arrays have one length, and the
+		// set-returning functions of a select list run in step: one row
+		// per dose, with none of the tuplestore that unnest in FROM fills
+		// for each beneficiary.
 		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-			SELECT s.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_beneficiaries s,
-			unnest(s.vaccines, s.dose_numbers, s.total_doses, s.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
+			SELECT id, unnest(vaccines), unnest(dose_numbers), unnest(total_doses), unnest(dose_dates) FROM import_beneficiaries`)
 	} else {
 		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
 			SELECT beneficiary_id, vaccine, dose_number, total_doses, dose_date FROM import_doses`)
@@ -249,12 +253,13 @@ func (imp *registryImport) insertAll(tx *gorm.DB, pg bool) error {
 const firstLoadMaintenanceWorkMem = 256 << 20
 
 // firstLoadPostgres writes the input into an empty registry on
-// PostgreSQL. Maintaining the secondary indexes of beneficiaries and doses
-// row by row, and checking the doses' foreign key with a lookup (and a row
-// lock) per dose, cost more than writing the rows, so within the import's
-// transaction it drops those indexes and foreign keys, inserts the rows,
-// builds each index once from the whole table and adds each foreign key
-// back, which checks every dose with one join. The definitions are read
+// PostgreSQL. Maintaining the indexes of beneficiaries and doses row by
+// row, and checking the doses' foreign key with a lookup (and a row lock)
+// per dose, cost more than writing the rows, so within the import's
+// transaction it drops those indexes, the primary keys and the foreign
+// keys, inserts the rows, builds each index and key once from the whole
+// table and adds each foreign key back, which checks every dose with one
+// join (the input's IDs were found unique by check). The definitions are read
 // from the catalogue (pg_get_indexdef, pg_get_constraintdef) and given
 // back as they were, so the schema after the import is the one the
 // migrations made; an index or key with a comment, a tablespace of its
@@ -280,7 +285,10 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 			return err
 		}
 	}
-	type def struct{ Name, Rel, Def string }
+	type def struct {
+		Name, Rel, Def string
+		Foreign        bool
+	}
 	var indexes, keys []def
 	if err := tx.Raw(`SELECT quote_ident(n.nspname) || '.' || quote_ident(i.relname) AS name, pg_get_indexdef(x.indexrelid) AS def
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
@@ -291,11 +299,22 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 		ORDER BY i.relname`).Scan(&indexes).Error; err != nil {
 		return err
 	}
-	if err := tx.Raw(`SELECT quote_ident(conname) AS name, conrelid::regclass::text AS rel, pg_get_constraintdef(oid) AS def
-		FROM pg_constraint
-		WHERE contype = 'f' AND conrelid IN ('beneficiaries'::regclass, 'doses'::regclass)
-			AND convalidated AND obj_description(oid, 'pg_constraint') IS NULL
-		ORDER BY conname`).Scan(&keys).Error; err != nil {
+	// The foreign keys of beneficiaries and doses, then their primary keys
+	// and unique constraints, each but one that a foreign key of another
+	// table depends on.
+	if err := tx.Raw(`WITH fk AS (SELECT oid FROM pg_constraint
+			WHERE contype = 'f' AND conrelid IN ('beneficiaries'::regclass, 'doses'::regclass)
+				AND convalidated AND obj_description(oid, 'pg_constraint') IS NULL)
+		SELECT quote_ident(c.conname) AS name, c.conrelid::regclass::text AS rel, pg_get_constraintdef(c.oid) AS def, c.contype = 'f' AS foreign
+		FROM pg_constraint c LEFT JOIN pg_index x ON x.indexrelid = c.conindid LEFT JOIN pg_class i ON i.oid = x.indexrelid
+		WHERE c.oid IN (SELECT oid FROM fk)
+			OR c.contype IN ('p', 'u') AND c.conrelid IN ('beneficiaries'::regclass, 'doses'::regclass)
+				AND obj_description(c.oid, 'pg_constraint') IS NULL
+				AND x.indisvalid AND NOT x.indisclustered AND i.reltablespace = 0
+				AND obj_description(x.indexrelid, 'pg_class') IS NULL
+				AND NOT EXISTS (SELECT 1 FROM pg_constraint f
+					WHERE f.contype = 'f' AND f.conindid = c.conindid AND f.oid NOT IN (SELECT oid FROM fk))
+		ORDER BY c.contype <> 'f', c.conname`).Scan(&keys).Error; err != nil {
 		return err
 	}
 	// The ACCESS EXCLUSIVE locks, in the order every import takes them.
@@ -316,6 +335,15 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 		return err
 	}
 	imp.phase("indexing")
+	// The primary keys and unique constraints first: the foreign keys
+	// need them.
+	for _, k := range slices.Backward(keys) {
+		if !k.Foreign {
+			if err := tx.Exec("ALTER TABLE " + k.Rel + " ADD CONSTRAINT " + k.Name + " " + k.Def).Error; err != nil {
+				return err
+			}
+		}
+	}
 	for _, i := range indexes {
 		if err := tx.Exec(i.Def).Error; err != nil {
 			return err
@@ -327,8 +355,10 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 		return err
 	}
 	for _, k := range keys {
-		if err := tx.Exec("ALTER TABLE " + k.Rel + " ADD CONSTRAINT " + k.Name + " " + k.Def).Error; err != nil {
-			return err
+		if k.Foreign {
+			if err := tx.Exec("ALTER TABLE " + k.Rel + " ADD CONSTRAINT " + k.Name + " " + k.Def).Error; err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -406,8 +436,7 @@ func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
 	imp.res.Created = int(n)
 	if pg {
 		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-			SELECT c.id, d.vaccine, d.dose_number, d.total_doses, d.dose_date FROM import_changes c,
-			unnest(c.vaccines, c.dose_numbers, c.total_doses, c.dose_dates) AS d(vaccine, dose_number, total_doses, dose_date)`)
+			SELECT id, unnest(vaccines), unnest(dose_numbers), unnest(total_doses), unnest(dose_dates) FROM import_changes`)
 	} else {
 		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
 			SELECT d.beneficiary_id, d.vaccine, d.dose_number, d.total_doses, d.dose_date
