@@ -29,22 +29,7 @@ func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthTok
 // no row matches and ErrConflict when it was already inactive, so a code
 // redeemed twice at once succeeds only once.
 func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) error {
-	if !wellFormedKey(kind, signature) {
-		return ErrNotFound
-	}
-	res := s.conn(ctx).Model(&OAuthToken{}).
-		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
-		Update("active", false)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		if _, err := s.GetToken(ctx, kind, signature); err != nil {
-			return err
-		}
-		return ErrConflict
-	}
-	return nil
+	return s.updateActiveToken(ctx, kind, signature, false)
 }
 
 // HoldActiveToken locks an active row until the transaction of ctx ends,
@@ -54,14 +39,20 @@ func (s *Store) DeactivateToken(ctx context.Context, kind, signature string) err
 // escape one that started after. ErrNotFound when no row matches,
 // ErrConflict when the row is inactive.
 func (s *Store) HoldActiveToken(ctx context.Context, kind, signature string) error {
+	// An UPDATE that changes nothing takes the row lock on PostgreSQL and
+	// the write lock on SQLite, which SELECT does not.
+	return s.updateActiveToken(ctx, kind, signature, true)
+}
+
+// updateActiveToken sets an active row's active flag to active:
+// ErrNotFound when no row matches, ErrConflict when the row is inactive.
+func (s *Store) updateActiveToken(ctx context.Context, kind, signature string, active bool) error {
 	if !wellFormedKey(kind, signature) {
 		return ErrNotFound
 	}
-	// An UPDATE that changes nothing takes the row lock on PostgreSQL and
-	// the write lock on SQLite, which SELECT does not.
 	res := s.conn(ctx).Model(&OAuthToken{}).
 		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
-		Update("active", true)
+		Update("active", active)
 	if res.Error != nil {
 		return translate(res.Error)
 	}
