@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -92,7 +90,7 @@ func (f *Flow) handleStart(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rawMobile := truncate(c.PostForm("mobile"), 64)
+	rawMobile := web.Truncate(c.PostForm("mobile"), 64)
 	name := strings.TrimSpace(c.PostForm("name"))
 	mobile, err := claims.NormalizeMobile(rawMobile)
 	switch {
@@ -122,7 +120,7 @@ func (f *Flow) refuseTyped(c *gin.Context, ch, mobile, name, m string) {
 			r.OTPHash = nil
 			r.ForceLogin = true
 		}
-		r.Mobile, r.Name = printable(mobile), printable(truncate(name, otp.MaxNameLen))
+		r.Mobile, r.Name = web.Printable(mobile), web.Printable(web.Truncate(name, otp.MaxNameLen))
 		return nil
 	})
 	if err != nil {
@@ -340,23 +338,4 @@ func (f *Flow) resendWait(lr *store.LoginRequest, now time.Time) time.Duration {
 		return 0
 	}
 	return f.otps.ResendWait(loginOTP(lr), now)
-}
-
-// printable is s without invalid UTF-8 and control characters: refused
-// input is kept to be shown again, and no database takes a NUL byte.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-}
-
-// truncate cuts s to at most n characters, for echoing input into a form.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

@@ -28,7 +28,7 @@ func (f *Flow) handleName(c *gin.Context) {
 			if err := checkStep(r, now, store.LoginVerified); err != nil {
 				return err
 			}
-			r.Name = printable(truncate(name, otp.MaxNameLen))
+			r.Name = web.Printable(web.Truncate(name, otp.MaxNameLen))
 			return nil
 		})
 		if err != nil {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -138,7 +136,7 @@ func (p *Page) renderSignIn(c *gin.Context, status int, page web.MeSignInPage) {
 // /me saying why the form was refused (refuse).
 func (p *Page) handleSignIn(c *gin.Context) {
 	ctx := c.Request.Context()
-	raw := truncate(c.PostForm("mobile"), 64)
+	raw := web.Truncate(c.PostForm("mobile"), 64)
 	mobile, err := claims.NormalizeMobile(raw)
 	if err != nil {
 		p.refuse(c, raw, refusedMobile, nil)
@@ -220,7 +218,7 @@ func (p *Page) refuse(c *gin.Context, typed, m string, limitedUntil *time.Time) 
 	}
 	now := p.now()
 	row := &store.MeSession{
-		ID: id, State: store.MeRefused, Mobile: printable(typed), LimitedUntil: limitedUntil,
+		ID: id, State: store.MeRefused, Mobile: web.Printable(typed), LimitedUntil: limitedUntil,
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.SignInTTL),
 	}
 	if err := p.st.CreateMeSession(c.Request.Context(), row); err != nil {
@@ -415,23 +413,4 @@ func sixDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// printable is s without invalid UTF-8 and control characters: a refused
-// mobile is kept to be shown again, and no database takes a NUL byte.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-}
-
-// truncate cuts s to at most n characters, for echoing input into a form.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
