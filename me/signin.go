@@ -142,13 +142,12 @@ func (p *Page) handleSignIn(c *gin.Context) {
 		p.refuse(c, raw, refusedMobile, nil)
 		return
 	}
-	cookie, id, err := p.newToken()
+	cookie, row, err := p.newSignInRow(store.MeOTPSent, mobile)
 	if err != nil {
 		p.serverError(c, err)
 		return
 	}
-	now := p.now()
-	row := &store.MeSession{ID: id, State: store.MeOTPSent, Mobile: mobile, CreatedAt: now, ExpiresAt: now.Add(p.cfg.SignInTTL)}
+	id, now := row.ID, row.CreatedAt
 	err = p.otps.Issue(ctx, otp.Request{
 		Binding:  id,
 		Mobile:   mobile,
@@ -211,16 +210,13 @@ func (p *Page) refuse(c *gin.Context, typed, m string, limitedUntil *time.Time) 
 			return
 		}
 	}
-	cookie, id, err := p.newToken()
+	cookie, row, err := p.newSignInRow(store.MeRefused, web.Printable(typed))
 	if err != nil {
 		p.serverError(c, err)
 		return
 	}
-	now := p.now()
-	row := &store.MeSession{
-		ID: id, State: store.MeRefused, Mobile: web.Printable(typed), LimitedUntil: limitedUntil,
-		CreatedAt: now, ExpiresAt: now.Add(p.cfg.SignInTTL),
-	}
+	row.LimitedUntil = limitedUntil
+	now := row.CreatedAt
 	if err := p.st.CreateMeSession(c.Request.Context(), row); err != nil {
 		p.serverError(c, err)
 		return
@@ -230,6 +226,17 @@ func (p *Page) refuse(c *gin.Context, typed, m string, limitedUntil *time.Time) 
 		web.RetryAfter(c, limitedUntil.Sub(now))
 	}
 	back(c, m)
+}
+
+// newSignInRow is a sign-in row in state for mobile, living SignInTTL
+// from now, under a new token: the cookie's value and the row's ID.
+func (p *Page) newSignInRow(state, mobile string) (cookie string, row *store.MeSession, err error) {
+	cookie, id, err := p.newToken()
+	if err != nil {
+		return "", nil, err
+	}
+	now := p.now()
+	return cookie, &store.MeSession{ID: id, State: state, Mobile: mobile, CreatedAt: now, ExpiresAt: now.Add(p.cfg.SignInTTL)}, nil
 }
 
 // dropRefusedForm deletes the refused form FormCookie names, if any, and
