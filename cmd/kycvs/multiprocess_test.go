@@ -307,10 +307,11 @@ func TestSeveralProcesses(t *testing.T) {
 			}
 		}
 		// Racing sends see each other's counts: some may be refused early
-		// (their counts are taken back), none may go beyond the limit.
+		// (their counts are taken back; when all sixteen are counted before
+		// any is checked, all are), none may go beyond the limit.
 		t.Logf("%d concurrent sends: %d went out, %d refused", attempts, sent, limited)
-		if sent < 1 || sent > dailyLimit {
-			t.Errorf("%d of %d concurrent sends went out, want 1 to %d", sent, attempts, dailyLimit)
+		if sent > dailyLimit {
+			t.Errorf("%d of %d concurrent sends went out, want at most %d", sent, attempts, dailyLimit)
 		}
 		// One at a time, alternating processes and IPs, the rest of the
 		// day's allowance goes out, and not one more.
