@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -117,6 +119,42 @@ func langLinks(cur locale.Lang, next string) []LangLink {
 		out = append(out, LangLink{Lang: l, Href: LangPath + l.Code() + "?" + q, Current: l == cur})
 	}
 	return out
+}
+
+// nextPlaceholder stands for the escaped return path in langSwitches. It
+// is made of letters only, so the template's URL escaping leaves it as it
+// is.
+const nextPlaceholder = "kycvsnextpath"
+
+// langSwitches holds, per language, the language switch executed once
+// from the "langswitch" template with nextPlaceholder as the return path.
+// Executing the switch's thirteen links on every page cost more than the
+// rest of the page together; only the return path differs from page to
+// page.
+var langSwitches = func() map[locale.Lang]string {
+	out := make(map[locale.Lang]string, len(locale.All()))
+	for _, l := range locale.All() {
+		var b strings.Builder
+		data := struct {
+			Lang   locale.Lang
+			Switch []LangLink
+		}{l, langLinks(l, nextPlaceholder)}
+		if err := pages[l]["error"].ExecuteTemplate(&b, "langswitch", data); err != nil {
+			panic(err) // embedded at build time: cannot fail at run time
+		}
+		if n := strings.Count(b.String(), nextPlaceholder); n != len(locale.All()) {
+			panic(fmt.Sprintf("web: the language switch holds its return path %d times, want %d", n, len(locale.All())))
+		}
+		out[l] = b.String()
+	}
+	return out
+}()
+
+// langSwitch is the language switch of a page in cur returning to next.
+// The return path goes in query-escaped, which leaves only characters
+// that are safe as they are inside a quoted attribute.
+func langSwitch(cur locale.Lang, next string) template.HTML {
+	return template.HTML(strings.ReplaceAll(langSwitches[cur], nextPlaceholder, url.QueryEscape(next)))
 }
 
 // localPath returns next when it is a path on this site ("/login/x?y"),

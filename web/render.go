@@ -76,9 +76,10 @@ var pages = func() map[locale.Lang]map[string]*template.Template {
 // which the page's blocks receive as their dot, and what every page shows
 // around it (language, direction, the language switch).
 type layoutData struct {
-	Page   any
-	Lang   locale.Lang
-	Switch []LangLink
+	Page any
+	Lang locale.Lang
+	// LangSwitch is the language switch, rendered by langSwitch.
+	LangSwitch template.HTML
 	// Error: the page shows a form error, so its title starts with
 	// "Error:" (WCAG 3.3.1: a screen reader hears it first).
 	Error bool
@@ -108,7 +109,7 @@ func Render(c *gin.Context, status int, name string, data any) {
 	}
 	var buf bytes.Buffer
 	fe, ok := data.(formError)
-	err := t.ExecuteTemplate(&buf, "layout", layoutData{Page: data, Lang: lang, Switch: langLinks(lang, switchReturn(c)), Error: ok && fe.hasError()})
+	err := t.ExecuteTemplate(&buf, "layout", layoutData{Page: data, Lang: lang, LangSwitch: langSwitch(lang, switchReturn(c)), Error: ok && fe.hasError()})
 	if err != nil {
 		Log(c).Error("render: template failed", "page", name, "err", err)
 		writeFallback(c)
