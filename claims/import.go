@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,35 +42,16 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		prog = &Progress{}
 	}
 	r = &countingReader{r: r, p: prog}
-	var readErr error // ReadCSV's own result, an *ImportError when a line was bad
-	next, stop := iter.Pull2(func(yield func(*store.ImportRecord, error) bool) {
-		readErr = ReadCSV(r, func(rec *store.ImportRecord) error {
-			prog.records.Add(1)
-			if !yield(rec, nil) {
-				return errStopped
-			}
-			return nil
-		})
-		var ie *ImportError
-		if readErr != nil && !errors.As(readErr, &ie) && !errors.Is(readErr, errStopped) {
-			yield(nil, readErr)
-		}
-	})
+	records, readErr, stop := readAhead(r, prog)
 	defer stop()
-	res, err := st.ImportRegistry(ctx, func() (*store.ImportRecord, error) {
-		rec, err, ok := next()
-		if !ok {
-			return nil, io.EOF
-		}
-		return rec, err
-	}, store.ImportOptions{
+	res, err := st.ImportRegistry(ctx, records, store.ImportOptions{
 		DeleteMissing:     opts.DeleteMissing,
 		MaxDeleteFraction: opts.MaxDeleteFraction,
 		Force:             opts.Force,
 		Phase:             prog.setPhase,
 		BeforeCommit: func(ctx context.Context, res store.ImportResult) error {
 			var ie *ImportError
-			if errors.As(readErr, &ie) {
+			if errors.As(*readErr, &ie) {
 				return ie
 			}
 			if opts.BeforeCommit != nil {
@@ -80,11 +60,12 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			return nil
 		},
 	})
+	stop() // the reader is done before its result is read
 	var ie *ImportError
 	var ce *store.ImportConflictError
 	switch {
 	case errors.As(err, &ce):
-		errors.As(readErr, &ie)
+		errors.As(*readErr, &ie)
 		prog.finish("failed")
 		return store.ImportResult{}, mergeImportErrors(ie, ce)
 	case errors.As(err, &ie):
@@ -103,6 +84,80 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 }
 
 var errStopped = errors.New("claims: import stopped")
+
+// readAheadBatch is how many records the reader hands over at a time, and
+// readAheadBatches how many batches it may be ahead of the store: enough to
+// keep both busy, a few hundred kilobytes at most.
+const (
+	readAheadBatch   = 256
+	readAheadBatches = 4
+)
+
+// readAhead reads the CSV (ReadCSV) on a goroutine of its own, so that
+// reading and checking the file runs on one core while the store encodes
+// and writes the records on another. next returns the records in file
+// order, then an error reading r, then io.EOF. readErr is ReadCSV's
+// result (an *ImportError when a line was bad), set once next has
+// returned io.EOF or the error. stop ends the read early and waits for
+// the goroutine; call it before returning.
+func readAhead(r io.Reader, prog *Progress) (next func() (*store.ImportRecord, error), readErr *error, stop func()) {
+	batches := make(chan []*store.ImportRecord, readAheadBatches)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	readErr = new(error)
+	var ioErr error // an error reading r, handed to next after the records
+	wg.Go(func() {
+		defer close(batches)
+		batch := make([]*store.ImportRecord, 0, readAheadBatch)
+		send := func() bool {
+			select {
+			case batches <- batch:
+				batch = make([]*store.ImportRecord, 0, readAheadBatch)
+				return true
+			case <-done:
+				return false
+			}
+		}
+		err := ReadCSV(r, func(rec *store.ImportRecord) error {
+			prog.records.Add(1)
+			if batch = append(batch, rec); len(batch) == readAheadBatch && !send() {
+				return errStopped
+			}
+			return nil
+		})
+		if len(batch) > 0 && !errors.Is(err, errStopped) {
+			send()
+		}
+		var ie *ImportError
+		if err != nil && !errors.As(err, &ie) && !errors.Is(err, errStopped) {
+			ioErr = err
+		}
+		*readErr = err
+	})
+	var cur []*store.ImportRecord
+	next = func() (*store.ImportRecord, error) {
+		for len(cur) == 0 {
+			b, ok := <-batches
+			if !ok {
+				// Closed after readErr and ioErr were set.
+				if ioErr != nil {
+					return nil, ioErr
+				}
+				return nil, io.EOF
+			}
+			cur = b
+		}
+		rec := cur[0]
+		cur = cur[1:]
+		return rec, nil
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
+	}
+	return next, readErr, stop
+}
 
 // Progress is how far an import has come, for a progress bar or a status
 // page. Its methods are safe to call while the import updates it.
