@@ -344,8 +344,7 @@ func TestAccessibilityAxe(t *testing.T) {
 		// invalid form.
 		tb.do(chromedp.Navigate(ts.URL+"/admin/clients/new"), chromedp.WaitVisible(chromedp.CSS("#name")))
 		tb.do(chromedp.SetValue(chromedp.CSS("#redirect_uris"), "not a URL"))
-		submit("#name", "Example Air")
-		tb.do(chromedp.WaitVisible(chromedp.CSS("h1")))
+		tb.toNewPage("h1", chromedp.Submit(chromedp.CSS("#name")))
 		tb.axeBoth(src, "new client, invalid")
 		tb.do(chromedp.Navigate(ts.URL+"/admin/clients/new"), chromedp.WaitVisible(chromedp.CSS("#name")))
 		tb.do(chromedp.SetValue(chromedp.CSS("#redirect_uris"), "http://127.0.0.1:9/callback"))
@@ -356,7 +355,7 @@ func TestAccessibilityAxe(t *testing.T) {
 			t.Errorf("the new secret's page is at %q", loc)
 		}
 		tb.axeBoth(src, "new client, its secret")
-		tb.do(chromedp.Click(chromedp.CSS(`form[action$="/rotate-secret"] button`)), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
+		tb.toNewPage("#client-secret", chromedp.Click(chromedp.CSS(`form[action$="/rotate-secret"] button`)))
 		tb.axeBoth(src, "rotated secret")
 		tb.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("h1")))
 		tb.axeBoth(src, "secret shown already")

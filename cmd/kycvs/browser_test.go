@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -181,6 +182,19 @@ func (tb *tab) waitFor(expr string, d time.Duration) string {
 	}
 	tb.t.Fatalf("timed out after %v waiting for %s\nconsole: %s", d, expr, strings.Join(tb.log.messages, "\n"))
 	return ""
+}
+
+// toNewPage runs acts, which make the tab load another page (a form's
+// submission, a click), and waits until that page has loaded and shows
+// sel. Waiting for sel alone could be answered by the page before, when it
+// has a sel too, and the next step would then run during the navigation.
+func (tb *tab) toNewPage(sel string, acts ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`window.kycvsPageBefore = true`)); err != nil {
+		tb.t.Fatalf("browser: %v", err)
+	}
+	tb.do(acts...)
+	tb.waitFor(`!window.kycvsPageBefore && document.readyState === "complete" && document.querySelector(`+strconv.Quote(sel)+`) ? "y" : ""`, time.Minute)
 }
 
 // clickForPopup clicks sel and returns the popup the click opened.
