@@ -278,7 +278,7 @@ func TestAccessibilityAxe(t *testing.T) {
 			submit("#otp", ts.lastOTP("+91"+mobile))
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#grants")))
 			tb.axeBoth(src, "me page")
-			tb.do(chromedp.Click(chromedp.CSS(`#grants ~ .item button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+			tb.toNewPage(".notice", chromedp.Click(chromedp.CSS(`#grants ~ .item button`)))
 			tb.axeBoth(src, "me after withdrawal")
 
 			// A send limit (the code of the day went to the sign-in

@@ -156,9 +156,9 @@ func TestOwnPageScreenshots(t *testing.T) {
 			submit("#otp", ts.lastOTP("+919999900001"))
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#grants")))
 			shot("page")
-			tb.do(chromedp.Click(chromedp.CSS(`#grants ~ .item button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+			tb.toNewPage(".notice", chromedp.Click(chromedp.CSS(`#grants ~ .item button`)))
 			shot("page-withdrawn")
-			tb.do(chromedp.Click(chromedp.CSS(`form[action="/me/signout"] button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+			tb.toNewPage(".notice", chromedp.Click(chromedp.CSS(`form[action="/me/signout"] button`)))
 			shot("signed-out")
 			// Three wrong codes stop a sign-in.
 			submit("#mobile", "9999900055")
