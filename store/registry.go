@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // ImportResult counts what ReplaceBeneficiaries or ImportRegistry wrote.
@@ -127,37 +125,22 @@ func (s *Store) ReplaceBeneficiaries(ctx context.Context, bs []Beneficiary) (Imp
 }
 
 // GetBeneficiary returns the beneficiary with its doses, or ErrNotFound.
+// The resume and userinfo call it once per sign-in: one statement reads
+// the beneficiary and the doses together.
 func (s *Store) GetBeneficiary(ctx context.Context, id string) (*Beneficiary, error) {
 	if !wellFormedKey(id) {
 		return nil, ErrNotFound
 	}
-	var b Beneficiary
-	err := s.conn(ctx).Preload("Doses", orderDoses).Where("id = ?", id).Take(&b).Error
-	if err != nil {
-		return nil, translate(err)
-	}
-	return &b, nil
+	return s.oneBeneficiary(ctx, byID, id)
 }
 
 // BeneficiariesByMobile returns everyone registered under the E.164 mobile,
-// with doses; an empty slice when nobody is.
+// with doses, in ID order; an empty slice when nobody is.
 func (s *Store) BeneficiariesByMobile(ctx context.Context, mobile string) ([]Beneficiary, error) {
 	if !wellFormedKey(mobile) {
 		return nil, nil
 	}
-	var bs []Beneficiary
-	err := byMobile(s.conn(ctx).Preload("Doses", orderDoses), mobile).Find(&bs).Error
-	return bs, translate(err)
-}
-
-// byNameKey and byMobile are the lookups' conditions, shared with the
-// test that checks their plans use beneficiaries_mobile_name_idx.
-func byNameKey(db *gorm.DB, mobile, nameKey string) *gorm.DB {
-	return db.Where("mobile = ? AND name_key = ?", mobile, nameKey).Order("id")
-}
-
-func byMobile(db *gorm.DB, mobile string) *gorm.DB {
-	return db.Where("mobile = ?", mobile).Order("id")
+	return s.beneficiaries(ctx, byMobile, mobile)
 }
 
 // BeneficiaryByNameKey returns the beneficiary registered under the E.164
@@ -165,12 +148,84 @@ func byMobile(db *gorm.DB, mobile string) *gorm.DB {
 // name_key) index; ErrNotFound when there is none. Should two share both
 // (imports refuse it), the first by ID is returned.
 func (s *Store) BeneficiaryByNameKey(ctx context.Context, mobile, nameKey string) (*Beneficiary, error) {
-	var b Beneficiary
-	err := byNameKey(s.conn(ctx).Preload("Doses", orderDoses), mobile, nameKey).Take(&b).Error
-	if err != nil {
+	return s.oneBeneficiary(ctx, byNameKey, mobile, nameKey)
+}
+
+// The registry's lookups read a beneficiary and its doses in one
+// statement, a LEFT JOIN (a beneficiary with no doses is still a row),
+// rather than gorm's Preload, which costs a second round trip: every
+// verification reads the registry at sign-in, at the resume and at
+// userinfo. The conditions are shared with the test that checks their
+// plans use beneficiaries_mobile_name_idx or beneficiaries_pkey, and
+// doses_beneficiary_number_idx for the doses.
+const (
+	beneficiaryWithDoses = `SELECT b.id, b.mobile, b.name, b.name_key, b.year_of_birth, b.content_hash, b.created_at, b.updated_at,
+ d.id AS dose_id, d.vaccine, d.dose_number, d.total_doses, d.dose_date
+ FROM beneficiaries b LEFT JOIN doses d ON d.beneficiary_id = b.id `
+	byID = `WHERE b.id = ? ORDER BY d.dose_number, d.id`
+	// byNameKey picks one beneficiary in a subquery, so its LIMIT counts
+	// beneficiaries, not dose rows.
+	byNameKey = `WHERE b.id = (SELECT id FROM beneficiaries WHERE mobile = ? AND name_key = ? ORDER BY id LIMIT 1) ORDER BY d.dose_number, d.id`
+	byMobile  = `WHERE b.mobile = ? ORDER BY b.id, d.dose_number, d.id`
+)
+
+// beneficiaryDose is one row of beneficiaryWithDoses: a beneficiary and
+// one of its doses, whose columns are NULL when it has none.
+type beneficiaryDose struct {
+	ID          string
+	Mobile      string
+	Name        string
+	NameKey     string
+	YearOfBirth int
+	ContentHash []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	DoseID      *int64
+	Vaccine     *string
+	DoseNumber  *int
+	TotalDoses  *int
+	DoseDate    *string
+}
+
+// beneficiaries runs beneficiaryWithDoses with the condition where and
+// gathers the rows into beneficiaries, in the order the rows come. Each
+// has a non-nil Doses, empty when it has none, as Preload left it.
+func (s *Store) beneficiaries(ctx context.Context, where string, args ...any) ([]Beneficiary, error) {
+	var rows []beneficiaryDose
+	if err := s.conn(ctx).Raw(beneficiaryWithDoses+where, args...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	return &b, nil
+	bs := []Beneficiary{}
+	for _, r := range rows {
+		if len(bs) == 0 || bs[len(bs)-1].ID != r.ID {
+			bs = append(bs, Beneficiary{
+				ID: r.ID, Mobile: r.Mobile, Name: r.Name, NameKey: r.NameKey, YearOfBirth: r.YearOfBirth,
+				Doses: []Dose{}, ContentHash: r.ContentHash, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			})
+		}
+		if r.DoseID == nil {
+			continue
+		}
+		b := &bs[len(bs)-1]
+		b.Doses = append(b.Doses, Dose{
+			ID: *r.DoseID, BeneficiaryID: r.ID, Vaccine: *r.Vaccine,
+			DoseNumber: *r.DoseNumber, TotalDoses: *r.TotalDoses, DoseDate: *r.DoseDate,
+		})
+	}
+	return bs, nil
+}
+
+// oneBeneficiary is beneficiaries for a condition that selects at most
+// one beneficiary: ErrNotFound when it selects none.
+func (s *Store) oneBeneficiary(ctx context.Context, where string, args ...any) (*Beneficiary, error) {
+	bs, err := s.beneficiaries(ctx, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(bs) == 0 {
+		return nil, ErrNotFound
+	}
+	return &bs[0], nil
 }
 
 // CountBeneficiaries returns the registry's size.

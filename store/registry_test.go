@@ -150,3 +150,75 @@ func TestReplaceBeneficiaries(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryLookups: each lookup reads the beneficiaries with their
+// doses (in dose-number order, whatever the import's order; none for a
+// beneficiary without) in one statement, and a lookup that finds nobody
+// is ErrNotFound, or no one by mobile.
+func TestRegistryLookups(t *testing.T) {
+	const mobile = "+919876543210"
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		_, err := s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
+			person("b2", mobile, "Asha", dose(3, 3, "2022-01-10"), dose(1, 3, "2021-05-01"), dose(2, 3, "2021-08-01")),
+			person("b3", mobile, "Meera"),
+			// b1 shares b2's mobile and name key (imports refuse this): the
+			// first by ID is the one found, with its own doses only.
+			person("b1", mobile, "Asha", dose(1, 1, "2021-06-01")),
+			person("b4", "+919000000001", "Kiran", dose(1, 2, "2021-07-01")),
+		})
+		must(t, err)
+		one := func(b *store.Beneficiary, err error) ([]store.Beneficiary, error) {
+			if b == nil {
+				return nil, err
+			}
+			return []store.Beneficiary{*b}, err
+		}
+		tests := []struct {
+			name   string
+			lookup func() ([]store.Beneficiary, error)
+			want   string
+			err    error
+		}{
+			{"by id, several doses", func() ([]store.Beneficiary, error) { return one(s.GetBeneficiary(ctx, "b2")) },
+				"b2 Asha [1/3@2021-05-01,2/3@2021-08-01,3/3@2022-01-10] ", nil},
+			{"by id, no doses", func() ([]store.Beneficiary, error) { return one(s.GetBeneficiary(ctx, "b3")) },
+				"b3 Meera [] ", nil},
+			{"by id, unknown", func() ([]store.Beneficiary, error) { return one(s.GetBeneficiary(ctx, "b9")) },
+				"", store.ErrNotFound},
+			{"by name key, first by id", func() ([]store.Beneficiary, error) { return one(s.BeneficiaryByNameKey(ctx, mobile, "Asha")) },
+				"b1 Asha [1/1@2021-06-01] ", nil},
+			{"by name key, no doses", func() ([]store.Beneficiary, error) { return one(s.BeneficiaryByNameKey(ctx, mobile, "Meera")) },
+				"b3 Meera [] ", nil},
+			{"by name key, unknown name", func() ([]store.Beneficiary, error) { return one(s.BeneficiaryByNameKey(ctx, mobile, "Kiran")) },
+				"", store.ErrNotFound},
+			{"by name key, unknown mobile", func() ([]store.Beneficiary, error) { return one(s.BeneficiaryByNameKey(ctx, "+919999999999", "Asha")) },
+				"", store.ErrNotFound},
+			{"by mobile", func() ([]store.Beneficiary, error) { return s.BeneficiariesByMobile(ctx, mobile) },
+				"b1 Asha [1/1@2021-06-01] b2 Asha [1/3@2021-05-01,2/3@2021-08-01,3/3@2022-01-10] b3 Meera [] ", nil},
+			{"by mobile, unknown", func() ([]store.Beneficiary, error) { return s.BeneficiariesByMobile(ctx, "+919999999999") },
+				"", nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				before, _ := s.Counts()
+				bs, err := tc.lookup()
+				after, _ := s.Counts()
+				wantErr(t, tc.name, err, tc.err)
+				got := ""
+				for _, b := range bs {
+					got += fmt.Sprintf("%s %s [%s] ", b.ID, b.Name, doseNumbers(b))
+					if b.Mobile == "" || b.YearOfBirth != 1980 || len(b.ContentHash) == 0 || b.CreatedAt.IsZero() || b.Doses == nil {
+						t.Errorf("%s: %s read as %+v", tc.name, b.ID, b)
+					}
+				}
+				if got != tc.want {
+					t.Errorf("%s = %q, want %q", tc.name, got, tc.want)
+				}
+				if after-before != 1 {
+					t.Errorf("%s sent %d statements, want 1", tc.name, after-before)
+				}
+			})
+		}
+	})
+}
