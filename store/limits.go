@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,7 +35,7 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimited }
 
 // RecordOTPSend records one event at `at` for every distinct key of limits
 // (several limits may count one key over different windows) and then
-// counts each window. When any count exceeds its Max, every event it
+// counts every window, in one statement (countWindows). When any count exceeds its Max, every event it
 // recorded is removed again and a *LimitError returned. Inserting before
 // counting means racing processes see each other's rows: under contention
 // both may be refused, but the limit is never exceeded. Call it outside
@@ -57,26 +58,57 @@ func (s *Store) RecordOTPSend(ctx context.Context, at time.Time, limits ...Limit
 	if err := db.Create(&events).Error; err != nil {
 		return translate(err)
 	}
-	for _, l := range limits {
+	counts, err := s.countWindows(ctx, limits)
+	if err != nil {
+		return err
+	}
+	for i, l := range limits {
+		if l.Max <= 0 || counts[i] <= int64(l.Max) {
+			continue
+		}
+		ids := make([]int64, len(events))
+		for j, e := range events {
+			ids[j] = e.ID
+		}
+		if err := db.Where("id IN ?", ids).Delete(&OTPEvent{}).Error; err != nil {
+			return translate(err)
+		}
+		return s.limitError(ctx, l, at.Sub(l.Since))
+	}
+	return nil
+}
+
+// countWindows counts the events in each limit's window (0 for a limit
+// with Max 0, which is not counted), all in one statement: one scalar
+// subquery per limit, each a range of otp_events_key_created_idx, so a
+// key with many events outside a short window (a client's, an IP's) costs
+// no more than its window holds. A send pays one round trip for its
+// counts however many limits it has.
+func (s *Store) countWindows(ctx context.Context, limits []Limit) ([]int64, error) {
+	counts := make([]int64, len(limits))
+	var q strings.Builder
+	var args []any
+	var dest []any
+	for i, l := range limits {
 		if l.Max <= 0 {
 			continue
 		}
-		var n int64
-		if err := db.Model(&OTPEvent{}).Where("key = ? AND created_at > ?", l.Key, l.Since.UTC()).Count(&n).Error; err != nil {
-			return translate(err)
+		if len(dest) == 0 {
+			q.WriteString("SELECT ")
+		} else {
+			q.WriteString(", ")
 		}
-		if n > int64(l.Max) {
-			ids := make([]int64, len(events))
-			for i, e := range events {
-				ids[i] = e.ID
-			}
-			if err := db.Where("id IN ?", ids).Delete(&OTPEvent{}).Error; err != nil {
-				return translate(err)
-			}
-			return s.limitError(ctx, l, at.Sub(l.Since))
-		}
+		q.WriteString("(SELECT count(*) FROM otp_events WHERE key = ? AND created_at > ?)")
+		args = append(args, l.Key, l.Since.UTC())
+		dest = append(dest, &counts[i])
 	}
-	return nil
+	if len(dest) == 0 {
+		return counts, nil
+	}
+	if err := s.conn(ctx).Raw(q.String(), args...).Row().Scan(dest...); err != nil {
+		return nil, translate(err)
+	}
+	return counts, nil
 }
 
 // limitError finds when l frees up again. The window (length w) holds m

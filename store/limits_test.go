@@ -65,6 +65,24 @@ func TestRecordOTPSend(t *testing.T) {
 			must(t, s.RecordOTPSend(ctx, base))
 		})
 
+		// One insert for the events and one statement for every window's
+		// count, however many limits a send has; a refusal adds its own.
+		t.Run("two statements a send", func(t *testing.T) {
+			at := base.Add(2 * time.Hour)
+			limits := []store.Limit{
+				{Key: "resend:st", Max: 1, Since: at.Add(-time.Minute)},
+				{Key: "ip:st", Max: 10, Since: at.Add(-5 * time.Minute)},
+				{Key: "mobile:st", Max: 5, Since: at.Add(-time.Hour)},
+				{Key: "mobile:st", Max: 10, Since: at.Add(-window)},
+				{Key: "client:st", Since: at.Add(-time.Minute)},
+			}
+			before, _ := s.Counts()
+			must(t, s.RecordOTPSend(ctx, at, limits...))
+			if after, _ := s.Counts(); after-before != 2 {
+				t.Errorf("a send sent %d statements, want 2", after-before)
+			}
+		})
+
 		t.Run("concurrent sends never exceed Max", func(t *testing.T) {
 			const max, senders = 5, 20
 			at := base.Add(time.Hour)
