@@ -87,3 +87,67 @@ func explain(t *testing.T, ctx context.Context, s *store.Store, q string) string
 	}
 	return b.String()
 }
+
+// TestTokenRowsPlan: the token exchange's one read of a code's rows
+// (GetTokens) looks each (kind, signature) up through the primary key on
+// both databases, never scanning oauth_tokens.
+func TestTokenRowsPlan(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		for i := range 4 {
+			var rows []*store.OAuthToken
+			for j := range 500 {
+				sig := fmt.Sprintf("sig%d-%d", i, j)
+				for _, kind := range []string{store.KindAuthorizeCode, store.KindPKCE, store.KindAccessToken} {
+					rows = append(rows, newToken(kind, sig, "r"+sig, "c1"))
+				}
+				rows = append(rows, newToken(store.KindOpenID, "raw."+sig, "r"+sig, "c1"))
+			}
+			must(t, s.CreateTokens(ctx, rows))
+		}
+		db, err := s.DB()
+		must(t, err)
+		if _, err := db.ExecContext(ctx, "ANALYZE oauth_tokens"); err != nil {
+			t.Fatal(err)
+		}
+		q := s.TokensSQL(store.TokenKey{Kind: store.KindAuthorizeCode, Signature: "sig1-7"},
+			store.TokenKey{Kind: store.KindPKCE, Signature: "sig1-7"}, store.TokenKey{Kind: store.KindOpenID, Signature: "raw.sig1-7"})
+		var plan string
+		if s.Dialect() == store.Postgres {
+			plan = explain(t, ctx, s, q)
+		} else {
+			plan = explainSQLite(t, ctx, s, q)
+		}
+		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "SCAN oauth_tokens") ||
+			strings.Count(plan, "oauth_tokens_pkey")+strings.Count(plan, "sqlite_autoindex_oauth_tokens") < 3 {
+			t.Errorf("%s\nplan:\n%s\nwant three lookups through the primary key, no scan", q, plan)
+		}
+	})
+}
+
+// explainSQLite is SQLite's EXPLAIN QUERY PLAN of q, one step a line.
+func explainSQLite(t *testing.T, ctx context.Context, s *store.Store, q string) string {
+	t.Helper()
+	db, err := s.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -19,3 +19,10 @@ func (s *Store) LookupSQL(mobile, nameKey, id string) map[string]string {
 		"by id":                  lookup(byID, id),
 	}
 }
+
+// TokensSQL returns the SQL GetTokens sends for keys (gorm in dry-run
+// mode), for the EXPLAIN test.
+func (s *Store) TokensSQL(keys ...TokenKey) string {
+	var rows []*OAuthToken
+	return s.db.ToSQL(func(tx *gorm.DB) *gorm.DB { return tokensByKeys(tx, keys).Find(&rows) })
+}

@@ -2,13 +2,63 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateToken inserts one token row; ErrAlreadyExists on a repeated
 // (kind, signature).
 func (s *Store) CreateToken(ctx context.Context, t *OAuthToken) error {
 	return translate(s.conn(ctx).Create(t).Error)
+}
+
+// CreateTokens inserts rows with one multi-row INSERT: all or none.
+// ErrAlreadyExists when any (kind, signature) exists already, or repeats
+// within rows. Nothing to insert is no statement.
+func (s *Store) CreateTokens(ctx context.Context, rows []*OAuthToken) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return translate(s.conn(ctx).Create(&rows).Error)
+}
+
+// TokenKey names one token row: its kind and signature.
+type TokenKey struct{ Kind, Signature string }
+
+// GetTokens returns the rows with any of keys, active or not, in one
+// SELECT; a key without a row is simply absent from the result, so no
+// row is not an error. Each key is a lookup through the primary key (an
+// OR of (kind, signature) pairs: both databases use the index for it,
+// where SQLite scans the table for a row-value IN).
+func (s *Store) GetTokens(ctx context.Context, keys ...TokenKey) ([]*OAuthToken, error) {
+	q := tokensByKeys(s.conn(ctx), keys)
+	if q == nil {
+		return nil, nil
+	}
+	var rows []*OAuthToken
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	return rows, nil
+}
+
+// tokensByKeys narrows q to the rows with any of keys; nil when no key is
+// well formed (no row can match).
+func tokensByKeys(q *gorm.DB, keys []TokenKey) *gorm.DB {
+	var cond []string
+	var args []any
+	for _, k := range keys {
+		if wellFormedKey(k.Kind, k.Signature) {
+			cond = append(cond, "(kind = ? AND signature = ?)")
+			args = append(args, k.Kind, k.Signature)
+		}
+	}
+	if len(cond) == 0 {
+		return nil
+	}
+	return q.Where(strings.Join(cond, " OR "), args...)
 }
 
 // GetToken returns the row of kind with signature, active or not, or

@@ -162,6 +162,53 @@ func TestTokens(t *testing.T) {
 	})
 }
 
+// The rows of one authorization code are written with one INSERT (all or
+// none) and read back with one SELECT, by (kind, signature) pairs.
+func TestTokensTogether(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		statements := func() uint64 { n, _ := s.Counts(); return n }
+		code := newToken(store.KindAuthorizeCode, "sig", "r1", "c1")
+		pkce := newToken(store.KindPKCE, "sig", "r1", "c1")
+		oidc := newToken(store.KindOpenID, "raw.sig", "r1", "c1")
+		before := statements()
+		must(t, s.CreateTokens(ctx, []*store.OAuthToken{code, pkce, oidc}))
+		must(t, s.CreateTokens(ctx, nil))
+		if n := statements() - before; n != 1 {
+			t.Errorf("three rows and none written with %d statements, want 1", n)
+		}
+
+		keys := []store.TokenKey{{Kind: store.KindAuthorizeCode, Signature: "sig"}, {Kind: store.KindPKCE, Signature: "sig"},
+			{Kind: store.KindOpenID, Signature: "raw.sig"}, {Kind: store.KindRefreshToken, Signature: "sig"}, {Kind: store.KindOpenID, Signature: "bad\x00"}}
+		before = statements()
+		rows, err := s.GetTokens(ctx, keys...)
+		must(t, err)
+		if n := statements() - before; n != 1 {
+			t.Errorf("GetTokens sent %d statements, want 1", n)
+		}
+		got := map[string]*store.OAuthToken{}
+		for _, r := range rows {
+			got[r.Kind+" "+r.Signature] = r
+		}
+		if len(got) != 3 || got["code sig"] == nil || got["pkce sig"] == nil || got["oidc raw.sig"] == nil {
+			t.Fatalf("GetTokens = %v, want the code, PKCE and OpenID rows only", got)
+		}
+		if r := got["code sig"]; r.RequestID != "r1" || !r.Active || string(r.Session) != string(code.Session) || !slices.Equal(r.GrantedScopes, code.GrantedScopes) {
+			t.Errorf("code row read back as %+v", r)
+		}
+		sameTime(t, "ExpiresAt", got["oidc raw.sig"].ExpiresAt, oidc.ExpiresAt)
+		if rows, err := s.GetTokens(ctx, store.TokenKey{Kind: store.KindAuthorizeCode, Signature: "nope"}); err != nil || len(rows) != 0 {
+			t.Errorf("GetTokens of no row = %v, %v, want none and no error", rows, err)
+		}
+
+		// One row that exists already fails the whole INSERT.
+		other := newToken(store.KindAuthorizeCode, "sig2", "r2", "c1")
+		wantErr(t, "a repeated row", s.CreateTokens(ctx, []*store.OAuthToken{other, newToken(store.KindPKCE, "sig", "r2", "c1")}), store.ErrAlreadyExists)
+		_, err = s.GetToken(ctx, store.KindAuthorizeCode, "sig2")
+		wantErr(t, "the other row of the failed INSERT", err, store.ErrNotFound)
+	})
+}
+
 func TestDeleteExpired(t *testing.T) {
 	const keep = 24 * time.Hour
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
