@@ -278,10 +278,17 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 				return err
 			}
 		}
+		// fosite creates the code, PKCE and OpenID Connect rows one by
+		// one; they are written together with one INSERT (tokenBatch).
+		bctx := withTokenBatch(ctx)
 		var err error
-		resp, err = p.oauth2.NewAuthorizeResponse(ctx, ar, sess)
+		resp, err = p.oauth2.NewAuthorizeResponse(bctx, ar, sess)
 		if err != nil {
 			return err
+		}
+		if err := p.storage.writeBatch(bctx); err != nil {
+			// As fosite reports a storage error in NewAuthorizeResponse.
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 		disclosure.RequestID = ar.GetID()
 		if rp != nil {

@@ -192,9 +192,15 @@ func TestTokenErrors(t *testing.T) {
 	})
 	t.Run("the code needs its verifier", func(t *testing.T) {
 		g := issueCode(t, tp.engine, tp.st, fuzzConfidential, fuzzRedirect)
+		right := g.verifier
 		g.verifier = strings.Repeat("v", 43)
 		if a := tp.exchange(g); a.code != http.StatusBadRequest || a.oauthError() != "invalid_grant" {
 			t.Errorf("wrong verifier: %d %s", a.code, a.body)
+		}
+		// The refused exchange used up neither the code nor its challenge.
+		g.verifier = right
+		if a := tp.exchange(g); a.code != http.StatusOK || a.json["id_token"] == nil {
+			t.Errorf("the right verifier after a wrong one: %d %s", a.code, a.body)
 		}
 	})
 	t.Run("unknown code", func(t *testing.T) {

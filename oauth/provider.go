@@ -228,6 +228,7 @@ func New(cfg Config, st *store.Store, keys *Keys, reg Registry, pw *claims.Pairw
 		OpenIDConnectTokenStrategy: idTokens,
 		Signer:                     signer,
 	}
+	p.storage.codeSignature = strategy.AuthorizeCodeSignature
 	p.fcfg = fc
 	p.oauth2 = compose.Compose(fc, p.storage, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,

@@ -24,6 +24,9 @@ type Storage struct {
 	now func() time.Time
 	// codeTTL is how long an authorization code lives (Lifetimes.CodeTTL).
 	codeTTL time.Duration
+	// codeSignature is the token strategy's AuthorizeCodeSignature: the
+	// key of a code's own and PKCE rows (withCodeRows).
+	codeSignature func(ctx context.Context, code string) string
 }
 
 var (
@@ -74,6 +77,15 @@ func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.R
 	row, err := newTokenRow(kind, signature, r)
 	if err != nil {
 		return err
+	}
+	return s.insert(ctx, row)
+}
+
+// insert writes row, or keeps it for the multi-row INSERT of ctx's
+// tokenBatch when there is one.
+func (s *Storage) insert(ctx context.Context, row *store.OAuthToken) error {
+	if batchToken(ctx, row) {
+		return nil
 	}
 	return s.st.CreateToken(ctx, row)
 }
@@ -134,7 +146,7 @@ func tokenTypeOf(kind string) fosite.TokenType {
 // get loads a row into a fosite request. It returns the request even for an
 // inactive row, beside inactiveErr, so fosite can detect replays.
 func (s *Storage) get(ctx context.Context, kind, signature string, session fosite.Session, inactiveErr error) (fosite.Requester, error) {
-	row, err := s.st.GetToken(ctx, kind, signature)
+	row, err := s.getRow(ctx, kind, signature)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
@@ -152,6 +164,21 @@ func (s *Storage) get(ctx context.Context, kind, signature string, session fosit
 		return req, inactiveErr
 	}
 	return req, nil
+}
+
+// getRow reads one row: from ctx's codeRows when they hold it, else from
+// the database, after writing ctx's tokenBatch if there is one.
+func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OAuthToken, error) {
+	if cr := codeRowsFor(ctx, kind, signature); cr != nil {
+		row, held, err := cr.get(ctx, s.st, kind)
+		if held {
+			return row, err
+		}
+	}
+	if err := s.writeBatch(ctx); err != nil {
+		return nil, err
+	}
+	return s.st.GetToken(ctx, kind, signature)
 }
 
 func (s *Storage) toRequest(ctx context.Context, row *store.OAuthToken, session fosite.Session) (*fosite.Request, error) {
@@ -216,7 +243,7 @@ func (s *Storage) CreateAuthorizeCodeSession(ctx context.Context, code string, r
 		return err
 	}
 	row.RequestedAt = now
-	return s.st.CreateToken(ctx, row)
+	return s.insert(ctx, row)
 }
 
 // GetAuthorizeCodeSession returns the request with ErrInvalidatedAuthorizeCode
@@ -225,21 +252,31 @@ func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, code string, sess
 	return s.get(ctx, store.KindAuthorizeCode, code, session, fosite.ErrInvalidatedAuthorizeCode)
 }
 
-// InvalidateAuthorizeCodeSession marks the code used and removes its PKCE
-// challenge, in fosite's token transaction (see DeletePKCERequestSession).
-// Of two exchanges racing on one code, only one gets past this.
+// InvalidateAuthorizeCodeSession marks the code used, in fosite's token
+// transaction. It is one conditional UPDATE: of two exchanges racing on
+// one code, only one gets past it. The used code stays, inactive, until it
+// expires, so a replay is seen and revokes what the code issued.
+//
+// The code's PKCE challenge and OpenID Connect session stay as well, and
+// go with the code: newTokenRow gives them its expiry, and the clean-up
+// removes the three together. Deleting them here would cost a statement
+// in every exchange and guard nothing, because fosite reaches them only
+// through a code that is valid at that moment. Its PKCE handler runs
+// after the code handler (compose order in New), which refuses a used,
+// expired or unknown code before the challenge is looked at; its openid
+// handler reads the session only after this exchange has used the code.
+// Once the code is used, no request reads either again. They hold no more
+// than the code's own row (the same session), and the OpenID Connect
+// row's key, the code itself, is worthless once used.
 func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	if cr := codeRowsFor(ctx, store.KindAuthorizeCode, code); cr != nil {
+		cr.forget(store.KindAuthorizeCode)
+	}
 	err := s.st.DeactivateToken(ctx, store.KindAuthorizeCode, code)
 	if errors.Is(err, store.ErrConflict) {
 		return fosite.ErrInvalidatedAuthorizeCode
 	}
-	if err != nil {
-		return notFound(err)
-	}
-	if err := s.st.DeleteToken(ctx, store.KindPKCE, code); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return notFound(err)
 }
 
 // Access tokens.
@@ -302,7 +339,8 @@ func (s *Storage) RevokeAccessToken(ctx context.Context, requestID string) error
 	return s.st.DeactivateTokensByRequest(ctx, store.KindAccessToken, requestID)
 }
 
-// OpenID Connect sessions, keyed by the code's signature.
+// OpenID Connect sessions, keyed by the code itself: fosite's openid
+// handler passes the code as issued, not its signature.
 
 func (s *Storage) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
 	return s.create(ctx, store.KindOpenID, code, r)
@@ -316,8 +354,11 @@ func (s *Storage) GetOpenIDConnectSession(ctx context.Context, code string, r fo
 	return req, err
 }
 
+// DeleteOpenIDConnectSession keeps the session: fosite calls it once the
+// exchange has used the code, after which nothing reads the session
+// again; it expires with the code (see InvalidateAuthorizeCodeSession).
 func (s *Storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return notFound(s.st.DeleteToken(ctx, store.KindOpenID, code))
+	return nil
 }
 
 // PKCE challenges, keyed by the code's signature.
@@ -335,8 +376,9 @@ func (s *Storage) CreatePKCERequestSession(ctx context.Context, signature string
 // deletion here would outlive a failed exchange. A code whose challenge
 // was gone could then be redeemed by a confidential client without any
 // code_verifier (fosite treats a missing challenge as "PKCE not used"),
-// and an honest retry would be refused. The challenge goes instead with
-// the code, in InvalidateAuthorizeCodeSession, or at expiry.
+// and an honest retry would be refused. The challenge stays until it
+// expires with its code, unreachable once the code is used (see
+// InvalidateAuthorizeCodeSession).
 func (s *Storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
 	return nil
 }

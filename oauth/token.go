@@ -30,6 +30,11 @@ func (p *Provider) handleToken(c *gin.Context) {
 		p.writeTokenError(c, nil, err)
 		return
 	}
+	if c.Request.PostForm.Get("grant_type") == "authorization_code" {
+		// fosite's handlers read the code's three rows four times; one
+		// SELECT serves them all (codeRows).
+		ctx = p.storage.withCodeRows(ctx, c.Request.PostForm.Get("code"))
+	}
 	ar, err := p.oauth2.NewAccessRequest(ctx, c.Request, newEmptySession())
 	if err != nil {
 		p.writeTokenError(c, ar, err)

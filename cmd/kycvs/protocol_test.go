@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -72,6 +73,56 @@ func TestCodeReuseRevokesTokens(t *testing.T) {
 		}
 		if got := userinfoStatus(t, ts, v.Token.AccessToken); got != http.StatusUnauthorized {
 			t.Fatalf("access token from a reused code still works: %d", got)
+		}
+	})
+}
+
+// Exchanges racing with one code: exactly one gets tokens, whatever each
+// read of the code found (the conditional UPDATE that uses the code
+// decides), and the code has one access token. The others are refused:
+// invalid_grant when they read the code after it was used, server_error
+// when they lost the UPDATE.
+func TestConcurrentCodeExchange(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		id, secret := ts.client(oauth.ClientSpec{})
+		r := ts.newRP(id, secret)
+		a := r.authorize()
+		back := ts.newBrowser().signIn(a, "9999900001", "Asha Verma")
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
+			"redirect_uri": {r.conf.RedirectURL}, "code_verifier": {a.verifier}}
+		const n = 8
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				statuses[i], _ = tokenRequest(t, ts, id, secret, form)
+			})
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusOK:
+				ok++
+			case http.StatusBadRequest, http.StatusInternalServerError:
+			default:
+				t.Errorf("racing exchange answered %d", s)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d exchanges of one code got tokens, want exactly 1 (%v)", ok, statuses)
+		}
+		db, _ := ts.store().DB()
+		var issued int
+		if err := db.QueryRow(`SELECT count(*) FROM oauth_tokens WHERE kind = 'access'`).Scan(&issued); err != nil {
+			t.Fatal(err)
+		}
+		if issued != 1 {
+			t.Errorf("%d access tokens for one code, want 1", issued)
 		}
 	})
 }
