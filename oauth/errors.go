@@ -49,6 +49,12 @@ func (p *Provider) protocolError(c *gin.Context, err error) error {
 		f.Answer(c, web.Log(c), err)
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// Of two exchanges racing with one code, the one whose conditional
+		// update found the code used already (fosite calls that a server
+		// error): the code is spent, which is the client's invalid_grant.
+		return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(err)
+	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) {
 		if rfc.CodeField >= 500 {
