@@ -43,6 +43,7 @@ type noSessions struct{}
 func (noSessions) CurrentSession(*http.Request) (*store.Session, error) {
 	return nil, store.ErrNotFound
 }
+func (noSessions) SessionID(*http.Request) (string, bool)              { return "", false }
 func (noSessions) EndSession(http.ResponseWriter, *http.Request) error { return nil }
 
 // testServer is the admin API and console wired as cmd/kycvs wires them,

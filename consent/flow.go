@@ -152,6 +152,12 @@ func (f *Flow) CurrentSession(r *http.Request) (*store.Session, error) {
 	return f.st.GetSession(r.Context(), id, f.now())
 }
 
+// SessionID returns the session ID in this browser's kycvs_session cookie,
+// without reading the session: false when there is no well-formed cookie.
+// The caller reads the session itself (the resume joins it to the login
+// request) and must check it exists and has not expired.
+func (f *Flow) SessionID(r *http.Request) (string, bool) { return sessionIDFromRequest(r) }
+
 // EndSession signs the browser out: it deletes its session, if any, and
 // clears the cookie. oauth calls it at RP-initiated logout. It returns
 // store errors; no session is not an error.

@@ -40,6 +40,7 @@ type benchNoSessions struct{}
 func (benchNoSessions) CurrentSession(*http.Request) (*store.Session, error) {
 	return nil, store.ErrNotFound
 }
+func (benchNoSessions) SessionID(*http.Request) (string, bool)              { return "", false }
 func (benchNoSessions) EndSession(http.ResponseWriter, *http.Request) error { return nil }
 
 // benchProvider is the real provider on the real engine over a fresh store

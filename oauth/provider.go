@@ -151,9 +151,11 @@ func (c *Config) defaults() {
 }
 
 // Sessions is what oauth needs from the sign-in flow: the browser's current
-// session, and ending it at logout.
+// session (or only its ID, for a read that joins it), and ending it at
+// logout.
 type Sessions interface {
 	CurrentSession(r *http.Request) (*store.Session, error)
+	SessionID(r *http.Request) (string, bool)
 	EndSession(w http.ResponseWriter, r *http.Request) error
 }
 

@@ -53,7 +53,11 @@ func (p *Provider) handleResume(c *gin.Context) {
 // expiry), the sign-in page for one still under way, and 403 to a browser
 // other than the one that approved.
 func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Session, bool) {
-	lr, err := p.st.GetLoginRequest(c.Request.Context(), c.Param("challenge"))
+	now := p.cfg.Now()
+	// The browser's session comes with the request, in one read, when it
+	// is the one the request was approved in.
+	sid, _ := p.sessions.SessionID(c.Request)
+	lr, sess, err := p.st.GetLoginRequestAndSession(c.Request.Context(), c.Param("challenge"), sid, now)
 	if errors.Is(err, store.ErrNotFound) {
 		web.RenderError(c, http.StatusNotFound, "expired")
 		return nil, nil, false
@@ -62,7 +66,6 @@ func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Se
 		p.renderStoreError(c, err)
 		return nil, nil, false
 	}
-	now := p.cfg.Now()
 	switch {
 	case lr.State == store.LoginUsed:
 		web.RenderError(c, http.StatusConflict, "already_complete")
@@ -79,17 +82,13 @@ func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Se
 	}
 	// The code goes only to the browser that approved: a challenge seen in
 	// a log or a shared link cannot be finished elsewhere.
-	var sess *store.Session
 	if lr.State == store.LoginApproved && lr.SessionID != "" {
-		sess, err = p.sessions.CurrentSession(c.Request)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.renderStoreError(c, err)
-			return nil, nil, false
-		}
 		if sess == nil || sess.ID != lr.SessionID {
 			web.RenderError(c, http.StatusForbidden, "other_browser")
 			return nil, nil, false
 		}
+	} else {
+		sess = nil
 	}
 	return lr, sess, true
 }

@@ -26,6 +26,72 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 	return &r, nil
 }
 
+// GetLoginRequestAndSession returns the login request id and, in the same
+// statement, the browser session sessionID when it is that request's
+// session (LoginRequest.SessionID) and has not expired at now; the
+// session is nil otherwise (another session, an unknown or expired one,
+// or sessionID ""). The resume needs both: one round trip instead of two.
+// ErrNotFound when there is no such request.
+func (s *Store) GetLoginRequestAndSession(ctx context.Context, id, sessionID string, now time.Time) (*LoginRequest, *Session, error) {
+	if !wellFormedKey(id) {
+		return nil, nil, ErrNotFound
+	}
+	if sessionID == "" || !wellFormedKey(sessionID) {
+		r, err := s.GetLoginRequest(ctx, id)
+		return r, nil, err
+	}
+	var row struct {
+		LoginRequest `gorm:"embedded"`
+		Sess         sessionColumns `gorm:"embedded;embeddedPrefix:sess_"`
+	}
+	res := s.conn(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
+			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
+			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at
+		FROM login_requests l LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
+		WHERE l.id = ?`, sessionID, now.UTC(), id).Scan(&row)
+	if res.Error != nil {
+		return nil, nil, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil, ErrNotFound
+	}
+	lr := row.LoginRequest
+	if row.Sess.ID == nil {
+		return &lr, nil, nil
+	}
+	return &lr, row.Sess.session(), nil
+}
+
+// sessionColumns is a Session read through a LEFT JOIN: every column may
+// be NULL.
+type sessionColumns struct {
+	ID            *string
+	BeneficiaryID *string
+	Mobile        *string
+	Name          *string
+	AuthTime      *time.Time
+	Grants        Grants
+	CreatedAt     *time.Time
+	ExpiresAt     *time.Time
+}
+
+func (c sessionColumns) session() *Session {
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	derefTime := func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	}
+	return &Session{ID: deref(c.ID), BeneficiaryID: deref(c.BeneficiaryID), Mobile: deref(c.Mobile), Name: deref(c.Name),
+		AuthTime: derefTime(c.AuthTime), Grants: c.Grants, CreatedAt: derefTime(c.CreatedAt), ExpiresAt: derefTime(c.ExpiresAt)}
+}
+
 // UpdateLoginRequest reads the request with its row locked, applies update
 // and writes it back in one transaction, so concurrent updates of one
 // challenge are serialised and each sees the other's result. update's error

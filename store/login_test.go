@@ -391,3 +391,66 @@ func TestLoginRequestDisclosurePlan(t *testing.T) {
 		}
 	})
 }
+
+// The resume's one read: the login request, and the browser's session only
+// when it is that request's session and has not expired.
+func TestGetLoginRequestAndSession(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		mine := &store.Session{ID: "sess-mine", BeneficiaryID: "b1", Mobile: "+919876543210", Name: "Asha Verma",
+			AuthTime: now.Add(-time.Minute), Grants: store.Grants{"c1": {"vaccination_status"}},
+			CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(15 * time.Minute)}
+		other := &store.Session{ID: "sess-other", BeneficiaryID: "b2", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		gone := &store.Session{ID: "sess-gone", BeneficiaryID: "b1", AuthTime: now.Add(-time.Hour), CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Second)}
+		for _, sess := range []*store.Session{mine, other, gone} {
+			must(t, s.CreateSession(ctx, sess))
+		}
+		approved := newLoginRequest("lr-approved", now.Add(time.Hour))
+		approved.State, approved.SessionID = store.LoginApproved, mine.ID
+		expiredSession := newLoginRequest("lr-gone", now.Add(time.Hour))
+		expiredSession.State, expiredSession.SessionID = store.LoginApproved, gone.ID
+		pending := newLoginRequest("lr-pending", now.Add(time.Hour))
+		for _, lr := range []*store.LoginRequest{approved, expiredSession, pending} {
+			must(t, s.CreateLoginRequest(ctx, lr))
+		}
+		want, err := s.GetSession(ctx, mine.ID, now)
+		must(t, err)
+
+		for _, tc := range []struct {
+			name, lr, sid string
+			want          *store.Session
+		}{
+			{"its own session", approved.ID, mine.ID, want},
+			{"no cookie", approved.ID, "", nil},
+			{"another browser's session", approved.ID, other.ID, nil},
+			{"an unknown session", approved.ID, "sess-unknown", nil},
+			{"an ill-formed session ID", approved.ID, "bad\x00id", nil},
+			{"its session expired", expiredSession.ID, gone.ID, nil},
+			{"a request with no session yet", pending.ID, mine.ID, nil},
+		} {
+			lr, sess, err := s.GetLoginRequestAndSession(ctx, tc.lr, tc.sid, now)
+			if err != nil || lr == nil || lr.ID != tc.lr {
+				t.Fatalf("%s: %v, %v", tc.name, lr, err)
+			}
+			plain, err := s.GetLoginRequest(ctx, tc.lr)
+			must(t, err)
+			if fmt.Sprint(*lr) != fmt.Sprint(*plain) {
+				t.Errorf("%s: the request read with its session differs:\n%+v\n%+v", tc.name, *lr, *plain)
+			}
+			if fmt.Sprint(sess) != fmt.Sprint(tc.want) || (sess != nil && fmt.Sprint(*sess) != fmt.Sprint(*tc.want)) {
+				t.Errorf("%s: session %+v, want %+v", tc.name, sess, tc.want)
+			}
+		}
+		if _, _, err := s.GetLoginRequestAndSession(ctx, "lr-unknown", mine.ID, now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown request: %v, want ErrNotFound", err)
+		}
+		// One statement.
+		before, _ := s.Counts()
+		_, _, err = s.GetLoginRequestAndSession(ctx, approved.ID, mine.ID, now)
+		must(t, err)
+		if after, _ := s.Counts(); after-before != 1 {
+			t.Errorf("%d statements, want 1", after-before)
+		}
+	})
+}
