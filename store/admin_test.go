@@ -102,7 +102,7 @@ func TestAdminUsersAndSessions(t *testing.T) {
 
 // The OTP tallies follow what each channel's rows commit: sends, wrong
 // codes, lockouts and accepted codes, and nothing for a rolled-back change
-// or an SMS that was undone.
+// or an SMS that was undone. They reach the table when flushed.
 func TestOTPTallies(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
@@ -167,6 +167,11 @@ func TestOTPTallies(t *testing.T) {
 		_, err = s.UpdateAdminLogin(ctx, "l1", func(l *store.AdminLogin) error { l.OTPTries++; return &store.KeepChanges{Err: errBoom} })
 		wantErr(t, "admin wrong", err, errBoom)
 
+		// Counted in memory until the flush.
+		if got, err := s.SumOTPTallies(ctx, start, time.Now().Add(time.Minute)); err != nil || len(got) != 0 {
+			t.Errorf("tallies before the flush: %v %v", got, err)
+		}
+		must(t, s.FlushOTPTallies(ctx))
 		got, err := s.SumOTPTallies(ctx, start, time.Now().Add(time.Minute))
 		must(t, err)
 		want := map[store.OTPChannel]store.OTPTotals{

@@ -104,6 +104,7 @@ func TestSumOTPTalliesByClient(t *testing.T) {
 		must(t, s.CreateAdminLogin(ctx, &store.AdminLogin{ID: "l1", Mobile: "+919876543210", State: store.AdminLoginOTPSent,
 			OTPHash: []byte{1}, OTPSentAt: &sent, ExpiresAt: base.Add(time.Hour)}))
 
+		must(t, s.FlushOTPTallies(ctx))
 		got, err := s.SumOTPTalliesByClient(ctx, start, time.Now().Add(time.Minute))
 		must(t, err)
 		want := map[string]store.OTPTotals{

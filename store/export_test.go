@@ -1,6 +1,8 @@
 package store
 
 import (
+	"time"
+
 	"gorm.io/gorm"
 )
 
@@ -25,4 +27,18 @@ func (s *Store) LookupSQL(mobile, nameKey, id string) map[string]string {
 func (s *Store) TokensSQL(keys ...TokenKey) string {
 	var rows []*OAuthToken
 	return s.db.ToSQL(func(tx *gorm.DB) *gorm.DB { return tokensByKeys(tx, keys).Find(&rows) })
+}
+
+// SetTallyClock sets the clock tallyOTP stamps the OTP tallies' minutes by.
+func (s *Store) SetTallyClock(now func() time.Time) { s.tallies.now = now }
+
+// SetTallyLimit sets how many rows may wait for a flush
+// (MaxPendingOTPTallies).
+func (s *Store) SetTallyLimit(n int) { s.tallies.limit = n }
+
+// PendingOTPTallies reports how many rows wait for a flush.
+func (s *Store) PendingOTPTallies() int {
+	s.tallies.mu.Lock()
+	defer s.tallies.mu.Unlock()
+	return len(s.tallies.rows)
 }

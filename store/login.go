@@ -98,11 +98,12 @@ func (c sessionColumns) session() *Session {
 // is returned unchanged and nothing is written, except when update returns
 // a *KeepChanges (or an error wrapping one): then the changes are written
 // and its Err returned, with the updated request (a wrong OTP must count the
-// try and still fail). What the change did to the OTP is tallied in the
-// same transaction (OTPTally).
+// try and still fail). What the change did to the OTP is tallied when the
+// transaction commits (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
 	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *LoginRequest) error {
-		return s.tallyOTP(ctx, ChannelSignIn, now.ClientID, loginRequestStep(before), loginRequestStep(now))
+		s.tallyOTP(ctx, ChannelSignIn, now.ClientID, loginRequestStep(before), loginRequestStep(now))
+		return nil
 	})
 }
 

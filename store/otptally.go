@@ -19,15 +19,20 @@ const (
 // OTPTallyRetention is how long OTPTally rows are kept (DeleteExpired).
 const OTPTallyRetention = 90 * 24 * time.Hour
 
-// OTPTally counts what one change of an OTP's state did: a code sent, a
-// right code accepted, a wrong code refused, a code locked out after too
-// many wrong ones. The store writes one row, in the same transaction, each
-// time a login request, an API transaction or an admin sign-in changes its
-// OTP (the repositories compare the row before and after the change), so
-// the counts are exactly what was committed, whichever channel did it, and
-// outlive the rows themselves, which are deleted minutes after they expire.
-// Inserting rows instead of updating one counter keeps concurrent sign-ins
-// from waiting on each other.
+// OTPTally counts what changes of OTPs' states did: codes sent, right
+// codes accepted, wrong codes refused, codes locked out after too many
+// wrong ones. Each time a login request, an API transaction or an admin
+// sign-in changes its OTP, the store compares the row before and after
+// the change and, once the change has committed, adds the difference to
+// counts it keeps in memory (a rolled-back change counts nothing), so the
+// counts are what was committed, whichever channel did it. Every few
+// seconds (RunOTPTallies, FlushOTPTallies) it writes them, one row per
+// channel, client and minute (OTPTallyBucket) in one INSERT, instead of a
+// row per change inside each sign-in's transaction. Several processes each
+// write their own rows, several rows may count one minute, and readers sum
+// them (SumOTPTallies). The rows outlive the sign-ins themselves, which are
+// deleted minutes after they expire. A process that dies without shutting
+// down loses the counts of its last seconds.
 type OTPTally struct {
 	ID      int64 `gorm:"primaryKey;autoIncrement"`
 	Channel OTPChannel
@@ -58,7 +63,7 @@ type otpStep struct {
 	declined bool
 }
 
-// tallyOTP records the difference between two steps of one row, if any:
+// tallyOTP counts the difference between two steps of one row, if any:
 //
 //   - sent: SentAt moved forward (a new code). An SMS that then failed is
 //     undone by putting the old SentAt back, which counts nothing.
@@ -68,8 +73,10 @@ type otpStep struct {
 //     to its accepted state, for the same send.
 //   - declined: the row moved to a refusal by the person.
 //
-// clientID is the client the row belongs to ("" for none).
-func (s *Store) tallyOTP(ctx context.Context, channel OTPChannel, clientID string, before, after otpStep) error {
+// clientID is the client the row belongs to ("" for none). The count is
+// stamped with the current minute and joins the store's pending tallies
+// when ctx's transaction commits (at once outside a transaction).
+func (s *Store) tallyOTP(ctx context.Context, channel OTPChannel, clientID string, before, after otpStep) {
 	t := OTPTally{Channel: channel, ClientID: clientID}
 	if after.sentAt != nil && (before.sentAt == nil || after.sentAt.After(*before.sentAt)) {
 		t.Sent = 1
@@ -88,10 +95,14 @@ func (s *Store) tallyOTP(ctx context.Context, channel OTPChannel, clientID strin
 		t.Declined = 1
 	}
 	if t == (OTPTally{Channel: channel, ClientID: clientID}) {
-		return nil
+		return
 	}
-	t.CreatedAt = time.Now().UTC()
-	return translate(s.conn(ctx).Create(&t).Error)
+	t.CreatedAt = s.tallies.bucket()
+	if tx, ok := ctx.Value(txTalliesKey{}).(*txTallies); ok {
+		tx.rows = append(tx.rows, t)
+		return
+	}
+	s.tallies.add(t)
 }
 
 func loginRequestStep(r *LoginRequest) otpStep {
@@ -116,7 +127,9 @@ type OTPTotals struct {
 	Sent, Accepted, Refused, Locked, Declined int64
 }
 
-// SumOTPTallies returns the counts recorded in [since, until), per channel.
+// SumOTPTallies returns the counts written in [since, until), per channel:
+// the sums of every process's rows, each process's counts as of its last
+// flush (FlushOTPTallies).
 func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[OTPChannel]OTPTotals, error) {
 	var rows []struct {
 		Channel OTPChannel
@@ -139,7 +152,7 @@ func (s *Store) SumOTPTallies(ctx context.Context, since, until time.Time) (map[
 const otpSums = "SUM(sent) AS sent, SUM(accepted) AS accepted, SUM(refused) AS refused, SUM(locked) AS locked, SUM(declined) AS declined"
 
 // SumOTPTalliesByClient returns the counts of the sign-in and KYC-VS
-// channels recorded in [since, until), per client; the admin console's
+// channels written in [since, until), per client (as SumOTPTallies); the admin console's
 // own sign-ins are left out.
 func (s *Store) SumOTPTalliesByClient(ctx context.Context, since, until time.Time) (map[string]OTPTotals, error) {
 	var rows []struct {

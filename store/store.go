@@ -52,6 +52,8 @@ type Store struct {
 	db      *gorm.DB
 	dialect Dialect
 	counts  *counts
+	// tallies are the OTP counts not yet written (FlushOTPTallies).
+	tallies *pendingTallies
 }
 
 // ParseURL splits a database URL ("postgres://...", "postgresql://..." or
@@ -120,7 +122,7 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	return &Store{db: db, dialect: dialect, counts: c}, nil
+	return &Store{db: db, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
 }
 
 func sqliteDSN(path string) string {
@@ -166,12 +168,14 @@ type txKey struct{}
 // then what was written is committed and the *KeepChanges returned, so the
 // caller still learns the error (errors.Is sees through it) and an
 // enclosing InTx keeps the changes too. A wrong OTP is the case: the
-// counted try must be written and the answer must still be "wrong".
+// counted try must be written and the answer must still be "wrong". The
+// OTP tallies of the transaction are counted once it has committed.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if inTx(ctx) {
 		return fn(ctx)
 	}
 	s.counts.transactions.Add(1)
+	ctx, tallies := withTxTallies(ctx)
 	var kept *KeepChanges
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := fn(context.WithValue(ctx, txKey{}, tx))
@@ -180,10 +184,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		}
 		return err
 	})
-	if err == nil && kept != nil {
+	if err != nil {
+		return translate(err)
+	}
+	s.tallies.add(tallies.rows...)
+	if kept != nil {
 		return kept
 	}
-	return translate(err)
+	return nil
 }
 
 // inTx reports whether ctx carries a transaction of InTx.

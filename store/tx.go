@@ -19,16 +19,24 @@ func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 		return ctx, translate(tx.Error)
 	}
 	s.counts.transactions.Add(1)
+	ctx, _ = withTxTallies(ctx)
 	return context.WithValue(ctx, txKey{}, tx), nil
 }
 
-// CommitTx commits the transaction BeginTx put in ctx.
+// CommitTx commits the transaction BeginTx put in ctx, and then counts its
+// OTP tallies.
 func (s *Store) CommitTx(ctx context.Context) error {
 	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
 	if !ok {
 		return errNoTx
 	}
-	return translate(tx.Commit().Error)
+	if err := tx.Commit().Error; err != nil {
+		return translate(err)
+	}
+	if tallies, ok := ctx.Value(txTalliesKey{}).(*txTallies); ok {
+		s.tallies.add(tallies.rows...)
+	}
+	return nil
 }
 
 // RollbackTx rolls back the transaction BeginTx put in ctx.
