@@ -93,8 +93,13 @@ type serveConfig struct {
 	backchannel oauth.LogoutDeliveryConfig
 	// now is the server's clock, which every package newServer wires
 	// reads; nil is time.Now. Not a flag: tests set it (a
-	// kycvstest.Clock's Now) to move time instead of sleeping.
+	// kycvstest.Clock's Now) to move time instead of sleeping. The store
+	// stamps the OTP tallies' minutes by time.Now itself.
 	now func() time.Time
+	// tallyFlush is how often the OTP tallies counted in memory are
+	// written; 0 is store.OTPTallyFlushInterval. Not a flag: tests that
+	// count statements push it away.
+	tallyFlush time.Duration
 }
 
 // clock is the server's clock: now, or time.Now.

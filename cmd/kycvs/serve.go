@@ -78,7 +78,11 @@ type server struct {
 	cleaner *cleaner
 	metrics *web.Metrics
 	otps    *otp.Service
-	demo    *devDemo // --dev only
+	// stopFlushes ends the OTP tally flushes startTallies began;
+	// flushesDone is closed when they have.
+	stopFlushes context.CancelFunc
+	flushesDone chan struct{}
+	demo        *devDemo // --dev only
 	// provider is the OpenID provider, whose EndGrant withdraws grants.
 	provider *oauth.Provider
 }
@@ -105,6 +109,7 @@ func newServer(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout
 	now := cfg.clock()
 	s.cleaner = &cleaner{st: s.st, logger: logger, interval: cfg.CleanupInterval, retention: cfg.Retention, now: now}
 	go s.cleaner.run(bg)
+	s.startTallies(bg)
 	if s.otps, err = s.newOTPs(); err != nil {
 		return nil, err
 	}
@@ -183,6 +188,40 @@ func (s *server) startKeys(ctx, bg context.Context) (*oauth.Keys, error) {
 	go keys.Refresh(bg, oauth.KeyRefreshInterval, func(err error) { s.logger.Error("reload signing keys", "err", err) })
 	return keys, nil
 }
+
+// startTallies writes the OTP tallies the store counts in memory every
+// cfg.tallyFlush, until bg ends or stopTallies; a failed write is logged
+// and its counts wait for the next.
+func (s *server) startTallies(bg context.Context) {
+	ctx, stop := context.WithCancel(bg)
+	done := make(chan struct{})
+	s.stopFlushes, s.flushesDone = stop, done
+	go func() {
+		defer close(done)
+		s.st.RunOTPTallies(ctx, s.cfg.tallyFlush, func(err error) { s.logger.Warn("OTP tallies not written", "err", err) })
+	}()
+}
+
+// stopTallies ends the flushes and writes what was counted since the
+// last one, within talliesShutdown. listenAndServe calls it once the last
+// request and SMS are done; close calls it again, with nothing left to
+// write after a graceful stop.
+func (s *server) stopTallies() {
+	if s.stopFlushes == nil {
+		return
+	}
+	s.stopFlushes()
+	<-s.flushesDone
+	ctx, cancel := context.WithTimeout(context.Background(), talliesShutdown)
+	defer cancel()
+	if err := s.st.FlushOTPTallies(ctx); err != nil {
+		s.logger.Warn("OTP tallies not written at shutdown", "err", err)
+	}
+}
+
+// talliesShutdown bounds the last write of the OTP tallies at shutdown,
+// after the requests' 10 seconds: one INSERT when the database answers.
+const talliesShutdown = 5 * time.Second
 
 // newOTPs is the one OTP service for every channel that sends codes (the
 // sign-in pages, the KYC-VS compatible API, the admin console, /me), so
@@ -269,14 +308,15 @@ func (s *server) close() {
 	if s.demo != nil {
 		s.demo.close()
 	}
+	s.stopTallies()
 	s.st.Close()
 }
 
 // listenAndServe serves until ctx ends, then drains for up to 10 seconds:
 // the listener closes at once (a load balancer's next connection goes to
 // another process), requests in flight are finished, then the metrics
-// listener stops and newServer's background work and database pool go
-// (runServe's close). The metrics listener, unless --metrics-addr is off,
+// listener stops, the OTP tallies not yet written are (stopTallies), and
+// newServer's background work and database pool go (runServe's close). The metrics listener, unless --metrics-addr is off,
 // is opened first, so a taken port fails the start.
 func (s *server) listenAndServe(ctx context.Context) error {
 	var metrics *http.Server
@@ -329,7 +369,8 @@ func (s *server) listenAndServe(ctx context.Context) error {
 	if metrics != nil {
 		_ = metrics.Shutdown(shutdown)
 	}
-	s.otps.Wait() // console codes still on their way to the gateway
+	s.otps.Wait()   // console codes still on their way to the gateway
+	s.stopTallies() // what the last requests and codes counted
 	s.logger.Info("kycvs stopped")
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/store/storetest"
 )
 
 // pendingSend is a sign-in at its mobile-and-name form, ready to post.
@@ -146,6 +147,66 @@ func TestGracefulShutdown(t *testing.T) {
 	if !strings.Contains(p.log.String(), "kycvs stopped") {
 		t.Errorf("no orderly stop in the log:\n%s", p.log.String())
 	}
+	// The in-flight send's code is counted: the stop wrote the tallies.
+	st, err = store.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tallies, err := st.SumOTPTalliesByClient(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tallies[c.ID].Sent; got != 1 {
+		t.Errorf("%d codes sent counted for the client, want the in-flight one", got)
+	}
+}
+
+// A graceful stop writes the OTP tallies counted since the last flush:
+// with the flushes an hour apart, the codes of a sign-in made just before
+// the stop are in otp_tallies once listenAndServe has returned.
+func TestShutdownWritesTallies(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		addr := freeLoopbackAddr(t)
+		ts := newTestServer(t, dialect, func(c *serveConfig) { c.tallyFlush, c.Addr = time.Hour, addr })
+		id, secret := ts.client(oauth.ClientSpec{})
+		if back := ts.newBrowser().signIn(ts.newRP(id, secret).authorize(), "9999900001", "Asha Verma"); back.Query().Get("code") == "" {
+			t.Fatalf("no code: %s", back)
+		}
+		ctx := context.Background()
+		counted := func() store.OTPTotals {
+			t.Helper()
+			tallies, err := ts.store().SumOTPTalliesByClient(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
+			must(t, err)
+			return tallies[id]
+		}
+		if got := counted(); got != (store.OTPTotals{}) {
+			t.Fatalf("tallies written before the stop: %+v", got)
+		}
+
+		serve, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- ts.srv.listenAndServe(serve) }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the server never listened")
+			}
+		}
+		stop()
+		select {
+		case err := <-done:
+			must(t, err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("listenAndServe did not return")
+		}
+		if got, want := counted(), (store.OTPTotals{Sent: 1, Accepted: 1}); got != want {
+			t.Errorf("tallies after the stop: %+v, want %+v", got, want)
+		}
+	})
 }
 
 func readAll(resp *http.Response) string {
