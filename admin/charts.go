@@ -81,8 +81,10 @@ func (s *Service) Charts(ctx context.Context, loc *time.Location, clientID strin
 		return nil, err
 	}
 	ch.addVerifications(counts, loc)
-	// Tallies are stamped by the database's writers' clocks: a minute of
-	// slack keeps the last moments in.
+	// Tallies are stamped with the start of their minute by the writing
+	// processes' clocks and written at each one's next flush (a few
+	// seconds; see store.OTPTally): a minute of slack keeps the last
+	// moments in.
 	tallies, err := s.st.SumOTPTalliesByClient(ctx, ch.Since, now.Add(time.Minute))
 	if err != nil {
 		return nil, err

@@ -120,8 +120,10 @@ func (s *Service) period(ctx context.Context, p *Period, since, until time.Time,
 		}
 		return a.ClientID < b.ClientID
 	})
-	// Tallies are stamped by the database's writers' clocks: a minute of
-	// slack keeps the last moments in.
+	// Tallies are stamped with the start of their minute by the writing
+	// processes' clocks and written at each one's next flush (a few
+	// seconds; see store.OTPTally): a minute of slack keeps the last
+	// moments in.
 	tallies, err := s.st.SumOTPTallies(ctx, since, until.Add(time.Minute))
 	if err != nil {
 		return err

@@ -23,11 +23,11 @@ const OTPTallyBucket = time.Minute
 const OTPTallyFlushInterval = 5 * time.Second
 
 // MaxPendingOTPTallies caps the rows (channel, client, minute) a store
-// keeps waiting for a flush, about 200 bytes each. A flush the database
-// refuses keeps its rows for the next one, so the rows pile up only while
-// the database is away: a minute's codes make one row per channel and
-// client. At the cap a count that would need a new row is dropped, and
-// the next flush says how many were.
+// keeps waiting for a flush, about 250 bytes each (25 MB at the cap). A
+// flush the database refuses keeps its rows for the next one, so the rows
+// pile up only while the database is away: a minute's codes make one row
+// per channel and client. At the cap a count that would need a new row is
+// dropped, and the next flush says how many were.
 const MaxPendingOTPTallies = 100_000
 
 // tallyRowsPerInsert is the most rows one INSERT writes: 8 columns each
