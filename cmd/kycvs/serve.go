@@ -315,8 +315,9 @@ func (s *server) close() {
 // listenAndServe serves until ctx ends, then drains for up to 10 seconds:
 // the listener closes at once (a load balancer's next connection goes to
 // another process), requests in flight are finished, then the metrics
-// listener stops, the OTP tallies not yet written are (stopTallies), and
-// newServer's background work and database pool go (runServe's close). The metrics listener, unless --metrics-addr is off,
+// listener stops, the OTP tallies not yet written are written
+// (stopTallies), and newServer's background work and database pool go
+// (runServe's close). The metrics listener, unless --metrics-addr is off,
 // is opened first, so a taken port fails the start.
 func (s *server) listenAndServe(ctx context.Context) error {
 	var metrics *http.Server
