@@ -41,3 +41,32 @@ func TestPrefixCacheAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestIndianVerdictAgrees: the number built directly gets the verdict the
+// full check (parse, IsValidNumber, GetNumberType) gives its text, over
+// every two-digit start of the mobile ranges and random numbers.
+func TestIndianVerdictAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	verdict := func(e164 string, err error) int {
+		switch {
+		case err == nil:
+			return verdictMobile
+		case err == errNotMobile:
+			return verdictNotMobile
+		}
+		return verdictInvalid
+	}
+	seen := map[int]int{}
+	for i := range 20000 {
+		n := fmt.Sprintf("%d%09d", 6+r.IntN(4), r.IntN(1_000_000_000))
+		if i < 40 {
+			n = fmt.Sprintf("%02d%08d", 60+i, r.IntN(100_000_000))
+		}
+		want := verdict(checkPlan(n))
+		if got := indianVerdict(n); got != want {
+			t.Fatalf("indianVerdict(%s) = %d, the full check says %d", n, got, want)
+		}
+		seen[want]++
+	}
+	t.Logf("verdicts: %v", seen)
+}
