@@ -1,8 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // row is a model whose primary key is a string ID.
@@ -21,10 +27,17 @@ func (r *InitialAccessToken) key() *string { return &r.ID }
 
 // lockedUpdate is the read-modify-write behind every Update method: in one
 // transaction it reads the row with id locked (SELECT ... FOR UPDATE on
-// PostgreSQL; SQLite serialises writers), applies update, writes the row
-// back and runs after (when not nil) with the row as it was and as it is
-// now. Concurrent updates of one row are therefore serialised, and each
-// sees the other's result.
+// PostgreSQL; SQLite serialises writers), applies update, writes the
+// columns update changed and runs after (when not nil) with the row as it
+// was and as it is now. Concurrent updates of one row are therefore
+// serialised, and each sees the other's result.
+//
+// Only the changed columns are written, in one UPDATE (with updated_at,
+// where the model has one): a sign-in step changes two or three of a login
+// request's 25 columns, and writing the rest back would encode its JSON
+// columns again and make the database compare and log them. An update that
+// changes nothing sends no UPDATE. Either way the row returned holds its
+// times as stored (UTC, microseconds), as after a write.
 //
 // It returns ErrNotFound for an unknown id. update's error is returned
 // unchanged and nothing is written, unless it is (or wraps) a *KeepChanges:
@@ -40,17 +53,25 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 	out := P(new(T))
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.conn(ctx)
-		if err := tx.Clauses(forUpdate).Where("id = ?", id).Take(out).Error; err != nil {
+		read := tx.Clauses(forUpdate).Where("id = ?", id).Take(out)
+		if err := read.Error; err != nil {
 			return translate(err)
+		}
+		sch, err := modelSchema(read, out)
+		if err != nil {
+			return err
 		}
 		before := P(new(T))
 		*before = *out
+		// update may change a list, a map or a pointed-to value in place:
+		// before gets copies of its own to compare with.
+		copyReferences(ctx, sch, reflect.ValueOf(before).Elem())
 		var kept *KeepChanges
 		if err := update(out); err != nil && !errors.As(err, &kept) {
 			return err
 		}
 		*out.key() = id
-		if err := translate(tx.Save(out).Error); err != nil {
+		if err := translate(writeChanges(ctx, tx, sch, before, out)); err != nil {
 			return err
 		}
 		if after != nil {
@@ -73,4 +94,177 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 		return out, kept
 	}
 	return out, kept.Err
+}
+
+// modelSchema returns the schema of model, which read (a query into it)
+// has parsed already.
+func modelSchema(read *gorm.DB, model any) (*schema.Schema, error) {
+	if sch := read.Statement.Schema; sch != nil {
+		return sch, nil
+	}
+	stmt := &gorm.Statement{DB: read}
+	if err := stmt.Parse(model); err != nil {
+		return nil, err
+	}
+	return stmt.Schema, nil
+}
+
+// writeChanges writes the columns of out that differ from before, the row
+// as read, with one UPDATE keyed by the primary key; gorm adds an
+// updated_at column's new time. Nothing changed: no UPDATE, and out's
+// times are made what a write would have stored (see times.go).
+func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any) error {
+	changed := changedColumns(ctx, sch, reflect.ValueOf(before).Elem(), reflect.ValueOf(out).Elem())
+	if len(changed) == 0 {
+		normaliseStruct(ctx, sch, reflect.ValueOf(out).Elem())
+		return nil
+	}
+	// Select writes the chosen columns even when zero; the time callbacks
+	// see the struct, as they do for Save.
+	return tx.Model(out).Select(changed).Updates(out).Error
+}
+
+// changedColumns lists the columns whose values differ between the
+// structs a and b of sch's model, leaving out the primary key and the
+// updated_at kind of column, which gorm sets itself whenever it writes.
+// Times differ when their stored values would (see storedTime).
+func changedColumns(ctx context.Context, sch *schema.Schema, a, b reflect.Value) []string {
+	var changed []string
+	for _, f := range sch.Fields {
+		if f.DBName == "" || f.PrimaryKey || !f.Updatable || f.AutoUpdateTime > 0 {
+			continue
+		}
+		if !sameValue(f.ReflectValueOf(ctx, a), f.ReflectValueOf(ctx, b)) {
+			changed = append(changed, f.DBName)
+		}
+	}
+	return changed
+}
+
+// sameValue reports whether the struct fields a and b, of one type, hold
+// the same value as far as the database is concerned. Lists, maps and
+// JSON-encoded values compare as Go values (reflect.DeepEqual), so a nil
+// list and an empty one differ though both are written as "[]": such a
+// change costs a redundant column, never a lost one.
+func sameValue(a, b reflect.Value) bool {
+	switch a.Type() {
+	case timeType:
+		return storedTime(*a.Addr().Interface().(*time.Time)).Equal(storedTime(*b.Addr().Interface().(*time.Time)))
+	case timePtrType:
+		x, y := a.Interface().(*time.Time), b.Interface().(*time.Time)
+		if x == nil || y == nil {
+			return x == y
+		}
+		return storedTime(*x).Equal(storedTime(*y))
+	}
+	switch a.Kind() {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return a.Uint() == b.Uint()
+	case reflect.Slice:
+		if a.Type().Elem().Kind() == reflect.Uint8 {
+			// nil is NULL, an empty slice is not.
+			return a.IsNil() == b.IsNil() && bytes.Equal(a.Bytes(), b.Bytes())
+		}
+	}
+	// The fields' addresses, so that no value is copied to compare it.
+	return reflect.DeepEqual(a.Addr().Interface(), b.Addr().Interface())
+}
+
+// copyReferences gives the struct rv of sch's model copies of its own of
+// every list, map and pointed-to value, so that changing the original's in
+// place leaves rv as it was.
+func copyReferences(ctx context.Context, sch *schema.Schema, rv reflect.Value) {
+	for _, f := range sch.Fields {
+		switch f.FieldType.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			v := f.ReflectValueOf(ctx, rv)
+			deepCopy(v, v)
+		}
+	}
+}
+
+// deepCopy sets dst, which is settable, to a copy of src that shares no
+// list, map or pointer with it: a struct's exported fields are copied
+// deeply, its unexported ones (a time's zone) as they are. dst and src may
+// be the same value.
+func deepCopy(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Pointer:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		deepCopy(p.Elem(), src.Elem())
+		dst.Set(p)
+	case reflect.Slice:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		if plain(src.Type().Elem()) {
+			reflect.Copy(s, src)
+		} else {
+			for i := range src.Len() {
+				deepCopy(s.Index(i), src.Index(i))
+			}
+		}
+		dst.Set(s)
+	case reflect.Map:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			v := reflect.New(src.Type().Elem()).Elem()
+			deepCopy(v, it.Value())
+			m.SetMapIndex(it.Key(), v)
+		}
+		dst.Set(m)
+	case reflect.Interface:
+		if src.IsNil() {
+			dst.Set(src)
+			return
+		}
+		v := reflect.New(src.Elem().Type()).Elem()
+		deepCopy(v, src.Elem())
+		dst.Set(v)
+	case reflect.Struct:
+		dst.Set(src)
+		for i := range dst.NumField() {
+			if f := dst.Field(i); f.CanSet() && !plain(f.Type()) {
+				deepCopy(f, f)
+			}
+		}
+	case reflect.Array:
+		dst.Set(src)
+		if !plain(src.Type().Elem()) {
+			for i := range dst.Len() {
+				deepCopy(dst.Index(i), dst.Index(i))
+			}
+		}
+	default:
+		dst.Set(src)
+	}
+}
+
+// plain reports whether values of t are copied whole by assignment: a
+// boolean, a number or a string.
+func plain(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
 }
