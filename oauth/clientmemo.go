@@ -51,3 +51,23 @@ func getClient(ctx context.Context, st *store.Store, id string) (*store.Client, 
 	}
 	return c, nil
 }
+
+// hasClientMemo reports whether ctx is a request's with a client memo.
+func hasClientMemo(ctx context.Context) bool {
+	_, ok := ctx.Value(clientMemoKey{}).(*clientMemo)
+	return ok
+}
+
+// rememberClient puts c, read along with something else, in the request's
+// memo, unless the memo holds that client already.
+func rememberClient(ctx context.Context, c *store.Client) {
+	memo, _ := ctx.Value(clientMemoKey{}).(*clientMemo)
+	if memo == nil || c == nil {
+		return
+	}
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	if _, ok := memo.clients[c.ID]; !ok {
+		memo.clients[c.ID] = c
+	}
+}

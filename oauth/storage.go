@@ -178,7 +178,17 @@ func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OA
 	if err := s.writeBatch(ctx); err != nil {
 		return nil, err
 	}
-	return s.st.GetToken(ctx, kind, signature)
+	if !hasClientMemo(ctx) {
+		return s.st.GetToken(ctx, kind, signature)
+	}
+	// The row's client comes in the same statement, for toRequest to find
+	// in the memo (userinfo and introspection read nothing else of it).
+	row, client, err := s.st.GetTokenAndClient(ctx, kind, signature)
+	if err != nil {
+		return nil, err
+	}
+	rememberClient(ctx, client)
+	return row, nil
 }
 
 func (s *Storage) toRequest(ctx context.Context, row *store.OAuthToken, session fosite.Session) (*fosite.Request, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -73,6 +74,58 @@ func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthTok
 		return nil, translate(err)
 	}
 	return &t, nil
+}
+
+// GetTokenAndClient is GetToken with the row's client, read in the same
+// statement (a join on the client's ID): a protocol request that reads a
+// token needs its client next. A token whose client no longer exists is
+// ErrNotFound, as are the client's tokens to the protocol.
+func (s *Store) GetTokenAndClient(ctx context.Context, kind, signature string) (*OAuthToken, *Client, error) {
+	if !wellFormedKey(kind, signature) {
+		return nil, nil, ErrNotFound
+	}
+	cols, err := s.clientColumns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var row struct {
+		OAuthToken `gorm:"embedded"`
+		Client     Client `gorm:"embedded;embeddedPrefix:client_row_"`
+	}
+	res := s.conn(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE t.kind = ? AND t.signature = ?",
+		kind, signature).Scan(&row)
+	if res.Error != nil {
+		return nil, nil, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil, ErrNotFound
+	}
+	t, c := row.OAuthToken, row.Client
+	return &t, &c, nil
+}
+
+// clientColumns is the select list of every column of clients as c,
+// renamed client_row_<column> for GetTokenAndClient's scan; made once
+// from the model's schema, so a new column needs no change here.
+func (s *Store) clientColumns() (string, error) {
+	clientCols.once.Do(func() {
+		stmt := &gorm.Statement{DB: s.db}
+		if clientCols.err = stmt.Parse(&Client{}); clientCols.err != nil {
+			return
+		}
+		cols := make([]string, 0, len(stmt.Schema.DBNames))
+		for _, name := range stmt.Schema.DBNames {
+			cols = append(cols, "c."+name+" AS client_row_"+name)
+		}
+		clientCols.list = strings.Join(cols, ", ")
+	})
+	return clientCols.list, clientCols.err
+}
+
+var clientCols struct {
+	once sync.Once
+	list string
+	err  error
 }
 
 // DeactivateToken marks an active row inactive. It returns ErrNotFound when

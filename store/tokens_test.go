@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -268,6 +269,53 @@ func TestDeleteExpired(t *testing.T) {
 		}
 		if n, err := s.CountOTPEvents(ctx, "k", now.Add(-10*keep)); err != nil || n != 1 {
 			t.Errorf("OTP events left: %d, %v, want 1", n, err)
+		}
+	})
+}
+
+// A token read with its client in one statement: the same two rows as the
+// two reads give, ErrNotFound for an unknown token or one of no client.
+func TestGetTokenAndClient(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		c := newClient("c1", "Zeta Airlines")
+		c.PostLogoutRedirectURIs = store.StringList{"https://rp.example/bye"}
+		must(t, s.CreateClient(ctx, c))
+		must(t, s.CreateClient(ctx, newClient("c2", "Alpha Rail")))
+		must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "at1", "r1", "c1")))
+		must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "at2", "r2", "c2")))
+
+		before, _ := s.Counts()
+		tok, cl, err := s.GetTokenAndClient(ctx, store.KindAccessToken, "at1")
+		must(t, err)
+		if after, _ := s.Counts(); after-before != 1 {
+			t.Errorf("%d statements, want 1", after-before)
+		}
+		wantTok, err := s.GetToken(ctx, store.KindAccessToken, "at1")
+		must(t, err)
+		wantCl, err := s.GetClient(ctx, "c1")
+		must(t, err)
+		if !reflect.DeepEqual(tok, wantTok) {
+			t.Errorf("token %+v, want %+v", tok, wantTok)
+		}
+		if !reflect.DeepEqual(cl, wantCl) {
+			t.Errorf("client %+v, want %+v", cl, wantCl)
+		}
+
+		if _, _, err := s.GetTokenAndClient(ctx, store.KindAccessToken, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown token: %v", err)
+		}
+		if _, _, err := s.GetTokenAndClient(ctx, store.KindRefreshToken, "at1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another kind: %v", err)
+		}
+		// DeleteClient takes the tokens with it; a row left behind by
+		// anything else is as good as gone.
+		must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "at3", "r3", "ghost")))
+		if _, err := s.GetToken(ctx, store.KindAccessToken, "at3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.GetTokenAndClient(ctx, store.KindAccessToken, "at3"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a token of no client: %v", err)
 		}
 	})
 }
