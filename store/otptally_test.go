@@ -4,31 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
 )
-
-// tallyClock is the clock the store stamps OTP tallies by, set by the test.
-type tallyClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *tallyClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *tallyClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // tallyRow is one otp_tallies row as read back.
 type tallyRow struct {
@@ -115,7 +97,7 @@ func setTallyTable(t *testing.T, s *store.Store, away bool) {
 func TestOTPTallyFlush(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
-		clock := &tallyClock{now: base}
+		clock := kycvstest.NewClock(base)
 		s.SetTallyClock(clock.Now)
 		si := &signIns{t: t, s: s, ctx: ctx}
 		m10 := base.Truncate(time.Minute) // 10:00
