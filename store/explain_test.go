@@ -94,9 +94,18 @@ func explain(t *testing.T, ctx context.Context, s *store.Store, q string) string
 func TestTokenRowsPlan(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
+		// PostgreSQL plans a sequential scan for a small table, so it gets
+		// enough rows that only the keys make sense; SQLite's planner
+		// takes a primary key for equality whatever the size, and its
+		// driver, built with the race detector, takes seconds per
+		// thousand rows.
+		perBatch := 500
+		if s.Dialect() == store.SQLite {
+			perBatch = 50
+		}
 		for i := range 4 {
 			var rows []*store.OAuthToken
-			for j := range 500 {
+			for j := range perBatch {
 				sig := fmt.Sprintf("sig%d-%d", i, j)
 				for _, kind := range []string{store.KindAuthorizeCode, store.KindPKCE, store.KindAccessToken} {
 					rows = append(rows, newToken(kind, sig, "r"+sig, "c1"))
