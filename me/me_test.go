@@ -298,7 +298,12 @@ func TestSignInRefusals(t *testing.T) {
 			h.sendCode("9999900002")
 			start := h.browser.Get(h.url + "/me")
 			got := h.browser.Submit(start, "/me/signin", url.Values{"mobile": {"9999900002"}})
-			refusedPage(t, got, "limit", http.StatusTooManyRequests, "9999900002", "Too many codes were asked for this number", got.Header.Get("Retry-After"))
+			refusedPage(t, got, "limit", http.StatusTooManyRequests, "9999900002", "Too many codes were asked for this number or from your network.", got.Header.Get("Retry-After"))
+			// /me asks on no service's behalf: the sign-in's "or by this
+			// service" does not apply.
+			if strings.Contains(got.Body, "by this service") {
+				t.Errorf("the limit page blames a service: %s", got.Body)
+			}
 			if r, err := strconv.Atoi(got.Header.Get("Retry-After")); err != nil || r < 1 || r > 24*60*60 {
 				t.Errorf("Retry-After %q", got.Header.Get("Retry-After"))
 			}

@@ -113,7 +113,7 @@ func (p *Page) refusal(c *gin.Context, m string, row *store.MeSession) (int, web
 		if m == refusedSoon {
 			return http.StatusTooManyRequests, web.M("alert.resend_too_soon")
 		}
-		return http.StatusTooManyRequests, web.M("error.too_many_codes.message")
+		return http.StatusTooManyRequests, web.M("me.too_many_codes")
 	case m == refusedBusy:
 		web.RetryAfter(c, otp.SenderBusyRetry*time.Second)
 		return http.StatusServiceUnavailable, web.M("alert.sender_busy")

@@ -97,6 +97,8 @@ func TestOwnPageScreenshots(t *testing.T) {
 	br := newChrome(t)
 	// No resend wait: each language signs the same mobiles in again.
 	ts := newTestServer(t, "sqlite", func(c *serveConfig) { c.OTPResendInterval = 0 })
+	// One code a day per mobile, for the send limit's page.
+	limited := newTestServer(t, "sqlite", func(c *serveConfig) { c.OTPResendInterval, c.OTPDailyLimit = 0, 1 })
 	skyID, skySecret := ts.client(oauth.ClientSpec{Name: "Sky Air", Scopes: offlineScopes})
 	railID, railSecret := ts.client(oauth.ClientSpec{Name: "Indian Railway Catering Co Ltd"})
 	for _, name := range []string{"Asha Verma", "Arjun Verma"} {
@@ -175,6 +177,14 @@ func TestOwnPageScreenshots(t *testing.T) {
 			submit("#otp", ts.lastOTP("+919999900055"))
 			tb.do(chromedp.WaitVisible(chromedp.CSS("#grants")))
 			shot("page-empty")
+			// A send limit: the day's one code went out, the next is refused.
+			mobile := map[string]string{"hi": "9999900061", "ur": "9999900062"}[lang]
+			for range 2 {
+				tb.do(chromedp.Navigate(limited.URL+"/me"), chromedp.WaitVisible(chromedp.CSS("#mobile")))
+				submit("#mobile", mobile)
+				tb.do(chromedp.WaitVisible(chromedp.CSS("#otp, .alert")))
+			}
+			shot("signin-limit")
 		})
 	}
 }
