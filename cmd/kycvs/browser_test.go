@@ -454,8 +454,8 @@ func docSnippet(t *testing.T, doc, name string) string {
 }
 
 // smallTargetsJS lists the visible buttons, summaries, navigation links,
-// checkbox rows and button-like links of the page that are less than 44
-// CSS px high (WCAG 2.5.5): "" when there is none.
-const smallTargetsJS = `Array.from(document.querySelectorAll('button, summary, nav a, label.check, a.button, a.button-link')).filter(function (e) {
+// checkbox rows, button-like links and the header's home link of the page
+// that are less than 44 CSS px high (WCAG 2.5.5): "" when there is none.
+const smallTargetsJS = `Array.from(document.querySelectorAll('button, summary, nav a, label.check, a.button, a.button-link, .top a.brand')).filter(function (e) {
   var r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.height < 44;
 }).map(function (e) { var r = e.getBoundingClientRect(); return e.tagName + ' "' + e.textContent.trim().slice(0, 30) + '" ' + Math.round(r.height) + ' px'; }).join('; ')`
