@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,29 +82,11 @@ func TestConcurrentRefresh(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect, nil)
 		id, secret, v := refreshGrant(t, ts)
-		const n = 12
-		statuses := make([]int, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				statuses[i], _ = refresh(t, ts, id, secret, v.Token.RefreshToken)
-			})
-		}
-		close(start)
-		wg.Wait()
-		ok := 0
-		for _, s := range statuses {
-			switch s {
-			case http.StatusOK:
-				ok++
-			case http.StatusBadRequest:
-			default:
-				t.Errorf("racing refresh answered %d", s)
-			}
-		}
-		if ok != 1 {
+		statuses := raceRequests(t, 12, "racing refresh", func() int {
+			status, _ := refresh(t, ts, id, secret, v.Token.RefreshToken)
+			return status
+		})
+		if ok := countStatus(statuses, http.StatusOK); ok != 1 {
 			t.Errorf("%d refreshes succeeded with one refresh token, want exactly 1 (%v)", ok, statuses)
 		}
 		db, _ := ts.store().DB()
