@@ -19,7 +19,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
 		return nil, ErrNotFound
 	}
 	var c Client
-	if err := s.conn(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+	if err := s.reader(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &c, nil

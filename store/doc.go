@@ -6,6 +6,8 @@
 // driver errors in one place (translate). A repository call made with a
 // context returned by InTx joins that transaction, which is how a login
 // approval, its authorization code and its disclosure record commit
-// together. The schema comes from the SQL files in package migrations, never
-// from AutoMigrate.
+// together. A read that locks nothing and is made outside a transaction
+// goes through reader: on SQLite to a pool of read-only connections, which
+// run beside the one writing connection. The schema comes from the SQL
+// files in package migrations, never from AutoMigrate.
 package store

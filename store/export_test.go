@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"gorm.io/gorm"
@@ -41,4 +42,10 @@ func (s *Store) PendingOTPTallies() int {
 	s.tallies.mu.Lock()
 	defer s.tallies.mu.Unlock()
 	return len(s.tallies.rows)
+}
+
+// ReaderExec sends stmt through the connection reader gives ctx, for the
+// test that a write sent there by mistake fails.
+func (s *Store) ReaderExec(ctx context.Context, stmt string) error {
+	return s.reader(ctx).Exec(stmt).Error
 }

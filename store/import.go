@@ -371,10 +371,11 @@ func (imp *registryImport) firstLoadPostgres(tx *gorm.DB) error {
 // as sqlite_master keeps them, so the schema after the import is the one
 // the migrations made, and a failure rolls the drops back with the rows.
 // No reader sees the tables without them: SQLite readers on other
-// connections read the database as it was before the import (WAL) until it
-// commits, and the store's one connection is the import's until then. The
-// doses' foreign key stays: SQLite cannot turn it off inside a
-// transaction, and its check is an in-process lookup by primary key.
+// connections, the store's read pool among them, read the database as it
+// was before the import (WAL) until it commits, and the store's one
+// writing connection is the import's until then. The doses' foreign key
+// stays: SQLite cannot turn it off inside a transaction, and its check is
+// an in-process lookup by primary key.
 func (imp *registryImport) firstLoadSQLite(tx *gorm.DB) error {
 	var indexes []struct{ Name, SQL string }
 	if err := tx.Raw(`SELECT name, sql FROM main.sqlite_master

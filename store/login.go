@@ -20,7 +20,7 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 		return nil, ErrNotFound
 	}
 	var r LoginRequest
-	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.reader(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &r, nil
@@ -44,7 +44,7 @@ func (s *Store) GetLoginRequestAndSession(ctx context.Context, id, sessionID str
 		LoginRequest `gorm:"embedded"`
 		Sess         sessionColumns `gorm:"embedded;embeddedPrefix:sess_"`
 	}
-	res := s.conn(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
+	res := s.reader(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
 			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
 			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at
 		FROM login_requests l LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?

@@ -192,7 +192,7 @@ type beneficiaryDose struct {
 // has a non-nil Doses, empty when it has none, as Preload left it.
 func (s *Store) beneficiaries(ctx context.Context, where string, args ...any) ([]Beneficiary, error) {
 	var rows []beneficiaryDose
-	if err := s.conn(ctx).Raw(beneficiaryWithDoses+where, args...).Scan(&rows).Error; err != nil {
+	if err := s.reader(ctx).Raw(beneficiaryWithDoses+where, args...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	bs := []Beneficiary{}

@@ -20,7 +20,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*Sess
 		return nil, ErrNotFound
 	}
 	var sess Session
-	err := s.conn(ctx).Where("id = ? AND expires_at > ?", id, now.UTC()).Take(&sess).Error
+	err := s.reader(ctx).Where("id = ? AND expires_at > ?", id, now.UTC()).Take(&sess).Error
 	if err != nil {
 		return nil, translate(err)
 	}

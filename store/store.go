@@ -49,7 +49,12 @@ const (
 
 // Store is the repository over one database. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
+	db *gorm.DB
+	// read serves the reads that run outside a transaction (reader): on
+	// SQLite a pool of read-only connections, which WAL lets run beside
+	// the one writer instead of queueing behind every write; db itself on
+	// PostgreSQL.
+	read    *gorm.DB
 	dialect Dialect
 	counts  *counts
 	// tallies are the OTP counts not yet written (FlushOTPTallies).
@@ -80,57 +85,126 @@ func Open(url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &gorm.Config{
-		TranslateError:         true,
-		Logger:                 logger.Discard,
-		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return storedTime(time.Now()) },
-	}
 	var db *gorm.DB
 	switch dialect {
 	case Postgres:
-		db, err = gorm.Open(postgres.Open(dsn), cfg)
+		db, err = gorm.Open(postgres.Open(dsn), gormConfig())
 	case SQLite:
-		// WAL lets readers run beside the writer; busy_timeout waits for the
-		// lock instead of failing; one connection serialises writers, which
-		// SQLite does anyway, without "database is locked" upgrade deadlocks.
-		db, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
+		// WAL lets readers (openSQLiteReaders) run beside the writer;
+		// busy_timeout waits for the lock instead of failing; one
+		// connection serialises writers, which SQLite does anyway, without
+		// "database is locked" upgrade deadlocks.
+		db, err = gorm.Open(sqlite.Open(withPragmas(dsn, sqliteWritePragmas)), gormConfig())
 	}
 	if err != nil {
 		// gorm pings on open: a server that cannot be reached is
 		// ErrUnavailable, not a configuration error.
 		return nil, fmt.Errorf("open %s database: %w", dialect, translate(err))
 	}
+	c := &counts{}
+	if err := instrument(db, c); err != nil {
+		closeDB(db)
+		return nil, err
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	if err := registerTimeCallbacks(db); err != nil {
-		_ = sqlDB.Close()
-		return nil, err
-	}
-	c := &counts{}
-	if err := registerCounting(db, c); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("register statement counter: %w", err)
-	}
+	read := db
 	switch dialect {
 	case SQLite:
 		sqlDB.SetMaxOpenConns(1)
+		if !sqliteInMemory(dsn) {
+			if read, err = openSQLiteReaders(dsn, c); err != nil {
+				closeDB(db)
+				return nil, err
+			}
+		}
 	case Postgres:
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	return &Store{db: db, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
+	return &Store{db: db, read: read, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
 }
 
-func sqliteDSN(path string) string {
+// gormConfig is the configuration of every pool; each gorm.Open needs its
+// own, as gorm keeps the pool's callbacks in it.
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		TranslateError:         true,
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return storedTime(time.Now()) },
+	}
+}
+
+// instrument registers on db the callbacks every pool has: stored times
+// and the statement counter c.
+func instrument(db *gorm.DB, c *counts) error {
+	if err := registerTimeCallbacks(db); err != nil {
+		return err
+	}
+	if err := registerCounting(db, c); err != nil {
+		return fmt.Errorf("register statement counter: %w", err)
+	}
+	return nil
+}
+
+// sqliteReaders is the size of SQLite's read-only pool. Each connection
+// keeps a page cache of its own (2 MB at most, SQLite's default).
+const sqliteReaders = 4
+
+// openSQLiteReaders opens the read-only pool of the SQLite database at
+// path, counting its statements in c. query_only makes a write sent there
+// by mistake fail (SQLITE_READONLY) instead of racing the writer.
+func openSQLiteReaders(path string, c *counts) (*gorm.DB, error) {
+	db, err := gorm.Open(sqlite.Open(withPragmas(path, sqliteReadPragmas)), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite read pool: %w", translate(err))
+	}
+	if err := instrument(db, c); err != nil {
+		closeDB(db)
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	// Idle connections stay open: a new one reads the schema again.
+	sqlDB.SetMaxOpenConns(sqliteReaders)
+	sqlDB.SetMaxIdleConns(sqliteReaders)
+	return db, nil
+}
+
+// sqliteInMemory reports a path that names an in-memory database, which
+// each connection would see empty: it keeps its one connection for reads
+// too.
+func sqliteInMemory(path string) bool {
+	return strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file::memory:") ||
+		strings.Contains(path, "mode=memory")
+}
+
+// The pragmas of SQLite's writer and of its read-only pool.
+const (
+	sqliteWritePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sqliteReadPragmas  = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=query_only(1)"
+)
+
+// withPragmas is the driver's DSN for the SQLite file at path.
+func withPragmas(path, pragmas string) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return path + sep + pragmas
+}
+
+// closeDB closes db's pool, for an Open that fails half way.
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
 }
 
 // DB returns the underlying database handle, for migrations and health checks.
@@ -139,13 +213,21 @@ func (s *Store) DB() (*sql.DB, error) { return s.db.DB() }
 // Dialect reports which SQL dialect the store speaks.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close closes the connection pool.
+// Close closes the connection pools.
 func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+	pools := []*gorm.DB{s.db}
+	if s.read != s.db {
+		pools = append(pools, s.read)
 	}
-	return sqlDB.Close()
+	var errs []error
+	for _, db := range pools {
+		sqlDB, err := db.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Ping reports ErrUnavailable when the database cannot be reached.
@@ -206,6 +288,20 @@ func (s *Store) conn(ctx context.Context) *gorm.DB {
 		return tx
 	}
 	return s.db.WithContext(ctx)
+}
+
+// reader is conn for a read that locks nothing: the transaction carried
+// by ctx, or else the read pool (Store.read). A read there sees every
+// write that returned before it started: in WAL a read transaction sees
+// every commit made before it began, and each statement sent through
+// reader is a read transaction of its own, over once its rows are closed,
+// which the method that sends it does before it returns. Never for a
+// write or a locking read (FOR UPDATE): those go through conn.
+func (s *Store) reader(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return s.read.WithContext(ctx)
 }
 
 // translate maps driver and gorm errors onto the store's sentinels. It is

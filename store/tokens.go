@@ -34,7 +34,7 @@ type TokenKey struct{ Kind, Signature string }
 // OR of (kind, signature) pairs: both databases use the index for it,
 // where SQLite scans the table for a row-value IN).
 func (s *Store) GetTokens(ctx context.Context, keys ...TokenKey) ([]*OAuthToken, error) {
-	q := tokensByKeys(s.conn(ctx), keys)
+	q := tokensByKeys(s.reader(ctx), keys)
 	if q == nil {
 		return nil, nil
 	}
@@ -69,7 +69,7 @@ func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthTok
 		return nil, ErrNotFound
 	}
 	var t OAuthToken
-	err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&t).Error
+	err := s.reader(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&t).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -92,7 +92,7 @@ func (s *Store) GetTokenAndClient(ctx context.Context, kind, signature string) (
 		OAuthToken `gorm:"embedded"`
 		Client     Client `gorm:"embedded;embeddedPrefix:client_row_"`
 	}
-	res := s.conn(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE t.kind = ? AND t.signature = ?",
+	res := s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE t.kind = ? AND t.signature = ?",
 		kind, signature).Scan(&row)
 	if res.Error != nil {
 		return nil, nil, translate(res.Error)
