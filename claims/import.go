@@ -16,10 +16,13 @@ import (
 // ImportOptions tune Import. The zero value adds and updates, deletes
 // nothing and reports no progress.
 type ImportOptions struct {
-	// DeleteMissing, MaxDeleteFraction and Force: see store.ImportOptions.
+	// DeleteMissing, MaxDeleteFraction, Force and Sorted: see
+	// store.ImportOptions. With Sorted, a file out of order fails with
+	// store.ErrNotSorted and applies nothing.
 	DeleteMissing     bool
 	MaxDeleteFraction float64
 	Force             bool
+	Sorted            bool
 	// Progress, when set, is kept up to date as the import runs.
 	Progress *Progress
 	// BeforeCommit: see store.ImportOptions.
@@ -48,6 +51,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		DeleteMissing:     opts.DeleteMissing,
 		MaxDeleteFraction: opts.MaxDeleteFraction,
 		Force:             opts.Force,
+		Sorted:            opts.Sorted,
 		Phase:             prog.setPhase,
 		BeforeCommit: func(ctx context.Context, res store.ImportResult) error {
 			var ie *ImportError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,4 +254,131 @@ func registrySchema(t *testing.T, st *store.Store) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// sortedCSV renders n beneficiaries as registryCSV does, with IDs that
+// sort as their numbers do (s00000, s00001, ...), and change(i) giving
+// beneficiary i's name.
+func sortedCSV(ids []int, change func(i int) string) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for _, i := range ids {
+		name := fmt.Sprintf("Person %d", i)
+		if change != nil {
+			name = change(i)
+		}
+		mobile := fmt.Sprintf("98%08d", i)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "s%05d,%s,%s,1980,Covishield,1,2,2021-05-01\n", i, mobile, name)
+			fmt.Fprintf(&b, "s%05d,%s,%s,1980,Covishield,2,2,2021-08-01\n", i, mobile, name)
+		} else {
+			fmt.Fprintf(&b, "s%05d,%s,%s,1980,,,,\n", i, mobile, name)
+		}
+	}
+	return b.String()
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// TestImportSorted: a re-import that says its input is sorted by ID
+// (which PostgreSQL merges with the registry as both stream past, staging
+// only what changed) writes and counts exactly what an unsorted one does,
+// refuses an input out of order with nothing applied, and still finds a
+// changed beneficiary that would share a mobile and name with an
+// unchanged one. SQLite ignores Sorted.
+func TestImportSorted(t *testing.T) {
+	const n = 3000
+	storetest.RunPooled(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		sorted := claims.ImportOptions{Sorted: true}
+		renamed := func(i int) string {
+			if i%100 == 0 {
+				return fmt.Sprintf("Renamed %d", i)
+			}
+			return fmt.Sprintf("Person %d", i)
+		}
+		// The first load ignores Sorted: there is nothing to compare with.
+		res, err := importCSV(t, st, sortedCSV(seq(0, n), nil), sorted)
+		if want := (store.ImportResult{Created: n, Doses: n}); err != nil || res != want {
+			t.Fatalf("first import = %+v, %v; want %+v", res, err, want)
+		}
+		before, err := st.GetBeneficiary(ctx, "s00001")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Out of order: s00002 after s00003, with a rename that must not land.
+		ids := append(seq(0, 2), 3, 2)
+		ids = append(ids, seq(4, n)...)
+		res, err = importCSV(t, st, sortedCSV(ids, renamed), sorted)
+		var nse *store.NotSortedError
+		switch st.Dialect() {
+		case store.SQLite:
+			if want := (store.ImportResult{Updated: n / 100, Unchanged: n - n/100, Doses: n / 100 * 2}); err != nil || res != want {
+				t.Fatalf("out of order on SQLite = %+v, %v; want %+v", res, err, want)
+			}
+			return
+		default:
+			if !errors.As(err, &nse) || !errors.Is(err, store.ErrNotSorted) || nse.ID != "s00002" || nse.After != "s00003" || nse.Line != 6 {
+				t.Fatalf("out of order = %+v, %v; want a NotSortedError for s00002 on line 6", res, err)
+			}
+			if b, err := st.GetBeneficiary(ctx, "s00000"); err != nil || b.Name != "Person 0" {
+				t.Fatalf("after a refused import, s00000 = %+v, %v", b, err)
+			}
+		}
+
+		// 1% renamed, 10 new people after the last, s00001 gone.
+		changed := append([]int{0}, seq(2, n+10)...)
+		res, err = importCSV(t, st, sortedCSV(changed, renamed), sorted)
+		if want := (store.ImportResult{Created: 10, Updated: n / 100, Unchanged: n - 1 - n/100, Doses: n/100*2 + 10}); err != nil || res != want {
+			t.Fatalf("1%% changed = %+v, %v; want %+v", res, err, want)
+		}
+		if b, err := st.GetBeneficiary(ctx, "s00003"); err != nil || !b.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("an unchanged beneficiary was rewritten: %+v, %v", b, err)
+		}
+		if b, err := st.GetBeneficiary(ctx, "s00200"); err != nil || b.Name != "Renamed 200" || len(b.Doses) != 2 {
+			t.Errorf("s00200 = %+v, %v; want renamed with its two doses", b, err)
+		}
+		if b, err := st.GetBeneficiary(ctx, "s03009"); err != nil || b.Name != "Person 3009" {
+			t.Errorf("new s03009 = %+v, %v", b, err)
+		}
+		if _, err := st.GetBeneficiary(ctx, "s00001"); err != nil {
+			t.Errorf("s00001, not in the file, was deleted without DeleteMissing: %v", err)
+		}
+
+		// A changed beneficiary taking an unchanged one's mobile and name.
+		clash := strings.Replace(sortedCSV(changed, renamed), "s00005,9800000005,Person 5", "s00005,9800000007,Person 7", 1)
+		_, err = importCSV(t, st, clash, sorted)
+		var ie *claims.ImportError
+		if !errors.As(err, &ie) || ie.Count() != 1 || ie.Errors[0].Line != 9 || !strings.Contains(ie.Errors[0].Msg, "beneficiary s00007 elsewhere in the file has the same mobile and name") {
+			t.Fatalf("clash with an unchanged beneficiary = %v", err)
+		}
+		// The same with a beneficiary the import deletes is no clash.
+		deleting := claims.ImportOptions{Sorted: true, DeleteMissing: true, MaxDeleteFraction: 0.01}
+		withoutS7 := slices.DeleteFunc(slices.Clone(changed), func(i int) bool { return i == 7 })
+		clash = strings.Replace(sortedCSV(withoutS7, renamed), "s00005,9800000005,Person 5", "s00005,9800000007,Person 7", 1)
+		res, err = importCSV(t, st, clash, deleting)
+		if want := (store.ImportResult{Updated: 1, Unchanged: n + 10 - 3, Deleted: 2}); err != nil || res != want {
+			t.Fatalf("taking a deleted one's mobile and name = %+v, %v; want %+v", res, err, want)
+		}
+
+		// Delete missing above the limit, then forced.
+		res, err = importCSV(t, st, sortedCSV(seq(0, n/2), nil), deleting)
+		if !errors.Is(err, store.ErrTooManyDeletes) {
+			t.Fatalf("half missing = %+v, %v; want ErrTooManyDeletes", res, err)
+		}
+		res, err = importCSV(t, st, sortedCSV(seq(n-10, n), renamed), claims.ImportOptions{Sorted: true, DeleteMissing: true, Force: true})
+		if err != nil || res.Deleted != n+10-2-10 || res.Unchanged != 10 {
+			t.Fatalf("forced = %+v, %v", res, err)
+		}
+		if got := count(t, st); got != 10 {
+			t.Errorf("%d beneficiaries after a forced import, want 10", got)
+		}
+	})
 }

@@ -34,6 +34,14 @@ type ImportOptions struct {
 	MaxDeleteFraction float64
 	// Force lifts MaxDeleteFraction.
 	Force bool
+	// Sorted says the input's beneficiary IDs rise in byte order (a file
+	// sorted by beneficiary_id). A re-import on PostgreSQL then compares
+	// the input with the registry as both stream past and sends only the
+	// new and changed beneficiaries to the database (loadSorted). An
+	// input out of order stops the import with a *NotSortedError and
+	// applies nothing: read it again without Sorted. Ignored on SQLite
+	// and by a first load.
+	Sorted bool
 	// Phase, when set, is called as the import moves on: "loading" (the
 	// records are being read), "checking", "merging", "indexing" (a
 	// first load builds the registry's indexes), "deleting",
@@ -118,6 +126,7 @@ func (s *Store) ImportRegistry(ctx context.Context, next func() (*ImportRecord, 
 			if !ok {
 				return fmt.Errorf("store: registry import: no dedicated connection (%T)", conn.Statement.ConnPool)
 			}
+			imp.conn = sqlConn
 			return conn.Transaction(func(tx *gorm.DB) error {
 				return imp.run(context.WithValue(ctx, txKey{}, tx), tx, func(ctx context.Context, tx *gorm.DB) error {
 					return imp.loadPostgres(ctx, tx, sqlConn)
@@ -138,6 +147,7 @@ func (s *Store) ImportRegistry(ctx context.Context, next func() (*ImportRecord, 
 
 type registryImport struct {
 	s      *Store
+	conn   *sql.Conn // PostgreSQL: the import's connection, for COPY
 	next   func() (*ImportRecord, error)
 	opts   ImportOptions
 	phase  func(string)
@@ -153,12 +163,17 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 	if err := tx.Raw("SELECT count(*) FROM beneficiaries").Scan(&before).Error; err != nil {
 		return err
 	}
+	// Only a registry with rows has anything to compare with.
+	sorted := imp.opts.Sorted && pg && before > 0
+	if sorted {
+		load = imp.loadSorted
+	}
 	imp.phase("loading")
 	if err := load(ctx, tx); err != nil {
 		return err
 	}
 	imp.phase("checking")
-	if err := imp.check(tx); err != nil {
+	if err := imp.check(tx, sorted); err != nil {
 		return err
 	}
 
@@ -175,6 +190,10 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 		}
 	}
 	switch {
+	case sorted:
+		if err := imp.writeChanges(tx, true, "import_beneficiaries"); err != nil {
+			return err
+		}
 	case before == 0 && pg:
 		if err := imp.firstLoadPostgres(tx); err != nil {
 			return err
@@ -192,8 +211,12 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 
 	if imp.opts.DeleteMissing && before > 0 {
 		imp.phase("deleting")
-		n, err := execCount(tx, `DELETE FROM beneficiaries WHERE NOT EXISTS
-			(SELECT 1 FROM import_beneficiaries s WHERE s.id = beneficiaries.id)`)
+		q := `DELETE FROM beneficiaries WHERE NOT EXISTS
+			(SELECT 1 FROM import_beneficiaries s WHERE s.id = beneficiaries.id)`
+		if sorted {
+			q = `DELETE FROM beneficiaries WHERE id IN (SELECT id FROM import_missing)`
+		}
+		n, err := execCount(tx, q)
 		if err != nil {
 			return err
 		}
@@ -419,53 +442,84 @@ func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
 	if !pg {
 		defer tx.Exec("DROP TABLE IF EXISTS temp.import_changes")
 	}
-	if err := tx.Exec(`DELETE FROM doses WHERE beneficiary_id IN (SELECT id FROM import_changes WHERE NOT is_new)`).Error; err != nil {
+	if err := imp.writeChanges(tx, pg, "import_changes"); err != nil {
 		return err
 	}
-	n, err := execCount(tx, `UPDATE beneficiaries SET mobile = c.mobile, name = c.name, name_key = c.name_key,
-		year_of_birth = c.year_of_birth, content_hash = c.content_hash, updated_at = ?
-		FROM import_changes c WHERE NOT c.is_new AND beneficiaries.id = c.id`, imp.now)
-	if err != nil {
-		return err
-	}
-	imp.res.Updated = int(n)
-	n, err = execCount(tx, `INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
-		SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM import_changes WHERE is_new`, imp.now, imp.now)
-	if err != nil {
-		return err
-	}
-	imp.res.Created = int(n)
-	if pg {
-		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-			SELECT id, unnest(vaccines), unnest(dose_numbers), unnest(total_doses), unnest(dose_dates) FROM import_changes`)
-	} else {
-		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
-			SELECT d.beneficiary_id, d.vaccine, d.dose_number, d.total_doses, d.dose_date
-			FROM import_doses d JOIN import_changes c ON c.id = d.beneficiary_id`)
-	}
-	if err != nil {
-		return err
-	}
-	imp.res.Doses = int(n)
 	if pg {
 		return tx.Exec("DROP TABLE import_changes").Error
 	}
 	return nil
 }
 
+// writeChanges writes the beneficiaries of changes, a staging table of
+// the new (is_new) and the changed ones, with their doses.
+func (imp *registryImport) writeChanges(tx *gorm.DB, pg bool, changes string) error {
+	if err := tx.Exec(`DELETE FROM doses WHERE beneficiary_id IN (SELECT id FROM ` + changes + ` WHERE NOT is_new)`).Error; err != nil {
+		return err
+	}
+	n, err := execCount(tx, `UPDATE beneficiaries SET mobile = c.mobile, name = c.name, name_key = c.name_key,
+		year_of_birth = c.year_of_birth, content_hash = c.content_hash, updated_at = ?
+		FROM `+changes+` c WHERE NOT c.is_new AND beneficiaries.id = c.id`, imp.now)
+	if err != nil {
+		return err
+	}
+	imp.res.Updated = int(n)
+	n, err = execCount(tx, `INSERT INTO beneficiaries (id, mobile, name, name_key, year_of_birth, content_hash, created_at, updated_at)
+		SELECT id, mobile, name, name_key, year_of_birth, content_hash, ?, ? FROM `+changes+` WHERE is_new`, imp.now, imp.now)
+	if err != nil {
+		return err
+	}
+	imp.res.Created = int(n)
+	if pg {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT id, unnest(vaccines), unnest(dose_numbers), unnest(total_doses), unnest(dose_dates) FROM `+changes)
+	} else {
+		n, err = execCount(tx, `INSERT INTO doses (beneficiary_id, vaccine, dose_number, total_doses, dose_date)
+			SELECT d.beneficiary_id, d.vaccine, d.dose_number, d.total_doses, d.dose_date
+			FROM import_doses d JOIN `+changes+` c ON c.id = d.beneficiary_id`)
+	}
+	if err != nil {
+		return err
+	}
+	imp.res.Doses = int(n)
+	return nil
+}
+
 // check finds the problems only the whole input shows. A unique index is
 // both the check and, on PostgreSQL, what the merge joins by; only when
-// building it fails do the slower queries that name the lines run.
-func (imp *registryImport) check(tx *gorm.DB) error {
+// building it fails do the slower queries that name the lines run. After
+// loadSorted, which staged only the new and changed beneficiaries, those
+// are also checked against the input's unchanged ones, which are the
+// registry's rows neither staged nor missing.
+func (imp *registryImport) check(tx *gorm.DB, sorted bool) error {
 	var problems []ImportProblem
 	total := 0
+	report := func(q string) error {
+		rows, err := tx.Raw(q).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line int
+			var msg string
+			if err := rows.Scan(&line, &msg); err != nil {
+				return err
+			}
+			total++
+			if len(problems) < maxImportProblems {
+				problems = append(problems, ImportProblem{Line: line, Msg: msg})
+			}
+		}
+		return rows.Err()
+	}
 	for _, c := range []struct {
 		index, columns, report string
 	}{
-		{"import_beneficiaries_id", "id", `SELECT line, first, 'beneficiary_id: ' || id || ' is also on line ' || first ||
+		{"import_beneficiaries_id", "id", `SELECT line, 'beneficiary_id: ' || id || ' is also on line ' || first ||
 			'; the rows of one beneficiary must be next to each other' FROM
 			(SELECT line, id, min(line) OVER (PARTITION BY id) AS first FROM import_beneficiaries) t WHERE line <> first`},
-		{"import_beneficiaries_name", "mobile, name_key", `SELECT line, first, 'name: beneficiary ' || first_id || ' on line ' || first ||
+		{"import_beneficiaries_name", "mobile, name_key", `SELECT line, 'name: beneficiary ' || first_id || ' on line ' || first ||
 			' has the same mobile and name; they could not be told apart at sign-in' FROM
 			(SELECT line, id, first_value(line) OVER w AS first, first_value(id) OVER w AS first_id
 			 FROM import_beneficiaries WINDOW w AS (PARTITION BY mobile, name_key ORDER BY line)) t WHERE line <> first AND id <> first_id`},
@@ -483,24 +537,23 @@ func (imp *registryImport) check(tx *gorm.DB) error {
 		if err := tx.RollbackTo("import_check").Error; err != nil {
 			return err
 		}
-		rows, err := tx.Raw(c.report + " ORDER BY line").Rows()
-		if err != nil {
+		if err := report(c.report + " ORDER BY line"); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var line, first int
-			var msg string
-			if err := rows.Scan(&line, &first, &msg); err != nil {
-				rows.Close()
+	}
+	if sorted {
+		for _, q := range []string{"CREATE INDEX import_missing_id ON import_missing (id)", "ANALYZE import_beneficiaries, import_missing"} {
+			if err := tx.Exec(q).Error; err != nil {
 				return err
 			}
-			total++
-			if len(problems) < maxImportProblems {
-				problems = append(problems, ImportProblem{Line: line, Msg: msg})
-			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := report(`SELECT s.line, 'name: beneficiary ' || b.id ||
+			' elsewhere in the file has the same mobile and name; they could not be told apart at sign-in'
+			FROM import_beneficiaries s JOIN beneficiaries b ON b.mobile = s.mobile AND b.name_key = s.name_key
+			WHERE b.id <> s.id
+				AND NOT EXISTS (SELECT 1 FROM import_beneficiaries x WHERE x.id = b.id)
+				AND NOT EXISTS (SELECT 1 FROM import_missing m WHERE m.id = b.id)
+			ORDER BY s.line, b.id`); err != nil {
 			return err
 		}
 	}

@@ -118,6 +118,22 @@ func TestCLI(t *testing.T) {
 			if out, _ := kycvs(t, "registry", "import", good); !strings.Contains(out, "0 beneficiaries created, 0 updated, 2 unchanged") {
 				t.Fatalf("re-import: %q", out)
 			}
+			// A file out of ID order is taken as sorted, found not to be
+			// (on PostgreSQL, which compares sorted files as they stream),
+			// and read again.
+			unsorted := filepath.Join(dir, "unsorted.csv")
+			os.WriteFile(unsorted, []byte("beneficiary_id,mobile,name,year_of_birth,vaccine,dose_number,total_doses,dose_date\n"+
+				"B2,9876543210,Arjun Verma,1982,Covaxin,1,2,2021-06-01\n"+
+				"B1,9876543210,Asha Verma,1985,Covishield,1,2,2021-05-10\n"+
+				"B1,9876543210,Asha Verma,1985,Covishield,2,2,2021-08-02\n"), 0o600)
+			var out2, errOut bytes.Buffer
+			err = run(context.Background(), []string{"registry", "import", unsorted, "--progress-every", "0"}, &out2, &errOut)
+			if err != nil || !strings.Contains(out2.String(), "0 beneficiaries created, 1 updated, 1 unchanged") {
+				t.Fatalf("unsorted re-import: %q %v (%s)", out2.String(), err, errOut.String())
+			}
+			if again := strings.Contains(errOut.String(), "line 3: beneficiary_id B1 comes after B2; the file is not sorted by beneficiary_id: reading it again, unsorted"); again != (dialect == "postgres") {
+				t.Errorf("unsorted re-import on %s said %q", dialect, errOut.String())
+			}
 		})
 
 		t.Run("keys", func(t *testing.T) {

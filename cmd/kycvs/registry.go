@@ -95,7 +95,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer src.close()
+	defer func() { src.close() }()
 	st, err := openStore(ctx, d.DatabaseURL, false)
 	if err != nil {
 		return err
@@ -105,12 +105,30 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	prog := &claims.Progress{}
-	stopProgress := showProgress(stderr, prog, src.raw, src.size, *progressEvery)
-	res, err := cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), src.Reader, claims.ImportOptions{
-		DeleteMissing: *deleteMissing, MaxDeleteFraction: *maxDelete, Force: *force, Progress: prog,
-	})
-	stopProgress()
+	// A file that can be read twice is first taken as sorted by
+	// beneficiary_id, as registry exports are: a re-import then sends only
+	// what changed to the database. One out of order is read again.
+	sorted := src.size > 0
+	var res store.ImportResult
+	var prog *claims.Progress
+	for {
+		prog = &claims.Progress{}
+		stopProgress := showProgress(stderr, prog, src.raw, src.size, *progressEvery)
+		res, err = cliService(st, d.Secret, nil).ImportRegistry(ctx, cliActor(), src.Reader, claims.ImportOptions{
+			DeleteMissing: *deleteMissing, MaxDeleteFraction: *maxDelete, Force: *force, Sorted: sorted, Progress: prog,
+		})
+		stopProgress()
+		var unsorted *store.NotSortedError
+		if !sorted || !errors.As(err, &unsorted) {
+			break
+		}
+		fmt.Fprintf(stderr, "%s: %v: reading it again, unsorted\n", src.name, unsorted)
+		src.close()
+		if src, err = openImportSource(file); err != nil {
+			return err
+		}
+		sorted = false
+	}
 	var ie *claims.ImportError
 	if errors.As(err, &ie) {
 		return fmt.Errorf("%s: nothing was imported:\n%v", src.name, err)
