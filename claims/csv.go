@@ -1,13 +1,12 @@
 package claims
 
 import (
-	"bufio"
 	"cmp"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,63 +123,7 @@ func mergeImportErrors(a *ImportError, b *store.ImportConflictError) *ImportErro
 // bad. An error from fn stops the read and is returned as it is; an error
 // reading r is returned wrapped.
 func ReadCSV(r io.Reader, fn func(*store.ImportRecord) error) error {
-	lr := &lineLimitReader{r: r, max: maxLineBytes, line: 1}
-	br := bufio.NewReaderSize(lr, 256<<10)
-	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1 // counted here, to report it like every other problem
-	cr.ReuseRecord = true
-
-	p := newParser()
-	p.emit = fn
-	headerSeen := false
-	for p.fnErr == nil {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		var tooLong *lineTooLongError
-		if errors.As(err, &tooLong) {
-			p.fail(tooLong.line, fmt.Sprintf("line longer than %d bytes; stopped reading", maxLineBytes))
-			break
-		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			p.fail(pe.StartLine, "not valid CSV: "+pe.Err.Error())
-			if !headerSeen {
-				break
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read registry CSV: %w", err)
-		}
-		line, _ := cr.FieldPos(0)
-		if !headerSeen {
-			headerSeen = true
-			if !isHeader(rec) {
-				p.fail(line, "header must be exactly "+strings.Join(csvHeader, ","))
-				break
-			}
-			continue
-		}
-		p.row(line, rec)
-	}
-	p.flush()
-	if p.fnErr != nil {
-		return p.fnErr
-	}
-	if !headerSeen && p.total == 0 {
-		p.fail(1, "empty file: header "+strings.Join(csvHeader, ",")+" is missing")
-	}
-	if p.total > 0 {
-		// Stable: problems on one line keep their column order.
-		slices.SortStableFunc(p.errs, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
-		return &ImportError{Errors: p.errs, Total: p.total}
-	}
-	return nil
+	return readCSV(r, fn, runtime.GOMAXPROCS(0), chunkRows)
 }
 
 // ParseCSV reads a whole registry CSV into memory, for inputs that fit
