@@ -20,6 +20,17 @@ import (
 type ImportRecord struct {
 	Beneficiary
 	Line int
+	// Hash is ContentHash(&Beneficiary) when the reader has worked it out
+	// already (on goroutines of its own); nil, and the import works it out.
+	Hash []byte
+}
+
+// contentHash returns r's ContentHash, worked out once.
+func (r *ImportRecord) contentHash() []byte {
+	if r.Hash == nil {
+		r.Hash = ContentHash(&r.Beneficiary)
+	}
+	return r.Hash
 }
 
 // ImportOptions tune ImportRegistry.
@@ -592,7 +603,7 @@ func (c *copySource) Values() ([]any, error) {
 		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
 	}
 	c.vals = append(c.vals[:0], int64(r.Line), r.ID, r.Mobile, r.Name, r.NameKey, int32(r.YearOfBirth),
-		ContentHash(&r.Beneficiary), vaccines, numbers, totals, dates)
+		r.contentHash(), vaccines, numbers, totals, dates)
 	return c.vals, nil
 }
 
@@ -663,7 +674,7 @@ func (imp *registryImport) loadSQLite(ctx context.Context, tx *gorm.DB) error {
 			return err
 		}
 		imp.loaded++
-		if err := bens.add(ctx, rec.Line, rec.ID, rec.Mobile, rec.Name, rec.NameKey, rec.YearOfBirth, ContentHash(&rec.Beneficiary)); err != nil {
+		if err := bens.add(ctx, rec.Line, rec.ID, rec.Mobile, rec.Name, rec.NameKey, rec.YearOfBirth, rec.contentHash()); err != nil {
 			return err
 		}
 		for _, d := range rec.Doses {

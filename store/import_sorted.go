@@ -120,7 +120,7 @@ func (imp *registryImport) walkSorted(reg *registryReader, st *stager) error {
 		if ok && id == rec.ID {
 			hash := reg.hash()
 			reg.advance()
-			if bytes.Equal(hash, ContentHash(&rec.Beneficiary)) {
+			if bytes.Equal(hash, rec.contentHash()) {
 				continue
 			}
 			if err := st.changed(rec, false); err != nil {
@@ -164,7 +164,7 @@ func (s *stager) changed(rec *ImportRecord, isNew bool) error {
 		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
 	}
 	s.rows = append(s.rows, []any{int64(rec.Line), rec.ID, rec.Mobile, rec.Name, rec.NameKey, int32(rec.YearOfBirth),
-		ContentHash(&rec.Beneficiary), vaccines, numbers, totals, dates, isNew})
+		rec.contentHash(), vaccines, numbers, totals, dates, isNew})
 	if len(s.rows) < stagedBatch {
 		return nil
 	}
