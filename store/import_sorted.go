@@ -79,6 +79,7 @@ func (imp *registryImport) loadSorted(ctx context.Context, tx *gorm.DB) error {
 		if err := imp.walkSorted(reg, st); err != nil {
 			return err
 		}
+		imp.staged = st.changes
 		return st.flush()
 	})
 }
@@ -154,7 +155,7 @@ type stager struct {
 	conn    *pgx.Conn
 	rows    [][]any
 	absent  [][]any
-	scratch []any
+	changes int64 // rows staged
 }
 
 func (s *stager) changed(rec *ImportRecord, isNew bool) error {
@@ -163,6 +164,7 @@ func (s *stager) changed(rec *ImportRecord, isNew bool) error {
 	for i, d := range rec.Doses {
 		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
 	}
+	s.changes++
 	s.rows = append(s.rows, []any{int64(rec.Line), rec.ID, rec.Mobile, rec.Name, rec.NameKey, int32(rec.YearOfBirth),
 		rec.contentHash(), vaccines, numbers, totals, dates, isNew})
 	if len(s.rows) < stagedBatch {
