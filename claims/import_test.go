@@ -17,19 +17,26 @@ import (
 // with two doses for even ones and none for odd ones; change(i) may alter
 // beneficiary i's name (a changed beneficiary).
 func registryCSV(n int, change func(i int) string) string {
+	return renderRegistry("b%d", seq(0, n), change)
+}
+
+// renderRegistry renders beneficiaries ids as registryCSV does, each ID
+// written with idFormat.
+func renderRegistry(idFormat string, ids []int, change func(i int) string) string {
 	var b strings.Builder
 	b.WriteString(header)
-	for i := range n {
+	for _, i := range ids {
+		id := fmt.Sprintf(idFormat, i)
 		name := fmt.Sprintf("Person %d", i)
 		if change != nil {
 			name = change(i)
 		}
 		mobile := fmt.Sprintf("98%08d", i)
 		if i%2 == 0 {
-			fmt.Fprintf(&b, "b%d,%s,%s,1980,Covishield,1,2,2021-05-01\n", i, mobile, name)
-			fmt.Fprintf(&b, "b%d,%s,%s,1980,Covishield,2,2,2021-08-01\n", i, mobile, name)
+			fmt.Fprintf(&b, "%s,%s,%s,1980,Covishield,1,2,2021-05-01\n", id, mobile, name)
+			fmt.Fprintf(&b, "%s,%s,%s,1980,Covishield,2,2,2021-08-01\n", id, mobile, name)
 		} else {
-			fmt.Fprintf(&b, "b%d,%s,%s,1980,,,,\n", i, mobile, name)
+			fmt.Fprintf(&b, "%s,%s,%s,1980,,,,\n", id, mobile, name)
 		}
 	}
 	return b.String()
@@ -256,26 +263,10 @@ func registrySchema(t *testing.T, st *store.Store) string {
 	return b.String()
 }
 
-// sortedCSV renders n beneficiaries as registryCSV does, with IDs that
-// sort as their numbers do (s00000, s00001, ...), and change(i) giving
-// beneficiary i's name.
+// sortedCSV renders beneficiaries ids as registryCSV does, with IDs that
+// sort as their numbers do (s00000, s00001, ...).
 func sortedCSV(ids []int, change func(i int) string) string {
-	var b strings.Builder
-	b.WriteString(header)
-	for _, i := range ids {
-		name := fmt.Sprintf("Person %d", i)
-		if change != nil {
-			name = change(i)
-		}
-		mobile := fmt.Sprintf("98%08d", i)
-		if i%2 == 0 {
-			fmt.Fprintf(&b, "s%05d,%s,%s,1980,Covishield,1,2,2021-05-01\n", i, mobile, name)
-			fmt.Fprintf(&b, "s%05d,%s,%s,1980,Covishield,2,2,2021-08-01\n", i, mobile, name)
-		} else {
-			fmt.Fprintf(&b, "s%05d,%s,%s,1980,,,,\n", i, mobile, name)
-		}
-	}
-	return b.String()
+	return renderRegistry("s%05d", ids, change)
 }
 
 func seq(from, to int) []int {
