@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -449,5 +450,47 @@ func TestWebhookSenderDoesNotFollowRedirects(t *testing.T) {
 	defer mu.Unlock()
 	if hits != 0 {
 		t.Errorf("redirect followed: the OTP reached another host %d times", hits)
+	}
+}
+
+// TestWebhookKeepsConnections: sends that run at once reuse the
+// connections to the gateway round after round instead of opening one
+// each (net/http keeps only 2 per host unless told otherwise).
+func TestWebhookKeepsConnections(t *testing.T) {
+	var mu sync.Mutex
+	opened := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(5 * time.Millisecond) // the sends of a round overlap
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s, err := otp.NewWebhookSender(srv.URL+"/sms", []byte("webhook-secret"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const atOnce, rounds = 16, 5
+	for range rounds {
+		var wg sync.WaitGroup
+		for i := range atOnce {
+			wg.Go(func() {
+				if err := s.Send(context.Background(), otp.SMS{To: fmt.Sprintf("+9198765%05d", i), Text: "code"}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened > atOnce {
+		t.Errorf("%d rounds of %d sends at once opened %d connections, want at most %d", rounds, atOnce, opened, atOnce)
 	}
 }

@@ -39,6 +39,12 @@ var ErrWebhookSignature = errors.New("otp: invalid webhook signature")
 // misbehaving gateway cannot make the server buffer without limit.
 const maxWebhookResponse = 64 << 10
 
+// webhookIdleConns is how many connections to the gateway a
+// WebhookSender keeps open between sends. The gateway is one host that
+// every code goes to: with net/http's default of 2, each send beyond two at
+// once opened a connection of its own and closed it after.
+const webhookIdleConns = 64
+
 // WebhookSender POSTs each SMS as JSON to an SMS gateway, signed with an
 // HMAC header. It is safe for concurrent use.
 type WebhookSender struct {
@@ -79,6 +85,11 @@ func NewWebhookSender(rawURL string, secret []byte, timeout time.Duration, clien
 	c := &http.Client{}
 	if client != nil {
 		*c = *client
+	}
+	if c.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = webhookIdleConns
+		c.Transport = t
 	}
 	c.Timeout = timeout
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
