@@ -220,7 +220,7 @@ func (imp *registryImport) run(ctx context.Context, tx *gorm.DB, load func(conte
 			return err
 		}
 	default:
-		if err := imp.merge(tx, pg); err != nil {
+		if err := imp.merge(tx, pg, before); err != nil {
 			return err
 		}
 	}
@@ -448,8 +448,9 @@ func (imp *registryImport) firstLoadSQLite(tx *gorm.DB) error {
 	return nil
 }
 
-// merge writes what changed into a registry that is not empty.
-func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
+// merge writes what changed into a registry that is not empty; registry
+// is its size when the import began.
+func (imp *registryImport) merge(tx *gorm.DB, pg bool, registry int64) error {
 	if pg {
 		// Statistics for the join with the registry.
 		if err := tx.Exec("ANALYZE import_beneficiaries").Error; err != nil {
@@ -473,11 +474,7 @@ func (imp *registryImport) merge(tx *gorm.DB, pg bool) error {
 		if err := tx.Exec("ANALYZE import_changes").Error; err != nil {
 			return err
 		}
-		var before int64
-		if err := tx.Raw("SELECT count(*) FROM beneficiaries").Scan(&before).Error; err != nil {
-			return err
-		}
-		if err := imp.lookUpFew(tx, changes, before); err != nil {
+		if err := imp.lookUpFew(tx, changes, registry); err != nil {
 			return err
 		}
 	}
