@@ -638,15 +638,29 @@ func (c *copySource) Next() bool {
 }
 
 func (c *copySource) Values() ([]any, error) {
-	r := c.rec
+	c.vals = appendStagingRow(c.vals[:0], c.rec)
+	return c.vals, nil
+}
+
+// stagingColumns are the columns of PostgreSQL's import_beneficiaries,
+// one row per beneficiary with its doses as arrays (stagingColumnsSQL),
+// and appendStagingRow a record's values for them.
+var stagingColumns = []string{"line", "id", "mobile", "name", "name_key", "year_of_birth", "content_hash",
+	"vaccines", "dose_numbers", "total_doses", "dose_dates"}
+
+const stagingColumnsSQL = `line BIGINT NOT NULL, id TEXT NOT NULL, mobile TEXT NOT NULL, name TEXT NOT NULL,
+	name_key TEXT NOT NULL, year_of_birth INTEGER NOT NULL, content_hash BYTEA NOT NULL,
+	vaccines TEXT[] NOT NULL, dose_numbers INTEGER[] NOT NULL, total_doses INTEGER[] NOT NULL,
+	dose_dates TEXT[] NOT NULL`
+
+func appendStagingRow(vals []any, r *ImportRecord) []any {
 	n := len(r.Doses)
 	vaccines, numbers, totals, dates := make([]string, n), make([]int32, n), make([]int32, n), make([]string, n)
 	for i, d := range r.Doses {
 		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
 	}
-	c.vals = append(c.vals[:0], int64(r.Line), r.ID, r.Mobile, r.Name, r.NameKey, int32(r.YearOfBirth),
+	return append(vals, int64(r.Line), r.ID, r.Mobile, r.Name, r.NameKey, int32(r.YearOfBirth),
 		r.contentHash(), vaccines, numbers, totals, dates)
-	return c.vals, nil
 }
 
 func (c *copySource) Err() error { return c.err }
@@ -656,11 +670,7 @@ func (c *copySource) Err() error { return c.err }
 func (imp *registryImport) loadPostgres(ctx context.Context, tx *gorm.DB, conn *sql.Conn) error {
 	// ON COMMIT DROP: nothing is left in the session, which matters behind
 	// a pooler that hands the connection on.
-	if err := tx.Exec(`CREATE TEMP TABLE import_beneficiaries (
-		line BIGINT NOT NULL, id TEXT NOT NULL, mobile TEXT NOT NULL, name TEXT NOT NULL,
-		name_key TEXT NOT NULL, year_of_birth INTEGER NOT NULL, content_hash BYTEA NOT NULL,
-		vaccines TEXT[] NOT NULL, dose_numbers INTEGER[] NOT NULL, total_doses INTEGER[] NOT NULL,
-		dose_dates TEXT[] NOT NULL) ON COMMIT DROP`).Error; err != nil {
+	if err := tx.Exec(`CREATE TEMP TABLE import_beneficiaries (` + stagingColumnsSQL + `) ON COMMIT DROP`).Error; err != nil {
 		return err
 	}
 	src := &copySource{imp: imp}
@@ -669,9 +679,7 @@ func (imp *registryImport) loadPostgres(ctx context.Context, tx *gorm.DB, conn *
 		if !ok {
 			return fmt.Errorf("store: registry import: not a pgx connection (%T)", dc)
 		}
-		_, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"import_beneficiaries"},
-			[]string{"line", "id", "mobile", "name", "name_key", "year_of_birth", "content_hash",
-				"vaccines", "dose_numbers", "total_doses", "dose_dates"}, src)
+		_, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"import_beneficiaries"}, stagingColumns, src)
 		if src.err != nil {
 			return src.err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -53,11 +54,7 @@ const (
 // process: no COPY of them, no staging index, no join with the registry.
 func (imp *registryImport) loadSorted(ctx context.Context, tx *gorm.DB) error {
 	for _, q := range []string{
-		`CREATE TEMP TABLE import_beneficiaries (
-			line BIGINT NOT NULL, id TEXT NOT NULL, mobile TEXT NOT NULL, name TEXT NOT NULL,
-			name_key TEXT NOT NULL, year_of_birth INTEGER NOT NULL, content_hash BYTEA NOT NULL,
-			vaccines TEXT[] NOT NULL, dose_numbers INTEGER[] NOT NULL, total_doses INTEGER[] NOT NULL,
-			dose_dates TEXT[] NOT NULL, is_new BOOLEAN NOT NULL) ON COMMIT DROP`,
+		`CREATE TEMP TABLE import_beneficiaries (` + stagingColumnsSQL + `, is_new BOOLEAN NOT NULL) ON COMMIT DROP`,
 		`CREATE TEMP TABLE import_missing (id TEXT NOT NULL) ON COMMIT DROP`,
 	} {
 		if err := tx.Exec(q).Error; err != nil {
@@ -159,14 +156,8 @@ type stager struct {
 }
 
 func (s *stager) changed(rec *ImportRecord, isNew bool) error {
-	n := len(rec.Doses)
-	vaccines, numbers, totals, dates := make([]string, n), make([]int32, n), make([]int32, n), make([]string, n)
-	for i, d := range rec.Doses {
-		vaccines[i], numbers[i], totals[i], dates[i] = d.Vaccine, int32(d.DoseNumber), int32(d.TotalDoses), d.DoseDate
-	}
 	s.changes++
-	s.rows = append(s.rows, []any{int64(rec.Line), rec.ID, rec.Mobile, rec.Name, rec.NameKey, int32(rec.YearOfBirth),
-		rec.contentHash(), vaccines, numbers, totals, dates, isNew})
+	s.rows = append(s.rows, append(appendStagingRow(make([]any, 0, len(stagingColumns)+1), rec), isNew))
 	if len(s.rows) < stagedBatch {
 		return nil
 	}
@@ -186,8 +177,7 @@ func (s *stager) flushChanged() error {
 		return nil
 	}
 	_, err := s.conn.CopyFrom(s.ctx, pgx.Identifier{"import_beneficiaries"},
-		[]string{"line", "id", "mobile", "name", "name_key", "year_of_birth", "content_hash",
-			"vaccines", "dose_numbers", "total_doses", "dose_dates", "is_new"}, pgx.CopyFromRows(s.rows))
+		append(slices.Clip(stagingColumns), "is_new"), pgx.CopyFromRows(s.rows))
 	s.rows = s.rows[:0]
 	return err
 }
