@@ -85,30 +85,21 @@ func Open(url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var db *gorm.DB
+	var opener gorm.Dialector
 	switch dialect {
 	case Postgres:
-		db, err = gorm.Open(postgres.Open(dsn), gormConfig())
+		opener = postgres.Open(dsn)
 	case SQLite:
 		// WAL lets readers (openSQLiteReaders) run beside the writer;
 		// busy_timeout waits for the lock instead of failing; one
 		// connection serialises writers, which SQLite does anyway, without
 		// "database is locked" upgrade deadlocks.
-		db, err = gorm.Open(sqlite.Open(withPragmas(dsn, sqliteWritePragmas)), gormConfig())
-	}
-	if err != nil {
-		// gorm pings on open: a server that cannot be reached is
-		// ErrUnavailable, not a configuration error.
-		return nil, fmt.Errorf("open %s database: %w", dialect, translate(err))
+		opener = sqlite.Open(withPragmas(dsn, sqliteWritePragmas))
 	}
 	c := &counts{}
-	if err := instrument(db, c); err != nil {
-		closeDB(db)
-		return nil, err
-	}
-	sqlDB, err := db.DB()
+	db, sqlDB, err := openPool(opener, c)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	read := db
 	switch dialect {
@@ -116,7 +107,7 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxOpenConns(1)
 		if !sqliteInMemory(dsn) {
 			if read, err = openSQLiteReaders(dsn, c); err != nil {
-				closeDB(db)
+				_ = sqlDB.Close()
 				return nil, err
 			}
 		}
@@ -139,16 +130,27 @@ func gormConfig() *gorm.Config {
 	}
 }
 
-// instrument registers on db the callbacks every pool has: stored times
-// and the statement counter c.
-func instrument(db *gorm.DB, c *counts) error {
+// openPool opens a pool with the callbacks every pool has: stored times
+// and the statement counter c. gorm pings on open: a server that cannot be
+// reached is ErrUnavailable, not a configuration error.
+func openPool(opener gorm.Dialector, c *counts) (*gorm.DB, *sql.DB, error) {
+	db, err := gorm.Open(opener, gormConfig())
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := registerTimeCallbacks(db); err != nil {
-		return err
+		_ = sqlDB.Close()
+		return nil, nil, err
 	}
 	if err := registerCounting(db, c); err != nil {
-		return fmt.Errorf("register statement counter: %w", err)
+		_ = sqlDB.Close()
+		return nil, nil, fmt.Errorf("register statement counter: %w", err)
 	}
-	return nil
+	return db, sqlDB, nil
 }
 
 // sqliteReaders is the size of SQLite's read-only pool. Each connection
@@ -159,17 +161,9 @@ const sqliteReaders = 4
 // path, counting its statements in c. query_only makes a write sent there
 // by mistake fail (SQLITE_READONLY) instead of racing the writer.
 func openSQLiteReaders(path string, c *counts) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(withPragmas(path, sqliteReadPragmas)), gormConfig())
+	db, sqlDB, err := openPool(sqlite.Open(withPragmas(path, sqliteReadPragmas)), c)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite read pool: %w", translate(err))
-	}
-	if err := instrument(db, c); err != nil {
-		closeDB(db)
-		return nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open sqlite read pool: %w", err)
 	}
 	// Idle connections stay open: a new one reads the schema again.
 	sqlDB.SetMaxOpenConns(sqliteReaders)
@@ -198,13 +192,6 @@ func withPragmas(path, pragmas string) string {
 		sep = "&"
 	}
 	return path + sep + pragmas
-}
-
-// closeDB closes db's pool, for an Open that fails half way.
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		_ = sqlDB.Close()
-	}
 }
 
 // DB returns the underlying database handle, for migrations and health checks.
