@@ -95,9 +95,9 @@ func (f *Flow) handleStart(c *gin.Context) {
 	mobile, err := claims.NormalizeMobile(rawMobile)
 	switch {
 	case err != nil:
-		f.refuseTyped(c, lr.ID, rawMobile, name, outcomeBadMobile)
+		f.refuseTyped(c, lr, rawMobile, name, outcomeBadMobile)
 	case !otp.ValidName(name):
-		f.refuseTyped(c, lr.ID, rawMobile, name, outcomeBadName)
+		f.refuseTyped(c, lr, rawMobile, name, outcomeBadName)
 	default:
 		f.send(c, lr, client, mobile, name)
 	}
@@ -109,9 +109,9 @@ func (f *Flow) handleStart(c *gin.Context) {
 // re-submits nothing. A form sent back from the code page (the Back
 // button) voids that code, as "Change mobile or name" does: the person
 // is at the first form again.
-func (f *Flow) refuseTyped(c *gin.Context, ch, mobile, name, m string) {
+func (f *Flow) refuseTyped(c *gin.Context, lr *store.LoginRequest, mobile, name, m string) {
 	now := f.now()
-	_, err := f.st.UpdateLoginRequest(c.Request.Context(), ch, func(r *store.LoginRequest) error {
+	_, err := f.st.UpdateLoginRequestFrom(c.Request.Context(), lr, func(r *store.LoginRequest) error {
 		if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func (f *Flow) refuseTyped(c *gin.Context, ch, mobile, name, m string) {
 		f.replyStep(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, f.pageWith(ch, m))
+	c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, m))
 }
 
 // limitWait is how long the send limit that refused lr's last code still
@@ -211,7 +211,9 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		Notice:   otp.NoticeSignIn,
 		Lang:     web.Language(c),
 		Save: func(ctx context.Context, s otp.State) error {
-			_, err := f.st.UpdateLoginRequest(ctx, lr.ID, func(r *store.LoginRequest) error {
+			// lr was read by this request: one conditional UPDATE when
+			// nobody wrote the challenge since.
+			_, err := f.st.UpdateLoginRequestFrom(ctx, lr, func(r *store.LoginRequest) error {
 				if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
 					return err
 				}

@@ -115,7 +115,7 @@ func (p *Provider) replay(c *gin.Context, lr *store.LoginRequest) (fosite.Author
 // access_denied, with the reason in words; a second resume of the same
 // denial gets the "already complete" page.
 func (p *Provider) answerDenial(c *gin.Context, ar fosite.AuthorizeRequester, lr *store.LoginRequest) {
-	if _, err := p.st.UpdateLoginRequest(c.Request.Context(), lr.ID, func(l *store.LoginRequest) error {
+	if _, err := p.st.UpdateLoginRequestFrom(c.Request.Context(), lr, func(l *store.LoginRequest) error {
 		if l.State != store.LoginDenied {
 			return store.ErrConflict
 		}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateLoginRequest inserts r; ErrAlreadyExists when the ID is taken.
@@ -101,10 +103,26 @@ func (c sessionColumns) session() *Session {
 // try and still fail). What the change did to the OTP is tallied when the
 // transaction commits (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
-	return lockedUpdate(ctx, s, id, update, func(ctx context.Context, before, now *LoginRequest) error {
-		s.tallyOTP(ctx, ChannelSignIn, now.ClientID, loginRequestStep(before), loginRequestStep(now))
-		return nil
-	})
+	return lockedUpdate(ctx, s, id, update, s.tallyLoginRequest)
+}
+
+// UpdateLoginRequestFrom is UpdateLoginRequest for a caller that has just
+// read the request (read, as a Get method returned it, left unchanged).
+// update runs on a copy of read, and its changes are written by one UPDATE
+// that holds only while the row is still at read's Version: no
+// transaction, and no second read. When someone wrote the row in between,
+// or update refuses the copy or changes nothing, it is UpdateLoginRequest:
+// the row is read again, locked, and update runs on that. update may so
+// run twice, and must only change the row and its own variables.
+func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error) (*LoginRequest, error) {
+	return versionedUpdate(ctx, s, read, update, s.tallyLoginRequest)
+}
+
+// tallyLoginRequest tallies what a write did to the request's OTP
+// (OTPTally), when its transaction commits.
+func (s *Store) tallyLoginRequest(ctx context.Context, before, now *LoginRequest) error {
+	s.tallyOTP(ctx, ChannelSignIn, now.ClientID, loginRequestStep(before), loginRequestStep(now))
+	return nil
 }
 
 // KeepChanges, returned by an updater or by a function given to InTx,
@@ -128,7 +146,7 @@ func (k *KeepChanges) Unwrap() error { return k.Err }
 func (s *Store) UseApprovedLoginRequest(ctx context.Context, id string) error {
 	res := s.conn(ctx).Model(&LoginRequest{}).
 		Where("id = ? AND state = ?", id, LoginApproved).
-		Update("state", LoginUsed)
+		Updates(map[string]any{"state": LoginUsed, "version": gorm.Expr("version + 1")})
 	if res.Error != nil {
 		return translate(res.Error)
 	}

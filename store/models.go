@@ -198,8 +198,9 @@ type Dose struct {
 // A request past ExpiresAt is treated as dead whatever its state.
 //
 // Every transition goes through Store.UpdateLoginRequest, which reads and
-// writes the row in one transaction, so two requests racing on one
-// challenge cannot both advance it.
+// writes the row in one transaction, or Store.UpdateLoginRequestFrom,
+// whose write holds only if nobody wrote since its read, so two requests
+// racing on one challenge cannot both advance it.
 const (
 	LoginPending  LoginState = "pending"
 	LoginOTPSent  LoginState = "otp_sent"
@@ -277,6 +278,10 @@ type LoginRequest struct {
 	LimitedUntil *time.Time
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
+	// Version counts the row's writes (migration 00022): every write sets
+	// it one higher, and UpdateLoginRequestFrom writes only while it is
+	// still what the caller read.
+	Version int64
 }
 
 // DisclosurePlan is what an approved login request releases: the claim

@@ -25,6 +25,12 @@ func (r *AdminLogin) key() *string         { return &r.ID }
 func (r *APITransaction) key() *string     { return &r.ID }
 func (r *InitialAccessToken) key() *string { return &r.ID }
 
+// versioned is a row with a Version column that every write raises by one
+// (see versionedUpdate).
+type versioned interface{ version() *int64 }
+
+func (r *LoginRequest) version() *int64 { return &r.Version }
+
 // lockedUpdate is the read-modify-write behind every Update method: in one
 // transaction it reads the row with id locked (SELECT ... FOR UPDATE on
 // PostgreSQL; SQLite serialises writers), applies update, writes the
@@ -71,8 +77,8 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 			return err
 		}
 		*out.key() = id
-		if err := translate(writeChanges(ctx, tx, sch, before, out)); err != nil {
-			return err
+		if _, err := writeChanges(ctx, tx, sch, before, out, false); err != nil {
+			return translate(err)
 		}
 		if after != nil {
 			if err := after(ctx, before, out); err != nil {
@@ -96,6 +102,58 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 	return out, kept.Err
 }
 
+// versionedUpdate is lockedUpdate for a caller that has read the row
+// already: update runs on a copy of read, and the changes are written with
+// one UPDATE conditional on the row's version still being read's, so an
+// update that nobody raced costs one statement instead of a transaction
+// around a locked read and a write. When the row was written since, or
+// update refuses the copy (the row as it is now might not be refused) or
+// changes nothing (nothing to write, but read might be stale), it is
+// lockedUpdate on the row as it is now. read itself is never changed.
+func versionedUpdate[T any, P interface {
+	row[T]
+	versioned
+}](ctx context.Context, s *Store, read P, update func(P) error, after func(ctx context.Context, before, now P) error) (P, error) {
+	locked := func() (P, error) { return lockedUpdate(ctx, s, *read.key(), update, after) }
+	id := *read.key()
+	if !wellFormedKey(id) {
+		return nil, ErrNotFound
+	}
+	tx := s.conn(ctx)
+	sch, err := modelSchema(tx, read)
+	if err != nil {
+		return nil, err
+	}
+	out := P(new(T))
+	*out = *read
+	copyReferences(ctx, sch, reflect.ValueOf(out).Elem())
+	var kept *KeepChanges
+	if err := update(out); err != nil && !errors.As(err, &kept) {
+		return locked()
+	}
+	*out.key() = id
+	*out.version() = *read.version()
+	wrote, err := writeChanges(ctx, tx, sch, read, out, true)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !wrote {
+		return locked()
+	}
+	if after != nil {
+		if err := after(ctx, read, out); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case kept == nil:
+		return out, nil
+	case inTx(ctx):
+		return out, kept
+	}
+	return out, kept.Err
+}
+
 // modelSchema returns the schema of model, which read (a query into it)
 // has parsed already.
 func modelSchema(read *gorm.DB, model any) (*schema.Schema, error) {
@@ -111,17 +169,30 @@ func modelSchema(read *gorm.DB, model any) (*schema.Schema, error) {
 
 // writeChanges writes the columns of out that differ from before, the row
 // as read, with one UPDATE keyed by the primary key; gorm adds an
-// updated_at column's new time. Nothing changed: no UPDATE, and out's
-// times are made what a write would have stored (see times.go).
-func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any) error {
+// updated_at column's new time, and a versioned row's version is set one
+// higher than before's. With ifVersion, the UPDATE holds only while the
+// row is still at before's version. It reports whether a row was written.
+// Nothing changed: no UPDATE, and out's times are made what a write would
+// have stored (see times.go).
+func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any, ifVersion bool) (bool, error) {
 	changed := changedColumns(ctx, sch, reflect.ValueOf(before).Elem(), reflect.ValueOf(out).Elem())
 	if len(changed) == 0 {
 		normaliseStruct(ctx, sch, reflect.ValueOf(out).Elem())
-		return nil
+		return false, nil
 	}
 	// Select writes the chosen columns even when zero; the time callbacks
 	// see the struct, as they do for Save.
-	return tx.Model(out).Select(changed).Updates(out).Error
+	q := tx.Model(out)
+	if v, ok := out.(versioned); ok {
+		was := *before.(versioned).version()
+		*v.version() = was + 1
+		changed = append(changed, "version")
+		if ifVersion {
+			q = q.Where("version = ?", was)
+		}
+	}
+	res := q.Select(changed).Updates(out)
+	return res.RowsAffected > 0, res.Error
 }
 
 // changedColumns lists the columns whose values differ between the

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,41 +61,61 @@ func TestUpdateWritesChangedColumns(t *testing.T) {
 			}, true},
 			{"columns cleared", func(r *store.LoginRequest) { r.Plan, r.AuthTime, r.Scopes = nil, nil, store.StringList{} }, true},
 		}
-		for i, tc := range tests {
-			t.Run(tc.name, func(t *testing.T) {
-				id := fmt.Sprintf("lr%d", i)
-				must(t, s.CreateLoginRequest(ctx, fresh(id)))
-				want := fresh(id)
-				tc.update(want)
-
-				before, _ := s.Counts()
-				got, err := s.UpdateLoginRequest(ctx, id, func(r *store.LoginRequest) error {
-					tc.update(r)
-					return nil
-				})
-				must(t, err)
-				after, _ := s.Counts()
-				wantStatements := uint64(1) // the locked read
-				if tc.writes {
-					wantStatements++
-				}
-				if n := after - before; n != wantStatements {
-					t.Errorf("%d statements, want %d", n, wantStatements)
-				}
-				read, err := s.GetLoginRequest(ctx, id)
-				must(t, err)
-				if r, w := storedRow(t, read), storedRow(t, want); r != w {
-					t.Errorf("stored\n%s\nwant\n%s", r, w)
-				}
-				if r, g := storedRow(t, read), storedRow(t, got); r != g {
-					t.Errorf("returned\n%s\nstored\n%s", g, r)
-				}
-				for what, at := range map[string]*time.Time{"CreatedAt": &got.CreatedAt, "ExpiresAt": &got.ExpiresAt, "OTPSentAt": got.OTPSentAt} {
-					if at != nil && (at.Location() != time.UTC || at.Nanosecond()%1000 != 0) {
-						t.Errorf("returned %s %v, want UTC microseconds as stored", what, at)
+		// Each case through UpdateLoginRequest (a locked read, then the
+		// UPDATE) and through UpdateLoginRequestFrom on the row as read
+		// (the UPDATE alone; with nothing to write, the locked read).
+		for _, from := range []bool{false, true} {
+			for i, tc := range tests {
+				t.Run(fmt.Sprintf("%s from %v", tc.name, from), func(t *testing.T) {
+					id := fmt.Sprintf("lr%d-%v", i, from)
+					must(t, s.CreateLoginRequest(ctx, fresh(id)))
+					want := fresh(id)
+					tc.update(want)
+					if tc.writes {
+						want.Version++
 					}
-				}
-			})
+					update := func(r *store.LoginRequest) error {
+						tc.update(r)
+						return nil
+					}
+
+					read, err := s.GetLoginRequest(ctx, id)
+					must(t, err)
+					readBefore := storedRow(t, read)
+					before, _ := s.Counts()
+					var got *store.LoginRequest
+					if from {
+						got, err = s.UpdateLoginRequestFrom(ctx, read, update)
+					} else {
+						got, err = s.UpdateLoginRequest(ctx, id, update)
+					}
+					must(t, err)
+					after, _ := s.Counts()
+					wantStatements := uint64(1) // the locked read, or the UPDATE alone
+					if tc.writes && !from {
+						wantStatements++
+					}
+					if n := after - before; n != wantStatements {
+						t.Errorf("%d statements, want %d", n, wantStatements)
+					}
+					if r := storedRow(t, read); r != readBefore {
+						t.Errorf("the row read was changed:\n%s\nwas\n%s", r, readBefore)
+					}
+					stored, err := s.GetLoginRequest(ctx, id)
+					must(t, err)
+					if r, w := storedRow(t, stored), storedRow(t, want); r != w {
+						t.Errorf("stored\n%s\nwant\n%s", r, w)
+					}
+					if r, g := storedRow(t, stored), storedRow(t, got); r != g {
+						t.Errorf("returned\n%s\nstored\n%s", g, r)
+					}
+					for what, at := range map[string]*time.Time{"CreatedAt": &got.CreatedAt, "ExpiresAt": &got.ExpiresAt, "OTPSentAt": got.OTPSentAt} {
+						if at != nil && (at.Location() != time.UTC || at.Nanosecond()%1000 != 0) {
+							t.Errorf("returned %s %v, want UTC microseconds as stored", what, at)
+						}
+					}
+				})
+			}
 		}
 
 		t.Run("unchanged columns are not written", func(t *testing.T) {
@@ -215,5 +237,131 @@ func BenchmarkUpdateLoginRequest(b *testing.B) {
 				}
 			})
 		}
+	})
+}
+
+// TestUpdateLoginRequestFrom: an update from a row read earlier is never
+// lost to a write made since, however it raced: the updater then runs
+// again on the row as it is now. Its refusal of the row as read is
+// checked against the row as it is now; a kept change is written and its
+// error returned; a request gone is ErrNotFound; inside a transaction that
+// rolls back nothing stays.
+func TestUpdateLoginRequestFrom(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		tries := func(r *store.LoginRequest) error { r.OTPTries++; return nil }
+		create := func(id string) *store.LoginRequest {
+			t.Helper()
+			must(t, s.CreateLoginRequest(ctx, newLoginRequest(id, time.Now().Add(time.Hour))))
+			r, err := s.GetLoginRequest(ctx, id)
+			must(t, err)
+			return r
+		}
+
+		t.Run("written since", func(t *testing.T) {
+			stale := create("stale")
+			_, err := s.UpdateLoginRequest(ctx, "stale", tries)
+			must(t, err)
+			got, err := s.UpdateLoginRequestFrom(ctx, stale, tries)
+			must(t, err)
+			read, err := s.GetLoginRequest(ctx, "stale")
+			must(t, err)
+			if read.OTPTries != 2 || read.Version != 2 || got.OTPTries != 2 {
+				t.Errorf("stored tries %d version %d, returned tries %d; want 2, 2, 2", read.OTPTries, read.Version, got.OTPTries)
+			}
+		})
+
+		t.Run("refused as read, allowed as it is now", func(t *testing.T) {
+			stale := create("moved")
+			_, err := s.UpdateLoginRequest(ctx, "moved", func(r *store.LoginRequest) error { r.State = store.LoginOTPSent; return nil })
+			must(t, err)
+			calls := 0
+			got, err := s.UpdateLoginRequestFrom(ctx, stale, func(r *store.LoginRequest) error {
+				calls++
+				if r.State != store.LoginOTPSent {
+					return store.ErrConflict
+				}
+				r.State = store.LoginVerified
+				return nil
+			})
+			must(t, err)
+			if got.State != store.LoginVerified || calls != 2 {
+				t.Errorf("state %q after %d calls, want verified after 2", got.State, calls)
+			}
+		})
+
+		t.Run("refused as it is now", func(t *testing.T) {
+			r := create("refused")
+			_, err := s.UpdateLoginRequestFrom(ctx, r, func(*store.LoginRequest) error { return store.ErrConflict })
+			wantErr(t, "refused", err, store.ErrConflict)
+		})
+
+		t.Run("kept changes", func(t *testing.T) {
+			r := create("kept")
+			errWrong := errors.New("wrong code")
+			got, err := s.UpdateLoginRequestFrom(ctx, r, func(r *store.LoginRequest) error {
+				r.OTPTries++
+				return &store.KeepChanges{Err: errWrong}
+			})
+			wantErr(t, "kept", err, errWrong)
+			read, rerr := s.GetLoginRequest(ctx, "kept")
+			must(t, rerr)
+			if got == nil || got.OTPTries != 1 || read.OTPTries != 1 {
+				t.Errorf("returned %+v, stored tries %d; want the row with 1 try", got, read.OTPTries)
+			}
+		})
+
+		t.Run("gone", func(t *testing.T) {
+			r := create("gone")
+			gone := *r
+			gone.ID = "never-stored"
+			_, err := s.UpdateLoginRequestFrom(ctx, &gone, tries)
+			wantErr(t, "gone", err, store.ErrNotFound)
+		})
+
+		t.Run("rolled back", func(t *testing.T) {
+			r := create("rolled")
+			errStop := errors.New("stop")
+			err := s.InTx(ctx, func(ctx context.Context) error {
+				if _, err := s.UpdateLoginRequestFrom(ctx, r, tries); err != nil {
+					return err
+				}
+				return errStop
+			})
+			wantErr(t, "rolled back", err, errStop)
+			read, rerr := s.GetLoginRequest(ctx, "rolled")
+			must(t, rerr)
+			if read.OTPTries != 0 || read.Version != 0 {
+				t.Errorf("stored tries %d version %d after a rollback", read.OTPTries, read.Version)
+			}
+		})
+
+		t.Run("racing", func(t *testing.T) {
+			// Every update reads the row first, as a sign-in step does,
+			// then writes from what it read; none is lost.
+			create("race")
+			const n = 16
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for range n {
+				wg.Go(func() {
+					r, err := s.GetLoginRequest(ctx, "race")
+					if err == nil {
+						_, err = s.UpdateLoginRequestFrom(ctx, r, tries)
+					}
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				must(t, err)
+			}
+			read, err := s.GetLoginRequest(ctx, "race")
+			must(t, err)
+			if read.OTPTries != n || read.Version != n {
+				t.Errorf("stored tries %d version %d, want %d and %d", read.OTPTries, read.Version, n, n)
+			}
+		})
 	})
 }
