@@ -237,6 +237,28 @@ func BenchmarkUpdateLoginRequest(b *testing.B) {
 				}
 			})
 		}
+		// A sign-in step as the flow makes it: the request is read (to
+		// show or check the form), then updated, locked or from the read.
+		for _, from := range []bool{false, true} {
+			b.Run(fmt.Sprintf("read then code sent, from %v", from), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := range b.N {
+					r, err := s.GetLoginRequest(ctx, "lr")
+					if err != nil {
+						b.Fatal(err)
+					}
+					update := func(r *store.LoginRequest) error { steps[1].update(r, i); return nil }
+					if from {
+						_, err = s.UpdateLoginRequestFrom(ctx, r, update)
+					} else {
+						_, err = s.UpdateLoginRequest(ctx, "lr", update)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	})
 }
 
