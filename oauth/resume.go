@@ -55,9 +55,11 @@ func (p *Provider) handleResume(c *gin.Context) {
 func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Session, bool) {
 	now := p.cfg.Now()
 	// The browser's session comes with the request, in one read, when it
-	// is the one the request was approved in.
+	// is the one the request was approved in; so does the client, which
+	// the replay reads next.
 	sid, _ := p.sessions.SessionID(c.Request)
-	lr, sess, err := p.st.GetLoginRequestAndSession(c.Request.Context(), c.Param("challenge"), sid, now)
+	lr, sess, client, err := p.st.GetLoginRequestForResume(c.Request.Context(), c.Param("challenge"), sid, now)
+	rememberClient(c.Request.Context(), client)
 	if errors.Is(err, store.ErrNotFound) {
 		web.RenderError(c, http.StatusNotFound, "expired")
 		return nil, nil, false

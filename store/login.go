@@ -28,40 +28,49 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 	return &r, nil
 }
 
-// GetLoginRequestAndSession returns the login request id and, in the same
-// statement, the browser session sessionID when it is that request's
-// session (LoginRequest.SessionID) and has not expired at now; the
-// session is nil otherwise (another session, an unknown or expired one,
-// or sessionID ""). The resume needs both: one round trip instead of two.
-// ErrNotFound when there is no such request.
-func (s *Store) GetLoginRequestAndSession(ctx context.Context, id, sessionID string, now time.Time) (*LoginRequest, *Session, error) {
+// GetLoginRequestForResume returns the login request id and, in the same
+// statement, its client and the browser session sessionID when it is that
+// request's session (LoginRequest.SessionID) and has not expired at now.
+// The session is nil otherwise (another session, an unknown or expired
+// one, or sessionID ""); the client is nil when it no longer exists (a
+// second statement finds the request then). The resume needs all three:
+// one round trip instead of three. ErrNotFound when there is no such
+// request.
+func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID string, now time.Time) (*LoginRequest, *Session, *Client, error) {
 	if !wellFormedKey(id) {
-		return nil, nil, ErrNotFound
+		return nil, nil, nil, ErrNotFound
 	}
-	if sessionID == "" || !wellFormedKey(sessionID) {
-		r, err := s.GetLoginRequest(ctx, id)
-		return r, nil, err
+	if !wellFormedKey(sessionID) {
+		sessionID = "" // matches no session
+	}
+	cols, err := s.clientColumns()
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var row struct {
 		LoginRequest `gorm:"embedded"`
 		Sess         sessionColumns `gorm:"embedded;embeddedPrefix:sess_"`
+		Client       Client         `gorm:"embedded;embeddedPrefix:client_row_"`
 	}
 	res := s.reader(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
 			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
-			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at
-		FROM login_requests l LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
+			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`
+		FROM login_requests l JOIN clients c ON c.id = l.client_id
+		LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
 		WHERE l.id = ?`, sessionID, now.UTC(), id).Scan(&row)
 	if res.Error != nil {
-		return nil, nil, translate(res.Error)
+		return nil, nil, nil, translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return nil, nil, ErrNotFound
+		// No such request, or its client is gone: the request alone.
+		lr, err := s.GetLoginRequest(ctx, id)
+		return lr, nil, nil, err
 	}
-	lr := row.LoginRequest
+	lr, client := row.LoginRequest, row.Client
 	if row.Sess.ID == nil {
-		return &lr, nil, nil
+		return &lr, nil, &client, nil
 	}
-	return &lr, row.Sess.session(), nil
+	return &lr, row.Sess.session(), &client, nil
 }
 
 // sessionColumns is a Session read through a LEFT JOIN: every column may

@@ -392,11 +392,15 @@ func TestLoginRequestDisclosurePlan(t *testing.T) {
 	})
 }
 
-// The resume's one read: the login request, and the browser's session only
-// when it is that request's session and has not expired.
-func TestGetLoginRequestAndSession(t *testing.T) {
+// The resume's one read: the login request, its client, and the browser's
+// session only when it is that request's session and has not expired. A
+// request whose client is gone is still found, without the client.
+func TestGetLoginRequestForResume(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
+		must(t, s.CreateClient(ctx, newClient("c1", "Indian Rail")))
+		wantClient, err := s.GetClient(ctx, "c1")
+		must(t, err)
 		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		mine := &store.Session{ID: "sess-mine", BeneficiaryID: "b1", Mobile: "+919876543210", Name: "Asha Verma",
 			AuthTime: now.Add(-time.Minute), Grants: store.Grants{"c1": {"vaccination_status"}},
@@ -429,9 +433,12 @@ func TestGetLoginRequestAndSession(t *testing.T) {
 			{"its session expired", expiredSession.ID, gone.ID, nil},
 			{"a request with no session yet", pending.ID, mine.ID, nil},
 		} {
-			lr, sess, err := s.GetLoginRequestAndSession(ctx, tc.lr, tc.sid, now)
+			lr, sess, client, err := s.GetLoginRequestForResume(ctx, tc.lr, tc.sid, now)
 			if err != nil || lr == nil || lr.ID != tc.lr {
 				t.Fatalf("%s: %v, %v", tc.name, lr, err)
+			}
+			if client == nil || fmt.Sprint(*client) != fmt.Sprint(*wantClient) {
+				t.Errorf("%s: client %+v, want %+v", tc.name, client, wantClient)
 			}
 			plain, err := s.GetLoginRequest(ctx, tc.lr)
 			must(t, err)
@@ -442,15 +449,21 @@ func TestGetLoginRequestAndSession(t *testing.T) {
 				t.Errorf("%s: session %+v, want %+v", tc.name, sess, tc.want)
 			}
 		}
-		if _, _, err := s.GetLoginRequestAndSession(ctx, "lr-unknown", mine.ID, now); !errors.Is(err, store.ErrNotFound) {
+		if _, _, _, err := s.GetLoginRequestForResume(ctx, "lr-unknown", mine.ID, now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown request: %v, want ErrNotFound", err)
 		}
 		// One statement.
 		before, _ := s.Counts()
-		_, _, err = s.GetLoginRequestAndSession(ctx, approved.ID, mine.ID, now)
+		_, _, _, err = s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
 		must(t, err)
 		if after, _ := s.Counts(); after-before != 1 {
 			t.Errorf("%d statements, want 1", after-before)
+		}
+
+		must(t, s.DeleteClient(ctx, "c1"))
+		lr, sess, client, err := s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
+		if err != nil || lr == nil || lr.ID != approved.ID || sess != nil || client != nil {
+			t.Errorf("client gone: request %+v, session %+v, client %+v, %v; want the request alone", lr, sess, client, err)
 		}
 	})
 }

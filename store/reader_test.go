@@ -47,8 +47,8 @@ var routedReads = []struct {
 		_, err := s.GetLoginRequest(ctx, "lr1")
 		return err
 	}},
-	{"GetLoginRequestAndSession", func(ctx context.Context, s *store.Store) error {
-		_, sess, err := s.GetLoginRequestAndSession(ctx, "lr1", "s1", base)
+	{"GetLoginRequestForResume", func(ctx context.Context, s *store.Store) error {
+		_, sess, _, err := s.GetLoginRequestForResume(ctx, "lr1", "s1", base)
 		if err == nil && sess == nil {
 			err = fmt.Errorf("no session")
 		}
@@ -221,8 +221,8 @@ func readOwnWrites(ctx context.Context, s *store.Store, w, rounds int) error {
 		}); err != nil {
 			return err
 		}
-		if _, got, err := s.GetLoginRequestAndSession(ctx, lid, sess, base); err != nil || got == nil || got.ID != sess {
-			return fmt.Errorf("GetLoginRequestAndSession after UpdateLoginRequest: %+v, %v; want session %s", got, err, sess)
+		if _, got, _, err := s.GetLoginRequestForResume(ctx, lid, sess, base); err != nil || got == nil || got.ID != sess {
+			return fmt.Errorf("GetLoginRequestForResume after UpdateLoginRequest: %+v, %v; want session %s", got, err, sess)
 		}
 		if err := s.DeleteSession(ctx, sess); err != nil {
 			return err
