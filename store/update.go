@@ -114,8 +114,8 @@ func versionedUpdate[T any, P interface {
 	row[T]
 	versioned
 }](ctx context.Context, s *Store, read P, update func(P) error, after func(ctx context.Context, before, now P) error) (P, error) {
-	locked := func() (P, error) { return lockedUpdate(ctx, s, *read.key(), update, after) }
 	id := *read.key()
+	locked := func() (P, error) { return lockedUpdate(ctx, s, id, update, after) }
 	if !wellFormedKey(id) {
 		return nil, ErrNotFound
 	}
