@@ -12,6 +12,9 @@ func WriteText(w io.Writer, res *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	p("kycvs bench: %d virtual users against %s\n", res.Users, res.Issuer)
+	if res.WarmupSeconds > 0 {
+		p("after a warm-up of %.1f s, whose flows are not counted (failures are)\n", res.WarmupSeconds)
+	}
 	if res.Interrupted {
 		p("INTERRUPTED: the figures cover the flows that finished before\n")
 	}

@@ -107,6 +107,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		users[i] = &virtualUser{User: u, inbox: cfg.Gateway.Inbox(u.Mobile)}
 	}
 
+	if cfg.Warmup > 0 {
+		warmed := time.Now().Add(cfg.Warmup)
+		warmCtx, cancel := context.WithDeadline(ctx, warmed.Add(cfg.RequestTimeout+cfg.OTPTimeout))
+		r.drive(ctx, warmCtx, users, warmed, nil)
+		cancel()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("loadtest: interrupted during the warm-up, before anything was measured: %w", ctx.Err())
+		}
+		r.forgetWarmup()
+	}
+
 	before, err := r.snapshot()
 	if err != nil {
 		return nil, err
@@ -119,12 +130,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer cancel()
 
 	stopProgress := r.progress(start)
-	var tickets atomic.Int64
+	var tickets *atomic.Int64
+	if cfg.Flows > 0 {
+		tickets = new(atomic.Int64)
+	}
+	r.drive(ctx, runCtx, users, deadline, tickets)
+	elapsed := time.Since(start)
+	stopProgress()
+	after, err := r.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return r.result(elapsed, before, after, ctx.Err() != nil), nil
+}
+
+// drive runs every user's flows, one after the other, until deadline (or
+// until tickets, when not nil, counts past cfg.Flows), recording them; it
+// returns when every user's last flow has ended. runCtx bounds the flows
+// under way at the deadline; ctx's end is an interruption.
+func (r *runner) drive(ctx, runCtx context.Context, users []*virtualUser, deadline time.Time, tickets *atomic.Int64) {
 	var wg sync.WaitGroup
 	for _, u := range users {
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if cfg.Flows > 0 && tickets.Add(1) > int64(cfg.Flows) {
+				if tickets != nil && tickets.Add(1) > int64(r.cfg.Flows) {
 					return
 				}
 				err := r.verify(runCtx, u)
@@ -140,13 +169,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	stopProgress()
-	after, err := r.snapshot()
-	if err != nil {
-		return nil, err
+}
+
+// forgetWarmup drops what the warm-up's completed flows recorded: their
+// count and their steps' times. Failures stay: one is never hidden.
+func (r *runner) forgetWarmup() {
+	r.completed.Store(0)
+	for _, s := range Steps {
+		r.hist[s] = new(Histogram)
 	}
-	return r.result(elapsed, before, after, ctx.Err() != nil), nil
 }
 
 // discover reads the discovery document, refuses endpoints off loopback,
@@ -255,6 +286,7 @@ type Result struct {
 	Issuer         string        `json:"issuer"`
 	Users          int           `json:"users"`
 	ElapsedSeconds float64       `json:"elapsed_seconds"`
+	WarmupSeconds  float64       `json:"warmup_seconds"`
 	Completed      uint64        `json:"flows_completed"`
 	Failed         uint64        `json:"flows_failed"`
 	FlowsPerSecond float64       `json:"flows_per_second"`
@@ -329,6 +361,7 @@ func (r *runner) result(elapsed time.Duration, before, after snapshot, interrupt
 		Users:          len(r.cfg.Users),
 		ElapsedSeconds: elapsed.Seconds(),
 		Completed:      r.completed.Load(),
+		WarmupSeconds:  r.cfg.Warmup.Seconds(),
 		Interrupted:    interrupted,
 	}
 	res.FlowsPerSecond = float64(res.Completed) / elapsed.Seconds()

@@ -42,6 +42,7 @@ type benchConfig struct {
 	Users          int
 	Duration       time.Duration
 	Flows          int
+	Warmup         time.Duration
 	WebhookListen  string
 	WebhookSecret  string
 	ClientID       string
@@ -89,7 +90,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer gw.Close()
-	fmt.Fprintf(stderr, "kycvs bench: %d virtual users for %s against %s; SMS gateway at %s\n", len(users), c.Duration, c.Issuer, gw.URL())
+	warmup := ""
+	if c.Warmup > 0 {
+		warmup = fmt.Sprintf(" after a %s warm-up", c.Warmup)
+	}
+	fmt.Fprintf(stderr, "kycvs bench: %d virtual users for %s%s against %s; SMS gateway at %s\n", len(users), c.Duration, warmup, c.Issuer, gw.URL())
 
 	if c.CPUProfile != "" {
 		stop, err := startCPUProfile(c.CPUProfile)
@@ -120,6 +125,7 @@ func (c *benchConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Users, "users", 32, fmt.Sprintf("concurrent virtual users, 1 to %d", loadtest.MaxUsers))
 	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to start new verifications, at most "+loadtest.MaxDuration.String())
 	fs.IntVar(&c.Flows, "flows", 0, "stop after this many verifications (0: only --duration bounds the run)")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "run the users this long first without counting their verifications, so the server's connections and caches are warm (failures still count), at most "+loadtest.MaxDuration.String())
 	fs.StringVar(&c.WebhookListen, "webhook-listen", "127.0.0.1:9099", "loopback address where bench receives the server's webhook SMS at /sms")
 	fs.StringVar(&c.WebhookSecret, "sms-webhook-secret", "", "the server's --sms-webhook-secret, to check the SMS signatures")
 	fs.StringVar(&c.ClientID, "client-id", "", "a registered confidential client (not with --setup)")
@@ -147,6 +153,7 @@ func (c *benchConfig) runConfig(users []loadtest.User, gw *loadtest.Gateway, std
 		Users:          users,
 		Duration:       c.Duration,
 		Flows:          c.Flows,
+		Warmup:         c.Warmup,
 		Gateway:        gw,
 		OTPTimeout:     c.OTPTimeout,
 		RequestTimeout: c.RequestTimeout,
@@ -203,6 +210,9 @@ func (c *benchConfig) validate() error {
 	}
 	if c.Flows < 0 || c.Flows > loadtest.MaxFlows {
 		p = append(p, fmt.Sprintf("--flows: 0 to %d", loadtest.MaxFlows))
+	}
+	if c.Warmup < 0 || c.Warmup > loadtest.MaxDuration {
+		p = append(p, "--warmup: 0 to "+loadtest.MaxDuration.String())
 	}
 	if c.WebhookSecret == "" {
 		p = append(p, "--sms-webhook-secret (or KYCVS_SMS_WEBHOOK_SECRET) is required: the server's, to check the SMS signatures")
