@@ -344,7 +344,8 @@ type MachineStats struct {
 	OtherCPUSeconds float64 `json:"other_cpu_seconds"`
 }
 
-// SMSCounts is what the gateway received over the whole run.
+// SMSCounts is what the gateway received over the whole run, warm-up
+// included.
 type SMSCounts struct {
 	Received     uint64 `json:"received"`
 	BadSignature uint64 `json:"bad_signature"`

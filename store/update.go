@@ -131,6 +131,7 @@ func versionedUpdate[T any, P interface {
 	if err := update(out); err != nil && !errors.As(err, &kept) {
 		return locked()
 	}
+	// The key and the version are the store's, whatever update did.
 	*out.key() = id
 	*out.version() = *read.version()
 	wrote, err := writeChanges(ctx, tx, sch, read, out, true)
