@@ -91,11 +91,20 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 		return nil
 	})
 	var kept *KeepChanges
-	switch {
-	case err == nil:
-		return out, nil
-	case !errors.As(err, &kept):
+	if err != nil && !errors.As(err, &kept) {
 		return nil, err
+	}
+	return updated(out, kept, nested)
+}
+
+// updated is what an Update method returns for its row out, written: the
+// row alone, or with kept (an updater's *KeepChanges) its Err beside the
+// row; inside an enclosing InTx (nested) the *KeepChanges itself, so that
+// handing it back to InTx keeps the changes there too.
+func updated[P any](out P, kept *KeepChanges, nested bool) (P, error) {
+	switch {
+	case kept == nil:
+		return out, nil
 	case nested:
 		return out, kept
 	}
@@ -146,13 +155,7 @@ func versionedUpdate[T any, P interface {
 			return nil, err
 		}
 	}
-	switch {
-	case kept == nil:
-		return out, nil
-	case inTx(ctx):
-		return out, kept
-	}
-	return out, kept.Err
+	return updated(out, kept, inTx(ctx))
 }
 
 // modelSchema returns the schema of model, which read (a query into it)
