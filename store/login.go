@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // CreateLoginRequest inserts r; ErrAlreadyExists when the ID is taken.
@@ -155,7 +153,7 @@ func (k *KeepChanges) Unwrap() error { return k.Err }
 func (s *Store) UseApprovedLoginRequest(ctx context.Context, id string) error {
 	res := s.conn(ctx).Model(&LoginRequest{}).
 		Where("id = ? AND state = ?", id, LoginApproved).
-		Updates(map[string]any{"state": LoginUsed, "version": gorm.Expr("version + 1")})
+		Updates(map[string]any{"state": LoginUsed, "version": nextVersion})
 	if res.Error != nil {
 		return translate(res.Error)
 	}

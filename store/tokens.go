@@ -237,7 +237,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, keepEvents tim
 	}
 	res.LoginRequests = r.RowsAffected
 	r = db.Model(&LoginRequest{}).Where("expires_at < ? AND (mobile <> '' OR name <> '' OR login_hint <> '' OR otp_hash IS NOT NULL)", now).
-		Updates(map[string]any{"mobile": "", "name": "", "login_hint": "", "otp_hash": nil, "version": gorm.Expr("version + 1")})
+		Updates(map[string]any{"mobile": "", "name": "", "login_hint": "", "otp_hash": nil, "version": nextVersion})
 	if r.Error != nil {
 		return res, translate(r.Error)
 	}

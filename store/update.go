@@ -31,6 +31,11 @@ type versioned interface{ version() *int64 }
 
 func (r *LoginRequest) version() *int64 { return &r.Version }
 
+// nextVersion raises a versioned row's version in an UPDATE written by
+// hand rather than by writeChanges: every write of such a row must, or a
+// versionedUpdate from an earlier read would overwrite it.
+var nextVersion = gorm.Expr("version + 1")
+
 // lockedUpdate is the read-modify-write behind every Update method: in one
 // transaction it reads the row with id locked (SELECT ... FOR UPDATE on
 // PostgreSQL; SQLite serialises writers), applies update, writes the
