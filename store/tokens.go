@@ -106,8 +106,8 @@ func (s *Store) GetTokenAndClient(ctx context.Context, kind, signature string) (
 
 // clientColumns is the select list of every column of clients as c,
 // renamed client_row_<column> for the scans of GetTokenAndClient and
-// GetLoginRequestForResume; made once
-// from the model's schema, so a new column needs no change here.
+// GetLoginRequestForResume; made once from the model's schema, so a new
+// column needs no change here.
 func (s *Store) clientColumns() (string, error) {
 	clientCols.once.Do(func() {
 		stmt := &gorm.Statement{DB: s.db}
