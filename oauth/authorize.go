@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -239,7 +238,8 @@ type approval struct {
 
 // finish issues the authorization code. The code, the disclosure record,
 // the client's place in the session (for back-channel logout) and the login
-// request's move to "used" commit in one transaction.
+// request's move to "used" are written together (store.WriteTogether):
+// all or none.
 func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) {
 	ctx := c.Request.Context()
 	b, err := p.registry.Beneficiary(ctx, a.BeneficiaryID)
@@ -269,34 +269,26 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		// that a logout token will name.
 		sess.DefaultSession.Claims.Extra["sid"] = rp.SID
 	}
-	var resp fosite.AuthorizeResponder
-	disclosure := p.newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, "", plan.All(), values)
-	err = p.st.InTx(ctx, func(ctx context.Context) error {
+	// fosite creates the code, PKCE and OpenID Connect rows one by one;
+	// they are kept (tokenBatch) and written with the rest below.
+	bctx := withTokenBatch(ctx)
+	resp, err := p.oauth2.NewAuthorizeResponse(bctx, ar, sess)
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	disclosure := p.newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, ar.GetID(), plan.All(), values)
+	err = p.st.WriteTogether(ctx, func(w *store.Writes) error {
 		if a.LoginRequest != "" {
-			// One conditional UPDATE: of two resumes racing, one issues.
-			if err := p.st.UseApprovedLoginRequest(ctx, a.LoginRequest); err != nil {
-				return err
-			}
+			// Conditional: of two resumes racing, one issues.
+			w.UseApprovedLoginRequest(a.LoginRequest)
 		}
-		// fosite creates the code, PKCE and OpenID Connect rows one by
-		// one; they are written together with one INSERT (tokenBatch).
-		bctx := withTokenBatch(ctx)
-		var err error
-		resp, err = p.oauth2.NewAuthorizeResponse(bctx, ar, sess)
-		if err != nil {
-			return err
-		}
-		if err := p.storage.writeBatch(bctx); err != nil {
-			// As fosite reports a storage error in NewAuthorizeResponse.
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-		disclosure.RequestID = ar.GetID()
+		w.CreateTokens(takeBatch(bctx))
 		if rp != nil {
-			if err := p.st.RecordRPSession(ctx, rp); err != nil {
-				return err
-			}
+			w.RecordRPSession(rp)
 		}
-		return p.st.CreateDisclosure(ctx, disclosure)
+		w.CreateDisclosure(disclosure)
+		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
 		web.RenderError(c, http.StatusConflict, "already_complete")

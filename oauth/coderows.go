@@ -59,15 +59,21 @@ func batchToken(ctx context.Context, row *store.OAuthToken) bool {
 // it reads, so a read sees what was created before it. A repeated key is
 // ErrAlreadyExists, as CreateToken reports it, and nothing is written.
 func (s *Storage) writeBatch(ctx context.Context) error {
+	return s.st.CreateTokens(ctx, takeBatch(ctx))
+}
+
+// takeBatch returns the rows collected in ctx's batch, if any, and
+// empties the batch.
+func takeBatch(ctx context.Context) []*store.OAuthToken {
 	b, _ := ctx.Value(tokenBatchKey{}).(*tokenBatch)
 	if b == nil {
 		return nil
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	rows := b.rows
 	b.rows = nil
-	b.mu.Unlock()
-	return s.st.CreateTokens(ctx, rows)
+	return rows
 }
 
 // codeRows serves one token request's reads of the three rows of the code

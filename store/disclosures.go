@@ -9,10 +9,15 @@ import (
 
 // CreateDisclosure records one disclosure.
 func (s *Store) CreateDisclosure(ctx context.Context, d *Disclosure) error {
+	d.setCreated()
+	return translate(s.conn(ctx).Create(d).Error)
+}
+
+// setCreated stamps a new record's CreatedAt, unless the caller did.
+func (d *Disclosure) setCreated() {
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = time.Now().UTC()
 	}
-	return translate(s.conn(ctx).Create(d).Error)
 }
 
 // DisclosureFilter selects disclosures; zero fields match everything.

@@ -13,13 +13,22 @@ import (
 // session: it inserts the row, or, when the client signs in again in the
 // same session, replaces its subject, person and expiry.
 func (s *Store) RecordRPSession(ctx context.Context, r *RPSession) error {
+	r.setCreated()
+	return translate(s.conn(ctx).Clauses(rpSessionUpsert).Create(r).Error)
+}
+
+// rpSessionUpsert makes a second sign-in of the same browser session at
+// the same client renew its row.
+var rpSessionUpsert = clause.OnConflict{
+	Columns:   []clause.Column{{Name: "sid"}, {Name: "client_id"}},
+	DoUpdates: clause.AssignmentColumns([]string{"subject", "beneficiary_id", "expires_at"}),
+}
+
+// setCreated stamps a new row's CreatedAt, unless the caller did.
+func (r *RPSession) setCreated() {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = time.Now().UTC()
 	}
-	return translate(s.conn(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "sid"}, {Name: "client_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"subject", "beneficiary_id", "expires_at"}),
-	}).Create(r).Error)
 }
 
 // RPSessionFilter picks the rp_sessions a logout ends: every set field
