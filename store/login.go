@@ -122,7 +122,17 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 // the row is read again, locked, and update runs on that. update may so
 // run twice, and must only change the row and its own variables.
 func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error) (*LoginRequest, error) {
-	return versionedUpdate(ctx, s, read, update, s.tallyLoginRequest)
+	return versionedUpdate(ctx, s, read, update, nil, s.tallyLoginRequest)
+}
+
+// UpdateLoginRequestWith is UpdateLoginRequestFrom that, when update
+// accepts the request (returns nil, not a *KeepChanges), writes the
+// statements also gathers with it, all or none: the sign-in's session
+// beside the approval. Nobody racing, that is one round trip for the
+// statements and one for the COMMIT on PostgreSQL (WriteTogether), not a
+// transaction around a locked read.
+func (s *Store) UpdateLoginRequestWith(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error, also func(w *Writes, now *LoginRequest)) (*LoginRequest, error) {
+	return versionedUpdate(ctx, s, read, update, also, s.tallyLoginRequest)
 }
 
 // tallyLoginRequest tallies what a write did to the request's OTP

@@ -7,10 +7,15 @@ import (
 
 // CreateSession inserts a browser session.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	sess.setCreated()
+	return translate(s.conn(ctx).Create(sess).Error)
+}
+
+// setCreated stamps a new session's CreatedAt, unless the caller did.
+func (sess *Session) setCreated() {
 	if sess.CreatedAt.IsZero() {
 		sess.CreatedAt = time.Now().UTC()
 	}
-	return translate(s.conn(ctx).Create(sess).Error)
 }
 
 // GetSession returns the session with id that has not expired at now, or

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // Writes are statements to be written together, all or none, by
@@ -96,13 +97,14 @@ func (s *Store) pipeline(ctx context.Context, stmts []pendingStmt) error {
 		if failed != nil {
 			end = "rollback"
 		}
-		if _, err := pc.Exec(ctx, end); err != nil {
-			// The connection may still be in the transaction: closing it
-			// keeps it out of the pool.
+		_, err := pc.Exec(ctx, end)
+		if failed == nil {
+			failed = err
+		}
+		if pc.PgConn().TxStatus() != 'I' {
+			// Still in the transaction (the COMMIT or ROLLBACK was not
+			// answered): closed, the connection leaves the pool.
 			_ = pc.Close(context.WithoutCancel(ctx))
-			if failed == nil {
-				failed = err
-			}
 		}
 		return failed
 	})
@@ -134,17 +136,47 @@ func sendBatch(ctx context.Context, pc *pgx.Conn, b *pgx.Batch, stmts []pendingS
 	return failed
 }
 
-// add builds the statement q would send, without sending it.
+// add builds the statement q would send, without sending it; q may
+// build none (returns nil).
 func (w *Writes) add(q func(tx *gorm.DB) *gorm.DB, must error) {
 	if w.err != nil {
 		return
 	}
 	tx := q(w.s.db.Session(&gorm.Session{DryRun: true, NewDB: true}))
-	if tx.Error != nil {
+	switch {
+	case tx == nil:
+	case tx.Error != nil:
 		w.err = translate(tx.Error)
+	default:
+		w.stmts = append(w.stmts, pendingStmt{sql: tx.Statement.SQL.String(), vars: tx.Statement.Vars, must: must})
+	}
+}
+
+// changes adds versionedUpdate's UPDATE of out's changes from before,
+// which holds only while the row is at before's version (errStale), and
+// reports whether anything changed.
+func (w *Writes) changes(ctx context.Context, sch *schema.Schema, before, out any) bool {
+	changed := false
+	w.add(func(tx *gorm.DB) *gorm.DB {
+		res := updateChanges(ctx, tx, sch, before, out, true)
+		changed = res != nil
+		return res
+	}, errStale)
+	return changed
+}
+
+// CreateSession is Store.CreateSession.
+func (w *Writes) CreateSession(sess *Session) {
+	sess.setCreated()
+	w.add(func(tx *gorm.DB) *gorm.DB { return tx.Create(sess) }, nil)
+}
+
+// DeleteSession is Store.DeleteSession.
+func (w *Writes) DeleteSession(id string) {
+	if !wellFormedKey(id) {
 		return
 	}
-	w.stmts = append(w.stmts, pendingStmt{sql: tx.Statement.SQL.String(), vars: tx.Statement.Vars, must: must})
+	w.add(func(tx *gorm.DB) *gorm.DB { return tx.Where("id = ?", id).Delete(&Session{}) }, nil)
 }
 
 // UseApprovedLoginRequest is Store.UseApprovedLoginRequest: the whole

@@ -124,12 +124,35 @@ func updated[P any](out P, kept *KeepChanges, nested bool) (P, error) {
 // update refuses the copy (the row as it is now might not be refused) or
 // changes nothing (nothing to write, but read might be stale), it is
 // lockedUpdate on the row as it is now. read itself is never changed.
+//
+// When update accepts the row (returns nil, not even a *KeepChanges) and
+// also is not nil, the statements also gathers are written with the
+// UPDATE, all or none (WriteTogether); under lockedUpdate, in its
+// transaction.
 func versionedUpdate[T any, P interface {
 	row[T]
 	versioned
-}](ctx context.Context, s *Store, read P, update func(P) error, after func(ctx context.Context, before, now P) error) (P, error) {
+}](ctx context.Context, s *Store, read P, update func(P) error, also func(w *Writes, now P), after func(ctx context.Context, before, now P) error) (P, error) {
 	id := *read.key()
-	locked := func() (P, error) { return lockedUpdate(ctx, s, id, update, after) }
+	accepted := false
+	tracked := func(r P) error {
+		err := update(r)
+		accepted = err == nil
+		return err
+	}
+	locked := func() (P, error) {
+		return lockedUpdate(ctx, s, id, tracked, func(ctx context.Context, before, now P) error {
+			if also != nil && accepted {
+				if err := s.WriteTogether(ctx, func(w *Writes) error { also(w, now); return nil }); err != nil {
+					return err
+				}
+			}
+			if after != nil {
+				return after(ctx, before, now)
+			}
+			return nil
+		})
+	}
 	if !wellFormedKey(id) {
 		return nil, ErrNotFound
 	}
@@ -142,15 +165,31 @@ func versionedUpdate[T any, P interface {
 	*out = *read
 	copyReferences(ctx, sch, reflect.ValueOf(out).Elem())
 	var kept *KeepChanges
-	if err := update(out); err != nil && !errors.As(err, &kept) {
+	if err := tracked(out); err != nil && !errors.As(err, &kept) {
 		return locked()
 	}
 	// The key and the version are the store's, whatever update did.
 	*out.key() = id
 	*out.version() = *read.version()
-	wrote, err := writeChanges(ctx, tx, sch, read, out, true)
-	if err != nil {
-		return nil, translate(err)
+	var wrote bool
+	if also == nil || !accepted {
+		if wrote, err = writeChanges(ctx, tx, sch, read, out, true); err != nil {
+			return nil, translate(err)
+		}
+	} else {
+		err := s.WriteTogether(ctx, func(w *Writes) error {
+			if !w.changes(ctx, sch, read, out) {
+				return errUnchanged
+			}
+			also(w, out)
+			return nil
+		})
+		switch {
+		case err == nil:
+			wrote = true
+		case !errors.Is(err, errStale) && !errors.Is(err, errUnchanged):
+			return nil, err
+		}
 	}
 	if !wrote {
 		return locked()
@@ -162,6 +201,13 @@ func versionedUpdate[T any, P interface {
 	}
 	return updated(out, kept, inTx(ctx))
 }
+
+// errStale and errUnchanged send versionedUpdate to lockedUpdate: the row
+// was written since it was read, or the update changed nothing.
+var (
+	errStale     = errors.New("store: row written since it was read")
+	errUnchanged = errors.New("store: nothing changed")
+)
 
 // modelSchema returns the schema of model, which read (a query into it)
 // has parsed already.
@@ -184,10 +230,20 @@ func modelSchema(read *gorm.DB, model any) (*schema.Schema, error) {
 // Nothing changed: no UPDATE, and out's times are made what a write would
 // have stored (see times.go).
 func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any, ifVersion bool) (bool, error) {
+	res := updateChanges(ctx, tx, sch, before, out, ifVersion)
+	if res == nil {
+		return false, nil
+	}
+	return res.RowsAffected > 0, res.Error
+}
+
+// updateChanges is writeChanges' UPDATE as tx ran it (or, in a DryRun
+// session, built it); nil when nothing changed.
+func updateChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any, ifVersion bool) *gorm.DB {
 	changed := changedColumns(ctx, sch, reflect.ValueOf(before).Elem(), reflect.ValueOf(out).Elem())
 	if len(changed) == 0 {
 		normaliseStruct(ctx, sch, reflect.ValueOf(out).Elem())
-		return false, nil
+		return nil
 	}
 	// Select writes the chosen columns even when zero; the time callbacks
 	// see the struct, as they do for Save.
@@ -200,8 +256,7 @@ func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, 
 			q = q.Where("version = ?", was)
 		}
 	}
-	res := q.Select(changed).Updates(out)
-	return res.RowsAffected > 0, res.Error
+	return q.Select(changed).Updates(out)
 }
 
 // changedColumns lists the columns whose values differ between the
