@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -31,10 +33,11 @@ type pendingStmt struct {
 // WriteTogether runs fn to gather writes, then writes them in one
 // transaction: every statement or none. fn reads nothing and decides
 // nothing on what is written; it only says what to write. On PostgreSQL
-// the BEGIN and every statement go in one round trip (a pipeline), and
-// the COMMIT, or the ROLLBACK when a statement failed or a conditional
-// one changed nothing, in a second: a verification's resume writes four
-// rows, which cost six round trips one by one. On SQLite, where a
+// the statements go in one pipeline, one round trip, which the server
+// runs as one implicit transaction: a conditional statement that changes
+// no row raises an error there (kycvs_expect_changed, migration 00023)
+// and the whole rolls back. One by one, with their BEGIN and COMMIT, a
+// verification's resume would cost six round trips. On SQLite, where a
 // statement costs no round trip, it is InTx.
 //
 // Inside a transaction of InTx (ctx carries one) the statements are sent
@@ -69,8 +72,12 @@ func (s *Store) WriteTogether(ctx context.Context, fn func(w *Writes) error) err
 	return translate(s.pipeline(ctx, w.stmts))
 }
 
-// pipeline sends BEGIN and stmts in one batch on one connection, then
-// COMMIT, or ROLLBACK on the first failure.
+// pgExpectChanged is the SQLSTATE kycvs_expect_changed raises.
+const pgExpectChanged = "KY409"
+
+// pipeline sends stmts in one batch on one connection, a conditional
+// statement wrapped so that changing no row fails it, and returns the
+// first failure: a statement's error, or a conditional one's must.
 func (s *Store) pipeline(ctx context.Context, stmts []pendingStmt) error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
@@ -86,54 +93,32 @@ func (s *Store) pipeline(ctx context.Context, stmts []pendingStmt) error {
 		if !ok {
 			return fmt.Errorf("store: not a pgx connection (%T)", dc)
 		}
-		pc := sc.Conn()
 		b := &pgx.Batch{}
-		b.Queue("begin")
 		for _, st := range stmts {
-			b.Queue(st.sql, st.vars...)
+			q := st.sql
+			if st.must != nil {
+				q = "WITH changed AS (" + q + " RETURNING 1) SELECT kycvs_expect_changed(count(*)) FROM changed"
+			}
+			b.Queue(q, st.vars...)
 		}
-		failed := sendBatch(ctx, pc, b, stmts)
-		end := "commit"
-		if failed != nil {
-			end = "rollback"
-		}
-		_, err := pc.Exec(ctx, end)
-		if failed == nil {
+		br := sc.Conn().SendBatch(ctx, b)
+		var failed error
+		for _, st := range stmts {
+			_, err := br.Exec()
+			if err == nil || failed != nil {
+				continue
+			}
 			failed = err
+			var pg *pgconn.PgError
+			if errors.As(err, &pg) && pg.Code == pgExpectChanged {
+				failed = st.must
+			}
 		}
-		if pc.PgConn().TxStatus() != 'I' {
-			// Still in the transaction (the COMMIT or ROLLBACK was not
-			// answered): closed, the connection leaves the pool.
-			_ = pc.Close(context.WithoutCancel(ctx))
+		if err := br.Close(); failed == nil {
+			failed = err
 		}
 		return failed
 	})
-}
-
-// sendBatch sends b (BEGIN, then stmts) and returns the first failure:
-// a statement's error, or a conditional statement's must.
-func sendBatch(ctx context.Context, pc *pgx.Conn, b *pgx.Batch, stmts []pendingStmt) error {
-	br := pc.SendBatch(ctx, b)
-	var failed error
-	if _, err := br.Exec(); err != nil {
-		failed = err
-	}
-	for _, st := range stmts {
-		tag, err := br.Exec()
-		if failed != nil {
-			continue
-		}
-		switch {
-		case err != nil:
-			failed = err
-		case st.must != nil && tag.RowsAffected() == 0:
-			failed = st.must
-		}
-	}
-	if err := br.Close(); err != nil && failed == nil {
-		failed = err
-	}
-	return failed
 }
 
 // add builds the statement q would send, without sending it; q may
