@@ -234,6 +234,9 @@ type approval struct {
 	// goes into the ID token and the client is remembered in it for
 	// back-channel logout. nil when there is none.
 	Session *store.Session
+	// Beneficiary is the person as read with the login request, or nil:
+	// finish reads them from the registry then.
+	Beneficiary *store.Beneficiary
 }
 
 // finish issues the authorization code. The code, the disclosure record,
@@ -242,14 +245,18 @@ type approval struct {
 // all or none.
 func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) {
 	ctx := c.Request.Context()
-	b, err := p.registry.Beneficiary(ctx, a.BeneficiaryID)
-	if errors.Is(err, store.ErrNotFound) {
-		p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person's record is no longer in the registry."))
-		return
-	}
-	if err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return
+	b := a.Beneficiary
+	if b == nil || b.ID != a.BeneficiaryID {
+		var err error
+		b, err = p.registry.Beneficiary(ctx, a.BeneficiaryID)
+		if errors.Is(err, store.ErrNotFound) {
+			p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person's record is no longer in the registry."))
+			return
+		}
+		if err != nil {
+			p.writeAuthorizeError(c, ar, err)
+			return
+		}
 	}
 	sector, err := claims.Sector(client.Client)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 // handleResume finishes an authorization once the sign-in flow has approved
 // or denied its login request.
 func (p *Provider) handleResume(c *gin.Context) {
-	lr, sess, ok := p.finishedLogin(c)
+	lr, sess, b, ok := p.finishedLogin(c)
 	if !ok {
 		return
 	}
@@ -43,6 +43,7 @@ func (p *Provider) handleResume(c *gin.Context) {
 		RequestedAt:   lr.CreatedAt,
 		LoginRequest:  lr.ID,
 		Session:       sess,
+		Beneficiary:   b,
 	})
 }
 
@@ -51,48 +52,49 @@ func (p *Provider) handleResume(c *gin.Context) {
 // denial or a request approved without one). Otherwise it answers: a page
 // for one unknown, used, dead or expired (a denial is answered even after
 // expiry), the sign-in page for one still under way, and 403 to a browser
-// other than the one that approved.
-func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Session, bool) {
+// other than the one that approved. The person approved comes with it,
+// as the registry holds them now (nil if gone from it).
+func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Session, *store.Beneficiary, bool) {
 	now := p.cfg.Now()
 	// The browser's session comes with the request, in one read, when it
-	// is the one the request was approved in; so does the client, which
-	// the replay reads next.
+	// is the one the request was approved in; so do the client, which the
+	// replay reads next, and the person, whom finish discloses.
 	sid, _ := p.sessions.SessionID(c.Request)
-	lr, sess, client, err := p.st.GetLoginRequestForResume(c.Request.Context(), c.Param("challenge"), sid, now)
+	lr, sess, client, b, err := p.st.GetLoginRequestForResume(c.Request.Context(), c.Param("challenge"), sid, now)
 	rememberClient(c.Request.Context(), client)
 	if errors.Is(err, store.ErrNotFound) {
 		web.RenderError(c, http.StatusNotFound, "expired")
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if err != nil {
 		p.renderStoreError(c, err)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	switch {
 	case lr.State == store.LoginUsed:
 		web.RenderError(c, http.StatusConflict, "already_complete")
-		return nil, nil, false
+		return nil, nil, nil, false
 	case lr.State == store.LoginDead || (now.After(lr.ExpiresAt) && lr.State != store.LoginDenied):
 		// A denial is answered even after the sign-in expired: "Back to
 		// {verifier}" on the expired page denies it, and the relying party
 		// must still learn the outcome.
 		web.RenderError(c, http.StatusGone, "expired")
-		return nil, nil, false
+		return nil, nil, nil, false
 	case lr.State != store.LoginApproved && lr.State != store.LoginDenied:
 		c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	// The code goes only to the browser that approved: a challenge seen in
 	// a log or a shared link cannot be finished elsewhere.
 	if lr.State == store.LoginApproved && lr.SessionID != "" {
 		if sess == nil || sess.ID != lr.SessionID {
 			web.RenderError(c, http.StatusForbidden, "other_browser")
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 	} else {
 		sess = nil
 	}
-	return lr, sess, true
+	return lr, sess, b, true
 }
 
 // replay validates lr's stored request again: fosite checks the client and

@@ -27,48 +27,103 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 }
 
 // GetLoginRequestForResume returns the login request id and, in the same
-// statement, its client and the browser session sessionID when it is that
-// request's session (LoginRequest.SessionID) and has not expired at now.
-// The session is nil otherwise (another session, an unknown or expired
-// one, or sessionID ""); the client is nil when it no longer exists (a
-// second statement finds the request then). The resume needs all three:
-// one round trip instead of three. ErrNotFound when there is no such
+// statement, its client, the browser session sessionID when it is that
+// request's session (LoginRequest.SessionID) and has not expired at now,
+// and the beneficiary the request was approved for, with doses. The
+// session is nil otherwise (another session, an unknown or expired one,
+// or sessionID ""), the beneficiary nil before an approval or once gone
+// from the registry; the client is nil when it no longer exists (a
+// second statement finds the request then). The resume needs all four:
+// one round trip instead of four. ErrNotFound when there is no such
 // request.
-func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID string, now time.Time) (*LoginRequest, *Session, *Client, error) {
+func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID string, now time.Time) (*LoginRequest, *Session, *Client, *Beneficiary, error) {
 	if !wellFormedKey(id) {
-		return nil, nil, nil, ErrNotFound
+		return nil, nil, nil, nil, ErrNotFound
 	}
 	if !wellFormedKey(sessionID) {
 		sessionID = "" // matches no session
 	}
 	cols, err := s.clientColumns()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	var row struct {
+	// One row per dose of the beneficiary (one when there is none).
+	var rows []struct {
 		LoginRequest `gorm:"embedded"`
-		Sess         sessionColumns `gorm:"embedded;embeddedPrefix:sess_"`
-		Client       Client         `gorm:"embedded;embeddedPrefix:client_row_"`
+		Sess         sessionColumns     `gorm:"embedded;embeddedPrefix:sess_"`
+		Client       Client             `gorm:"embedded;embeddedPrefix:client_row_"`
+		Ben          beneficiaryColumns `gorm:"embedded;embeddedPrefix:ben_"`
 	}
 	res := s.reader(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
 			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
-			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`
+			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`,
+			b.id AS ben_id, b.mobile AS ben_mobile, b.name AS ben_name, b.name_key AS ben_name_key,
+			b.year_of_birth AS ben_year_of_birth, b.content_hash AS ben_content_hash,
+			b.created_at AS ben_created_at, b.updated_at AS ben_updated_at,
+			d.id AS ben_dose_id, d.vaccine AS ben_vaccine, d.dose_number AS ben_dose_number,
+			d.total_doses AS ben_total_doses, d.dose_date AS ben_dose_date
 		FROM login_requests l JOIN clients c ON c.id = l.client_id
 		LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
-		WHERE l.id = ?`, sessionID, now.UTC(), id).Scan(&row)
+		LEFT JOIN beneficiaries b ON b.id = l.beneficiary_id
+		LEFT JOIN doses d ON d.beneficiary_id = b.id
+		WHERE l.id = ? ORDER BY d.dose_number, d.id`, sessionID, now.UTC(), id).Scan(&rows)
 	if res.Error != nil {
-		return nil, nil, nil, translate(res.Error)
+		return nil, nil, nil, nil, translate(res.Error)
 	}
-	if res.RowsAffected == 0 {
+	if len(rows) == 0 {
 		// No such request, or its client is gone: the request alone.
 		lr, err := s.GetLoginRequest(ctx, id)
-		return lr, nil, nil, err
+		return lr, nil, nil, nil, err
 	}
-	lr, client := row.LoginRequest, row.Client
-	if row.Sess.ID == nil {
-		return &lr, nil, &client, nil
+	first := rows[0]
+	lr, client := first.LoginRequest, first.Client
+	var sess *Session
+	if first.Sess.ID != nil {
+		sess = first.Sess.session()
 	}
-	return &lr, row.Sess.session(), &client, nil
+	var b *Beneficiary
+	if first.Ben.ID != nil {
+		doses := make([]beneficiaryDose, len(rows))
+		for i, r := range rows {
+			doses[i] = r.Ben.row()
+		}
+		b = &gatherBeneficiaries(doses)[0]
+	}
+	return &lr, sess, &client, b, nil
+}
+
+// beneficiaryColumns is a beneficiaryDose read through a LEFT JOIN: every
+// column may be NULL.
+type beneficiaryColumns struct {
+	ID          *string
+	Mobile      *string
+	Name        *string
+	NameKey     *string
+	YearOfBirth *int
+	ContentHash []byte
+	CreatedAt   *time.Time
+	UpdatedAt   *time.Time
+	DoseID      *int64
+	Vaccine     *string
+	DoseNumber  *int
+	TotalDoses  *int
+	DoseDate    *string
+}
+
+// row is c as beneficiaryDose, for a beneficiary that is there.
+func (c beneficiaryColumns) row() beneficiaryDose {
+	return beneficiaryDose{ID: deref(c.ID), Mobile: deref(c.Mobile), Name: deref(c.Name), NameKey: deref(c.NameKey),
+		YearOfBirth: deref(c.YearOfBirth), ContentHash: c.ContentHash, CreatedAt: deref(c.CreatedAt), UpdatedAt: deref(c.UpdatedAt),
+		DoseID: c.DoseID, Vaccine: c.Vaccine, DoseNumber: c.DoseNumber, TotalDoses: c.TotalDoses, DoseDate: c.DoseDate}
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // sessionColumns is a Session read through a LEFT JOIN: every column may
@@ -85,20 +140,8 @@ type sessionColumns struct {
 }
 
 func (c sessionColumns) session() *Session {
-	deref := func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
-	}
-	derefTime := func(t *time.Time) time.Time {
-		if t == nil {
-			return time.Time{}
-		}
-		return *t
-	}
 	return &Session{ID: deref(c.ID), BeneficiaryID: deref(c.BeneficiaryID), Mobile: deref(c.Mobile), Name: deref(c.Name),
-		AuthTime: derefTime(c.AuthTime), Grants: c.Grants, CreatedAt: derefTime(c.CreatedAt), ExpiresAt: derefTime(c.ExpiresAt)}
+		AuthTime: deref(c.AuthTime), Grants: c.Grants, CreatedAt: deref(c.CreatedAt), ExpiresAt: deref(c.ExpiresAt)}
 }
 
 // UpdateLoginRequest reads the request with its row locked, applies update

@@ -392,9 +392,11 @@ func TestLoginRequestDisclosurePlan(t *testing.T) {
 	})
 }
 
-// The resume's one read: the login request, its client, and the browser's
-// session only when it is that request's session and has not expired. A
-// request whose client is gone is still found, without the client.
+// The resume's one read: the login request, its client, the browser's
+// session only when it is that request's session and has not expired,
+// and the person approved with their doses in order (nil before an
+// approval, or once gone from the registry). A request whose client is
+// gone is still found, without the client.
 func TestGetLoginRequestForResume(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
@@ -410,8 +412,13 @@ func TestGetLoginRequestForResume(t *testing.T) {
 		for _, sess := range []*store.Session{mine, other, gone} {
 			must(t, s.CreateSession(ctx, sess))
 		}
+		_, err = s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
+			person("b1", "+919876543210", "Asha Verma", dose(2, 2, "2021-08-01"), dose(1, 2, "2021-05-01")),
+			person("b2", "+919876543211", "Ravi"),
+		})
+		must(t, err)
 		approved := newLoginRequest("lr-approved", now.Add(time.Hour))
-		approved.State, approved.SessionID = store.LoginApproved, mine.ID
+		approved.State, approved.SessionID, approved.BeneficiaryID = store.LoginApproved, mine.ID, "b1"
 		expiredSession := newLoginRequest("lr-gone", now.Add(time.Hour))
 		expiredSession.State, expiredSession.SessionID = store.LoginApproved, gone.ID
 		pending := newLoginRequest("lr-pending", now.Add(time.Hour))
@@ -433,7 +440,7 @@ func TestGetLoginRequestForResume(t *testing.T) {
 			{"its session expired", expiredSession.ID, gone.ID, nil},
 			{"a request with no session yet", pending.ID, mine.ID, nil},
 		} {
-			lr, sess, client, err := s.GetLoginRequestForResume(ctx, tc.lr, tc.sid, now)
+			lr, sess, client, _, err := s.GetLoginRequestForResume(ctx, tc.lr, tc.sid, now)
 			if err != nil || lr == nil || lr.ID != tc.lr {
 				t.Fatalf("%s: %v, %v", tc.name, lr, err)
 			}
@@ -449,19 +456,44 @@ func TestGetLoginRequestForResume(t *testing.T) {
 				t.Errorf("%s: session %+v, want %+v", tc.name, sess, tc.want)
 			}
 		}
-		if _, _, _, err := s.GetLoginRequestForResume(ctx, "lr-unknown", mine.ID, now); !errors.Is(err, store.ErrNotFound) {
+		// The person, as the registry holds them.
+		for _, tc := range []struct{ name, lr, want string }{
+			{"approved, two doses", approved.ID, "b1 Asha Verma 1/2@2021-05-01,2/2@2021-08-01"},
+			{"not approved yet", pending.ID, "none"},
+		} {
+			_, _, _, b, err := s.GetLoginRequestForResume(ctx, tc.lr, "", now)
+			must(t, err)
+			got := "none"
+			if b != nil {
+				got = fmt.Sprintf("%s %s %s", b.ID, b.Name, doseNumbers(*b))
+			}
+			if got != tc.want {
+				t.Errorf("%s: beneficiary %s, want %s", tc.name, got, tc.want)
+			}
+		}
+		noDoses := newLoginRequest("lr-nodoses", now.Add(time.Hour))
+		noDoses.State, noDoses.BeneficiaryID = store.LoginApproved, "b2"
+		must(t, s.CreateLoginRequest(ctx, noDoses))
+		if _, _, _, b, err := s.GetLoginRequestForResume(ctx, noDoses.ID, "", now); err != nil || b == nil || b.ID != "b2" || b.Doses == nil || len(b.Doses) != 0 {
+			t.Errorf("no doses: %+v, %v; want b2 with an empty list of doses", b, err)
+		}
+		must(t, s.DeleteBeneficiary(ctx, "b2"))
+		if _, _, _, b, err := s.GetLoginRequestForResume(ctx, noDoses.ID, "", now); err != nil || b != nil {
+			t.Errorf("gone from the registry: %+v, %v; want no beneficiary", b, err)
+		}
+		if _, _, _, _, err := s.GetLoginRequestForResume(ctx, "lr-unknown", mine.ID, now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown request: %v, want ErrNotFound", err)
 		}
 		// One statement.
 		before, _ := s.Counts()
-		_, _, _, err = s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
+		_, _, _, _, err = s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
 		must(t, err)
 		if after, _ := s.Counts(); after-before != 1 {
 			t.Errorf("%d statements, want 1", after-before)
 		}
 
 		must(t, s.DeleteClient(ctx, "c1"))
-		lr, sess, client, err := s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
+		lr, sess, client, _, err := s.GetLoginRequestForResume(ctx, approved.ID, mine.ID, now)
 		if err != nil || lr == nil || lr.ID != approved.ID || sess != nil || client != nil {
 			t.Errorf("client gone: request %+v, session %+v, client %+v, %v; want the request alone", lr, sess, client, err)
 		}

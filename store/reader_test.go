@@ -48,7 +48,7 @@ var routedReads = []struct {
 		return err
 	}},
 	{"GetLoginRequestForResume", func(ctx context.Context, s *store.Store) error {
-		_, sess, _, err := s.GetLoginRequestForResume(ctx, "lr1", "s1", base)
+		_, sess, _, _, err := s.GetLoginRequestForResume(ctx, "lr1", "s1", base)
 		if err == nil && sess == nil {
 			err = fmt.Errorf("no session")
 		}
@@ -221,7 +221,7 @@ func readOwnWrites(ctx context.Context, s *store.Store, w, rounds int) error {
 		}); err != nil {
 			return err
 		}
-		if _, got, _, err := s.GetLoginRequestForResume(ctx, lid, sess, base); err != nil || got == nil || got.ID != sess {
+		if _, got, _, _, err := s.GetLoginRequestForResume(ctx, lid, sess, base); err != nil || got == nil || got.ID != sess {
 			return fmt.Errorf("GetLoginRequestForResume after UpdateLoginRequest: %+v, %v; want session %s", got, err, sess)
 		}
 		if err := s.DeleteSession(ctx, sess); err != nil {

@@ -188,13 +188,19 @@ type beneficiaryDose struct {
 }
 
 // beneficiaries runs beneficiaryWithDoses with the condition where and
-// gathers the rows into beneficiaries, in the order the rows come. Each
-// has a non-nil Doses, empty when it has none, as Preload left it.
+// gathers the rows into beneficiaries (gatherBeneficiaries).
 func (s *Store) beneficiaries(ctx context.Context, where string, args ...any) ([]Beneficiary, error) {
 	var rows []beneficiaryDose
 	if err := s.reader(ctx).Raw(beneficiaryWithDoses+where, args...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
+	return gatherBeneficiaries(rows), nil
+}
+
+// gatherBeneficiaries gathers the rows of beneficiaryWithDoses into
+// beneficiaries, in the order the rows come. Each has a non-nil Doses,
+// empty when it has none, as Preload left it.
+func gatherBeneficiaries(rows []beneficiaryDose) []Beneficiary {
 	bs := []Beneficiary{}
 	for _, r := range rows {
 		if len(bs) == 0 || bs[len(bs)-1].ID != r.ID {
@@ -212,7 +218,7 @@ func (s *Store) beneficiaries(ctx context.Context, where string, args ...any) ([
 			DoseNumber: *r.DoseNumber, TotalDoses: *r.TotalDoses, DoseDate: *r.DoseDate,
 		})
 	}
-	return bs, nil
+	return bs
 }
 
 // oneBeneficiary is beneficiaries for a condition that selects at most
