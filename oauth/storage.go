@@ -69,9 +69,54 @@ func (s *Storage) SetClientAssertionJWT(context.Context, string, time.Time) erro
 
 // BeginTX, Commit and Rollback let fosite's token endpoint make a code
 // exchange atomic: the code is invalidated and the tokens written together.
-func (s *Storage) BeginTX(ctx context.Context) (context.Context, error) { return s.st.BeginTx(ctx) }
-func (s *Storage) Commit(ctx context.Context) error                     { return s.st.CommitTx(ctx) }
-func (s *Storage) Rollback(ctx context.Context) error                   { return s.st.RollbackTx(ctx) }
+// For an authorization code (withGatheredWrites) nothing is sent until
+// Commit, which writes the code's invalidation and the tokens with one
+// store.Write; elsewhere they are a database transaction.
+func (s *Storage) BeginTX(ctx context.Context) (context.Context, error) {
+	if ctx.Value(gatherWritesKey{}) != nil {
+		return context.WithValue(ctx, writesKey{}, s.st.NewWrites()), nil
+	}
+	return s.st.BeginTx(ctx)
+}
+
+// Commit writes what was gathered, or commits. A code found used by then
+// (another exchange won the race) is ErrInvalidatedAuthorizeCode, as
+// InvalidateAuthorizeCodeSession reports it in a transaction.
+func (s *Storage) Commit(ctx context.Context) error {
+	if w := gatheredWrites(ctx); w != nil {
+		err := s.st.Write(ctx, w)
+		if errors.Is(err, store.ErrConflict) {
+			return fosite.ErrInvalidatedAuthorizeCode
+		}
+		return err
+	}
+	return s.st.CommitTx(ctx)
+}
+
+// Rollback drops what was gathered, or rolls back.
+func (s *Storage) Rollback(ctx context.Context) error {
+	if gatheredWrites(ctx) != nil {
+		return nil
+	}
+	return s.st.RollbackTx(ctx)
+}
+
+type gatherWritesKey struct{}
+type writesKey struct{}
+
+// withGatheredWrites returns a context in which fosite's token
+// transaction gathers its writes for one store.Write at Commit: the token
+// endpoint's, for an authorization_code grant, whose transaction writes
+// (the code used, the tokens) and reads nothing.
+func withGatheredWrites(ctx context.Context) context.Context {
+	return context.WithValue(ctx, gatherWritesKey{}, true)
+}
+
+// gatheredWrites returns the writes BeginTX put in ctx, or nil.
+func gatheredWrites(ctx context.Context) *store.Writes {
+	w, _ := ctx.Value(writesKey{}).(*store.Writes)
+	return w
+}
 
 func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.Requester) error {
 	row, err := newTokenRow(kind, signature, r)
@@ -85,6 +130,10 @@ func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.R
 // tokenBatch when there is one.
 func (s *Storage) insert(ctx context.Context, row *store.OAuthToken) error {
 	if batchToken(ctx, row) {
+		return nil
+	}
+	if w := gatheredWrites(ctx); w != nil {
+		w.CreateTokens([]*store.OAuthToken{row})
 		return nil
 	}
 	return s.st.CreateToken(ctx, row)
@@ -281,6 +330,11 @@ func (s *Storage) GetAuthorizeCodeSession(ctx context.Context, code string, sess
 func (s *Storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	if cr := codeRowsFor(ctx, store.KindAuthorizeCode, code); cr != nil {
 		cr.forget(store.KindAuthorizeCode)
+	}
+	if w := gatheredWrites(ctx); w != nil {
+		// Conditional: a code used by then fails Commit.
+		w.DeactivateToken(store.KindAuthorizeCode, code)
+		return nil
 	}
 	err := s.st.DeactivateToken(ctx, store.KindAuthorizeCode, code)
 	if errors.Is(err, store.ErrConflict) {

@@ -32,8 +32,9 @@ func (p *Provider) handleToken(c *gin.Context) {
 	}
 	if c.Request.PostForm.Get("grant_type") == "authorization_code" {
 		// fosite's handlers read the code's three rows four times; one
-		// SELECT serves them all (codeRows).
-		ctx = p.storage.withCodeRows(ctx, c.Request.PostForm.Get("code"))
+		// SELECT serves them all (codeRows). Its transaction's writes go
+		// together at its commit (withGatheredWrites).
+		ctx = withGatheredWrites(p.storage.withCodeRows(ctx, c.Request.PostForm.Get("code")))
 	}
 	ar, err := p.oauth2.NewAccessRequest(ctx, c.Request, newEmptySession())
 	if err != nil {

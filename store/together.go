@@ -43,10 +43,20 @@ type pendingStmt struct {
 // Inside a transaction of InTx (ctx carries one) the statements are sent
 // in it, one by one, and the caller's transaction decides.
 func (s *Store) WriteTogether(ctx context.Context, fn func(w *Writes) error) error {
-	w := &Writes{s: s}
+	w := s.NewWrites()
 	if err := fn(w); err != nil {
 		return err
 	}
+	return s.Write(ctx, w)
+}
+
+// NewWrites returns writes to gather for Write, for a caller whose
+// framework gathers them across calls (fosite's token transaction).
+// Prefer WriteTogether.
+func (s *Store) NewWrites() *Writes { return &Writes{s: s} }
+
+// Write writes w as WriteTogether does.
+func (s *Store) Write(ctx context.Context, w *Writes) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -171,6 +181,16 @@ func (w *Writes) UseApprovedLoginRequest(id string) {
 		return tx.Model(&LoginRequest{}).
 			Where("id = ? AND state = ?", id, LoginApproved).
 			Updates(map[string]any{"state": LoginUsed, "version": nextVersion})
+	}, ErrConflict)
+}
+
+// DeactivateToken is Store.DeactivateToken, except that a row not
+// active, or not there, fails the whole with ErrConflict.
+func (w *Writes) DeactivateToken(kind, signature string) {
+	w.add(func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&OAuthToken{}).
+			Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
+			Update("active", false)
 	}, ErrConflict)
 }
 

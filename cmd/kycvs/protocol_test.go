@@ -98,6 +98,9 @@ func TestConcurrentCodeExchange(t *testing.T) {
 		if ok := countStatus(statuses, http.StatusOK); ok != 1 {
 			t.Errorf("%d exchanges of one code got tokens, want exactly 1 (%v)", ok, statuses)
 		}
+		if refused := countStatus(statuses, http.StatusBadRequest); refused != len(statuses)-1 {
+			t.Errorf("%d exchanges refused with invalid_grant's 400, want %d (%v)", refused, len(statuses)-1, statuses)
+		}
 		db, _ := ts.store().DB()
 		var issued int
 		if err := db.QueryRow(`SELECT count(*) FROM oauth_tokens WHERE kind = 'access'`).Scan(&issued); err != nil {
