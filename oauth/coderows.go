@@ -111,7 +111,11 @@ func (s *Storage) withCodeRows(ctx context.Context, code string) context.Context
 		return ctx
 	}
 	cr := &codeRows{code: code, signature: s.codeSignature(ctx, code)}
-	return context.WithValue(ctx, codeRowsKey{}, cr)
+	ctx = context.WithValue(ctx, codeRowsKey{}, cr)
+	// Loaded now, with their client (load); a failure is met again, and
+	// answered, where fosite reads them.
+	_ = cr.load(ctx, s.st)
+	return ctx
 }
 
 // codeRowsFor returns ctx's codeRows when it holds the row of kind keyed
@@ -140,19 +144,8 @@ func codeRowsFor(ctx context.Context, kind, key string) *codeRows {
 func (cr *codeRows) get(ctx context.Context, st *store.Store, kind string) (*store.OAuthToken, bool, error) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if !cr.loaded {
-		rows, err := st.GetTokens(ctx,
-			store.TokenKey{Kind: store.KindAuthorizeCode, Signature: cr.signature},
-			store.TokenKey{Kind: store.KindPKCE, Signature: cr.signature},
-			store.TokenKey{Kind: store.KindOpenID, Signature: cr.code})
-		if err != nil {
-			return nil, true, err
-		}
-		cr.rows = map[string]*store.OAuthToken{}
-		for _, r := range rows {
-			cr.rows[r.Kind] = r
-		}
-		cr.loaded = true
+	if err := cr.loadLocked(ctx, st); err != nil {
+		return nil, true, err
 	}
 	r, ok := cr.rows[kind]
 	if !ok {
@@ -170,6 +163,36 @@ func (cr *codeRows) get(ctx context.Context, st *store.Store, kind string) (*sto
 	c.GrantedAudience = slices.Clone(r.GrantedAudience)
 	c.Session = slices.Clone(r.Session)
 	return &c, true, nil
+}
+
+// load reads the three rows, unless they are loaded, and remembers
+// their client in the request's memo: the token endpoint loads them
+// before fosite authenticates the client, which then costs no read of
+// its own when it is the code's client.
+func (cr *codeRows) load(ctx context.Context, st *store.Store) error {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	return cr.loadLocked(ctx, st)
+}
+
+func (cr *codeRows) loadLocked(ctx context.Context, st *store.Store) error {
+	if cr.loaded {
+		return nil
+	}
+	rows, client, err := st.GetTokensAndClient(ctx,
+		store.TokenKey{Kind: store.KindAuthorizeCode, Signature: cr.signature},
+		store.TokenKey{Kind: store.KindPKCE, Signature: cr.signature},
+		store.TokenKey{Kind: store.KindOpenID, Signature: cr.code})
+	if err != nil {
+		return err
+	}
+	rememberClient(ctx, client)
+	cr.rows = map[string]*store.OAuthToken{}
+	for _, r := range rows {
+		cr.rows[r.Kind] = r
+	}
+	cr.loaded = true
+	return nil
 }
 
 // forget drops the row of kind after this request wrote it.

@@ -164,8 +164,8 @@ func TestCodeRows(t *testing.T) {
 		if n := statementsOf(s, func() { alone = read(ctx) }); n != 4 {
 			t.Errorf("reads without codeRows: %d statements, want 4", n)
 		}
-		cctx := st.withCodeRows(ctx, "key.sig1")
-		if n := statementsOf(s, func() { cached = read(cctx) }); n != 1 {
+		var cctx context.Context
+		if n := statementsOf(s, func() { cctx = st.withCodeRows(ctx, "key.sig1"); cached = read(cctx) }); n != 1 {
 			t.Errorf("reads with codeRows: %d statements, want 1", n)
 		}
 		for name, pair := range map[string][2]fosite.Requester{
@@ -206,8 +206,8 @@ func TestCodeRows(t *testing.T) {
 		}
 
 		// An unknown code: one statement finds none of its rows.
-		uctx := st.withCodeRows(ctx, "key.nope")
 		n := statementsOf(s, func() {
+			uctx := st.withCodeRows(ctx, "key.nope")
 			if _, err := st.GetAuthorizeCodeSession(uctx, "nope", newEmptySession()); !errors.Is(err, fosite.ErrNotFound) {
 				t.Errorf("unknown code: %v, want ErrNotFound", err)
 			}

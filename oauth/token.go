@@ -21,6 +21,13 @@ func (p *Provider) handleToken(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if c.Request.ParseForm() == nil && c.Request.PostForm.Get("grant_type") == "authorization_code" {
+		// fosite's handlers read the code's three rows four times, and its
+		// client before them; one SELECT serves them all (codeRows). Its
+		// transaction's writes go together at its commit
+		// (withGatheredWrites).
+		ctx = withGatheredWrites(p.storage.withCodeRows(ctx, c.Request.PostForm.Get("code")))
+	}
 	if err := p.checkAuthMethod(ctx, c.Request); err != nil {
 		p.oauth2.WriteAccessError(ctx, c.Writer, nil, p.protocolError(c, err))
 		return
@@ -29,12 +36,6 @@ func (p *Provider) handleToken(c *gin.Context) {
 	if err != nil {
 		p.writeTokenError(c, nil, err)
 		return
-	}
-	if c.Request.PostForm.Get("grant_type") == "authorization_code" {
-		// fosite's handlers read the code's three rows four times; one
-		// SELECT serves them all (codeRows). Its transaction's writes go
-		// together at its commit (withGatheredWrites).
-		ctx = withGatheredWrites(p.storage.withCodeRows(ctx, c.Request.PostForm.Get("code")))
 	}
 	ar, err := p.oauth2.NewAccessRequest(ctx, c.Request, newEmptySession())
 	if err != nil {

@@ -48,18 +48,57 @@ func (s *Store) GetTokens(ctx context.Context, keys ...TokenKey) ([]*OAuthToken,
 // tokensByKeys narrows q to the rows with any of keys; nil when no key is
 // well formed (no row can match).
 func tokensByKeys(q *gorm.DB, keys []TokenKey) *gorm.DB {
+	cond, args := tokenKeysCondition("", keys)
+	if cond == "" {
+		return nil
+	}
+	return q.Where(cond, args...)
+}
+
+// tokenKeysCondition is the condition matching the rows with any of keys,
+// their columns prefixed with prefix ("t." in a join); "" when no key is
+// well formed.
+func tokenKeysCondition(prefix string, keys []TokenKey) (string, []any) {
 	var cond []string
 	var args []any
 	for _, k := range keys {
 		if wellFormedKey(k.Kind, k.Signature) {
-			cond = append(cond, "(kind = ? AND signature = ?)")
+			cond = append(cond, "("+prefix+"kind = ? AND "+prefix+"signature = ?)")
 			args = append(args, k.Kind, k.Signature)
 		}
 	}
-	if len(cond) == 0 {
-		return nil
+	return strings.Join(cond, " OR "), args
+}
+
+// GetTokensAndClient is GetTokens with the rows' client, read in the same
+// statement, for rows that share one (the three rows of one code): a
+// token request authenticates that client first. Rows whose client no
+// longer exists are not returned. The client is nil when no row is.
+func (s *Store) GetTokensAndClient(ctx context.Context, keys ...TokenKey) ([]*OAuthToken, *Client, error) {
+	cond, args := tokenKeysCondition("t.", keys)
+	if cond == "" {
+		return nil, nil, nil
 	}
-	return q.Where(strings.Join(cond, " OR "), args...)
+	cols, err := s.clientColumns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []struct {
+		OAuthToken `gorm:"embedded"`
+		Client     Client `gorm:"embedded;embeddedPrefix:client_row_"`
+	}
+	err = s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE "+cond, args...).Scan(&rows).Error
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil, nil
+	}
+	tokens := make([]*OAuthToken, len(rows))
+	for i := range rows {
+		tokens[i] = &rows[i].OAuthToken
+	}
+	return tokens, &rows[0].Client, nil
 }
 
 // GetToken returns the row of kind with signature, active or not, or

@@ -319,3 +319,50 @@ func TestGetTokenAndClient(t *testing.T) {
 		}
 	})
 }
+
+// The rows of one code read with their client in one statement: the rows
+// GetTokens finds and the client GetClient reads; none, and no client,
+// for unknown keys or rows of no client.
+func TestGetTokensAndClient(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateClient(ctx, newClient("c1", "Zeta Airlines")))
+		must(t, s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "sig1", "r1", "c1")))
+		must(t, s.CreateToken(ctx, newToken(store.KindPKCE, "sig1", "r1", "c1")))
+		must(t, s.CreateToken(ctx, newToken(store.KindOpenID, "code1", "r1", "c1")))
+		keys := []store.TokenKey{{Kind: store.KindAuthorizeCode, Signature: "sig1"}, {Kind: store.KindPKCE, Signature: "sig1"},
+			{Kind: store.KindOpenID, Signature: "code1"}}
+
+		before, _ := s.Counts()
+		rows, cl, err := s.GetTokensAndClient(ctx, keys...)
+		must(t, err)
+		if after, _ := s.Counts(); after-before != 1 {
+			t.Errorf("%d statements, want 1", after-before)
+		}
+		want, err := s.GetTokens(ctx, keys...)
+		must(t, err)
+		byKind := func(rows []*store.OAuthToken) map[string]store.OAuthToken {
+			m := map[string]store.OAuthToken{}
+			for _, r := range rows {
+				m[r.Kind] = *r
+			}
+			return m
+		}
+		if got, want := byKind(rows), byKind(want); len(got) != 3 || !reflect.DeepEqual(got, want) {
+			t.Errorf("rows %+v, want %+v", got, want)
+		}
+		wantCl, err := s.GetClient(ctx, "c1")
+		must(t, err)
+		if !reflect.DeepEqual(cl, wantCl) {
+			t.Errorf("client %+v, want %+v", cl, wantCl)
+		}
+
+		if rows, cl, err := s.GetTokensAndClient(ctx, store.TokenKey{Kind: store.KindAuthorizeCode, Signature: "nope"}); err != nil || rows != nil || cl != nil {
+			t.Errorf("unknown code: %v, %v, %v; want nothing", rows, cl, err)
+		}
+		must(t, s.CreateToken(ctx, newToken(store.KindAuthorizeCode, "sig3", "r3", "ghost")))
+		if rows, cl, err := s.GetTokensAndClient(ctx, store.TokenKey{Kind: store.KindAuthorizeCode, Signature: "sig3"}); err != nil || rows != nil || cl != nil {
+			t.Errorf("a code of no client: %v, %v, %v; want nothing", rows, cl, err)
+		}
+	})
+}
