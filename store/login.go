@@ -200,18 +200,12 @@ func (k *KeepChanges) Unwrap() error { return k.Err }
 // UseApprovedLoginRequest moves the request with id from approved to used
 // in one conditional UPDATE, so the code is issued once per approval: when
 // the request is not (or no longer) approved, or does not exist, it
-// returns ErrConflict and changes nothing. oauth calls it in the
-// transaction that issues the code, having read the request already;
+// returns ErrConflict and changes nothing. oauth writes it with the code
+// (Writes.UseApprovedLoginRequest), having read the request already;
 // approved to used changes no OTP tally.
 func (s *Store) UseApprovedLoginRequest(ctx context.Context, id string) error {
-	res := s.conn(ctx).Model(&LoginRequest{}).
-		Where("id = ? AND state = ?", id, LoginApproved).
-		Updates(map[string]any{"state": LoginUsed, "version": nextVersion})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrConflict
-	}
-	return nil
+	return s.WriteTogether(ctx, func(w *Writes) error {
+		w.UseApprovedLoginRequest(id)
+		return nil
+	})
 }
