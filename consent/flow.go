@@ -417,11 +417,11 @@ func (f *Flow) challengeParam(c *gin.Context) (string, bool) {
 // registry is asked for the beneficiary, and on a match the challenge is
 // approved and a new session created (replacing this browser's old one).
 // The challenge is read, then written only if nobody wrote it since
-// (store.UpdateLoginRequestWith); otherwise step runs again on it locked. It returns the challenge as written and the new
-// session's cookie value; the error is step's (nothing written, the
-// challenge nil, unless step kept its changes with store.KeepChanges),
-// errNoMatch or a *registryError (the challenge stays verified), or a store
-// error.
+// (store.UpdateLoginRequestWith); otherwise step runs again on it,
+// locked. It returns the challenge as written and the new session's
+// cookie value; the error is step's (nothing written, the challenge nil,
+// unless step kept its changes with store.KeepChanges), errNoMatch or a
+// *registryError (the challenge stays verified), or a store error.
 func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step func(*store.LoginRequest) error) (*store.LoginRequest, string, error) {
 	cookie, sessID, err := f.newSessionToken()
 	if err != nil {
