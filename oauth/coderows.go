@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 
@@ -20,13 +21,13 @@ import (
 
 // tokenBatch collects the token rows fosite creates while one
 // authorization issues its code, so Provider.finish writes them with one
-// multi-row INSERT in its transaction (Storage.writeBatch) instead of an
-// INSERT each. Rows are built when fosite hands them over, so what is
-// written is what fosite created, whatever it does with its requests
-// afterwards. finish installs a batch around NewAuthorizeResponse only,
-// where fosite's authorize handlers create rows and read or change none;
-// a read in its scope would still see them, as Storage.get writes the
-// batch first.
+// multi-row INSERT, together with the rest of the approval (takeBatch,
+// store.Writes), instead of an INSERT each. Rows are built when fosite
+// hands them over, so what is written is what fosite created, whatever
+// it does with its requests afterwards. finish installs a batch around
+// NewAuthorizeResponse only, where fosite's authorize handlers create
+// rows and read or change none; a read there while rows wait would miss
+// them, and is refused (errReadInBatch) rather than answered wrong.
 type tokenBatch struct {
 	mu   sync.Mutex
 	rows []*store.OAuthToken
@@ -53,13 +54,19 @@ func batchToken(ctx context.Context, row *store.OAuthToken) bool {
 	return true
 }
 
-// writeBatch inserts the rows collected in ctx's batch, if any, with one
-// statement, and empties the batch. Provider.finish calls it once fosite
-// has issued the code, in the same transaction; Storage calls it before
-// it reads, so a read sees what was created before it. A repeated key is
-// ErrAlreadyExists, as CreateToken reports it, and nothing is written.
-func (s *Storage) writeBatch(ctx context.Context) error {
-	return s.st.CreateTokens(ctx, takeBatch(ctx))
+// errReadInBatch refuses a read of token rows while a tokenBatch holds
+// rows not yet written.
+var errReadInBatch = errors.New("oauth: token rows read while the code's rows are not written yet")
+
+// batchPending reports whether ctx's batch holds rows not yet written.
+func batchPending(ctx context.Context) bool {
+	b, _ := ctx.Value(tokenBatchKey{}).(*tokenBatch)
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.rows) > 0
 }
 
 // takeBatch returns the rows collected in ctx's batch, if any, and

@@ -78,9 +78,9 @@ func statementsOf(s *store.Store, do func()) uint64 {
 	return after - before
 }
 
-// The rows fosite creates in a tokenBatch's scope are written by one
-// INSERT in writeBatch; a read in the scope sees them; without a batch
-// each is written at once, as before.
+// The rows fosite creates in a tokenBatch's scope wait for one INSERT
+// (takeBatch); a read in the scope while they wait is refused; without
+// a batch each is written at once, as before.
 func TestTokenBatch(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		st := codeRowsStorage(t, s)
@@ -91,32 +91,39 @@ func TestTokenBatch(t *testing.T) {
 			t.Errorf("creating in a batch sent %d statements, want 0", n)
 		}
 		if _, err := s.GetToken(ctx, store.KindAuthorizeCode, "sig1"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("code before writeBatch: %v, want not written yet", err)
+			t.Errorf("code before its INSERT: %v, want not written yet", err)
 		}
+
+		// A read in the batch's scope while rows wait is refused, and
+		// writes nothing.
+		if _, err := st.GetAuthorizeCodeSession(bctx, "sig1", newEmptySession()); !errors.Is(err, errReadInBatch) {
+			t.Errorf("a code read in its batch's scope: %v, want errReadInBatch", err)
+		}
+		if _, err := s.GetToken(ctx, store.KindAuthorizeCode, "sig1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("code after a refused read: %v, want not written yet", err)
+		}
+
 		var err error
-		if n := statementsOf(s, func() { err = st.writeBatch(bctx) }); err != nil || n != 1 {
-			t.Errorf("writeBatch: %v, %d statements, want 1", err, n)
+		if n := statementsOf(s, func() { err = s.CreateTokens(ctx, takeBatch(bctx)) }); err != nil || n != 1 {
+			t.Errorf("the batch's INSERT: %v, %d statements, want 1", err, n)
 		}
 		for kind, key := range map[string]string{store.KindAuthorizeCode: "sig1", store.KindPKCE: "sig1", store.KindOpenID: "key.sig1"} {
 			if _, err := s.GetToken(ctx, kind, key); err != nil {
-				t.Errorf("%s row after writeBatch: %v", kind, err)
+				t.Errorf("%s row after the batch's INSERT: %v", kind, err)
 			}
 		}
-		if n := statementsOf(s, func() { err = st.writeBatch(bctx) }); err != nil || n != 0 {
-			t.Errorf("writeBatch of an empty batch: %v, %d statements, want none", err, n)
+		if rows := takeBatch(bctx); len(rows) != 0 {
+			t.Errorf("the batch after it was taken: %d rows, want none", len(rows))
 		}
-
-		// A read in the batch's scope writes the batch first.
-		issue(t, bctx, st, "key.sig2", authorizeRequest("r2"))
-		if r, err := st.GetAuthorizeCodeSession(bctx, "sig2", newEmptySession()); err != nil || r.GetID() != "r2" {
-			t.Errorf("a code read in its batch's scope: %v, %v", r, err)
+		if r, err := st.GetAuthorizeCodeSession(bctx, "sig1", newEmptySession()); err != nil || r.GetID() != "r1" {
+			t.Errorf("a code read in its batch's scope once written: %v, %v", r, err)
 		}
 
 		// A repeated code fails the batch's INSERT, and none of its rows
 		// is written.
 		issue(t, bctx, st, "key.sig3", authorizeRequest("r3"))
 		issue(t, bctx, st, "key.sig1", authorizeRequest("r4"))
-		if err := st.writeBatch(bctx); !errors.Is(err, store.ErrAlreadyExists) {
+		if err := s.CreateTokens(ctx, takeBatch(bctx)); !errors.Is(err, store.ErrAlreadyExists) {
 			t.Errorf("a batch with a repeated code: %v, want ErrAlreadyExists", err)
 		}
 		if _, err := s.GetToken(ctx, store.KindAuthorizeCode, "sig3"); !errors.Is(err, store.ErrNotFound) {

@@ -216,7 +216,8 @@ func (s *Storage) get(ctx context.Context, kind, signature string, session fosit
 }
 
 // getRow reads one row: from ctx's codeRows when they hold it, else from
-// the database, after writing ctx's tokenBatch if there is one.
+// the database. A read while ctx's tokenBatch holds rows not yet written
+// is refused (errReadInBatch).
 func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OAuthToken, error) {
 	if cr := codeRowsFor(ctx, kind, signature); cr != nil {
 		row, held, err := cr.get(ctx, s.st, kind)
@@ -224,8 +225,8 @@ func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OA
 			return row, err
 		}
 	}
-	if err := s.writeBatch(ctx); err != nil {
-		return nil, err
+	if batchPending(ctx) {
+		return nil, errReadInBatch
 	}
 	if !hasClientMemo(ctx) {
 		return s.st.GetToken(ctx, kind, signature)
