@@ -55,23 +55,23 @@ func (s *Store) WriteTogether(ctx context.Context, fn func(w *Writes) error) err
 // Prefer WriteTogether.
 func (s *Store) NewWrites() *Writes { return &Writes{s: s} }
 
-// Write writes w as WriteTogether does.
+// Write writes w as WriteTogether does. One statement needs no
+// pipeline: sent alone it is a transaction of its own, and what it
+// changed is seen directly.
 func (s *Store) Write(ctx context.Context, w *Writes) error {
 	if w.err != nil {
 		return w.err
 	}
-	if len(w.stmts) == 0 {
+	switch {
+	case len(w.stmts) == 0:
 		return nil
-	}
-	if s.dialect != Postgres || inTx(ctx) {
+	case len(w.stmts) == 1:
+		return s.exec(ctx, w.stmts[0])
+	case s.dialect != Postgres || inTx(ctx):
 		return s.InTx(ctx, func(ctx context.Context) error {
 			for _, st := range w.stmts {
-				res := s.conn(ctx).Exec(st.sql, st.vars...)
-				if res.Error != nil {
-					return translate(res.Error)
-				}
-				if st.must != nil && res.RowsAffected == 0 {
-					return st.must
+				if err := s.exec(ctx, st); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -80,6 +80,19 @@ func (s *Store) Write(ctx context.Context, w *Writes) error {
 	s.counts.transactions.Add(1)
 	s.counts.statements.Add(uint64(len(w.stmts)))
 	return translate(s.pipeline(ctx, w.stmts))
+}
+
+// exec sends st on its own, in ctx's transaction if it carries one: a
+// conditional statement that changes no row is its must.
+func (s *Store) exec(ctx context.Context, st pendingStmt) error {
+	res := s.conn(ctx).Exec(st.sql, st.vars...)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if st.must != nil && res.RowsAffected == 0 {
+		return st.must
+	}
+	return nil
 }
 
 // pgExpectChanged is the SQLSTATE kycvs_expect_changed raises.
@@ -187,11 +200,7 @@ func (w *Writes) UseApprovedLoginRequest(id string) {
 // DeactivateToken is Store.DeactivateToken, except that a row not
 // active, or not there, fails the whole with ErrConflict.
 func (w *Writes) DeactivateToken(kind, signature string) {
-	w.add(func(tx *gorm.DB) *gorm.DB {
-		return tx.Model(&OAuthToken{}).
-			Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
-			Update("active", false)
-	}, ErrConflict)
+	w.add(func(tx *gorm.DB) *gorm.DB { return setActiveToken(tx, kind, signature, false) }, ErrConflict)
 }
 
 // CreateTokens is Store.CreateTokens.

@@ -187,15 +187,21 @@ func (s *Store) HoldActiveToken(ctx context.Context, kind, signature string) err
 	return s.updateActiveToken(ctx, kind, signature, true)
 }
 
+// setActiveToken sets the active row of kind with signature to active,
+// on tx: the UPDATE of updateActiveToken and Writes.DeactivateToken.
+func setActiveToken(tx *gorm.DB, kind, signature string, active bool) *gorm.DB {
+	return tx.Model(&OAuthToken{}).
+		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
+		Update("active", active)
+}
+
 // updateActiveToken sets an active row's active flag to active:
 // ErrNotFound when no row matches, ErrConflict when the row is inactive.
 func (s *Store) updateActiveToken(ctx context.Context, kind, signature string, active bool) error {
 	if !wellFormedKey(kind, signature) {
 		return ErrNotFound
 	}
-	res := s.conn(ctx).Model(&OAuthToken{}).
-		Where("kind = ? AND signature = ? AND active = ?", kind, signature, true).
-		Update("active", active)
+	res := setActiveToken(s.conn(ctx), kind, signature, active)
 	if res.Error != nil {
 		return translate(res.Error)
 	}

@@ -82,7 +82,7 @@ func lockedUpdate[T any, P row[T]](ctx context.Context, s *Store, id string, upd
 			return err
 		}
 		*out.key() = id
-		if _, err := writeChanges(ctx, tx, sch, before, out, false); err != nil {
+		if err := writeChanges(ctx, tx, sch, before, out); err != nil {
 			return translate(err)
 		}
 		if after != nil {
@@ -156,8 +156,7 @@ func versionedUpdate[T any, P interface {
 	if !wellFormedKey(id) {
 		return nil, ErrNotFound
 	}
-	tx := s.conn(ctx)
-	sch, err := modelSchema(tx, read)
+	sch, err := modelSchema(s.conn(ctx), read)
 	if err != nil {
 		return nil, err
 	}
@@ -171,28 +170,20 @@ func versionedUpdate[T any, P interface {
 	// The key and the version are the store's, whatever update did.
 	*out.key() = id
 	*out.version() = *read.version()
-	var wrote bool
-	if also == nil || !accepted {
-		if wrote, err = writeChanges(ctx, tx, sch, read, out, true); err != nil {
-			return nil, translate(err)
+	err = s.WriteTogether(ctx, func(w *Writes) error {
+		if !w.changes(ctx, sch, read, out) {
+			return errUnchanged
 		}
-	} else {
-		err := s.WriteTogether(ctx, func(w *Writes) error {
-			if !w.changes(ctx, sch, read, out) {
-				return errUnchanged
-			}
+		if also != nil && accepted {
 			also(w, out)
-			return nil
-		})
-		switch {
-		case err == nil:
-			wrote = true
-		case !errors.Is(err, errStale) && !errors.Is(err, errUnchanged):
-			return nil, err
 		}
-	}
-	if !wrote {
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStale), errors.Is(err, errUnchanged):
 		return locked()
+	case err != nil:
+		return nil, err
 	}
 	if after != nil {
 		if err := after(ctx, read, out); err != nil {
@@ -225,20 +216,18 @@ func modelSchema(read *gorm.DB, model any) (*schema.Schema, error) {
 // writeChanges writes the columns of out that differ from before, the row
 // as read, with one UPDATE keyed by the primary key; gorm adds an
 // updated_at column's new time, and a versioned row's version is set one
-// higher than before's. With ifVersion, the UPDATE holds only while the
-// row is still at before's version. It reports whether a row was written.
-// Nothing changed: no UPDATE, and out's times are made what a write would
-// have stored (see times.go).
-func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any, ifVersion bool) (bool, error) {
-	res := updateChanges(ctx, tx, sch, before, out, ifVersion)
-	if res == nil {
-		return false, nil
+// higher than before's. Nothing changed: no UPDATE, and out's times are
+// made what a write would have stored (see times.go).
+func writeChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any) error {
+	if res := updateChanges(ctx, tx, sch, before, out, false); res != nil {
+		return res.Error
 	}
-	return res.RowsAffected > 0, res.Error
+	return nil
 }
 
 // updateChanges is writeChanges' UPDATE as tx ran it (or, in a DryRun
-// session, built it); nil when nothing changed.
+// session, built it); nil when nothing changed. With ifVersion, the
+// UPDATE holds only while the row is still at before's version.
 func updateChanges(ctx context.Context, tx *gorm.DB, sch *schema.Schema, before, out any, ifVersion bool) *gorm.DB {
 	changed := changedColumns(ctx, sch, reflect.ValueOf(before).Elem(), reflect.ValueOf(out).Elem())
 	if len(changed) == 0 {
