@@ -120,27 +120,14 @@ func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthTok
 // token needs its client next. A token whose client no longer exists is
 // ErrNotFound, as are the client's tokens to the protocol.
 func (s *Store) GetTokenAndClient(ctx context.Context, kind, signature string) (*OAuthToken, *Client, error) {
-	if !wellFormedKey(kind, signature) {
-		return nil, nil, ErrNotFound
-	}
-	cols, err := s.clientColumns()
+	rows, client, err := s.GetTokensAndClient(ctx, TokenKey{Kind: kind, Signature: signature})
 	if err != nil {
 		return nil, nil, err
 	}
-	var row struct {
-		OAuthToken `gorm:"embedded"`
-		Client     Client `gorm:"embedded;embeddedPrefix:client_row_"`
-	}
-	res := s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE t.kind = ? AND t.signature = ?",
-		kind, signature).Scan(&row)
-	if res.Error != nil {
-		return nil, nil, translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
+	if len(rows) == 0 {
 		return nil, nil, ErrNotFound
 	}
-	t, c := row.OAuthToken, row.Client
-	return &t, &c, nil
+	return rows[0], client, nil
 }
 
 // clientColumns is the select list of every column of clients as c,
