@@ -25,8 +25,9 @@ import (
 // store.Writes), instead of an INSERT each. Rows are built when fosite
 // hands them over, so what is written is what fosite created, whatever
 // it does with its requests afterwards. finish installs a batch around
-// NewAuthorizeResponse only, where fosite's authorize handlers create
-// rows and read or change none; a read there while rows wait would miss
+// NewAuthorizeResponse, where fosite's authorize handlers create rows and
+// read or change none, and Storage.BeginTX one in a code exchange's
+// transaction, for the tokens; a read there while rows wait would miss
 // them, and is refused (errReadInBatch) rather than answered wrong.
 type tokenBatch struct {
 	mu   sync.Mutex

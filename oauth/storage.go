@@ -74,7 +74,8 @@ func (s *Storage) SetClientAssertionJWT(context.Context, string, time.Time) erro
 // store.Write; elsewhere they are a database transaction.
 func (s *Storage) BeginTX(ctx context.Context) (context.Context, error) {
 	if ctx.Value(gatherWritesKey{}) != nil {
-		return context.WithValue(ctx, writesKey{}, s.st.NewWrites()), nil
+		// The tokens wait in a tokenBatch, as the code's rows do.
+		return withTokenBatch(context.WithValue(ctx, writesKey{}, s.st.NewWrites())), nil
 	}
 	return s.st.BeginTx(ctx)
 }
@@ -84,6 +85,7 @@ func (s *Storage) BeginTX(ctx context.Context) (context.Context, error) {
 // InvalidateAuthorizeCodeSession reports it in a transaction.
 func (s *Storage) Commit(ctx context.Context) error {
 	if w := gatheredWrites(ctx); w != nil {
+		w.CreateTokens(takeBatch(ctx))
 		err := s.st.Write(ctx, w)
 		if errors.Is(err, store.ErrConflict) {
 			return fosite.ErrInvalidatedAuthorizeCode
@@ -130,10 +132,6 @@ func (s *Storage) create(ctx context.Context, kind, signature string, r fosite.R
 // tokenBatch when there is one.
 func (s *Storage) insert(ctx context.Context, row *store.OAuthToken) error {
 	if batchToken(ctx, row) {
-		return nil
-	}
-	if w := gatheredWrites(ctx); w != nil {
-		w.CreateTokens([]*store.OAuthToken{row})
 		return nil
 	}
 	return s.st.CreateToken(ctx, row)
