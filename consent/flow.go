@@ -45,7 +45,8 @@ type Config struct {
 	// secrets.CSRF)). Required.
 	CSRFKey []byte
 	// FinishURL is where the browser goes once a challenge is approved or
-	// denied; oauth serves it and answers the client. Required.
+	// denied, unless a Finisher answers at once; oauth serves it and
+	// answers the client. Required.
 	FinishURL func(challenge string) string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -69,6 +70,16 @@ type Registry interface {
 
 var _ Registry = (*claims.Registry)(nil)
 
+// Finisher answers the relying party in the request that approved a
+// challenge (oauth.Provider provides it): lr as just written; client its
+// client as read in this request (nil when not read); sess the browser
+// session it was approved in; person the beneficiary matched in this
+// request (nil when none was). It returns false, having written nothing,
+// when the answer must go through FinishURL instead.
+type Finisher interface {
+	FinishApproved(c *gin.Context, lr *store.LoginRequest, client *store.Client, sess *store.Session, person *store.Beneficiary) bool
+}
+
 // Flow serves the sign-in and consent pages. It is safe for concurrent use.
 type Flow struct {
 	cfg Config
@@ -79,6 +90,8 @@ type Flow struct {
 	otps *otp.Service
 	// base is the path prefix of the router the pages are mounted on.
 	base string
+	// finisher, when set, answers the client as a challenge is approved.
+	finisher Finisher
 }
 
 // New returns the flow over st, reg and otps, or an error when cfg lacks
@@ -104,6 +117,11 @@ func New(cfg Config, st *store.Store, reg Registry, otps *otp.Service) (*Flow, e
 	}
 	return &Flow{cfg: cfg, st: st, reg: reg, otps: otps}, nil
 }
+
+// FinishWith has fin answer the relying party in the request that approves
+// a challenge, rather than a redirect to FinishURL. Call it before serving:
+// oauth's provider, built after the flow, is the usual fin.
+func (f *Flow) FinishWith(fin Finisher) { f.finisher = fin }
 
 // Register mounts the flow's pages under /login, behind web.CSRF:
 //
@@ -419,21 +437,24 @@ func (f *Flow) challengeParam(c *gin.Context) (string, bool) {
 // The challenge is read, then written only if nobody wrote it since
 // (store.UpdateLoginRequestWith); otherwise step runs again on it,
 // locked. It returns the challenge as written and the new session's
-// cookie value; the error is step's (nothing written, the challenge nil,
+// cookie value, with the session and the person matched (approved); the
+// error is step's (nothing written, the challenge nil,
 // unless step kept its changes with store.KeepChanges), errNoMatch or a
 // *registryError (the challenge stays verified), or a store error.
-func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step func(*store.LoginRequest) error) (*store.LoginRequest, string, error) {
+func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step func(*store.LoginRequest) error) (*store.LoginRequest, approved, error) {
 	cookie, sessID, err := f.newSessionToken()
 	if err != nil {
-		return nil, "", fmt.Errorf("consent: session randomness: %w", err)
+		return nil, approved{}, fmt.Errorf("consent: session randomness: %w", err)
 	}
 	oldID, hadOld := sessionIDFromRequest(c.Request)
 	ctx := c.Request.Context()
-	read, err := f.st.GetLoginRequest(ctx, challenge)
+	// The client comes with the request: a right code answers it at once.
+	read, client, err := f.st.GetLoginRequestWithClient(ctx, challenge)
 	if err != nil {
-		return nil, "", err
+		return nil, approved{}, err
 	}
 	var b *store.Beneficiary
+	var sess *store.Session
 	lr, err := f.st.UpdateLoginRequestWith(ctx, read, func(r *store.LoginRequest) error {
 		if err := step(r); err != nil {
 			return err
@@ -456,7 +477,7 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 		if hadOld {
 			w.DeleteSession(oldID)
 		}
-		w.CreateSession(&store.Session{
+		sess = &store.Session{
 			ID:            sessID,
 			BeneficiaryID: b.ID,
 			Mobile:        lr.Mobile,
@@ -465,11 +486,24 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 			Grants:        store.Grants{lr.ClientID: union(nil, lr.Scopes)},
 			CreatedAt:     now,
 			ExpiresAt:     now.Add(f.cfg.SessionTTL),
-		})
+		}
+		w.CreateSession(sess)
 	})
 	if err != nil {
 		// A kept change (a wrong code) comes with the request as written.
-		return lr, "", err
+		return lr, approved{}, err
 	}
-	return lr, cookie, nil
+	return lr, approved{client: client, sess: sess, person: b, cookie: cookie}, nil
+}
+
+// approved is what the request that approved a challenge hands on to the
+// relying party's answer: the client when this request read it, the
+// browser session it was approved in, the person when this request
+// matched them, and the cookie of a session it started ("" when it
+// started none).
+type approved struct {
+	client *store.Client
+	sess   *store.Session
+	person *store.Beneficiary
+	cookie string
 }

@@ -38,7 +38,7 @@ func (f *Flow) handleName(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeBadName))
 		return
 	}
-	lr, cookie, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
+	lr, done, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
 		if err := checkStep(r, now, store.LoginVerified); err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func (f *Flow) handleName(c *gin.Context) {
 		return nil
 	})
 	if err == nil {
-		f.finish(c, lr, cookie)
+		f.finish(c, lr, done)
 		return
 	}
 	f.replyMatch(c, lr, err)

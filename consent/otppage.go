@@ -32,7 +32,7 @@ func (f *Flow) handleOTP(c *gin.Context) {
 		return
 	}
 	now := f.now()
-	lr, cookie, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
+	lr, done, err := f.conclude(c, ch, now, func(r *store.LoginRequest) error {
 		if err := checkStep(r, now, store.LoginOTPSent); err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func (f *Flow) handleOTP(c *gin.Context) {
 	}
 	switch {
 	case err == nil:
-		f.finish(c, lr, cookie)
+		f.finish(c, lr, done)
 	case errors.Is(err, otp.ErrExpired):
 		c.Redirect(http.StatusSeeOther, f.pageWith(ch, outcomeExpired))
 	case errors.Is(err, otp.ErrWrong):

@@ -23,9 +23,13 @@ type clientMemoKey struct{}
 
 // memoizeClients gives each protocol request its own client memo.
 func memoizeClients(c *gin.Context) {
-	ctx := context.WithValue(c.Request.Context(), clientMemoKey{}, &clientMemo{clients: map[string]*store.Client{}})
-	c.Request = c.Request.WithContext(ctx)
+	c.Request = c.Request.WithContext(withClientMemo(c.Request.Context()))
 	c.Next()
+}
+
+// withClientMemo returns ctx with a new, empty client memo.
+func withClientMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, clientMemoKey{}, &clientMemo{clients: map[string]*store.Client{}})
 }
 
 // getClient reads a client through the request's memo, when there is one.

@@ -7,10 +7,12 @@
 // An interactive authorization is validated by fosite, its disclosure plan
 // worked out once (planDisclosure: which claims, in the ID token or in
 // userinfo) and stored with the login request that package consent shows
-// and approves; the resume (handleResume) releases exactly that stored
-// plan. It replays the stored request through fosite as a check: a client
-// disabled meanwhile gets nothing, and a replay that disagrees with the
-// plan is a server_error, never a wider release.
+// and approves; the code is issued (issueApproved) in the request that
+// approved (FinishApproved, which consent calls), or at the resume URL
+// (handleResume) for a denial or a form_post answer, and releases exactly
+// that stored plan. It replays the stored request through fosite as a
+// check: a client disabled meanwhile gets nothing, and a replay that
+// disagrees with the plan is a server_error, never a wider release.
 //
 // Back-channel logout (OpenID Connect Back-Channel Logout 1.0) is here too:
 //

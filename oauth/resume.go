@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +28,45 @@ func (p *Provider) handleResume(c *gin.Context) {
 		p.answerDenial(c, ar, lr)
 		return
 	}
+	p.issueApproved(c, ar, lr, sess, b)
+}
+
+// FinishApproved answers the client in the request that approved lr (the
+// code entered, or Share on the one-tap screen), so the browser goes
+// straight back to the relying party instead of through the resume URL:
+// one request and one read fewer for every verification. lr is the login
+// request as just written, approved; client its client as read in the
+// same request (nil to read it); sess the browser session it was
+// approved in (nil for none); b the person as the sign-in matched them,
+// with doses, or nil to read them afresh. It returns false, having written
+// nothing, when the answer would be a page (response_mode=form_post): the
+// caller then sends the browser to ResumeURL, so the form it answers is
+// still answered by a redirect and a reload never re-submits it.
+//
+// The checks of the resume hold as they are: the stored request is
+// replayed through fosite (a client disabled meanwhile gets nothing), and
+// the login request moves from approved to used together with the code's
+// rows, so a resume racing this answer issues nothing. The browser is the
+// one that approved: it is this request's.
+func (p *Provider) FinishApproved(c *gin.Context, lr *store.LoginRequest, client *store.Client, sess *store.Session, b *store.Beneficiary) bool {
+	form, err := url.ParseQuery(lr.Form)
+	if err != nil || fosite.ResponseModeType(form.Get("response_mode")) == fosite.ResponseModeFormPost {
+		return false
+	}
+	ctx := withClientMemo(c.Request.Context())
+	rememberClient(ctx, client)
+	c.Request = c.Request.WithContext(ctx)
+	ar, ok := p.replay(c, lr)
+	if !ok {
+		return true
+	}
+	p.issueApproved(c, ar, lr, sess, b)
+	return true
+}
+
+// issueApproved issues the code for the approved lr, whose stored request
+// ar is, releasing the plan stored with it.
+func (p *Provider) issueApproved(c *gin.Context, ar fosite.AuthorizeRequester, lr *store.LoginRequest, sess *store.Session, b *store.Beneficiary) {
 	client := ar.GetClient().(*Client)
 	plan, err := approvedPlan(lr, ar, client, p.cfg.Assurance.TrustFramework)
 	if err != nil {

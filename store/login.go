@@ -26,6 +26,35 @@ func (s *Store) GetLoginRequest(ctx context.Context, id string) (*LoginRequest, 
 	return &r, nil
 }
 
+// GetLoginRequestWithClient returns the request with id and, in the same
+// statement, its client: nil when the client no longer exists (a second
+// statement finds the request then). ErrNotFound when there is no such
+// request. The code's check reads both, since a right code answers the
+// client in the same request.
+func (s *Store) GetLoginRequestWithClient(ctx context.Context, id string) (*LoginRequest, *Client, error) {
+	if !wellFormedKey(id) {
+		return nil, nil, ErrNotFound
+	}
+	cols, err := s.clientColumns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []struct {
+		LoginRequest `gorm:"embedded"`
+		Client       Client `gorm:"embedded;embeddedPrefix:client_row_"`
+	}
+	res := s.reader(ctx).Raw(`SELECT l.*, `+cols+`
+		FROM login_requests l JOIN clients c ON c.id = l.client_id WHERE l.id = ?`, id).Scan(&rows)
+	if res.Error != nil {
+		return nil, nil, translate(res.Error)
+	}
+	if len(rows) == 0 {
+		lr, err := s.GetLoginRequest(ctx, id)
+		return lr, nil, err
+	}
+	return &rows[0].LoginRequest, &rows[0].Client, nil
+}
+
 // GetLoginRequestForResume returns the login request id and, in the same
 // statement, its client, the browser session sessionID when it is that
 // request's session (LoginRequest.SessionID) and has not expired at now,

@@ -499,3 +499,43 @@ func TestGetLoginRequestForResume(t *testing.T) {
 		}
 	})
 }
+
+// The code's check reads the request with its client in one statement;
+// a request whose client is gone is still found, without the client.
+func TestGetLoginRequestWithClient(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		must(t, s.CreateClient(ctx, newClient("c1", "Indian Rail")))
+		wantClient, err := s.GetClient(ctx, "c1")
+		must(t, err)
+		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		sent := newLoginRequest("lr-sent", now.Add(time.Hour))
+		sent.State, sent.Mobile, sent.Name = store.LoginOTPSent, "+919876543210", "Asha Verma"
+		must(t, s.CreateLoginRequest(ctx, sent))
+		plain, err := s.GetLoginRequest(ctx, sent.ID)
+		must(t, err)
+
+		before, _ := s.Counts()
+		lr, client, err := s.GetLoginRequestWithClient(ctx, sent.ID)
+		if after, _ := s.Counts(); after-before != 1 {
+			t.Errorf("%d statements, want 1", after-before)
+		}
+		if err != nil || lr == nil || fmt.Sprint(*lr) != fmt.Sprint(*plain) {
+			t.Fatalf("request %+v, %v; want %+v", lr, err, plain)
+		}
+		if client == nil || fmt.Sprint(*client) != fmt.Sprint(*wantClient) {
+			t.Errorf("client %+v, want %+v", client, wantClient)
+		}
+		for _, id := range []string{"lr-unknown", "bad\x00id", ""} {
+			if lr, client, err := s.GetLoginRequestWithClient(ctx, id); !errors.Is(err, store.ErrNotFound) || lr != nil || client != nil {
+				t.Errorf("%q: %+v, %+v, %v; want ErrNotFound", id, lr, client, err)
+			}
+		}
+
+		must(t, s.DeleteClient(ctx, "c1"))
+		lr, client, err = s.GetLoginRequestWithClient(ctx, sent.ID)
+		if err != nil || lr == nil || lr.ID != sent.ID || client != nil {
+			t.Errorf("client gone: request %+v, client %+v, %v; want the request alone", lr, client, err)
+		}
+	})
+}

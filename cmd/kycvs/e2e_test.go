@@ -343,27 +343,50 @@ func TestDeclineAndNoRecord(t *testing.T) {
 	})
 }
 
-// The code is handed only to the browser that approved the sign-in.
+// The code is handed only to the browser that approved the sign-in. A
+// right code answers the relying party at once, so a challenge seen in a
+// log finishes nothing; where the answer goes through the resume URL
+// (form_post), only the approving browser is answered there.
 func TestResumeBoundToBrowser(t *testing.T) {
 	ts := newTestServer(t, "sqlite", nil)
 	id, secret := ts.client(oauth.ClientSpec{})
 	r := ts.newRP(id, secret)
-	b := ts.newBrowser()
-	a := r.authorize()
-	login := b.Get(a.URL)
-	otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
-	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	approved := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
-	if !strings.HasPrefix(approved.Location, oauth.PathResume) {
-		t.Fatalf("want a redirect to resume, got %d %q", approved.Status, approved.Location)
-	}
-	if p := ts.newBrowser().Get(ts.URL + approved.Location); p.Status != http.StatusForbidden || p.Location != "" {
-		t.Fatalf("another browser finished the sign-in: %d %q", p.Status, p.Location)
-	}
-	b2 := ts.newBrowser()
-	b2.Client.Jar = b.Client.Jar
-	v := r.finish(a, b2.redirected(b2.Get(ts.URL+approved.Location)))
-	if v.Status != 2 {
-		t.Fatalf("status %d", v.Status)
-	}
+
+	t.Run("answered at once", func(t *testing.T) {
+		b := ts.newBrowser()
+		a := r.authorize()
+		login := b.Get(a.URL)
+		otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+		b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		approved := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
+		back := b.redirected(approved)
+		leaked := oauth.ResumeURL(strings.TrimPrefix(login.URL.Path, "/login/"))
+		if p := ts.newBrowser().Get(ts.URL + leaked); p.Status != http.StatusConflict || p.Location != "" {
+			t.Fatalf("the resume URL after the answer: %d %q", p.Status, p.Location)
+		}
+		if v := r.finish(a, back); v.Status != 2 {
+			t.Fatalf("status %d", v.Status)
+		}
+	})
+
+	t.Run("form_post, through the resume URL", func(t *testing.T) {
+		b := ts.newBrowser()
+		a := r.authorize(oauth2.SetAuthURLParam("response_mode", "form_post"))
+		login := b.Get(a.URL)
+		otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+		b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		approved := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
+		if !strings.HasPrefix(approved.Location, oauth.PathResume) {
+			t.Fatalf("want a redirect to resume, got %d %q", approved.Status, approved.Location)
+		}
+		if p := ts.newBrowser().Get(ts.URL + approved.Location); p.Status != http.StatusForbidden || p.Location != "" {
+			t.Fatalf("another browser finished the sign-in: %d %q", p.Status, p.Location)
+		}
+		b2 := ts.newBrowser()
+		b2.Client.Jar = b.Client.Jar
+		v := r.finish(a, b2.formPosted(b2.Get(ts.URL+approved.Location)))
+		if v.Status != 2 {
+			t.Fatalf("status %d", v.Status)
+		}
+	})
 }

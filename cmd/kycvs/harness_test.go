@@ -232,6 +232,19 @@ func (b *browser) redirected(p kycvstest.Page) *url.URL {
 	return u
 }
 
+// formPosted is the redirect URI with what the form_post page p posts to
+// it in the query, so it reads as redirected's answer does.
+func (b *browser) formPosted(p kycvstest.Page) *url.URL {
+	b.t.Helper()
+	action, fields := formPostResponse(b.t, p)
+	u, err := url.Parse(action)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	u.RawQuery = fields.Encode()
+	return u
+}
+
 // verified is what the relying party learned.
 type verified struct {
 	Token    *oauth2.Token

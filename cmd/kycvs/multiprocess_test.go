@@ -141,9 +141,9 @@ func TestSeveralProcesses(t *testing.T) {
 	d := &flowDriver{Issuer: lb.URL(), ClientID: c.ID, ClientSecret: secret, RedirectURI: "http://127.0.0.1:9/callback", Gateway: gw}
 
 	t.Run("a verification crosses the processes", func(t *testing.T) {
-		// authorize on A, the sign-in and OTP on B, back to A for the code
-		// and the token, userinfo on B.
-		route := map[string]int64{"authorize": 0, "login": 1, "send": 1, "otp": 1, "resume": 0, "token": 0, "userinfo": 1}
+		// authorize on A; the sign-in and the OTP, which issues the code,
+		// on B; the token on A, userinfo on B.
+		route := map[string]int64{"authorize": 0, "login": 1, "send": 1, "otp": 1, "token": 0, "userinfo": 1}
 		d := *d
 		d.Route = func(step string) { lb.pin.Store(route[step]) }
 		defer lb.pin.Store(-1)
@@ -160,15 +160,13 @@ func TestSeveralProcesses(t *testing.T) {
 				served["authorize"] = s.backend
 			case s.method == http.MethodPost && strings.HasSuffix(s.path, "/otp"):
 				served["otp"] = s.backend
-			case strings.HasPrefix(s.path, oauth.PathResume):
-				served["resume"] = s.backend
 			case s.path == oauth.PathToken:
 				served["token"] = s.backend
 			case s.path == oauth.PathUserinfo:
 				served["userinfo"] = s.backend
 			}
 		}
-		for step, want := range map[string]int{"authorize": 0, "otp": 1, "resume": 0, "token": 0, "userinfo": 1} {
+		for step, want := range map[string]int{"authorize": 0, "otp": 1, "token": 0, "userinfo": 1} {
 			if got, ok := served[step]; !ok || got != want {
 				t.Errorf("%s served by process %d, want %d (%v)", step, got, want, served)
 			}

@@ -18,7 +18,8 @@ import (
 // approveOnly signs in with mobile and name and enters the code, but stops
 // at the redirect to the resume URL, so a test can change things before
 // the authorization finishes. It returns the browser's resume path and the
-// approved login request.
+// approved login request. Only an answer that is a page goes through the
+// resume URL: a must ask for response_mode=form_post (formPost).
 func (b *browser) approveOnly(a authorization, mobile, name string) (string, *store.LoginRequest) {
 	b.t.Helper()
 	login := b.Get(a.URL)
@@ -52,10 +53,11 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status", "profile"}})
 		r := ts.newRP(id, secret)
 		nameInUserinfo := oauth2.SetAuthURLParam("claims", `{"userinfo":{"name":null}}`)
+		formPost := oauth2.SetAuthURLParam("response_mode", "form_post")
 
 		t.Run("the stored plan", func(t *testing.T) {
 			b := ts.newBrowser()
-			a := r.authorize(nameInUserinfo)
+			a := r.authorize(nameInUserinfo, formPost)
 			resume, lr := b.approveOnly(a, "9999900001", "Asha Verma")
 			if lr.Plan == nil || !lr.Plan.IDToken.Contains("vaccination_status") || !lr.Plan.Userinfo.Contains("name") ||
 				lr.Plan.IDToken.Contains("name") || !lr.Claims.Contains("name") {
@@ -69,7 +71,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			v := r.finish(a, b.redirected(b.Get(ts.URL+resume)))
+			v := r.finish(a, b.formPosted(b.Get(ts.URL+resume)))
 			if v.Claims["name"] != "Asha Verma" || v.Userinfo["name"] != nil || v.Status != 2 {
 				t.Fatalf("ID token %v, userinfo %v", v.Claims, v.Userinfo)
 			}
@@ -77,7 +79,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 
 		t.Run("the replay disagrees", func(t *testing.T) {
 			b := ts.newBrowser()
-			a := r.authorize(nameInUserinfo)
+			a := r.authorize(nameInUserinfo, formPost)
 			resume, _ := b.approveOnly(a, "9999900001", "Asha Verma")
 			if _, err := ts.store().UpdateClient(ctx, id, func(c *store.Client) error {
 				c.Scopes = store.StringList{"openid", "vaccination_status"}
@@ -91,7 +93,7 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 					return nil
 				})
 			})
-			back := b.redirected(b.Get(ts.URL + resume))
+			back := b.formPosted(b.Get(ts.URL + resume))
 			if back.Query().Get("error") != "server_error" || back.Query().Get("code") != "" || back.Query().Get("state") != a.state {
 				t.Fatalf("got %s", back)
 			}
@@ -99,12 +101,12 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 
 		t.Run("the record deleted before the resume", func(t *testing.T) {
 			b := ts.newBrowser()
-			a := r.authorize()
+			a := r.authorize(formPost)
 			resume, lr := b.approveOnly(a, "9999900002", "Ravi Kumar")
 			if err := ts.store().DeleteBeneficiary(ctx, lr.BeneficiaryID); err != nil {
 				t.Fatal(err)
 			}
-			back := b.redirected(b.Get(ts.URL + resume))
+			back := b.formPosted(b.Get(ts.URL + resume))
 			if back.Query().Get("error") != "access_denied" || back.Query().Get("code") != "" ||
 				!strings.Contains(back.Query().Get("error_description"), "no longer in the registry") {
 				t.Fatalf("got %s", back)

@@ -272,6 +272,9 @@ func (s *server) newSignIn(keys *oauth.Keys, registry *claims.Registry, pairwise
 	if err != nil {
 		return nil, nil, err
 	}
+	// An approval answers the relying party at once, not through a redirect
+	// to the resume URL (kept for form_post and for denials).
+	flow.FinishWith(provider)
 	return flow, provider, nil
 }
 
