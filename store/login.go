@@ -39,10 +39,11 @@ func (s *Store) GetLoginRequestWithClient(ctx context.Context, id string) (*Logi
 	if err != nil {
 		return nil, nil, err
 	}
-	var rows []struct {
+	type requestRow struct {
 		LoginRequest `gorm:"embedded"`
 		Client       Client `gorm:"embedded;embeddedPrefix:client_row_"`
 	}
+	rows := make([]requestRow, 0, 1) // gorm gives an empty slice room for 20
 	res := s.reader(ctx).Raw(`SELECT l.*, `+cols+`
 		FROM login_requests l JOIN clients c ON c.id = l.client_id WHERE l.id = ?`, id).Scan(&rows)
 	if res.Error != nil {
@@ -77,12 +78,13 @@ func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID stri
 		return nil, nil, nil, nil, err
 	}
 	// One row per dose of the beneficiary (one when there is none).
-	var rows []struct {
+	type resumeRow struct {
 		LoginRequest `gorm:"embedded"`
 		Sess         sessionColumns     `gorm:"embedded;embeddedPrefix:sess_"`
 		Client       Client             `gorm:"embedded;embeddedPrefix:client_row_"`
 		Ben          beneficiaryColumns `gorm:"embedded;embeddedPrefix:ben_"`
 	}
+	rows := make([]resumeRow, 0, typicalDoses)
 	res := s.reader(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
 			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
 			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`,

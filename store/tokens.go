@@ -38,7 +38,7 @@ func (s *Store) GetTokens(ctx context.Context, keys ...TokenKey) ([]*OAuthToken,
 	if q == nil {
 		return nil, nil
 	}
-	var rows []*OAuthToken
+	rows := make([]*OAuthToken, 0, len(keys))
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
@@ -83,10 +83,12 @@ func (s *Store) GetTokensAndClient(ctx context.Context, keys ...TokenKey) ([]*OA
 	if err != nil {
 		return nil, nil, err
 	}
-	var rows []struct {
+	type tokenRow struct {
 		OAuthToken `gorm:"embedded"`
 		Client     Client `gorm:"embedded;embeddedPrefix:client_row_"`
 	}
+	// Sized for the keys: gorm gives an empty slice room for 20 rows.
+	rows := make([]tokenRow, 0, len(keys))
 	err = s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE "+cond, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, nil, translate(err)
