@@ -65,7 +65,7 @@ func (f *Flow) share(c *gin.Context, ch string) {
 	lr, err := f.approveForSession(c.Request.Context(), ch, sess, f.now())
 	switch {
 	case err == nil:
-		f.finish(c, lr, approved{sess: sess})
+		f.finish(c, lr, approved{})
 	case errors.Is(err, errSessionEnded), errors.Is(err, store.ErrNotFound) && lr != nil:
 		// The session ended between the read and the write; nothing was
 		// approved (rolled back).
@@ -145,14 +145,15 @@ func (f *Flow) handleSwitch(c *gin.Context) {
 }
 
 // finish answers the relying party once a challenge is approved, with the
-// new session's cookie when one was started: the finisher at once, or a
-// redirect to oauth's FinishURL.
+// new session's cookie when one was started: the answer written with the
+// approval, or a redirect to oauth's FinishURL.
 func (f *Flow) finish(c *gin.Context, lr *store.LoginRequest, a approved) {
 	if a.cookie != "" {
 		http.SetCookie(c.Writer, f.sessionCookie(a.cookie, int(f.cfg.SessionTTL/time.Second)))
 	}
 	f.log(c).Info("consent: approved", "client_id", lr.ClientID, "mobile_tag", f.otps.LogTag(lr.Mobile))
-	if f.finisher != nil && f.finisher.FinishApproved(c, lr, a.client, a.sess, a.person) {
+	if a.answer != nil {
+		a.answer()
 		return
 	}
 	c.Redirect(http.StatusSeeOther, f.cfg.FinishURL(lr.ID))

@@ -9,11 +9,13 @@
 // consent never imports oauth or fosite. The two meet through a
 // store.LoginRequest (the "challenge"): oauth stores it and redirects the
 // browser to /login/{challenge}; consent drives it to approved or denied.
-// An approval is answered at once by the Finisher oauth hands the flow
-// (FinishWith), which issues the code and redirects to the client in the
-// same request; a denial, and an approval whose answer is a page
-// (form_post), redirect to Config.FinishURL, where oauth answers the
-// client. Either way oauth marks the request used. The states, as in
+// A right code is answered at once by the Finisher oauth hands the flow
+// (FinishWith): the code's rows and the request's move to used are
+// written with the approval and the new session, all or none, and the
+// answer redirects to the client. A denial, Share on the one-tap screen
+// and an approval whose answer is a page (form_post) redirect to
+// Config.FinishURL, where oauth answers the client and marks the request
+// used. The states, as in
 // store/models.go:
 //
 //	pending --(OTP sent)--> otp_sent --(OTP ok)--> verified --(name matches)--> approved --(code issued)--> used

@@ -1,8 +1,10 @@
 package consent_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,13 +12,17 @@ import (
 
 	"github.com/kycvs/kycvs/consent"
 	"github.com/kycvs/kycvs/store"
+	"github.com/kycvs/kycvs/web"
 )
 
-// fakeFinisher answers the client with a redirect to rail's callback when
-// answer is set, and otherwise leaves the answer to FinishURL; it keeps
-// what each call was handed.
+// fakeFinisher answers the client with a redirect to rail's callback,
+// writing with the approval what oauth's would: the request's move from
+// approved to used (of use, when set: another request's). When leave is
+// set it leaves the answer to FinishURL. It keeps what each call was
+// handed.
 type fakeFinisher struct {
-	answer bool
+	leave bool
+	use   string
 
 	mu    sync.Mutex
 	calls []finishCall
@@ -29,35 +35,40 @@ type finishCall struct {
 	person *store.Beneficiary
 }
 
-func (f *fakeFinisher) FinishApproved(c *gin.Context, lr *store.LoginRequest, client *store.Client, sess *store.Session, person *store.Beneficiary) bool {
+func (f *fakeFinisher) PrepareApproved(c *gin.Context, w *store.Writes, lr *store.LoginRequest, client *store.Client, sess *store.Session, person *store.Beneficiary) (func(), bool) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, finishCall{lr: *lr, client: client, sess: sess, person: person})
-	f.mu.Unlock()
-	if !f.answer {
-		return false
+	if f.leave {
+		return nil, false
 	}
-	c.Redirect(http.StatusSeeOther, "https://rail.example/cb?code=issued")
-	return true
+	use := lr.ID
+	if f.use != "" {
+		use = f.use
+	}
+	w.UseApprovedLoginRequest(use)
+	return func() { c.Redirect(http.StatusSeeOther, "https://rail.example/cb?code=issued") }, true
 }
 
-func (f *fakeFinisher) last(t *testing.T) finishCall {
+func (f *fakeFinisher) last(t *testing.T) (finishCall, int) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.calls) == 0 {
 		t.Fatal("the finisher was not called")
 	}
-	return f.calls[len(f.calls)-1]
+	return f.calls[len(f.calls)-1], len(f.calls)
 }
 
-// An approval is answered by the finisher, in the same request, with
-// what the flow read and wrote: the request approved, its client, the
-// session whose cookie the answer sets, and the person matched. A
-// finisher that leaves the answer sends the browser to FinishURL; so
-// does every wrong code, which the finisher never sees.
+// A right code's answer is worked out by the finisher and written with
+// the approval, all or none, from what the flow read and wrote: the
+// request approved, its client, the session whose cookie the answer sets,
+// and the person matched. A finisher that leaves the answer sends the
+// browser to FinishURL; so does Share on the one-tap screen. A wrong code
+// never reaches it.
 func TestFinisherAnswersApproval(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
-		fin := &fakeFinisher{answer: true}
+		fin := &fakeFinisher{}
 		ts.flow.FinishWith(fin)
 
 		b := ts.browser()
@@ -74,8 +85,8 @@ func TestFinisherAnswersApproval(t *testing.T) {
 			t.Fatalf("a wrong code reached the finisher")
 		}
 		wantRedirect(t, b.post("/login/"+ch+"/otp", url.Values{"otp": {ts.lastOTP(mobileAsha)}}), "https://rail.example/cb?code=issued")
-		got := fin.last(t)
-		lr := wantState(t, ts, ch, store.LoginApproved)
+		got, _ := fin.last(t)
+		lr := wantState(t, ts, ch, store.LoginUsed) // approved, then used, in one write
 		if got.lr.ID != ch || got.lr.State != store.LoginApproved || got.lr.BeneficiaryID != "ben-asha" || got.lr.SessionID != lr.SessionID {
 			t.Errorf("finisher got request %+v, stored %+v", got.lr, lr)
 		}
@@ -95,23 +106,43 @@ func TestFinisherAnswersApproval(t *testing.T) {
 			t.Errorf("the answer's cookie is session %+v (%v), want the one handed to the finisher", sess, err)
 		}
 
-		// Share on the one-tap screen: the session's person, not read
-		// again here; the client is left to the finisher.
+		// Share on the one-tap screen goes through FinishURL.
 		ch2 := ts.newChallenge()
 		wantStatus(t, b.get("/login/"+ch2), http.StatusOK)
-		wantRedirect(t, b.post("/login/"+ch2+"/consent", url.Values{"decision": {"share"}}), "https://rail.example/cb?code=issued")
-		got = fin.last(t)
-		if got.lr.ID != ch2 || got.lr.State != store.LoginApproved || got.sess == nil || got.sess.ID != lr.SessionID || got.client != nil || got.person != nil {
-			t.Errorf("Share: finisher got %+v", got)
+		wantRedirect(t, b.post("/login/"+ch2+"/consent", url.Values{"decision": {"share"}}), finishURL(ch2))
+		if _, calls := fin.last(t); calls != 1 {
+			t.Errorf("Share reached the finisher")
 		}
 
 		// Left to FinishURL.
-		fin.answer = false
+		fin.leave = true
 		ch3 := ts.newChallenge()
 		wantRedirect(t, ts.browser().signIn(ch3), finishURL(ch3))
-		if calls := len(fin.calls); calls != 3 {
-			t.Fatalf("%d calls to the finisher, want 3", calls)
+		if _, calls := fin.last(t); calls != 2 {
+			t.Errorf("%d calls to the finisher, want 2", calls)
 		}
 		wantState(t, ts, ch3, store.LoginApproved)
+
+		// A write of the finisher's that fails (here: another request,
+		// not approved, moved to used) leaves the approval unwritten too.
+		fin.leave, fin.use = false, ch2+"-not-approved"
+		ch4 := ts.newChallenge()
+		b4 := ts.browser()
+		if w := b4.start(ch4, mobileAsha, nameAsha); w.Status != http.StatusSeeOther {
+			t.Fatalf("start: %d", w.Status)
+		}
+		form := url.Values{"otp": {ts.lastOTP(mobileAsha)}, web.CSRFField: {b4.token()}}
+		req, _ := http.NewRequest(http.MethodPost, b4.Base+"/login/"+ch4+"/otp", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if w := b4.Do(req); w.Status != http.StatusInternalServerError || w.Header.Get("Location") != "" {
+			t.Errorf("a failed write answered %d %q, want the error page", w.Status, w.Header.Get("Location"))
+		}
+		lr4 := wantState(t, ts, ch4, store.LoginOTPSent)
+		if lr4.SessionID != "" {
+			t.Errorf("a session was recorded without the finisher's writes: %+v", lr4)
+		}
+		if _, err := ts.st.GetSession(context.Background(), got.sess.ID, ts.clock.Now()); err != nil {
+			t.Errorf("the first browser's session: %v", err)
+		}
 	})
 }

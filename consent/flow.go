@@ -70,14 +70,16 @@ type Registry interface {
 
 var _ Registry = (*claims.Registry)(nil)
 
-// Finisher answers the relying party in the request that approved a
-// challenge (oauth.Provider provides it): lr as just written; client its
-// client as read in this request (nil when not read); sess the browser
-// session it was approved in; person the beneficiary matched in this
-// request (nil when none was). It returns false, having written nothing,
-// when the answer must go through FinishURL instead.
+// Finisher works out the answer to the relying party in the request that
+// approves a challenge with a right code (oauth.Provider provides it): lr
+// as about to be written, approved; client its client as read in this
+// request (nil when not read); sess the browser session it is approved
+// in; person the beneficiary matched. It adds to w what must be written
+// with the approval (the code's rows) and returns the answer to write
+// once w has landed; false, having added nothing, when the answer must go
+// through FinishURL instead.
 type Finisher interface {
-	FinishApproved(c *gin.Context, lr *store.LoginRequest, client *store.Client, sess *store.Session, person *store.Beneficiary) bool
+	PrepareApproved(c *gin.Context, w *store.Writes, lr *store.LoginRequest, client *store.Client, sess *store.Session, person *store.Beneficiary) (answer func(), ok bool)
 }
 
 // Flow serves the sign-in and consent pages. It is safe for concurrent use.
@@ -90,7 +92,8 @@ type Flow struct {
 	otps *otp.Service
 	// base is the path prefix of the router the pages are mounted on.
 	base string
-	// finisher, when set, answers the client as a challenge is approved.
+	// finisher, when set, answers the client as a code approves a
+	// challenge.
 	finisher Finisher
 }
 
@@ -118,9 +121,10 @@ func New(cfg Config, st *store.Store, reg Registry, otps *otp.Service) (*Flow, e
 	return &Flow{cfg: cfg, st: st, reg: reg, otps: otps}, nil
 }
 
-// FinishWith has fin answer the relying party in the request that approves
-// a challenge, rather than a redirect to FinishURL. Call it before serving:
-// oauth's provider, built after the flow, is the usual fin.
+// FinishWith has fin answer the relying party in the request whose code
+// approves a challenge, rather than a redirect to FinishURL. Call it
+// before serving: oauth's provider, built after the flow, is the usual
+// fin.
 func (f *Flow) FinishWith(fin Finisher) { f.finisher = fin }
 
 // Register mounts the flow's pages under /login, behind web.CSRF:
@@ -455,6 +459,7 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 	}
 	var b *store.Beneficiary
 	var sess *store.Session
+	var answer func()
 	lr, err := f.st.UpdateLoginRequestWith(ctx, read, func(r *store.LoginRequest) error {
 		if err := step(r); err != nil {
 			return err
@@ -488,22 +493,23 @@ func (f *Flow) conclude(c *gin.Context, challenge string, now time.Time, step fu
 			ExpiresAt:     now.Add(f.cfg.SessionTTL),
 		}
 		w.CreateSession(sess)
+		if f.finisher != nil {
+			// The code's rows land with the approval, or neither does.
+			answer, _ = f.finisher.PrepareApproved(c, w, lr, client, sess, b)
+		}
 	})
 	if err != nil {
 		// A kept change (a wrong code) comes with the request as written.
 		return lr, approved{}, err
 	}
-	return lr, approved{client: client, sess: sess, person: b, cookie: cookie}, nil
+	return lr, approved{cookie: cookie, answer: answer}, nil
 }
 
-// approved is what the request that approved a challenge hands on to the
-// relying party's answer: the client when this request read it, the
-// browser session it was approved in, the person when this request
-// matched them, and the cookie of a session it started ("" when it
-// started none).
+// approved is what the request that approved a challenge hands on to
+// finish: the cookie of a session it started ("" when it started none)
+// and the relying party's answer, written with the approval (nil when
+// the answer goes through FinishURL).
 type approved struct {
-	client *store.Client
-	sess   *store.Session
-	person *store.Beneficiary
 	cookie string
+	answer func()
 }

@@ -245,10 +245,8 @@ type approval struct {
 // all or none.
 func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) {
 	ctx := c.Request.Context()
-	b := a.Beneficiary
-	if b == nil || b.ID != a.BeneficiaryID {
-		var err error
-		b, err = p.registry.Beneficiary(ctx, a.BeneficiaryID)
+	if b := a.Beneficiary; b == nil || b.ID != a.BeneficiaryID {
+		b, err := p.registry.Beneficiary(ctx, a.BeneficiaryID)
 		if errors.Is(err, store.ErrNotFound) {
 			p.writeAuthorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person's record is no longer in the registry."))
 			return
@@ -257,11 +255,37 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 			p.writeAuthorizeError(c, ar, err)
 			return
 		}
+		a.Beneficiary = b
 	}
+	var answer func()
+	err := p.st.WriteTogether(ctx, func(w *store.Writes) error {
+		answer = p.issue(c, w, ar, client, plan, a)
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		web.RenderError(c, http.StatusConflict, "already_complete")
+		return
+	}
+	if err != nil {
+		p.writeAuthorizeError(c, ar, err)
+		return
+	}
+	answer()
+}
+
+// issue works out the authorization code for a, whose person
+// a.Beneficiary is: it adds to w the code's rows, the disclosure record,
+// the client's place in the session and, for a login request, its move
+// from approved to used (conditional: of two answers racing, one
+// issues), and returns the answer to write once w has landed. When no
+// code can be issued it adds nothing and the answer is the error.
+func (p *Provider) issue(c *gin.Context, w *store.Writes, ar fosite.AuthorizeRequester, client *Client, plan disclosure, a approval) (answer func()) {
+	b := a.Beneficiary
 	sector, err := claims.Sector(client.Client)
 	if err != nil {
-		p.writeAuthorizeError(c, ar, fosite.ErrServerError.WithHint("The client's registration has no usable sector for pairwise subjects.").WithDebug(err.Error()))
-		return
+		return func() {
+			p.writeAuthorizeError(c, ar, fosite.ErrServerError.WithHint("The client's registration has no usable sector for pairwise subjects.").WithDebug(err.Error()))
+		}
 	}
 	subject := p.pairwise.Subject(sector, b.ID)
 	values := p.claimValues(b, plan.All())
@@ -277,36 +301,25 @@ func (p *Provider) finish(c *gin.Context, ar fosite.AuthorizeRequester, client *
 		sess.DefaultSession.Claims.Extra["sid"] = rp.SID
 	}
 	// fosite creates the code, PKCE and OpenID Connect rows one by one;
-	// they are kept (tokenBatch) and written with the rest below.
-	bctx := withTokenBatch(ctx)
+	// they are kept (tokenBatch) and written with the rest.
+	bctx := withTokenBatch(c.Request.Context())
 	resp, err := p.oauth2.NewAuthorizeResponse(bctx, ar, sess)
 	if err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return
+		return func() { p.writeAuthorizeError(c, ar, err) }
 	}
 	disclosure := p.newDisclosure(client.ID, b.ID, subject, store.DisclosedAtAuthorize, ar.GetID(), plan.All(), values)
-	err = p.st.WriteTogether(ctx, func(w *store.Writes) error {
-		if a.LoginRequest != "" {
-			// Conditional: of two resumes racing, one issues.
-			w.UseApprovedLoginRequest(a.LoginRequest)
-		}
-		w.CreateTokens(takeBatch(bctx))
-		if rp != nil {
-			w.RecordRPSession(rp)
-		}
-		w.CreateDisclosure(disclosure)
-		return nil
-	})
-	if errors.Is(err, store.ErrConflict) {
-		web.RenderError(c, http.StatusConflict, "already_complete")
-		return
+	if a.LoginRequest != "" {
+		w.UseApprovedLoginRequest(a.LoginRequest)
 	}
-	if err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return
+	w.CreateTokens(takeBatch(bctx))
+	if rp != nil {
+		w.RecordRPSession(rp)
 	}
-	p.cfg.Metrics.Disclosed(string(disclosure.Channel), disclosure.VaccinationStatus)
-	p.writeAuthorizeResponse(c, ar, resp)
+	w.CreateDisclosure(disclosure)
+	return func() {
+		p.cfg.Metrics.Disclosed(string(disclosure.Channel), disclosure.VaccinationStatus)
+		p.writeAuthorizeResponse(c, ar, resp)
+	}
 }
 
 // newSession builds the fosite session for one approval. Disclosed claims

@@ -7,10 +7,10 @@
 // An interactive authorization is validated by fosite, its disclosure plan
 // worked out once (planDisclosure: which claims, in the ID token or in
 // userinfo) and stored with the login request that package consent shows
-// and approves; the code is issued (issueApproved) in the request that
-// approved (FinishApproved, which consent calls), or at the resume URL
-// (handleResume) for a denial or a form_post answer, and releases exactly
-// that stored plan. It replays the stored request through fosite as a
+// and approves; the code is issued (issue) with a right code's approval,
+// in its request and its writes (PrepareApproved, which consent calls),
+// or at the resume URL (handleResume) for a denial, Share on the one-tap
+// screen or a form_post answer, and releases exactly that stored plan. It replays the stored request through fosite as a
 // check: a client disabled meanwhile gets nothing, and a replay that
 // disagrees with the plan is a server_error, never a wider release.
 //

@@ -20,71 +20,79 @@ func (p *Provider) handleResume(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ar, ok := p.replay(c, lr)
-	if !ok {
+	ar, refused := p.replay(c, lr)
+	if refused != nil {
+		refused()
 		return
 	}
 	if lr.State == store.LoginDenied {
 		p.answerDenial(c, ar, lr)
 		return
 	}
-	p.issueApproved(c, ar, lr, sess, b)
-}
-
-// FinishApproved answers the client in the request that approved lr (the
-// code entered, or Share on the one-tap screen), so the browser goes
-// straight back to the relying party instead of through the resume URL:
-// one request and one read fewer for every verification. lr is the login
-// request as just written, approved; client its client as read in the
-// same request (nil to read it); sess the browser session it was
-// approved in (nil for none); b the person as the sign-in matched them,
-// with doses, or nil to read them afresh. It returns false, having written
-// nothing, when the answer would be a page (response_mode=form_post): the
-// caller then sends the browser to ResumeURL, so the form it answers is
-// still answered by a redirect and a reload never re-submits it.
-//
-// The checks of the resume hold as they are: the stored request is
-// replayed through fosite (a client disabled meanwhile gets nothing), and
-// the login request moves from approved to used together with the code's
-// rows, so a resume racing this answer issues nothing. The browser is the
-// one that approved: it is this request's.
-func (p *Provider) FinishApproved(c *gin.Context, lr *store.LoginRequest, client *store.Client, sess *store.Session, b *store.Beneficiary) bool {
-	form, err := url.ParseQuery(lr.Form)
-	if err != nil || fosite.ResponseModeType(form.Get("response_mode")) == fosite.ResponseModeFormPost {
-		return false
-	}
-	ctx := withClientMemo(c.Request.Context())
-	rememberClient(ctx, client)
-	c.Request = c.Request.WithContext(ctx)
-	ar, ok := p.replay(c, lr)
-	if !ok {
-		return true
-	}
-	p.issueApproved(c, ar, lr, sess, b)
-	return true
-}
-
-// issueApproved issues the code for the approved lr, whose stored request
-// ar is, releasing the plan stored with it.
-func (p *Provider) issueApproved(c *gin.Context, ar fosite.AuthorizeRequester, lr *store.LoginRequest, sess *store.Session, b *store.Beneficiary) {
 	client := ar.GetClient().(*Client)
 	plan, err := approvedPlan(lr, ar, client, p.cfg.Assurance.TrustFramework)
 	if err != nil {
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
+	p.finish(c, ar, client, plan, approvalOf(lr, sess, b))
+}
+
+// PrepareApproved works out the answer to the client in the request that
+// approves lr (a right code), so the browser goes straight back to the
+// relying party instead of through the resume URL, and the code is
+// written with the approval: one request and two round trips fewer for
+// every verification. lr is the login request as about to be written,
+// approved; client its client as read in the same request (nil to read
+// it); sess the browser session it is approved in; b the person as the
+// sign-in matched them, with doses. It adds to w the writes of issue and
+// returns the answer to write once w has landed with the approval. When
+// no code can be issued (a client disabled meanwhile, a replay that
+// disagrees with the stored plan) it adds nothing and the answer is the
+// error, as the resume's would be. It returns false, having added
+// nothing, when the answer would be a page (response_mode=form_post) or
+// the person is not at hand: the caller then sends the browser to
+// ResumeURL, so the form it answers is still answered by a redirect.
+//
+// The checks of the resume hold as they are: the stored request is
+// replayed through fosite, the stored plan is released, and the request
+// moves from approved to used with the code's rows. The browser is the
+// one that approved: it is this request's.
+func (p *Provider) PrepareApproved(c *gin.Context, w *store.Writes, lr *store.LoginRequest, client *store.Client, sess *store.Session, b *store.Beneficiary) (answer func(), ok bool) {
+	form, err := url.ParseQuery(lr.Form)
+	if err != nil || b == nil || fosite.ResponseModeType(form.Get("response_mode")) == fosite.ResponseModeFormPost {
+		return nil, false
+	}
+	ctx := withClientMemo(c.Request.Context())
+	rememberClient(ctx, client)
+	c.Request = c.Request.WithContext(ctx)
+	ar, refused := p.replay(c, lr)
+	if refused != nil {
+		return refused, true
+	}
+	cl := ar.GetClient().(*Client)
+	plan, err := approvedPlan(lr, ar, cl, p.cfg.Assurance.TrustFramework)
+	if err != nil {
+		return func() { p.writeAuthorizeError(c, ar, err) }, true
+	}
+	return p.issue(c, w, ar, cl, plan, approvalOf(lr, sess, b)), true
+}
+
+// approvalOf is the approval of the approved lr, in browser session sess
+// (nil for none), of person b (nil: read from the registry).
+func approvalOf(lr *store.LoginRequest, sess *store.Session, b *store.Beneficiary) approval {
 	var authTime time.Time
 	if lr.AuthTime != nil {
 		authTime = *lr.AuthTime
 	}
-	p.finish(c, ar, client, plan, approval{
+	return approval{
 		BeneficiaryID: lr.BeneficiaryID,
 		AuthTime:      authTime,
 		RequestedAt:   lr.CreatedAt,
 		LoginRequest:  lr.ID,
 		Session:       sess,
 		Beneficiary:   b,
-	})
+	}
 }
 
 // finishedLogin returns the URL's login request once the sign-in approved
@@ -139,20 +147,19 @@ func (p *Provider) finishedLogin(c *gin.Context) (*store.LoginRequest, *store.Se
 
 // replay validates lr's stored request again: fosite checks the client and
 // redirect URI again (a client disabled meanwhile gets nothing). On
-// failure it has answered and returns false.
-func (p *Provider) replay(c *gin.Context, lr *store.LoginRequest) (fosite.AuthorizeRequester, bool) {
+// failure it returns the answer to write instead (refused).
+func (p *Provider) replay(c *gin.Context, lr *store.LoginRequest) (ar fosite.AuthorizeRequester, refused func()) {
 	ctx := c.Request.Context()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, PathAuth+"?"+lr.Form, nil)
 	if err != nil {
-		web.RenderError(c, http.StatusBadRequest, "link_unreadable")
-		return nil, false
+		return nil, func() { web.RenderError(c, http.StatusBadRequest, "link_unreadable") }
 	}
-	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
+	// On failure fosite's request still says where errors may go.
+	partial, err := p.oauth2.NewAuthorizeRequest(ctx, req)
 	if err != nil {
-		p.writeAuthorizeError(c, ar, err)
-		return nil, false
+		return nil, func() { p.writeAuthorizeError(c, partial, err) }
 	}
-	return ar, true
+	return partial, nil
 }
 
 // answerDenial moves the denied lr to used and sends the client
