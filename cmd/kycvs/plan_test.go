@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/kycvs/kycvs/claims"
+	"github.com/kycvs/kycvs/internal/kycvstest"
 	"github.com/kycvs/kycvs/oauth"
 	"github.com/kycvs/kycvs/store"
 	"github.com/kycvs/kycvs/store/storetest"
@@ -111,6 +112,75 @@ func TestResumeReleasesTheStoredPlan(t *testing.T) {
 				!strings.Contains(back.Query().Get("error_description"), "no longer in the registry") {
 				t.Fatalf("got %s", back)
 			}
+		})
+	})
+}
+
+// A right code answers the relying party in its own request, with the
+// resume's checks: a client disabled since the authorization began gets
+// no code, and a client that lost the scope of a claim shown gets
+// server_error, never more than was shown. Either way no code, no
+// disclosure, and the sign-in stays approved, not used.
+func TestRightCodeChecksTheRequestAgain(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		ctx := context.Background()
+		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status", "profile"}})
+		r := ts.newRP(id, secret)
+		restore := func(t *testing.T) {
+			t.Cleanup(func() {
+				ts.store().UpdateClient(ctx, id, func(c *store.Client) error {
+					c.Disabled = false
+					c.Scopes = store.StringList{"openid", "vaccination_status", "profile"}
+					return nil
+				})
+			})
+		}
+		// enterCode signs in and enters the code once change has run,
+		// and returns the answer and the login request as it is then.
+		enterCode := func(t *testing.T, a authorization, change func(*store.Client)) (kycvstest.Page, *store.LoginRequest) {
+			b := ts.newBrowser()
+			login := b.Get(a.URL)
+			otpPage := b.Submit(login, login.URL.Path, url.Values{"mobile": {"9999900001"}, "name": {"Asha Verma"}})
+			if _, err := ts.store().UpdateClient(ctx, id, func(c *store.Client) error { change(c); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			answer := b.Submit(otpPage, login.URL.Path+"/otp", url.Values{"otp": {ts.lastOTP("+919999900001")}})
+			lr, err := ts.store().GetLoginRequest(ctx, strings.TrimPrefix(login.URL.Path, "/login/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return answer, lr
+		}
+		noCode := func(t *testing.T, lr *store.LoginRequest) {
+			t.Helper()
+			if lr.State != store.LoginApproved {
+				t.Errorf("login request %s, want approved", lr.State)
+			}
+			if ds, err := ts.store().ListDisclosures(ctx, store.DisclosureFilter{ClientID: id}); err != nil || len(ds) != 0 {
+				t.Errorf("disclosures %v, %v; want none", ds, err)
+			}
+		}
+
+		t.Run("client disabled", func(t *testing.T) {
+			restore(t)
+			answer, lr := enterCode(t, r.authorize(), func(c *store.Client) { c.Disabled = true })
+			if answer.Location != "" || answer.Status < 400 || answer.Status >= 500 {
+				t.Fatalf("got %d %q, want an error page", answer.Status, answer.Location)
+			}
+			noCode(t, lr)
+		})
+
+		t.Run("scope withdrawn", func(t *testing.T) {
+			restore(t)
+			a := r.authorize(oauth2.SetAuthURLParam("claims", `{"userinfo":{"name":null}}`))
+			answer, lr := enterCode(t, a, func(c *store.Client) { c.Scopes = store.StringList{"openid", "vaccination_status"} })
+			back := ts.newBrowser().redirected(answer)
+			if back.Query().Get("error") != "server_error" || back.Query().Get("code") != "" || back.Query().Get("state") != a.state {
+				t.Fatalf("got %s", back)
+			}
+			noCode(t, lr)
 		})
 	})
 }
