@@ -45,7 +45,7 @@ func (s *Store) GetLoginRequestWithClient(ctx context.Context, id string) (*Logi
 	}
 	rows := make([]requestRow, 0, 1) // gorm gives an empty slice room for 20
 	res := s.reader(ctx).Raw(`SELECT l.*, `+cols+`
-		FROM login_requests l JOIN clients c ON c.id = l.client_id WHERE l.id = ?`, id).Scan(&rows)
+		FROM login_requests l JOIN clients c ON c.id = l.client_id WHERE l.id = ?`, id).Find(&rows)
 	if res.Error != nil {
 		return nil, nil, translate(res.Error)
 	}
@@ -97,7 +97,7 @@ func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID stri
 		LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
 		LEFT JOIN beneficiaries b ON b.id = l.beneficiary_id
 		LEFT JOIN doses d ON d.beneficiary_id = b.id
-		WHERE l.id = ? ORDER BY d.dose_number, d.id`, sessionID, now.UTC(), id).Scan(&rows)
+		WHERE l.id = ? ORDER BY d.dose_number, d.id`, sessionID, now.UTC(), id).Find(&rows)
 	if res.Error != nil {
 		return nil, nil, nil, nil, translate(res.Error)
 	}

@@ -196,7 +196,7 @@ const typicalDoses = 4
 // gathers the rows into beneficiaries (gatherBeneficiaries).
 func (s *Store) beneficiaries(ctx context.Context, where string, args ...any) ([]Beneficiary, error) {
 	rows := make([]beneficiaryDose, 0, typicalDoses)
-	if err := s.reader(ctx).Raw(beneficiaryWithDoses+where, args...).Scan(&rows).Error; err != nil {
+	if err := s.reader(ctx).Raw(beneficiaryWithDoses+where, args...).Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	return gatherBeneficiaries(rows), nil

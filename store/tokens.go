@@ -89,7 +89,7 @@ func (s *Store) GetTokensAndClient(ctx context.Context, keys ...TokenKey) ([]*OA
 	}
 	// Sized for the keys: gorm gives an empty slice room for 20 rows.
 	rows := make([]tokenRow, 0, len(keys))
-	err = s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE "+cond, args...).Scan(&rows).Error
+	err = s.reader(ctx).Raw("SELECT t.*, "+cols+" FROM oauth_tokens t JOIN clients c ON c.id = t.client_id WHERE "+cond, args...).Find(&rows).Error
 	if err != nil {
 		return nil, nil, translate(err)
 	}
