@@ -400,9 +400,7 @@ func TestLoginRequestDisclosurePlan(t *testing.T) {
 func TestGetLoginRequestForResume(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
-		must(t, s.CreateClient(ctx, newClient("c1", "Indian Rail")))
-		wantClient, err := s.GetClient(ctx, "c1")
-		must(t, err)
+		wantClient := storedClient(t, s, "c1", "Indian Rail")
 		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		mine := &store.Session{ID: "sess-mine", BeneficiaryID: "b1", Mobile: "+919876543210", Name: "Asha Verma",
 			AuthTime: now.Add(-time.Minute), Grants: store.Grants{"c1": {"vaccination_status"}},
@@ -412,7 +410,7 @@ func TestGetLoginRequestForResume(t *testing.T) {
 		for _, sess := range []*store.Session{mine, other, gone} {
 			must(t, s.CreateSession(ctx, sess))
 		}
-		_, err = s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
+		_, err := s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
 			person("b1", "+919876543210", "Asha Verma", dose(2, 2, "2021-08-01"), dose(1, 2, "2021-05-01")),
 			person("b2", "+919876543211", "Ravi"),
 		})
@@ -505,9 +503,7 @@ func TestGetLoginRequestForResume(t *testing.T) {
 func TestGetLoginRequestWithClient(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := testCtx(t)
-		must(t, s.CreateClient(ctx, newClient("c1", "Indian Rail")))
-		wantClient, err := s.GetClient(ctx, "c1")
-		must(t, err)
+		wantClient := storedClient(t, s, "c1", "Indian Rail")
 		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		sent := newLoginRequest("lr-sent", now.Add(time.Hour))
 		sent.State, sent.Mobile, sent.Name = store.LoginOTPSent, "+919876543210", "Asha Verma"
@@ -538,4 +534,15 @@ func TestGetLoginRequestWithClient(t *testing.T) {
 			t.Errorf("client gone: request %+v, client %+v, %v; want the request alone", lr, client, err)
 		}
 	})
+}
+
+// storedClient registers a client and returns it as the store reads it
+// back, to compare with what a joined read returns.
+func storedClient(t *testing.T, s *store.Store, id, name string) *store.Client {
+	t.Helper()
+	ctx := testCtx(t)
+	must(t, s.CreateClient(ctx, newClient(id, name)))
+	c, err := s.GetClient(ctx, id)
+	must(t, err)
+	return c
 }
