@@ -143,10 +143,10 @@ func newTokenRow(kind, signature string, r fosite.Requester) (*store.OAuthToken,
 	if err != nil {
 		return nil, err
 	}
-	var subject string
+	var subject, beneficiaryID string
 	var expires time.Time
 	if os, ok := r.GetSession().(*Session); ok {
-		subject = os.GetSubject()
+		subject, beneficiaryID = os.GetSubject(), os.BeneficiaryID
 		expires = os.GetExpiresAt(tokenTypeOf(kind))
 	}
 	if expires.IsZero() {
@@ -164,6 +164,7 @@ func newTokenRow(kind, signature string, r fosite.Requester) (*store.OAuthToken,
 		RequestID:       r.GetID(),
 		ClientID:        r.GetClient().GetID(),
 		Subject:         subject,
+		BeneficiaryID:   beneficiaryID,
 		RequestedAt:     r.GetRequestedAt().UTC(),
 		ExpiresAt:       expires.UTC(),
 		Scopes:          store.StringList(r.GetRequestedScopes()),
@@ -228,6 +229,16 @@ func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OA
 	}
 	if !hasClientMemo(ctx) {
 		return s.st.GetToken(ctx, kind, signature)
+	}
+	if person := userinfoPersonOf(ctx); person != nil && kind == store.KindAccessToken {
+		// Userinfo's token: its client and its person in one statement.
+		row, client, b, err := s.st.GetTokenWithPerson(ctx, kind, signature)
+		if err != nil {
+			return nil, err
+		}
+		rememberClient(ctx, client)
+		person.id, person.b = row.BeneficiaryID, b
+		return row, nil
 	}
 	// The row's client comes in the same statement, for toRequest to find
 	// in the memo (userinfo and introspection read nothing else of it).

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -23,11 +24,13 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 	if !ok {
 		return
 	}
+	ctx, read := withUserinfoPerson(c.Request.Context())
+	c.Request = c.Request.WithContext(ctx)
 	ar, sess, ok := p.userinfoToken(c, cross)
 	if !ok {
 		return
 	}
-	b, err := p.registry.Beneficiary(c.Request.Context(), sess.BeneficiaryID)
+	b, err := p.userinfoBeneficiary(ctx, read, sess.BeneficiaryID)
 	if errors.Is(err, store.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="kycvs", error="invalid_token"`)
 		writeJSONError(c, http.StatusUnauthorized, "invalid_token", "The person's record is no longer in the registry.")
@@ -38,6 +41,44 @@ func (p *Provider) handleUserinfo(c *gin.Context) {
 		return
 	}
 	p.releaseUserinfo(c, ar, sess, b)
+}
+
+// userinfoPerson is the person read with a userinfo request's access
+// token (Store.GetTokenWithPerson): id is the one the token's row names
+// ("" for a row written before it named one), b that person with doses,
+// nil once gone from the registry.
+type userinfoPerson struct {
+	id string
+	b  *store.Beneficiary
+}
+
+type userinfoPersonKey struct{}
+
+// withUserinfoPerson returns ctx in which reading an access token also
+// reads its person, into the userinfoPerson returned.
+func withUserinfoPerson(ctx context.Context) (context.Context, *userinfoPerson) {
+	read := &userinfoPerson{}
+	return context.WithValue(ctx, userinfoPersonKey{}, read), read
+}
+
+// userinfoPersonOf returns the userinfoPerson withUserinfoPerson put in
+// ctx, or nil.
+func userinfoPersonOf(ctx context.Context) *userinfoPerson {
+	read, _ := ctx.Value(userinfoPersonKey{}).(*userinfoPerson)
+	return read
+}
+
+// userinfoBeneficiary is the person id, with doses as they are now: as
+// read with the token when its row named them, else from the registry. A
+// person gone is store.ErrNotFound either way.
+func (p *Provider) userinfoBeneficiary(ctx context.Context, read *userinfoPerson, id string) (*store.Beneficiary, error) {
+	if read.id == "" || read.id != id {
+		return p.registry.Beneficiary(ctx, id)
+	}
+	if read.b == nil {
+		return nil, store.ErrNotFound
+	}
+	return read.b, nil
 }
 
 // userinfoToken checks the request's access token: valid, bound as it
@@ -75,7 +116,7 @@ func (p *Provider) userinfoToken(c *gin.Context, cross bool) (fosite.AccessReque
 	}
 	// Only the token's own client may read it from a browser, and only a
 	// public one: a confidential client's token has no business in a page.
-	// Refused before anything is read or recorded as disclosed.
+	// Refused before anything is released or recorded as disclosed.
 	if client := ar.GetClient().(*Client); cross && (!client.Public || !originAllowed(client.RedirectURIs, c.GetHeader("Origin"))) {
 		writeJSONError(c, http.StatusForbidden, "invalid_request", "This client does not accept userinfo requests from this web origin.")
 		return nil, nil, false

@@ -87,12 +87,7 @@ func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID stri
 	rows := make([]resumeRow, 0, typicalDoses)
 	res := s.reader(ctx).Raw(`SELECT l.*, s.id AS sess_id, s.beneficiary_id AS sess_beneficiary_id, s.mobile AS sess_mobile,
 			s.name AS sess_name, s.auth_time AS sess_auth_time, s.grants AS sess_grants,
-			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`,
-			b.id AS ben_id, b.mobile AS ben_mobile, b.name AS ben_name, b.name_key AS ben_name_key,
-			b.year_of_birth AS ben_year_of_birth, b.content_hash AS ben_content_hash,
-			b.created_at AS ben_created_at, b.updated_at AS ben_updated_at,
-			d.id AS ben_dose_id, d.vaccine AS ben_vaccine, d.dose_number AS ben_dose_number,
-			d.total_doses AS ben_total_doses, d.dose_date AS ben_dose_date
+			s.created_at AS sess_created_at, s.expires_at AS sess_expires_at, `+cols+`, `+joinedBeneficiaryColumns+`
 		FROM login_requests l JOIN clients c ON c.id = l.client_id
 		LEFT JOIN sessions s ON s.id = l.session_id AND s.id = ? AND s.expires_at > ?
 		LEFT JOIN beneficiaries b ON b.id = l.beneficiary_id
@@ -112,15 +107,29 @@ func (s *Store) GetLoginRequestForResume(ctx context.Context, id, sessionID stri
 	if first.Sess.ID != nil {
 		sess = first.Sess.session()
 	}
-	var b *Beneficiary
-	if first.Ben.ID != nil {
-		doses := make([]beneficiaryDose, len(rows))
-		for i, r := range rows {
-			doses[i] = r.Ben.row()
-		}
-		b = &gatherBeneficiaries(doses)[0]
-	}
+	b := joinedBeneficiary(rows, func(r resumeRow) beneficiaryColumns { return r.Ben })
 	return &lr, sess, &client, b, nil
+}
+
+// joinedBeneficiaryColumns selects a beneficiary b and its doses d, joined
+// to another row, as beneficiaryColumns with the prefix ben_.
+const joinedBeneficiaryColumns = `b.id AS ben_id, b.mobile AS ben_mobile, b.name AS ben_name, b.name_key AS ben_name_key,
+	b.year_of_birth AS ben_year_of_birth, b.content_hash AS ben_content_hash,
+	b.created_at AS ben_created_at, b.updated_at AS ben_updated_at,
+	d.id AS ben_dose_id, d.vaccine AS ben_vaccine, d.dose_number AS ben_dose_number,
+	d.total_doses AS ben_total_doses, d.dose_date AS ben_dose_date`
+
+// joinedBeneficiary gathers the beneficiary of rows, one a dose, read
+// with joinedBeneficiaryColumns; nil when the join found none.
+func joinedBeneficiary[R any](rows []R, ben func(R) beneficiaryColumns) *Beneficiary {
+	if len(rows) == 0 || ben(rows[0]).ID == nil {
+		return nil
+	}
+	doses := make([]beneficiaryDose, len(rows))
+	for i, r := range rows {
+		doses[i] = ben(r).row()
+	}
+	return &gatherBeneficiaries(doses)[0]
 }
 
 // beneficiaryColumns is a beneficiaryDose read through a LEFT JOIN: every

@@ -342,11 +342,14 @@ const (
 // OAuthToken is one row shape for every token kind fosite stores. A used
 // authorization code is made inactive, never deleted, so a replay is seen.
 type OAuthToken struct {
-	Kind            string `gorm:"primaryKey"`
-	Signature       string `gorm:"primaryKey"`
-	RequestID       string
-	ClientID        string
-	Subject         string
+	Kind      string `gorm:"primaryKey"`
+	Signature string `gorm:"primaryKey"`
+	RequestID string
+	ClientID  string
+	Subject   string
+	// BeneficiaryID is the person the grant is for ("" in rows written
+	// before the column), for GetTokenWithPerson's join.
+	BeneficiaryID   string
 	RequestedAt     time.Time
 	ExpiresAt       time.Time
 	Scopes          StringList

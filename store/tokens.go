@@ -103,6 +103,42 @@ func (s *Store) GetTokensAndClient(ctx context.Context, keys ...TokenKey) ([]*OA
 	return tokens, &rows[0].Client, nil
 }
 
+// GetTokenWithPerson is GetTokenAndClient with, in the same statement,
+// the person the row's grant is for (OAuthToken.BeneficiaryID) with
+// doses: userinfo answers from the token and the person, read in one
+// round trip. The person is nil when the row names none (a row written
+// before the column) or when they are gone from the registry; the row's
+// BeneficiaryID tells the two apart.
+func (s *Store) GetTokenWithPerson(ctx context.Context, kind, signature string) (*OAuthToken, *Client, *Beneficiary, error) {
+	if !wellFormedKey(kind, signature) {
+		return nil, nil, nil, ErrNotFound
+	}
+	cols, err := s.clientColumns()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// One row per dose of the person (one when there is none).
+	type tokenPersonRow struct {
+		OAuthToken `gorm:"embedded"`
+		Client     Client             `gorm:"embedded;embeddedPrefix:client_row_"`
+		Ben        beneficiaryColumns `gorm:"embedded;embeddedPrefix:ben_"`
+	}
+	rows := make([]tokenPersonRow, 0, typicalDoses)
+	err = s.reader(ctx).Raw(`SELECT t.*, `+cols+`, `+joinedBeneficiaryColumns+`
+		FROM oauth_tokens t JOIN clients c ON c.id = t.client_id
+		LEFT JOIN beneficiaries b ON b.id = t.beneficiary_id
+		LEFT JOIN doses d ON d.beneficiary_id = b.id
+		WHERE t.kind = ? AND t.signature = ? ORDER BY d.dose_number, d.id`, kind, signature).Find(&rows).Error
+	if err != nil {
+		return nil, nil, nil, translate(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil, nil, ErrNotFound
+	}
+	b := joinedBeneficiary(rows, func(r tokenPersonRow) beneficiaryColumns { return r.Ben })
+	return &rows[0].OAuthToken, &rows[0].Client, b, nil
+}
+
 // GetToken returns the row of kind with signature, active or not, or
 // ErrNotFound. Callers decide what an inactive row means.
 func (s *Store) GetToken(ctx context.Context, kind, signature string) (*OAuthToken, error) {
@@ -133,8 +169,9 @@ func (s *Store) GetTokenAndClient(ctx context.Context, kind, signature string) (
 }
 
 // clientColumns is the select list of every column of clients as c,
-// renamed client_row_<column> for the scans of GetTokenAndClient and
-// GetLoginRequestForResume; made once from the model's schema, so a new
+// renamed client_row_<column> for the reads that join a row's client
+// (GetTokensAndClient, GetTokenWithPerson, GetLoginRequestWithClient,
+// GetLoginRequestForResume); made once from the model's schema, so a new
 // column needs no change here.
 func (s *Store) clientColumns() (string, error) {
 	clientCols.once.Do(func() {

@@ -320,6 +320,70 @@ func TestGetTokenAndClient(t *testing.T) {
 	})
 }
 
+// Userinfo's read: the access token, its client and the person the
+// grant is for, with doses in order, in one statement; no person for a
+// row that names none or for a person gone, told apart by the row.
+func TestGetTokenWithPerson(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := testCtx(t)
+		wantCl := storedClient(t, s, "c1", "Zeta Airlines")
+		_, err := s.ReplaceBeneficiaries(ctx, []store.Beneficiary{
+			person("b1", "+919876543210", "Asha Verma", dose(2, 2, "2021-08-01"), dose(1, 2, "2021-05-01")),
+			person("b2", "+919876543211", "Ravi"),
+		})
+		must(t, err)
+		named := func(sig, beneficiaryID string) {
+			tok := newToken(store.KindAccessToken, sig, "r-"+sig, "c1")
+			tok.BeneficiaryID = beneficiaryID
+			must(t, s.CreateToken(ctx, tok))
+		}
+		named("at1", "b1")
+		named("at2", "b2")
+		named("at-old", "")
+		named("at-gone", "b9")
+		wantB1, err := s.GetBeneficiary(ctx, "b1")
+		must(t, err)
+		wantB2, err := s.GetBeneficiary(ctx, "b2")
+		must(t, err)
+
+		for _, tc := range []struct {
+			sig, beneficiaryID string
+			want               *store.Beneficiary
+		}{
+			{"at1", "b1", wantB1},
+			{"at2", "b2", wantB2}, // no dose: one row, the dose's columns NULL
+			{"at-old", "", nil},
+			{"at-gone", "b9", nil},
+		} {
+			before, _ := s.Counts()
+			tok, cl, b, err := s.GetTokenWithPerson(ctx, store.KindAccessToken, tc.sig)
+			must(t, err)
+			if after, _ := s.Counts(); after-before != 1 {
+				t.Errorf("%s: %d statements, want 1", tc.sig, after-before)
+			}
+			wantTok, err := s.GetToken(ctx, store.KindAccessToken, tc.sig)
+			must(t, err)
+			if !reflect.DeepEqual(tok, wantTok) || tok.BeneficiaryID != tc.beneficiaryID {
+				t.Errorf("%s: token %+v, want %+v", tc.sig, tok, wantTok)
+			}
+			if !reflect.DeepEqual(cl, wantCl) {
+				t.Errorf("%s: client %+v, want %+v", tc.sig, cl, wantCl)
+			}
+			if !reflect.DeepEqual(b, tc.want) {
+				t.Errorf("%s: person %+v, want %+v", tc.sig, b, tc.want)
+			}
+		}
+
+		if _, _, _, err := s.GetTokenWithPerson(ctx, store.KindAccessToken, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown token: %v", err)
+		}
+		must(t, s.CreateToken(ctx, newToken(store.KindAccessToken, "at-ghost", "r-ghost", "ghost")))
+		if _, _, _, err := s.GetTokenWithPerson(ctx, store.KindAccessToken, "at-ghost"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a token of no client: %v", err)
+		}
+	})
+}
+
 // The rows of one code read with their client in one statement: the rows
 // GetTokens finds and the client GetClient reads; none, and no client,
 // for unknown keys or rows of no client.

@@ -402,6 +402,77 @@ func TestUserinfoVariants(t *testing.T) {
 	})
 }
 
+// Userinfo answers with the person as the registry has them now, read
+// with the access token: a dose added since the sign-in shows, a token
+// row from before rows named their person is answered the same, and a
+// person gone from the registry gets invalid_token, nothing disclosed.
+func TestUserinfoReadsThePersonNow(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, nil)
+		id, secret := ts.client(oauth.ClientSpec{Scopes: []string{"openid", "vaccination_status"}})
+		r := ts.newRP(id, secret, "openid", "vaccination_status")
+		a := r.authorize()
+		v := r.finish(a, ts.newBrowser().signIn(a, "9999900002", "Ravi Kumar"))
+		if v.Userinfo["vaccination_status"] != float64(1) {
+			t.Fatalf("userinfo after one dose of two: %v", v.Userinfo)
+		}
+		ctx := context.Background()
+		st := ts.store()
+		status := func() (int, map[string]any) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+oauth.PathUserinfo, nil)
+			req.Header.Set("Authorization", "Bearer "+v.Token.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			json.NewDecoder(resp.Body).Decode(&body)
+			return resp.StatusCode, body
+		}
+
+		b, err := st.GetBeneficiary(ctx, "demo-ravi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := b.Doses[0]
+		second.ID, second.DoseNumber = 0, 2
+		b.Doses = append(b.Doses, second)
+		if _, err := st.ReplaceBeneficiaries(ctx, []store.Beneficiary{*b}); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := status(); code != http.StatusOK || body["vaccination_status"] != float64(2) {
+			t.Fatalf("after the second dose: %d %v, want 200 and status 2", code, body)
+		}
+
+		db, _ := st.DB()
+		if _, err := db.Exec(`UPDATE oauth_tokens SET beneficiary_id = ''`); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := status(); code != http.StatusOK || body["vaccination_status"] != float64(2) || body["sub"] != v.IDToken.Subject {
+			t.Fatalf("a token row naming no person: %d %v, want 200, status 2 and the same sub", code, body)
+		}
+
+		var before int
+		db.QueryRow(`SELECT count(*) FROM disclosures`).Scan(&before)
+		if err := st.DeleteBeneficiary(ctx, "demo-ravi"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`UPDATE oauth_tokens SET beneficiary_id = 'demo-ravi'`); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := status(); code != http.StatusUnauthorized || body["error"] != "invalid_token" {
+			t.Fatalf("the person gone: %d %v, want 401 invalid_token", code, body)
+		}
+		var after int
+		db.QueryRow(`SELECT count(*) FROM disclosures`).Scan(&after)
+		if after != before {
+			t.Errorf("%d disclosures recorded for a person gone, want none", after-before)
+		}
+	})
+}
+
 func fetchJWKS(t *testing.T, ts *testServer) josev4.JSONWebKeySet {
 	t.Helper()
 	resp, err := http.Get(ts.URL + oauth.PathJWKS)
