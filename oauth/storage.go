@@ -230,19 +230,19 @@ func (s *Storage) getRow(ctx context.Context, kind, signature string) (*store.OA
 	if !hasClientMemo(ctx) {
 		return s.st.GetToken(ctx, kind, signature)
 	}
-	if person := userinfoPersonOf(ctx); person != nil && kind == store.KindAccessToken {
-		// Userinfo's token: its client and its person in one statement.
-		row, client, b, err := s.st.GetTokenWithPerson(ctx, kind, signature)
-		if err != nil {
-			return nil, err
-		}
-		rememberClient(ctx, client)
-		person.id, person.b = row.BeneficiaryID, b
-		return row, nil
-	}
 	// The row's client comes in the same statement, for toRequest to find
-	// in the memo (userinfo and introspection read nothing else of it).
-	row, client, err := s.st.GetTokenAndClient(ctx, kind, signature)
+	// in the memo; userinfo's access token comes with its person too.
+	var row *store.OAuthToken
+	var client *store.Client
+	var err error
+	if person := userinfoPersonOf(ctx); person != nil && kind == store.KindAccessToken {
+		row, client, person.b, err = s.st.GetTokenWithPerson(ctx, kind, signature)
+		if err == nil {
+			person.id = row.BeneficiaryID
+		}
+	} else {
+		row, client, err = s.st.GetTokenAndClient(ctx, kind, signature)
+	}
 	if err != nil {
 		return nil, err
 	}
