@@ -144,3 +144,34 @@ func (p *tcpProxy) stop() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
+
+// SetMaxConns sizes PostgreSQL's pool and refuses a pool of no
+// connection; SQLite keeps its one writer whatever it is told.
+func TestSetMaxConns(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dialect string) {
+		s := storetest.Open(t, dialect)
+		db, err := s.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.DefaultMaxConns
+		if dialect == "sqlite" {
+			want = 1
+		}
+		if got := db.Stats().MaxOpenConnections; got != want {
+			t.Errorf("opened with a pool of %d, want %d", got, want)
+		}
+		if err := s.SetMaxConns(0); err == nil {
+			t.Error("a pool of 0 connections was accepted")
+		}
+		if err := s.SetMaxConns(5); err != nil {
+			t.Fatal(err)
+		}
+		if dialect == "postgres" {
+			want = 5
+		}
+		if got := db.Stats().MaxOpenConnections; got != want {
+			t.Errorf("after SetMaxConns(5): a pool of %d, want %d", got, want)
+		}
+	})
+}

@@ -112,8 +112,8 @@ func Open(url string) (*Store, error) {
 			}
 		}
 	case Postgres:
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetMaxOpenConns(DefaultMaxConns)
+		sqlDB.SetMaxIdleConns(DefaultMaxConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	return &Store{db: db, read: read, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
@@ -192,6 +192,30 @@ func withPragmas(path, pragmas string) string {
 		sep = "&"
 	}
 	return path + sep + pragmas
+}
+
+// DefaultMaxConns is how many PostgreSQL connections a store opens at
+// most, unless SetMaxConns says otherwise.
+const DefaultMaxConns = 32
+
+// SetMaxConns sets how many PostgreSQL connections the store opens at
+// most (and keeps open when idle); more requests than connections wait
+// for one. On SQLite it does nothing: one connection writes, and the
+// read-only pool is sized for SQLite's own locking.
+func (s *Store) SetMaxConns(n int) error {
+	if n < 1 {
+		return fmt.Errorf("store: at least one connection is needed, not %d", n)
+	}
+	if s.dialect != Postgres {
+		return nil
+	}
+	db, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return nil
 }
 
 // DB returns the underlying database handle, for migrations and health checks.

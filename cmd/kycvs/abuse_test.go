@@ -306,12 +306,12 @@ func TestServeConfigValidationOfLimitsAndLifetimes(t *testing.T) {
 	_, err := kycvs(t, "serve", "--issuer", "https://kycvs.example", "--secret", testSecret, "--sms", "log",
 		"--code-ttl", "0s", "--access-token-ttl", "-1s", "--id-token-ttl", "0s", "--refresh-token-ttl", "0s",
 		"--cleanup-interval", "0s", "--otp-hourly-limit", "-1", "--client-otp-limit", "-1", "--sms-max-concurrent", "-1",
-		"--retention", "-24h", "--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080")
+		"--retention", "-24h", "--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080", "--database-max-conns", "0")
 	if err == nil || exitCode(err) != 2 {
 		t.Fatalf("serve accepted bad limits and lifetimes: %v", err)
 	}
 	for _, want := range []string{"--code-ttl", "--access-token-ttl", "--id-token-ttl", "--refresh-token-ttl", "--cleanup-interval",
-		"--otp-hourly-limit", "--client-otp-limit", "--sms-max-concurrent", "--metrics-addr", "--retention"} {
+		"--otp-hourly-limit", "--client-otp-limit", "--sms-max-concurrent", "--metrics-addr", "--retention", "--database-max-conns"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

@@ -26,9 +26,11 @@ import (
 
 // serveConfig is every setting of `kycvs serve`, validated at once.
 type serveConfig struct {
-	Addr              string
-	Issuer            string
-	DatabaseURL       string
+	Addr        string
+	Issuer      string
+	DatabaseURL string
+	// DatabaseMaxConns caps the process's PostgreSQL connections.
+	DatabaseMaxConns  int
 	Secret            string
 	Dev               bool
 	DataDir           string
@@ -114,6 +116,11 @@ func (c serveConfig) clock() func() time.Time {
 // year (DESIGN.md "Retention").
 const DefaultRetention = 365 * 24 * time.Hour
 
+// maxDatabaseConns bounds --database-max-conns: PostgreSQL's own
+// max_connections is 100 by default, and thousands of connections from one
+// process is a typo.
+const maxDatabaseConns = 1000
+
 // devDataDir holds the dev database, generated secret and SMS file.
 const devDataDir = "kycvs-data"
 
@@ -121,6 +128,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.Issuer, "issuer", "", "issuer URL, exactly as clients see it (default in --dev: http://localhost:PORT)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... or sqlite:PATH (default sqlite:kycvs.db; in --dev sqlite:"+devDataDir+"/kycvs.db)")
+	fs.IntVar(&c.DatabaseMaxConns, "database-max-conns", store.DefaultMaxConns, "PostgreSQL connections this process opens at most; requests beyond them wait for one")
 	fs.StringVar(&c.Secret, "secret", "", "server secret, 32 bytes or more: encrypts keys at rest, keys pairwise subjects and OTP hashes (generated and kept in "+devDataDir+"/secret in --dev)")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: SQLite, generated secret, demo registry and client, SMS to a file and the log")
 	fs.StringVar(&c.DataDir, "data-dir", devDataDir, "directory for --dev's database, secret and SMS file")
@@ -216,6 +224,9 @@ func (c *serveConfig) validate() error {
 	}
 	if _, _, err := store.ParseURL(c.DatabaseURL); err != nil {
 		p = append(p, "--database-url: "+err.Error())
+	}
+	if c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > maxDatabaseConns {
+		p = append(p, fmt.Sprintf("--database-max-conns: between 1 and %d", maxDatabaseConns))
 	}
 	if len(c.Secret) < 32 {
 		p = append(p, "--secret: 32 bytes or more are required (e.g. openssl rand -base64 48)")

@@ -54,6 +54,7 @@ func newTestServer(t *testing.T, dialect string, tweak func(*serveConfig)) *test
 		Addr:              ln.Addr().String(),
 		Issuer:            ts.URL,
 		DatabaseURL:       storetest.URL(t, dialect),
+		DatabaseMaxConns:  store.DefaultMaxConns,
 		Secret:            testSecret,
 		Migrate:           true,
 		SMS:               "file:" + ts.smsFile,

@@ -157,6 +157,10 @@ func openServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*ser
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := st.SetMaxConns(cfg.DatabaseMaxConns); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	if !cfg.Migrate {
 		if err := checkSchema(ctx, st); err != nil {
 			st.Close()
