@@ -92,15 +92,22 @@ func TestConsoleLogsNoMobile(t *testing.T) {
 	if !strings.Contains(logs, "no admin's") || !strings.Contains(logs, "locked") || !strings.Contains(logs, "mobile_tag=") {
 		t.Fatalf("the events are not logged:\n%s", logs)
 	}
-	// Request IDs, tags and durations are random digits that may hold
-	// "3300" by chance; the rest of each line may not.
-	scrubbed := regexp.MustCompile(`(request_id|mobile_tag|duration|time)=\S+`).ReplaceAllString(logs, "")
+	scrubbed := withoutRandomFields(logs)
 	for _, leak := range []string{"3300", "0010", "******", "99999"} {
 		if strings.Contains(scrubbed, leak) {
 			t.Errorf("the log holds %q:\n%s", leak, logs)
 		}
 	}
 }
+
+// withoutRandomFields is logs without the fields whose values are random
+// hex or digits (IDs, tags, times and durations), which may hold a
+// mobile's last digits by chance; the rest of each line may not.
+func withoutRandomFields(logs string) string {
+	return randomFields.ReplaceAllString(logs, "")
+}
+
+var randomFields = regexp.MustCompile(`(request_id|mobile_tag|user|duration|time)=\S+`)
 
 // Every page of disclosures is a read of personal data and is audited, on
 // the API and the console, and a cursor kycvs did not make is refused: a

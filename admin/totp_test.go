@@ -89,8 +89,9 @@ func TestConsoleLockoutAlert(t *testing.T) {
 	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "sign-in locked out") {
 		t.Errorf("no WARN line for the lockout:\n%s", logs)
 	}
+	scrubbed := withoutRandomFields(logs)
 	for _, form := range []string{"9999900010", "+919999900010", "0010"} {
-		if strings.Contains(logs, form) {
+		if strings.Contains(scrubbed, form) {
 			t.Errorf("the log holds the mobile (%s)", form)
 		}
 	}
