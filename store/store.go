@@ -112,8 +112,7 @@ func Open(url string) (*Store, error) {
 			}
 		}
 	case Postgres:
-		sqlDB.SetMaxOpenConns(DefaultMaxConns)
-		sqlDB.SetMaxIdleConns(DefaultMaxConns)
+		sizePool(sqlDB, DefaultMaxConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	return &Store{db: db, read: read, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
@@ -213,9 +212,15 @@ func (s *Store) SetMaxConns(n int) error {
 	if err != nil {
 		return err
 	}
+	sizePool(db, n)
+	return nil
+}
+
+// sizePool lets db open n connections and keep them all when idle: a
+// connection closed between bursts is one to dial and prepare again.
+func sizePool(db *sql.DB, n int) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	return nil
 }
 
 // DB returns the underlying database handle, for migrations and health checks.
