@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,7 +318,7 @@ func (f *Flow) load(c *gin.Context, want ...store.LoginState) (*store.LoginReque
 		f.replyStep(c, store.ErrNotFound)
 		return nil, false
 	}
-	lr, err := f.st.GetLoginRequest(c.Request.Context(), ch)
+	lr, err := f.read(c, ch)
 	if err == nil {
 		f.usePage(c, lr)
 		err = checkStep(lr, f.now(), want...)
@@ -327,6 +328,18 @@ func (f *Flow) load(c *gin.Context, want ...store.LoginState) (*store.LoginReque
 		return nil, false
 	}
 	return lr, true
+}
+
+// read reads challenge ch for c. A page whose address names the version
+// a write redirected from (pageAfter) is shown from the store's copy of
+// that write when this process made it (Store.GetLoginRequestAt).
+func (f *Flow) read(c *gin.Context, ch string) (*store.LoginRequest, error) {
+	if c.Request.Method == http.MethodGet {
+		if v, err := strconv.ParseInt(c.Query(versionParam), 10, 64); err == nil {
+			return f.st.GetLoginRequestAt(c.Request.Context(), ch, v)
+		}
+	}
+	return f.st.GetLoginRequest(c.Request.Context(), ch)
 }
 
 // replyStep answers a request whose challenge is unknown, finished or at

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -330,12 +331,33 @@ func wantStatus(t *testing.T, w kycvstest.Page, status int) {
 	}
 }
 
+// wantRedirect checks that w is a 303 to location, leaving out the
+// version of the request a page after a write names (TestPageAfterSend).
 func wantRedirect(t *testing.T, w kycvstest.Page, location string) {
 	t.Helper()
 	wantStatus(t, w, http.StatusSeeOther)
-	if got := w.Header.Get("Location"); got != location {
-		t.Fatalf("Location = %q, want %q", got, location)
+	if got := withoutVersion(t, w.Header.Get("Location")); got != location {
+		t.Fatalf("Location = %q, want %q", w.Header.Get("Location"), location)
 	}
+}
+
+// withoutVersion is location without its v parameter, which must be a
+// version when there.
+func withoutVersion(t *testing.T, location string) string {
+	t.Helper()
+	u, err := url.Parse(location)
+	if err != nil {
+		t.Fatalf("Location %q: %v", location, err)
+	}
+	q := u.Query()
+	if v, ok := q["v"]; ok {
+		if _, err := strconv.ParseInt(v[0], 10, 64); len(v) != 1 || err != nil {
+			t.Fatalf("Location %q: v is not a version", location)
+		}
+		q.Del("v")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // follow checks that w is a 303 to the challenge's page with outcome
@@ -347,7 +369,7 @@ func (b *browser) follow(w kycvstest.Page, ch, m string) kycvstest.Page {
 		want += "?m=" + m
 	}
 	wantRedirect(b.ts.t, w, want)
-	return b.get(want)
+	return b.get(w.Header.Get("Location"))
 }
 
 func wantBody(t *testing.T, w kycvstest.Page, parts ...string) {
@@ -1264,4 +1286,49 @@ func csrfPair(tb testing.TB, engine http.Handler, path string) (cookie, token st
 		tb.Fatalf("%s: no CSRF cookie or token: %d %.300s", path, p.Status, p.Body)
 	}
 	return cookie, token
+}
+
+// The send redirects to the code page with the version it wrote, and that
+// page is shown from the write: no statement. A reload, or an address
+// naming another version, reads the request.
+func TestPageAfterSend(t *testing.T) {
+	eachBackend(t, func(c *testConfig) { c.OTP.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
+		// The client's name comes with the request, as authorize writes it.
+		ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ClientName = "Indian Rail" })
+		b := ts.browser()
+		wantStatus(t, b.get("/login/"+ch), http.StatusOK)
+		sent := b.start(ch, mobileAsha, nameAsha)
+		loc := sent.Header.Get("Location")
+		if want := fmt.Sprintf("/login/%s?v=%d", ch, ts.request(ch).Version); sent.Status != http.StatusSeeOther || loc != want {
+			t.Fatalf("the send answers %d to %q, want 303 to %q", sent.Status, loc, want)
+		}
+		page := func(path string) (kycvstest.Page, uint64) {
+			t.Helper()
+			before, _ := ts.st.Counts()
+			w := b.get(path)
+			after, _ := ts.st.Counts()
+			wantStatus(t, w, http.StatusOK)
+			wantBody(t, w, `name="otp"`, claims.MaskMobile(mobileAsha))
+			return w, after - before
+		}
+		if _, n := page(loc); n != 0 {
+			t.Errorf("the code page after the send sent %d statements, want 0", n)
+		}
+		if _, n := page(loc); n == 0 {
+			t.Error("a reload of the code page was not read from the database")
+		}
+
+		// A resend writes the next version, and its page is shown from it;
+		// the first address then reads the request as it is.
+		resent := b.post("/login/"+ch+"/resend", nil)
+		wantRedirect(t, resent, "/login/"+ch+"?m=sent")
+		w, n := page(resent.Header.Get("Location"))
+		if n != 0 {
+			t.Errorf("the code page after a resend sent %d statements, want 0", n)
+		}
+		wantBody(t, w, "We sent a new code.")
+		if _, n := page(loc); n == 0 {
+			t.Error("the code page at an older version was not read from the database")
+		}
+	})
 }

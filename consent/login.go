@@ -202,6 +202,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	}
 	resend := lr.State == store.LoginOTPSent
 	var before, seen store.LoginRequest
+	var written *store.LoginRequest
 	err := f.otps.Issue(ctx, otp.Request{
 		Binding:  lr.ID,
 		Mobile:   mobile,
@@ -213,7 +214,8 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 		Save: func(ctx context.Context, s otp.State) error {
 			// lr was read by this request: one conditional UPDATE when
 			// nobody wrote the challenge since.
-			_, err := f.st.UpdateLoginRequestFrom(ctx, lr, func(r *store.LoginRequest) error {
+			var err error
+			written, err = f.st.UpdateLoginRequestFrom(ctx, lr, func(r *store.LoginRequest) error {
 				if err := checkStep(r, now, store.LoginPending, store.LoginOTPSent); err != nil {
 					return err
 				}
@@ -263,7 +265,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	if resend {
 		m = outcomeSent
 	}
-	c.Redirect(http.StatusSeeOther, f.pageWith(lr.ID, m))
+	c.Redirect(http.StatusSeeOther, f.pageAfter(written, m))
 }
 
 // refuseLimited answers a code a send limit refused: the challenge keeps

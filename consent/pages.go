@@ -1,6 +1,8 @@
 package consent
 
 import (
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -96,6 +98,21 @@ func (f *Flow) pageWith(challenge, m string) string {
 		p += "?m=" + m
 	}
 	return p
+}
+
+// versionParam names, in a page's address, the version of the login
+// request the redirect to it followed.
+const versionParam = "v"
+
+// pageAfter is pageWith for the redirect that follows this request's
+// write of lr: the address names lr's version, so the page is shown from
+// what was written rather than read back (Flow.read).
+func (f *Flow) pageAfter(lr *store.LoginRequest, m string) string {
+	q := url.Values{versionParam: {strconv.FormatInt(lr.Version, 10)}}
+	if m != "" {
+		q.Set("m", m)
+	}
+	return f.path(lr.ID, "") + "?" + q.Encode()
 }
 
 // fieldOf names the form field msg is about, "" when it is about none.

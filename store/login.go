@@ -191,9 +191,13 @@ func (c sessionColumns) session() *Session {
 // a *KeepChanges (or an error wrapping one): then the changes are written
 // and its Err returned, with the updated request (a wrong OTP must count the
 // try and still fail). What the change did to the OTP is tallied when the
-// transaction commits (OTPTally).
+// transaction commits (OTPTally). The request as written is kept a few
+// seconds for the page that follows (GetLoginRequestAt); so it is by
+// UpdateLoginRequestFrom and UpdateLoginRequestWith.
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
-	return lockedUpdate(ctx, s, id, update, s.tallyLoginRequest)
+	r, err := lockedUpdate(ctx, s, id, update, s.tallyLoginRequest)
+	s.wroteLoginRequest(ctx, r)
+	return r, err
 }
 
 // UpdateLoginRequestFrom is UpdateLoginRequest for a caller that has just
@@ -205,7 +209,9 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 // the row is read again, locked, and update runs on that. update may so
 // run twice, and must only change the row and its own variables.
 func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error) (*LoginRequest, error) {
-	return versionedUpdate(ctx, s, read, update, nil, s.tallyLoginRequest)
+	r, err := versionedUpdate(ctx, s, read, update, nil, s.tallyLoginRequest)
+	s.wroteLoginRequest(ctx, r)
+	return r, err
 }
 
 // UpdateLoginRequestWith is UpdateLoginRequestFrom that, when update
@@ -215,7 +221,9 @@ func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, 
 // statements and one for the COMMIT on PostgreSQL (WriteTogether), not a
 // transaction around a locked read.
 func (s *Store) UpdateLoginRequestWith(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error, also func(w *Writes, now *LoginRequest)) (*LoginRequest, error) {
-	return versionedUpdate(ctx, s, read, update, also, s.tallyLoginRequest)
+	r, err := versionedUpdate(ctx, s, read, update, also, s.tallyLoginRequest)
+	s.wroteLoginRequest(ctx, r)
+	return r, err
 }
 
 // tallyLoginRequest tallies what a write did to the request's OTP

@@ -59,6 +59,9 @@ type Store struct {
 	counts  *counts
 	// tallies are the OTP counts not yet written (FlushOTPTallies).
 	tallies *pendingTallies
+	// written holds the login requests just written, for the pages that
+	// follow (GetLoginRequestAt).
+	written *writtenLogins
 }
 
 // ParseURL splits a database URL ("postgres://...", "postgresql://..." or
@@ -115,7 +118,7 @@ func Open(url string) (*Store, error) {
 		sizePool(sqlDB, DefaultMaxConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	return &Store{db: db, read: read, dialect: dialect, counts: c, tallies: newPendingTallies()}, nil
+	return &Store{db: db, read: read, dialect: dialect, counts: c, tallies: newPendingTallies(), written: newWrittenLogins()}, nil
 }
 
 // gormConfig is the configuration of every pool; each gorm.Open needs its

@@ -133,7 +133,8 @@ func (d *flowDriver) run(ctx context.Context, mobile, name string) (res flowRun)
 	}
 	before := d.Gateway.Delivered(mobile)
 	a, err = do("send", http.MethodPost, d.Issuer+loginPath, url.Values{"mobile": {mobile}, "name": {name}, "csrf_token": {csrf}}, nil)
-	if err != nil || a.Status != http.StatusSeeOther || a.Location != loginPath {
+	// The code page's address names the version the send wrote.
+	if err != nil || a.Status != http.StatusSeeOther || !strings.HasPrefix(a.Location, loginPath+"?v=") {
 		return stop(a, err, "303 back to the challenge")
 	}
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
