@@ -331,8 +331,8 @@ func (f *Flow) load(c *gin.Context, want ...store.LoginState) (*store.LoginReque
 }
 
 // read reads challenge ch for c. A page whose address names the version
-// a write redirected from (pageAfter) is shown from the store's copy of
-// that write when this process made it (Store.GetLoginRequestAt).
+// a write redirected from (redirectAfter) is shown from the store's copy
+// of that write when this process made it (Store.GetLoginRequestAt).
 func (f *Flow) read(c *gin.Context, ch string) (*store.LoginRequest, error) {
 	if c.Request.Method == http.MethodGet {
 		if v, err := strconv.ParseInt(c.Query(versionParam), 10, 64); err == nil {

@@ -265,7 +265,7 @@ func (f *Flow) send(c *gin.Context, lr *store.LoginRequest, client, mobile, name
 	if resend {
 		m = outcomeSent
 	}
-	c.Redirect(http.StatusSeeOther, f.pageAfter(written, m))
+	f.redirectAfter(c, written, m)
 }
 
 // refuseLimited answers a code a send limit refused: the challenge keeps

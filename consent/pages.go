@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -104,15 +105,17 @@ func (f *Flow) pageWith(challenge, m string) string {
 // request the redirect to it followed.
 const versionParam = "v"
 
-// pageAfter is pageWith for the redirect that follows this request's
-// write of lr: the address names lr's version, so the page is shown from
-// what was written rather than read back (Flow.read).
-func (f *Flow) pageAfter(lr *store.LoginRequest, m string) string {
+// redirectAfter answers c, which has just written lr, with a redirect to
+// lr's page with outcome code m. The address names lr's version, and the
+// page is shown from lr as written rather than read back (Flow.read,
+// Store.KeepForPage).
+func (f *Flow) redirectAfter(c *gin.Context, lr *store.LoginRequest, m string) {
+	f.st.KeepForPage(c.Request.Context(), lr)
 	q := url.Values{versionParam: {strconv.FormatInt(lr.Version, 10)}}
 	if m != "" {
 		q.Set("m", m)
 	}
-	return f.path(lr.ID, "") + "?" + q.Encode()
+	c.Redirect(http.StatusSeeOther, f.path(lr.ID, "")+"?"+q.Encode())
 }
 
 // fieldOf names the form field msg is about, "" when it is about none.

@@ -191,13 +191,9 @@ func (c sessionColumns) session() *Session {
 // a *KeepChanges (or an error wrapping one): then the changes are written
 // and its Err returned, with the updated request (a wrong OTP must count the
 // try and still fail). What the change did to the OTP is tallied when the
-// transaction commits (OTPTally). The request as written is kept a few
-// seconds for the page that follows (GetLoginRequestAt); so it is by
-// UpdateLoginRequestFrom and UpdateLoginRequestWith.
+// transaction commits (OTPTally).
 func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*LoginRequest) error) (*LoginRequest, error) {
-	r, err := lockedUpdate(ctx, s, id, update, s.tallyLoginRequest)
-	s.wroteLoginRequest(ctx, r)
-	return r, err
+	return lockedUpdate(ctx, s, id, update, s.tallyLoginRequest)
 }
 
 // UpdateLoginRequestFrom is UpdateLoginRequest for a caller that has just
@@ -209,9 +205,7 @@ func (s *Store) UpdateLoginRequest(ctx context.Context, id string, update func(*
 // the row is read again, locked, and update runs on that. update may so
 // run twice, and must only change the row and its own variables.
 func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error) (*LoginRequest, error) {
-	r, err := versionedUpdate(ctx, s, read, update, nil, s.tallyLoginRequest)
-	s.wroteLoginRequest(ctx, r)
-	return r, err
+	return versionedUpdate(ctx, s, read, update, nil, s.tallyLoginRequest)
 }
 
 // UpdateLoginRequestWith is UpdateLoginRequestFrom that, when update
@@ -221,9 +215,7 @@ func (s *Store) UpdateLoginRequestFrom(ctx context.Context, read *LoginRequest, 
 // statements and one for the COMMIT on PostgreSQL (WriteTogether), not a
 // transaction around a locked read.
 func (s *Store) UpdateLoginRequestWith(ctx context.Context, read *LoginRequest, update func(*LoginRequest) error, also func(w *Writes, now *LoginRequest)) (*LoginRequest, error) {
-	r, err := versionedUpdate(ctx, s, read, update, also, s.tallyLoginRequest)
-	s.wroteLoginRequest(ctx, r)
-	return r, err
+	return versionedUpdate(ctx, s, read, update, also, s.tallyLoginRequest)
 }
 
 // tallyLoginRequest tallies what a write did to the request's OTP

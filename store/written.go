@@ -9,13 +9,14 @@ import (
 
 // A page that follows a write reads back what the write just wrote: the
 // code page, after the mobile form stored the code, reads the login
-// request again. writtenLogins keeps the login requests this process has
-// just updated, for a few seconds, so that page is shown from the copy
-// instead (GetLoginRequestAt). The page's address names the version it
-// follows, and a copy answers only that version, once: another process's
-// later write is another version, which this copy does not answer, so
-// behind a balancer a page is never shown from an older copy than the one
-// its address asks for.
+// request again. writtenLogins keeps, for a few seconds, the login
+// requests this process has just written and redirects to the page of
+// (KeepForPage), so that page is shown from the copy instead
+// (GetLoginRequestAt). The page's address names the version it follows,
+// and a copy answers only that version, once: another process's later
+// write is another version, which this copy does not answer, so behind a
+// balancer a page is never shown from an older copy than the one its
+// address asks for.
 type writtenLogins struct {
 	mu    sync.Mutex
 	byID  map[string]writtenLogin
@@ -94,10 +95,11 @@ func (s *Store) GetLoginRequestAt(ctx context.Context, id string, version int64)
 	return s.GetLoginRequest(ctx, id)
 }
 
-// wroteLoginRequest keeps r, just written, for its page, unless the write
-// belongs to a transaction that has not committed yet.
-func (s *Store) wroteLoginRequest(ctx context.Context, r *LoginRequest) {
-	if r != nil && !inTx(ctx) {
+// KeepForPage keeps r, which the caller has just written and now
+// redirects to the page of, for that page (GetLoginRequestAt). A write
+// inside a transaction is not kept: it may still roll back.
+func (s *Store) KeepForPage(ctx context.Context, r *LoginRequest) {
+	if !inTx(ctx) {
 		s.written.keep(r, time.Now())
 	}
 }
