@@ -9,9 +9,9 @@ import (
 
 // A page that follows a write reads back what the write just wrote: the
 // code page, after the mobile form stored the code, reads the login
-// request again. writtenLogins keeps, for a few seconds, the login
-// requests this process has just written and redirects to the page of
-// (KeepForPage), so that page is shown from the copy instead
+// request again. writtenLogins keeps, for a few seconds, each login
+// request this process has just written before sending the browser to its
+// page (KeepForPage), so that page is shown from the copy instead
 // (GetLoginRequestAt). The page's address names the version it follows,
 // and a copy answers only that version, once: another process's later
 // write is another version, which this copy does not answer, so behind a
@@ -95,9 +95,9 @@ func (s *Store) GetLoginRequestAt(ctx context.Context, id string, version int64)
 	return s.GetLoginRequest(ctx, id)
 }
 
-// KeepForPage keeps r, which the caller has just written and now
-// redirects to the page of, for that page (GetLoginRequestAt). A write
-// inside a transaction is not kept: it may still roll back.
+// KeepForPage keeps r, just written by the caller, for the page the
+// caller sends the browser to next (GetLoginRequestAt). A write inside a
+// transaction is not kept: it may still roll back.
 func (s *Store) KeepForPage(ctx context.Context, r *LoginRequest) {
 	if !inTx(ctx) {
 		s.written.keep(r, time.Now())
