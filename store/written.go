@@ -29,6 +29,9 @@ type writtenLogin struct {
 	at time.Time
 }
 
+// expired reports whether the copy's page is too late for it at now.
+func (c writtenLogin) expired(now time.Time) bool { return now.Sub(c.at) > writtenLoginTTL }
+
 const (
 	// writtenLoginTTL is how long a copy waits for its page: the browser
 	// follows the redirect at once.
@@ -49,7 +52,7 @@ func (w *writtenLogins) keep(r *LoginRequest, now time.Time) {
 	defer w.mu.Unlock()
 	if now.Sub(w.swept) > writtenLoginTTL {
 		for id, c := range w.byID {
-			if now.Sub(c.at) > writtenLoginTTL {
+			if c.expired(now) {
 				delete(w.byID, id)
 			}
 		}
@@ -70,7 +73,7 @@ func (w *writtenLogins) take(id string, version int64, now time.Time) *LoginRequ
 	c, ok := w.byID[id]
 	delete(w.byID, id)
 	w.mu.Unlock()
-	if !ok || c.r.Version != version || now.Sub(c.at) > writtenLoginTTL {
+	if !ok || c.r.Version != version || c.expired(now) {
 		return nil
 	}
 	return c.r
