@@ -252,6 +252,13 @@ func (f *Flow) log(c *gin.Context) *slog.Logger {
 // sends the browser (its Config.LoginURL); valid once Register has run.
 func (f *Flow) LoginURL(challenge string) string { return f.path(challenge, "") }
 
+// NewLoginURL is the address of the sign-in page of lr, which oauth has
+// just stored (its Config.NewLoginURL): like the page after any other
+// write (redirectAfter), it is shown from lr as stored, not read back.
+func (f *Flow) NewLoginURL(ctx context.Context, lr *store.LoginRequest) string {
+	return f.pageAfter(ctx, lr, "")
+}
+
 // path is the address of a challenge's page or one of its forms.
 func (f *Flow) path(challenge, action string) string {
 	p := f.base + "/login/" + url.PathEscape(challenge)

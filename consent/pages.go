@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -106,16 +107,22 @@ func (f *Flow) pageWith(challenge, m string) string {
 const versionParam = "v"
 
 // redirectAfter answers c, which has just written lr, with a redirect to
-// lr's page with outcome code m. The address names lr's version, and the
-// page is shown from lr as written rather than read back (Flow.read,
-// Store.KeepForPage).
+// lr's page with outcome code m (pageAfter).
 func (f *Flow) redirectAfter(c *gin.Context, lr *store.LoginRequest, m string) {
-	f.st.KeepForPage(c.Request.Context(), lr)
+	c.Redirect(http.StatusSeeOther, f.pageAfter(c.Request.Context(), lr, m))
+}
+
+// pageAfter is the address of lr's page with outcome code m, for the
+// browser of the request that has just written lr. The address names lr's
+// version, and the page is shown from lr as written rather than read back
+// (Flow.read, Store.KeepForPage).
+func (f *Flow) pageAfter(ctx context.Context, lr *store.LoginRequest, m string) string {
+	f.st.KeepForPage(ctx, lr)
 	q := url.Values{versionParam: {strconv.FormatInt(lr.Version, 10)}}
 	if m != "" {
 		q.Set("m", m)
 	}
-	c.Redirect(http.StatusSeeOther, f.path(lr.ID, "")+"?"+q.Encode())
+	return f.path(lr.ID, "") + "?" + q.Encode()
 }
 
 // fieldOf names the form field msg is about, "" when it is about none.

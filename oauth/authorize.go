@@ -198,7 +198,7 @@ func (p *Provider) startLogin(c *gin.Context, ar fosite.AuthorizeRequester, clie
 		p.writeAuthorizeError(c, ar, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, p.cfg.LoginURL(lr.ID))
+	c.Redirect(http.StatusSeeOther, p.cfg.NewLoginURL(c.Request.Context(), lr))
 }
 
 // exactRedirect enforces exact string matching of redirect_uri against the

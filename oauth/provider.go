@@ -34,6 +34,11 @@ type Config struct {
 	// (consent's Flow.LoginURL), as consent's FinishURL is oauth's
 	// ResumeURL; default LoginPath.
 	LoginURL func(challenge string) string
+	// NewLoginURL is where the browser goes for a login request the
+	// authorization endpoint has just stored (consent's
+	// Flow.NewLoginURL, which shows that page from lr as stored rather
+	// than read back); default LoginURL(lr.ID).
+	NewLoginURL func(ctx context.Context, lr *store.LoginRequest) string
 	// Now is the provider's clock; default time.Now. It times sign-ins,
 	// sessions, PAR requests, DPoP nonces, client secrets' rotation,
 	// signing keys, back-channel logout and authorization codes (issued,
@@ -131,6 +136,10 @@ func (c *Config) defaults() {
 	c.Lifetimes.defaults()
 	if c.LoginURL == nil {
 		c.LoginURL = LoginPath
+	}
+	if c.NewLoginURL == nil {
+		loginURL := c.LoginURL
+		c.NewLoginURL = func(_ context.Context, lr *store.LoginRequest) string { return loginURL(lr.ID) }
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -122,8 +122,12 @@ func (d *flowDriver) run(ctx context.Context, mobile, name string) (res flowRun)
 	if err != nil || a.Status != http.StatusSeeOther || !strings.HasPrefix(a.Location, "/login/") {
 		return stop(a, err, "303 to /login/")
 	}
-	loginPath := a.Location
-	a, err = do("login", http.MethodGet, d.Issuer+loginPath, nil, nil)
+	first, perr := url.Parse(a.Location)
+	if perr != nil {
+		return stop(a, perr, "a sign-in address")
+	}
+	loginPath := first.Path
+	a, err = do("login", http.MethodGet, d.Issuer+first.String(), nil, nil)
 	if err != nil || a.Status != http.StatusOK {
 		return stop(a, err, "200")
 	}

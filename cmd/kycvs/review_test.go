@@ -159,7 +159,7 @@ func TestAuthorizeParameterLimits(t *testing.T) {
 		q.Set("x_tracking", strings.Repeat("t", 30000))
 		q.Set("ui_locales", "hi en")
 		resp, _ := newRawBrowser(t, ts.URL).do(http.MethodGet, oauth.PathAuth+"?"+q.Encode(), nil)
-		challenge, ok := strings.CutPrefix(resp.Header.Get("Location"), "/login/")
+		challenge, ok := strings.CutPrefix(mustParse(t, resp.Header.Get("Location")).Path, "/login/")
 		if !ok {
 			t.Fatalf("a request with an unknown parameter: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}

@@ -261,17 +261,18 @@ func (s *server) newSignIn(keys *oauth.Keys, registry *claims.Registry, pairwise
 		return nil, nil, err
 	}
 	provider, err := oauth.New(oauth.Config{
-		Issuer:     cfg.Issuer,
-		Secret:     secret,
-		Lifetimes:  cfg.lifetimes(),
-		LoginURL:   flow.LoginURL,
-		Assurance:  claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
-		Logger:     s.logger,
-		Metrics:    s.metrics,
-		RequirePAR: cfg.RequirePAR,
-		DPoPNonce:  cfg.DPoPNonce,
-		JWKSFetch:  cfg.fetchConfig(),
-		Now:        cfg.clock(),
+		Issuer:      cfg.Issuer,
+		Secret:      secret,
+		Lifetimes:   cfg.lifetimes(),
+		LoginURL:    flow.LoginURL,
+		NewLoginURL: flow.NewLoginURL,
+		Assurance:   claims.Assurance{TrustFramework: cfg.TrustFramework, RegistryName: cfg.RegistryName},
+		Logger:      s.logger,
+		Metrics:     s.metrics,
+		RequirePAR:  cfg.RequirePAR,
+		DPoPNonce:   cfg.DPoPNonce,
+		JWKSFetch:   cfg.fetchConfig(),
+		Now:         cfg.clock(),
 	}, s.st, keys, registry, pairwise, flow)
 	if err != nil {
 		return nil, nil, err

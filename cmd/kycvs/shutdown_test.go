@@ -47,7 +47,10 @@ func openSignIn(t *testing.T, issuer, clientID string, person store.Beneficiary)
 	if login.Status != http.StatusOK || token == "" {
 		t.Fatalf("sign-in page: %d %s", login.Status, login.Body)
 	}
-	return &pendingSend{client: b.Client, url: login.URL.String(),
+	// The form posts to the page's address without its query.
+	action := *login.URL
+	action.RawQuery = ""
+	return &pendingSend{client: b.Client, url: action.String(),
 		form: url.Values{"mobile": {person.Mobile}, "name": {person.Name}, "csrf_token": {token}}}
 }
 

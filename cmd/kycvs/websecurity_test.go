@@ -61,11 +61,12 @@ func (b *rawBrowser) do(method, path string, form url.Values) (*http.Response, s
 func (b *rawBrowser) signIn(ts *testServer, clientID, mobile, name string) (login, otp string, done *http.Response) {
 	b.t.Helper()
 	resp, _ := b.do(http.MethodGet, oauth.PathAuth+"?"+authorizeQuery(clientID).Encode(), nil)
-	loginPath := resp.Header.Get("Location")
+	first := resp.Header.Get("Location")
+	loginPath := mustParse(b.t, first).Path
 	if !strings.HasPrefix(loginPath, "/login/") {
-		b.t.Fatalf("authorize: %d %s", resp.StatusCode, loginPath)
+		b.t.Fatalf("authorize: %d %s", resp.StatusCode, first)
 	}
-	_, login = b.do(http.MethodGet, loginPath, nil)
+	_, login = b.do(http.MethodGet, first, nil)
 	token := kycvstest.Page{Body: login}.Hidden(web.CSRFField)
 	if resp, body := b.do(http.MethodPost, loginPath, url.Values{"mobile": {mobile}, "name": {name}, "csrf_token": {token}}); resp.StatusCode != http.StatusSeeOther {
 		b.t.Fatalf("send: %d %s", resp.StatusCode, body)
@@ -246,7 +247,7 @@ func TestCSRFOnEveryForm(t *testing.T) {
 	id, _ := ts.client(oauth.ClientSpec{})
 	b := newRawBrowser(t, ts.URL)
 	resp, _ := b.do(http.MethodGet, oauth.PathAuth+"?"+authorizeQuery(id).Encode(), nil)
-	challenge := strings.TrimPrefix(resp.Header.Get("Location"), "/login/")
+	challenge := strings.TrimPrefix(mustParse(t, resp.Header.Get("Location")).Path, "/login/")
 	b.do(http.MethodGet, "/login/"+challenge, nil) // the CSRF cookie
 
 	forms := 0
