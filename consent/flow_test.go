@@ -1291,6 +1291,35 @@ func csrfPair(tb testing.TB, engine http.Handler, path string) (cookie, token st
 // The send redirects to the code page with the version it wrote, and that
 // page is shown from the write: no statement. A reload, or an address
 // naming another version, reads the request.
+// The sign-in page authorize sends the browser to is shown from the
+// request as authorize stored it, once; a reload reads the row.
+func TestPageAfterAuthorize(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, ts *testServer) {
+		var stored *store.LoginRequest
+		ch := ts.newChallenge(func(lr *store.LoginRequest) { lr.ClientName = "Indian Rail"; stored = lr })
+		loc := ts.flow.NewLoginURL(context.Background(), stored)
+		if want := "/login/" + ch + "?v=0"; loc != want {
+			t.Fatalf("NewLoginURL = %q, want %q", loc, want)
+		}
+		b := ts.browser()
+		page := func() uint64 {
+			t.Helper()
+			before, _ := ts.st.Counts()
+			w := b.get(loc)
+			after, _ := ts.st.Counts()
+			wantStatus(t, w, http.StatusOK)
+			wantBody(t, w, `name="mobile"`, "Indian Rail")
+			return after - before
+		}
+		if n := page(); n != 0 {
+			t.Errorf("the sign-in page after authorize sent %d statements, want 0", n)
+		}
+		if n := page(); n == 0 {
+			t.Error("a reload of the sign-in page was not read from the database")
+		}
+	})
+}
+
 func TestPageAfterSend(t *testing.T) {
 	eachBackend(t, func(c *testConfig) { c.OTP.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
 		// The client's name comes with the request, as authorize writes it.
