@@ -1288,9 +1288,6 @@ func csrfPair(tb testing.TB, engine http.Handler, path string) (cookie, token st
 	return cookie, token
 }
 
-// The send redirects to the code page with the version it wrote, and that
-// page is shown from the write: no statement. A reload, or an address
-// naming another version, reads the request.
 // The sign-in page authorize sends the browser to is shown from the
 // request as authorize stored it, once; a reload reads the row.
 func TestPageAfterAuthorize(t *testing.T) {
@@ -1320,6 +1317,9 @@ func TestPageAfterAuthorize(t *testing.T) {
 	})
 }
 
+// The send redirects to the code page with the version it wrote, and that
+// page is shown from the write: no statement. A reload, or an address
+// naming another version, reads the request.
 func TestPageAfterSend(t *testing.T) {
 	eachBackend(t, func(c *testConfig) { c.OTP.ResendInterval = 0 }, func(t *testing.T, ts *testServer) {
 		// The client's name comes with the request, as authorize writes it.
