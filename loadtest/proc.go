@@ -104,9 +104,11 @@ func selfCPU() time.Duration {
 }
 
 // machineCPU is the aggregate "cpu" line of /proc/stat: busy and total
-// time of all CPUs together, in clock ticks.
+// time of all CPUs together, in clock ticks; of the busy time, kernel is
+// the kernel's own (system, irq and softirq) and steal what the
+// hypervisor gave to other guests.
 type machineCPU struct {
-	busy, total uint64
+	busy, kernel, steal, total uint64
 }
 
 // readMachineCPU reads /proc/stat; ok is false where there is none.
@@ -135,6 +137,12 @@ func parseMachineCPU(b []byte) (machineCPU, bool) {
 		m.total += v
 		if i != 3 && i != 4 { // idle, iowait
 			m.busy += v
+		}
+		switch i {
+		case 2, 5, 6: // system, irq, softirq
+			m.kernel += v
+		case 7:
+			m.steal += v
 		}
 	}
 	return m, true

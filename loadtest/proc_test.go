@@ -43,6 +43,13 @@ func TestParseMachineCPU(t *testing.T) {
 	if m.busy != 130 || m.total != 980 {
 		t.Fatalf("got busy %d total %d, want 130 of 980 (idle and iowait idle, guest not counted twice)", m.busy, m.total)
 	}
+	if m.kernel != 25 || m.steal != 0 {
+		t.Fatalf("got kernel %d steal %d, want 25 (system and softirq) and 0", m.kernel, m.steal)
+	}
+	m, _ = parseMachineCPU([]byte("cpu  100 0 20 800 0 3 5 40\n"))
+	if m.kernel != 28 || m.steal != 40 || m.busy != 168 {
+		t.Fatalf("got kernel %d steal %d busy %d, want 28 (system, irq, softirq), 40 and 168", m.kernel, m.steal, m.busy)
+	}
 }
 
 func TestProcessOfThisProcess(t *testing.T) {

@@ -51,6 +51,7 @@ func WriteText(w io.Writer, res *Result) error {
 	p("load tool (pid %d)\tCPU %.2f s\t%.2f ms per verification\t%.2f cores\n", t.PID, t.CPUSeconds, t.CPUMsPerFlow, t.CPUCoresAverage)
 	if m := res.Machine; m != nil {
 		p("machine\t%d CPUs\t%.0f %% busy\t%.2f s CPU outside the processes above\n", m.CPUs, 100*m.Busy, m.OtherCPUSeconds)
+		p("kernel, stolen\t%.0f %% of busy\t%.1f %% of all\t\n", 100*m.Kernel, 100*m.Steal)
 	}
 	p("SMS received\t%d\t", res.SMS.Received)
 	if n := res.SMS.BadSignature + res.SMS.Unknown + res.SMS.NoCode + res.SMS.Malformed; n > 0 {

@@ -337,9 +337,15 @@ type ProcessStats struct {
 // the database, the load tool and anything else. OtherCPUSeconds is what
 // none of the measured processes used (other work on the machine, the
 // kernel outside them); a large value means the run was disturbed.
+// Kernel is the share of the busy time the kernel spent (system calls,
+// interrupts, the loopback network), which grows with every crossing
+// between processes; Steal, of all CPU time, is what a hypervisor gave to
+// other guests, which a busy host shows.
 type MachineStats struct {
 	CPUs            int     `json:"cpus"`
 	Busy            float64 `json:"busy_fraction"` // of all CPUs together
+	Kernel          float64 `json:"kernel_fraction"`
+	Steal           float64 `json:"steal_fraction"`
 	BusyCPUSeconds  float64 `json:"busy_cpu_seconds"`
 	OtherCPUSeconds float64 `json:"other_cpu_seconds"`
 }
@@ -434,12 +440,22 @@ func (r *runner) cpuResult(res *Result, elapsed time.Duration, before, after sna
 		measured += after.server - before.server
 	}
 	if before.hasMach && after.hasMach && after.machine.total > before.machine.total {
-		busy := time.Duration(after.machine.busy-before.machine.busy) * time.Second / clockTicks
+		d := machineCPU{
+			busy:   after.machine.busy - before.machine.busy,
+			kernel: after.machine.kernel - before.machine.kernel,
+			steal:  after.machine.steal - before.machine.steal,
+			total:  after.machine.total - before.machine.total,
+		}
+		busy := time.Duration(d.busy) * time.Second / clockTicks
 		res.Machine = &MachineStats{
 			CPUs:            runtime.NumCPU(),
-			Busy:            float64(after.machine.busy-before.machine.busy) / float64(after.machine.total-before.machine.total),
+			Busy:            float64(d.busy) / float64(d.total),
+			Steal:           float64(d.steal) / float64(d.total),
 			BusyCPUSeconds:  busy.Seconds(),
 			OtherCPUSeconds: max(busy-measured, 0).Seconds(),
+		}
+		if d.busy > 0 {
+			res.Machine.Kernel = float64(d.kernel) / float64(d.busy)
 		}
 	}
 }
