@@ -111,6 +111,16 @@ type machineCPU struct {
 	busy, kernel, steal, total uint64
 }
 
+// since is the CPU time m holds beyond an earlier reading.
+func (m machineCPU) since(earlier machineCPU) machineCPU {
+	return machineCPU{
+		busy:   m.busy - earlier.busy,
+		kernel: m.kernel - earlier.kernel,
+		steal:  m.steal - earlier.steal,
+		total:  m.total - earlier.total,
+	}
+}
+
 // readMachineCPU reads /proc/stat; ok is false where there is none.
 func readMachineCPU() (machineCPU, bool) {
 	b, err := os.ReadFile("/proc/stat")

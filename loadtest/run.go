@@ -440,12 +440,7 @@ func (r *runner) cpuResult(res *Result, elapsed time.Duration, before, after sna
 		measured += after.server - before.server
 	}
 	if before.hasMach && after.hasMach && after.machine.total > before.machine.total {
-		d := machineCPU{
-			busy:   after.machine.busy - before.machine.busy,
-			kernel: after.machine.kernel - before.machine.kernel,
-			steal:  after.machine.steal - before.machine.steal,
-			total:  after.machine.total - before.machine.total,
-		}
+		d := after.machine.since(before.machine)
 		busy := time.Duration(d.busy) * time.Second / clockTicks
 		res.Machine = &MachineStats{
 			CPUs:            runtime.NumCPU(),
